@@ -1,0 +1,43 @@
+// Package viewer carries the authenticated caller through a context.
+//
+// It sits below ent so that privacy rules can read it without import cycles.
+package viewer
+
+import "context"
+
+// Role of a user.
+type Role string
+
+// Roles.
+const (
+	RoleUser  Role = "USER"
+	RoleAdmin Role = "ADMIN"
+)
+
+// Viewer is who is making a request. A Viewer is immutable and safe for
+// concurrent use.
+type Viewer struct {
+	UserID    string
+	SessionID string
+	Role      Role
+	// Plan is FREE or PRO.
+	Plan string
+	// AdminKey is true when the request carried a valid X-Admin-Key header.
+	AdminKey bool
+}
+
+// IsAdmin reports whether v may read every row.
+func (v *Viewer) IsAdmin() bool { return v != nil && (v.Role == RoleAdmin || v.AdminKey) }
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying v.
+func NewContext(ctx context.Context, v *Viewer) context.Context {
+	return context.WithValue(ctx, ctxKey{}, v)
+}
+
+// FromContext returns the viewer in ctx, or nil.
+func FromContext(ctx context.Context) *Viewer {
+	v, _ := ctx.Value(ctxKey{}).(*Viewer)
+	return v
+}

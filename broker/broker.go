@@ -1,0 +1,172 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Broker implementation. Callers compare with errors.Is.
+var (
+	// ErrClosed is returned by every method except Close once Close has been
+	// called, and by Subscription.Err when a follower was closed by Close.
+	ErrClosed = errors.New("broker: closed")
+	// ErrLeaseLost is returned by Extend, Ack and Fail when the lease expired and the
+	// job was (or may have been) handed to another worker.
+	ErrLeaseLost = errors.New("broker: lease lost")
+	// ErrCanceled is returned by Extend when cancellation of the job was requested;
+	// the worker must stop the job and then Ack it.
+	ErrCanceled = errors.New("broker: job canceled")
+	// ErrJobNotFound is returned by Cancel for an unknown or already finished job.
+	ErrJobNotFound = errors.New("broker: job not found")
+	// ErrDuplicateJob is returned by Enqueue when a job with the same ID is known.
+	ErrDuplicateJob = errors.New("broker: duplicate job")
+	// ErrLogFinished is returned by Append when the run's log already holds a
+	// Final event.
+	ErrLogFinished = errors.New("broker: event log finished")
+)
+
+// Job is a unit of work. ID is chosen by the caller (a run's ID) and is unique
+// among the jobs a broker knows: queued, leased or waiting for a retry. Whether
+// the ID of a finished (acked or dead-lettered) job may be enqueued again is
+// implementation-defined.
+type Job struct {
+	ID      string          `json:"id"`
+	Kind    string          `json:"kind"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	// MaxAttempts bounds deliveries (first run plus retries); 0 means DefaultMaxAttempts.
+	MaxAttempts int `json:"maxAttempts,omitempty"`
+}
+
+// DefaultMaxAttempts is used when Job.MaxAttempts is zero.
+const DefaultMaxAttempts = 3
+
+// Lease is a claimed job. It is valid until ExpiresAt unless extended. A Lease
+// is handed to the Queue methods by pointer; Extend updates ExpiresAt in place,
+// so a Lease must not be read while Extend runs on it in another goroutine.
+type Lease struct {
+	Job Job
+	// Attempt is 1 for the first delivery, 2 for the first retry, and so on.
+	Attempt int
+	// Token identifies this delivery; a stale token is refused with ErrLeaseLost.
+	Token     string
+	ExpiresAt time.Time
+}
+
+// JobState is what Cancel found.
+type JobState string
+
+// Job states reported by Cancel.
+const (
+	// JobQueued: the job was waiting and has been removed; it will never run.
+	JobQueued JobState = "queued"
+	// JobRunning: a worker holds the job; it is told through Extend (ErrCanceled).
+	JobRunning JobState = "running"
+)
+
+// Queue is the job half of a Broker: at-least-once delivery with leases.
+//
+// Jobs are delivered in FIFO order. A delivery is a Lease that lasts ttl unless
+// extended. When a lease expires, the job becomes claimable again with Attempt
+// increased by one, or is dead-lettered when it has used up MaxAttempts; the
+// expired lease is refused from then on with ErrLeaseLost. A job may therefore
+// run more than once, and the work it does must be idempotent.
+//
+// A cancellation request on a leased job stays with the job until it is acked
+// or dead-lettered: if the lease is lost (or the job released or retried), the
+// next holder is told through Extend too.
+type Queue interface {
+	// Enqueue adds a job. It fails with ErrDuplicateJob if the ID is known.
+	Enqueue(ctx context.Context, job Job) error
+	// Claim blocks until a job is available (or ctx is done, then it returns
+	// ctx.Err()) and leases it for ttl. ttl must be positive.
+	Claim(ctx context.Context, ttl time.Duration) (*Lease, error)
+	// Extend renews the lease for ttl and updates l.ExpiresAt. It returns
+	// ErrLeaseLost when the lease is no longer held (expired, acked, failed,
+	// released), and ErrCanceled when cancellation was requested; with ErrCanceled
+	// the lease is still renewed, so that the worker can stop and Ack.
+	Extend(ctx context.Context, l *Lease, ttl time.Duration) error
+	// Ack marks the job done (succeeded, failed for good, or canceled). It returns
+	// ErrLeaseLost when the lease is no longer held.
+	Ack(ctx context.Context, l *Lease) error
+	// Fail gives the job back. When retry is true and attempts remain, it becomes
+	// claimable again after a backoff; otherwise it is dead-lettered. It reports
+	// whether the job will be retried. It returns ErrLeaseLost when the lease is
+	// no longer held.
+	Fail(ctx context.Context, l *Lease, reason error, retry bool) (willRetry bool, err error)
+	// Release gives the job back at once, without counting an attempt (graceful
+	// shutdown): the next delivery has the same Attempt. It returns ErrLeaseLost
+	// when the lease is no longer held.
+	Release(ctx context.Context, l *Lease) error
+	// Cancel removes a queued job (JobQueued; a job waiting for a retry counts as
+	// queued) or asks the worker holding it to stop (JobRunning). It returns
+	// ErrJobNotFound for an unknown or finished job.
+	Cancel(ctx context.Context, jobID string) (JobState, error)
+}
+
+// Event is one entry of a run's event log. Seq is assigned by Append: 1, 2, 3...
+type Event struct {
+	Seq  int64           `json:"seq"`
+	Type string          `json:"type"`
+	At   time.Time       `json:"at"`
+	Data json.RawMessage `json:"data,omitempty"`
+	// Final marks the last event of a log: followers stop after it.
+	Final bool `json:"final,omitempty"`
+}
+
+// EventLog is the event half of a Broker: one ordered log per run.
+//
+// A log is created by its first Append and numbered 1, 2, 3... without gaps.
+// It ends with a Final event; some time after that (the implementation's
+// retention) it is removed, and the run then reads as unknown: callers that may
+// look at a long-finished run keep their own copy (the database) and use it
+// when the log is gone.
+type EventLog interface {
+	// Append adds ev to the run's log and returns its sequence number, which it
+	// also stores in the event (ev.Seq is ignored). ev.At is set to the current
+	// time if zero. Appending after a Final event fails with ErrLogFinished.
+	Append(ctx context.Context, runID string, ev Event) (int64, error)
+	// Read returns up to limit events with Seq > after, in order (limit <= 0:
+	// all). An unknown run has no events: Read returns an empty slice and no
+	// error. The Data of returned events must not be modified.
+	Read(ctx context.Context, runID string, after int64, limit int) ([]Event, error)
+	// Follow replays events with Seq > after and then delivers new ones as they are
+	// appended, in order, without gaps or duplicates. A run without events yet is
+	// waited for. The channel is closed after a Final event, when ctx is done,
+	// when the broker is closed (Err: ErrClosed), or, in implementations that
+	// buffer, when the follower falls too far behind (then Err reports it; the
+	// caller may Follow again from the last Seq it received). A slow follower
+	// never blocks Append.
+	Follow(ctx context.Context, runID string, after int64) (*Subscription, error)
+}
+
+// Subscription is a live view of a run's log. Safe for use by one goroutine.
+type Subscription struct {
+	C   <-chan Event
+	err func() error
+}
+
+// NewSubscription is for implementations.
+func NewSubscription(c <-chan Event, err func() error) *Subscription {
+	return &Subscription{C: c, err: err}
+}
+
+// Err reports why C was closed early (nil after a Final event or ctx end). It
+// is meaningful once C is closed.
+func (s *Subscription) Err() error {
+	if s.err == nil {
+		return nil
+	}
+	return s.err()
+}
+
+// Broker is a job queue plus per-run event logs. Implementations are safe for
+// concurrent use.
+type Broker interface {
+	Queue
+	EventLog
+	// Close releases the broker: blocked Claims return ErrClosed, followers are
+	// closed, and later calls return ErrClosed. Calling Close again is harmless.
+	Close() error
+}

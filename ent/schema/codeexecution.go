@@ -1,0 +1,55 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"github.com/autoanalyst/autoanalyst/ent/schema/pulid"
+)
+
+// CodeExecution records the code of an answer: as the agents first wrote it,
+// as it last ran, and how it went.
+type CodeExecution struct{ ent.Schema }
+
+// Mixin of CodeExecution.
+func (CodeExecution) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("cex"), TimeMixin{}, OwnerMixin{}}
+}
+
+// Fields of CodeExecution.
+func (CodeExecution) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("message_id").Optional().Nillable(),
+		field.String("chat_id").Optional().Nillable().Immutable(),
+		field.String("run_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Text("initial_code"),
+		field.Text("latest_code"),
+		field.Text("output").Default(""),
+		field.Bool("is_successful").Default(false),
+		field.String("model_provider").Default(""),
+		field.String("model_name").Default(""),
+		field.Float("model_temperature").Default(0),
+		field.Int("model_max_tokens").Default(0),
+		field.Strings("failed_agents").Optional(),
+		field.Strings("error_messages").Optional(),
+	}
+}
+
+// Edges of CodeExecution.
+func (CodeExecution) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("code_executions").Field("user_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip()),
+		edge.From("message", Message.Type).Ref("code_execution").Field("message_id").Unique(),
+		edge.From("chat", Chat.Type).Ref("code_executions").Field("chat_id").Unique().Immutable().
+			Annotations(entgql.Skip()),
+	}
+}
+
+// Annotations of CodeExecution.
+func (CodeExecution) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,63 @@
+package schema
+
+import (
+	"encoding/json"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/autoanalyst/autoanalyst/ent/schema/pulid"
+)
+
+// Run is one unit of background work (a chat turn, a code execution, a deep
+// analysis): queued on the broker, executed by a worker, streamed as events.
+type Run struct{ ent.Schema }
+
+// Mixin of Run.
+func (Run) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("run"), TimeMixin{}, OwnerMixin{}}
+}
+
+// Fields of Run.
+func (Run) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("chat_id").Optional().Nillable().Immutable(),
+		field.Enum("kind").Values("CHAT", "EXECUTE_CODE").Immutable().
+			Annotations(entgql.OrderField("KIND")),
+		field.Enum("status").Values("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED").Default("QUEUED").
+			Annotations(entgql.OrderField("STATUS")),
+		// Input is the job's arguments (the question, the code).
+		field.JSON("input", json.RawMessage{}).Optional().Annotations(entgql.Skip()),
+		field.Text("error").Optional().Nillable(),
+		field.Int("attempts").Default(0),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
+		// Events is the run's whole event log, kept once the run has ended so
+		// that a subscription can replay it after the broker's copy expired.
+		field.JSON("events", json.RawMessage{}).Optional().Annotations(entgql.Skip()),
+		field.String("message_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+	}
+}
+
+// Edges of Run.
+func (Run) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("runs").Field("user_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip()),
+		edge.From("chat", Chat.Type).Ref("runs").Field("chat_id").Unique().Immutable(),
+	}
+}
+
+// Indexes of Run.
+func (Run) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("status")}
+}
+
+// Annotations of Run.
+func (Run) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
+}

@@ -1,0 +1,78 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/ent/schema/pulid"
+	"github.com/autoanalyst/autoanalyst/ent/schema/rule"
+)
+
+// User is an account: a guest, or a signed-up user.
+type User struct{ ent.Schema }
+
+// Mixin of User.
+func (User) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("usr"), TimeMixin{}}
+}
+
+// Fields of User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("username").Default("").MaxLen(100),
+		// Email is stored lower-cased; unique when set.
+		field.String("email").Optional().Nillable().Unique().MaxLen(320),
+		field.String("name").Default("").MaxLen(200),
+		field.String("password_hash").Optional().Sensitive().Annotations(entgql.Skip()),
+		field.Enum("role").Values("USER", "ADMIN").Default("USER"),
+		field.Enum("plan").Values("FREE", "PRO").Default("FREE"),
+		field.Bool("is_guest").Default(true),
+	}
+}
+
+// Edges of User.
+func (User) Edges() []ent.Edge {
+	skip := entgql.Skip()
+	cascade := entsql.OnDelete(entsql.Cascade)
+	return []ent.Edge{
+		edge.To("sessions", Session.Type).Annotations(skip, cascade),
+		edge.To("datasets", Dataset.Type).Annotations(skip, cascade),
+		edge.To("chats", Chat.Type).Annotations(skip, cascade),
+		edge.To("messages", Message.Type).Annotations(skip, cascade),
+		edge.To("runs", Run.Type).Annotations(skip, cascade),
+		edge.To("code_executions", CodeExecution.Type).Annotations(skip, cascade),
+		edge.To("model_usages", ModelUsage.Type).Annotations(skip, cascade),
+		edge.To("feedback", MessageFeedback.Type).Annotations(skip, cascade),
+		edge.To("templates", AgentTemplate.Type).Annotations(skip, cascade),
+		edge.To("template_preferences", UserTemplatePreference.Type).Annotations(skip, cascade),
+		edge.To("reports", DeepAnalysisReport.Type).Annotations(skip, cascade),
+	}
+}
+
+// Annotations of User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Policy of User: a viewer reads and updates their own row; only the system
+// creates users.
+func (User) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.DenyIfNoViewer(),
+			rule.AllowIfAdmin(),
+			rule.FilterSelf(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.DenyIfNoViewer(),
+			rule.AllowIfAdmin(),
+			rule.DenyCreate(),
+			rule.FilterSelf(),
+		},
+	}
+}

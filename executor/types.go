@@ -1,0 +1,72 @@
+package executor
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Dataset is a file to load into a kernel as a pandas DataFrame.
+type Dataset struct {
+	// Name is the Python variable (a valid identifier, at most 30 characters).
+	Name string `json:"name"`
+	// Path is the file on the host; it is mounted read-only inside the sandbox.
+	Path string `json:"path"`
+	// Format is "csv", "xlsx" or "json".
+	Format string `json:"format"`
+	// Sheet selects an Excel sheet (empty: the first).
+	Sheet string `json:"sheet,omitempty"`
+}
+
+// Request is one execution.
+type Request struct {
+	// Key identifies the kernel (a chat): executions with the same key and the
+	// same datasets share a warm kernel.
+	Key      string
+	Datasets []Dataset
+	Code     string
+	// Timeout bounds the wall time of this execution (0: the executor's default).
+	Timeout time.Duration
+}
+
+// Error is a Python exception raised by the executed code.
+type Error struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Line      int    `json:"line,omitempty"`
+	Agent     string `json:"agent,omitempty"`
+	Traceback string `json:"traceback,omitempty"`
+}
+
+// Table is a DataFrame that the code displayed or printed.
+type Table struct {
+	Columns   []string          `json:"columns"`
+	Rows      [][]any           `json:"rows"`
+	Truncated bool              `json:"truncated,omitempty"`
+}
+
+// Result is what an execution produced.
+type Result struct {
+	OK     bool   `json:"ok"`
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	Error  *Error `json:"error,omitempty"`
+	// Figures are Plotly figure JSON documents.
+	Figures []json.RawMessage `json:"figures"`
+	// Images are PNG images (matplotlib), base64-encoded.
+	Images   []string      `json:"images,omitempty"`
+	Tables   []Table       `json:"tables,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// ColumnProfile describes one column of a dataset.
+type ColumnProfile struct {
+	Name      string `json:"name"`
+	Dtype     string `json:"dtype"`
+	NullCount int64  `json:"nullCount"`
+}
+
+// Profile describes a dataset.
+type Profile struct {
+	RowCount int64           `json:"rowCount"`
+	Columns  []ColumnProfile `json:"columns"`
+}

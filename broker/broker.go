@@ -12,8 +12,9 @@ var (
 	// ErrClosed is returned by every method except Close once Close has been
 	// called, and by Subscription.Err when a follower was closed by Close.
 	ErrClosed = errors.New("broker: closed")
-	// ErrLeaseLost is returned by Extend, Ack and Fail when the lease expired and the
-	// job was (or may have been) handed to another worker.
+	// ErrLeaseLost is returned by Extend, Ack, Fail and Release when the lease is
+	// no longer held: it expired and the job was (or may have been) handed to
+	// another worker, or the job was already acked, failed or released.
 	ErrLeaseLost = errors.New("broker: lease lost")
 	// ErrCanceled is returned by Extend when cancellation of the job was requested;
 	// the worker must stop the job and then Ack it.

@@ -2,59 +2,24 @@ package database
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"entgo.io/ent/dialect"
 
+	"github.com/autoanalyst/autoanalyst/database/databasetest"
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 )
-
-// PostgresURL returns a fresh, empty PostgreSQL database for a test, dropped
-// when the test ends. It skips the test when PostgreSQL is unreachable, unless
-// CI=true, where it fails.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		err = admin.Ping()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at %s: %v", base, err)
-		}
-		t.Skipf("PostgreSQL unreachable at %s: %v", base, err)
-	}
-	name := fmt.Sprintf("autoanalyst_test_%d", rand.Uint64())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
-		admin.Close()
-	})
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	return u.String()
-}
 
 func TestOpenAndMigrate(t *testing.T) {
 	tests := []struct {
 		name    string
-		url     func(t *testing.T) string
+		url     func(t testing.TB) string
 		dialect string
 	}{
-		{"sqlite", func(t *testing.T) string { return "" }, dialect.SQLite},
-		{"postgres", postgresURL, dialect.Postgres},
+		{"sqlite", func(t testing.TB) string { return "" }, dialect.SQLite},
+		{"postgres", databasetest.PostgresURL, dialect.Postgres},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,11 +37,19 @@ type Error struct {
 	Traceback string `json:"traceback,omitempty"`
 }
 
+// Error formats the exception as Python prints its last line: "Type: message".
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Type
+	}
+	return e.Type + ": " + e.Message
+}
+
 // Table is a DataFrame that the code displayed or printed.
 type Table struct {
-	Columns   []string          `json:"columns"`
-	Rows      [][]any           `json:"rows"`
-	Truncated bool              `json:"truncated,omitempty"`
+	Columns   []string `json:"columns"`
+	Rows      [][]any  `json:"rows"`
+	Truncated bool     `json:"truncated,omitempty"`
 }
 
 // Result is what an execution produced.

@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/autoanalyst/autoanalyst/ent"
@@ -16,27 +15,45 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.Noder(ctx, id, nodeOpt)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.Noders(ctx, ids, nodeOpt)
 }
 
 // Chats is the resolver for the chats field.
 func (r *queryResolver) Chats(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) (*ent.ChatConnection, error) {
-	panic(fmt.Errorf("not implemented: Chats - chats"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.Chat.Query().Paginate(ctx, after, first, before, last,
+		ent.WithChatOrder(orderBy), ent.WithChatFilter(where.Filter))
 }
 
 // Datasets is the resolver for the datasets field.
 func (r *queryResolver) Datasets(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) (*ent.DatasetConnection, error) {
-	panic(fmt.Errorf("not implemented: Datasets - datasets"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.Dataset.Query().Paginate(ctx, after, first, before, last,
+		ent.WithDatasetOrder(orderBy), ent.WithDatasetFilter(where.Filter))
 }
 
 // Runs is the resolver for the runs field.
 func (r *queryResolver) Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error) {
-	panic(fmt.Errorf("not implemented: Runs - runs"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.Run.Query().Paginate(ctx, after, first, before, last,
+		ent.WithRunOrder(orderBy), ent.WithRunFilter(where.Filter))
 }
 
 // Query returns graph.QueryResolver implementation.

@@ -1,8 +1,23 @@
+// Package resolvers implements the GraphQL API: each resolver authorises,
+// validates, calls a service and maps errors. No business logic lives here.
 package resolvers
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"github.com/rs/zerolog"
 
-type Resolver struct{}
+	"github.com/autoanalyst/autoanalyst/auth"
+	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/dataset"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
+)
+
+// Resolver is the root resolver. Safe for concurrent use.
+type Resolver struct {
+	DB       *ent.Client
+	Auth     *auth.Service
+	Datasets *dataset.Service
+	Runs     *orchestrator.Service
+	Events   broker.EventLog
+	Logger   zerolog.Logger
+}

@@ -7,51 +7,118 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
+	"strings"
 
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
+	entdataset "github.com/autoanalyst/autoanalyst/ent/dataset"
+	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
 
 // CreateGuestSession is the resolver for the createGuestSession field.
 func (r *mutationResolver) CreateGuestSession(ctx context.Context) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateGuestSession - createGuestSession"))
+	is, err := r.Auth.CreateGuest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{Token: is.Token, ExpiresAt: is.ExpiresAt, User: is.User}, nil
 }
 
 // UploadDataset is the resolver for the uploadDataset field.
 func (r *mutationResolver) UploadDataset(ctx context.Context, input model.UploadDatasetInput) ([]*ent.Dataset, error) {
-	panic(fmt.Errorf("not implemented: UploadDataset - uploadDataset"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	in := dataset.UploadInput{File: input.File.File, FileName: input.File.Filename}
+	if input.Name != nil {
+		in.Name = strings.TrimSpace(*input.Name)
+		if len(in.Name) > 255 {
+			return nil, errcode.Field("name", "at most 255 characters")
+		}
+	}
+	if input.Description != nil {
+		in.Description = *input.Description
+	}
+	return r.Datasets.Upload(ctx, in)
 }
 
 // CreateChat is the resolver for the createChat field.
 func (r *mutationResolver) CreateChat(ctx context.Context, input *model.CreateChatInput) (*ent.Chat, error) {
-	panic(fmt.Errorf("not implemented: CreateChat - createChat"))
+	v, err := requireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if input == nil {
+		input = &model.CreateChatInput{}
+	}
+	c := r.DB.Chat.Create().SetUserID(v.UserID)
+	if input.Title != nil {
+		t := strings.TrimSpace(*input.Title)
+		if t == "" || len(t) > 200 {
+			return nil, errcode.Field("title", "must be 1 to 200 characters")
+		}
+		c.SetTitle(t)
+	}
+	if len(input.DatasetIDs) > 20 {
+		return nil, errcode.Field("datasetIDs", "at most 20 datasets per chat")
+	}
+	if len(input.DatasetIDs) > 0 {
+		// Privacy filters the query to the viewer's datasets: another user's
+		// dataset is simply not found.
+		n, err := r.DB.Dataset.Query().Where(entdataset.IDIn(input.DatasetIDs...)).Count(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n != len(uniq(input.DatasetIDs)) {
+			return nil, &errcode.Error{Code: errcode.NotFound, Field: "datasetIDs", Message: "dataset not found"}
+		}
+		c.AddDatasetIDs(uniq(input.DatasetIDs)...)
+	}
+	return c.Save(ctx)
 }
 
 // SendMessage is the resolver for the sendMessage field.
 func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Run, error) {
-	panic(fmt.Errorf("not implemented: SendMessage - sendMessage"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Runs.SendMessage(ctx, input.ChatID, input.Content)
 }
 
 // ExecuteCode is the resolver for the executeCode field.
 func (r *mutationResolver) ExecuteCode(ctx context.Context, input model.ExecuteCodeInput) (*ent.Run, error) {
-	panic(fmt.Errorf("not implemented: ExecuteCode - executeCode"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Runs.ExecuteCode(ctx, input.ChatID, input.Code)
 }
 
 // CancelRun is the resolver for the cancelRun field.
 func (r *mutationResolver) CancelRun(ctx context.Context, id string) (*ent.Run, error) {
-	panic(fmt.Errorf("not implemented: CancelRun - cancelRun"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Runs.Cancel(ctx, id)
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	v := viewer.FromContext(ctx)
+	if v == nil || v.UserID == "" {
+		return nil, nil
+	}
+	return r.DB.User.Get(ctx, v.UserID)
 }
 
 // RunEvents is the resolver for the runEvents field.
 func (r *subscriptionResolver) RunEvents(ctx context.Context, runID string, after *int) (<-chan *model.RunEvent, error) {
-	panic(fmt.Errorf("not implemented: RunEvents - runEvents"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.followRun(ctx, runID, after)
 }
 
 // Mutation returns graph.MutationResolver implementation.

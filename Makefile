@@ -1,0 +1,38 @@
+# Auto-Analyst. `make run` and `make test` install what they need first.
+GO      ?= go
+PYTHON  ?= /usr/bin/python3
+BIN     := bin/autoanalyst
+export PYTHON
+
+.PHONY: run test build generate bench lint deps check-generated
+
+deps:
+	@./scripts/deps.sh
+
+build:
+	$(GO) build -o $(BIN) .
+
+run: deps build
+	./$(BIN) serve
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+# ent first (it writes graph/ent.graphql), then gqlgen, then a migration for
+# each dialect when the schema changed (needs PostgreSQL at DIFF_POSTGRES_URL).
+generate:
+	$(GO) generate ./ent
+	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) run ./ent/migrate/diff.go changes
+
+check-generated: generate
+	git diff --exit-code
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph resolvers)" || { git status --porcelain -- ent graph resolvers; echo "generated code is stale: run make generate and commit"; exit 1; }
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// config is the server's configuration, read from the environment. README
+// "Configuration" documents every variable.
+type config struct {
+	Port            int           `env:"PORT" envDefault:"8000"`
+	DataDir         string        `env:"DATA_DIR" envDefault:"./data"`
+	DatabaseURL     string        `env:"DATABASE_URL"`
+	Workers         int           `env:"WORKERS" envDefault:"2"`
+	UploadMaxBytes  int64         `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
+	OpenAIAPIKey    string        `env:"OPENAI_API_KEY"`
+	OpenAIBaseURL   string        `env:"OPENAI_BASE_URL"`
+	DefaultModel    string        `env:"DEFAULT_MODEL" envDefault:"gpt-5-mini"`
+	LLMTimeout      time.Duration `env:"LLM_TIMEOUT" envDefault:"5m"`
+	Python          string        `env:"PYTHON" envDefault:"/usr/bin/python3"`
+	ExecutorSandbox string        `env:"EXECUTOR_SANDBOX" envDefault:"on"`
+	ExecTimeout     time.Duration `env:"EXEC_TIMEOUT" envDefault:"120s"`
+	ExecMemoryBytes int64         `env:"EXEC_MEMORY_BYTES" envDefault:"2147483648"`
+	MaxKernels      int           `env:"MAX_KERNELS" envDefault:"8"`
+	KernelIdle      time.Duration `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
+	SessionTTL      time.Duration `env:"SESSION_TTL" envDefault:"720h"`
+	AdminAPIKey     string        `env:"ADMIN_API_KEY"`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LOG_FORMAT"`
+}
+
+func loadConfig() (*config, error) {
+	var c config
+	if err := env.Parse(&c); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		return nil, fmt.Errorf("configuration: PORT must be 1..65535, got %d", c.Port)
+	}
+	if c.Workers < 0 || c.Workers > 256 {
+		return nil, fmt.Errorf("configuration: WORKERS must be 0..256, got %d", c.Workers)
+	}
+	if c.UploadMaxBytes <= 0 {
+		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")
+	}
+	switch c.ExecutorSandbox {
+	case "on", "off":
+	default:
+		return nil, fmt.Errorf("configuration: EXECUTOR_SANDBOX must be on or off, got %q", c.ExecutorSandbox)
+	}
+	switch c.LogFormat {
+	case "", "json", "console":
+	default:
+		return nil, fmt.Errorf("configuration: LOG_FORMAT must be json or console, got %q", c.LogFormat)
+	}
+	return &c, nil
+}

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autoanalyst/autoanalyst/llm/llmtest"
+)
+
+// The end-to-end tests start the real binary and talk to it as a client does:
+// HTTP, multipart uploads and WebSocket subscriptions. The LLM is a local
+// server speaking OpenAI's chat-completions protocol; Python runs for real.
+
+const (
+	uploadMutation = `mutation($f: Upload!, $name: String) { uploadDataset(input: {file: $f, name: $name}) {
+		id name fileName sizeBytes rowCount columns { name dtype nullCount } } }`
+	createChatMutation = `mutation($ids: [ID!]) { createChat(input: {datasetIDs: $ids}) { id title } }`
+	executeMutation    = `mutation($chat: ID!, $code: String!) { executeCode(input: {chatID: $chat, code: $code}) { id status kind } }`
+	sendMutation       = `mutation($chat: ID!, $content: String!) { sendMessage(input: {chatID: $chat, content: $content}) { id status kind } }`
+)
+
+// scriptedLLM answers each prompt of a chat turn like a model would.
+func scriptedLLM(t *testing.T) *llmtest.Server {
+	router := llmtest.Route(
+		llmtest.Rule{Contains: "You rate a user's question", Reply: llmtest.Text(
+			`{"complexity": "intermediate", "needs_analysis": true, "reason": "cleaning then a chart"}`)},
+		llmtest.Rule{Contains: "You are the planner", Reply: llmtest.Text("```json\n" +
+			`{"plan": ["preprocessing_agent", "data_viz_agent"], "instructions": {` +
+			`"preprocessing_agent": {"create": ["df_clean"], "use": ["df"], "instruction": "fill missing areas"},` +
+			`"data_viz_agent": {"create": ["fig"], "use": ["df_clean"], "instruction": "price by city"}}}` + "\n```")},
+		llmtest.Rule{Contains: "You are preprocessing_agent", Reply: llmtest.Text(
+			"```python\ndf_clean = df.copy()\ndf_clean['area'] = df_clean['area'].fillna(df_clean['area'].median())\n" +
+				"print('missing after cleaning:', int(df_clean['area'].isna().sum()))\n```\n" +
+				"Missing areas are filled with the median.")},
+		llmtest.Rule{Contains: "You are data_viz_agent", Reply: llmtest.Text(
+			"```python\nimport plotly.express as px\nfig = px.bar(df_clean.groupby('city', as_index=False)['price'].mean(), x='city', y='price')\nfig.show()\n```\n" +
+				"A bar chart of the mean price per city.")},
+	)
+	return llmtest.NewOpenAIServer(t, router.Handle)
+}
+
+// session creates a guest session and returns its token.
+func (s *server) session() string {
+	s.t.Helper()
+	var out struct {
+		CreateGuestSession struct {
+			Token string `json:"token"`
+			User  struct {
+				ID string `json:"id"`
+			} `json:"user"`
+		} `json:"createGuestSession"`
+	}
+	s.must("", `mutation { createGuestSession { token user { id } } }`, nil, &out)
+	if len(out.CreateGuestSession.Token) < 40 {
+		s.t.Fatalf("token too short: %q", out.CreateGuestSession.Token)
+	}
+	return out.CreateGuestSession.Token
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	llmSrv := scriptedLLM(t)
+	srv := startServer(t, map[string]string{
+		"OPENAI_API_KEY":   "sk-test-secret-key-123456",
+		"OPENAI_BASE_URL":  llmSrv.BaseURL(),
+		"DEFAULT_MODEL":    "gpt-5-mini",
+		"UPLOAD_MAX_BYTES": "1000000",
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	alice := srv.session()
+
+	// Upload a CSV through the multipart request spec.
+	f, err := os.Open("testdata/houses.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up := srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "Houses 2024.csv", f)
+	if len(up.Errors) > 0 {
+		t.Fatalf("upload: %+v", up.Errors)
+	}
+	var uploaded struct {
+		UploadDataset []struct {
+			ID       string `json:"id"`
+			Name     string `json:"name"`
+			RowCount int    `json:"rowCount"`
+			Columns  []struct {
+				Name      string `json:"name"`
+				Dtype     string `json:"dtype"`
+				NullCount int    `json:"nullCount"`
+			} `json:"columns"`
+		} `json:"uploadDataset"`
+	}
+	json.Unmarshal(up.Data, &uploaded)
+	ds := uploaded.UploadDataset[0]
+	if ds.Name != "houses_2024" || ds.RowCount != 5 || len(ds.Columns) != 3 {
+		t.Fatalf("dataset = %+v", ds)
+	}
+	if c := ds.Columns[1]; c.Name != "area" || c.NullCount != 1 || !strings.HasPrefix(c.Dtype, "float") {
+		t.Fatalf("area column = %+v", c)
+	}
+
+	var chat struct {
+		CreateChat struct{ ID, Title string } `json:"createChat"`
+	}
+	srv.must(alice, createChatMutation, map[string]any{"ids": []string{ds.ID}}, &chat)
+	chatID := chat.CreateChat.ID
+
+	t.Run("executeCode streams to RUN_SUCCEEDED", func(t *testing.T) {
+		var r struct {
+			ExecuteCode struct{ ID, Status string } `json:"executeCode"`
+		}
+		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": "print(df.shape)\nprint(houses_2024.shape)"}, &r)
+		evs, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 0, nil)
+		if err != nil || gerr != nil {
+			t.Fatalf("subscribe: %v %+v", err, gerr)
+		}
+		checkSeqs(t, evs, 1)
+		last := evs[len(evs)-1]
+		if last.Type != "RUN_SUCCEEDED" {
+			t.Fatalf("last event = %+v", last)
+		}
+		res := find(evs, "EXECUTION_RESULT")
+		if res == nil || !res.Result.OK || res.Result.Stdout != "(5, 3)\n(5, 3)\n" {
+			t.Fatalf("EXECUTION_RESULT = %+v", res)
+		}
+		// A late subscriber with after= gets only the rest.
+		rest, _, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 2, nil)
+		if err != nil || len(rest) != len(evs)-2 || rest[0].Seq != 3 {
+			t.Fatalf("after=2 gave %d events (err %v), want %d from seq 3", len(rest), err, len(evs)-2)
+		}
+	})
+
+	t.Run("executeCode with a Python error fails the run", func(t *testing.T) {
+		var r struct {
+			ExecuteCode struct{ ID string } `json:"executeCode"`
+		}
+		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": "x = 1\nundefined_name + 1"}, &r)
+		evs, _, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := evs[len(evs)-1]
+		if last.Type != "RUN_FAILED" || last.ErrorCode != "EXECUTION_ERROR" || !strings.Contains(last.Text, "NameError") {
+			t.Fatalf("last event = %+v", last)
+		}
+	})
+
+	var chatRunID string
+	t.Run("sendMessage plans, runs agents, executes and answers", func(t *testing.T) {
+		var r struct {
+			SendMessage struct{ ID, Status, Kind string } `json:"sendMessage"`
+		}
+		srv.must(alice, sendMutation, map[string]any{"chat": chatID, "content": "Clean the data and chart the price by city"}, &r)
+		chatRunID = r.SendMessage.ID
+		// The legacy graphql-ws protocol, with the lowercase key.
+		evs, gerr, err := srv.subscribe(ctx, "graphql-ws", map[string]any{"authorization": "Bearer " + alice}, chatRunID, 0, nil)
+		if err != nil || gerr != nil {
+			t.Fatalf("subscribe: %v %+v", err, gerr)
+		}
+		checkSeqs(t, evs, 1)
+		if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+			t.Fatalf("last event = %+v\nall: %+v", last, evs)
+		}
+		plan := find(evs, "PLAN")
+		if plan == nil || len(plan.Plan.Steps) != 2 || plan.Plan.Steps[1].Agent != "data_viz_agent" || plan.Plan.Steps[1].Use[0] != "df_clean" {
+			t.Fatalf("PLAN = %+v", plan)
+		}
+		var codes []string
+		for _, e := range evs {
+			if e.Type == "AGENT_CODE" {
+				codes = append(codes, e.Agent)
+			}
+		}
+		if fmt.Sprint(codes) != "[preprocessing_agent data_viz_agent]" {
+			t.Fatalf("AGENT_CODE events from %v", codes)
+		}
+		if find(evs, "TOKEN") == nil {
+			t.Fatal("no TOKEN events streamed")
+		}
+		res := find(evs, "EXECUTION_RESULT")
+		if res == nil || !res.Result.OK || !strings.Contains(res.Result.Stdout, "missing after cleaning: 0") || len(res.Result.Figures) != 1 {
+			t.Fatalf("EXECUTION_RESULT = %+v", res)
+		}
+		var fig map[string]any
+		if err := json.Unmarshal([]byte(res.Result.Figures[0]), &fig); err != nil || fig["data"] == nil {
+			t.Fatalf("figure is not Plotly JSON: %v", err)
+		}
+		msg := find(evs, "MESSAGE")
+		if msg == nil || msg.MessageID == "" {
+			t.Fatalf("MESSAGE = %+v", msg)
+		}
+		// The answer, its code execution and the usage rows are stored.
+		var q struct {
+			Node struct {
+				Messages struct {
+					Edges []struct {
+						Node struct {
+							Sender        string `json:"sender"`
+							CodeExecution *struct {
+								IsSuccessful bool   `json:"isSuccessful"`
+								InitialCode  string `json:"initialCode"`
+							} `json:"codeExecution"`
+						} `json:"node"`
+					} `json:"edges"`
+				} `json:"messages"`
+			} `json:"node"`
+		}
+		srv.must(alice, `query($id: ID!) { node(id: $id) { ... on Chat { messages(first: 10) { edges { node {
+			sender codeExecution { isSuccessful initialCode } } } } } } }`, map[string]any{"id": chatID}, &q)
+		edges := q.Node.Messages.Edges
+		if len(edges) != 2 || edges[0].Node.Sender != "USER" || edges[1].Node.Sender != "AI" ||
+			edges[1].Node.CodeExecution == nil || !edges[1].Node.CodeExecution.IsSuccessful ||
+			!strings.Contains(edges[1].Node.CodeExecution.InitialCode, "# data_viz_agent code start") {
+			t.Fatalf("messages = %+v", edges)
+		}
+		// Every LLM call was streamed where it had a token handler, and the
+		// key reached the provider only in the Authorization header.
+		for _, req := range llmSrv.Requests() {
+			if req.Authorization != "Bearer sk-test-secret-key-123456" {
+				t.Fatalf("Authorization = %q", req.Authorization)
+			}
+		}
+		if strings.Contains(srv.logs.String(), "sk-test-secret-key-123456") {
+			t.Fatal("the API key appears in the server logs")
+		}
+	})
+
+	t.Run("cancelRun kills a running execution", func(t *testing.T) {
+		var r struct {
+			ExecuteCode struct{ ID string } `json:"executeCode"`
+		}
+		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": "import time\nprint('start', flush=True)\ntime.sleep(60)"}, &r)
+		var cancelled atomic.Bool
+		start := time.Now()
+		evs, _, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 0, func(e event) {
+			if e.Type == "EXECUTION_STARTED" && cancelled.CompareAndSwap(false, true) {
+				go func() {
+					time.Sleep(300 * time.Millisecond)
+					var c struct {
+						CancelRun struct{ Status string } `json:"cancelRun"`
+					}
+					srv.must(alice, `mutation($id: ID!) { cancelRun(id: $id) { status } }`, map[string]any{"id": r.ExecuteCode.ID}, &c)
+					if c.CancelRun.Status != "CANCELLED" {
+						t.Errorf("cancelRun status = %s", c.CancelRun.Status)
+					}
+				}()
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := evs[len(evs)-1]; last.Type != "RUN_CANCELLED" {
+			t.Fatalf("last event = %+v", last)
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Fatalf("cancellation took %v", d)
+		}
+		// The kernel still works afterwards.
+		var r2 struct {
+			ExecuteCode struct{ ID string } `json:"executeCode"`
+		}
+		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": "print(len(df))"}, &r2)
+		evs, _, _ = srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r2.ExecuteCode.ID, 0, nil)
+		if res := find(evs, "EXECUTION_RESULT"); res == nil || res.Result.Stdout != "5\n" {
+			t.Fatalf("after cancel: %+v", evs)
+		}
+	})
+
+	t.Run("another user sees nothing of the first", func(t *testing.T) {
+		bob := srv.session()
+		for _, id := range []string{chatID, ds.ID, chatRunID} {
+			r := srv.do(bob, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
+			if r.code() != "NOT_FOUND" {
+				t.Errorf("node(%s) as another user: %s %+v", id, r.Data, r.Errors)
+			}
+		}
+		var lists struct {
+			Chats    struct{ TotalCount int } `json:"chats"`
+			Datasets struct{ TotalCount int } `json:"datasets"`
+			Runs     struct{ TotalCount int } `json:"runs"`
+		}
+		srv.must(bob, `{ chats { totalCount } datasets { totalCount } runs { totalCount } }`, nil, &lists)
+		if lists.Chats.TotalCount+lists.Datasets.TotalCount+lists.Runs.TotalCount != 0 {
+			t.Errorf("another user's lists: %+v", lists)
+		}
+		_, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(bob), chatRunID, 0, nil)
+		if err != nil || gerr == nil || gerr.Extensions["code"] != "NOT_FOUND" {
+			t.Errorf("subscribing to another user's run: %v %+v", err, gerr)
+		}
+		if r := srv.do(bob, executeMutation, map[string]any{"chat": chatID, "code": "print(df)"}); r.code() != "NOT_FOUND" {
+			t.Errorf("executeCode in another user's chat: %+v", r.Errors)
+		}
+		if r := srv.do(bob, createChatMutation, map[string]any{"ids": []string{ds.ID}}); r.code() != "NOT_FOUND" {
+			t.Errorf("createChat with another user's dataset: %+v", r.Errors)
+		}
+		// Without a token: UNAUTHENTICATED.
+		if r := srv.do("", `{ chats { totalCount } }`, nil); r.code() != "UNAUTHENTICATED" {
+			t.Errorf("chats without a token: %+v", r.Errors)
+		}
+		if r := srv.do("aat_not-a-real-token", `{ viewer { id } }`, nil); len(r.Errors) != 0 || string(r.Data) != `{"viewer":null}` {
+			t.Errorf("viewer with a bad token: %s %+v", r.Data, r.Errors)
+		}
+	})
+
+	t.Run("bad uploads get clear errors", func(t *testing.T) {
+		big := strings.NewReader("a,b\n" + strings.Repeat("1,2\n", 300000))
+		r := srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "big.csv", big)
+		if r.code() != "LIMIT_EXCEEDED" || !strings.Contains(r.Errors[0].Message, "UPLOAD_MAX_BYTES") {
+			t.Errorf("oversized upload: %+v", r.Errors)
+		}
+		r = srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "notes.pdf", strings.NewReader("%PDF-1.4"))
+		if r.code() != "BAD_USER_INPUT" {
+			t.Errorf("pdf upload: %+v", r.Errors)
+		}
+		r = srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "sheet.xlsx", strings.NewReader("not a zip"))
+		if r.code() != "BAD_USER_INPUT" {
+			t.Errorf("fake xlsx upload: %+v", r.Errors)
+		}
+		r = srv.upload("", uploadMutation, map[string]any{"f": nil}, "f", "a.csv", strings.NewReader("a\n1\n"))
+		if r.code() != "UNAUTHENTICATED" {
+			t.Errorf("upload without a token: %+v", r.Errors)
+		}
+	})
+
+	t.Run("GET serves queries only", func(t *testing.T) {
+		resp, err := httpGet(srv.url + `/graphql?query=mutation{createGuestSession{token}}`)
+		if err != nil || !strings.Contains(resp, "GET") {
+			t.Errorf("mutation over GET: %v %s", err, resp)
+		}
+	})
+}
+
+// TestGracefulShutdown sends SIGTERM while a run executes: the run finishes
+// and the process exits cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	srv := startServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tok := srv.session()
+	up := srv.upload(tok, uploadMutation, map[string]any{"f": nil}, "f", "h.csv", strings.NewReader("a,b\n1,2\n"))
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	json.Unmarshal(up.Data, &uploaded)
+	var chat struct {
+		CreateChat struct{ ID string } `json:"createChat"`
+	}
+	srv.must(tok, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	var r struct {
+		ExecuteCode struct{ ID string } `json:"executeCode"`
+	}
+	srv.must(tok, executeMutation, map[string]any{"chat": chat.CreateChat.ID, "code": "import time\ntime.sleep(2)\nprint('done')"}, &r)
+	var signalled atomic.Bool
+	evs, _, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(tok), r.ExecuteCode.ID, 0, func(e event) {
+		if e.Type == "EXECUTION_STARTED" && signalled.CompareAndSwap(false, true) {
+			srv.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	})
+	if err != nil && len(evs) == 0 {
+		t.Fatal(err)
+	}
+	if res := find(evs, "EXECUTION_RESULT"); res == nil || res.Result.Stdout != "done\n" {
+		t.Fatalf("events: %+v (err %v)", evs, err)
+	}
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("last event = %+v", last)
+	}
+	select {
+	case err := <-srv.done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not exit after SIGTERM")
+	}
+}
+
+func checkSeqs(t *testing.T, evs []event, from int) {
+	t.Helper()
+	for i, e := range evs {
+		if e.Seq != from+i {
+			t.Fatalf("event %d has seq %d, want %d (gap or repeat)", i, e.Seq, from+i)
+		}
+	}
+	if len(evs) == 0 {
+		t.Fatal("no events")
+	}
+}
+
+func find(evs []event, typ string) *event {
+	for i := range evs {
+		if evs[i].Type == typ {
+			return &evs[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+// Package executor runs Python code written by the agents next to a chat's
+// datasets, in sandboxed, pooled Python kernels.
+//
+// # Kernels
+//
+// A kernel is a long-lived Python process (kernel.py, embedded in the binary
+// and passed to the interpreter with -c) that has imported the data stack
+// (pandas, numpy, plotly, matplotlib with the Agg backend, scikit-learn,
+// statsmodels, scipy, openpyxl, seaborn when installed) and loaded one chat's
+// datasets as DataFrames: each dataset under its Dataset.Name, and the first
+// one also as df. Kernels are keyed by Request.Key and the dataset list (names,
+// formats, paths, sizes and modification times), so a chat whose datasets
+// change gets a new kernel.
+//
+// Each execution is an os.fork of the warm kernel: it starts in milliseconds
+// from a copy-on-write copy of the data, cannot leave state behind for the next
+// execution (variables, modules, files in /tmp), and can be killed alone. The
+// child runs the code in a copy of the kernel's globals and captures
+//
+//   - stdout and stderr (each capped at Config.MaxOutputBytes, cut output ends
+//     with "[output truncated]"), including output written by native code;
+//   - Plotly figures as JSON: fig.show(), fig.to_html(), fig.write_html(), the
+//     plotly.io and plotly.offline equivalents, and figures left in variables
+//     without being shown;
+//   - matplotlib figures as base64 PNG: plt.show(), savefig, and figures still
+//     open at the end;
+//   - tables: DataFrames passed to print or display(), and a DataFrame or
+//     Series that is the value of the code's last expression (as in a
+//     notebook; other last-expression values are printed with repr);
+//   - an exception's type, message, line (in the submitted code), traceback,
+//     and agent: code may be made of blocks delimited by the lines
+//     "# <agent_name> code start" and "# <agent_name> code end", and the error
+//     names the block containing the failing line.
+//
+// # Isolation
+//
+// With Config.Sandbox, each kernel runs in bubblewrap: all namespaces unshared
+// (no network at all, not even the host's loopback), an unprivileged user, a
+// read-only /usr and the few files of /etc that the data stack needs, a fresh
+// /proc and /dev, a private size-limited /tmp, and an empty environment (no
+// API keys; only PATH, HOME=/tmp, MPLBACKEND=Agg, thread counts and the like).
+// Nothing else of the host is visible: no /home, /root, /work or data
+// directory. Datasets are not mounted either: Go opens each file read-only and
+// passes the descriptor over the control socket, so the sandbox sees only the
+// contents of its own datasets.
+//
+// Inside the sandbox the kernel becomes pid 1 of a pid namespace of its own
+// and gives every execution a new pid and mount namespace: the execution
+// cannot see, signal or trace the kernel (which is also not dumpable), gets an
+// empty /tmp of its own, has no capabilities, and runs under resource limits
+// (address space: Config.MemoryLimitBytes, CPU time, open files, file size,
+// processes where the kernel enforces them). The kernel enforces the wall-time
+// limit and kills the execution's whole pid namespace when it ends, times out
+// or is canceled; the kernel itself survives whatever the execution does.
+//
+// Without Config.Sandbox (development only) the same kernel runs directly on
+// the host with an empty environment; New logs a warning.
+//
+// # Pool
+//
+// At most Config.MaxKernels kernels are kept; beyond that the least recently
+// used idle kernel is closed, and kernels idle for Config.IdleTimeout are
+// closed too. A kernel that died is replaced transparently on its next use. A
+// warm spare kernel (data stack imported, no datasets) is kept ready and given
+// to the next new key, so that a new chat's first execution pays only for
+// loading its datasets. One execution runs at a time per kernel; different
+// kernels run concurrently.
+//
+// # Protocol
+//
+// Go and a kernel exchange length-prefixed frames (a JSON header and a body)
+// on a Unix socket that is fd 3 in the kernel; the kernel's stdout and stderr
+// are only logged. Dataset descriptors travel as SCM_RIGHTS with the frame
+// that names them. See protocol.go and the top of kernel.py.
+package executor

@@ -1,0 +1,373 @@
+package executor
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+//go:embed kernel.py
+var kernelSource string
+
+// Errors returned by the Executor. Match them with errors.Is.
+var (
+	// ErrSandboxUnavailable is returned by New when Config.Sandbox is true and
+	// bubblewrap cannot run the Python data stack; the wrapping error says why.
+	ErrSandboxUnavailable = errors.New("executor: sandbox unavailable")
+	// ErrClosed is returned by calls on an Executor after Close.
+	ErrClosed = errors.New("executor: closed")
+	// ErrInvalidRequest is returned for a request the executor refuses to run
+	// (a bad dataset name or format, a missing file, oversized code).
+	ErrInvalidRequest = errors.New("executor: invalid request")
+	// ErrDatasetLoad is returned when a dataset cannot be read into a
+	// DataFrame (a parse error, an unreadable file, not enough memory).
+	ErrDatasetLoad = errors.New("executor: dataset could not be loaded")
+	// ErrKernel is returned when a kernel fails (cannot start, dies during an
+	// execution, stops answering). The next call starts a new kernel.
+	ErrKernel = errors.New("executor: kernel failure")
+)
+
+// Config configures an Executor. Zero values take the defaults given.
+type Config struct {
+	// Python is the interpreter that has the data stack (default
+	// /usr/bin/python3). The caller reads the PYTHON environment variable.
+	Python string
+	// Sandbox runs kernels inside bubblewrap (required in production). When
+	// false, kernels run directly on the host with an empty environment: for
+	// development only.
+	Sandbox bool
+	// BwrapPath is the bubblewrap binary (default: "bwrap" looked up in PATH).
+	BwrapPath string
+	// ExecTimeout is the default wall-time limit of one execution (default 120s).
+	ExecTimeout time.Duration
+	// MemoryLimitBytes is the address-space limit (RLIMIT_AS) of a kernel and
+	// of each execution forked from it (default 2 GiB). The kernel with the data
+	// stack imported uses about 450 MiB of it, plus its datasets.
+	MemoryLimitBytes int64
+	// MaxOutputBytes caps stdout and stderr of one execution, each (default
+	// 1 MiB); cut output ends with "[output truncated]".
+	MaxOutputBytes int
+	// MaxResultBytes caps the figures, images and tables of one execution
+	// (default 64 MiB).
+	MaxResultBytes int64
+	// IdleTimeout closes a kernel unused for this long (default 10 min).
+	IdleTimeout time.Duration
+	// MaxKernels is the number of kernels kept (default 8); beyond it the least
+	// recently used idle kernel is closed. The warm spare is not counted.
+	MaxKernels int
+	// TmpSizeBytes is the size of the private /tmp of a kernel and of each
+	// execution (default 64 MiB).
+	TmpSizeBytes int64
+	// StartTimeout bounds starting a kernel and loading its datasets (default 2 min).
+	StartTimeout time.Duration
+	// DisableSpare turns off the warm spare kernel (a kernel with the data stack
+	// imported, waiting to be given a chat's datasets).
+	DisableSpare bool
+	// Logger receives the executor's logs (default: none).
+	Logger zerolog.Logger
+}
+
+// settings is a Config with defaults applied and resolved paths.
+type settings struct {
+	Config
+	bwrap   string
+	hostDir string // unsandboxed kernels: HOME, TMPDIR and working directory
+	log     zerolog.Logger
+}
+
+const (
+	maxCodeBytes    = 4 << 20
+	maxDatasets     = 32
+	profilePoolKey  = "\x00profile"
+	defaultPython   = "/usr/bin/python3"
+	cancelGrace     = 5 * time.Second
+	backstopGrace   = 30 * time.Second
+	killWaitTimeout = 5 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Python == "" {
+		c.Python = defaultPython
+	}
+	if c.ExecTimeout <= 0 {
+		c.ExecTimeout = 120 * time.Second
+	}
+	if c.MemoryLimitBytes <= 0 {
+		c.MemoryLimitBytes = 2 << 30
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = 1 << 20
+	}
+	if c.MaxResultBytes <= 0 {
+		c.MaxResultBytes = 64 << 20
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.MaxKernels <= 0 {
+		c.MaxKernels = 8
+	}
+	if c.TmpSizeBytes <= 0 {
+		c.TmpSizeBytes = 64 << 20
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = 2 * time.Minute
+	}
+	return c
+}
+
+// Executor runs Python code next to datasets in sandboxed, pooled kernels.
+// All its methods are safe for concurrent use.
+type Executor struct {
+	s    *settings
+	pool *pool
+
+	closeOnce sync.Once
+}
+
+// New starts an Executor. With Config.Sandbox it verifies that bubblewrap can
+// start the interpreter with the data stack (pandas, numpy, scikit-learn,
+// statsmodels, scipy, plotly, matplotlib, openpyxl) and run code in it, and
+// returns an error wrapping ErrSandboxUnavailable, with the reason, when it
+// cannot. Without Config.Sandbox it logs a warning and runs kernels
+// unsandboxed. The first kernel started this way is kept as the warm spare.
+// New is safe for concurrent use.
+func New(cfg Config) (*Executor, error) {
+	c := cfg.withDefaults()
+	s := &settings{Config: c, log: c.Logger.With().Str("component", "executor").Logger()}
+	if _, err := os.Stat(c.Python); err != nil {
+		err = fmt.Errorf("python interpreter %s: %w", c.Python, err)
+		if c.Sandbox {
+			return nil, fmt.Errorf("%w: %w", ErrSandboxUnavailable, err)
+		}
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	if c.Sandbox {
+		path := c.BwrapPath
+		if path == "" {
+			path = "bwrap"
+		}
+		p, err := exec.LookPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bubblewrap not found (%s): %w", ErrSandboxUnavailable, path, err)
+		}
+		s.bwrap = p
+	} else {
+		s.log.Warn().Msg("executor sandbox disabled: Python code runs on the host without bubblewrap (development only)")
+		dir, err := os.MkdirTemp("", "autoanalyst-exec-")
+		if err != nil {
+			return nil, fmt.Errorf("executor: %w", err)
+		}
+		s.hostDir = dir
+	}
+
+	// Verify: start a kernel and run code in it. It becomes the warm spare.
+	ctx, cancel := context.WithTimeout(context.Background(), c.StartTimeout)
+	defer cancel()
+	k, err := startKernel(ctx, s)
+	if err == nil {
+		err = selfTest(ctx, k, s)
+		if err != nil {
+			k.close()
+		}
+	}
+	if err != nil {
+		s.cleanup()
+		if c.Sandbox {
+			return nil, fmt.Errorf("%w: %w", ErrSandboxUnavailable, err)
+		}
+		return nil, err
+	}
+	if !k.isolated {
+		s.log.Warn().Msg("executor: no user namespaces for executions; each execution is sandboxed but could disturb its kernel")
+	}
+	e := &Executor{s: s, pool: newPool(s)}
+	if c.DisableSpare {
+		k.close()
+	} else {
+		e.pool.setSpare(k)
+	}
+	s.log.Info().Bool("sandbox", c.Sandbox).Str("python", k.python).Bool("isolated", k.isolated).
+		Float64("import_seconds", k.importSeconds).Msg("executor ready")
+	return e, nil
+}
+
+// selfTest runs a trivial execution on a fresh kernel.
+func selfTest(ctx context.Context, k *kernel, s *settings) error {
+	res, err := k.exec(ctx, "import sys, pandas, sklearn, statsmodels, scipy, plotly, matplotlib, openpyxl\nprint('ok')", 30*time.Second)
+	if err != nil {
+		return fmt.Errorf("self-test: %w", err)
+	}
+	if !res.OK || strings.TrimSpace(res.Stdout) != "ok" {
+		msg := res.Stderr
+		if res.Error != nil {
+			msg = res.Error.Type + ": " + res.Error.Message
+		}
+		return fmt.Errorf("self-test execution failed: %s", msg)
+	}
+	return nil
+}
+
+func (s *settings) cleanup() {
+	if s.hostDir != "" {
+		_ = os.RemoveAll(s.hostDir)
+	}
+}
+
+// Execute runs req.Code in the kernel for req.Key and req.Datasets, starting
+// (or restarting) the kernel when needed. Each execution is a fresh fork of the
+// kernel: variables of one execution are not seen by the next.
+//
+// An exception in the code is not a Go error: it is a Result with OK false and
+// Error set (type, message, line, agent block, traceback), and so are an
+// exceeded time limit (Error.Type "TimeoutError") and memory limit
+// ("MemoryError"). Go errors report infrastructure failures (ErrKernel,
+// ErrDatasetLoad, ErrInvalidRequest, ErrClosed) and, when ctx ends during the
+// execution, ctx.Err() after the execution was killed (the kernel stays warm).
+// Execute is safe for concurrent use; executions for the same kernel run one
+// at a time.
+func (e *Executor) Execute(ctx context.Context, req Request) (*Result, error) {
+	datasets, err := normalizeDatasets(req.Datasets)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Code) > maxCodeBytes {
+		return nil, fmt.Errorf("%w: code of %d bytes exceeds %d", ErrInvalidRequest, len(req.Code), maxCodeBytes)
+	}
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = e.s.ExecTimeout
+	}
+	var res *Result
+	err = e.withKernel(ctx, req.Key, datasets, func(k *kernel) error {
+		var err error
+		res, err = k.exec(ctx, req.Code, timeout)
+		return err
+	})
+	return res, err
+}
+
+// Profile reads ds inside the sandbox and returns its row count and, per
+// column, the name, the pandas dtype and the number of nulls. The file is
+// never parsed in Go. Profile is safe for concurrent use.
+func (e *Executor) Profile(ctx context.Context, ds Dataset) (*Profile, error) {
+	if ds.Name == "" {
+		ds.Name = "data"
+	}
+	datasets, err := normalizeDatasets([]Dataset{ds})
+	if err != nil {
+		return nil, err
+	}
+	var prof *Profile
+	err = e.withKernel(ctx, profilePoolKey, nil, func(k *kernel) error {
+		var err error
+		prof, err = k.profile(ctx, datasets[0], e.s.ExecTimeout)
+		return err
+	})
+	return prof, err
+}
+
+// withKernel runs fn with the kernel for key and datasets locked, retrying once
+// on a fresh kernel when the kernel turned out to be dead before fn's work
+// started.
+func (e *Executor) withKernel(ctx context.Context, key string, datasets []Dataset, fn func(*kernel) error) error {
+	for attempt := 0; ; attempt++ {
+		ent, err := e.pool.acquire(ctx, key, datasets)
+		if err != nil {
+			return err
+		}
+		k := ent.k
+		if err := k.lock(ctx); err != nil {
+			e.pool.release(ent)
+			return err
+		}
+		err = fn(k)
+		k.unlock()
+		e.pool.release(ent)
+		if errors.Is(err, errKernelGone) {
+			e.pool.discard(ent)
+			if attempt < 2 {
+				continue
+			}
+			return fmt.Errorf("%w: the kernel died before the execution started: %s", ErrKernel, k.describeExit())
+		}
+		return err
+	}
+}
+
+// Close stops all kernels, killing running executions. Calls after Close fail
+// with ErrClosed. Close is safe for concurrent use and idempotent.
+func (e *Executor) Close() error {
+	e.closeOnce.Do(func() {
+		e.pool.close()
+		e.s.cleanup()
+	})
+	return nil
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,29}$`)
+
+// reservedNames are names a dataset cannot take: Python keywords and the
+// modules and helpers every execution has.
+var reservedNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`False None True and as assert async await break class continue def
+		del elif else except finally for from global if import in is lambda nonlocal not or pass raise
+		return try while with yield pd np px go pio plt matplotlib make_subplots scipy stats sklearn sm
+		smf sns display print`) {
+		m[n] = true
+	}
+	return m
+}()
+
+// normalizeDatasets validates datasets and returns them with absolute paths
+// and lower-case formats.
+func normalizeDatasets(in []Dataset) ([]Dataset, error) {
+	if len(in) > maxDatasets {
+		return nil, fmt.Errorf("%w: %d datasets (at most %d)", ErrInvalidRequest, len(in), maxDatasets)
+	}
+	out := make([]Dataset, len(in))
+	seen := map[string]bool{}
+	for i, ds := range in {
+		if !identRE.MatchString(ds.Name) || strings.HasPrefix(ds.Name, "__") {
+			return nil, fmt.Errorf("%w: dataset name %q is not a Python identifier of at most 30 characters", ErrInvalidRequest, ds.Name)
+		}
+		if reservedNames[ds.Name] || (ds.Name == "df" && i > 0) {
+			return nil, fmt.Errorf("%w: dataset name %q is reserved", ErrInvalidRequest, ds.Name)
+		}
+		if seen[ds.Name] {
+			return nil, fmt.Errorf("%w: two datasets are named %q", ErrInvalidRequest, ds.Name)
+		}
+		seen[ds.Name] = true
+		ds.Format = strings.ToLower(ds.Format)
+		switch ds.Format {
+		case "csv", "xlsx", "json":
+		default:
+			return nil, fmt.Errorf("%w: dataset %q: format %q (want csv, xlsx or json)", ErrInvalidRequest, ds.Name, ds.Format)
+		}
+		p, err := filepath.Abs(ds.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: dataset %q: %w", ErrInvalidRequest, ds.Name, err)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: dataset %q: %w", ErrInvalidRequest, ds.Name, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%w: dataset %q: %s is not a regular file", ErrInvalidRequest, ds.Name, p)
+		}
+		ds.Path = p
+		out[i] = ds
+	}
+	return out, nil
+}

@@ -1,0 +1,180 @@
+package executor
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// sandboxUID is the user (and group) id the kernel runs as inside bubblewrap.
+const sandboxUID = "65534"
+
+// systemLinks are the top-level directories that merged-/usr systems make
+// symlinks into /usr; on other systems they are directories, bound read-only.
+var systemLinks = []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// etcFiles are the only parts of the host's /etc the sandbox sees: what the
+// dynamic linker, the Debian alternatives (libblas.so.3, liblapack.so.3),
+// Python, matplotlib and time zones need. No passwd, hosts, resolv.conf or
+// anything else of the host.
+var etcFiles = []string{
+	"/etc/alternatives",
+	"/etc/ld.so.cache",
+	"/etc/ld.so.conf",
+	"/etc/ld.so.conf.d",
+	"/etc/localtime",
+	"/etc/matplotlibrc",
+	"/etc/fonts",
+	"/etc/python3",
+}
+
+// kernelEnv is the complete environment of a kernel: nothing is inherited
+// from the Go process.
+func kernelEnv(home string) []string {
+	return []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + home,
+		"TMPDIR=" + home,
+		"USER=sandbox",
+		"LOGNAME=sandbox",
+		"LANG=C.UTF-8",
+		"LC_ALL=C.UTF-8",
+		"MPLBACKEND=Agg",
+		"MPLCONFIGDIR=" + filepath.Join(home, ".matplotlib"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"PYTHONDONTWRITEBYTECODE=1",
+		"OPENBLAS_NUM_THREADS=1",
+		"OMP_NUM_THREADS=1",
+		"MKL_NUM_THREADS=1",
+		"NUMEXPR_NUM_THREADS=1",
+		"VECLIB_MAXIMUM_THREADS=1",
+		"JOBLIB_MULTIPROCESSING=0",
+	}
+}
+
+// kernelConfig is the JSON configuration passed to kernel.py as argv[1].
+func kernelConfig(s *settings) string {
+	b, _ := json.Marshal(map[string]any{
+		"isolate":    true,
+		"memory":     s.MemoryLimitBytes,
+		"tmp_size":   s.TmpSizeBytes,
+		"max_output": s.MaxOutputBytes,
+		"max_result": s.MaxResultBytes,
+		"nofile":     1024,
+		"nproc":      256,
+	})
+	return string(b)
+}
+
+// pythonArgs is the interpreter's command line: isolated mode (no user site,
+// no PYTHON* variables, no current directory on sys.path), no bytecode files,
+// and the kernel's source passed inline so that nothing outside the binary is
+// needed on the host.
+func pythonArgs(s *settings) []string {
+	return []string{s.Python, "-I", "-B", "-c", kernelSource, kernelConfig(s)}
+}
+
+// kernelCommand builds the command that starts one kernel.
+func kernelCommand(s *settings) *exec.Cmd {
+	py := pythonArgs(s)
+	if !s.Sandbox {
+		cmd := exec.Command(py[0], py[1:]...)
+		cmd.Env = kernelEnv(s.hostDir)
+		cmd.Dir = s.hostDir
+		return cmd
+	}
+	args := append(bwrapArgs(s), "--")
+	args = append(args, py...)
+	cmd := exec.Command(s.bwrap, args...)
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	return cmd
+}
+
+// bwrapArgs are bubblewrap's options: every namespace unshared (no network at
+// all, not even the host's loopback), an unprivileged user, a fresh /proc and
+// /dev, a size-limited private /tmp, an empty environment, and read-only
+// binds of /usr and the few files of /etc the data stack needs, in a root that
+// is read-only too. Datasets are not mounted: they reach the kernel as
+// read-only file descriptors.
+func bwrapArgs(s *settings) []string {
+	a := []string{
+		"--unshare-all",
+		"--unshare-user",
+		"--uid", sandboxUID,
+		"--gid", sandboxUID,
+		"--hostname", "sandbox",
+		"--die-with-parent",
+		"--new-session",
+		"--clearenv",
+	}
+	for _, kv := range kernelEnv("/tmp") {
+		k, v, _ := strings.Cut(kv, "=")
+		a = append(a, "--setenv", k, v)
+	}
+	a = append(a, "--ro-bind", "/usr", "/usr")
+	for _, p := range systemLinks {
+		fi, err := os.Lstat(p)
+		switch {
+		case err != nil:
+		case fi.Mode()&os.ModeSymlink != 0:
+			if target, err := os.Readlink(p); err == nil {
+				a = append(a, "--symlink", target, p)
+			}
+		case fi.IsDir():
+			a = append(a, "--ro-bind", p, p)
+		}
+	}
+	for _, p := range etcPaths() {
+		a = append(a, "--ro-bind-try", p, p)
+	}
+	if prefix := pythonPrefix(s.Python); prefix != "" {
+		a = append(a, "--ro-bind", prefix, prefix)
+	}
+	a = append(a,
+		"--proc", "/proc",
+		"--dev", "/dev",
+		"--size", strconv.FormatInt(s.TmpSizeBytes, 10), "--tmpfs", "/tmp",
+		// Everything else is read-only: the root and /dev are tmpfs shared by
+		// the kernel and all its executions, so a file written there would
+		// reach the next execution (and they have no size limit). Executions
+		// get their own /tmp and /dev/shm (kernel.py: sandbox_child).
+		"--remount-ro", "/dev",
+		"--remount-ro", "/",
+		"--chdir", "/tmp",
+	)
+	return a
+}
+
+// etcPaths lists etcFiles plus Debian's per-version Python configuration
+// (/etc/python3.11 holds sitecustomize.py).
+func etcPaths() []string {
+	paths := append([]string(nil), etcFiles...)
+	if m, err := filepath.Glob("/etc/python3.*"); err == nil {
+		sort.Strings(m)
+		paths = append(paths, m...)
+	}
+	return paths
+}
+
+// pythonPrefix returns the installation prefix to bind when the interpreter
+// does not live under /usr (which is always bound), or "".
+func pythonPrefix(python string) string {
+	real, err := filepath.EvalSymlinks(python)
+	if err != nil {
+		real = python
+	}
+	if strings.HasPrefix(real, "/usr/") {
+		return ""
+	}
+	// <prefix>/bin/python3
+	prefix := filepath.Dir(filepath.Dir(real))
+	if prefix == "/" || prefix == "." {
+		return ""
+	}
+	return prefix
+}

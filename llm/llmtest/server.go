@@ -1,0 +1,440 @@
+// Package llmtest provides a local HTTP server that speaks OpenAI's
+// chat-completions protocol, for tests of anything that calls a model
+// through llm.NewOpenAI (or any OpenAI-compatible client).
+//
+// The server answers POST /chat/completions and /v1/chat/completions, with a
+// JSON body (usage included) or, when the request has "stream": true, with
+// server-sent events: a role chunk, one chunk per word of the reply, a
+// finish chunk, a usage chunk when stream_options.include_usage is true, and
+// "data: [DONE]". A handler decides each reply; Script (a queue) and Router
+// (rules on the messages) are ready-made handlers. Token counts are words,
+// so tests can predict them.
+//
+//	srv := llmtest.NewOpenAIServer(t, llmtest.NewScript(
+//		llmtest.RateLimited("1"),
+//		llmtest.Text("hello world"),
+//	).Handle)
+//	p, _ := llm.NewOpenAI(llm.OpenAIConfig{APIKey: "test", BaseURL: srv.BaseURL()})
+package llmtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+)
+
+// Message is one message of a recorded request.
+type Message struct {
+	Role    string
+	Content string
+}
+
+// ChatRequest is what the server received in one request.
+type ChatRequest struct {
+	// Path is the request path ("/v1/chat/completions").
+	Path          string
+	Model         string
+	Messages      []Message
+	Stream        bool
+	IncludeUsage  bool
+	Temperature   *float64 // nil when the field was omitted
+	MaxTokens     int      // max_completion_tokens, else max_tokens
+	Authorization string   // the Authorization header as sent
+	// Body is the raw JSON body.
+	Body json.RawMessage
+}
+
+// LastMessage is the content of the last message (empty without messages).
+func (r ChatRequest) LastMessage() string {
+	if len(r.Messages) == 0 {
+		return ""
+	}
+	return r.Messages[len(r.Messages)-1].Content
+}
+
+// LastUserMessage is the content of the last message with role "user".
+func (r ChatRequest) LastUserMessage() string {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == "user" {
+			return r.Messages[i].Content
+		}
+	}
+	return ""
+}
+
+// System is the content of the system messages, joined by newlines.
+func (r ChatRequest) System() string {
+	var parts []string
+	for _, m := range r.Messages {
+		if m.Role == "system" {
+			parts = append(parts, m.Content)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Text is all message contents joined by newlines.
+func (r ChatRequest) Text() string {
+	parts := make([]string, len(r.Messages))
+	for i, m := range r.Messages {
+		parts[i] = m.Content
+	}
+	return strings.Join(parts, "\n")
+}
+
+// APIKey is the bearer token of the Authorization header.
+func (r ChatRequest) APIKey() string {
+	return strings.TrimPrefix(r.Authorization, "Bearer ")
+}
+
+// Reply is the server's answer to one request.
+type Reply struct {
+	// Content is the assistant's answer.
+	Content string
+	// Chunks, when set, are the streamed content deltas (Content is then
+	// ignored for streaming); otherwise Content is streamed word by word.
+	Chunks []string
+	// Status, when not 0 or 200, makes the reply an error with this HTTP
+	// status and an OpenAI-style error body carrying ErrorMessage.
+	Status       int
+	ErrorMessage string
+	// RetryAfter, when set, is sent as the Retry-After header ("1");
+	// RetryAfterMS as retry-after-ms ("20").
+	RetryAfter   string
+	RetryAfterMS string
+	// PromptTokens and CompletionTokens override the usage reported; 0
+	// means words of the request's messages and of the content.
+	PromptTokens, CompletionTokens int
+	// OmitUsage leaves usage out (like a server that ignores
+	// stream_options).
+	OmitUsage bool
+	// Delay is waited before the response starts; ChunkDelay before each
+	// streamed chunk after the first. Both end early when the client goes
+	// away.
+	Delay, ChunkDelay time.Duration
+	// FinishReason defaults to "stop".
+	FinishReason string
+}
+
+// Text is a successful reply with content.
+func Text(content string) Reply { return Reply{Content: content} }
+
+// Error is an error reply with an HTTP status and message.
+func Error(status int, message string) Reply {
+	return Reply{Status: status, ErrorMessage: message}
+}
+
+// RateLimited is a 429 reply with a Retry-After header (in seconds; empty
+// for none).
+func RateLimited(retryAfter string) Reply {
+	return Reply{Status: http.StatusTooManyRequests, ErrorMessage: "Rate limit reached", RetryAfter: retryAfter}
+}
+
+// ServerError is a 500 reply.
+func ServerError() Reply {
+	return Reply{Status: http.StatusInternalServerError, ErrorMessage: "The server had an error while processing your request"}
+}
+
+// Server is a running fake chat-completions server. It embeds the
+// *httptest.Server, which is closed when the test ends.
+type Server struct {
+	*httptest.Server
+
+	handler func(ChatRequest) Reply
+
+	mu       sync.Mutex
+	requests []ChatRequest
+}
+
+// NewOpenAIServer starts a server whose replies come from handler (called
+// once per request, possibly concurrently) and closes it when t ends.
+func NewOpenAIServer(t testing.TB, handler func(req ChatRequest) Reply) *Server {
+	t.Helper()
+	s := &Server{handler: handler}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /chat/completions", s.serveChat)
+	mux.HandleFunc("POST /v1/chat/completions", s.serveChat)
+	s.Server = httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// BaseURL is the API root to configure a client with (the server's URL +
+// "/v1").
+func (s *Server) BaseURL() string { return s.URL + "/v1" }
+
+// Requests returns a copy of the requests received so far, in arrival order.
+func (s *Server) Requests() []ChatRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ChatRequest, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// Count is the number of requests received so far.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
+// LastRequest is the most recent request (zero value when none).
+func (s *Server) LastRequest() ChatRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) == 0 {
+		return ChatRequest{}
+	}
+	return s.requests[len(s.requests)-1]
+}
+
+// Reset forgets the recorded requests.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// wireRequest is the part of a chat-completions request the server reads.
+type wireRequest struct {
+	Model    string `json:"model"`
+	Messages []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Stream        bool     `json:"stream"`
+	Temperature   *float64 `json:"temperature"`
+	MaxTokens     int      `json:"max_tokens"`
+	MaxCompletion int      `json:"max_completion_tokens"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+}
+
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "cannot read body")
+		return
+	}
+	var wr wireRequest
+	if err := json.Unmarshal(body, &wr); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
+		return
+	}
+	req := ChatRequest{
+		Path:          r.URL.Path,
+		Model:         wr.Model,
+		Stream:        wr.Stream,
+		IncludeUsage:  wr.StreamOptions != nil && wr.StreamOptions.IncludeUsage,
+		Temperature:   wr.Temperature,
+		MaxTokens:     wr.MaxCompletion,
+		Authorization: r.Header.Get("Authorization"),
+		Body:          json.RawMessage(body),
+	}
+	if req.MaxTokens == 0 {
+		req.MaxTokens = wr.MaxTokens
+	}
+	for _, m := range wr.Messages {
+		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	s.mu.Unlock()
+
+	reply := s.handler(req)
+	if !wait(r, reply.Delay) {
+		return
+	}
+	if reply.RetryAfter != "" {
+		w.Header().Set("Retry-After", reply.RetryAfter)
+	}
+	if reply.RetryAfterMS != "" {
+		w.Header().Set("retry-after-ms", reply.RetryAfterMS)
+	}
+	if reply.Status != 0 && reply.Status != http.StatusOK {
+		msg := reply.ErrorMessage
+		if msg == "" {
+			msg = http.StatusText(reply.Status)
+		}
+		writeError(w, reply.Status, msg)
+		return
+	}
+
+	prompt := reply.PromptTokens
+	if prompt == 0 {
+		for _, m := range req.Messages {
+			prompt += len(strings.Fields(m.Content))
+		}
+	}
+	content := reply.Content
+	if reply.Chunks != nil {
+		content = strings.Join(reply.Chunks, "")
+	}
+	completion := reply.CompletionTokens
+	if completion == 0 {
+		completion = len(strings.Fields(content))
+	}
+	u := usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+	finish := reply.FinishReason
+	if finish == "" {
+		finish = "stop"
+	}
+	model := req.Model
+	created := time.Now().Unix()
+	id := fmt.Sprintf("chatcmpl-test-%d", time.Now().UnixNano())
+
+	if !req.Stream {
+		resp := map[string]any{
+			"id": id, "object": "chat.completion", "created": created, "model": model,
+			"choices": []any{map[string]any{
+				"index":         0,
+				"message":       map[string]any{"role": "assistant", "content": content},
+				"finish_reason": finish,
+			}},
+		}
+		if !reply.OmitUsage {
+			resp["usage"] = u
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+		return
+	}
+
+	chunks := reply.Chunks
+	if chunks == nil {
+		chunks = splitWords(content)
+	}
+	withUsage := req.IncludeUsage && !reply.OmitUsage
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(choices []any, u *usage) bool {
+		chunk := map[string]any{
+			"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+			"choices": choices,
+		}
+		if withUsage {
+			chunk["usage"] = u // null on all but the last chunk, as OpenAI does
+		}
+		b, _ := json.Marshal(chunk)
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return r.Context().Err() == nil
+	}
+	delta := func(d map[string]any, finish any) []any {
+		return []any{map[string]any{"index": 0, "delta": d, "finish_reason": finish}}
+	}
+	if !send(delta(map[string]any{"role": "assistant", "content": ""}, nil), nil) {
+		return
+	}
+	for i, c := range chunks {
+		if i > 0 && !wait(r, reply.ChunkDelay) {
+			return
+		}
+		if !send(delta(map[string]any{"content": c}, nil), nil) {
+			return
+		}
+	}
+	if !send(delta(map[string]any{}, finish), nil) {
+		return
+	}
+	if withUsage && !send([]any{}, &u) {
+		return
+	}
+	_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	if flusher != nil {
+		flusher.Flush()
+	}
+}
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	typ := "invalid_request_error"
+	switch {
+	case status == http.StatusTooManyRequests:
+		typ = "rate_limit_exceeded"
+	case status >= 500:
+		typ = "server_error"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"error": map[string]any{"message": msg, "type": typ, "code": strconv.Itoa(status)},
+	})
+}
+
+// wait sleeps d, returning false if the client went away first.
+func wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return r.Context().Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// contentText reads a message content that is a string or an array of
+// parts ({"type": "text", "text": ...}).
+func contentText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) == nil {
+		var b strings.Builder
+		for _, p := range parts {
+			b.WriteString(p.Text)
+		}
+		return b.String()
+	}
+	return string(raw)
+}
+
+// splitWords splits s into one chunk per word with its following
+// whitespace; the chunks concatenate back to s.
+func splitWords(s string) []string {
+	var chunks []string
+	start := 0
+	inSpace := true
+	for i, r := range s {
+		space := unicode.IsSpace(r)
+		if !space && inSpace && i > start && strings.TrimSpace(s[start:i]) != "" {
+			chunks = append(chunks, s[start:i])
+			start = i
+		}
+		inSpace = space
+	}
+	if start < len(s) {
+		chunks = append(chunks, s[start:])
+	}
+	return chunks
+}

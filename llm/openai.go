@@ -1,0 +1,469 @@
+package llm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tmc/langchaingo/llms"
+	"github.com/tmc/langchaingo/llms/openai"
+)
+
+// Defaults of OpenAIConfig.
+const (
+	DefaultOpenAIBaseURL = "https://api.openai.com/v1"
+	DefaultOpenAIModel   = "gpt-5-mini"
+	DefaultTimeout       = 5 * time.Minute
+	DefaultMaxAttempts   = 3
+	DefaultBaseBackoff   = 500 * time.Millisecond
+	DefaultMaxBackoff    = 10 * time.Second
+	DefaultMaxRetryAfter = 30 * time.Second
+)
+
+// OpenAIConfig configures a provider for OpenAI's chat-completions API or any
+// endpoint compatible with it (Groq, OpenRouter, Ollama, vLLM, a test server).
+type OpenAIConfig struct {
+	// APIKey is sent as a bearer token. It is required (ErrNotConfigured
+	// otherwise) and never appears in errors.
+	APIKey string
+	// BaseURL is the API root, e.g. "https://api.groq.com/openai/v1";
+	// default DefaultOpenAIBaseURL. "/chat/completions" is appended.
+	BaseURL string
+	// DefaultModel is used when a Request names no model; default
+	// DefaultOpenAIModel (set it for a non-OpenAI endpoint).
+	DefaultModel string
+	// Timeout bounds each attempt: one HTTP request including the whole
+	// (streamed) body. The caller's context bounds the whole call, retries
+	// included. Default DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient sends the requests; default a client on
+	// http.DefaultTransport. Its own Timeout, if any, also applies.
+	HTTPClient *http.Client
+
+	// Name is the provider's name in usage rows and errors; default
+	// "openai" (e.g. "groq" for Groq's endpoint).
+	Name string
+	// Registry supplies the safeguards (temperature clamp, max-token cap)
+	// and maps registry names to API names (Groq's "openai/gpt-oss-20b");
+	// nil means DefaultRegistry().
+	Registry *Registry
+	// MaxAttempts bounds the attempts of one call (1 = no retry); default
+	// DefaultMaxAttempts.
+	MaxAttempts int
+	// BaseBackoff is the wait before the first retry, doubled for each
+	// further retry (with jitter) up to MaxBackoff. Defaults
+	// DefaultBaseBackoff, DefaultMaxBackoff.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// MaxRetryAfter is the longest Retry-After the provider may ask for and
+	// still be retried; a longer one fails the call at once. Default
+	// DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	// LegacyMaxTokens sends "max_tokens" instead of "max_completion_tokens",
+	// for older compatible servers.
+	LegacyMaxTokens bool
+}
+
+type openAIProvider struct {
+	cfg OpenAIConfig
+	reg *Registry
+	llm *openai.LLM
+}
+
+// NewOpenAI returns a Provider for an OpenAI-compatible chat-completions
+// endpoint, built on langchaingo's OpenAI client.
+//
+// Every call: applies the registry's safeguards (ClampTemperature,
+// CapMaxTokens); streams when Request.OnToken is set (langchaingo then asks
+// for stream_options.include_usage, so the final chunk carries the usage);
+// takes Usage from the provider's reported token counts (estimated, with
+// Usage.Estimated set, only when the endpoint reports none); and retries with
+// exponential backoff on 429, 5xx and timeouts, honouring Retry-After
+// (and retry-after-ms), never on other 4xx and never once streamed chunks
+// have been delivered.
+func NewOpenAI(cfg OpenAIConfig) (Provider, error) {
+	if strings.TrimSpace(cfg.APIKey) == "" {
+		return nil, ErrNotConfigured
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultOpenAIBaseURL
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("llm: invalid base URL %q: want http(s)://host/path", redact(cfg.BaseURL, cfg.APIKey))
+	}
+	if cfg.DefaultModel == "" {
+		cfg.DefaultModel = DefaultOpenAIModel
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.Name == "" {
+		cfg.Name = ProviderOpenAI
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = DefaultBaseBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = DefaultRegistry()
+	}
+	client, err := openai.New(
+		openai.WithToken(cfg.APIKey),
+		openai.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/")),
+		openai.WithModel(cfg.DefaultModel),
+		openai.WithOrganization(""), // do not pick up OPENAI_ORGANIZATION
+		openai.WithHTTPClient(&recordingDoer{client: cfg.HTTPClient}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("llm: %s client: %s", cfg.Name, redact(err.Error(), cfg.APIKey))
+	}
+	return &openAIProvider{cfg: cfg, reg: reg, llm: client}, nil
+}
+
+func (p *openAIProvider) Name() string { return p.cfg.Name }
+
+func (p *openAIProvider) Generate(ctx context.Context, req Request) (*Response, error) {
+	if len(req.Messages) == 0 {
+		return nil, fmt.Errorf("llm: %s: request has no messages", p.cfg.Name)
+	}
+	model := req.Model
+	if model == "" {
+		model = p.cfg.DefaultModel
+	}
+	apiModel := model
+	if m, ok := p.reg.Lookup(model); ok {
+		apiModel = m.RequestName()
+	}
+
+	msgs := make([]llms.MessageContent, 0, len(req.Messages))
+	for _, m := range req.Messages {
+		role := llms.ChatMessageTypeHuman
+		switch m.Role {
+		case RoleSystem:
+			role = llms.ChatMessageTypeSystem
+		case RoleAssistant:
+			role = llms.ChatMessageTypeAI
+		}
+		msgs = append(msgs, llms.TextParts(role, m.Content))
+	}
+
+	opts := []llms.CallOption{
+		llms.WithModel(apiModel),
+		llms.WithTemperature(p.reg.ClampTemperature(model, req.Temperature)),
+	}
+	if n := p.reg.CapMaxTokens(model, req.MaxTokens); n > 0 {
+		opts = append(opts, llms.WithMaxTokens(n))
+		if p.cfg.LegacyMaxTokens {
+			opts = append(opts, openai.WithLegacyMaxTokensField())
+		}
+	}
+	// Chunks delivered so far. langchaingo calls the streaming func on the
+	// goroutine that called GenerateContent, so no locking is needed.
+	var streamed strings.Builder
+	delivered := false
+	if req.OnToken != nil {
+		opts = append(opts, llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
+			if len(chunk) == 0 { // role-only and finish chunks
+				return nil
+			}
+			delivered = true
+			streamed.Write(chunk)
+			req.OnToken(string(chunk))
+			return nil
+		}))
+	}
+
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		rec := &attemptRecord{}
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), p.cfg.Timeout)
+		resp, err := p.llm.GenerateContent(actx, msgs, opts...)
+		if err == nil && req.OnToken != nil && actx.Err() != nil && streamCut(resp) {
+			// langchaingo's stream reader can end quietly when the context
+			// is done, returning the truncated answer as a success.
+			err = errStreamCut
+		}
+		attemptTimedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		if err == nil {
+			return p.response(req, model, resp, time.Since(start))
+		}
+
+		var partial *Response
+		if delivered {
+			partial = &Response{Content: streamed.String(), Usage: Usage{
+				Provider:     p.cfg.Name,
+				Model:        model,
+				InputTokens:  estimateTokens(promptText(req.Messages)),
+				OutputTokens: estimateTokens(streamed.String()),
+				Duration:     time.Since(start),
+				Streamed:     true,
+				Estimated:    true,
+			}}
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			if errors.Is(cerr, context.DeadlineExceeded) {
+				return partial, fmt.Errorf("llm: %s model %s: %w: %w", p.cfg.Name, model, ErrTimeout, cerr)
+			}
+			return partial, fmt.Errorf("llm: %s model %s: %w", p.cfg.Name, model, cerr)
+		}
+
+		apiErr := &APIError{
+			Provider: p.cfg.Name,
+			Model:    model,
+			Attempts: attempt,
+			Timeout:  attemptTimedOut || isTimeout(rec.transportErr),
+			Partial:  delivered,
+			Message:  redact(rec.message, p.cfg.APIKey),
+		}
+		if rec.status != 0 && rec.status != http.StatusOK {
+			apiErr.StatusCode = rec.status
+		}
+		if apiErr.Message == "" && !apiErr.Timeout {
+			apiErr.Message = redact(err.Error(), p.cfg.APIKey)
+		}
+		if !apiErr.Retryable() || attempt >= p.cfg.MaxAttempts {
+			return partial, apiErr
+		}
+
+		wait := p.backoff(attempt)
+		if rec.hasRetryAfter {
+			if rec.retryAfter > p.cfg.MaxRetryAfter {
+				return nil, apiErr
+			}
+			wait = rec.retryAfter
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, apiErr
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, fmt.Errorf("llm: %s model %s: waiting to retry (%s): %w", p.cfg.Name, model, apiErr.Error(), ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+var errStreamCut = errors.New("stream ended before its last chunk")
+
+// streamCut reports whether a streamed response lacks the finish reason its
+// last chunk would have carried.
+func streamCut(resp *llms.ContentResponse) bool {
+	return resp == nil || len(resp.Choices) == 0 || resp.Choices[0].StopReason == ""
+}
+
+func (p *openAIProvider) response(req Request, model string, resp *llms.ContentResponse, d time.Duration) (*Response, error) {
+	if resp == nil || len(resp.Choices) == 0 {
+		return nil, &APIError{Provider: p.cfg.Name, Model: model, Message: "empty response"}
+	}
+	choice := resp.Choices[0]
+	u := Usage{
+		Provider:     p.cfg.Name,
+		Model:        model,
+		InputTokens:  intInfo(choice.GenerationInfo, "PromptTokens"),
+		OutputTokens: intInfo(choice.GenerationInfo, "CompletionTokens"),
+		Duration:     d,
+		Streamed:     req.OnToken != nil,
+	}
+	if u.InputTokens == 0 && u.OutputTokens == 0 {
+		// A prompt is never zero tokens: the endpoint did not report usage.
+		u.InputTokens = estimateTokens(promptText(req.Messages))
+		u.OutputTokens = estimateTokens(choice.Content)
+		u.Estimated = true
+	}
+	return &Response{Content: choice.Content, Usage: u}, nil
+}
+
+// backoff is the wait before retry number attempt (1-based): BaseBackoff
+// doubled per retry, capped at MaxBackoff, with "equal jitter" (half fixed,
+// half random) so that many clients do not retry in lockstep.
+func (p *openAIProvider) backoff(attempt int) time.Duration {
+	d := p.cfg.BaseBackoff
+	for i := 1; i < attempt && d < p.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.cfg.MaxBackoff)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// attemptKey carries an *attemptRecord in the context of one attempt, so
+// that the HTTP layer can tell the retry loop what it saw (langchaingo turns
+// HTTP failures into plain strings).
+type attemptKey struct{}
+
+type attemptRecord struct {
+	status        int
+	message       string
+	retryAfter    time.Duration
+	hasRetryAfter bool
+	transportErr  error
+}
+
+// recordingDoer is the HTTP client handed to langchaingo. It sends each
+// request once, notes the status, Retry-After and error message of a failed
+// response (putting the body back for langchaingo) and any transport error.
+// It does not retry by itself: a streamed body is consumed by langchaingo
+// after Do returns, so only the loop in Generate knows whether chunks were
+// delivered.
+type recordingDoer struct {
+	client *http.Client
+}
+
+func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
+	rec, _ := req.Context().Value(attemptKey{}).(*attemptRecord)
+	resp, err := d.client.Do(req)
+	if rec == nil {
+		return resp, err
+	}
+	if err != nil {
+		rec.transportErr = err
+		return resp, err
+	}
+	rec.status = resp.StatusCode
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		rec.retryAfter, rec.hasRetryAfter = parseRetryAfter(resp.Header, time.Now())
+		rec.message = redact(errorMessage(body, resp.StatusCode), bearerKey(req))
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return resp, nil
+}
+
+func bearerKey(req *http.Request) string {
+	if v, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
+		return v
+	}
+	return req.Header.Get("api-key")
+}
+
+// parseRetryAfter reads retry-after-ms (OpenAI) or Retry-After (seconds or
+// an HTTP date).
+func parseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := strings.TrimSpace(h.Get("retry-after-ms")); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
+			return time.Duration(ms * float64(time.Millisecond)), true
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// errorMessage extracts the message of an OpenAI-style error body
+// ({"error": {"message": ...}} or {"error": "..."}), else a short excerpt.
+func errorMessage(body []byte, status int) string {
+	var e struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(body, &e) == nil {
+		var obj struct {
+			Message string `json:"message"`
+		}
+		var s string
+		switch {
+		case json.Unmarshal(e.Error, &obj) == nil && obj.Message != "":
+			return truncate(obj.Message, 500)
+		case json.Unmarshal(e.Error, &s) == nil && s != "":
+			return truncate(s, 500)
+		case e.Message != "":
+			return truncate(e.Message, 500)
+		}
+	}
+	if msg := strings.TrimSpace(string(body)); msg != "" && utf8.ValidString(msg) {
+		return truncate(msg, 200)
+	}
+	return http.StatusText(status)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func intInfo(info map[string]any, key string) int {
+	switch v := info[key].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	case json.Number:
+		n, _ := v.Int64()
+		return int(n)
+	}
+	return 0
+}
+
+func promptText(msgs []Message) string {
+	var b strings.Builder
+	for _, m := range msgs {
+		b.WriteString(string(m.Role))
+		b.WriteString(": ")
+		b.WriteString(m.Content)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// estimateTokens is a rough count (four characters a token), used only when
+// the provider reported none.
+func estimateTokens(s string) int {
+	if s == "" {
+		return 0
+	}
+	return (utf8.RuneCountInString(s) + 3) / 4
+}

@@ -1,0 +1,464 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/llm"
+)
+
+// Chat memory, as the original: the last 3 exchanges, 500 characters each.
+const (
+	memoryExchanges = 3
+	memoryChars     = 500
+)
+
+// agentOutput is what one agent produced.
+type agentOutput struct {
+	agent   string
+	code    string
+	summary string
+	failed  bool
+}
+
+// turn is the state of one chat turn.
+type turn struct {
+	rc       *runContext
+	chat     *ent.Chat
+	files    []executor.Dataset
+	model    *ModelChoice
+	provider llm.Provider
+	datasets string
+	memory   string
+	question string
+}
+
+// chatTurn is the CHAT run: route (mentions or planner), agents, execution
+// with repairs, and the stored answer.
+func (s *Service) chatTurn(rc *runContext) error {
+	c, files, err := s.chatDatasets(rc)
+	if err != nil {
+		return err
+	}
+	mc, err := s.cfg.Models(rc.user, rc.run.UserID)
+	if err != nil {
+		return err
+	}
+	t := &turn{
+		rc: rc, chat: c, files: files, model: mc,
+		provider: llm.Metered(mc.Provider, s.cfg.Registry, s.recordUsage),
+		datasets: describeDatasets(c.Edges.Datasets),
+		memory:   s.memory(rc, c.ID),
+	}
+	agents, question := s.prompts.mentions(rc.in.Content)
+	t.question = question
+	var plan *Plan
+	if len(agents) > 0 {
+		plan = &Plan{Complexity: "direct"}
+		for _, a := range agents {
+			plan.Steps = append(plan.Steps, PlanStep{Agent: a, Create: []string{}, Use: []string{}})
+		}
+	} else if plan, err = s.plan(t); err != nil {
+		return err
+	}
+	rc.emit(EventPlan, EventData{Plan: plan})
+
+	var outs []agentOutput
+	for _, st := range plan.Steps {
+		out, err := s.runAgent(t, st)
+		if err != nil {
+			return err
+		}
+		outs = append(outs, out)
+	}
+	code := combine(outs)
+	var res *executor.Result
+	initial := code
+	failedAgents := map[string]bool{}
+	var errorMessages []string
+	for _, o := range outs {
+		if o.failed {
+			failedAgents[o.agent] = true
+		}
+	}
+	if code != "" {
+		for attempt := 0; ; attempt++ {
+			res, err = s.runCode(rc, rc.user, c.ID, files, code, "")
+			if err != nil {
+				return err
+			}
+			if res.OK {
+				break
+			}
+			errorMessages = append(errorMessages, describeError(res))
+			agent := ""
+			if res.Error != nil {
+				agent = res.Error.Agent
+			}
+			if agent != "" {
+				failedAgents[agent] = true
+			}
+			if attempt >= s.cfg.MaxFixAttempts || agent == "" {
+				break
+			}
+			fixed, err := s.fix(t, code, agent, res)
+			if err != nil {
+				return err
+			}
+			if fixed == code {
+				break
+			}
+			code = fixed
+		}
+	}
+	return s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages)
+}
+
+// plan rates the question and asks the planner for a plan, re-asking once
+// when the plan cannot be read.
+func (s *Service) plan(t *turn) (*Plan, error) {
+	prompt, err := render(s.prompts.rate, map[string]any{"Datasets": t.datasets, "Question": t.question})
+	if err != nil {
+		return nil, err
+	}
+	answer, err := s.call(t, "rater", prompt, nil)
+	if err != nil {
+		return nil, err
+	}
+	complexity, needs := parseRating(answer)
+	if !needs || complexity == "unrelated" {
+		return &Plan{Complexity: complexity, Steps: []PlanStep{{Agent: "basic_qa_agent", Create: []string{}, Use: []string{}}}}, nil
+	}
+	prompt, err = render(s.prompts.plan, map[string]any{
+		"Agents": s.prompts.plannerAgents(), "Datasets": t.datasets, "Memory": t.memory,
+		"Question": t.question, "Complexity": complexity,
+	})
+	if err != nil {
+		return nil, err
+	}
+	answer, err = s.call(t, "planner", prompt, nil)
+	if err != nil {
+		return nil, err
+	}
+	steps, perr := parsePlan(answer, s.prompts.agents)
+	if perr != nil {
+		t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan could not be read (" + perr.Error() + "); asking again"})
+		retry := prompt + "\n\nYour previous answer could not be used: " + perr.Error() +
+			". Answer again with only the JSON object."
+		answer, err = s.call(t, "planner", retry, nil)
+		if err != nil {
+			return nil, err
+		}
+		if steps, perr = parsePlan(answer, s.prompts.agents); perr != nil {
+			return nil, &runError{code: CodeModelError, msg: "the planner's answer could not be read: " + perr.Error()}
+		}
+	}
+	return &Plan{Complexity: complexity, Steps: steps}, nil
+}
+
+// runAgent asks one agent for its code and summary, streaming its tokens.
+func (s *Service) runAgent(t *turn, st PlanStep) (agentOutput, error) {
+	rc := t.rc
+	a := s.prompts.agents[st.Agent]
+	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
+	var prompt string
+	var err error
+	if !a.WritesCode {
+		prompt, err = render(s.prompts.basicQA, map[string]any{"Memory": t.memory, "Question": t.question})
+	} else {
+		prompt, err = render(s.prompts.agent, map[string]any{
+			"Role": a.role, "Datasets": t.datasets, "Memory": t.memory, "Question": t.question,
+			"Instruction": st.Instruction, "Create": strings.Join(st.Create, ", "), "Use": strings.Join(st.Use, ", "),
+		})
+	}
+	if err != nil {
+		return agentOutput{}, err
+	}
+	answer, err := s.call(t, a.Name, prompt, func(chunk string) {
+		rc.emit(EventToken, EventData{Agent: a.Name, Text: chunk})
+	})
+	if err != nil {
+		return agentOutput{}, err
+	}
+	out := agentOutput{agent: a.Name}
+	if !a.WritesCode {
+		out.summary = strings.TrimSpace(answer)
+		rc.emit(EventAgentFinished, EventData{Agent: a.Name, Text: out.summary})
+		return out, nil
+	}
+	code, summary, perr := parseAgentAnswer(answer)
+	out.code, out.summary = code, summary
+	if perr != nil {
+		out.failed = true
+		msg := fmt.Sprintf("%s: %v", a.Name, perr)
+		rc.emit(EventAgentFinished, EventData{Agent: a.Name, Text: msg, ErrorCode: CodeModelError})
+		return out, nil
+	}
+	rc.emit(EventAgentCode, EventData{Agent: a.Name, Code: code})
+	rc.emit(EventAgentFinished, EventData{Agent: a.Name, Text: summary})
+	return out, nil
+}
+
+// fix asks the code-fix prompt to repair the failing agent's block.
+func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string, error) {
+	blocks := splitBlocks(code)
+	idx := -1
+	for i, b := range blocks {
+		if b.agent == agent {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return code, nil
+	}
+	errText := describeError(res)
+	if res.Error != nil && res.Error.Traceback != "" {
+		errText += "\n" + lastLines(res.Error.Traceback, 15)
+	}
+	t.rc.emit(EventStep, EventData{Agent: agent, Text: "repairing " + agent + " after: " + describeError(res)})
+	prompt, err := render(s.prompts.fix, map[string]any{
+		"Datasets": t.datasets, "Agent": agent, "Code": blocks[idx].code, "Error": errText,
+	})
+	if err != nil {
+		return "", err
+	}
+	answer, err := s.call(t, "code_fix", prompt, nil)
+	if err != nil {
+		return "", err
+	}
+	fixed, _, perr := parseAgentAnswer(answer)
+	if perr != nil {
+		return code, nil
+	}
+	blocks[idx].code = fixed
+	t.rc.emit(EventAgentCode, EventData{Agent: agent, Code: fixed, Text: "repaired"})
+	return joinBlocks(blocks), nil
+}
+
+// call makes one LLM call for a step of the turn.
+func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (string, error) {
+	ctx := withUsageMeta(t.rc.user, usageMeta{userID: t.rc.run.UserID, chatID: t.chat.ID, runID: t.rc.run.ID, step: step})
+	resp, err := t.provider.Generate(ctx, llm.Request{
+		Model:       t.model.Model,
+		Messages:    []llm.Message{{Role: llm.RoleUser, Content: prompt}},
+		Temperature: t.model.Temperature,
+		MaxTokens:   t.model.MaxTokens,
+		OnToken:     onToken,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if errors.Is(err, llm.ErrNotConfigured) {
+			return "", err
+		}
+		return "", &runError{code: CodeModelError, msg: fmt.Sprintf("the model failed at step %s: %v", step, err), err: err}
+	}
+	return resp.Content, nil
+}
+
+// storeAnswer writes the assistant message and its code execution, once per
+// run even when the job is delivered again.
+func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest string, res *executor.Result,
+	failed map[string]bool, errorMessages []string) error {
+	rc := t.rc
+	ctx := rc.user
+	content := composeAnswer(outs, latest, res)
+	existing, err := s.cfg.DB.Message.Query().
+		Where(message.RunID(rc.run.ID), message.SenderEQ(message.SenderAI)).First(ctx)
+	if err == nil {
+		rc.emit(EventMessage, EventData{MessageID: existing.ID, Text: existing.Content})
+		return nil
+	}
+	if !ent.IsNotFound(err) {
+		return fmt.Errorf("look up answer: %w", err)
+	}
+	tx, err := s.cfg.DB.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	m, err := tx.Message.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
+		SetSender(message.SenderAI).SetContent(content).SetRunID(rc.run.ID).Save(ctx)
+	if err != nil {
+		tx.Rollback()
+		return fmt.Errorf("store answer: %w", err)
+	}
+	if initial != "" {
+		var fa []string
+		for a := range failed {
+			fa = append(fa, a)
+		}
+		output := ""
+		ok := false
+		if res != nil {
+			output, ok = res.Stdout, res.OK
+		}
+		err = tx.CodeExecution.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
+			SetMessageID(m.ID).SetRunID(rc.run.ID).
+			SetInitialCode(initial).SetLatestCode(latest).SetOutput(output).SetIsSuccessful(ok).
+			SetModelProvider(t.model.Provider.Name()).SetModelName(t.model.Model).
+			SetModelTemperature(t.model.Temperature).SetModelMaxTokens(t.model.MaxTokens).
+			SetFailedAgents(fa).SetErrorMessages(errorMessages).
+			Exec(ctx)
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store code execution: %w", err)
+		}
+	}
+	if _, err := tx.Chat.UpdateOneID(t.chat.ID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("touch chat: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit answer: %w", err)
+	}
+	rc.emit(EventMessage, EventData{MessageID: m.ID, Text: content})
+	return nil
+}
+
+// memory returns the summaries of the chat's last exchanges before this run.
+func (s *Service) memory(rc *runContext, chatID string) string {
+	msgs, err := s.cfg.DB.Message.Query().
+		Where(message.ChatID(chatID), message.Or(message.RunIDIsNil(), message.RunIDNEQ(rc.run.ID))).
+		Order(ent.Desc(message.FieldCreatedAt), ent.Desc(message.FieldID)).
+		Limit(memoryExchanges * 2).
+		All(rc.user)
+	if err != nil || len(msgs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		who := "User"
+		if m.Sender == message.SenderAI {
+			who = "Assistant"
+		}
+		fmt.Fprintf(&b, "%s: %s\n", who, truncate(m.Content, memoryChars))
+	}
+	return b.String()
+}
+
+// describeDatasets tells the model what the datasets are.
+func describeDatasets(ds []*ent.Dataset) string {
+	if len(ds) == 0 {
+		return "(no dataset is loaded)"
+	}
+	var b strings.Builder
+	for i, d := range ds {
+		alias := ""
+		if i == 0 {
+			alias = " (also available as df)"
+		}
+		fmt.Fprintf(&b, "- %s%s: %d rows, from %s", d.Name, alias, d.RowCount, d.FileName)
+		if d.Description != "" {
+			fmt.Fprintf(&b, "; %s", truncate(d.Description, 300))
+		}
+		b.WriteString("\n  columns: ")
+		for j, c := range d.Columns {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			if j == 60 {
+				fmt.Fprintf(&b, "... (%d more)", len(d.Columns)-60)
+				break
+			}
+			fmt.Fprintf(&b, "%s (%s", c.Name, c.Dtype)
+			if c.NullCount > 0 {
+				fmt.Fprintf(&b, ", %d missing", c.NullCount)
+			}
+			b.WriteString(")")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// composeAnswer is the assistant message in Markdown.
+func composeAnswer(outs []agentOutput, code string, res *executor.Result) string {
+	var b strings.Builder
+	for _, o := range outs {
+		if o.summary == "" {
+			continue
+		}
+		if len(outs) > 1 || o.code != "" {
+			fmt.Fprintf(&b, "### %s\n\n", o.agent)
+		}
+		b.WriteString(o.summary)
+		b.WriteString("\n\n")
+	}
+	if code != "" {
+		b.WriteString("```python\n" + code + "\n```\n\n")
+	}
+	if res != nil {
+		if out := strings.TrimSpace(res.Stdout); out != "" {
+			b.WriteString("Output:\n\n```\n" + truncate(out, 20000) + "\n```\n\n")
+		}
+		if !res.OK {
+			b.WriteString("The code failed: " + describeError(res) + "\n")
+		}
+		if n := len(res.Figures); n > 0 {
+			fmt.Fprintf(&b, "%d chart(s) were produced.\n", n)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// usageMeta says what an LLM call was for, so that its usage row can say so.
+type usageMeta struct {
+	userID, chatID, runID, step string
+}
+
+type usageKey struct{}
+
+func withUsageMeta(ctx context.Context, m usageMeta) context.Context {
+	return context.WithValue(ctx, usageKey{}, m)
+}
+
+// recordUsage writes one ModelUsage row per LLM call.
+func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
+	m, ok := ctx.Value(usageKey{}).(usageMeta)
+	if !ok {
+		s.cfg.Logger.Error().Msg("LLM call without usage metadata; usage not recorded")
+		return
+	}
+	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
+	c := s.cfg.DB.ModelUsage.Create().
+		SetUserID(m.userID).SetChatID(m.chatID).SetRunID(m.runID).SetStep(m.step).
+		SetModelName(u.Model).SetProvider(u.Provider).
+		SetPromptTokens(u.InputTokens).SetCompletionTokens(u.OutputTokens).
+		SetTotalTokens(u.InputTokens + u.OutputTokens).
+		SetCost(u.CostUSD).SetIsStreaming(u.Streamed).
+		SetRequestTimeMs(int(u.Duration / time.Millisecond))
+	if callErr != nil {
+		c.SetError(truncate(callErr.Error(), 2000))
+	}
+	if err := c.Exec(sys); err != nil {
+		s.cfg.Logger.Error().Err(err).Str("run", m.runID).Msg("record model usage")
+	}
+}

@@ -1,0 +1,113 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/executor"
+)
+
+// EventType names a run event. The values are the GraphQL RunEventType enum.
+type EventType string
+
+// Event types.
+const (
+	EventRunStarted       EventType = "RUN_STARTED"
+	EventPlan             EventType = "PLAN"
+	EventAgentStarted     EventType = "AGENT_STARTED"
+	EventToken            EventType = "TOKEN"
+	EventAgentCode        EventType = "AGENT_CODE"
+	EventAgentFinished    EventType = "AGENT_FINISHED"
+	EventExecutionStarted EventType = "EXECUTION_STARTED"
+	EventExecutionResult  EventType = "EXECUTION_RESULT"
+	EventMessage          EventType = "MESSAGE"
+	EventStep             EventType = "STEP"
+	EventRunSucceeded     EventType = "RUN_SUCCEEDED"
+	EventRunFailed        EventType = "RUN_FAILED"
+	EventRunCancelled     EventType = "RUN_CANCELLED"
+)
+
+// Terminal reports whether t ends a run.
+func (t EventType) Terminal() bool {
+	return t == EventRunSucceeded || t == EventRunFailed || t == EventRunCancelled
+}
+
+// Error codes carried by RUN_FAILED events.
+const (
+	CodeModelNotConfigured = "MODEL_NOT_CONFIGURED"
+	CodeModelError         = "MODEL_ERROR"
+	CodeExecutionError     = "EXECUTION_ERROR"
+	CodeSandboxUnavailable = "SANDBOX_UNAVAILABLE"
+	CodeBadInput           = "BAD_USER_INPUT"
+	CodeInternal           = "INTERNAL"
+)
+
+// PlanStep is one agent's part of a plan.
+type PlanStep struct {
+	Agent       string   `json:"agent"`
+	Instruction string   `json:"instruction"`
+	Create      []string `json:"create"`
+	Use         []string `json:"use"`
+}
+
+// Plan is what the planner decided.
+type Plan struct {
+	Complexity string     `json:"complexity"`
+	Steps      []PlanStep `json:"steps"`
+}
+
+// EventData is the payload of a run event.
+type EventData struct {
+	Agent     string           `json:"agent,omitempty"`
+	Text      string           `json:"text,omitempty"`
+	Code      string           `json:"code,omitempty"`
+	Progress  *int             `json:"progress,omitempty"`
+	Result    *executor.Result `json:"result,omitempty"`
+	Plan      *Plan            `json:"plan,omitempty"`
+	MessageID string           `json:"messageId,omitempty"`
+	ErrorCode string           `json:"errorCode,omitempty"`
+}
+
+// Event is a decoded run event.
+type Event struct {
+	Seq  int64
+	Type EventType
+	At   time.Time
+	EventData
+}
+
+// DecodeEvent decodes a broker event.
+func DecodeEvent(e broker.Event) (Event, error) {
+	out := Event{Seq: e.Seq, Type: EventType(e.Type), At: e.At}
+	if len(e.Data) > 0 {
+		if err := json.Unmarshal(e.Data, &out.EventData); err != nil {
+			return out, fmt.Errorf("decode event %d: %w", e.Seq, err)
+		}
+	}
+	return out, nil
+}
+
+// emitter appends the events of one run.
+type emitter struct {
+	log   broker.EventLog
+	runID string
+}
+
+func (e *emitter) emit(ctx context.Context, t EventType, d EventData) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", t, err)
+	}
+	// Events are appended even when ctx was cancelled: a cancelled run still
+	// reports how it ended.
+	_, err = e.log.Append(context.WithoutCancel(ctx), e.runID, broker.Event{
+		Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal(),
+	})
+	if err != nil {
+		return fmt.Errorf("append %s event to run %s: %w", t, e.runID, err)
+	}
+	return nil
+}

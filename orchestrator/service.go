@@ -1,0 +1,303 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/chat"
+	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/errcode"
+	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/llm"
+)
+
+// Executor runs code in a chat's sandboxed kernel.
+type Executor interface {
+	Execute(ctx context.Context, req executor.Request) (*executor.Result, error)
+}
+
+// DatasetFiles locates the stored files of datasets for the executor.
+type DatasetFiles interface {
+	Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Dataset, error)
+}
+
+// ModelChoice is the provider and settings a run's LLM calls use.
+type ModelChoice struct {
+	Provider    llm.Provider
+	Model       string
+	Temperature float64
+	MaxTokens   int
+}
+
+// Models picks the model for a user's run. It returns llm.ErrNotConfigured
+// when no provider is available.
+type Models func(ctx context.Context, userID string) (*ModelChoice, error)
+
+// Config wires a Service.
+type Config struct {
+	DB       *ent.Client
+	Broker   broker.Broker
+	Executor Executor
+	Files    DatasetFiles
+	Models   Models
+	// Registry prices the LLM calls (nil: llm.DefaultRegistry()).
+	Registry *llm.Registry
+	Logger   zerolog.Logger
+	// Lease is how long a claimed run is held without a heartbeat (default 30s).
+	Lease time.Duration
+	// MaxFixAttempts bounds the code-fix loop of a chat turn (default 3).
+	MaxFixAttempts int
+	// ExecTimeout bounds one code execution (0: the executor's default).
+	ExecTimeout time.Duration
+}
+
+// Service starts, cancels and executes runs. Safe for concurrent use.
+type Service struct {
+	cfg     Config
+	prompts *prompts
+
+	mu       sync.Mutex
+	draining bool
+	local    map[string]context.CancelCauseFunc // runs held by this process's workers
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.MaxFixAttempts <= 0 {
+		cfg.MaxFixAttempts = 3
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = llm.DefaultRegistry()
+	}
+	p, err := loadPrompts()
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}}, nil
+}
+
+// jobPayload is what a run's job carries.
+type jobPayload struct {
+	RunID string `json:"runId"`
+}
+
+// runInput is a run's stored arguments.
+type runInput struct {
+	Content string `json:"content,omitempty"`
+	Code    string `json:"code,omitempty"`
+}
+
+// maxInputBytes bounds a question or a program.
+const maxInputBytes = 256 << 10
+
+// SendMessage stores the viewer's message in a chat and starts a chat run.
+func (s *Service) SendMessage(ctx context.Context, chatID, content string) (*ent.Run, error) {
+	if len(content) == 0 || len(content) > maxInputBytes {
+		return nil, errcode.Field("content", "must be 1 to %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindCHAT, chatID, runInput{Content: content}, content)
+}
+
+// ExecuteCode starts a run that executes code in the chat's kernel.
+func (s *Service) ExecuteCode(ctx context.Context, chatID, code string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindEXECUTE_CODE, chatID, runInput{Code: code}, "")
+}
+
+func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in runInput, userMessage string) (*ent.Run, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.UserID == "" {
+		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	}
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		return nil, errcode.New(errcode.Unavailable, "the server is shutting down; retry on another node")
+	}
+	// Privacy: another user's chat is not found.
+	if _, err := s.cfg.DB.Chat.Query().Where(chat.ID(chatID), chat.UserID(v.UserID)).OnlyID(ctx); err != nil {
+		if ent.IsNotFound(err) {
+			return nil, &errcode.Error{Code: errcode.NotFound, Field: "chatID", Message: "chat not found"}
+		}
+		return nil, fmt.Errorf("load chat %s: %w", chatID, err)
+	}
+	input, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := s.cfg.DB.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	create := tx.Run.Create().SetUserID(v.UserID).SetChatID(chatID).SetKind(kind).SetInput(input)
+	r, err := create.Save(ctx)
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("create run: %w", err)
+	}
+	if userMessage != "" {
+		m, err := tx.Message.Create().SetUserID(v.UserID).SetChatID(chatID).
+			SetSender(message.SenderUSER).SetContent(userMessage).SetRunID(r.ID).Save(ctx)
+		if err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("store message: %w", err)
+		}
+		if r, err = r.Update().SetMessageID(m.ID).Save(ctx); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("link message: %w", err)
+		}
+		if _, err := tx.Chat.UpdateOneID(chatID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("touch chat: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit run: %w", err)
+	}
+	r = r.Unwrap()
+	if err := s.enqueue(ctx, r); err != nil {
+		// The run could not be queued: end it now rather than leave it QUEUED forever.
+		s.finish(context.WithoutCancel(ctx), r.ID, run.StatusFAILED, "could not queue the run", EventRunFailed,
+			EventData{Text: "could not queue the run", ErrorCode: CodeInternal})
+		return nil, fmt.Errorf("enqueue run %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+func (s *Service) enqueue(ctx context.Context, r *ent.Run) error {
+	payload, _ := json.Marshal(jobPayload{RunID: r.ID})
+	return s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload})
+}
+
+// Cancel stops a queued or running run of the viewer. A run that has already
+// ended is returned as it is.
+func (s *Service) Cancel(ctx context.Context, runID string) (*ent.Run, error) {
+	r, err := s.cfg.DB.Run.Get(ctx, runID)
+	if ent.IsNotFound(err) {
+		return nil, &errcode.Error{Code: errcode.NotFound, Field: "id", Message: "run not found"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load run %s: %w", runID, err)
+	}
+	if terminal(r.Status) {
+		return r, nil
+	}
+	state, err := s.cfg.Broker.Cancel(ctx, runID)
+	switch {
+	case err == nil && state == broker.JobQueued, errors.Is(err, broker.ErrJobNotFound) && r.Status == run.StatusQUEUED:
+		// Never started (or its job was lost): end it here.
+		s.finish(ctx, runID, run.StatusCANCELLED, "cancelled", EventRunCancelled, EventData{Text: "cancelled before it started"})
+	case err == nil && state == broker.JobRunning:
+		// A worker holds it. If that worker is in this process, stop it now;
+		// otherwise it learns on its next heartbeat.
+		s.mu.Lock()
+		stop := s.local[runID]
+		s.mu.Unlock()
+		if stop != nil {
+			stop(errCancelRequested)
+		}
+		s.waitEnd(ctx, runID, 3*time.Second)
+	case errors.Is(err, broker.ErrJobNotFound):
+		// Finished meanwhile.
+	case err != nil:
+		return nil, fmt.Errorf("cancel run %s: %w", runID, err)
+	}
+	return s.cfg.DB.Run.Get(ctx, runID)
+}
+
+// waitEnd waits up to d for a run to reach a terminal status.
+func (s *Service) waitEnd(ctx context.Context, runID string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		r, err := s.cfg.DB.Run.Get(ctx, runID)
+		if err != nil || terminal(r.Status) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func terminal(st run.Status) bool {
+	return st == run.StatusSUCCEEDED || st == run.StatusFAILED || st == run.StatusCANCELLED
+}
+
+// finish ends a run: the terminal event, the status, and the event log copied
+// into the run's row.
+func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d EventData) {
+	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
+	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
+		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("append terminal event")
+	}
+	upd := s.cfg.DB.Run.Update().
+		Where(run.ID(runID), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).
+		SetStatus(st).SetFinishedAt(time.Now())
+	if errText != "" && st != run.StatusSUCCEEDED {
+		upd.SetError(errText)
+	}
+	if evs, err := s.cfg.Broker.Read(sys, runID, 0, 0); err == nil {
+		if b, err := json.Marshal(evs); err == nil {
+			upd.SetEvents(b)
+		}
+	}
+	if _, err := upd.Save(sys); err != nil {
+		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run end")
+	}
+}
+
+// StoredEvents returns the events kept in a finished run's row (used when the
+// broker's copy has expired).
+func StoredEvents(r *ent.Run) ([]broker.Event, error) {
+	if len(r.Events) == 0 {
+		return nil, nil
+	}
+	var evs []broker.Event
+	if err := json.Unmarshal(r.Events, &evs); err != nil {
+		return nil, fmt.Errorf("decode stored events of run %s: %w", r.ID, err)
+	}
+	return evs, nil
+}
+
+// Recover puts back in the queue the runs that a previous process left QUEUED
+// or RUNNING. Call it at start-up when this process owns the only queue (the
+// memory broker); with a shared broker, leases recover abandoned jobs instead.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	runs, err := s.cfg.DB.Run.Query().Where(run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).All(sys)
+	if err != nil {
+		return 0, fmt.Errorf("list unfinished runs: %w", err)
+	}
+	n := 0
+	for _, r := range runs {
+		if r.Status == run.StatusRUNNING {
+			if err := s.cfg.DB.Run.UpdateOne(r).SetStatus(run.StatusQUEUED).Exec(sys); err != nil {
+				return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
+			}
+		}
+		if err := s.enqueue(sys, r); err != nil && !errors.Is(err, broker.ErrDuplicateJob) {
+			return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}

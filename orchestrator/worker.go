@@ -1,0 +1,269 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/llm"
+)
+
+// Causes of a run's context being cancelled.
+var (
+	errCancelRequested = errors.New("run cancelled by the user")
+	errShutdown        = errors.New("worker shutting down")
+	errLeaseLost       = errors.New("lease lost to another worker")
+)
+
+// runError is a failure with a code for the RUN_FAILED event.
+type runError struct {
+	code string
+	msg  string
+	err  error
+}
+
+func (e *runError) Error() string { return e.msg }
+func (e *runError) Unwrap() error { return e.err }
+
+// Workers claims and executes runs with n goroutines until Stop is called.
+// Safe for concurrent use.
+type Workers struct {
+	s        *Service
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	inflight sync.WaitGroup
+}
+
+// StartWorkers starts n workers in this process.
+func (s *Service) StartWorkers(n int) *Workers {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Workers{s: s, cancel: cancel}
+	for i := 0; i < n; i++ {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			w.loop(ctx)
+		}()
+	}
+	return w
+}
+
+// Drain refuses new runs from this process's API (SendMessage, ExecuteCode).
+func (s *Service) Drain() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// Stop stops claiming, lets the runs in flight finish until ctx is done, then
+// hands the rest back to the queue.
+func (w *Workers) Stop(ctx context.Context) {
+	w.cancel()
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	w.s.mu.Lock()
+	for _, stop := range w.s.local {
+		stop(errShutdown)
+	}
+	w.s.mu.Unlock()
+	<-done
+}
+
+func (w *Workers) loop(ctx context.Context) {
+	log := w.s.cfg.Logger
+	for {
+		l, err := w.s.cfg.Broker.Claim(ctx, w.s.cfg.Lease)
+		if ctx.Err() != nil || errors.Is(err, broker.ErrClosed) {
+			if l != nil {
+				w.s.cfg.Broker.Release(context.Background(), l)
+			}
+			return
+		}
+		if err != nil {
+			log.Error().Err(err).Msg("claim job")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		w.s.handle(l)
+	}
+}
+
+// handle executes one claimed job to its end.
+func (s *Service) handle(l *broker.Lease) {
+	log := s.cfg.Logger.With().Str("run", l.Job.ID).Int("attempt", l.Attempt).Logger()
+	var p jobPayload
+	if err := json.Unmarshal(l.Job.Payload, &p); err != nil || p.RunID == "" {
+		log.Error().Err(err).Msg("malformed job; dead-lettering it")
+		s.cfg.Broker.Fail(context.Background(), l, fmt.Errorf("malformed job payload"), false)
+		return
+	}
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	s.mu.Lock()
+	s.local[p.RunID] = stop
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.local, p.RunID)
+		s.mu.Unlock()
+	}()
+
+	hbDone := make(chan struct{})
+	go s.heartbeat(ctx, l, stop, hbDone)
+	err := s.execute(ctx, p.RunID, l.Attempt)
+	stop(nil)
+	<-hbDone
+
+	cause := context.Cause(ctx)
+	bg := context.Background()
+	switch {
+	case errors.Is(cause, errLeaseLost):
+		log.Warn().Msg("lease lost; another worker owns the run now")
+	case errors.Is(cause, errShutdown):
+		sys := privacy.DecisionContext(bg, privacy.Allow)
+		s.cfg.DB.Run.Update().Where(run.ID(p.RunID), run.StatusEQ(run.StatusRUNNING)).SetStatus(run.StatusQUEUED).Exec(sys)
+		if err := s.cfg.Broker.Release(bg, l); err != nil {
+			log.Error().Err(err).Msg("hand back job")
+		}
+		log.Info().Msg("run handed back to the queue")
+	default:
+		if err != nil {
+			log.Error().Err(err).Msg("run failed")
+		}
+		if err := s.cfg.Broker.Ack(bg, l); err != nil && !errors.Is(err, broker.ErrLeaseLost) {
+			log.Error().Err(err).Msg("ack job")
+		}
+	}
+}
+
+func (s *Service) heartbeat(ctx context.Context, l *broker.Lease, stop context.CancelCauseFunc, done chan<- struct{}) {
+	defer close(done)
+	every := s.cfg.Lease / 3
+	if every > 2*time.Second {
+		every = 2 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			err := s.cfg.Broker.Extend(context.Background(), l, s.cfg.Lease)
+			switch {
+			case errors.Is(err, broker.ErrCanceled):
+				stop(errCancelRequested)
+				return
+			case errors.Is(err, broker.ErrLeaseLost):
+				stop(errLeaseLost)
+				return
+			case err != nil:
+				s.cfg.Logger.Warn().Err(err).Str("run", l.Job.ID).Msg("extend lease")
+			}
+		}
+	}
+}
+
+// runContext is what the steps of one run share.
+type runContext struct {
+	run  *ent.Run
+	in   runInput
+	emit func(t EventType, d EventData) error
+	// user is the context of the run's owner: privacy applies to every query.
+	user context.Context
+}
+
+// execute runs a run's steps and records how it ended. The returned error is
+// for logging only.
+func (s *Service) execute(ctx context.Context, runID string, attempt int) error {
+	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	r, err := s.cfg.DB.Run.Get(sys, runID)
+	if ent.IsNotFound(err) {
+		return nil // deleted with its chat
+	}
+	if err != nil {
+		return fmt.Errorf("load run %s: %w", runID, err)
+	}
+	if terminal(r.Status) {
+		return nil // already ended (a redelivered job)
+	}
+	n, err := s.cfg.DB.Run.Update().
+		Where(run.ID(runID), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).
+		SetStatus(run.StatusRUNNING).SetStartedAt(time.Now()).SetAttempts(attempt).
+		Save(sys)
+	if err != nil {
+		return fmt.Errorf("mark run %s running: %w", runID, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	em := &emitter{log: s.cfg.Broker, runID: runID}
+	rc := &runContext{
+		run:  r,
+		emit: func(t EventType, d EventData) error { return em.emit(ctx, t, d) },
+		user: viewer.NewContext(ctx, &viewer.Viewer{UserID: r.UserID}),
+	}
+	if len(r.Input) > 0 {
+		if err := json.Unmarshal(r.Input, &rc.in); err != nil {
+			err = &runError{code: CodeInternal, msg: "the run's input is unreadable", err: err}
+			s.end(ctx, rc, err)
+			return err
+		}
+	}
+	rc.emit(EventRunStarted, EventData{Text: string(r.Kind)})
+	switch r.Kind {
+	case run.KindEXECUTE_CODE:
+		err = s.executeCode(rc)
+	case run.KindCHAT:
+		err = s.chatTurn(rc)
+	default:
+		err = &runError{code: CodeInternal, msg: fmt.Sprintf("unknown run kind %s", r.Kind)}
+	}
+	s.end(ctx, rc, err)
+	return err
+}
+
+// end records the outcome of a run, unless the worker is handing it back.
+func (s *Service) end(ctx context.Context, rc *runContext, err error) {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errShutdown) || errors.Is(cause, errLeaseLost) {
+		return
+	}
+	if errors.Is(cause, errCancelRequested) {
+		s.finish(ctx, rc.run.ID, run.StatusCANCELLED, "cancelled", EventRunCancelled, EventData{Text: "cancelled"})
+		return
+	}
+	if err == nil {
+		s.finish(ctx, rc.run.ID, run.StatusSUCCEEDED, "", EventRunSucceeded, EventData{})
+		return
+	}
+	code, msg := CodeInternal, "internal error"
+	var re *runError
+	switch {
+	case errors.As(err, &re):
+		code, msg = re.code, re.msg
+	case errors.Is(err, llm.ErrNotConfigured):
+		code, msg = CodeModelNotConfigured, llm.ErrNotConfigured.Error()
+	case errors.Is(err, executor.ErrSandboxUnavailable):
+		code, msg = CodeSandboxUnavailable, "the code sandbox is unavailable: install bubblewrap, or set EXECUTOR_SANDBOX=off for development"
+	}
+	s.finish(ctx, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, EventData{Text: msg, ErrorCode: code})
+}

@@ -1,0 +1,73 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/rs/zerolog"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/errcode"
+)
+
+// requireViewer returns the viewer, or an UNAUTHENTICATED error.
+func requireViewer(ctx context.Context) (*viewer.Viewer, error) {
+	v := viewer.FromContext(ctx)
+	if v == nil || v.UserID == "" {
+		return nil, errcode.New(errcode.Unauthenticated, "authentication required: send Authorization: Bearer <token> (createGuestSession gives one)")
+	}
+	return v, nil
+}
+
+// ErrorPresenter gives every error an extensions.code. Errors without a
+// client-safe message are logged and shown as INTERNAL.
+func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
+			return gerr // gqlgen's own (parse, validation)
+		}
+		var inner error = err
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err != nil {
+			inner = ge.Err
+		}
+		code, msg := classify(ctx, inner)
+		if code == errcode.Internal {
+			log.Error().Err(inner).Str("path", gerr.Path.String()).Msg("internal error in resolver")
+		}
+		gerr.Message = msg
+		ext := map[string]any{"code": string(code)}
+		if e, ok := errcode.As(inner); ok && e.Field != "" {
+			ext["field"] = e.Field
+		}
+		gerr.Extensions = ext
+		return gerr
+	}
+}
+
+func classify(ctx context.Context, err error) (errcode.Code, string) {
+	if e, ok := errcode.As(err); ok {
+		return e.Code, e.Error()
+	}
+	switch {
+	case ent.IsNotFound(err):
+		return errcode.NotFound, "not found"
+	case errors.Is(err, privacy.Deny):
+		if viewer.FromContext(ctx) == nil {
+			return errcode.Unauthenticated, "authentication required"
+		}
+		return errcode.NotFound, "not found"
+	case ent.IsValidationError(err):
+		var ve *ent.ValidationError
+		errors.As(err, &ve)
+		return errcode.BadUserInput, ve.Name + ": invalid value"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errcode.Unavailable, "the request was cancelled or timed out"
+	}
+	return errcode.Internal, "internal error"
+}

@@ -1,0 +1,169 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/errcode"
+	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/graph/model"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
+)
+
+// followRun streams a run's events after a sequence number: from the broker's
+// log while it lasts, else from the copy stored with the finished run.
+func (r *Resolver) followRun(ctx context.Context, runID string, after *int) (<-chan *model.RunEvent, error) {
+	from := int64(0)
+	if after != nil {
+		if *after < 0 {
+			return nil, errcode.Field("after", "must be >= 0")
+		}
+		from = int64(*after)
+	}
+	// Privacy: another user's run is not found.
+	run, err := r.DB.Run.Get(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.RunEvent, 16)
+	send := func(e broker.Event) bool {
+		ev, err := toRunEvent(e)
+		if err != nil {
+			r.Logger.Error().Err(err).Str("run", runID).Msg("decode run event")
+			return true
+		}
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	head, err := r.Events.Read(ctx, runID, 0, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(head) == 0 && run.FinishedAt != nil {
+		// The broker's log expired: replay the stored copy.
+		evs, err := orchestrator.StoredEvents(run)
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			defer close(out)
+			for _, e := range evs {
+				if e.Seq > from && !send(e) {
+					return
+				}
+			}
+		}()
+		return out, nil
+	}
+	sub, err := r.Events.Follow(ctx, runID, from)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(out)
+		for e := range sub.C {
+			if !send(e) {
+				return
+			}
+		}
+		if err := sub.Err(); err != nil {
+			r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
+		}
+	}()
+	return out, nil
+}
+
+func toRunEvent(e broker.Event) (*model.RunEvent, error) {
+	d, err := orchestrator.DecodeEvent(e)
+	if err != nil {
+		return nil, err
+	}
+	ev := &model.RunEvent{
+		Seq:       int(d.Seq),
+		Type:      model.RunEventType(d.Type),
+		At:        d.At,
+		Agent:     str(d.Agent),
+		Text:      str(d.Text),
+		Code:      str(d.Code),
+		Progress:  d.Progress,
+		ErrorCode: str(d.ErrorCode),
+		MessageID: str(d.MessageID),
+	}
+	if d.Plan != nil {
+		p := &model.Plan{Complexity: d.Plan.Complexity}
+		for _, s := range d.Plan.Steps {
+			p.Steps = append(p.Steps, &model.PlanStep{Agent: s.Agent, Instruction: s.Instruction, Create: s.Create, Use: s.Use})
+		}
+		ev.Plan = p
+	}
+	if d.Result != nil {
+		ev.Result = toExecutionResult(d.Result)
+	}
+	return ev, nil
+}
+
+func toExecutionResult(res *executor.Result) *model.ExecutionResult {
+	out := &model.ExecutionResult{
+		Ok:         res.OK,
+		Stdout:     res.Stdout,
+		Stderr:     res.Stderr,
+		Figures:    make([]string, 0, len(res.Figures)),
+		Images:     res.Images,
+		Tables:     []*model.ResultTable{},
+		DurationMs: int(res.Duration.Milliseconds()),
+	}
+	if out.Images == nil {
+		out.Images = []string{}
+	}
+	for _, f := range res.Figures {
+		out.Figures = append(out.Figures, string(f))
+	}
+	for _, t := range res.Tables {
+		rt := &model.ResultTable{Columns: t.Columns, Rows: make([]string, 0, len(t.Rows)), Truncated: t.Truncated}
+		for _, row := range t.Rows {
+			b, _ := json.Marshal(row)
+			rt.Rows = append(rt.Rows, string(b))
+		}
+		out.Tables = append(out.Tables, rt)
+	}
+	if e := res.Error; e != nil {
+		msg := e.Type
+		if e.Message != "" {
+			msg += ": " + e.Message
+		}
+		out.Error = &msg
+		out.ErrorType = str(e.Type)
+		out.ErrorAgent = str(e.Agent)
+		if e.Line > 0 {
+			l := e.Line
+			out.ErrorLine = &l
+		}
+	}
+	return out
+}
+
+func str(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func uniq(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,247 @@
+// Command autoanalyst is the Auto-Analyst backend: the GraphQL API, the
+// workers that run chat turns and code, and the database migrations.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v3"
+
+	"github.com/autoanalyst/autoanalyst/auth"
+	"github.com/autoanalyst/autoanalyst/broker/memory"
+	"github.com/autoanalyst/autoanalyst/database"
+	"github.com/autoanalyst/autoanalyst/dataset"
+	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/resolvers"
+)
+
+func main() {
+	cmd := &cli.Command{
+		Name:  "autoanalyst",
+		Usage: "multi-agent AI data analysis backend",
+		Commands: []*cli.Command{
+			{
+				Name:  "serve",
+				Usage: "serve the GraphQL API (and, by default, run workers in-process)",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "workers", Value: -1, Usage: "in-process workers (default: WORKERS)"},
+				},
+				Action: func(ctx context.Context, c *cli.Command) error { return serve(ctx, int(c.Int("workers"))) },
+			},
+			{
+				Name:   "migrate",
+				Usage:  "apply pending database migrations and exit",
+				Action: func(ctx context.Context, c *cli.Command) error { return migrate(ctx) },
+			},
+		},
+		DefaultCommand: "serve",
+	}
+	if err := cmd.Run(context.Background(), os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "autoanalyst:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(cfg *config) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil || cfg.LogLevel == "" {
+		lvl = zerolog.InfoLevel
+	}
+	var log zerolog.Logger
+	if cfg.LogFormat == "console" || (cfg.LogFormat == "" && isatty.IsTerminal(os.Stderr.Fd())) {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	} else {
+		log = zerolog.New(os.Stderr)
+	}
+	return log.Level(lvl).With().Timestamp().Logger()
+}
+
+func openDatabase(ctx context.Context, cfg *config, log zerolog.Logger) (*database.DB, error) {
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info().Str("database", db.Location).Int("applied", n).Msg("database ready")
+	return db, nil
+}
+
+func migrate(ctx context.Context) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, cfg, newLogger(cfg))
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+func serve(ctx context.Context, workers int) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if workers < 0 {
+		workers = cfg.Workers
+	}
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	exec, err := executor.New(executor.Config{
+		Python:           cfg.Python,
+		Sandbox:          cfg.ExecutorSandbox != "off",
+		ExecTimeout:      cfg.ExecTimeout,
+		MemoryLimitBytes: cfg.ExecMemoryBytes,
+		MaxKernels:       cfg.MaxKernels,
+		IdleTimeout:      cfg.KernelIdle,
+		Logger:           log,
+	})
+	var runner interface {
+		orchestrator.Executor
+		dataset.Profiler
+	} = exec
+	if err != nil {
+		if !errors.Is(err, executor.ErrSandboxUnavailable) {
+			return err
+		}
+		log.Error().Err(err).Msg("code execution is disabled: install bubblewrap, or set EXECUTOR_SANDBOX=off for development only")
+		runner = unavailable{err}
+	} else {
+		defer exec.Close()
+	}
+
+	brk := memory.New()
+	defer brk.Close()
+	if workers == 0 {
+		return errors.New("the in-process (memory) broker needs in-process workers: WORKERS/--workers must be at least 1")
+	}
+
+	datasets := &dataset.Service{
+		DB:       db.Client,
+		Store:    &dataset.LocalStore{Dir: filepath.Join(cfg.DataDir, "blobs")},
+		Profiler: runner,
+		MaxBytes: cfg.UploadMaxBytes,
+	}
+	runs, err := orchestrator.New(orchestrator.Config{
+		DB:          db.Client,
+		Broker:      brk,
+		Executor:    runner,
+		Files:       datasets,
+		Models:      modelsFromEnv(cfg),
+		Logger:      log.With().Str("component", "orchestrator").Logger(),
+		ExecTimeout: cfg.ExecTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.OpenAIAPIKey == "" {
+		log.Warn().Msg("no LLM provider configured: chat runs will fail until OPENAI_API_KEY is set (OPENAI_BASE_URL for compatible endpoints)")
+	}
+	if n, err := runs.Recover(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info().Int("runs", n).Msg("requeued unfinished runs")
+	}
+	pool := runs.StartWorkers(workers)
+
+	authSvc := auth.New(db.Client, cfg.SessionTTL, cfg.AdminAPIKey)
+	var draining atomic.Bool
+	h := resolvers.NewHandler(&resolvers.Resolver{
+		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk,
+		Logger: log.With().Str("component", "api").Logger(),
+	}, resolvers.HandlerConfig{
+		MaxUploadBytes: cfg.UploadMaxBytes,
+		Ready:          func() bool { return !draining.Load() },
+		Ping:           db.SQL.PingContext,
+	})
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	log.Info().Str("graphiql", fmt.Sprintf("http://localhost:%d/", cfg.Port)).
+		Str("graphql", fmt.Sprintf("http://localhost:%d/graphql", cfg.Port)).Int("workers", workers).Msg("listening")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: no new runs; running ones finish or go back to the queue")
+	draining.Store(true)
+	runs.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	pool.Stop(sctx)
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	srv.Shutdown(hctx)
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// modelsFromEnv serves every user with the server's OpenAI-compatible provider.
+func modelsFromEnv(cfg *config) orchestrator.Models {
+	if cfg.OpenAIAPIKey == "" {
+		return func(context.Context, string) (*orchestrator.ModelChoice, error) {
+			return nil, llm.ErrNotConfigured
+		}
+	}
+	p, err := llm.NewOpenAI(llm.OpenAIConfig{
+		APIKey:       cfg.OpenAIAPIKey,
+		BaseURL:      cfg.OpenAIBaseURL,
+		DefaultModel: cfg.DefaultModel,
+		Timeout:      cfg.LLMTimeout,
+	})
+	return func(context.Context, string) (*orchestrator.ModelChoice, error) {
+		if err != nil {
+			return nil, err
+		}
+		return &orchestrator.ModelChoice{Provider: p, Model: cfg.DefaultModel, Temperature: 0.2}, nil
+	}
+}
+
+// unavailable refuses to run code when the sandbox cannot start.
+type unavailable struct{ err error }
+
+func (u unavailable) Execute(context.Context, executor.Request) (*executor.Result, error) {
+	return nil, u.err
+}
+
+func (u unavailable) Profile(context.Context, executor.Dataset) (*executor.Profile, error) {
+	return nil, u.err
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -329,6 +330,57 @@ func (s *server) subscribe(ctx context.Context, proto string, initPayload map[st
 			return evs, &gqlError{Message: string(msg.Payload)}, nil
 		}
 	}
+}
+
+// subscribeSSE follows a run over Server-Sent Events until the server
+// completes the stream.
+func (s *server) subscribeSSE(ctx context.Context, token, runID string, after int) ([]event, error) {
+	body, _ := json.Marshal(map[string]any{"query": runEventsQuery, "variables": map[string]any{"id": runID, "after": after}})
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("content type %q: %s", ct, b)
+	}
+	var evs []event
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	name := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event:"):
+			name = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+			if name == "complete" {
+				return evs, nil
+			}
+		case strings.HasPrefix(line, "data:") && name == "next":
+			var p struct {
+				Data struct {
+					RunEvents event `json:"runEvents"`
+				} `json:"data"`
+				Errors []gqlError `json:"errors"`
+			}
+			if err := json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(line, "data:"))), &p); err != nil {
+				return evs, err
+			}
+			if len(p.Errors) > 0 {
+				return evs, fmt.Errorf("%s (%v)", p.Errors[0].Message, p.Errors[0].Extensions["code"])
+			}
+			evs = append(evs, p.Data.RunEvents)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return evs, err
+	}
+	return evs, io.ErrUnexpectedEOF
 }
 
 func authInit(token string) map[string]any {

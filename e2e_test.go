@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autoanalyst/autoanalyst/database/databasetest"
 	"github.com/autoanalyst/autoanalyst/llm/llmtest"
 )
 
@@ -64,17 +65,37 @@ func (s *server) session() string {
 	return out.CreateGuestSession.Token
 }
 
+// TestEndToEnd runs the whole path on each database dialect.
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	tests := []struct {
+		name  string
+		dbURL func(testing.TB) string
+	}{
+		{"sqlite", func(testing.TB) string { return "" }},
+		{"postgres", databasetest.PostgresURL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testEndToEnd(t, tt.dbURL(t)) })
+	}
+}
+
+const llmKey = "sk-test-secret-key-123456"
+
+func testEndToEnd(t *testing.T, databaseURL string) {
 	llmSrv := scriptedLLM(t)
-	srv := startServer(t, map[string]string{
-		"OPENAI_API_KEY":   "sk-test-secret-key-123456",
+	env := map[string]string{
+		"OPENAI_API_KEY":   llmKey,
 		"OPENAI_BASE_URL":  llmSrv.BaseURL(),
 		"DEFAULT_MODEL":    "gpt-5-mini",
 		"UPLOAD_MAX_BYTES": "1000000",
-	})
+	}
+	if databaseURL != "" {
+		env["DATABASE_URL"] = databaseURL
+	}
+	srv := startServer(t, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -228,12 +249,54 @@ func TestEndToEnd(t *testing.T) {
 		// Every LLM call was streamed where it had a token handler, and the
 		// key reached the provider only in the Authorization header.
 		for _, req := range llmSrv.Requests() {
-			if req.Authorization != "Bearer sk-test-secret-key-123456" {
+			if req.Authorization != "Bearer "+llmKey {
 				t.Fatalf("Authorization = %q", req.Authorization)
 			}
 		}
-		if strings.Contains(srv.logs.String(), "sk-test-secret-key-123456") {
+		if strings.Contains(srv.logs.String(), llmKey) {
 			t.Fatal("the API key appears in the server logs")
+		}
+	})
+
+	t.Run("SSE replays and completes a finished run", func(t *testing.T) {
+		evs, err := srv.subscribeSSE(ctx, alice, chatRunID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSeqs(t, evs, 1)
+		if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+			t.Fatalf("last SSE event = %+v", last)
+		}
+	})
+
+	t.Run("the sandbox has no secrets, network or host files", func(t *testing.T) {
+		code := "import os, socket\n" +
+			"print(sorted(k for k in os.environ if 'KEY' in k or 'DATABASE' in k))\n" +
+			"print(os.path.exists('/work'), os.path.exists(os.path.expanduser('~root/.bashrc')))\n" +
+			"s = socket.socket()\ns.settimeout(1)\n" +
+			"try:\n    s.connect(('127.0.0.1', 5432)); print('connected')\nexcept OSError as e:\n    print('no network')\n"
+		var r struct {
+			ExecuteCode struct{ ID string } `json:"executeCode"`
+		}
+		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": code}, &r)
+		evs, _, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := find(evs, "EXECUTION_RESULT")
+		if res == nil || res.Result.Stdout != "[]\nFalse False\nno network\n" {
+			t.Fatalf("sandbox probe: %+v", res)
+		}
+	})
+
+	t.Run("a WebSocket with a bad token is refused", func(t *testing.T) {
+		_, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit("aat_forged"), chatRunID, 0, nil)
+		if err == nil && gerr == nil {
+			t.Fatal("subscription with a forged token was accepted")
+		}
+		_, gerr, err = srv.subscribe(ctx, "graphql-transport-ws", nil, chatRunID, 0, nil)
+		if err == nil && (gerr == nil || gerr.Extensions["code"] != "UNAUTHENTICATED") {
+			t.Fatalf("subscription without a token: %+v", gerr)
 		}
 	})
 
@@ -409,4 +472,63 @@ func find(evs []event, typ string) *event {
 		}
 	}
 	return nil
+}
+
+// TestShutdownRequeues stops the server while a run outlasts
+// SHUTDOWN_TIMEOUT: the run goes back to the queue, and the next server on the
+// same data runs it to the end.
+func TestShutdownRequeues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	dataDir := t.TempDir()
+	env := map[string]string{"DATA_DIR": dataDir, "SHUTDOWN_TIMEOUT": "1s"}
+	srv := startServer(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tok := srv.session()
+	up := srv.upload(tok, uploadMutation, map[string]any{"f": nil}, "f", "h.csv", strings.NewReader("a,b\n1,2\n"))
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	json.Unmarshal(up.Data, &uploaded)
+	var chat struct {
+		CreateChat struct{ ID string } `json:"createChat"`
+	}
+	srv.must(tok, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	var r struct {
+		ExecuteCode struct{ ID string } `json:"executeCode"`
+	}
+	srv.must(tok, executeMutation, map[string]any{"chat": chat.CreateChat.ID, "code": "import time\ntime.sleep(4)\nprint(df.shape)"}, &r)
+	runID := r.ExecuteCode.ID
+	var signalled atomic.Bool
+	srv.subscribe(ctx, "graphql-transport-ws", authInit(tok), runID, 0, func(e event) {
+		if e.Type == "EXECUTION_STARTED" && signalled.CompareAndSwap(false, true) {
+			srv.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	})
+	select {
+	case err := <-srv.done:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not exit after SIGTERM")
+	}
+
+	var status struct {
+		Node struct{ Status string } `json:"node"`
+	}
+	srv2 := startServer(t, env)
+	evs, gerr, err := srv2.subscribe(ctx, "graphql-transport-ws", authInit(tok), runID, 0, nil)
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe after restart: %v %+v", err, gerr)
+	}
+	if res := find(evs, "EXECUTION_RESULT"); res == nil || res.Result.Stdout != "(1, 2)\n" {
+		t.Fatalf("events after restart: %+v", evs)
+	}
+	srv2.must(tok, `query($id: ID!) { node(id: $id) { ... on Run { status } } }`, map[string]any{"id": runID}, &status)
+	if status.Node.Status != "SUCCEEDED" {
+		t.Fatalf("status after restart = %s", status.Node.Status)
+	}
 }

@@ -28,6 +28,9 @@ type config struct {
 	SessionTTL      time.Duration `env:"SESSION_TTL" envDefault:"720h"`
 	AdminAPIKey     string        `env:"ADMIN_API_KEY"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	RateLimit       float64       `env:"RATE_LIMIT" envDefault:"20"`
+	RateLimitBurst  int           `env:"RATE_LIMIT_BURST" envDefault:"60"`
+	TrustedOrigins  []string      `env:"TRUSTED_ORIGINS" envSeparator:","`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT"`
 }
@@ -45,6 +48,9 @@ func loadConfig() (*config, error) {
 	}
 	if c.UploadMaxBytes <= 0 {
 		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")
+	}
+	if c.RateLimit < 0 || c.RateLimitBurst < 0 {
+		return nil, fmt.Errorf("configuration: RATE_LIMIT and RATE_LIMIT_BURST must not be negative")
 	}
 	switch c.ExecutorSandbox {
 	case "on", "off":

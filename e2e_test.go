@@ -397,6 +397,14 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		}
 	})
 
+	t.Run("deep queries are refused", func(t *testing.T) {
+		deep := `query($id: ID!) { node(id: $id) { ... on Chat { messages { edges { node { chat { messages { edges { node {
+			chat { messages { edges { node { chat { id } } } } } } } } } } } } } } }`
+		if r := srv.do(alice, deep, map[string]any{"id": chatID}); r.code() != "LIMIT_EXCEEDED" {
+			t.Errorf("deep query: %+v", r.Errors)
+		}
+	})
+
 	t.Run("GET serves queries only", func(t *testing.T) {
 		resp, err := httpGet(srv.url + `/graphql?query=mutation{createGuestSession{token}}`)
 		if err != nil || !strings.Contains(resp, "GET") {

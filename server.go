@@ -174,14 +174,20 @@ func serve(ctx context.Context, workers int) error {
 
 	authSvc := auth.New(db.Client, cfg.SessionTTL, cfg.AdminAPIKey)
 	var draining atomic.Bool
-	h := resolvers.NewHandler(&resolvers.Resolver{
+	h, err := resolvers.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
 		MaxUploadBytes: cfg.UploadMaxBytes,
+		RateLimit:      cfg.RateLimit,
+		RateBurst:      cfg.RateLimitBurst,
+		TrustedOrigins: cfg.TrustedOrigins,
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
 	})
+	if err != nil {
+		return fmt.Errorf("configuration: TRUSTED_ORIGINS: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

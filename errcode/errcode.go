@@ -16,6 +16,7 @@ const (
 	NotFound        Code = "NOT_FOUND"
 	BadUserInput    Code = "BAD_USER_INPUT"
 	LimitExceeded   Code = "LIMIT_EXCEEDED"
+	RateLimited     Code = "RATE_LIMITED"
 	PremiumRequired Code = "PREMIUM_REQUIRED"
 	Unavailable     Code = "UNAVAILABLE"
 	Internal        Code = "INTERNAL"

@@ -2,19 +2,16 @@ package resolvers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
@@ -28,6 +25,16 @@ type HandlerConfig struct {
 	MaxUploadBytes int64
 	// ComplexityLimit bounds the cost of one operation (default 1000).
 	ComplexityLimit int
+	// DepthLimit bounds the nesting of one operation (default 12).
+	DepthLimit int
+	// RateLimit is the steady number of HTTP requests per second allowed to
+	// one user (or, without a token, one address); RateBurst the burst above
+	// it. Zero turns rate limiting off.
+	RateLimit float64
+	RateBurst int
+	// TrustedOrigins may post multipart uploads from a browser on another
+	// origin ("https://app.example.com").
+	TrustedOrigins []string
 	// Ready reports whether the server accepts work (false while draining).
 	Ready func() bool
 	// Ping checks the database for /healthz.
@@ -37,9 +44,12 @@ type HandlerConfig struct {
 // NewHandler returns the HTTP API: GraphiQL at /, GraphQL at /graphql (POST,
 // GET for queries, multipart uploads, WebSocket with graphql-transport-ws and
 // graphql-ws, SSE), and /healthz.
-func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
+func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	if cfg.ComplexityLimit <= 0 {
 		cfg.ComplexityLimit = 1000
+	}
+	if cfg.DepthLimit <= 0 {
+		cfg.DepthLimit = 12
 	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
 	srv.AddTransport(transport.Websocket{
@@ -61,6 +71,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
+	srv.Use(depthLimit{max: cfg.DepthLimit})
 	// No entgql.Transactioner: a mutation may stream an upload or wait on the
 	// sandbox, and on SQLite an open write transaction would block every other
 	// writer for that long. Services open short transactions themselves.
@@ -70,8 +81,17 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		return errcode.New(errcode.Internal, "internal error")
 	})
 
+	var api http.Handler = limitBody(cfg.MaxUploadBytes+1<<20, srv)
+	api, err := multipartOriginCheck(cfg.TrustedOrigins, api)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RateLimit > 0 {
+		burst := max(cfg.RateBurst, 1)
+		api = newRateLimiter(cfg.RateLimit, burst).middleware(api)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", r.Auth.Middleware(limitBody(cfg.MaxUploadBytes+1<<20, srv)))
+	mux.Handle("/graphql", r.Auth.Middleware(api))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if cfg.Ready != nil && !cfg.Ready() {
@@ -91,7 +111,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.Handle("GET /{$}", playground.Handler("Auto-Analyst", "/graphql"))
-	return mux
+	return mux, nil
 }
 
 // wsInit authenticates a WebSocket from its connection_init payload
@@ -127,12 +147,8 @@ func wsInit(a *auth.Service) transport.WebsocketInitFunc {
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.ContentLength > max {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{{
-				Message:    fmt.Sprintf("request body of %d bytes is over the upload limit (UPLOAD_MAX_BYTES)", req.ContentLength),
-				Extensions: map[string]any{"code": string(errcode.LimitExceeded)},
-			}}})
+			writeError(w, http.StatusRequestEntityTooLarge, errcode.LimitExceeded,
+				fmt.Sprintf("request body of %d bytes is over the upload limit (UPLOAD_MAX_BYTES)", req.ContentLength))
 			return
 		}
 		next.ServeHTTP(w, req)

@@ -1,0 +1,171 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/time/rate"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/errcode"
+)
+
+// depthLimit refuses operations whose selections nest deeper than max, before
+// any resolver runs. Fragments count at the depth where they are spread.
+type depthLimit struct{ max int }
+
+var (
+	_ graphql.HandlerExtension        = depthLimit{}
+	_ graphql.OperationContextMutator = depthLimit{}
+)
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, 0, d.max); depth > d.max {
+		return &gqlerror.Error{
+			Message:    fmt.Sprintf("operation is nested deeper than the limit of %d levels", d.max),
+			Extensions: map[string]any{"code": string(errcode.LimitExceeded)},
+		}
+	}
+	return nil
+}
+
+// selectionDepth returns the depth of set below depth, stopping as soon as it
+// passes max (so that cyclic or huge documents cost little).
+func selectionDepth(set ast.SelectionSet, depth, max int) int {
+	if depth > max {
+		return depth
+	}
+	deepest := depth
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) == 0 {
+				d = depth + 1
+			} else {
+				d = selectionDepth(s.SelectionSet, depth+1, max)
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, depth, max)
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				d = selectionDepth(s.Definition.SelectionSet, depth, max)
+			}
+		}
+		if d > deepest {
+			deepest = d
+		}
+		if deepest > max {
+			return deepest
+		}
+	}
+	return deepest
+}
+
+// rateLimiter allows each client (a signed-in user, else a remote address) a
+// steady rate of requests with bursts. The limiters of the most recent
+// clients are kept; a forgotten client starts again with a full bucket. It is
+// safe for concurrent use.
+type rateLimiter struct {
+	perSecond rate.Limit
+	burst     int
+	mu        sync.Mutex
+	clients   *lru.Cache[string, *rate.Limiter]
+}
+
+func newRateLimiter(perSecond float64, burst int) *rateLimiter {
+	clients, _ := lru.New[string, *rate.Limiter](100_000)
+	return &rateLimiter{perSecond: rate.Limit(perSecond), burst: burst, clients: clients}
+}
+
+func (l *rateLimiter) limiter(key string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.clients.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(l.perSecond, l.burst)
+		l.clients.Add(key, lim)
+	}
+	return lim
+}
+
+// middleware answers 429 with RATE_LIMITED and Retry-After when the client
+// is over its rate. It runs after authentication, so that a user is limited
+// across all their addresses.
+func (l *rateLimiter) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		key := clientKey(req)
+		r := l.limiter(key).Reserve()
+		if delay := r.Delay(); delay > 0 {
+			r.Cancel()
+			secs := int(math.Ceil(delay.Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, errcode.RateLimited,
+				fmt.Sprintf("too many requests: retry in %ds (RATE_LIMIT per second, RATE_LIMIT_BURST)", secs))
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func clientKey(req *http.Request) string {
+	if v := viewer.FromContext(req.Context()); v != nil && v.UserID != "" {
+		return "user:" + v.UserID
+	}
+	host, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		host = req.RemoteAddr
+	}
+	return "addr:" + host
+}
+
+// multipartOriginCheck refuses cross-origin browser form posts (a
+// multipart/form-data POST needs no CORS preflight, so a page on another
+// site could otherwise submit one) using net/http's Sec-Fetch-Site and
+// Origin checks. Requests from non-browser clients and same-origin pages pass;
+// JSON posts are governed by CORS preflight as usual.
+func multipartOriginCheck(trusted []string, next http.Handler) (http.Handler, error) {
+	cop := http.NewCrossOriginProtection()
+	for _, o := range trusted {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt == "multipart/form-data" {
+			if err := cop.Check(req); err != nil {
+				writeError(w, http.StatusForbidden, errcode.BadUserInput,
+					"cross-origin form uploads are refused: send the request from the API's origin or a trusted origin (TRUSTED_ORIGINS)")
+				return
+			}
+		}
+		next.ServeHTTP(w, req)
+	}), nil
+}
+
+// writeError answers a request refused before GraphQL ran, in GraphQL's
+// response shape.
+func writeError(w http.ResponseWriter, status int, code errcode.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{{
+		Message:    msg,
+		Extensions: map[string]any{"code": string(code)},
+	}}})
+}

@@ -14,6 +14,8 @@ type config struct {
 	DataDir         string        `env:"DATA_DIR" envDefault:"./data"`
 	DatabaseURL     string        `env:"DATABASE_URL"`
 	Workers         int           `env:"WORKERS" envDefault:"2"`
+	RedisURL        string        `env:"REDIS_URL"`
+	BlobURL         string        `env:"BLOB_URL"`
 	UploadMaxBytes  int64         `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
 	OpenAIAPIKey    string        `env:"OPENAI_API_KEY"`
 	OpenAIBaseURL   string        `env:"OPENAI_BASE_URL"`

@@ -21,7 +21,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/autoanalyst/autoanalyst/auth"
-	"github.com/autoanalyst/autoanalyst/broker/memory"
+	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/executor"
@@ -42,6 +42,14 @@ func main() {
 					&cli.IntFlag{Name: "workers", Value: -1, Usage: "in-process workers (default: WORKERS)"},
 				},
 				Action: func(ctx context.Context, c *cli.Command) error { return serve(ctx, int(c.Int("workers"))) },
+			},
+			{
+				Name:  "worker",
+				Usage: "run workers only (scaled-out mode: needs REDIS_URL and a PostgreSQL DATABASE_URL)",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "workers", Value: -1, Usage: "workers in this process (default: WORKERS)"},
+				},
+				Action: func(ctx context.Context, c *cli.Command) error { return work(ctx, int(c.Int("workers"))) },
 			},
 			{
 				Name:   "migrate",
@@ -97,23 +105,47 @@ func migrate(ctx context.Context) error {
 	return db.Close()
 }
 
-func serve(ctx context.Context, workers int) error {
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	if workers < 0 {
-		workers = cfg.Workers
-	}
-	log := newLogger(cfg)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+// node is what every process has: the database, the sandbox, the broker and
+// the services on top of them.
+type node struct {
+	cfg      *config
+	log      zerolog.Logger
+	db       *database.DB
+	broker   broker.Broker
+	datasets *dataset.Service
+	runs     *orchestrator.Service
+	closers  []func() error
+}
 
+// close releases what start opened, last opened first.
+func (n *node) close() {
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		if err := n.closers[i](); err != nil {
+			n.log.Warn().Err(err).Msg("close")
+		}
+	}
+}
+
+// startNode opens everything a process of the given role needs. apiOnly
+// and workerOnly describe a scaled-out process; both false is the embedded
+// default (API and workers in one process).
+func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int, role string) (*node, error) {
+	if err := checkMode(cfg, workers, role); err != nil {
+		return nil, err
+	}
+	n := &node{cfg: cfg, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			n.close()
+		}
+	}()
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
+	n.db = db
+	n.closers = append(n.closers, db.Close)
 
 	exec, err := executor.New(executor.Config{
 		Python:           cfg.Python,
@@ -130,47 +162,100 @@ func serve(ctx context.Context, workers int) error {
 	} = exec
 	if err != nil {
 		if !errors.Is(err, executor.ErrSandboxUnavailable) {
-			return err
+			return nil, err
 		}
 		log.Error().Err(err).Msg("code execution is disabled: install bubblewrap, or set EXECUTOR_SANDBOX=off for development only")
 		runner = unavailable{err}
 	} else {
-		defer exec.Close()
+		n.closers = append(n.closers, exec.Close)
 	}
 
-	brk := memory.New()
-	defer brk.Close()
-	if workers == 0 {
-		return errors.New("the in-process (memory) broker needs in-process workers: WORKERS/--workers must be at least 1")
+	brk, closeBroker, err := openBroker(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
+	n.broker = brk
+	n.closers = append(n.closers, closeBroker)
 
-	datasets := &dataset.Service{
+	blobURL := cfg.BlobURL
+	if blobURL == "" {
+		blobURL = "file://" + filepath.Join(cfg.DataDir, "blobs")
+	}
+	store, err := dataset.OpenStore(ctx, blobURL, filepath.Join(cfg.DataDir, "blob-cache"))
+	if err != nil {
+		return nil, fmt.Errorf("configuration: BLOB_URL: %w", err)
+	}
+	if c, ok := store.(interface{ Close() error }); ok {
+		n.closers = append(n.closers, c.Close)
+	}
+	n.datasets = &dataset.Service{
 		DB:       db.Client,
-		Store:    &dataset.LocalStore{Dir: filepath.Join(cfg.DataDir, "blobs")},
+		Store:    store,
 		Profiler: runner,
 		MaxBytes: cfg.UploadMaxBytes,
 	}
-	runs, err := orchestrator.New(orchestrator.Config{
+	n.runs, err = orchestrator.New(orchestrator.Config{
 		DB:          db.Client,
 		Broker:      brk,
 		Executor:    runner,
-		Files:       datasets,
+		Files:       n.datasets,
 		Models:      modelsFromEnv(cfg),
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if cfg.OpenAIAPIKey == "" {
+	if cfg.OpenAIAPIKey == "" && workers > 0 {
 		log.Warn().Msg("no LLM provider configured: chat runs will fail until OPENAI_API_KEY is set (OPENAI_BASE_URL for compatible endpoints)")
 	}
-	if n, err := runs.Recover(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info().Int("runs", n).Msg("requeued unfinished runs")
+	ok = true
+	return n, nil
+}
+
+// checkMode refuses combinations of processes that cannot work, saying why.
+func checkMode(cfg *config, workers int, role string) error {
+	shared := cfg.RedisURL != ""
+	switch {
+	case role == "worker" && !shared:
+		return errors.New("autoanalyst worker needs REDIS_URL: worker processes receive runs through Redis (the in-memory broker serves one process; use `autoanalyst serve` instead)")
+	case role == "worker" && workers < 1:
+		return errors.New("autoanalyst worker needs WORKERS/--workers of at least 1")
+	case role == "serve" && workers == 0 && !shared:
+		return errors.New("serve --workers 0 needs REDIS_URL: with the in-memory broker, runs are executed only by this process's workers (set WORKERS of at least 1, or REDIS_URL with separate `autoanalyst worker` processes)")
+	case shared && cfg.DatabaseURL == "":
+		return errors.New("REDIS_URL is set but DATABASE_URL is not: processes that share runs must share a PostgreSQL database (SQLite is a file of one machine)")
 	}
-	pool := runs.StartWorkers(workers)
+	return nil
+}
+
+func serve(ctx context.Context, workers int) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if workers < 0 {
+		workers = cfg.Workers
+	}
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	n, err := startNode(ctx, cfg, log, workers, "serve")
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	db, runs, datasets, brk := n.db, n.runs, n.datasets, n.broker
+	if nr, err := runs.Recover(ctx); err != nil {
+		return err
+	} else if nr > 0 {
+		log.Info().Int("runs", nr).Msg("requeued unfinished runs")
+	}
+	var pool *orchestrator.Workers
+	if workers > 0 {
+		pool = runs.StartWorkers(workers)
+	}
 
 	authSvc := auth.New(db.Client, cfg.SessionTTL, cfg.AdminAPIKey)
 	var draining atomic.Bool
@@ -212,10 +297,42 @@ func serve(ctx context.Context, workers int) error {
 	runs.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	pool.Stop(sctx)
+	if pool != nil {
+		pool.Stop(sctx)
+	}
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
 	srv.Shutdown(hctx)
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// work runs workers only, until SIGTERM: then running runs finish for
+// SHUTDOWN_TIMEOUT and the rest go back to the queue at once.
+func work(ctx context.Context, workers int) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if workers < 0 {
+		workers = cfg.Workers
+	}
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	n, err := startNode(ctx, cfg, log, workers, "worker")
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	pool := n.runs.StartWorkers(workers)
+	log.Info().Int("workers", workers).Msg("worker ready")
+	<-ctx.Done()
+	log.Info().Msg("shutting down: running runs finish or go back to the queue")
+	n.runs.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	pool.Stop(sctx)
 	log.Info().Msg("stopped")
 	return nil
 }

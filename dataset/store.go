@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // ErrTooLarge is returned by Store.Put when the content exceeds the limit.
@@ -40,11 +39,10 @@ type LocalStore struct {
 }
 
 func (s *LocalStore) path(key string) (string, error) {
-	clean := filepath.Clean("/" + key)
-	if clean == "/" || strings.Contains(key, "..") {
-		return "", fmt.Errorf("dataset: bad storage key %q", key)
+	if err := checkKey(key); err != nil {
+		return "", err
 	}
-	return filepath.Join(s.Dir, clean), nil
+	return filepath.Join(s.Dir, filepath.FromSlash(key)), nil
 }
 
 // Put implements Store. It writes to a temporary file and renames it into

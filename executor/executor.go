@@ -317,14 +317,32 @@ func (e *Executor) Close() error {
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,29}$`)
 
-// reservedNames are names a dataset cannot take: Python keywords and the
-// modules and helpers every execution has.
+// reservedNames are names a dataset cannot take: Python keywords, the modules
+// and helpers every execution has, and Python's built-in names (which the
+// kernel refuses to hide).
 var reservedNames = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range strings.Fields(`False None True and as assert async await break class continue def
 		del elif else except finally for from global if import in is lambda nonlocal not or pass raise
 		return try while with yield pd np px go pio plt matplotlib make_subplots scipy stats sklearn sm
-		smf sns display print`) {
+		smf sns display print
+		abs aiter all anext any ascii bin bool breakpoint bytearray bytes callable chr classmethod compile
+		complex copyright credits delattr dict dir divmod enumerate eval exec exit filter float format
+		frozenset getattr globals hasattr hash help hex id input int isinstance issubclass iter len license
+		list locals map max memoryview min next object oct open ord pow property quit range repr reversed
+		round set setattr slice sorted staticmethod str sum super tuple type vars zip Ellipsis
+		NotImplemented ArithmeticError AssertionError AttributeError BaseException BaseExceptionGroup
+		BlockingIOError BrokenPipeError BufferError BytesWarning ChildProcessError ConnectionAbortedError
+		ConnectionError ConnectionRefusedError ConnectionResetError DeprecationWarning EOFError
+		EncodingWarning EnvironmentError Exception ExceptionGroup FileExistsError FileNotFoundError
+		FloatingPointError FutureWarning GeneratorExit IOError ImportError ImportWarning IndentationError
+		IndexError InterruptedError IsADirectoryError KeyError KeyboardInterrupt LookupError MemoryError
+		ModuleNotFoundError NameError NotADirectoryError NotImplementedError OSError OverflowError
+		PendingDeprecationWarning PermissionError ProcessLookupError RecursionError ReferenceError
+		ResourceWarning RuntimeError RuntimeWarning StopAsyncIteration StopIteration SyntaxError
+		SyntaxWarning SystemError SystemExit TabError TimeoutError TypeError UnboundLocalError
+		UnicodeDecodeError UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning
+		UserWarning ValueError Warning ZeroDivisionError`) {
 		m[n] = true
 	}
 	return m

@@ -319,6 +319,9 @@ func (k *kernel) run(ctx context.Context, req request, files []*os.File, timeout
 	if !k.alive() {
 		return nil, 0, errKernelGone
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err // do not start work nobody waits for
+	}
 	start := time.Now()
 	if err := k.send(req, files); err != nil {
 		if !k.alive() || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) {

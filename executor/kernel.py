@@ -802,6 +802,10 @@ def describe_error(e, code):
 # ---------------------------------------------------------------------------
 # Tasks run in the child
 
+# The executed code may replace json.dumps (the module is shared with it); the
+# result is written with the original.
+_json_dumps = json.dumps
+
 
 def task_exec(header):
     global _capture
@@ -840,11 +844,11 @@ def task_exec(header):
 
 def result_body(ok, err, cap):
     flush_std()
-    dumps = lambda v: json.dumps(v, allow_nan=False, default=str).encode()  # noqa: E731
+    dumps = lambda v: _json_dumps(v, allow_nan=False, default=str).encode()  # noqa: E731
     try:
         tables = dumps(cap.tables)
     except ValueError:
-        tables = json.dumps(cap.tables, default=str).replace("NaN", "null").encode()
+        tables = _json_dumps(cap.tables, default=str).replace("NaN", "null").encode()
     parts = [
         b'{"ok":', b"true" if ok else b"false",
         b',"error":', dumps(err),
@@ -1157,6 +1161,23 @@ class Kernel:
                 else:
                     buf += chunk
 
+        def control():
+            """Handles the frames received from Go; returns "canceled" on a cancel."""
+            result = None
+            while True:
+                frame = conn.next_frame()
+                if frame is None:
+                    return result
+                h = frame[0]
+                if h.get("op") == "cancel" and h.get("id") == rid:
+                    result = "canceled"
+                elif h.get("op") != "cancel":
+                    conn.send({"type": "error", "id": h.get("id", 0), "message": "kernel busy"})
+                    conn.close_stray_fds()
+
+        # Frames may have arrived together with the request (a cancel sent
+        # right after it): select would not report them.
+        status = control()
         while status is None:
             wait = deadline - time.monotonic()
             if wait <= 0:
@@ -1177,16 +1198,7 @@ class Kernel:
                     if conn.eof:
                         self.kill(child.pid)
                         os._exit(0)
-                    while True:
-                        frame = conn.next_frame()
-                        if frame is None:
-                            break
-                        h = frame[0]
-                        if h.get("op") == "cancel" and h.get("id") == rid:
-                            status = "canceled"
-                        elif h.get("op") != "cancel":
-                            conn.send({"type": "error", "id": h.get("id", 0), "message": "kernel busy"})
-                            conn.close_stray_fds()
+                    status = control() or status
                 elif fd == child.pidfd:
                     child.exited = True
                 elif not drain(fd):

@@ -15,6 +15,10 @@ type config struct {
 	DatabaseURL     string        `env:"DATABASE_URL"`
 	Workers         int           `env:"WORKERS" envDefault:"2"`
 	RedisURL        string        `env:"REDIS_URL"`
+	RedisPrefix     string        `env:"REDIS_PREFIX" envDefault:"autoanalyst:"`
+	EventRetention  time.Duration `env:"EVENT_LOG_RETENTION" envDefault:"1h"`
+	EventMaxLen     int64         `env:"EVENT_LOG_MAXLEN" envDefault:"10000"`
+	RunLease        time.Duration `env:"RUN_LEASE" envDefault:"30s"`
 	BlobURL         string        `env:"BLOB_URL"`
 	UploadMaxBytes  int64         `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
 	OpenAIAPIKey    string        `env:"OPENAI_API_KEY"`
@@ -47,6 +51,12 @@ func loadConfig() (*config, error) {
 	}
 	if c.Workers < 0 || c.Workers > 256 {
 		return nil, fmt.Errorf("configuration: WORKERS must be 0..256, got %d", c.Workers)
+	}
+	if c.RunLease < time.Second {
+		return nil, fmt.Errorf("configuration: RUN_LEASE must be at least 1s, got %s", c.RunLease)
+	}
+	if c.EventRetention < 0 || c.EventMaxLen < 100 {
+		return nil, fmt.Errorf("configuration: EVENT_LOG_RETENTION must not be negative and EVENT_LOG_MAXLEN must be at least 100")
 	}
 	if c.UploadMaxBytes <= 0 {
 		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")

@@ -86,12 +86,56 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startServer runs the binary with env (on top of a clean test environment)
-// and waits for /healthz.
-func startServer(t *testing.T, env map[string]string) *server {
+// startServer runs `autoanalyst serve` with env (on top of a clean test
+// environment) and waits for /healthz.
+func startServer(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	port := freePort(t)
+	s := startProcess(t, port, env, append([]string{"serve"}, args...)...)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("server exited: %v\n%s", err, s.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("server did not become healthy\n%s", s.logs.String())
+	return nil
+}
+
+// startWorker runs `autoanalyst worker` with env and waits until it says it
+// is ready.
+func startWorker(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	s := startProcess(t, freePort(t), env, "worker")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(s.logs.String(), "worker ready") {
+			return s
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("worker exited: %v\n%s", err, s.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("worker did not become ready\n%s", s.logs.String())
+	return nil
+}
+
+// startProcess starts the binary with args; the test's end stops it with
+// SIGTERM (SIGKILL after 15s) and prints its logs when the test failed.
+func startProcess(t *testing.T, port int, env map[string]string, args ...string) *server {
 	t.Helper()
 	bin := buildBinary(t)
-	port := freePort(t)
 	e := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
@@ -104,7 +148,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 	for k, v := range env {
 		e = append(e, k+"="+v)
 	}
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = e
 	logs := &syncBuffer{}
 	cmd.Stdout = logs
@@ -124,26 +168,10 @@ func startServer(t *testing.T, env map[string]string) *server {
 			}
 		}
 		if t.Failed() {
-			t.Logf("server logs:\n%s", logs.String())
+			t.Logf("%s %v logs:\n%s", bin, args, logs.String())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("server exited: %v\n%s", err, logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	t.Fatalf("server did not become healthy\n%s", logs.String())
-	return nil
+	return s
 }
 
 // gqlResponse is a GraphQL response.

@@ -202,6 +202,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Models:      modelsFromEnv(cfg),
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
+		Lease:       cfg.RunLease,
 	})
 	if err != nil {
 		return nil, err

@@ -2,13 +2,20 @@ package executor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // writeCSV writes a deterministic CSV of rows rows: an id, a category, a
@@ -90,4 +97,145 @@ func BenchmarkColdPythonStart(b *testing.B) {
 			b.Fatalf("%v: %s", err, out)
 		}
 	}
+}
+
+// BenchmarkSideBySide answers issue #5's speed targets in one run on one
+// machine: the same line (`x = df.shape` on a loaded 100,000-row frame) through
+// the executor's Go API, through a cold python3 that imports the data stack
+// and reads the file first, and through a Jupyter kernel (Debian's
+// python3-ipykernel driven by jupyter_client; skipped when it is missing).
+// The loop times the executor; the comparisons run once around it and are
+// reported as metrics: p50 and p99 in ms, and the ratios cold/executor and
+// executor/jupyter. It also reports the first execution of a new chat (its
+// kernel comes from the warm spare) and a kernel's memory (PSS of its process
+// tree) once the 100,000 rows are loaded.
+func BenchmarkSideBySide(b *testing.B) {
+	e := shared(b)
+	ds := benchDataset(b)
+	const key, line = "bench-side", "x = df.shape"
+	runOK(b, e, key, ds, "x = 1") // start the kernel, load the dataset
+
+	var execMs []float64
+	for b.Loop() {
+		start := time.Now()
+		res, err := e.Execute(context.Background(), Request{Key: key, Datasets: ds, Code: line})
+		if err != nil || !res.OK {
+			b.Fatalf("%+v %v", res, err)
+		}
+		execMs = append(execMs, ms(time.Since(start)))
+	}
+	b.StopTimer()
+	execP50 := percentile(execMs, 50)
+	b.ReportMetric(execP50, "exec-p50-ms")
+	b.ReportMetric(percentile(execMs, 99), "exec-p99-ms")
+
+	if pss, err := treePSS(kernelPID(b, e, key, ds)); err == nil {
+		b.ReportMetric(float64(pss)/(1<<20), "kernel-MiB")
+	} else {
+		b.Logf("kernel memory: %v", err)
+	}
+
+	// A new chat: the first execution, with a small dataset of its own.
+	var firstMs []float64
+	for i := range 3 {
+		start := time.Now()
+		runOK(b, e, fmt.Sprintf("bench-new-%d-%d", i, time.Now().UnixNano()), sales, line)
+		firstMs = append(firstMs, ms(time.Since(start)))
+		time.Sleep(500 * time.Millisecond) // let the spare be replaced
+	}
+	b.ReportMetric(percentile(firstMs, 50), "new-chat-first-ms")
+
+	// Cold start: interpreter, imports, the file, the line.
+	cold := fmt.Sprintf("import pandas as pd, numpy, plotly, matplotlib, sklearn, statsmodels, scipy\n"+
+		"df = pd.read_csv(%q)\n%s", ds[0].Path, line)
+	var coldMs []float64
+	for range 3 {
+		start := time.Now()
+		if out, err := exec.Command(defaultPython, "-I", "-c", cold).CombinedOutput(); err != nil {
+			b.Fatalf("cold python: %v: %s", err, out)
+		}
+		coldMs = append(coldMs, ms(time.Since(start)))
+	}
+	coldP50 := percentile(coldMs, 50)
+	b.ReportMetric(coldP50, "cold-p50-ms")
+	b.ReportMetric(coldP50/execP50, "cold/exec")
+
+	// Jupyter.
+	if exec.Command(defaultPython, "-c", "import jupyter_client, ipykernel").Run() != nil {
+		b.Logf("Jupyter comparison skipped: apt-get install python3-ipykernel python3-jupyter-client")
+		return
+	}
+	out, err := exec.Command(defaultPython, "testdata/jupyter_bench.py", ds[0].Path, "200", line).Output()
+	if err != nil {
+		b.Fatalf("jupyter: %v", err)
+	}
+	var jr struct {
+		Samples []float64 `json:"samples_ms"`
+	}
+	if err := json.Unmarshal(out, &jr); err != nil || len(jr.Samples) == 0 {
+		b.Fatalf("jupyter output %q: %v", out, err)
+	}
+	jupP50 := percentile(jr.Samples, 50)
+	b.ReportMetric(jupP50, "jupyter-p50-ms")
+	b.ReportMetric(percentile(jr.Samples, 99), "jupyter-p99-ms")
+	b.ReportMetric(execP50/jupP50, "exec/jupyter")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile returns the p-th percentile (nearest rank) of xs.
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// treePSS sums the proportional set size of pid and its descendants.
+func treePSS(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, fmt.Errorf("no kernel process")
+	}
+	children := map[int][]int{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range entries {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 1 {
+			if pp, err := strconv.Atoi(f[1]); err == nil {
+				children[pp] = append(children[pp], p)
+			}
+		}
+	}
+	var total int64
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = append(queue[1:], children[p]...)
+		rollup, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(rollup), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				total += kb << 10
+			}
+		}
+	}
+	return total, nil
 }

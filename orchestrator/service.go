@@ -289,13 +289,25 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, r := range runs {
+		// A broker shared with other processes (Redis) still knows the jobs
+		// their workers hold or will claim: those are left alone.
+		err := s.enqueue(sys, r)
+		if errors.Is(err, broker.ErrDuplicateJob) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
+		}
 		if r.Status == run.StatusRUNNING {
-			if err := s.cfg.DB.Run.UpdateOne(r).SetStatus(run.StatusQUEUED).Exec(sys); err != nil {
+			// Unless a worker has claimed it again meanwhile (and set a new
+			// start time), the run waits in the queue.
+			q := s.cfg.DB.Run.Update().Where(run.ID(r.ID), run.StatusEQ(run.StatusRUNNING))
+			if r.StartedAt != nil {
+				q = q.Where(run.StartedAt(*r.StartedAt))
+			}
+			if err := q.SetStatus(run.StatusQUEUED).Exec(sys); err != nil {
 				return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
 			}
-		}
-		if err := s.enqueue(sys, r); err != nil && !errors.Is(err, broker.ErrDuplicateJob) {
-			return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
 		}
 		n++
 	}

@@ -109,6 +109,7 @@ func (w *Workers) loop(ctx context.Context) {
 // handle executes one claimed job to its end.
 func (s *Service) handle(l *broker.Lease) {
 	log := s.cfg.Logger.With().Str("run", l.Job.ID).Int("attempt", l.Attempt).Logger()
+	log.Debug().Msg("run claimed")
 	var p jobPayload
 	if err := json.Unmarshal(l.Job.Payload, &p); err != nil || p.RunID == "" {
 		log.Error().Err(err).Msg("malformed job; dead-lettering it")

@@ -30,7 +30,9 @@ check-generated: generate
 	git diff --exit-code
 	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph resolvers)" || { git status --porcelain -- ent graph resolvers; echo "generated code is stale: run make generate and commit"; exit 1; }
 
-bench: deps
+# The executor's side-by-side comparison wants Jupyter (installed when missing).
+bench:
+	@WANT_BENCH_DEBS=1 ./scripts/deps.sh
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 lint:

@@ -7,7 +7,8 @@ set -euo pipefail
 PYTHON=${PYTHON:-/usr/bin/python3}
 DEBS=(python3 python3-pandas python3-numpy python3-sklearn python3-statsmodels python3-scipy
       python3-plotly python3-matplotlib python3-openpyxl bubblewrap)
-WANT_TEST_DEBS=${WANT_TEST_DEBS:-0}
+# `make bench` also wants Jupyter, to compare the executor with a Jupyter kernel.
+WANT_BENCH_DEBS=${WANT_BENCH_DEBS:-0}
 
 if ! command -v go >/dev/null 2>&1; then
   echo "Go is not installed: install Go 1.26 or newer (https://go.dev/doc/install) and put it on PATH." >&2
@@ -20,6 +21,9 @@ if ! "$PYTHON" -c 'import pandas, numpy, sklearn, statsmodels, scipy, plotly, ma
 fi
 if ! command -v bwrap >/dev/null 2>&1; then
   missing+=(bubblewrap)
+fi
+if [ "$WANT_BENCH_DEBS" = 1 ] && ! "$PYTHON" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1; then
+  missing+=(python3-ipykernel python3-jupyter-client)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -56,7 +56,9 @@ type server struct {
 	cmd  *exec.Cmd
 	url  string
 	logs *syncBuffer
-	done chan error
+	done chan error // receives the exit status once
+	// exited is closed when the process has exited.
+	exited chan struct{}
 }
 
 type syncBuffer struct {
@@ -156,15 +158,23 @@ func startProcess(t *testing.T, port int, env map[string]string, args ...string)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: logs, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
+	s := &server{t: t, cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: logs,
+		done: make(chan error, 1), exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		close(s.exited)
+		s.done <- err
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-s.exited:
+		default:
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {
-			case <-s.done:
+			case <-s.exited:
 			case <-time.After(15 * time.Second):
 				cmd.Process.Kill()
+				<-s.exited
 			}
 		}
 		if t.Failed() {

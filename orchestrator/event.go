@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -102,12 +103,25 @@ func (e *emitter) emit(ctx context.Context, t EventType, d EventData) error {
 		return fmt.Errorf("encode %s event: %w", t, err)
 	}
 	// Events are appended even when ctx was cancelled: a cancelled run still
-	// reports how it ended.
-	_, err = e.log.Append(context.WithoutCancel(ctx), e.runID, broker.Event{
-		Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal(),
-	})
+	// reports how it ended. A broker that cannot be reached (Redis
+	// restarting) is retried for a while, so that subscribers miss nothing.
+	ev := broker.Event{Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal()}
+	deadline := time.Now().Add(appendPatience)
+	backoff := 50 * time.Millisecond
+	for {
+		_, err = e.log.Append(context.WithoutCancel(ctx), e.runID, ev)
+		if err == nil || errors.Is(err, broker.ErrLogFinished) || errors.Is(err, broker.ErrClosed) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 2*time.Second)
+	}
 	if err != nil {
 		return fmt.Errorf("append %s event to run %s: %w", t, e.runID, err)
 	}
 	return nil
 }
+
+// appendPatience is how long an event is retried while the broker cannot be
+// reached.
+const appendPatience = time.Minute

@@ -246,22 +246,27 @@ func terminal(st run.Status) bool {
 // into the run's row.
 func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d EventData) {
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
-	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
-		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("append terminal event")
-	}
+	// The status first: a client that sees the terminal event and then reads
+	// the run must find it ended.
 	upd := s.cfg.DB.Run.Update().
 		Where(run.ID(runID), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).
 		SetStatus(st).SetFinishedAt(time.Now())
 	if errText != "" && st != run.StatusSUCCEEDED {
 		upd.SetError(errText)
 	}
-	if evs, err := s.cfg.Broker.Read(sys, runID, 0, 0); err == nil {
-		if b, err := json.Marshal(evs); err == nil {
-			upd.SetEvents(b)
-		}
-	}
 	if _, err := upd.Save(sys); err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run end")
+	}
+	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
+		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("append terminal event")
+	}
+	// Keep the whole log with the run, for when the broker's copy expires.
+	if evs, err := s.cfg.Broker.Read(sys, runID, 0, 0); err == nil {
+		if b, err := json.Marshal(evs); err == nil {
+			if err := s.cfg.DB.Run.UpdateOneID(runID).SetEvents(b).Exec(sys); err != nil && !ent.IsNotFound(err) {
+				s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run events")
+			}
+		}
 	}
 }
 

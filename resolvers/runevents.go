@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/autoanalyst/autoanalyst/broker"
@@ -67,13 +68,28 @@ func (r *Resolver) followRun(ctx context.Context, runID string, after *int) (<-c
 	}
 	go func() {
 		defer close(out)
-		for e := range sub.C {
-			if !send(e) {
+		last := from
+		for {
+			for e := range sub.C {
+				if !send(e) {
+					return
+				}
+				last = e.Seq
+			}
+			err := sub.Err()
+			if err == nil || errors.Is(err, broker.ErrClosed) || ctx.Err() != nil {
+				if err != nil {
+					r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
+				}
 				return
 			}
-		}
-		if err := sub.Err(); err != nil {
-			r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
+			// The follower fell behind (a slow client): resume from the
+			// last event sent, so the client sees no gap.
+			r.Logger.Debug().Err(err).Str("run", runID).Int64("after", last).Msg("following the run again")
+			if sub, err = r.Events.Follow(ctx, runID, last); err != nil {
+				r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
+				return
+			}
 		}
 	}()
 	return out, nil

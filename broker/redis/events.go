@@ -1,0 +1,235 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/autoanalyst/autoanalyst/broker"
+)
+
+// idleLogTTL is how long an unfinished log lives without an Append.
+const idleLogTTL = 7 * 24 * time.Hour
+
+// KEYS: stream, meta. ARGV: type, at, data, final (0/1), maxlen, retention
+// ms, idle ms. Returns the new seq, or -1 when the log is finished.
+var appendScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[2], 'final') == '1' then return -1 end
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], seq .. '-0', 't', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'f', ARGV[4])
+local ttl = ARGV[7]
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[2], 'final', '1')
+  ttl = ARGV[6]
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return seq
+`)
+
+func (b *Broker) streamKey(runID string) string { return b.key("ev:" + runID) }
+
+// Append implements broker.EventLog. It is safe for concurrent use.
+func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	final := "0"
+	if ev.Final {
+		final = "1"
+	}
+	seq, err := appendScript.Run(ctx, b.rdb, []string{b.streamKey(runID), b.key("evm:" + runID)},
+		ev.Type, ev.At.UTC().Format(time.RFC3339Nano), string(ev.Data), final, b.cfg.maxLen,
+		b.cfg.logRetention.Milliseconds(), idleLogTTL.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis broker: append to run %s: %w", runID, err)
+	}
+	if seq < 0 {
+		return 0, broker.ErrLogFinished
+	}
+	return seq, nil
+}
+
+// Read implements broker.EventLog. It is safe for concurrent use.
+func (b *Broker) Read(ctx context.Context, runID string, after int64, limit int) ([]broker.Event, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	return b.rangeFrom(ctx, runID, max(after, 0)+1, "+", limit)
+}
+
+// rangeFrom reads the events from seq first to end ("+" or "<seq>-0").
+func (b *Broker) rangeFrom(ctx context.Context, runID string, first int64, end string, limit int) ([]broker.Event, error) {
+	var msgs []goredis.XMessage
+	var err error
+	start := strconv.FormatInt(first, 10) + "-0"
+	if limit > 0 {
+		msgs, err = b.rdb.XRangeN(ctx, b.streamKey(runID), start, end, int64(limit)).Result()
+	} else {
+		msgs, err = b.rdb.XRange(ctx, b.streamKey(runID), start, end).Result()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis broker: read run %s: %w", runID, err)
+	}
+	return decodeMessages(msgs)
+}
+
+func decodeMessages(msgs []goredis.XMessage) ([]broker.Event, error) {
+	evs := make([]broker.Event, 0, len(msgs))
+	for _, m := range msgs {
+		ev, err := decodeMessage(m)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+func decodeMessage(m goredis.XMessage) (broker.Event, error) {
+	seqText, _, _ := strings.Cut(m.ID, "-")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if err != nil {
+		return broker.Event{}, fmt.Errorf("redis broker: event ID %q: %w", m.ID, err)
+	}
+	ev := broker.Event{Seq: seq}
+	ev.Type, _ = m.Values["t"].(string)
+	if at, ok := m.Values["a"].(string); ok {
+		ev.At, _ = time.Parse(time.RFC3339Nano, at)
+	}
+	if d, ok := m.Values["d"].(string); ok && d != "" {
+		ev.Data = json.RawMessage(d)
+	}
+	ev.Final = m.Values["f"] == "1"
+	return ev, nil
+}
+
+// Follow implements broker.EventLog. The follower is fed by the Broker's one
+// reader; when its consumer falls more than WithFollowerQueue batches behind,
+// it is closed and Err returns ErrFollowerTooSlow. It is safe for concurrent
+// use.
+func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker.Subscription, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	after = max(after, 0)
+	f, err := b.reader.add(ctx, runID, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan broker.Event)
+	go b.runFollower(ctx, f, after, out)
+	return broker.NewSubscription(out, f.errFunc), nil
+}
+
+// runFollower delivers a follower's events to out: its own replay first,
+// then what the reader hands it, filling gaps with XRANGE.
+func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, out chan<- broker.Event) {
+	defer close(out)
+	defer b.reader.remove(f)
+	next := after + 1
+	// deliver sends the events in order from next on; it reports false when
+	// the follower is done (Final, ctx, error).
+	deliver := func(evs []broker.Event) bool {
+		for _, ev := range evs {
+			if ev.Seq < next {
+				continue
+			}
+			if ev.Seq > next {
+				gap, err := b.fill(ctx, f, next, ev.Seq-1)
+				if err != nil {
+					f.fail(err)
+					return false
+				}
+				if ctx.Err() != nil {
+					return false
+				}
+				for _, g := range gap {
+					select {
+					case out <- g:
+					case <-ctx.Done():
+						return false
+					}
+				}
+				if len(gap) == 0 || gap[len(gap)-1].Seq != ev.Seq-1 || gap[0].Seq != next {
+					f.fail(fmt.Errorf("redis broker: run %s: events %d to %d are no longer in the stream", f.run, next, ev.Seq-1))
+					return false
+				}
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return false
+			}
+			next = ev.Seq + 1
+			if ev.Final {
+				return false
+			}
+		}
+		return true
+	}
+	replay, err := b.fill(ctx, f, next, -1)
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	if !deliver(replay) {
+		return
+	}
+	// A finished log whose Final event is at or before after: nothing will
+	// ever come.
+	if meta, err := b.rdb.HMGet(ctx, b.key("evm:"+f.run), "seq", "final").Result(); err == nil && meta[1] == "1" {
+		if last, _ := strconv.ParseInt(fmt.Sprint(meta[0]), 10, 64); last < next {
+			return
+		}
+	}
+	for {
+		select {
+		case batch, ok := <-f.inbox:
+			if !ok {
+				return // dropped or closed: errFunc says which
+			}
+			if !deliver(batch) {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// fill reads events first..last (last < 0: to the end) for a follower,
+// retrying while Redis is unreachable. It fails only when the follower's ctx
+// ends (nil events) or the broker closes.
+func (b *Broker) fill(ctx context.Context, f *follower, first, last int64) ([]broker.Event, error) {
+	end := "+"
+	if last >= 0 {
+		end = strconv.FormatInt(last, 10) + "-0"
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		evs, err := b.rangeFrom(ctx, f.run, first, end, 0)
+		if err == nil {
+			return evs, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if cerr := b.check(ctx); cerr != nil {
+			return nil, cerr
+		}
+		b.cfg.logf("redis broker: follow run %s: %v (retrying in %s)", f.run, err, backoff)
+		if !sleep(ctx, backoff) {
+			return nil, nil
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}

@@ -1,0 +1,431 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/autoanalyst/autoanalyst/broker"
+)
+
+// Results of the lease scripts.
+const (
+	leaseHeld     = 1
+	leaseCanceled = 2
+	leaseLost     = -1
+)
+
+// jobState is the state field of a job's hash.
+const (
+	stateQueued = "queued"
+	stateLeased = "leased"
+	stateRetry  = "retry"
+)
+
+// The Lua scripts. Every one reads the server's clock, so that all
+// processes agree on lease expiries. The key of a job's hash is
+// KEYS[prefix index] .. id.
+
+// luaHelpers are shared by the scripts that may dead-letter a job.
+const luaHelpers = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function bury(jobkey, id, reason, deadkey, limit, now)
+  local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'attempt')
+  local entry = cjson.encode({id = id, kind = j[1] or '', payload = j[2] or '', max = tonumber(j[3]) or 0,
+    attempts = tonumber(j[4]) or 0, reason = reason, at = now})
+  redis.call('RPUSH', deadkey, entry)
+  if limit > 0 then
+    redis.call('LTRIM', deadkey, -limit, -1)
+  else
+    redis.call('DEL', deadkey)
+  end
+  redis.call('DEL', jobkey)
+end
+`
+
+// KEYS: job, ready, wake. ARGV: id, kind, payload, max.
+var enqueueScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'payload', ARGV[3], 'max', ARGV[4], 'attempt', 0, 'state', 'queued')
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], 1)
+redis.call('LTRIM', KEYS[3], -64, -1)
+return 1
+`)
+
+// KEYS: ready, leased, retry, dead, job prefix. ARGV: ttl ms, token, dead limit.
+// Returns {id, kind, payload, attempt, max, expires} or {false, wait ms}.
+var claimScript = goredis.NewScript(luaHelpers + `
+local now = now_ms()
+local limit = tonumber(ARGV[3])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, 100)) do
+  redis.call('ZREM', KEYS[2], id)
+  local jobkey = KEYS[5] .. id
+  local j = redis.call('HMGET', jobkey, 'attempt', 'max')
+  local attempt, max = tonumber(j[1]) or 0, tonumber(j[2]) or 0
+  if attempt >= max then
+    bury(jobkey, id, 'lease expired (attempt ' .. attempt .. ' of ' .. max .. ')', KEYS[4], limit, now)
+  else
+    redis.call('HSET', jobkey, 'state', 'queued', 'token', '')
+    redis.call('RPUSH', KEYS[1], id)
+  end
+end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT', 0, 100)) do
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('HSET', KEYS[5] .. id, 'state', 'queued')
+  redis.call('RPUSH', KEYS[1], id)
+end
+local id = redis.call('LPOP', KEYS[1])
+if not id then
+  local wait = 1000000
+  for _, key in ipairs({KEYS[2], KEYS[3]}) do
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if first[2] then wait = math.min(wait, tonumber(first[2]) - now) end
+  end
+  return {false, math.max(wait, 0)}
+end
+local jobkey = KEYS[5] .. id
+local attempt = redis.call('HINCRBY', jobkey, 'attempt', 1)
+local expires = now + tonumber(ARGV[1])
+redis.call('HSET', jobkey, 'state', 'leased', 'token', ARGV[2])
+redis.call('ZADD', KEYS[2], expires, id)
+local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max')
+return {id, j[1], j[2], attempt, tonumber(j[3]), expires}
+`)
+
+// luaHeld checks that the lease (id ARGV[1], token ARGV[2]) is still held:
+// the token matches, the job is leased, and the lease has not expired.
+const luaHeld = `
+local now = now_ms()
+local j = redis.call('HMGET', KEYS[1], 'token', 'state', 'cancel')
+if j[1] ~= ARGV[2] or j[2] ~= 'leased' then return {-1} end
+local exp = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not exp or tonumber(exp) <= now then return {-1} end
+`
+
+// KEYS: job, leased. ARGV: id, token, ttl ms. Returns {1|2, expires} or {-1}.
+var extendScript = goredis.NewScript(luaHelpers + luaHeld + `
+local expires = now + tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], expires, ARGV[1])
+if j[3] == '1' then return {2, expires} end
+return {1, expires}
+`)
+
+// KEYS: job, leased. ARGV: id, token.
+var ackScript = goredis.NewScript(luaHelpers + luaHeld + `
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return {1}
+`)
+
+// KEYS: job, leased, retry, dead, wake. ARGV: id, token, retry (0/1),
+// backoff ms, reason, dead limit. Returns {1} (will retry), {0} (dead) or {-1}.
+var failScript = goredis.NewScript(luaHelpers + luaHeld + `
+redis.call('ZREM', KEYS[2], ARGV[1])
+local attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt')) or 0
+local max = tonumber(redis.call('HGET', KEYS[1], 'max')) or 0
+if ARGV[3] == '1' and attempt < max then
+  redis.call('HSET', KEYS[1], 'state', 'retry', 'token', '')
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
+  redis.call('RPUSH', KEYS[5], 1)
+  redis.call('LTRIM', KEYS[5], -64, -1)
+  return {1}
+end
+bury(KEYS[1], ARGV[1], ARGV[5], KEYS[4], tonumber(ARGV[6]), now)
+return {0}
+`)
+
+// KEYS: job, leased, ready, wake. ARGV: id, token.
+var releaseScript = goredis.NewScript(luaHelpers + luaHeld + `
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'attempt', -1)
+redis.call('HSET', KEYS[1], 'state', 'queued', 'token', '')
+redis.call('LPUSH', KEYS[3], ARGV[1])
+redis.call('RPUSH', KEYS[4], 1)
+redis.call('LTRIM', KEYS[4], -64, -1)
+return {1}
+`)
+
+// KEYS: job, ready, retry. ARGV: id. Returns 'queued', 'running' or false.
+var cancelScript = goredis.NewScript(`
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return false end
+if state == 'queued' then
+  redis.call('LREM', KEYS[2], 0, ARGV[1])
+  redis.call('DEL', KEYS[1])
+  return 'queued'
+end
+if state == 'retry' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('DEL', KEYS[1])
+  return 'queued'
+end
+redis.call('HSET', KEYS[1], 'cancel', '1')
+return 'running'
+`)
+
+// maxClaimWait bounds one blocking wait of an idle Claim, so that a
+// cancelled ctx or Close is noticed quickly.
+const maxClaimWait = 200 * time.Millisecond
+
+func (b *Broker) jobKey(id string) string { return b.key("q:job:" + id) }
+
+// Enqueue implements broker.Queue. It is safe for concurrent use.
+func (b *Broker) Enqueue(ctx context.Context, job broker.Job) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	if job.ID == "" {
+		return errors.New("redis broker: enqueue: empty job ID")
+	}
+	maxAttempts := job.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = broker.DefaultMaxAttempts
+	}
+	n, err := enqueueScript.Run(ctx, b.rdb, []string{b.jobKey(job.ID), b.key("q:ready"), b.key("q:wake")},
+		job.ID, job.Kind, string(job.Payload), maxAttempts).Int()
+	if err != nil {
+		return fmt.Errorf("redis broker: enqueue %s: %w", job.ID, err)
+	}
+	if n == 0 {
+		return broker.ErrDuplicateJob
+	}
+	return nil
+}
+
+// Claim implements broker.Queue: it blocks until a job can be leased, ctx is
+// done or the broker is closed. It is safe for concurrent use.
+func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, error) {
+	if ttl <= 0 {
+		return nil, errors.New("redis broker: claim: ttl must be positive")
+	}
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	ctx, cancel := b.bind(ctx)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		if err := b.check(ctx); err != nil {
+			return nil, err
+		}
+		token := newToken()
+		res, err := claimScript.Run(ctx, b.rdb, []string{b.key("q:ready"), b.key("q:leased"), b.key("q:retry"),
+			b.key("q:dead"), b.key("q:job:")}, ttl.Milliseconds(), token, b.cfg.deadLimit).Slice()
+		if err != nil {
+			if cerr := b.check(ctx); cerr != nil {
+				return nil, cerr
+			}
+			b.cfg.logf("redis broker: claim: %v (retrying in %s)", err, backoff)
+			if !sleep(ctx, backoff) {
+				return nil, b.check(ctx)
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		if len(res) == 6 {
+			return leaseFrom(res, token)
+		}
+		wait := maxClaimWait
+		if len(res) == 2 {
+			if ms, ok := res[1].(int64); ok {
+				wait = min(wait, time.Duration(ms+1)*time.Millisecond)
+			}
+		}
+		// Block on the wake list; Redis accepts fractional seconds.
+		err = b.rdb.Do(ctx, "BLPOP", b.key("q:wake"), strconv.FormatFloat(max(wait.Seconds(), 0.01), 'f', 3, 64)).Err()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			if cerr := b.check(ctx); cerr != nil {
+				return nil, cerr
+			}
+			if !sleep(ctx, backoff) {
+				return nil, b.check(ctx)
+			}
+		}
+	}
+}
+
+func leaseFrom(res []any, token string) (*broker.Lease, error) {
+	id, _ := res[0].(string)
+	kind, _ := res[1].(string)
+	payload, _ := res[2].(string)
+	attempt, _ := res[3].(int64)
+	maxAttempts, _ := res[4].(int64)
+	expires, _ := res[5].(int64)
+	if id == "" {
+		return nil, fmt.Errorf("redis broker: claim: malformed reply %v", res)
+	}
+	job := broker.Job{ID: id, Kind: kind, MaxAttempts: int(maxAttempts)}
+	if payload != "" {
+		job.Payload = json.RawMessage(payload)
+	}
+	return &broker.Lease{Job: job, Attempt: int(attempt), Token: token, ExpiresAt: time.UnixMilli(expires)}, nil
+}
+
+// Extend implements broker.Queue. It is safe for concurrent use, but a Lease
+// must not be extended from two goroutines at once.
+func (b *Broker) Extend(ctx context.Context, l *broker.Lease, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("redis broker: extend: ttl must be positive")
+	}
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	res, err := extendScript.Run(ctx, b.rdb, []string{b.jobKey(l.Job.ID), b.key("q:leased")},
+		l.Job.ID, l.Token, ttl.Milliseconds()).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("redis broker: extend %s: %w", l.Job.ID, err)
+	}
+	if res[0] == leaseLost {
+		return broker.ErrLeaseLost
+	}
+	l.ExpiresAt = time.UnixMilli(res[1])
+	if res[0] == leaseCanceled {
+		return broker.ErrCanceled
+	}
+	return nil
+}
+
+// Ack implements broker.Queue. It is safe for concurrent use.
+func (b *Broker) Ack(ctx context.Context, l *broker.Lease) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	res, err := ackScript.Run(ctx, b.rdb, []string{b.jobKey(l.Job.ID), b.key("q:leased")}, l.Job.ID, l.Token).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("redis broker: ack %s: %w", l.Job.ID, err)
+	}
+	if res[0] == leaseLost {
+		return broker.ErrLeaseLost
+	}
+	return nil
+}
+
+// Fail implements broker.Queue. It is safe for concurrent use.
+func (b *Broker) Fail(ctx context.Context, l *broker.Lease, reason error, retry bool) (bool, error) {
+	if err := b.check(ctx); err != nil {
+		return false, err
+	}
+	why := "failed"
+	if reason != nil {
+		why = reason.Error()
+	}
+	backoff := b.cfg.backoff(l.Attempt)
+	r := "0"
+	if retry {
+		r = "1"
+	}
+	res, err := failScript.Run(ctx, b.rdb, []string{b.jobKey(l.Job.ID), b.key("q:leased"), b.key("q:retry"),
+		b.key("q:dead"), b.key("q:wake")}, l.Job.ID, l.Token, r, max(backoff.Milliseconds(), 0), why, b.cfg.deadLimit).Int64Slice()
+	if err != nil {
+		return false, fmt.Errorf("redis broker: fail %s: %w", l.Job.ID, err)
+	}
+	if res[0] == leaseLost {
+		return false, broker.ErrLeaseLost
+	}
+	return res[0] == 1, nil
+}
+
+// Release implements broker.Queue. It is safe for concurrent use.
+func (b *Broker) Release(ctx context.Context, l *broker.Lease) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	res, err := releaseScript.Run(ctx, b.rdb, []string{b.jobKey(l.Job.ID), b.key("q:leased"), b.key("q:ready"),
+		b.key("q:wake")}, l.Job.ID, l.Token).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("redis broker: release %s: %w", l.Job.ID, err)
+	}
+	if res[0] == leaseLost {
+		return broker.ErrLeaseLost
+	}
+	return nil
+}
+
+// Cancel implements broker.Queue. It is safe for concurrent use.
+func (b *Broker) Cancel(ctx context.Context, jobID string) (broker.JobState, error) {
+	if err := b.check(ctx); err != nil {
+		return "", err
+	}
+	res, err := cancelScript.Run(ctx, b.rdb, []string{b.jobKey(jobID), b.key("q:ready"), b.key("q:retry")}, jobID).Text()
+	if errors.Is(err, goredis.Nil) {
+		return "", broker.ErrJobNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("redis broker: cancel %s: %w", jobID, err)
+	}
+	if res == "queued" {
+		return broker.JobQueued, nil
+	}
+	return broker.JobRunning, nil
+}
+
+// DeadJob is a dead-lettered job, as reported by Broker.Dead.
+type DeadJob struct {
+	Job broker.Job
+	// Attempts is the number of deliveries the job had.
+	Attempts int
+	// Reason says why the job was given up: the Fail reason or a lease expiry.
+	Reason string
+	// At is when the job was dead-lettered (the Redis server's clock).
+	At time.Time
+}
+
+// Dead lists the dead-lettered jobs, oldest first (at most WithDeadLimit).
+// It is safe for concurrent use.
+func (b *Broker) Dead(ctx context.Context) ([]DeadJob, error) {
+	raw, err := b.rdb.LRange(ctx, b.key("q:dead"), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis broker: list dead jobs: %w", err)
+	}
+	out := make([]DeadJob, 0, len(raw))
+	for _, r := range raw {
+		var d struct {
+			ID       string `json:"id"`
+			Kind     string `json:"kind"`
+			Payload  string `json:"payload"`
+			Max      int    `json:"max"`
+			Attempts int    `json:"attempts"`
+			Reason   string `json:"reason"`
+			At       int64  `json:"at"`
+		}
+		if err := json.Unmarshal([]byte(r), &d); err != nil {
+			return nil, fmt.Errorf("redis broker: decode dead job: %w", err)
+		}
+		job := broker.Job{ID: d.ID, Kind: d.Kind, MaxAttempts: d.Max}
+		if d.Payload != "" {
+			job.Payload = json.RawMessage(d.Payload)
+		}
+		out = append(out, DeadJob{Job: job, Attempts: d.Attempts, Reason: d.Reason, At: time.UnixMilli(d.At)})
+	}
+	return out, nil
+}
+
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,231 @@
+package redis
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/autoanalyst/autoanalyst/broker"
+)
+
+// readerBlock is how long one XREAD waits for events. A new run to watch
+// wakes the reader at once (through its wake stream), so this only bounds how
+// long an idle reader sleeps.
+const readerBlock = 5 * time.Second
+
+// reader reads every followed stream of one Broker with one blocking
+// connection and fans the events out to the followers.
+type reader struct {
+	b    *Broker
+	conn *goredis.Client // a pool of one connection, for the blocking reads
+	wake string          // this reader's wake stream
+
+	mu      sync.Mutex
+	runs    map[string]*watched
+	started bool
+	closed  bool
+	done    chan struct{} // closed when the loop has ended
+}
+
+// watched is a run the reader reads: from cur on, for followers.
+type watched struct {
+	cur       int64 // the last seq the reader handed out
+	followers map[*follower]struct{}
+}
+
+// follower is one Follow: the reader hands it batches through inbox.
+type follower struct {
+	run   string
+	inbox chan []broker.Event
+
+	mu  sync.Mutex
+	err error
+}
+
+func (f *follower) fail(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
+}
+
+func (f *follower) errFunc() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func newReader(b *Broker) *reader {
+	opts := *b.opts
+	opts.PoolSize = 1
+	opts.MinIdleConns = 0
+	opts.MaxIdleConns = 1
+	// Named, so that CLIENT LIST shows which process's reader it is.
+	opts.ClientName = strings.Join(strings.Fields(b.cfg.prefix+"reader"), "_")
+	return &reader{
+		b:    b,
+		conn: goredis.NewClient(&opts),
+		wake: b.key("rw:" + newToken()),
+		runs: map[string]*watched{},
+		done: make(chan struct{}),
+	}
+}
+
+// add registers a follower of runID from after.
+func (r *reader) add(ctx context.Context, runID string, after int64) (*follower, error) {
+	f := &follower{run: runID, inbox: make(chan []broker.Event, r.b.cfg.followerQueue)}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, broker.ErrClosed
+	}
+	w := r.runs[runID]
+	isNew := w == nil
+	if isNew {
+		w = &watched{cur: after, followers: map[*follower]struct{}{}}
+		r.runs[runID] = w
+	}
+	w.followers[f] = struct{}{}
+	if !r.started {
+		r.started = true
+		go r.loop()
+	}
+	r.mu.Unlock()
+	if isNew {
+		r.poke(ctx)
+	}
+	return f, nil
+}
+
+// poke wakes the blocked XREAD so that it reads the new set of streams.
+func (r *reader) poke(ctx context.Context) {
+	err := r.b.rdb.XAdd(ctx, &goredis.XAddArgs{Stream: r.wake, MaxLen: 16, Approx: true, Values: []string{"w", "1"}}).Err()
+	if err == nil {
+		r.b.rdb.PExpire(ctx, r.wake, 10*time.Minute)
+	}
+	// On an error the reader notices the new run when its block times out.
+}
+
+// remove unregisters a follower.
+func (r *reader) remove(f *follower) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w := r.runs[f.run]; w != nil {
+		delete(w.followers, f)
+		if len(w.followers) == 0 {
+			delete(r.runs, f.run)
+		}
+	}
+}
+
+func (r *reader) close() {
+	r.mu.Lock()
+	r.closed = true
+	started := r.started
+	for _, w := range r.runs {
+		for f := range w.followers {
+			f.fail(broker.ErrClosed)
+			close(f.inbox)
+		}
+	}
+	r.runs = map[string]*watched{}
+	r.mu.Unlock()
+	if started {
+		// Unblock the XREAD, then wait for the loop.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r.poke(ctx)
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(readerBlock + 2*time.Second):
+		}
+		ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+		r.b.rdb.Del(ctx, r.wake)
+		cancel()
+	}
+	r.conn.Close()
+}
+
+func (r *reader) loop() {
+	defer close(r.done)
+	ctx := r.b.stopCtx
+	wakeID := "0-0"
+	backoff := 50 * time.Millisecond
+	prefix := r.b.key("ev:")
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		keys := make([]string, 0, 2*len(r.runs)+2)
+		ids := make([]string, 0, len(r.runs)+1)
+		for run, w := range r.runs {
+			keys = append(keys, prefix+run)
+			ids = append(ids, strconv.FormatInt(w.cur, 10)+"-0")
+		}
+		r.mu.Unlock()
+		keys = append(keys, r.wake)
+		ids = append(ids, wakeID)
+		res, err := r.conn.XRead(ctx, &goredis.XReadArgs{Streams: append(keys, ids...), Count: 1000, Block: readerBlock}).Result()
+		if err == goredis.Nil {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.b.cfg.logf("redis broker: read events: %v (retrying in %s)", err, backoff)
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		for _, s := range res {
+			if s.Stream == r.wake {
+				if n := len(s.Messages); n > 0 {
+					wakeID = s.Messages[n-1].ID
+				}
+				continue
+			}
+			evs, err := decodeMessages(s.Messages)
+			if err != nil || len(evs) == 0 {
+				continue
+			}
+			r.fanOut(strings.TrimPrefix(s.Stream, prefix), evs)
+		}
+	}
+}
+
+// fanOut hands evs to every follower of run without ever blocking: a
+// follower whose queue is full is dropped.
+func (r *reader) fanOut(run string, evs []broker.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.runs[run]
+	if w == nil {
+		return
+	}
+	if last := evs[len(evs)-1].Seq; last > w.cur {
+		w.cur = last
+	}
+	for f := range w.followers {
+		select {
+		case f.inbox <- evs:
+		default:
+			f.fail(ErrFollowerTooSlow)
+			close(f.inbox)
+			delete(w.followers, f)
+		}
+	}
+	if len(w.followers) == 0 {
+		delete(r.runs, run)
+	}
+}

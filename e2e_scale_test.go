@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autoanalyst/autoanalyst/database/databasetest"
+)
+
+// The scaled-out tests run the same binary as several API nodes
+// (`serve --workers 0`) and several `worker` processes on the real Redis and
+// PostgreSQL, each test with a database and a Redis key prefix of its own.
+
+// testRedisURL returns the Redis server of the tests (TEST_REDIS_URL, default
+// redis://127.0.0.1:6379/0). It skips the test when Redis is unreachable,
+// or fails it under CI=true.
+func testRedisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("TEST_REDIS_URL")
+	addr := "127.0.0.1:6379"
+	if u == "" {
+		u = "redis://" + addr + "/0"
+	} else if i := strings.Index(u, "://"); i >= 0 {
+		addr = strings.SplitN(strings.TrimPrefix(u[i+3:], "@"), "/", 2)[0]
+		if j := strings.LastIndex(addr, "@"); j >= 0 {
+			addr = addr[j+1:]
+		}
+	}
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err == nil {
+		c.Close()
+		return u
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("Redis unreachable at %s: %v", addr, err)
+	}
+	t.Skipf("Redis unreachable at %s: %v", addr, err)
+	return ""
+}
+
+// cluster is a scaled-out deployment: API nodes and workers sharing
+// PostgreSQL, Redis and a blob folder.
+type cluster struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newCluster(t *testing.T, extra map[string]string) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	env := map[string]string{
+		"DATABASE_URL": databasetest.PostgresURL(t),
+		"REDIS_URL":    testRedisURL(t),
+		"REDIS_PREFIX": fmt.Sprintf("aa-test-%016x:", rand.Uint64()),
+		"BLOB_URL":     "file://" + t.TempDir(),
+		"RUN_LEASE":    "3s",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return &cluster{t: t, env: env}
+}
+
+func (c *cluster) api() *server         { return startServer(c.t, c.env, "--workers", "0") }
+func (c *cluster) worker() *server      { return startWorker(c.t, c.env) }
+func (s *server) kill()                 { s.cmd.Process.Kill(); <-s.done }
+func (s *server) holds(run string) bool { return strings.Contains(s.logs.String(), `"run":"`+run+`"`) }
+
+// chatWithData creates a session, uploads a small CSV and creates a chat on
+// node s; it returns the token and the chat's ID.
+func chatWithData(t *testing.T, s *server) (token, chatID string) {
+	t.Helper()
+	token = s.session()
+	up := s.upload(token, uploadMutation, map[string]any{"f": nil}, "f", "h.csv", strings.NewReader("a,b\n1,2\n3,4\n"))
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
+		t.Fatalf("upload: %+v", up)
+	}
+	var chat struct {
+		CreateChat struct{ ID string } `json:"createChat"`
+	}
+	s.must(token, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	return token, chat.CreateChat.ID
+}
+
+func execute(t *testing.T, s *server, token, chatID, code string) string {
+	t.Helper()
+	var r struct {
+		ExecuteCode struct{ ID string } `json:"executeCode"`
+	}
+	s.must(token, executeMutation, map[string]any{"chat": chatID, "code": code}, &r)
+	return r.ExecuteCode.ID
+}
+
+func runStatus(t *testing.T, s *server, token, runID string) string {
+	t.Helper()
+	var status struct {
+		Node struct{ Status string } `json:"node"`
+	}
+	s.must(token, `query($id: ID!) { node(id: $id) { ... on Run { status } } }`, map[string]any{"id": runID}, &status)
+	return status.Node.Status
+}
+
+// TestScaleOut: a run started on node A streams to a subscriber on node B,
+// a chat turn runs through a worker process, and cancelRun on B stops a run
+// that a worker holds.
+func TestScaleOut(t *testing.T) {
+	llmSrv := scriptedLLM(t)
+	c := newCluster(t, map[string]string{
+		"OPENAI_API_KEY":  llmKey,
+		"OPENAI_BASE_URL": llmSrv.BaseURL(),
+	})
+	a, b := c.api(), c.api()
+	c.worker()
+	c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "print(df.shape)")
+	evs, gerr, err := b.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, nil)
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe on B: %v %+v", err, gerr)
+	}
+	checkSeqs(t, evs, 1)
+	if res := find(evs, "EXECUTION_RESULT"); res == nil || res.Result.Stdout != "(2, 2)\n" {
+		t.Fatalf("events on B: %+v", evs)
+	}
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("last event %+v", last)
+	}
+	if st := runStatus(t, b, token, runID); st != "SUCCEEDED" {
+		t.Fatalf("status on B = %s", st)
+	}
+
+	// A long run, cancelled through the other node.
+	runID = execute(t, b, token, chatID, "import time\ntime.sleep(60)")
+	var once sync.Once
+	evs, gerr, err = a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type == "EXECUTION_STARTED" {
+			once.Do(func() {
+				var out struct {
+					CancelRun struct{ Status string } `json:"cancelRun"`
+				}
+				b.must(token, `mutation($id: ID!) { cancelRun(id: $id) { status } }`, map[string]any{"id": runID}, &out)
+			})
+		}
+	})
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe on A: %v %+v", err, gerr)
+	}
+	checkSeqs(t, evs, 1)
+	if last := evs[len(evs)-1]; last.Type != "RUN_CANCELLED" {
+		t.Fatalf("events of the cancelled run: %+v", evs)
+	}
+}
+
+// TestWorkerKilled kills the worker that holds a run with SIGKILL: the other
+// worker takes the run over once the lease expires and completes it, and the
+// subscriber sees one gap-free sequence.
+func TestWorkerKilled(t *testing.T) {
+	c := newCluster(t, nil)
+	a := c.api()
+	w1, w2 := c.worker(), c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "import time\ntime.sleep(2)\nprint(df.shape)")
+	var killed atomic.Pointer[server]
+	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type != "EXECUTION_STARTED" || killed.Load() != nil {
+			return
+		}
+		for _, w := range []*server{w1, w2} {
+			if w.holds(runID) {
+				killed.Store(w)
+				w.kill()
+				return
+			}
+		}
+	})
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe: %v %+v", err, gerr)
+	}
+	if killed.Load() == nil {
+		t.Fatalf("no worker logged run %s", runID)
+	}
+	checkSeqs(t, evs, 1)
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" || last.Seq < 4 {
+		t.Fatalf("events: %+v", evs)
+	}
+	results := 0
+	for _, e := range evs {
+		if e.Type == "EXECUTION_RESULT" {
+			results++
+			if e.Result.Stdout != "(2, 2)\n" {
+				t.Fatalf("result %+v", e.Result)
+			}
+		}
+	}
+	if results != 1 {
+		t.Fatalf("%d execution results, want 1 (the killed worker's never finished)", results)
+	}
+	if st := runStatus(t, a, token, runID); st != "SUCCEEDED" {
+		t.Fatalf("status = %s", st)
+	}
+}
+
+// TestAPINodeKilled kills the node a client follows a run on; the client
+// resumes on the other node from its last seq and misses nothing.
+func TestAPINodeKilled(t *testing.T) {
+	c := newCluster(t, nil)
+	a, b := c.api(), c.api()
+	c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.5)\nprint(df.shape)")
+	var once sync.Once
+	first, _, _ := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type == "EXECUTION_STARTED" {
+			once.Do(func() { go a.kill() })
+		}
+	})
+	if len(first) == 0 {
+		t.Fatal("no event before the node died")
+	}
+	last := first[len(first)-1].Seq
+	rest, gerr, err := b.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, last, nil)
+	if err != nil || gerr != nil {
+		t.Fatalf("resume on B: %v %+v", err, gerr)
+	}
+	all := append(first, rest...)
+	checkSeqs(t, all, 1)
+	if e := all[len(all)-1]; e.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("events: %+v", all)
+	}
+}
+
+// TestWorkerSIGTERM stops a worker gracefully while it runs a long run: the
+// run goes back to the queue at once (not after the lease) and the other
+// worker completes it.
+func TestWorkerSIGTERM(t *testing.T) {
+	c := newCluster(t, map[string]string{"RUN_LEASE": "60s", "SHUTDOWN_TIMEOUT": "1s"})
+	a := c.api()
+	w1, w2 := c.worker(), c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "import time\ntime.sleep(4)\nprint(df.shape)")
+	var stopped atomic.Pointer[server]
+	start := time.Now()
+	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type != "EXECUTION_STARTED" || stopped.Load() != nil {
+			return
+		}
+		for _, w := range []*server{w1, w2} {
+			if w.holds(runID) {
+				stopped.Store(w)
+				w.cmd.Process.Signal(syscall.SIGTERM)
+				return
+			}
+		}
+	})
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe: %v %+v", err, gerr)
+	}
+	if stopped.Load() == nil {
+		t.Fatalf("no worker logged run %s", runID)
+	}
+	checkSeqs(t, evs, 1)
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("events: %+v", evs)
+	}
+	if d := time.Since(start); d > 40*time.Second {
+		t.Fatalf("the run took %s: it waited for the 60s lease instead of being handed back", d)
+	}
+}
+
+// privateRedis is a redis-server of the test's own on a free port, which the
+// test may stop and start again; it keeps its data across restarts (AOF).
+type privateRedis struct {
+	t    *testing.T
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startPrivateRedis(t *testing.T) *privateRedis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server not found: %v", err)
+		}
+		t.Skipf("redis-server not found: %v", err)
+	}
+	r := &privateRedis{t: t, port: freePort(t), dir: t.TempDir()}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *privateRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+func (r *privateRedis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", r.dir, "--daemonize", "no")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", r.port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatal("private redis-server did not start")
+}
+
+func (r *privateRedis) stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM) // redis flushes the AOF and exits
+	r.cmd.Wait()
+	r.cmd = nil
+}
+
+// TestRedisRestart stops Redis for a few seconds while a run is in flight:
+// the API node and the worker reconnect by themselves, the run completes, and
+// the subscriber receives every event.
+func TestRedisRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	rds := startPrivateRedis(t)
+	c := newCluster(t, map[string]string{"REDIS_URL": rds.url(), "RUN_LEASE": "15s"})
+	a := c.api()
+	c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.5)\nprint(df.shape)")
+	var once sync.Once
+	restarted := make(chan struct{})
+	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type == "EXECUTION_STARTED" {
+			once.Do(func() {
+				go func() {
+					defer close(restarted)
+					rds.stop()
+					time.Sleep(3 * time.Second)
+					rds.start()
+				}()
+			})
+		}
+	})
+	<-restarted
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe: %v %+v (events %+v)", err, gerr, evs)
+	}
+	checkSeqs(t, evs, 1)
+	if res := find(evs, "EXECUTION_RESULT"); res == nil || !strings.HasSuffix(res.Result.Stdout, "7\n(2, 2)\n") {
+		t.Fatalf("events: %+v", evs)
+	}
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("last event %+v", last)
+	}
+	// And new runs go through as before.
+	runID = execute(t, a, token, chatID, "print(df.shape)")
+	evs, gerr, err = a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, nil)
+	if err != nil || gerr != nil || evs[len(evs)-1].Type != "RUN_SUCCEEDED" {
+		t.Fatalf("a run after the restart: %v %+v %+v", err, gerr, evs)
+	}
+}

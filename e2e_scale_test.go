@@ -26,7 +26,7 @@ import (
 // testRedisURL returns the Redis server of the tests (TEST_REDIS_URL, default
 // redis://127.0.0.1:6379/0). It skips the test when Redis is unreachable,
 // or fails it under CI=true.
-func testRedisURL(t *testing.T) string {
+func testRedisURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_REDIS_URL")
 	addr := "127.0.0.1:6379"

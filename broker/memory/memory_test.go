@@ -252,3 +252,17 @@ func TestInvalidArguments(t *testing.T) {
 		t.Error("Ack(nil) succeeded")
 	}
 }
+
+// BenchmarkRuns is the memory side of the comparison with the Redis broker
+// (broker/redis BenchmarkRuns): one process, since the memory broker serves
+// one process only.
+func BenchmarkRuns(b *testing.B) {
+	br := memory.New()
+	b.Cleanup(func() { br.Close() })
+	brokertest.BenchmarkRuns(b, 1, 4, func(*testing.B) broker.Broker { return nopClose{br} })
+}
+
+// nopClose shares one memory broker between the benchmark's "processes".
+type nopClose struct{ broker.Broker }
+
+func (nopClose) Close() error { return nil }

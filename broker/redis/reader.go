@@ -8,6 +8,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/autoanalyst/autoanalyst/broker"
 )
@@ -65,6 +66,9 @@ func newReader(b *Broker) *reader {
 	opts.PoolSize = 1
 	opts.MinIdleConns = 0
 	opts.MaxIdleConns = 1
+	// The options' maintenance-notification settings belong to the caller's
+	// client (sharing them fails); the reader needs none.
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	// Named, so that CLIENT LIST shows which process's reader it is.
 	opts.ClientName = strings.Join(strings.Fields(b.cfg.prefix+"reader"), "_")
 	return &reader{

@@ -29,7 +29,7 @@ const (
 	DefaultDeadLimit = 1000
 	// DefaultFollowerQueue is how many batches of events a follower may have
 	// waiting before it is closed with ErrFollowerTooSlow.
-	DefaultFollowerQueue = 256
+	DefaultFollowerQueue = 32
 )
 
 // ErrFollowerTooSlow is Subscription.Err of a follower closed because its

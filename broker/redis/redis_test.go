@@ -184,3 +184,29 @@ func TestLogExpires(t *testing.T) {
 		t.Fatalf("a new log starts at 1: %d %v", seq, err)
 	}
 }
+
+// BenchmarkRuns measures trivial runs per second through Redis with one and
+// two worker "processes" (brokers with clients of their own), four workers
+// each; compare with broker/memory's BenchmarkRuns.
+func BenchmarkRuns(b *testing.B) {
+	for _, procs := range []int{1, 2} {
+		b.Run(fmt.Sprintf("processes=%d", procs), func(b *testing.B) {
+			prefix := fmt.Sprintf("aa-bench-%016x:", rand.Uint64())
+			brokertest.BenchmarkRuns(b, procs, 4, func(b *testing.B) broker.Broker {
+				c := testClient(b)
+				br := redis.New(c, redis.WithPrefix(prefix), redis.WithLogRetention(time.Minute))
+				b.Cleanup(func() {
+					br.Close()
+					ctx := context.Background()
+					keys, _ := c.Keys(ctx, prefix+"*").Result()
+					for len(keys) > 0 {
+						n := min(len(keys), 1000)
+						c.Del(ctx, keys[:n]...)
+						keys = keys[n:]
+					}
+				})
+				return br
+			})
+		})
+	}
+}

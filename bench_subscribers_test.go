@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/autoanalyst/autoanalyst/broker"
+	redisbroker "github.com/autoanalyst/autoanalyst/broker/redis"
+	"github.com/autoanalyst/autoanalyst/database/databasetest"
+)
+
+// BenchmarkSubscribers holds many WebSocket subscribers (SUBSCRIBERS, default
+// 10,000, following 1,000 runs) on one API process (`serve --workers 0` on
+// Redis and PostgreSQL), then publishes one event to every run per iteration
+// straight into Redis and times, on the client side, how long each took to
+// reach each subscriber. It reports the API process's RSS per subscriber and
+// the publish-to-receive latency p50 and p99.
+func BenchmarkSubscribers(b *testing.B) {
+	subscribers := 10_000
+	if v, err := strconv.Atoi(os.Getenv("SUBSCRIBERS")); err == nil && v > 0 {
+		subscribers = v
+	}
+	runs := max(subscribers/10, 1)
+	prefix := fmt.Sprintf("aa-bench-%016x:", time.Now().UnixNano())
+	redisURL := testRedisURL(b)
+	env := map[string]string{
+		"DATABASE_URL": postgresURLForBench(b),
+		"REDIS_URL":    redisURL,
+		"REDIS_PREFIX": prefix,
+		"BLOB_URL":     "file://" + b.TempDir(),
+		"RATE_LIMIT":   "0",
+		"LOG_LEVEL":    "warn",
+	}
+	srv := startServer(b, env, "--workers", "0")
+	token := srv.session()
+	up := srv.upload(token, uploadMutation, map[string]any{"f": nil}, "f", "h.csv", strings.NewReader("a,b\n1,2\n"))
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	json.Unmarshal(up.Data, &uploaded)
+	var chat struct {
+		CreateChat struct{ ID string } `json:"createChat"`
+	}
+	srv.must(token, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	// Runs that no worker will take (there is none): their logs are ours.
+	runIDs := make([]string, runs)
+	for i := range runIDs {
+		var r struct {
+			ExecuteCode struct{ ID string } `json:"executeCode"`
+		}
+		srv.must(token, executeMutation, map[string]any{"chat": chat.CreateChat.ID, "code": "x = 1"}, &r)
+		runIDs[i] = r.ExecuteCode.ID
+	}
+	rssBefore := rssOf(b, srv.cmd.Process.Pid)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var received atomic.Int64
+	var mu sync.Mutex
+	var latencies []float64
+	wsURL := "ws" + strings.TrimPrefix(srv.url, "http") + "/graphql"
+	ready := make(chan error, subscribers)
+	for i := range subscribers {
+		runID := runIDs[i%runs]
+		go func() {
+			c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+			if err != nil {
+				ready <- err
+				return
+			}
+			defer c.CloseNow()
+			wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": authInit(token)})
+			var msg struct {
+				Type    string          `json:"type"`
+				Payload json.RawMessage `json:"payload"`
+			}
+			if err := wsjson.Read(ctx, c, &msg); err != nil || msg.Type != "connection_ack" {
+				ready <- fmt.Errorf("init: %v %s", err, msg.Type)
+				return
+			}
+			wsjson.Write(ctx, c, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{
+				"query": `subscription($id: ID!) { runEvents(runID: $id) { seq at } }`, "variables": map[string]any{"id": runID}}})
+			ready <- nil
+			for {
+				if err := wsjson.Read(ctx, c, &msg); err != nil {
+					return
+				}
+				if msg.Type != "next" {
+					continue
+				}
+				var p struct {
+					Data struct {
+						RunEvents struct {
+							At time.Time `json:"at"`
+						} `json:"runEvents"`
+					} `json:"data"`
+				}
+				if json.Unmarshal(msg.Payload, &p) == nil {
+					d := time.Since(p.Data.RunEvents.At)
+					mu.Lock()
+					latencies = append(latencies, float64(d)/float64(time.Millisecond))
+					mu.Unlock()
+				}
+				received.Add(1)
+			}
+		}()
+	}
+	for range subscribers {
+		if err := <-ready; err != nil {
+			b.Fatalf("subscriber: %v", err)
+		}
+	}
+	time.Sleep(2 * time.Second) // let every subscription reach the broker
+	rssAfter := rssOf(b, srv.cmd.Process.Pid)
+
+	opts, _ := goredis.ParseURL(redisURL)
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	pub := redisbroker.New(rdb, redisbroker.WithPrefix(prefix))
+	defer pub.Close()
+	want := int64(0)
+	for b.Loop() {
+		for _, id := range runIDs {
+			if _, err := pub.Append(ctx, id, broker.Event{Type: "STEP", At: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		want += int64(subscribers)
+		deadline := time.Now().Add(time.Minute)
+		for received.Load() < want {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d events received", received.Load(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	b.ReportMetric(float64(rssAfter-rssBefore)/float64(subscribers)/1024, "KB/subscriber")
+	mu.Lock()
+	b.ReportMetric(pct(latencies, 50), "p50-ms")
+	b.ReportMetric(pct(latencies, 99), "p99-ms")
+	mu.Unlock()
+	cancel()
+	keys, _ := rdb.Keys(context.Background(), prefix+"*").Result()
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		rdb.Del(context.Background(), keys[:n]...)
+		keys = keys[n:]
+	}
+}
+
+func postgresURLForBench(b *testing.B) string {
+	return databasetest.PostgresURL(b)
+}
+
+// rssOf returns a process's resident set size in bytes.
+func rssOf(tb testing.TB, pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	tb.Fatal("no VmRSS")
+	return 0
+}
+
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[min(max(int(math.Ceil(p/100*float64(len(s))))-1, 0), len(s)-1)]
+}

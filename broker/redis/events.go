@@ -113,7 +113,7 @@ func decodeMessage(m goredis.XMessage) (broker.Event, error) {
 }
 
 // Follow implements broker.EventLog. The follower is fed by the Broker's one
-// reader; when its consumer falls more than WithFollowerQueue batches behind,
+// reader; when its consumer falls more than WithFollowerQueue events behind,
 // it is closed and Err returns ErrFollowerTooSlow. It is safe for concurrent
 // use.
 func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker.Subscription, error) {
@@ -193,8 +193,9 @@ func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, out 
 	}
 	for {
 		select {
-		case batch, ok := <-f.inbox:
-			if !ok {
+		case <-f.ready:
+			batch, ended := f.take()
+			if ended {
 				return // dropped or closed: errFunc says which
 			}
 			if !deliver(batch) {

@@ -38,13 +38,67 @@ type watched struct {
 	followers map[*follower]struct{}
 }
 
-// follower is one Follow: the reader hands it batches through inbox.
+// follower is one Follow: the reader queues events for it, and its own
+// goroutine (runFollower) delivers them.
 type follower struct {
 	run   string
-	inbox chan []broker.Event
+	limit int           // most events that may wait
+	ready chan struct{} // signalled when events are queued or the follower ends
 
-	mu  sync.Mutex
-	err error
+	mu      sync.Mutex
+	pending []broker.Event
+	ended   bool // no more events will be queued
+	err     error
+}
+
+// push queues evs; it never blocks. A follower with more than limit events
+// waiting is ended with ErrFollowerTooSlow. It reports false once the
+// follower has ended.
+func (f *follower) push(evs []broker.Event) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ended {
+		return false
+	}
+	if len(f.pending)+len(evs) > f.limit {
+		f.endLocked(ErrFollowerTooSlow)
+		return false
+	}
+	f.pending = append(f.pending, evs...)
+	f.signal()
+	return true
+}
+
+// end stops the queueing, with err as the follower's Err (nil: none).
+func (f *follower) end(err error) {
+	f.mu.Lock()
+	f.endLocked(err)
+	f.mu.Unlock()
+}
+
+func (f *follower) endLocked(err error) {
+	if f.err == nil {
+		f.err = err
+	}
+	f.ended = true
+	f.pending = nil
+	f.signal()
+}
+
+func (f *follower) signal() {
+	select {
+	case f.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued events and whether the follower has ended.
+func (f *follower) take() ([]broker.Event, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	evs := f.pending
+	f.pending = nil
+	return evs, f.ended
 }
 
 func (f *follower) fail(err error) {
@@ -82,7 +136,7 @@ func newReader(b *Broker) *reader {
 
 // add registers a follower of runID from after.
 func (r *reader) add(ctx context.Context, runID string, after int64) (*follower, error) {
-	f := &follower{run: runID, inbox: make(chan []broker.Event, r.b.cfg.followerQueue)}
+	f := &follower{run: runID, limit: r.b.cfg.followerQueue, ready: make(chan struct{}, 1)}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -133,8 +187,7 @@ func (r *reader) close() {
 	started := r.started
 	for _, w := range r.runs {
 		for f := range w.followers {
-			f.fail(broker.ErrClosed)
-			close(f.inbox)
+			f.end(broker.ErrClosed)
 		}
 	}
 	r.runs = map[string]*watched{}
@@ -208,8 +261,8 @@ func (r *reader) loop() {
 	}
 }
 
-// fanOut hands evs to every follower of run without ever blocking: a
-// follower whose queue is full is dropped.
+// fanOut queues evs for every follower of run without ever blocking: a
+// follower with too many events waiting is dropped.
 func (r *reader) fanOut(run string, evs []broker.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -221,11 +274,7 @@ func (r *reader) fanOut(run string, evs []broker.Event) {
 		w.cur = last
 	}
 	for f := range w.followers {
-		select {
-		case f.inbox <- evs:
-		default:
-			f.fail(ErrFollowerTooSlow)
-			close(f.inbox)
+		if !f.push(evs) {
 			delete(w.followers, f)
 		}
 	}

@@ -27,9 +27,9 @@ const (
 	DefaultMaxLen = 10000
 	// DefaultDeadLimit is how many dead-lettered jobs are kept for inspection.
 	DefaultDeadLimit = 1000
-	// DefaultFollowerQueue is how many batches of events a follower may have
-	// waiting before it is closed with ErrFollowerTooSlow.
-	DefaultFollowerQueue = 32
+	// DefaultFollowerQueue is how many events a follower may have waiting
+	// before it is closed with ErrFollowerTooSlow.
+	DefaultFollowerQueue = 4096
 )
 
 // ErrFollowerTooSlow is Subscription.Err of a follower closed because its
@@ -77,8 +77,9 @@ func WithMaxLen(n int64) Option { return func(c *config) { c.maxLen = max(n, 1) 
 // dropped first); default DefaultDeadLimit. Zero or negative keeps none.
 func WithDeadLimit(n int) Option { return func(c *config) { c.deadLimit = max(n, 0) } }
 
-// WithFollowerQueue sets how many batches of events may wait for a follower's
-// consumer before the follower is dropped; default DefaultFollowerQueue.
+// WithFollowerQueue sets how many events may wait for a follower's consumer
+// before the follower is dropped; default DefaultFollowerQueue. The queue
+// takes memory only while events wait.
 func WithFollowerQueue(n int) Option { return func(c *config) { c.followerQueue = max(n, 1) } }
 
 // WithLogf sets where the broker reports transient errors it recovers from

@@ -124,7 +124,7 @@ func BenchmarkSubscribers(b *testing.B) {
 			b.Fatalf("subscriber: %v", err)
 		}
 	}
-	time.Sleep(2 * time.Second) // let every subscription reach the broker
+	time.Sleep(2 * time.Second) // let every subscription reach the broker, and the GC settle
 	rssAfter := rssOf(b, srv.cmd.Process.Pid)
 
 	opts, _ := goredis.ParseURL(redisURL)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/database/databasetest"
+	"github.com/autoanalyst/autoanalyst/llm/llmtest"
 )
 
 // The scaled-out tests run the same binary as several API nodes
@@ -394,5 +395,81 @@ func TestRedisRestart(t *testing.T) {
 	evs, gerr, err = a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, nil)
 	if err != nil || gerr != nil || evs[len(evs)-1].Type != "RUN_SUCCEEDED" {
 		t.Fatalf("a run after the restart: %v %+v %+v", err, gerr, evs)
+	}
+}
+
+// TestChatTurnReclaimed kills the worker that holds a chat turn while its
+// code runs: the other worker completes the turn, and the chat has exactly
+// one answer.
+func TestChatTurnReclaimed(t *testing.T) {
+	llmSrv := llmtest.NewOpenAIServer(t, llmtest.Route(
+		llmtest.Rule{Contains: "You are preprocessing_agent", Reply: llmtest.Text(
+			"```python\nimport time\ntime.sleep(2)\nprint('rows:', df.shape[0])\n```\nCounted the rows.")},
+	).Handle)
+	c := newCluster(t, map[string]string{"OPENAI_API_KEY": llmKey, "OPENAI_BASE_URL": llmSrv.BaseURL()})
+	a := c.api()
+	w1, w2 := c.worker(), c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token, chatID := chatWithData(t, a)
+	var r struct {
+		SendMessage struct{ ID string } `json:"sendMessage"`
+	}
+	a.must(token, sendMutation, map[string]any{"chat": chatID, "content": "@preprocessing_agent count the rows"}, &r)
+	runID := r.SendMessage.ID
+	var killed atomic.Pointer[server]
+	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type != "EXECUTION_STARTED" || killed.Load() != nil {
+			return
+		}
+		for _, w := range []*server{w1, w2} {
+			if w.holds(runID) {
+				killed.Store(w)
+				w.kill()
+				return
+			}
+		}
+	})
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe: %v %+v", err, gerr)
+	}
+	if killed.Load() == nil {
+		t.Fatalf("no worker logged run %s", runID)
+	}
+	checkSeqs(t, evs, 1)
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("events: %+v", evs)
+	}
+	var out struct {
+		Node struct {
+			Messages struct {
+				Edges []struct {
+					Node struct {
+						Sender  string `json:"sender"`
+						Content string `json:"content"`
+					} `json:"node"`
+				} `json:"edges"`
+			} `json:"messages"`
+		} `json:"node"`
+	}
+	a.must(token, `query($id: ID!) { node(id: $id) { ... on Chat { messages { edges { node { sender content } } } } } }`,
+		map[string]any{"id": chatID}, &out)
+	answers := 0
+	for _, e := range out.Node.Messages.Edges {
+		if e.Node.Sender == "ai" || e.Node.Sender == "AI" {
+			answers++
+			if !strings.Contains(e.Node.Content, "rows: 2") {
+				t.Errorf("answer %q", e.Node.Content)
+			}
+		}
+	}
+	if answers != 1 || len(out.Node.Messages.Edges) != 2 {
+		t.Fatalf("messages %+v: want the question and one answer", out.Node.Messages.Edges)
+	}
+	// The first worker's agent call completed before it died, and the second
+	// worker called the model again: two calls in all.
+	if n := llmSrv.Count(); n != 2 {
+		t.Errorf("%d model calls, want 2", n)
 	}
 }

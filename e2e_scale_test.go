@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -471,5 +472,18 @@ func TestChatTurnReclaimed(t *testing.T) {
 	// worker called the model again: two calls in all.
 	if n := llmSrv.Count(); n != 2 {
 		t.Errorf("%d model calls, want 2", n)
+	}
+	// One usage row per call that completed, whichever worker made it.
+	db, err := sql.Open("pgx", c.env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows int
+	if err := db.QueryRow(`SELECT count(*) FROM model_usages WHERE run_id = $1`, runID).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != llmSrv.Count() {
+		t.Errorf("%d usage rows for %d model calls", rows, llmSrv.Count())
 	}
 }

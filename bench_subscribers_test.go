@@ -25,9 +25,11 @@ import (
 
 // BenchmarkSubscribers holds many WebSocket subscribers (SUBSCRIBERS, default
 // 10,000, following 1,000 runs) on one API process (`serve --workers 0` on
-// Redis and PostgreSQL), then publishes one event to every run per iteration
-// straight into Redis and times, on the client side, how long each took to
-// reach each subscriber. It reports the API process's RSS per subscriber and
+// Redis and PostgreSQL), then publishes one event to every run per iteration,
+// paced over a second, straight into Redis, and times, on the client side,
+// how long each took to reach each subscriber. The clients run in the
+// benchmark's process, on the same cores as the server. BENCH_SERVER_GOGC sets
+// the server's GOGC, to see what garbage collection does to the tail. It reports the API process's RSS per subscriber and
 // the publish-to-receive latency p50 and p99.
 func BenchmarkSubscribers(b *testing.B) {
 	subscribers := 10_000
@@ -35,6 +37,7 @@ func BenchmarkSubscribers(b *testing.B) {
 		subscribers = v
 	}
 	runs := max(subscribers/10, 1)
+	burst := os.Getenv("PUBLISH_BURST") == "1"
 	prefix := fmt.Sprintf("aa-bench-%016x:", time.Now().UnixNano())
 	redisURL := testRedisURL(b)
 	env := map[string]string{
@@ -44,6 +47,7 @@ func BenchmarkSubscribers(b *testing.B) {
 		"BLOB_URL":     "file://" + b.TempDir(),
 		"RATE_LIMIT":   "0",
 		"LOG_LEVEL":    "warn",
+		"GOGC":         os.Getenv("BENCH_SERVER_GOGC"),
 	}
 	srv := startServer(b, env, "--workers", "0")
 	token := srv.session()
@@ -134,7 +138,16 @@ func BenchmarkSubscribers(b *testing.B) {
 	defer pub.Close()
 	want := int64(0)
 	for b.Loop() {
-		for _, id := range runIDs {
+		// One event per run, paced over a second: every run emitting an
+		// event a second, as live runs do (a burst of all at once is the
+		// other extreme; PUBLISH_BURST=1 measures that).
+		start := time.Now()
+		for i, id := range runIDs {
+			if !burst {
+				if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(runs))); d > 0 {
+					time.Sleep(d)
+				}
+			}
 			if _, err := pub.Append(ctx, id, broker.Event{Type: "STEP", At: time.Now()}); err != nil {
 				b.Fatal(err)
 			}
@@ -149,6 +162,8 @@ func BenchmarkSubscribers(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(rssAfter-rssBefore)/float64(subscribers)/1024, "KB/subscriber")
+	// After the publishing, with the garbage it made (the GC's headroom).
+	b.ReportMetric(float64(rssOf(b, srv.cmd.Process.Pid)-rssBefore)/float64(subscribers)/1024, "KB/subscriber-end")
 	mu.Lock()
 	b.ReportMetric(pct(latencies, 50), "p50-ms")
 	b.ReportMetric(pct(latencies, 99), "p99-ms")

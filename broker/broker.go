@@ -140,6 +140,16 @@ type EventLog interface {
 	// caller may Follow again from the last Seq it received). A slow follower
 	// never blocks Append.
 	Follow(ctx context.Context, runID string, after int64) (*Subscription, error)
+	// FollowFunc is Follow without a channel, for consumers that would
+	// otherwise need a goroutine of their own to forward the events: the
+	// follower's goroutine calls fn with each event, in order, without gaps or
+	// duplicates, and fn's pace is the consumer's (it may block, but must
+	// return soon once ctx is done). Following stops after fn has been given
+	// the Final event, when fn returns false, when ctx is done, or when the
+	// broker closes; then done is called once, from the follower's goroutine,
+	// with what Subscription.Err would report. It returns an error, and
+	// calls neither fn nor done, when the follower cannot be started.
+	FollowFunc(ctx context.Context, runID string, after int64, fn func(Event) bool, done func(error)) error
 }
 
 // Subscription is a live view of a run's log. Safe for use by one goroutine.

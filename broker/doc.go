@@ -24,8 +24,10 @@
 // 2, 3... without gaps. Read returns a range; Follow replays from a sequence
 // number and then delivers new events as they come, so a client that connects
 // late or reconnects after a drop resumes from the last Seq it saw and misses
-// nothing. A Final event ends the log: followers are closed after it and
-// further Appends fail. A finished log is kept for a retention period and then
+// nothing; FollowFunc does the same with a callback run on the follower's own
+// goroutine, for consumers that would otherwise spend a goroutine forwarding
+// from the channel (the GraphQL subscription does). A Final event ends the
+// log: followers are closed after it and further Appends fail. A finished log is kept for a retention period and then
 // removed; the database holds the durable copy.
 //
 // # Implementations

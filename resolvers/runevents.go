@@ -62,36 +62,35 @@ func (r *Resolver) followRun(ctx context.Context, runID string, after *int) (<-c
 		}()
 		return out, nil
 	}
-	sub, err := r.Events.Follow(ctx, runID, from)
-	if err != nil {
-		return nil, err
-	}
-	go func() {
-		defer close(out)
-		last := from
-		for {
-			for e := range sub.C {
-				if !send(e) {
+	// The broker's follower goroutine converts and sends: no goroutine of
+	// our own per subscriber.
+	last := from
+	var follow func(after int64) error
+	follow = func(after int64) error {
+		return r.Events.FollowFunc(ctx, runID, after, func(e broker.Event) bool {
+			if !send(e) {
+				return false
+			}
+			last = e.Seq
+			return true
+		}, func(err error) {
+			if err != nil && !errors.Is(err, broker.ErrClosed) && ctx.Err() == nil {
+				// The follower fell behind (a slow client): resume from the
+				// last event sent, so the client sees no gap.
+				r.Logger.Debug().Err(err).Str("run", runID).Int64("after", last).Msg("following the run again")
+				if err = follow(last); err == nil {
 					return
 				}
-				last = e.Seq
 			}
-			err := sub.Err()
-			if err == nil || errors.Is(err, broker.ErrClosed) || ctx.Err() != nil {
-				if err != nil {
-					r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
-				}
-				return
-			}
-			// The follower fell behind (a slow client): resume from the
-			// last event sent, so the client sees no gap.
-			r.Logger.Debug().Err(err).Str("run", runID).Int64("after", last).Msg("following the run again")
-			if sub, err = r.Events.Follow(ctx, runID, last); err != nil {
+			if err != nil && ctx.Err() == nil {
 				r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
-				return
 			}
-		}
-	}()
+			close(out)
+		})
+	}
+	if err := follow(from); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

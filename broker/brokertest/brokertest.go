@@ -928,6 +928,53 @@ var eventCases = []testCase{
 			t.Logf("slow follower dropped after seq %d: %v", last, sub.Err())
 		}
 	}},
+	{"FollowFunc", func(t *testing.T, b broker.Broker) {
+		type result struct {
+			seqs []int64
+			err  error
+		}
+		followFunc := func(run string, after int64, stopAt int64) <-chan result {
+			out := make(chan result, 1)
+			var seqs []int64
+			err := b.FollowFunc(bg(t), run, after, func(ev broker.Event) bool {
+				seqs = append(seqs, ev.Seq)
+				return ev.Seq != stopAt
+			}, func(err error) { out <- result{seqs, err} })
+			noErr(t, "FollowFunc", err)
+			return out
+		}
+		wait := func(c <-chan result, want []int64) {
+			t.Helper()
+			select {
+			case r := <-c:
+				noErr(t, "FollowFunc done", r.err)
+				if !reflect.DeepEqual(r.seqs, want) {
+					t.Fatalf("FollowFunc got %v, want %v", r.seqs, want)
+				}
+			case <-time.After(Patience):
+				t.Fatalf("FollowFunc did not end within %s", Patience)
+			}
+		}
+		appendN(t, b, "run-1", 1, 3)
+		// fn returning false stops following.
+		wait(followFunc("run-1", 0, 2), []int64{1, 2})
+		// Live events, then the Final one.
+		c := followFunc("run-1", 1, -1)
+		appendN(t, b, "run-1", 4, 1)
+		finish(t, b, "run-1", 5)
+		wait(c, []int64{2, 3, 4, 5})
+		// Close ends a waiting follower with ErrClosed.
+		done := make(chan error, 1)
+		noErr(t, "FollowFunc", b.FollowFunc(bg(t), "run-2", 0, func(broker.Event) bool { return true }, func(err error) { done <- err }))
+		time.Sleep(50 * time.Millisecond)
+		b.Close()
+		select {
+		case err := <-done:
+			wantErr(t, "FollowFunc done after Close", err, broker.ErrClosed)
+		case <-time.After(Patience):
+			t.Fatal("FollowFunc did not end after Close")
+		}
+	}},
 	{"RunsAreIndependent", func(t *testing.T, b broker.Broker) {
 		const n = 50
 		runs := []string{"run-a", "run-b", "run-c"}

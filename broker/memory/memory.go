@@ -585,8 +585,42 @@ func (b *Broker) Read(ctx context.Context, runID string, after int64, limit int)
 // event or ctx end and broker.ErrClosed after Close. It is safe for concurrent
 // use; the Subscription is for one goroutine.
 func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker.Subscription, error) {
+	ch := make(chan broker.Event)
+	var (
+		errMu sync.Mutex
+		err   error
+	)
+	send := func(ev broker.Event) bool {
+		select {
+		case ch <- ev:
+			return true
+		case <-ctx.Done():
+		case <-b.done:
+		}
+		return false
+	}
+	done := func(e error) {
+		errMu.Lock()
+		err = e
+		errMu.Unlock()
+		close(ch)
+	}
+	if e := b.FollowFunc(ctx, runID, after, send, done); e != nil {
+		return nil, e
+	}
+	return broker.NewSubscription(ch, func() error {
+		errMu.Lock()
+		defer errMu.Unlock()
+		return err
+	}), nil
+}
+
+// FollowFunc implements broker.EventLog. done reports nil after the Final
+// event, fn's false or ctx end, and broker.ErrClosed after Close. It is safe
+// for concurrent use.
+func (b *Broker) FollowFunc(ctx context.Context, runID string, after int64, fn func(broker.Event) bool, done func(error)) error {
 	if _, err := b.begin(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	r := b.runs[runID]
 	if r == nil {
@@ -597,23 +631,17 @@ func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker
 	b.follow.Add(1)
 	b.mu.Unlock()
 
-	ch := make(chan broker.Event)
-	var (
-		errMu sync.Mutex
-		err   error
-	)
 	go func() {
+		var err error
+		defer func() { done(err) }()
 		defer b.follow.Done()
-		defer close(ch)
 		defer b.unfollow(runID, r)
 		stop := func() bool {
 			select {
 			case <-ctx.Done():
 				return true
 			case <-b.done:
-				errMu.Lock()
 				err = broker.ErrClosed
-				errMu.Unlock()
 				return true
 			default:
 				return false
@@ -625,13 +653,15 @@ func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker
 			evs, final, wait := r.from(pos), r.final, r.notify
 			b.mu.Unlock()
 			for _, ev := range evs {
-				select {
-				case ch <- ev:
-					pos = ev.Seq
-				case <-ctx.Done():
-				case <-b.done:
-				}
 				if stop() {
+					return
+				}
+				if !fn(ev) {
+					stop() // fn may have given up because the broker closed
+					return
+				}
+				pos = ev.Seq
+				if ev.Final {
 					return
 				}
 			}
@@ -648,11 +678,7 @@ func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker
 			}
 		}
 	}()
-	return broker.NewSubscription(ch, func() error {
-		errMu.Lock()
-		defer errMu.Unlock()
-		return err
-	}), nil
+	return nil
 }
 
 // unfollow drops a follower; a log that only followers created goes with them.

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -117,6 +118,31 @@ func decodeMessage(m goredis.XMessage) (broker.Event, error) {
 // it is closed and Err returns ErrFollowerTooSlow. It is safe for concurrent
 // use.
 func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker.Subscription, error) {
+	out := make(chan broker.Event)
+	send := func(ev broker.Event) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	done := func(error) { close(out) }
+	f, err := b.follow(ctx, runID, after, send, done)
+	if err != nil {
+		return nil, err
+	}
+	return broker.NewSubscription(out, f.errFunc), nil
+}
+
+// FollowFunc implements broker.EventLog, on the Broker's one reader like
+// Follow. It is safe for concurrent use.
+func (b *Broker) FollowFunc(ctx context.Context, runID string, after int64, fn func(broker.Event) bool, done func(error)) error {
+	_, err := b.follow(ctx, runID, after, fn, func(err error) { done(err) })
+	return err
+}
+
+func (b *Broker) follow(ctx context.Context, runID string, after int64, fn func(broker.Event) bool, done func(error)) (*follower, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, err
 	}
@@ -125,15 +151,20 @@ func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan broker.Event)
-	go b.runFollower(ctx, f, after, out)
-	return broker.NewSubscription(out, f.errFunc), nil
+	go func() {
+		b.runFollower(ctx, f, after, fn)
+		if ctx.Err() != nil && !errors.Is(f.errFunc(), broker.ErrClosed) {
+			done(nil)
+			return
+		}
+		done(f.errFunc())
+	}()
+	return f, nil
 }
 
-// runFollower delivers a follower's events to out: its own replay first,
+// runFollower delivers a follower's events to fn: its own replay first,
 // then what the reader hands it, filling gaps with XRANGE.
-func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, out chan<- broker.Event) {
-	defer close(out)
+func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, fn func(broker.Event) bool) {
 	defer b.reader.remove(f)
 	next := after + 1
 	// deliver sends the events in order from next on; it reports false when
@@ -153,9 +184,7 @@ func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, out 
 					return false
 				}
 				for _, g := range gap {
-					select {
-					case out <- g:
-					case <-ctx.Done():
+					if !fn(g) {
 						return false
 					}
 				}
@@ -164,9 +193,7 @@ func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, out 
 					return false
 				}
 			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
+			if !fn(ev) {
 				return false
 			}
 			next = ev.Seq + 1

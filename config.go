@@ -29,6 +29,9 @@ type config struct {
 	ExecutorSandbox string        `env:"EXECUTOR_SANDBOX" envDefault:"on"`
 	ExecTimeout     time.Duration `env:"EXEC_TIMEOUT" envDefault:"120s"`
 	ExecMemoryBytes int64         `env:"EXEC_MEMORY_BYTES" envDefault:"2147483648"`
+	ExecMaxOutput   int           `env:"EXEC_MAX_OUTPUT_BYTES" envDefault:"1048576"`
+	ExecMaxResult   int64         `env:"EXEC_MAX_RESULT_BYTES" envDefault:"67108864"`
+	ExecTmpBytes    int64         `env:"EXEC_TMP_BYTES" envDefault:"67108864"`
 	MaxKernels      int           `env:"MAX_KERNELS" envDefault:"8"`
 	KernelIdle      time.Duration `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
 	SessionTTL      time.Duration `env:"SESSION_TTL" envDefault:"720h"`
@@ -57,6 +60,12 @@ func loadConfig() (*config, error) {
 	}
 	if c.EventRetention < 0 || c.EventMaxLen < 100 {
 		return nil, fmt.Errorf("configuration: EVENT_LOG_RETENTION must not be negative and EVENT_LOG_MAXLEN must be at least 100")
+	}
+	if c.ExecMaxOutput < 1024 || c.ExecMaxResult < 1<<20 || c.ExecTmpBytes < 1<<20 || c.ExecMemoryBytes < 256<<20 {
+		return nil, fmt.Errorf("configuration: EXEC_MAX_OUTPUT_BYTES must be at least 1024, EXEC_MAX_RESULT_BYTES and EXEC_TMP_BYTES at least 1 MiB, EXEC_MEMORY_BYTES at least 256 MiB")
+	}
+	if c.ExecTimeout < time.Second || c.MaxKernels < 1 {
+		return nil, fmt.Errorf("configuration: EXEC_TIMEOUT must be at least 1s and MAX_KERNELS at least 1")
 	}
 	if c.UploadMaxBytes <= 0 {
 		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")

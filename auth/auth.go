@@ -28,6 +28,7 @@ type Service struct {
 	ttl time.Duration
 	// adminKey, when set, admits requests with a matching X-Admin-Key header.
 	adminKey []byte
+	acc      *accounts
 }
 
 // New returns a Service issuing tokens valid for ttl.
@@ -35,7 +36,7 @@ func New(db *ent.Client, ttl time.Duration, adminKey string) *Service {
 	if ttl <= 0 {
 		ttl = 30 * 24 * time.Hour
 	}
-	s := &Service{db: db, ttl: ttl}
+	s := &Service{db: db, ttl: ttl, acc: newAccounts()}
 	if adminKey != "" {
 		s.adminKey = []byte(adminKey)
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
@@ -25,6 +26,40 @@ func (r *mutationResolver) CreateGuestSession(ctx context.Context) (*model.AuthP
 		return nil, err
 	}
 	return &model.AuthPayload{Token: is.Token, ExpiresAt: is.ExpiresAt, User: is.User}, nil
+}
+
+// SignUp is the resolver for the signUp field.
+func (r *mutationResolver) SignUp(ctx context.Context, input model.SignUpInput) (*model.AuthPayload, error) {
+	in := auth.SignUpInput{Email: input.Email, Password: input.Password}
+	if input.Name != nil {
+		in.Name = *input.Name
+	}
+	is, err := r.Auth.SignUp(ctx, viewer.FromContext(ctx), in)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{Token: is.Token, ExpiresAt: is.ExpiresAt, User: is.User}, nil
+}
+
+// SignIn is the resolver for the signIn field.
+func (r *mutationResolver) SignIn(ctx context.Context, input model.SignInInput) (*model.AuthPayload, error) {
+	is, err := r.Auth.SignIn(ctx, input.Email, input.Password)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{Token: is.Token, ExpiresAt: is.ExpiresAt, User: is.User}, nil
+}
+
+// SignOut is the resolver for the signOut field.
+func (r *mutationResolver) SignOut(ctx context.Context) (bool, error) {
+	v, err := requireViewer(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Auth.SignOut(ctx, v); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // UploadDataset is the resolver for the uploadDataset field.

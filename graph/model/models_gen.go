@@ -89,6 +89,19 @@ type SendMessageInput struct {
 	Content string `json:"content"`
 }
 
+type SignInInput struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type SignUpInput struct {
+	// Compared case-insensitively; unique.
+	Email string `json:"email"`
+	// 8 to 72 bytes.
+	Password string  `json:"password"`
+	Name     *string `json:"name,omitempty"`
+}
+
 type Subscription struct {
 }
 

@@ -596,3 +596,41 @@ func TestAccounts(t *testing.T) {
 		t.Fatalf("after signIn: %d chats", n)
 	}
 }
+
+// TestModelsAndCleanCode reads the model registry and cleans a program.
+func TestModelsAndCleanCode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	srv := startServer(t, nil)
+	var out struct {
+		Models []struct {
+			Provider        string
+			Name            string
+			InputPricePer1K float64 `json:"inputPricePer1K"`
+			CreditsPerQuery int
+			MaxOutputTokens int
+		}
+		CleanCode string
+	}
+	srv.must("", `{ models(provider: "anthropic") { provider name inputPricePer1K creditsPerQuery maxOutputTokens }
+		cleanCode(code: "x = 1\nimport os\nimport os") }`, nil, &out)
+	found := false
+	for _, m := range out.Models {
+		if m.Provider != "anthropic" {
+			t.Fatalf("provider filter let %+v through", m)
+		}
+		if m.Name == "claude-sonnet-4-6" {
+			found = m.InputPricePer1K == 0.003 && m.CreditsPerQuery > 0 && m.MaxOutputTokens > 0
+		}
+	}
+	if !found {
+		t.Fatalf("models: %+v", out.Models)
+	}
+	if out.CleanCode != "import os\n\nx = 1" {
+		t.Fatalf("cleanCode: %q", out.CleanCode)
+	}
+	if r := srv.do("", `query($c: String!) { cleanCode(code: $c) }`, map[string]any{"c": strings.Repeat("x", 300<<10)}); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("oversized code: %+v", r.Errors)
+	}
+}

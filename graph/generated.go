@@ -226,6 +226,19 @@ type ComplexityRoot struct {
 		Tables     func(childComplexity int) int
 	}
 
+	LLMModel struct {
+		ContextWindow    func(childComplexity int) int
+		CreditsPerQuery  func(childComplexity int) int
+		DisplayName      func(childComplexity int) int
+		InputPricePer1k  func(childComplexity int) int
+		MaxOutputTokens  func(childComplexity int) int
+		Name             func(childComplexity int) int
+		OutputPricePer1k func(childComplexity int) int
+		Provider         func(childComplexity int) int
+		Reasoning        func(childComplexity int) int
+		Tier             func(childComplexity int) int
+	}
+
 	Message struct {
 		Chat          func(childComplexity int) int
 		ChatID        func(childComplexity int) int
@@ -340,12 +353,14 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Chats    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
-		Datasets func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
-		Node     func(childComplexity int, id string) int
-		Nodes    func(childComplexity int, ids []string) int
-		Runs     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
-		Viewer   func(childComplexity int) int
+		Chats     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
+		CleanCode func(childComplexity int, code string) int
+		Datasets  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
+		Models    func(childComplexity int, provider *string) int
+		Node      func(childComplexity int, id string) int
+		Nodes     func(childComplexity int, ids []string) int
+		Runs      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
+		Viewer    func(childComplexity int) int
 	}
 
 	ResultTable struct {
@@ -445,6 +460,8 @@ type QueryResolver interface {
 	Datasets(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) (*ent.DatasetConnection, error)
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
 	Viewer(ctx context.Context) (*ent.User, error)
+	Models(ctx context.Context, provider *string) ([]*model.LLMModel, error)
+	CleanCode(ctx context.Context, code string) (string, error)
 }
 type SubscriptionResolver interface {
 	RunEvents(ctx context.Context, runID string, after *int) (<-chan *model.RunEvent, error)
@@ -1245,6 +1262,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExecutionResult.Tables(childComplexity), true
 
+	case "LLMModel.contextWindow":
+		if e.ComplexityRoot.LLMModel.ContextWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.ContextWindow(childComplexity), true
+	case "LLMModel.creditsPerQuery":
+		if e.ComplexityRoot.LLMModel.CreditsPerQuery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.CreditsPerQuery(childComplexity), true
+	case "LLMModel.displayName":
+		if e.ComplexityRoot.LLMModel.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.DisplayName(childComplexity), true
+	case "LLMModel.inputPricePer1K":
+		if e.ComplexityRoot.LLMModel.InputPricePer1k == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.InputPricePer1k(childComplexity), true
+	case "LLMModel.maxOutputTokens":
+		if e.ComplexityRoot.LLMModel.MaxOutputTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.MaxOutputTokens(childComplexity), true
+	case "LLMModel.name":
+		if e.ComplexityRoot.LLMModel.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.Name(childComplexity), true
+	case "LLMModel.outputPricePer1K":
+		if e.ComplexityRoot.LLMModel.OutputPricePer1k == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.OutputPricePer1k(childComplexity), true
+	case "LLMModel.provider":
+		if e.ComplexityRoot.LLMModel.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.Provider(childComplexity), true
+	case "LLMModel.reasoning":
+		if e.ComplexityRoot.LLMModel.Reasoning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.Reasoning(childComplexity), true
+	case "LLMModel.tier":
+		if e.ComplexityRoot.LLMModel.Tier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LLMModel.Tier(childComplexity), true
+
 	case "Message.chat":
 		if e.ComplexityRoot.Message.Chat == nil {
 			break
@@ -1748,6 +1826,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Chats(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.ChatOrder), args["where"].(*ent.ChatWhereInput)), true
+	case "Query.cleanCode":
+		if e.ComplexityRoot.Query.CleanCode == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cleanCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CleanCode(childComplexity, args["code"].(string)), true
 	case "Query.datasets":
 		if e.ComplexityRoot.Query.Datasets == nil {
 			break
@@ -1760,6 +1849,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Datasets(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.DatasetOrder), args["where"].(*ent.DatasetWhereInput)), true
 
+	case "Query.models":
+		if e.ComplexityRoot.Query.Models == nil {
+			break
+		}
+
+		args, err := ec.field_Query_models_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Models(childComplexity, args["provider"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -2564,6 +2664,32 @@ func (ec *executionContext) childFields_ExecutionResult(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ExecutionResult", field.Name)
 }
 
+func (ec *executionContext) childFields_LLMModel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_LLMModel_provider(ctx, field)
+	case "name":
+		return ec.fieldContext_LLMModel_name(ctx, field)
+	case "displayName":
+		return ec.fieldContext_LLMModel_displayName(ctx, field)
+	case "contextWindow":
+		return ec.fieldContext_LLMModel_contextWindow(ctx, field)
+	case "inputPricePer1K":
+		return ec.fieldContext_LLMModel_inputPricePer1K(ctx, field)
+	case "outputPricePer1K":
+		return ec.fieldContext_LLMModel_outputPricePer1K(ctx, field)
+	case "tier":
+		return ec.fieldContext_LLMModel_tier(ctx, field)
+	case "creditsPerQuery":
+		return ec.fieldContext_LLMModel_creditsPerQuery(ctx, field)
+	case "reasoning":
+		return ec.fieldContext_LLMModel_reasoning(ctx, field)
+	case "maxOutputTokens":
+		return ec.fieldContext_LLMModel_maxOutputTokens(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LLMModel", field.Name)
+}
+
 func (ec *executionContext) childFields_Message(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3314,6 +3440,20 @@ func (ec *executionContext) field_Query_chats_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_cleanCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_datasets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3365,6 +3505,20 @@ func (ec *executionContext) field_Query_datasets_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_models_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "provider",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["provider"] = arg0
 	return args, nil
 }
 
@@ -6618,6 +6772,236 @@ func (ec *executionContext) fieldContext_ExecutionResult_durationMs(_ context.Co
 	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "Int")
 }
 
+func (ec *executionContext) _LLMModel_provider(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "String")
+}
+
+func (ec *executionContext) _LLMModel_name(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "String")
+}
+
+func (ec *executionContext) _LLMModel_displayName(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "String")
+}
+
+func (ec *executionContext) _LLMModel_contextWindow(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_contextWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContextWindow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_contextWindow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LLMModel_inputPricePer1K(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_inputPricePer1K(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InputPricePer1k, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_inputPricePer1K(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LLMModel_outputPricePer1K(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_outputPricePer1K(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutputPricePer1k, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_outputPricePer1K(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Float")
+}
+
+func (ec *executionContext) _LLMModel_tier(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_tier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_tier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LLMModel_creditsPerQuery(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_creditsPerQuery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsPerQuery, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_creditsPerQuery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LLMModel_reasoning(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_reasoning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasoning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_reasoning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LLMModel_maxOutputTokens(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LLMModel_maxOutputTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxOutputTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LLMModel_maxOutputTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Message_id(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8841,6 +9225,94 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_models(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_models(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Models(ctx, fc.Args["provider"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LLMModel) graphql.Marshaler {
+			return ec.marshalNLLMModel2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_models(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LLMModel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_models_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_cleanCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cleanCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CleanCode(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cleanCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_cleanCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -21621,6 +22093,84 @@ func (ec *executionContext) _ExecutionResult(ctx context.Context, sel ast.Select
 	return out
 }
 
+var lLMModelImplementors = []string{"LLMModel"}
+
+func (ec *executionContext) _LLMModel(ctx context.Context, sel ast.SelectionSet, obj *model.LLMModel) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lLMModelImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LLMModel")
+		case "provider":
+			out.Values[i] = ec._LLMModel_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._LLMModel_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "displayName":
+			out.Values[i] = ec._LLMModel_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "contextWindow":
+			out.Values[i] = ec._LLMModel_contextWindow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inputPricePer1K":
+			out.Values[i] = ec._LLMModel_inputPricePer1K(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outputPricePer1K":
+			out.Values[i] = ec._LLMModel_outputPricePer1K(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tier":
+			out.Values[i] = ec._LLMModel_tier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditsPerQuery":
+			out.Values[i] = ec._LLMModel_creditsPerQuery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasoning":
+			out.Values[i] = ec._LLMModel_reasoning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxOutputTokens":
+			out.Values[i] = ec._LLMModel_maxOutputTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *ent.Message) graphql.Marshaler {
@@ -22438,6 +22988,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
+				})
+		case "models":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_models(ctx, field)
+				})
+		case "cleanCode":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_cleanCode(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -23630,6 +24192,30 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLLMModel2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModelᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LLMModel) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLLMModel2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLLMModel2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModel(ctx context.Context, sel ast.SelectionSet, v *model.LLMModel) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LLMModel!")
+		return graphql.Null
+	}
+	return ec._LLMModel(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMessage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {

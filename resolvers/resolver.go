@@ -9,6 +9,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
@@ -19,5 +20,11 @@ type Resolver struct {
 	Datasets *dataset.Service
 	Runs     *orchestrator.Service
 	Events   broker.EventLog
+	// Registry is the model registry (nil: llm.DefaultRegistry()).
+	Registry *llm.Registry
 	Logger   zerolog.Logger
 }
+
+// maxCleanCodeBytes bounds the program cleanCode takes (as sendMessage and
+// executeCode bound theirs).
+const maxCleanCodeBytes = 256 << 10

@@ -17,6 +17,8 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph"
 	"github.com/autoanalyst/autoanalyst/graph/model"
+	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
 // CreateGuestSession is the resolver for the createGuestSession field.
@@ -146,6 +148,34 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 		return nil, nil
 	}
 	return r.DB.User.Get(ctx, v.UserID)
+}
+
+// Models is the resolver for the models field.
+func (r *queryResolver) Models(ctx context.Context, provider *string) ([]*model.LLMModel, error) {
+	reg := r.Registry
+	if reg == nil {
+		reg = llm.DefaultRegistry()
+	}
+	out := []*model.LLMModel{}
+	for _, m := range reg.Models() {
+		if provider != nil && !strings.EqualFold(*provider, m.Provider) {
+			continue
+		}
+		out = append(out, &model.LLMModel{
+			Provider: m.Provider, Name: m.Name, DisplayName: m.DisplayName, ContextWindow: m.ContextWindow,
+			InputPricePer1k: m.InputPer1K, OutputPricePer1k: m.OutputPer1K, Tier: int(m.Tier),
+			CreditsPerQuery: m.Credits(), Reasoning: m.Reasoning, MaxOutputTokens: reg.MaxOutputTokens(m.Name),
+		})
+	}
+	return out, nil
+}
+
+// CleanCode is the resolver for the cleanCode field.
+func (r *queryResolver) CleanCode(ctx context.Context, code string) (string, error) {
+	if len(code) > maxCleanCodeBytes {
+		return "", errcode.Field("code", "is longer than %d bytes", maxCleanCodeBytes)
+	}
+	return orchestrator.CleanCode(code), nil
 }
 
 // RunEvents is the resolver for the runEvents field.

@@ -46,6 +46,28 @@ type ExecutionResult struct {
 	DurationMs int            `json:"durationMs"`
 }
 
+// A model of the registry.
+type LLMModel struct {
+	Provider string `json:"provider"`
+	// The name used in settings and usage.
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	// Tokens of context.
+	ContextWindow int `json:"contextWindow"`
+	// USD per 1,000 input tokens.
+	InputPricePer1k float64 `json:"inputPricePer1K"`
+	// USD per 1,000 output tokens.
+	OutputPricePer1k float64 `json:"outputPricePer1K"`
+	// Price tier, 1 (cheapest) to 5.
+	Tier int `json:"tier"`
+	// Credits one query costs (tiers 1 to 5: 1, 3, 5, 20, 50).
+	CreditsPerQuery int `json:"creditsPerQuery"`
+	// Reasoning models take only the default temperature (1).
+	Reasoning bool `json:"reasoning"`
+	// The most output tokens one call may ask for.
+	MaxOutputTokens int `json:"maxOutputTokens"`
+}
+
 type Plan struct {
 	// basic, intermediate, advanced or unrelated.
 	Complexity string      `json:"complexity"`

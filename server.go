@@ -140,6 +140,11 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 			n.close()
 		}
 	}()
+	stopDebug, err := startDebug(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, func() error { stopDebug(); return nil })
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return nil, err

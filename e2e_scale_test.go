@@ -119,6 +119,33 @@ func runStatus(t *testing.T, s *server, token, runID string) string {
 	return status.Node.Status
 }
 
+// followAndStop follows a run on node a and, once its execution has
+// started, calls stop on the worker that holds it; it returns the events up
+// to the end of the run.
+func followAndStop(ctx context.Context, t *testing.T, a *server, token, runID string, stop func(*server), workers ...*server) []event {
+	t.Helper()
+	var stopped atomic.Pointer[server]
+	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
+		if e.Type != "EXECUTION_STARTED" || stopped.Load() != nil {
+			return
+		}
+		for _, w := range workers {
+			if w.holds(runID) {
+				stopped.Store(w)
+				stop(w)
+				return
+			}
+		}
+	})
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe: %v %+v", err, gerr)
+	}
+	if stopped.Load() == nil {
+		t.Fatalf("no worker logged run %s", runID)
+	}
+	return evs
+}
+
 // TestScaleOut: a run started on node A streams to a subscriber on node B,
 // a chat turn runs through a worker process, and cancelRun on B stops a run
 // that a worker holds.
@@ -185,25 +212,7 @@ func TestWorkerKilled(t *testing.T) {
 
 	token, chatID := chatWithData(t, a)
 	runID := execute(t, a, token, chatID, "import time\ntime.sleep(2)\nprint(df.shape)")
-	var killed atomic.Pointer[server]
-	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
-		if e.Type != "EXECUTION_STARTED" || killed.Load() != nil {
-			return
-		}
-		for _, w := range []*server{w1, w2} {
-			if w.holds(runID) {
-				killed.Store(w)
-				w.kill()
-				return
-			}
-		}
-	})
-	if err != nil || gerr != nil {
-		t.Fatalf("subscribe: %v %+v", err, gerr)
-	}
-	if killed.Load() == nil {
-		t.Fatalf("no worker logged run %s", runID)
-	}
+	evs := followAndStop(ctx, t, a, token, runID, func(w *server) { w.kill() }, w1, w2)
 	checkSeqs(t, evs, 1)
 	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" || last.Seq < 4 {
 		t.Fatalf("events: %+v", evs)
@@ -269,26 +278,8 @@ func TestWorkerSIGTERM(t *testing.T) {
 
 	token, chatID := chatWithData(t, a)
 	runID := execute(t, a, token, chatID, "import time\ntime.sleep(4)\nprint(df.shape)")
-	var stopped atomic.Pointer[server]
 	start := time.Now()
-	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
-		if e.Type != "EXECUTION_STARTED" || stopped.Load() != nil {
-			return
-		}
-		for _, w := range []*server{w1, w2} {
-			if w.holds(runID) {
-				stopped.Store(w)
-				w.cmd.Process.Signal(syscall.SIGTERM)
-				return
-			}
-		}
-	})
-	if err != nil || gerr != nil {
-		t.Fatalf("subscribe: %v %+v", err, gerr)
-	}
-	if stopped.Load() == nil {
-		t.Fatalf("no worker logged run %s", runID)
-	}
+	evs := followAndStop(ctx, t, a, token, runID, func(w *server) { w.cmd.Process.Signal(syscall.SIGTERM) }, w1, w2)
 	checkSeqs(t, evs, 1)
 	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
 		t.Fatalf("events: %+v", evs)
@@ -419,25 +410,7 @@ func TestChatTurnReclaimed(t *testing.T) {
 	}
 	a.must(token, sendMutation, map[string]any{"chat": chatID, "content": "@preprocessing_agent count the rows"}, &r)
 	runID := r.SendMessage.ID
-	var killed atomic.Pointer[server]
-	evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, 0, func(e event) {
-		if e.Type != "EXECUTION_STARTED" || killed.Load() != nil {
-			return
-		}
-		for _, w := range []*server{w1, w2} {
-			if w.holds(runID) {
-				killed.Store(w)
-				w.kill()
-				return
-			}
-		}
-	})
-	if err != nil || gerr != nil {
-		t.Fatalf("subscribe: %v %+v", err, gerr)
-	}
-	if killed.Load() == nil {
-		t.Fatalf("no worker logged run %s", runID)
-	}
+	evs := followAndStop(ctx, t, a, token, runID, func(w *server) { w.kill() }, w1, w2)
 	checkSeqs(t, evs, 1)
 	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
 		t.Fatalf("events: %+v", evs)

@@ -181,3 +181,16 @@ type Broker interface {
 	// closed, and later calls return ErrClosed. Calling Close again is harmless.
 	Close() error
 }
+
+// ExponentialBackoff returns a retry backoff for the brokers' WithBackoff
+// options: base after the first attempt, doubling after each further one,
+// capped at maxDelay. The returned function is safe for concurrent use.
+func ExponentialBackoff(base, maxDelay time.Duration) func(attempt int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base
+		for i := 1; i < attempt && d < maxDelay; i++ {
+			d *= 2
+		}
+		return min(d, maxDelay)
+	}
+}

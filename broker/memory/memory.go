@@ -74,17 +74,9 @@ func WithDeadLimit(n int) Option {
 	return func(c *config) { c.deadLimit = max(n, 0) }
 }
 
-// ExponentialBackoff returns a backoff for WithBackoff: base after the first
-// attempt, doubling after each further one, capped at maxDelay. The returned
-// function is safe for concurrent use.
+// ExponentialBackoff is broker.ExponentialBackoff, for WithBackoff.
 func ExponentialBackoff(base, maxDelay time.Duration) func(attempt int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := base
-		for i := 1; i < attempt && d < maxDelay; i++ {
-			d *= 2
-		}
-		return min(d, maxDelay)
-	}
+	return broker.ExponentialBackoff(base, maxDelay)
 }
 
 // DeadJob is a dead-lettered job, as reported by Broker.Dead. It is a copy,

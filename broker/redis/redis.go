@@ -87,17 +87,9 @@ func WithFollowerQueue(n int) Option { return func(c *config) { c.followerQueue 
 // concurrent use.
 func WithLogf(f func(format string, args ...any)) Option { return func(c *config) { c.logf = f } }
 
-// ExponentialBackoff returns a backoff for WithBackoff: base after the first
-// attempt, doubling after each further one, capped at maxDelay. The returned
-// function is safe for concurrent use.
+// ExponentialBackoff is broker.ExponentialBackoff, for WithBackoff.
 func ExponentialBackoff(base, maxDelay time.Duration) func(attempt int) time.Duration {
-	return func(attempt int) time.Duration {
-		d := base
-		for i := 1; i < attempt && d < maxDelay; i++ {
-			d *= 2
-		}
-		return min(d, maxDelay)
-	}
+	return broker.ExponentialBackoff(base, maxDelay)
 }
 
 // Broker is the Redis broker.Broker. Create it with New. It is safe for

@@ -634,3 +634,62 @@ func TestModelsAndCleanCode(t *testing.T) {
 		t.Fatalf("oversized code: %+v", r.Errors)
 	}
 }
+
+// TestChatManagement renames and deletes chats, and removes the empty ones.
+func TestChatManagement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	srv := startServer(t, nil)
+	alice, bob := srv.session(), srv.session()
+	newChat := func() string {
+		var c struct{ CreateChat struct{ ID string } }
+		srv.must(alice, createChatMutation, map[string]any{"ids": []string{}}, &c)
+		return c.CreateChat.ID
+	}
+	x, y, z := newChat(), newChat(), newChat()
+	var sent struct{ SendMessage struct{ ID string } }
+	srv.must(alice, sendMutation, map[string]any{"chat": x, "content": "hello"}, &sent) // x has a message now
+	runID := sent.SendMessage.ID
+
+	const update = `mutation($id: ID!, $title: String) { updateChat(id: $id, input: {title: $title}) { id title } }`
+	var up struct{ UpdateChat struct{ Title string } }
+	srv.must(alice, update, map[string]any{"id": y, "title": "  Sales 2024 "}, &up)
+	if up.UpdateChat.Title != "Sales 2024" {
+		t.Fatalf("title %q", up.UpdateChat.Title)
+	}
+	if r := srv.do(alice, update, map[string]any{"id": y, "title": " "}); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "title" {
+		t.Fatalf("empty title: %+v", r.Errors)
+	}
+	if r := srv.do(bob, update, map[string]any{"id": y, "title": "mine"}); r.code() != "NOT_FOUND" {
+		t.Fatalf("bob renames alice's chat: %+v", r.Errors)
+	}
+	if r := srv.do(bob, `mutation($id: ID!) { deleteChat(id: $id) }`, map[string]any{"id": x}); r.code() != "NOT_FOUND" {
+		t.Fatalf("bob deletes alice's chat: %+v", r.Errors)
+	}
+	if r := srv.do(bob, `mutation { deleteEmptyChats }`, nil); len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"deleteEmptyChats":0`) {
+		t.Fatalf("bob's deleteEmptyChats: %s %+v", r.Data, r.Errors)
+	}
+
+	var del struct{ DeleteEmptyChats int }
+	srv.must(alice, `mutation { deleteEmptyChats }`, nil, &del)
+	if del.DeleteEmptyChats != 2 {
+		t.Fatalf("deleted %d empty chats, want 2 (%s, %s)", del.DeleteEmptyChats, y, z)
+	}
+	var list struct{ Chats struct{ TotalCount int } }
+	srv.must(alice, `{ chats { totalCount } }`, nil, &list)
+	if list.Chats.TotalCount != 1 {
+		t.Fatalf("%d chats left, want 1", list.Chats.TotalCount)
+	}
+
+	var gone struct{ DeleteChat string }
+	srv.must(alice, `mutation($id: ID!) { deleteChat(id: $id) }`, map[string]any{"id": x}, &gone)
+	if gone.DeleteChat != x {
+		t.Fatalf("deleteChat returned %q", gone.DeleteChat)
+	}
+	for _, id := range []string{x, runID} {
+		if r := srv.do(alice, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id}); r.code() != "NOT_FOUND" {
+			t.Fatalf("%s after deleteChat: %s %+v", id, r.Data, r.Errors)
+		}
+	}
+}

@@ -117,6 +117,36 @@ func (r *mutationResolver) CreateChat(ctx context.Context, input *model.CreateCh
 	return c.Save(ctx)
 }
 
+// UpdateChat is the resolver for the updateChat field.
+func (r *mutationResolver) UpdateChat(ctx context.Context, id string, input model.UpdateChatInput) (*ent.Chat, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	if input.Title == nil {
+		return r.DB.Chat.Get(ctx, id) // nothing to change
+	}
+	return r.Runs.RenameChat(ctx, id, *input.Title)
+}
+
+// DeleteChat is the resolver for the deleteChat field.
+func (r *mutationResolver) DeleteChat(ctx context.Context, id string) (string, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return "", err
+	}
+	if err := r.Runs.DeleteChat(ctx, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// DeleteEmptyChats is the resolver for the deleteEmptyChats field.
+func (r *mutationResolver) DeleteEmptyChats(ctx context.Context) (int, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return 0, err
+	}
+	return r.Runs.DeleteEmptyChats(ctx)
+}
+
 // SendMessage is the resolver for the sendMessage field.
 func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Run, error) {
 	if _, err := requireViewer(ctx); err != nil {

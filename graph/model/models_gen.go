@@ -127,6 +127,11 @@ type SignUpInput struct {
 type Subscription struct {
 }
 
+type UpdateChatInput struct {
+	// 1 to 200 characters.
+	Title *string `json:"title,omitempty"`
+}
+
 type UploadDatasetInput struct {
 	File graphql.Upload `json:"file"`
 	// Variable name in Python (made into an identifier of at most 30 characters); default: from the file name.

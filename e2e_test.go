@@ -693,3 +693,51 @@ func TestChatManagement(t *testing.T) {
 		}
 	}
 }
+
+// TestAddDatasetsToChat adds a dataset to a chat: the next execution has it.
+func TestAddDatasetsToChat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	srv := startServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	alice, bob := srv.session(), srv.session()
+	upload := func(tok, name, csv string) string {
+		var up struct{ UploadDataset []struct{ ID string } }
+		r := srv.upload(tok, uploadMutation, map[string]any{"f": nil, "name": name}, "f", name+".csv", strings.NewReader(csv))
+		if len(r.Errors) > 0 || json.Unmarshal(r.Data, &up) != nil || len(up.UploadDataset) != 1 {
+			t.Fatalf("upload %s: %+v", name, r)
+		}
+		return up.UploadDataset[0].ID
+	}
+	first := upload(alice, "first", "a,b\n1,2\n")
+	second := upload(alice, "second", "c\n1\n2\n3\n")
+	bobs := upload(bob, "secret", "s\n1\n")
+	var c struct{ CreateChat struct{ ID string } }
+	srv.must(alice, createChatMutation, map[string]any{"ids": []string{first}}, &c)
+	chatID := c.CreateChat.ID
+
+	const add = `mutation($chat: ID!, $ids: [ID!]!) { addDatasetsToChat(chatID: $chat, datasetIDs: $ids) { datasets { totalCount } } }`
+	if r := srv.do(alice, add, map[string]any{"chat": chatID, "ids": []string{bobs}}); r.code() != "NOT_FOUND" {
+		t.Fatalf("adding bob's dataset: %+v", r.Errors)
+	}
+	if r := srv.do(bob, add, map[string]any{"chat": chatID, "ids": []string{bobs}}); r.code() != "NOT_FOUND" {
+		t.Fatalf("bob adding to alice's chat: %+v", r.Errors)
+	}
+	var out struct {
+		AddDatasetsToChat struct{ Datasets struct{ TotalCount int } }
+	}
+	srv.must(alice, add, map[string]any{"chat": chatID, "ids": []string{second, first}}, &out)
+	if out.AddDatasetsToChat.Datasets.TotalCount != 2 {
+		t.Fatalf("the chat has %d datasets, want 2", out.AddDatasetsToChat.Datasets.TotalCount)
+	}
+	runID := execute(t, srv, alice, chatID, "print(df.shape, second.shape)")
+	evs, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), runID, 0, nil)
+	if err != nil || gerr != nil {
+		t.Fatalf("subscribe: %v %+v", err, gerr)
+	}
+	if res := find(evs, "EXECUTION_RESULT"); res == nil || res.Result.Stdout != "(1, 2) (3, 1)\n" {
+		t.Fatalf("events: %+v", evs)
+	}
+}

@@ -322,6 +322,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddDatasetsToChat  func(childComplexity int, chatID string, datasetIDs []string) int
 		CancelRun          func(childComplexity int, id string) int
 		CreateChat         func(childComplexity int, input *model.CreateChatInput) int
 		CreateGuestSession func(childComplexity int) int
@@ -455,6 +456,7 @@ type MutationResolver interface {
 	UpdateChat(ctx context.Context, id string, input model.UpdateChatInput) (*ent.Chat, error)
 	DeleteChat(ctx context.Context, id string) (string, error)
 	DeleteEmptyChats(ctx context.Context) (int, error)
+	AddDatasetsToChat(ctx context.Context, chatID string, datasetIDs []string) (*ent.Chat, error)
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Run, error)
 	ExecuteCode(ctx context.Context, input model.ExecuteCodeInput) (*ent.Run, error)
 	CancelRun(ctx context.Context, id string) (*ent.Run, error)
@@ -1668,6 +1670,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ModelUsageEdge.Node(childComplexity), true
 
+	case "Mutation.addDatasetsToChat":
+		if e.ComplexityRoot.Mutation.AddDatasetsToChat == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addDatasetsToChat_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddDatasetsToChat(childComplexity, args["chatID"].(string), args["datasetIDs"].([]string)), true
 	case "Mutation.cancelRun":
 		if e.ComplexityRoot.Mutation.CancelRun == nil {
 			break
@@ -3306,6 +3319,28 @@ func (ec *executionContext) field_Chat_runs_args(ctx context.Context, rawArgs ma
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addDatasetsToChat_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "chatID",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["chatID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "datasetIDs",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["datasetIDs"] = arg1
 	return args, nil
 }
 
@@ -8786,6 +8821,50 @@ func (ec *executionContext) _Mutation_deleteEmptyChats(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Mutation_deleteEmptyChats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Mutation_addDatasetsToChat(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addDatasetsToChat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddDatasetsToChat(ctx, fc.Args["chatID"].(string), fc.Args["datasetIDs"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Chat) graphql.Marshaler {
+			return ec.marshalNChat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐChat(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addDatasetsToChat(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Chat(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addDatasetsToChat_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_sendMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -23003,6 +23082,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteEmptyChats":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteEmptyChats(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addDatasetsToChat":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addDatasetsToChat(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

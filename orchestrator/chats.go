@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
+	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/errcode"
 )
@@ -80,4 +82,55 @@ func (s *Service) deleteChats(ctx context.Context, cs []*ent.Chat) error {
 		return fmt.Errorf("delete chats: %w", err)
 	}
 	return nil
+}
+
+// maxChatDatasets bounds the datasets of one chat.
+const maxChatDatasets = 20
+
+// AddDatasets adds some of the viewer's datasets to one of the viewer's
+// chats; datasets it already has are ignored. Another user's chat or dataset
+// is not found.
+func (s *Service) AddDatasets(ctx context.Context, chatID string, datasetIDs []string) (*ent.Chat, error) {
+	c, err := s.cfg.DB.Chat.Get(ctx, chatID)
+	if err != nil {
+		return nil, fmt.Errorf("load chat %s: %w", chatID, err)
+	}
+	ids := map[string]bool{}
+	for _, id := range datasetIDs {
+		ids[id] = true
+	}
+	want := make([]string, 0, len(ids))
+	for id := range ids {
+		want = append(want, id)
+	}
+	// Privacy filters to the viewer's datasets: another user's is not found.
+	n, err := s.cfg.DB.Dataset.Query().Where(dataset.IDIn(want...)).Count(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("look up datasets: %w", err)
+	}
+	if n != len(want) {
+		return nil, &errcode.Error{Code: errcode.NotFound, Field: "datasetIDs", Message: "dataset not found"}
+	}
+	have, err := c.QueryDatasets().IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the chat's datasets: %w", err)
+	}
+	var add []string
+	for _, id := range want {
+		if !slices.Contains(have, id) {
+			add = append(add, id)
+		}
+	}
+	if len(have)+len(add) > maxChatDatasets {
+		return nil, errcode.Field("datasetIDs", "a chat has at most %d datasets", maxChatDatasets)
+	}
+	if len(add) == 0 {
+		return c, nil
+	}
+	slices.Sort(add) // a stable order
+	c, err = c.Update().AddDatasetIDs(add...).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("add datasets to chat %s: %w", chatID, err)
+	}
+	return c, nil
 }

@@ -147,6 +147,17 @@ func (r *mutationResolver) DeleteEmptyChats(ctx context.Context) (int, error) {
 	return r.Runs.DeleteEmptyChats(ctx)
 }
 
+// AddDatasetsToChat is the resolver for the addDatasetsToChat field.
+func (r *mutationResolver) AddDatasetsToChat(ctx context.Context, chatID string, datasetIDs []string) (*ent.Chat, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	if len(datasetIDs) == 0 {
+		return nil, errcode.Field("datasetIDs", "name at least one dataset")
+	}
+	return r.Runs.AddDatasets(ctx, chatID, datasetIDs)
+}
+
 // SendMessage is the resolver for the sendMessage field.
 func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Run, error) {
 	if _, err := requireViewer(ctx); err != nil {

@@ -48,6 +48,7 @@ func BenchmarkSubscribers(b *testing.B) {
 		"RATE_LIMIT":   "0",
 		"LOG_LEVEL":    "warn",
 		"GOGC":         os.Getenv("BENCH_SERVER_GOGC"),
+		"DEBUG_ADDR":   os.Getenv("BENCH_DEBUG_ADDR"),
 	}
 	srv := startServer(b, env, "--workers", "0")
 	token := srv.session()

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -44,4 +48,49 @@ func openBroker(ctx context.Context, cfg *config, log zerolog.Logger) (broker.Br
 		b.Close()
 		return client.Close()
 	}, nil
+}
+
+// queues prints the broker's queue counts as one JSON line, or a line every
+// second with watch. With the in-memory broker it can only see its own empty
+// queue, so it refuses.
+func queues(ctx context.Context, watch bool) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		return fmt.Errorf("queues: REDIS_URL is not set; the in-memory broker's queue lives inside the serving process (see the server's logs)")
+	}
+	log := newLogger(cfg)
+	b, closeBroker, err := openBroker(ctx, cfg, log.Level(zerolog.WarnLevel))
+	if err != nil {
+		return err
+	}
+	defer closeBroker()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	enc := json.NewEncoder(os.Stdout)
+	for {
+		st, err := b.Stats(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := enc.Encode(struct {
+			At time.Time `json:"at"`
+			broker.QueueStats
+		}{time.Now().UTC().Truncate(time.Millisecond), st}); err != nil {
+			return err
+		}
+		if !watch {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -52,6 +52,14 @@ func main() {
 				Action: func(ctx context.Context, c *cli.Command) error { return work(ctx, int(c.Int("workers"))) },
 			},
 			{
+				Name:  "queues",
+				Usage: "print the job queue's counts (ready, leased, retrying, dead) as JSON; --watch repeats every second",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "watch", Usage: "print a line every second until interrupted"},
+				},
+				Action: func(ctx context.Context, c *cli.Command) error { return queues(ctx, c.Bool("watch")) },
+			},
+			{
 				Name:   "migrate",
 				Usage:  "apply pending database migrations and exit",
 				Action: func(ctx context.Context, c *cli.Command) error { return migrate(ctx) },

@@ -104,6 +104,21 @@ type Queue interface {
 	// queued) or asks the worker holding it to stop (JobRunning). It returns
 	// ErrJobNotFound for an unknown or finished job.
 	Cancel(ctx context.Context, jobID string) (JobState, error)
+	// Stats counts the jobs the queue holds, for monitoring.
+	Stats(ctx context.Context) (QueueStats, error)
+}
+
+// QueueStats counts a Queue's jobs at one moment.
+type QueueStats struct {
+	// Ready jobs can be claimed now.
+	Ready int64 `json:"ready"`
+	// Leased jobs are held by a worker (or their lease expired and no Claim
+	// has taken them back yet).
+	Leased int64 `json:"leased"`
+	// Retrying jobs wait for the backoff of a retry.
+	Retrying int64 `json:"retrying"`
+	// Dead jobs used up their attempts; implementations keep a bounded number.
+	Dead int64 `json:"dead"`
 }
 
 // Event is one entry of a run's event log. Seq is assigned by Append: 1, 2, 3...
@@ -141,14 +156,16 @@ type EventLog interface {
 	// never blocks Append.
 	Follow(ctx context.Context, runID string, after int64) (*Subscription, error)
 	// FollowFunc is Follow without a channel, for consumers that would
-	// otherwise need a goroutine of their own to forward the events: the
-	// follower's goroutine calls fn with each event, in order, without gaps or
-	// duplicates, and fn's pace is the consumer's (it may block, but must
-	// return soon once ctx is done). Following stops after fn has been given
-	// the Final event, when fn returns false, when ctx is done, or when the
-	// broker closes; then done is called once, from the follower's goroutine,
-	// with what Subscription.Err would report. It returns an error, and
-	// calls neither fn nor done, when the follower cannot be started.
+	// otherwise need a goroutine of their own to forward the events: a
+	// goroutine of the broker's calls fn with each event, in order, one call at
+	// a time, without gaps or duplicates, and fn's pace is the consumer's (it
+	// may block, but must return soon once ctx is done). Implementations may
+	// keep no goroutine while the follower waits for events. Following stops
+	// after fn has been given the Final event, when fn returns false, when ctx
+	// is done, or when the broker closes; then done is called once, after the
+	// last call of fn, with what Subscription.Err would report. It returns an
+	// error, and calls neither fn nor done, when the follower cannot be
+	// started.
 	FollowFunc(ctx context.Context, runID string, after int64, fn func(Event) bool, done func(error)) error
 }
 

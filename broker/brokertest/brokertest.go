@@ -306,6 +306,35 @@ func seqRange(from, to int64) []int64 {
 // ---- queue ----
 
 var queueCases = []testCase{
+	{"Stats", func(t *testing.T, b broker.Broker) {
+		stats := func(want broker.QueueStats) {
+			t.Helper()
+			got, err := b.Stats(bg(t))
+			noErr(t, "Stats", err)
+			if got != want {
+				t.Fatalf("Stats = %+v, want %+v", got, want)
+			}
+		}
+		stats(broker.QueueStats{})
+		enqueue(t, b, testJob("s-1"), testJob("s-2"), testJob("s-3"))
+		stats(broker.QueueStats{Ready: 3})
+		l1 := claim(t, b, LongTTL, "s-1")
+		stats(broker.QueueStats{Ready: 2, Leased: 1})
+		retry, err := b.Fail(bg(t), l1, errors.New("boom"), true)
+		noErr(t, "Fail(retry)", err)
+		if !retry {
+			t.Fatal("Fail with attempts left did not retry")
+		}
+		l2 := claim(t, b, LongTTL, "s-2")
+		_, err = b.Fail(bg(t), l2, errors.New("bad input"), false)
+		noErr(t, "Fail(no retry)", err)
+		// s-1 waits for its backoff unless it is already due again.
+		got, err := b.Stats(bg(t))
+		noErr(t, "Stats", err)
+		if got.Leased != 0 || got.Dead != 1 || got.Ready+got.Retrying != 2 {
+			t.Fatalf("Stats after a retry and a dead letter = %+v, want 0 leased, 1 dead, 2 ready or retrying", got)
+		}
+	}},
 	{"EnqueueClaimAck", func(t *testing.T, b broker.Broker) {
 		j := testJob("job-1")
 		enqueue(t, b, j)

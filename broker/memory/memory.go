@@ -414,6 +414,20 @@ func (b *Broker) Dead() []DeadJob {
 	return slices.Clone(b.dead)
 }
 
+// Stats implements broker.Queue. It is safe for concurrent use.
+func (b *Broker) Stats(ctx context.Context) (broker.QueueStats, error) {
+	if _, err := b.begin(ctx); err != nil {
+		return broker.QueueStats{}, err
+	}
+	defer b.mu.Unlock()
+	return broker.QueueStats{
+		Ready:    int64(b.ready.Len()),
+		Leased:   int64(len(b.leased)),
+		Retrying: int64(len(b.delayed)),
+		Dead:     int64(len(b.dead)),
+	}, nil
+}
+
 // held returns the job l leases, or ErrLeaseLost. b.mu is held and b reaped.
 func (b *Broker) held(l *broker.Lease) (*job, error) {
 	if l == nil {

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -147,91 +146,11 @@ func (b *Broker) follow(ctx context.Context, runID string, after int64, fn func(
 		return nil, err
 	}
 	after = max(after, 0)
-	f, err := b.reader.add(ctx, runID, after)
-	if err != nil {
+	f := &follower{b: b, ctx: ctx, run: runID, limit: b.cfg.followerQueue, fn: fn, done: done, next: after + 1}
+	if err := b.reader.add(ctx, f, after); err != nil {
 		return nil, err
 	}
-	go func() {
-		b.runFollower(ctx, f, after, fn)
-		if ctx.Err() != nil && !errors.Is(f.errFunc(), broker.ErrClosed) {
-			done(nil)
-			return
-		}
-		done(f.errFunc())
-	}()
 	return f, nil
-}
-
-// runFollower delivers a follower's events to fn: its own replay first,
-// then what the reader hands it, filling gaps with XRANGE.
-func (b *Broker) runFollower(ctx context.Context, f *follower, after int64, fn func(broker.Event) bool) {
-	defer b.reader.remove(f)
-	next := after + 1
-	// deliver sends the events in order from next on; it reports false when
-	// the follower is done (Final, ctx, error).
-	deliver := func(evs []broker.Event) bool {
-		for _, ev := range evs {
-			if ev.Seq < next {
-				continue
-			}
-			if ev.Seq > next {
-				gap, err := b.fill(ctx, f, next, ev.Seq-1)
-				if err != nil {
-					f.fail(err)
-					return false
-				}
-				if ctx.Err() != nil {
-					return false
-				}
-				for _, g := range gap {
-					if !fn(g) {
-						return false
-					}
-				}
-				if len(gap) == 0 || gap[len(gap)-1].Seq != ev.Seq-1 || gap[0].Seq != next {
-					f.fail(fmt.Errorf("redis broker: run %s: events %d to %d are no longer in the stream", f.run, next, ev.Seq-1))
-					return false
-				}
-			}
-			if !fn(ev) {
-				return false
-			}
-			next = ev.Seq + 1
-			if ev.Final {
-				return false
-			}
-		}
-		return true
-	}
-	replay, err := b.fill(ctx, f, next, -1)
-	if err != nil {
-		f.fail(err)
-		return
-	}
-	if !deliver(replay) {
-		return
-	}
-	// A finished log whose Final event is at or before after: nothing will
-	// ever come.
-	if meta, err := b.rdb.HMGet(ctx, b.key("evm:"+f.run), "seq", "final").Result(); err == nil && meta[1] == "1" {
-		if last, _ := strconv.ParseInt(fmt.Sprint(meta[0]), 10, 64); last < next {
-			return
-		}
-	}
-	for {
-		select {
-		case <-f.ready:
-			batch, ended := f.take()
-			if ended {
-				return // dropped or closed: errFunc says which
-			}
-			if !deliver(batch) {
-				return
-			}
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // fill reads events first..last (last < 0: to the end) for a follower,

@@ -382,6 +382,23 @@ type DeadJob struct {
 	At time.Time
 }
 
+// Stats implements broker.Queue, from one pipelined round trip. It is safe
+// for concurrent use.
+func (b *Broker) Stats(ctx context.Context) (broker.QueueStats, error) {
+	if err := b.check(ctx); err != nil {
+		return broker.QueueStats{}, err
+	}
+	pipe := b.rdb.Pipeline()
+	ready := pipe.LLen(ctx, b.key("q:ready"))
+	leased := pipe.ZCard(ctx, b.key("q:leased"))
+	retrying := pipe.ZCard(ctx, b.key("q:retry"))
+	dead := pipe.LLen(ctx, b.key("q:dead"))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return broker.QueueStats{}, fmt.Errorf("redis broker: queue stats: %w", err)
+	}
+	return broker.QueueStats{Ready: ready.Val(), Leased: leased.Val(), Retrying: retrying.Val(), Dead: dead.Val()}, nil
+}
+
 // Dead lists the dead-lettered jobs, oldest first (at most WithDeadLimit).
 // It is safe for concurrent use.
 func (b *Broker) Dead(ctx context.Context) ([]DeadJob, error) {

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,17 +40,25 @@ type watched struct {
 	followers map[*follower]struct{}
 }
 
-// follower is one Follow: the reader queues events for it, and its own
-// goroutine (runFollower) delivers them.
+// follower is one Follow or FollowFunc. The reader queues events for it
+// without blocking; a goroutine delivers them to fn only while some wait
+// (drain), so a follower that waits costs no goroutine.
 type follower struct {
+	b     *Broker
+	ctx   context.Context
 	run   string
-	limit int           // most events that may wait
-	ready chan struct{} // signalled when events are queued or the follower ends
+	limit int // most events that may wait
+	fn    func(broker.Event) bool
+	done  func(error)
+	next  int64 // the next seq fn is owed; only the draining goroutine uses it
 
-	mu      sync.Mutex
-	pending []broker.Event
-	ended   bool // no more events will be queued
-	err     error
+	mu       sync.Mutex
+	pending  []broker.Event
+	ended    bool // no more events will be queued
+	draining bool // a goroutine runs drain
+	started  bool // the replay from the stream has been delivered
+	err      error
+	stopCtx  func() bool // unregisters the ctx callback
 }
 
 // push queues evs; it never blocks. A follower with more than limit events
@@ -65,7 +75,7 @@ func (f *follower) push(evs []broker.Event) bool {
 		return false
 	}
 	f.pending = append(f.pending, evs...)
-	f.signal()
+	f.kickLocked()
 	return true
 }
 
@@ -82,23 +92,112 @@ func (f *follower) endLocked(err error) {
 	}
 	f.ended = true
 	f.pending = nil
-	f.signal()
+	f.kickLocked()
 }
 
-func (f *follower) signal() {
-	select {
-	case f.ready <- struct{}{}:
-	default:
+// kickLocked starts the delivering goroutine unless it runs.
+func (f *follower) kickLocked() {
+	if !f.draining {
+		f.draining = true
+		go f.drain()
 	}
 }
 
-// take returns the queued events and whether the follower has ended.
-func (f *follower) take() ([]broker.Event, bool) {
+// drain delivers what waits, then returns; when the follower is over it
+// unregisters it and calls done.
+func (f *follower) drain() {
+	for {
+		f.mu.Lock()
+		evs, ended, replay := f.pending, f.ended, !f.started
+		f.pending, f.started = nil, true
+		if !ended && !replay && len(evs) == 0 {
+			f.draining = false
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+		if ended || (replay && !f.replay()) || !f.deliver(evs) {
+			f.finish()
+			return
+		}
+	}
+}
+
+// finish ends the follower for good (its goroutine is the last one) and
+// reports how it ended.
+func (f *follower) finish() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	evs := f.pending
-	f.pending = nil
-	return evs, f.ended
+	f.ended, f.pending = true, nil
+	err := f.err
+	f.mu.Unlock()
+	f.stopCtx()
+	f.b.reader.remove(f)
+	if f.ctx.Err() != nil && !errors.Is(err, broker.ErrClosed) {
+		err = nil
+	}
+	f.done(err)
+}
+
+// replay delivers what the stream holds from next on; it reports false when
+// nothing more will come.
+func (f *follower) replay() bool {
+	evs, err := f.b.fill(f.ctx, f, f.next, -1)
+	if err != nil {
+		f.fail(err)
+		return false
+	}
+	if !f.deliver(evs) {
+		return false
+	}
+	// A finished log whose Final event is before next: nothing will ever come.
+	meta, err := f.b.rdb.HMGet(f.ctx, f.b.key("evm:"+f.run), "seq", "final").Result()
+	if err == nil && meta[1] == "1" {
+		if last, _ := strconv.ParseInt(fmt.Sprint(meta[0]), 10, 64); last < f.next {
+			return false
+		}
+	}
+	return f.ctx.Err() == nil
+}
+
+// deliver gives fn the events from next on, in order, filling gaps from the
+// stream; it reports false when the follower is done (Final, fn's false, ctx,
+// an error).
+func (f *follower) deliver(evs []broker.Event) bool {
+	for _, ev := range evs {
+		if ev.Seq < f.next {
+			continue
+		}
+		if f.ctx.Err() != nil {
+			return false
+		}
+		if ev.Seq > f.next {
+			gap, err := f.b.fill(f.ctx, f, f.next, ev.Seq-1)
+			if err != nil {
+				f.fail(err)
+				return false
+			}
+			if f.ctx.Err() != nil {
+				return false
+			}
+			if len(gap) == 0 || gap[0].Seq != f.next || gap[len(gap)-1].Seq != ev.Seq-1 {
+				f.fail(fmt.Errorf("redis broker: run %s: events %d to %d are no longer in the stream", f.run, f.next, ev.Seq-1))
+				return false
+			}
+			for _, g := range gap {
+				if !f.fn(g) {
+					return false
+				}
+			}
+		}
+		if !f.fn(ev) {
+			return false
+		}
+		f.next = ev.Seq + 1
+		if ev.Final {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *follower) fail(err error) {
@@ -134,13 +233,13 @@ func newReader(b *Broker) *reader {
 	}
 }
 
-// add registers a follower of runID from after.
-func (r *reader) add(ctx context.Context, runID string, after int64) (*follower, error) {
-	f := &follower{run: runID, limit: r.b.cfg.followerQueue, ready: make(chan struct{}, 1)}
+// add registers f, a follower of f.run from after, and starts it.
+func (r *reader) add(ctx context.Context, f *follower, after int64) error {
+	runID := f.run
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, broker.ErrClosed
+		return broker.ErrClosed
 	}
 	w := r.runs[runID]
 	isNew := w == nil
@@ -153,11 +252,16 @@ func (r *reader) add(ctx context.Context, runID string, after int64) (*follower,
 		r.started = true
 		go r.loop()
 	}
+	// Ending ctx ends the follower, without a goroutine waiting for it.
+	f.mu.Lock()
+	f.stopCtx = context.AfterFunc(f.ctx, func() { f.end(nil) })
+	f.kickLocked() // the replay
+	f.mu.Unlock()
 	r.mu.Unlock()
 	if isNew {
 		r.poke(ctx)
 	}
-	return f, nil
+	return nil
 }
 
 // poke wakes the blocked XREAD so that it reads the new set of streams.

@@ -276,6 +276,8 @@ func serve(ctx context.Context, workers int) error {
 
 	authSvc := auth.New(db.Client, cfg.SessionTTL, cfg.AdminAPIKey)
 	var draining atomic.Bool
+	wsCtx, closeWebSockets := context.WithCancel(context.Background())
+	defer closeWebSockets()
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk,
 		Logger: log.With().Str("component", "api").Logger(),
@@ -286,6 +288,8 @@ func serve(ctx context.Context, workers int) error {
 		TrustedOrigins: cfg.TrustedOrigins,
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
+		// Subscribers follow running runs while they finish, then reconnect.
+		WebSocketLifetime: wsCtx,
 	})
 	if err != nil {
 		return fmt.Errorf("configuration: TRUSTED_ORIGINS: %w", err)
@@ -317,6 +321,7 @@ func serve(ctx context.Context, workers int) error {
 	if pool != nil {
 		pool.Stop(sctx)
 	}
+	closeWebSockets()
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
 	srv.Shutdown(hctx)

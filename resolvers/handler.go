@@ -2,8 +2,11 @@ package resolvers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -17,6 +20,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph"
+	"github.com/autoanalyst/autoanalyst/graphws"
 )
 
 // HandlerConfig configures the HTTP API.
@@ -39,6 +43,9 @@ type HandlerConfig struct {
 	Ready func() bool
 	// Ping checks the database for /healthz.
 	Ping func(ctx context.Context) error
+	// WebSocketLifetime, when done, closes every WebSocket with 1001 (going
+	// away) so that clients reconnect, to another node; nil: never.
+	WebSocketLifetime context.Context
 }
 
 // NewHandler returns the HTTP API: GraphiQL at /, GraphQL at /graphql (POST,
@@ -52,10 +59,15 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		cfg.DepthLimit = 12
 	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
-	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
-		InitTimeout:           10 * time.Second,
-		InitFunc:              wsInit(r.Auth),
+	srv.AddTransport(&graphws.Transport{
+		InitFunc:    wsInit(r.Auth),
+		InitTimeout: 10 * time.Second,
+		KeepAlive:   15 * time.Second,
+		CheckOrigin: wsOriginCheck(cfg.TrustedOrigins),
+		Lifetime:    cfg.WebSocketLifetime,
+		ErrorLog: func(ctx context.Context, err error) {
+			r.Logger.Debug().Err(err).Msg("websocket closed")
+		},
 	})
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Options{})
@@ -117,16 +129,11 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 // wsInit authenticates a WebSocket from its connection_init payload
 // ({"Authorization": "Bearer <token>"}, or the lowercase key). A connection
 // without a token is accepted without a viewer; a bad token closes it with 4403.
-func wsInit(a *auth.Service) transport.WebsocketInitFunc {
-	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+func wsInit(a *auth.Service) graphws.InitFunc {
+	return func(ctx context.Context, p graphws.InitPayload) (context.Context, error) {
 		raw := p.Authorization()
 		if raw == "" {
-			if s, ok := p["authorization"].(string); ok {
-				raw = s
-			}
-		}
-		if raw == "" {
-			return ctx, nil, nil
+			return ctx, nil
 		}
 		tok := auth.BearerToken(raw)
 		if tok == "" {
@@ -134,11 +141,29 @@ func wsInit(a *auth.Service) transport.WebsocketInitFunc {
 		}
 		v, err := a.Authenticate(ctx, tok)
 		if err != nil {
-			ctx = transport.WithWebsocketCloseCode(ctx, 4403)
-			ctx = transport.AppendCloseReason(ctx, "invalid or expired token")
-			return ctx, nil, fmt.Errorf("invalid or expired token")
+			return nil, errors.New("invalid or expired token")
 		}
-		return viewer.NewContext(ctx, v), nil, nil
+		return viewer.NewContext(ctx, v), nil
+	}
+}
+
+// wsOriginCheck admits WebSockets from clients that send no Origin (not a
+// browser), from the API's own origin, and from trusted origins.
+func wsOriginCheck(trusted []string) func(*http.Request) bool {
+	ok := make(map[string]bool, len(trusted))
+	for _, o := range trusted {
+		ok[strings.ToLower(strings.TrimRight(o, "/"))] = true
+	}
+	return func(req *http.Request) bool {
+		origin := req.Header.Get("Origin")
+		if origin == "" {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil {
+			return false
+		}
+		return strings.EqualFold(u.Host, req.Host) || ok[strings.ToLower(u.Scheme+"://"+u.Host)]
 	}
 }
 

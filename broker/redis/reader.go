@@ -29,6 +29,7 @@ type reader struct {
 
 	mu      sync.Mutex
 	runs    map[string]*watched
+	version uint64 // counts changes to the set of runs
 	started bool
 	closed  bool
 	done    chan struct{} // closed when the loop has ended
@@ -246,6 +247,7 @@ func (r *reader) add(ctx context.Context, f *follower, after int64) error {
 	if isNew {
 		w = &watched{cur: after, followers: map[*follower]struct{}{}}
 		r.runs[runID] = w
+		r.version++
 	}
 	w.followers[f] = struct{}{}
 	if !r.started {
@@ -281,6 +283,7 @@ func (r *reader) remove(f *follower) {
 		delete(w.followers, f)
 		if len(w.followers) == 0 {
 			delete(r.runs, f.run)
+			r.version++
 		}
 	}
 }
@@ -312,28 +315,33 @@ func (r *reader) close() {
 	r.conn.Close()
 }
 
+// readerMinGap spaces XREADs when events keep coming: what arrives within
+// it is read in one call rather than one call per event, which keeps the
+// reader's cost (a call names every followed stream) from growing with the
+// event rate.
+const readerMinGap = 2 * time.Millisecond
+
 func (r *reader) loop() {
 	defer close(r.done)
 	ctx := r.b.stopCtx
-	wakeID := "0-0"
 	backoff := 50 * time.Millisecond
-	prefix := r.b.key("ev:")
+	var cmd xreadCmd
+	var last time.Time
 	for {
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
 			return
 		}
-		keys := make([]string, 0, 2*len(r.runs)+2)
-		ids := make([]string, 0, len(r.runs)+1)
-		for run, w := range r.runs {
-			keys = append(keys, prefix+run)
-			ids = append(ids, strconv.FormatInt(w.cur, 10)+"-0")
-		}
+		args := cmd.args(r)
 		r.mu.Unlock()
-		keys = append(keys, r.wake)
-		ids = append(ids, wakeID)
-		res, err := r.conn.XRead(ctx, &goredis.XReadArgs{Streams: append(keys, ids...), Count: 1000, Block: readerBlock}).Result()
+		if gap := time.Since(last); gap < readerMinGap {
+			if !sleep(ctx, readerMinGap-gap) {
+				return
+			}
+		}
+		last = time.Now()
+		res, err := r.conn.Do(ctx, args...).Result()
 		if err == goredis.Nil {
 			continue
 		}
@@ -349,20 +357,129 @@ func (r *reader) loop() {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		for _, s := range res {
-			if s.Stream == r.wake {
-				if n := len(s.Messages); n > 0 {
-					wakeID = s.Messages[n-1].ID
+		err = eachStream(res, func(stream string, msgs []goredis.XMessage) {
+			if stream == r.wake {
+				if n := len(msgs); n > 0 {
+					cmd.wakeID = msgs[n-1].ID
 				}
-				continue
+				return
 			}
-			evs, err := decodeMessages(s.Messages)
+			evs, err := decodeMessages(msgs)
 			if err != nil || len(evs) == 0 {
-				continue
+				return
 			}
-			r.fanOut(strings.TrimPrefix(s.Stream, prefix), evs)
+			r.fanOut(strings.TrimPrefix(stream, cmd.prefix), evs)
+		})
+		if err != nil {
+			r.b.cfg.logf("redis broker: read events: %v", err)
 		}
 	}
+}
+
+// xreadCmd keeps the arguments of the reader's XREAD between calls, so that
+// a call costs allocations for what changed, not for every followed stream.
+type xreadCmd struct {
+	prefix  string
+	wakeID  string
+	all     []any    // XREAD COUNT n BLOCK ms STREAMS keys... ids...
+	runs    []string // the followed runs, in the order of their keys
+	cur     []int64  // the position each id argument holds
+	version uint64   // of the reader's set of runs the arguments are for
+}
+
+const xreadFixedArgs = 6 // XREAD COUNT n BLOCK ms STREAMS
+
+// args returns the XREAD arguments for the reader's runs; r.mu is held.
+func (c *xreadCmd) args(r *reader) []any {
+	if c.all == nil || c.version != r.version {
+		c.prefix = r.b.key("ev:")
+		if c.wakeID == "" {
+			c.wakeID = "0-0"
+		}
+		c.runs = c.runs[:0]
+		for run := range r.runs {
+			c.runs = append(c.runs, run)
+		}
+		c.all = append(c.all[:0], "XREAD", "COUNT", 1000, "BLOCK", readerBlock.Milliseconds(), "STREAMS")
+		for _, run := range c.runs {
+			c.all = append(c.all, c.prefix+run)
+		}
+		c.all = append(c.all, r.wake)
+		c.cur = c.cur[:0]
+		for _, run := range c.runs {
+			cur := r.runs[run].cur
+			c.cur = append(c.cur, cur)
+			c.all = append(c.all, streamID(cur))
+		}
+		c.all = append(c.all, c.wakeID)
+		c.version = r.version
+		return c.all
+	}
+	ids := xreadFixedArgs + len(c.runs) + 1
+	for i, run := range c.runs {
+		if cur := r.runs[run].cur; cur != c.cur[i] {
+			c.cur[i] = cur
+			c.all[ids+i] = streamID(cur)
+		}
+	}
+	c.all[len(c.all)-1] = c.wakeID
+	return c.all
+}
+
+func streamID(seq int64) string { return strconv.FormatInt(seq, 10) + "-0" }
+
+// eachStream calls fn for each stream of an XREAD reply, which is an array
+// of [name, entries] pairs (RESP2) or a map of name to entries (RESP3).
+func eachStream(reply any, fn func(stream string, msgs []goredis.XMessage)) error {
+	switch v := reply.(type) {
+	case map[any]any:
+		for name, entries := range v {
+			msgs, err := xMessages(entries)
+			if err != nil {
+				return err
+			}
+			fn(fmt.Sprint(name), msgs)
+		}
+		return nil
+	case []any:
+		for _, pair := range v {
+			p, ok := pair.([]any)
+			if !ok || len(p) != 2 {
+				return fmt.Errorf("XREAD reply: unexpected stream entry %T", pair)
+			}
+			msgs, err := xMessages(p[1])
+			if err != nil {
+				return err
+			}
+			fn(fmt.Sprint(p[0]), msgs)
+		}
+		return nil
+	}
+	return fmt.Errorf("XREAD reply: unexpected %T", reply)
+}
+
+// xMessages converts a stream's entries, [[id, [field, value, ...]], ...].
+func xMessages(entries any) ([]goredis.XMessage, error) {
+	list, ok := entries.([]any)
+	if !ok {
+		return nil, fmt.Errorf("XREAD reply: entries are %T", entries)
+	}
+	msgs := make([]goredis.XMessage, 0, len(list))
+	for _, e := range list {
+		pair, ok := e.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, fmt.Errorf("XREAD reply: entry is %T", e)
+		}
+		id, _ := pair[0].(string)
+		fields, _ := pair[1].([]any)
+		values := make(map[string]any, len(fields)/2)
+		for i := 0; i+1 < len(fields); i += 2 {
+			k, _ := fields[i].(string)
+			values[k] = fields[i+1]
+		}
+		msgs = append(msgs, goredis.XMessage{ID: id, Values: values})
+	}
+	return msgs, nil
 }
 
 // fanOut queues evs for every follower of run without ever blocking: a
@@ -384,5 +501,6 @@ func (r *reader) fanOut(run string, evs []broker.Event) {
 	}
 	if len(w.followers) == 0 {
 		delete(r.runs, run)
+		r.version++
 	}
 }

@@ -121,7 +121,7 @@ func startServer(t testing.TB, env map[string]string, args ...string) *server {
 
 // startWorker runs `autoanalyst worker` with env and waits until it says it
 // is ready.
-func startWorker(t *testing.T, env map[string]string) *server {
+func startWorker(t testing.TB, env map[string]string) *server {
 	t.Helper()
 	s := startProcess(t, freePort(t), env, "worker")
 	deadline := time.Now().Add(30 * time.Second)

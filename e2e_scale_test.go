@@ -84,7 +84,7 @@ func (s *server) holds(run string) bool { return strings.Contains(s.logs.String(
 
 // chatWithData creates a session, uploads a small CSV and creates a chat on
 // node s; it returns the token and the chat's ID.
-func chatWithData(t *testing.T, s *server) (token, chatID string) {
+func chatWithData(t testing.TB, s *server) (token, chatID string) {
 	t.Helper()
 	token = s.session()
 	up := s.upload(token, uploadMutation, map[string]any{"f": nil}, "f", "h.csv", strings.NewReader("a,b\n1,2\n3,4\n"))
@@ -101,7 +101,7 @@ func chatWithData(t *testing.T, s *server) (token, chatID string) {
 	return token, chat.CreateChat.ID
 }
 
-func execute(t *testing.T, s *server, token, chatID, code string) string {
+func execute(t testing.TB, s *server, token, chatID, code string) string {
 	t.Helper()
 	var r struct {
 		ExecuteCode struct{ ID string } `json:"executeCode"`

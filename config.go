@@ -40,6 +40,7 @@ type config struct {
 	RateLimit       float64       `env:"RATE_LIMIT" envDefault:"20"`
 	RateLimitBurst  int           `env:"RATE_LIMIT_BURST" envDefault:"60"`
 	TrustedOrigins  []string      `env:"TRUSTED_ORIGINS" envSeparator:","`
+	TrustedProxies  []string      `env:"TRUSTED_PROXIES" envSeparator:","`
 	DebugAddr       string        `env:"DEBUG_ADDR"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT"`

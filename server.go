@@ -286,13 +286,14 @@ func serve(ctx context.Context, workers int) error {
 		RateLimit:      cfg.RateLimit,
 		RateBurst:      cfg.RateLimitBurst,
 		TrustedOrigins: cfg.TrustedOrigins,
+		TrustedProxies: cfg.TrustedProxies,
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
 		// Subscribers follow running runs while they finish, then reconnect.
 		WebSocketLifetime: wsCtx,
 	})
 	if err != nil {
-		return fmt.Errorf("configuration: TRUSTED_ORIGINS: %w", err)
+		return fmt.Errorf("configuration: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           h,

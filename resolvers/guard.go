@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -85,13 +87,14 @@ func selectionDepth(set ast.SelectionSet, depth, max int) int {
 type rateLimiter struct {
 	perSecond rate.Limit
 	burst     int
+	proxies   []netip.Prefix // whose X-Forwarded-For is believed
 	mu        sync.Mutex
 	clients   *lru.Cache[string, *rate.Limiter]
 }
 
-func newRateLimiter(perSecond float64, burst int) *rateLimiter {
+func newRateLimiter(perSecond float64, burst int, proxies []netip.Prefix) *rateLimiter {
 	clients, _ := lru.New[string, *rate.Limiter](100_000)
-	return &rateLimiter{perSecond: rate.Limit(perSecond), burst: burst, clients: clients}
+	return &rateLimiter{perSecond: rate.Limit(perSecond), burst: burst, proxies: proxies, clients: clients}
 }
 
 func (l *rateLimiter) limiter(key string) *rate.Limiter {
@@ -110,7 +113,7 @@ func (l *rateLimiter) limiter(key string) *rate.Limiter {
 // across all their addresses.
 func (l *rateLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		key := clientKey(req)
+		key := clientKey(req, l.proxies)
 		r := l.limiter(key).Reserve()
 		if delay := r.Delay(); delay > 0 {
 			r.Cancel()
@@ -124,15 +127,72 @@ func (l *rateLimiter) middleware(next http.Handler) http.Handler {
 	})
 }
 
-func clientKey(req *http.Request) string {
+func clientKey(req *http.Request, proxies []netip.Prefix) string {
 	if v := viewer.FromContext(req.Context()); v != nil && v.UserID != "" {
 		return "user:" + v.UserID
 	}
+	return "addr:" + clientAddr(req, proxies)
+}
+
+// clientAddr is the address a request came from. Behind trusted proxies
+// (TRUSTED_PROXIES) it is the right-most X-Forwarded-For address that is not
+// a trusted proxy: the left part of the header is the client's to forge.
+func clientAddr(req *http.Request, proxies []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(req.RemoteAddr)
 	if err != nil {
 		host = req.RemoteAddr
 	}
-	return "addr:" + host
+	trusted := func(a string) bool {
+		ip, err := netip.ParseAddr(strings.TrimSpace(a))
+		if err != nil {
+			return false
+		}
+		for _, p := range proxies {
+			if p.Contains(ip.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(proxies) == 0 || !trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(req.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if !trusted(hop) {
+			if _, err := netip.ParseAddr(hop); err != nil {
+				return host // a malformed header: the proxy itself is the client
+			}
+			return hop
+		}
+		host = hop
+	}
+	return host
+}
+
+// ParseTrustedProxies parses TRUSTED_PROXIES: addresses or CIDR prefixes.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither an address nor a CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // multipartOriginCheck refuses cross-origin browser form posts (a

@@ -41,7 +41,7 @@ func TestSelectionDepth(t *testing.T) {
 
 func TestRateLimiter(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	h := newRateLimiter(0.001, 3).middleware(ok)
+	h := newRateLimiter(0.001, 3, nil).middleware(ok)
 	send := func(user, addr string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", "/graphql", nil)
 		req.RemoteAddr = addr
@@ -114,5 +114,39 @@ func TestMultipartOriginCheck(t *testing.T) {
 	}
 	if _, err := multipartOriginCheck([]string{"not an origin"}, ok); err == nil {
 		t.Fatal("a malformed trusted origin was accepted")
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	proxies, err := ParseTrustedProxies([]string{"10.0.0.0/8", "192.168.1.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, remote, xff, want string
+	}{
+		{"direct client", "203.0.113.5:4000", "", "203.0.113.5"},
+		{"a direct client cannot forge the header", "203.0.113.5:4000", "198.51.100.1", "203.0.113.5"},
+		{"through the proxy", "10.1.2.3:5000", "198.51.100.1", "198.51.100.1"},
+		{"forged left part is ignored", "10.1.2.3:5000", "1.2.3.4, 198.51.100.1", "198.51.100.1"},
+		{"two proxies", "10.1.2.3:5000", "198.51.100.1, 192.168.1.7", "198.51.100.1"},
+		{"only proxies", "10.1.2.3:5000", "10.9.9.9", "10.9.9.9"},
+		{"malformed header", "10.1.2.3:5000", "not-an-ip", "10.1.2.3"},
+		{"no header", "10.1.2.3:5000", "", "10.1.2.3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/graphql", nil)
+			req.RemoteAddr = tc.remote
+			if tc.xff != "" {
+				req.Header.Set("X-Forwarded-For", tc.xff)
+			}
+			if got := clientAddr(req, proxies); got != tc.want {
+				t.Fatalf("clientAddr = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := ParseTrustedProxies([]string{"10.0.0.0/8", "nope"}); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("bad entry: %v, want an error naming it", err)
 	}
 }

@@ -39,6 +39,9 @@ type HandlerConfig struct {
 	// TrustedOrigins may post multipart uploads from a browser on another
 	// origin ("https://app.example.com").
 	TrustedOrigins []string
+	// TrustedProxies are the load balancers (addresses or CIDR prefixes)
+	// whose X-Forwarded-For names the client, for the per-address rate limit.
+	TrustedProxies []string
 	// Ready reports whether the server accepts work (false while draining).
 	Ready func() bool
 	// Ping checks the database for /healthz.
@@ -96,11 +99,15 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	var api http.Handler = limitBody(cfg.MaxUploadBytes+1<<20, srv)
 	api, err := multipartOriginCheck(cfg.TrustedOrigins, api)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TRUSTED_ORIGINS: %w", err)
 	}
 	if cfg.RateLimit > 0 {
+		proxies, err := ParseTrustedProxies(cfg.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
 		burst := max(cfg.RateBurst, 1)
-		api = newRateLimiter(cfg.RateLimit, burst).middleware(api)
+		api = newRateLimiter(cfg.RateLimit, burst, proxies).middleware(api)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", r.Auth.Middleware(api))

@@ -62,7 +62,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if !strings.Contains(dsn, "?") {
 		sep = "?"
 	}
-	dsn += sep + "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	// _time_format=sqlite stores times as "2006-01-02 15:04:05.999999999-07:00",
+	// which SQLite's date functions read (the driver's default is Go's
+	// String form, which they do not).
+	dsn += sep + "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_txlock=immediate&_time_format=sqlite"
 	if path != ":memory:" {
 		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	}

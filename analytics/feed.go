@@ -1,0 +1,68 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+)
+
+// feedOverlap is how far back each poll of the feed looks again, for rows
+// that another process wrote with a slightly earlier clock, or committed
+// after a later row was already seen.
+const feedOverlap = 5 * time.Second
+
+// Follow calls fn with each ModelUsage row written from now on (by any
+// process), about every interval, each row once, in the order of their
+// creation time; it returns when ctx ends (nil) or fn returns false (nil),
+// or on a database error. The caller must be allowed to read every user's
+// rows (an admin).
+func (s *Service) Follow(ctx context.Context, interval time.Duration, fn func(*ent.ModelUsage) bool) error {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	start := s.now()
+	cursor := start
+	seen := map[string]time.Time{}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		rows, err := s.db.ModelUsage.Query().
+			Where(modelusage.CreatedAtGTE(cursor.Add(-feedOverlap))).
+			Order(ent.Asc(modelusage.FieldCreatedAt), ent.Asc(modelusage.FieldID)).
+			Limit(1000).All(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("follow usage: %w", err)
+		}
+		for _, r := range rows {
+			if _, ok := seen[r.ID]; ok {
+				continue
+			}
+			seen[r.ID] = r.CreatedAt
+			if r.CreatedAt.After(cursor) {
+				cursor = r.CreatedAt
+			}
+			if r.CreatedAt.Before(start) {
+				continue // written before the feed began
+			}
+			if !fn(r) {
+				return nil
+			}
+		}
+		for id, at := range seen {
+			if at.Before(cursor.Add(-2 * feedOverlap)) {
+				delete(seen, id)
+			}
+		}
+	}
+}

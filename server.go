@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
+	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/database"
@@ -278,8 +279,12 @@ func serve(ctx context.Context, workers int) error {
 	var draining atomic.Bool
 	wsCtx, closeWebSockets := context.WithCancel(context.Background())
 	defer closeWebSockets()
+	stats, err := analytics.New(db.Client, db.Dialect, nil)
+	if err != nil {
+		return err
+	}
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
-		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk,
+		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk, Analytics: stats,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
 		MaxUploadBytes: cfg.UploadMaxBytes,

@@ -42,12 +42,31 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	User() UserResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AdminDashboard struct {
+		ByDay          func(childComplexity int) int
+		CodeExecutions func(childComplexity int) int
+		Feedback       func(childComplexity int) int
+		Projection     func(childComplexity int) int
+		Tiers          func(childComplexity int) int
+		TopUsers       func(childComplexity int) int
+		Usage          func(childComplexity int) int
+		Users          func(childComplexity int) int
+	}
+
+	AgentExecutionStats struct {
+		Agent       func(childComplexity int) int
+		Failed      func(childComplexity int) int
+		SuccessRate func(childComplexity int) int
+		Total       func(childComplexity int) int
+	}
+
 	AgentTemplate struct {
 		BaseAgent      func(childComplexity int) int
 		Category       func(childComplexity int) int
@@ -136,6 +155,28 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CodeExecutionStats struct {
+		ByAgent     func(childComplexity int) int
+		Failed      func(childComplexity int) int
+		Scanned     func(childComplexity int) int
+		Succeeded   func(childComplexity int) int
+		SuccessRate func(childComplexity int) int
+		TopErrors   func(childComplexity int) int
+		Total       func(childComplexity int) int
+	}
+
+	CostProjection struct {
+		DailyAverageUsd func(childComplexity int) int
+		Next30DaysUsd   func(childComplexity int) int
+	}
+
+	DailyUsage struct {
+		Calls       func(childComplexity int) int
+		CostUsd     func(childComplexity int) int
+		Day         func(childComplexity int) int
+		TotalTokens func(childComplexity int) int
+	}
+
 	Dataset struct {
 		Columns     func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
@@ -212,6 +253,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ErrorCount struct {
+		Count   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
 	ExecutionResult struct {
 		DurationMs func(childComplexity int) int
 		Error      func(childComplexity int) int
@@ -224,6 +270,13 @@ type ComplexityRoot struct {
 		Stderr     func(childComplexity int) int
 		Stdout     func(childComplexity int) int
 		Tables     func(childComplexity int) int
+	}
+
+	FeedbackStats struct {
+		Average      func(childComplexity int) int
+		ByModel      func(childComplexity int) int
+		Count        func(childComplexity int) int
+		Distribution func(childComplexity int) int
 	}
 
 	LLMModel struct {
@@ -289,6 +342,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ModelFeedback struct {
+		Average func(childComplexity int) int
+		Count   func(childComplexity int) int
+		Model   func(childComplexity int) int
+	}
+
 	ModelUsage struct {
 		ChatID           func(childComplexity int) int
 		CompletionTokens func(childComplexity int) int
@@ -319,6 +378,16 @@ type ComplexityRoot struct {
 	ModelUsageEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ModelUsageStat struct {
+		Calls        func(childComplexity int) int
+		CostUsd      func(childComplexity int) int
+		InputTokens  func(childComplexity int) int
+		Model        func(childComplexity int) int
+		OutputTokens func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		TotalTokens  func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -356,15 +425,23 @@ type ComplexityRoot struct {
 		Use         func(childComplexity int) int
 	}
 
+	PublicTicker struct {
+		Requests    func(childComplexity int) int
+		Signups     func(childComplexity int) int
+		TotalTokens func(childComplexity int) int
+	}
+
 	Query struct {
-		Chats     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
-		CleanCode func(childComplexity int, code string) int
-		Datasets  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
-		Models    func(childComplexity int, provider *string) int
-		Node      func(childComplexity int, id string) int
-		Nodes     func(childComplexity int, ids []string) int
-		Runs      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
-		Viewer    func(childComplexity int) int
+		AdminDashboard func(childComplexity int, period model.Period) int
+		Chats          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
+		CleanCode      func(childComplexity int, code string) int
+		Datasets       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
+		Models         func(childComplexity int, provider *string) int
+		Node           func(childComplexity int, id string) int
+		Nodes          func(childComplexity int, ids []string) int
+		PublicTicker   func(childComplexity int) int
+		Runs           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
+		Viewer         func(childComplexity int) int
 	}
 
 	ResultTable struct {
@@ -415,7 +492,28 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		RunEvents func(childComplexity int, runID string, after *int) int
+		RunEvents    func(childComplexity int, runID string, after *int) int
+		UsageUpdates func(childComplexity int) int
+	}
+
+	TierUsage struct {
+		Calls           func(childComplexity int) int
+		CostUsd         func(childComplexity int) int
+		CreditsPerQuery func(childComplexity int) int
+		Tier            func(childComplexity int) int
+		TotalTokens     func(childComplexity int) int
+	}
+
+	UsageSummary struct {
+		ByModel      func(childComplexity int) int
+		Calls        func(childComplexity int) int
+		CostUsd      func(childComplexity int) int
+		InputTokens  func(childComplexity int) int
+		OutputTokens func(childComplexity int) int
+		Period       func(childComplexity int) int
+		Runs         func(childComplexity int) int
+		Since        func(childComplexity int) int
+		TotalTokens  func(childComplexity int) int
 	}
 
 	User struct {
@@ -427,7 +525,16 @@ type ComplexityRoot struct {
 		Plan      func(childComplexity int) int
 		Role      func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
+		Usage     func(childComplexity int, period model.Period) int
 		Username  func(childComplexity int) int
+	}
+
+	UserActivity struct {
+		Calls       func(childComplexity int) int
+		CostUsd     func(childComplexity int) int
+		LastActive  func(childComplexity int) int
+		TotalTokens func(childComplexity int) int
+		User        func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -439,6 +546,13 @@ type ComplexityRoot struct {
 	UserEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	UserStats struct {
+		Active func(childComplexity int) int
+		Guests func(childComplexity int) int
+		New    func(childComplexity int) int
+		Total  func(childComplexity int) int
 	}
 }
 
@@ -467,12 +581,18 @@ type QueryResolver interface {
 	Chats(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) (*ent.ChatConnection, error)
 	Datasets(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) (*ent.DatasetConnection, error)
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
+	AdminDashboard(ctx context.Context, period model.Period) (*model.AdminDashboard, error)
+	PublicTicker(ctx context.Context) (*model.PublicTicker, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Models(ctx context.Context, provider *string) ([]*model.LLMModel, error)
 	CleanCode(ctx context.Context, code string) (string, error)
 }
 type SubscriptionResolver interface {
 	RunEvents(ctx context.Context, runID string, after *int) (<-chan *model.RunEvent, error)
+	UsageUpdates(ctx context.Context) (<-chan *ent.ModelUsage, error)
+}
+type UserResolver interface {
+	Usage(ctx context.Context, obj *ent.User, period model.Period) (*model.UsageSummary, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -492,6 +612,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AdminDashboard.byDay":
+		if e.ComplexityRoot.AdminDashboard.ByDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.ByDay(childComplexity), true
+	case "AdminDashboard.codeExecutions":
+		if e.ComplexityRoot.AdminDashboard.CodeExecutions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.CodeExecutions(childComplexity), true
+	case "AdminDashboard.feedback":
+		if e.ComplexityRoot.AdminDashboard.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.Feedback(childComplexity), true
+	case "AdminDashboard.projection":
+		if e.ComplexityRoot.AdminDashboard.Projection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.Projection(childComplexity), true
+	case "AdminDashboard.tiers":
+		if e.ComplexityRoot.AdminDashboard.Tiers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.Tiers(childComplexity), true
+	case "AdminDashboard.topUsers":
+		if e.ComplexityRoot.AdminDashboard.TopUsers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.TopUsers(childComplexity), true
+	case "AdminDashboard.usage":
+		if e.ComplexityRoot.AdminDashboard.Usage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.Usage(childComplexity), true
+	case "AdminDashboard.users":
+		if e.ComplexityRoot.AdminDashboard.Users == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AdminDashboard.Users(childComplexity), true
+
+	case "AgentExecutionStats.agent":
+		if e.ComplexityRoot.AgentExecutionStats.Agent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentExecutionStats.Agent(childComplexity), true
+	case "AgentExecutionStats.failed":
+		if e.ComplexityRoot.AgentExecutionStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentExecutionStats.Failed(childComplexity), true
+	case "AgentExecutionStats.successRate":
+		if e.ComplexityRoot.AgentExecutionStats.SuccessRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentExecutionStats.SuccessRate(childComplexity), true
+	case "AgentExecutionStats.total":
+		if e.ComplexityRoot.AgentExecutionStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentExecutionStats.Total(childComplexity), true
 
 	case "AgentTemplate.baseAgent":
 		if e.ComplexityRoot.AgentTemplate.BaseAgent == nil {
@@ -866,6 +1060,87 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CodeExecutionEdge.Node(childComplexity), true
 
+	case "CodeExecutionStats.byAgent":
+		if e.ComplexityRoot.CodeExecutionStats.ByAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.ByAgent(childComplexity), true
+	case "CodeExecutionStats.failed":
+		if e.ComplexityRoot.CodeExecutionStats.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.Failed(childComplexity), true
+	case "CodeExecutionStats.scanned":
+		if e.ComplexityRoot.CodeExecutionStats.Scanned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.Scanned(childComplexity), true
+	case "CodeExecutionStats.succeeded":
+		if e.ComplexityRoot.CodeExecutionStats.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.Succeeded(childComplexity), true
+	case "CodeExecutionStats.successRate":
+		if e.ComplexityRoot.CodeExecutionStats.SuccessRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.SuccessRate(childComplexity), true
+	case "CodeExecutionStats.topErrors":
+		if e.ComplexityRoot.CodeExecutionStats.TopErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.TopErrors(childComplexity), true
+	case "CodeExecutionStats.total":
+		if e.ComplexityRoot.CodeExecutionStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecutionStats.Total(childComplexity), true
+
+	case "CostProjection.dailyAverageUSD":
+		if e.ComplexityRoot.CostProjection.DailyAverageUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostProjection.DailyAverageUsd(childComplexity), true
+	case "CostProjection.next30DaysUSD":
+		if e.ComplexityRoot.CostProjection.Next30DaysUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CostProjection.Next30DaysUsd(childComplexity), true
+
+	case "DailyUsage.calls":
+		if e.ComplexityRoot.DailyUsage.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyUsage.Calls(childComplexity), true
+	case "DailyUsage.costUSD":
+		if e.ComplexityRoot.DailyUsage.CostUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyUsage.CostUsd(childComplexity), true
+	case "DailyUsage.day":
+		if e.ComplexityRoot.DailyUsage.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyUsage.Day(childComplexity), true
+	case "DailyUsage.totalTokens":
+		if e.ComplexityRoot.DailyUsage.TotalTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DailyUsage.TotalTokens(childComplexity), true
+
 	case "Dataset.columns":
 		if e.ComplexityRoot.Dataset.Columns == nil {
 			break
@@ -1203,6 +1478,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeepAnalysisReportEdge.Node(childComplexity), true
 
+	case "ErrorCount.count":
+		if e.ComplexityRoot.ErrorCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErrorCount.Count(childComplexity), true
+	case "ErrorCount.message":
+		if e.ComplexityRoot.ErrorCount.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ErrorCount.Message(childComplexity), true
+
 	case "ExecutionResult.durationMs":
 		if e.ComplexityRoot.ExecutionResult.DurationMs == nil {
 			break
@@ -1269,6 +1557,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExecutionResult.Tables(childComplexity), true
+
+	case "FeedbackStats.average":
+		if e.ComplexityRoot.FeedbackStats.Average == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackStats.Average(childComplexity), true
+	case "FeedbackStats.byModel":
+		if e.ComplexityRoot.FeedbackStats.ByModel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackStats.ByModel(childComplexity), true
+	case "FeedbackStats.count":
+		if e.ComplexityRoot.FeedbackStats.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackStats.Count(childComplexity), true
+	case "FeedbackStats.distribution":
+		if e.ComplexityRoot.FeedbackStats.Distribution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeedbackStats.Distribution(childComplexity), true
 
 	case "LLMModel.contextWindow":
 		if e.ComplexityRoot.LLMModel.ContextWindow == nil {
@@ -1529,6 +1842,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessageFeedbackEdge.Node(childComplexity), true
 
+	case "ModelFeedback.average":
+		if e.ComplexityRoot.ModelFeedback.Average == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelFeedback.Average(childComplexity), true
+	case "ModelFeedback.count":
+		if e.ComplexityRoot.ModelFeedback.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelFeedback.Count(childComplexity), true
+	case "ModelFeedback.model":
+		if e.ComplexityRoot.ModelFeedback.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelFeedback.Model(childComplexity), true
+
 	case "ModelUsage.chatID":
 		if e.ComplexityRoot.ModelUsage.ChatID == nil {
 			break
@@ -1669,6 +2001,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ModelUsageEdge.Node(childComplexity), true
+
+	case "ModelUsageStat.calls":
+		if e.ComplexityRoot.ModelUsageStat.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.Calls(childComplexity), true
+	case "ModelUsageStat.costUSD":
+		if e.ComplexityRoot.ModelUsageStat.CostUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.CostUsd(childComplexity), true
+	case "ModelUsageStat.inputTokens":
+		if e.ComplexityRoot.ModelUsageStat.InputTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.InputTokens(childComplexity), true
+	case "ModelUsageStat.model":
+		if e.ComplexityRoot.ModelUsageStat.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.Model(childComplexity), true
+	case "ModelUsageStat.outputTokens":
+		if e.ComplexityRoot.ModelUsageStat.OutputTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.OutputTokens(childComplexity), true
+	case "ModelUsageStat.provider":
+		if e.ComplexityRoot.ModelUsageStat.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.Provider(childComplexity), true
+	case "ModelUsageStat.totalTokens":
+		if e.ComplexityRoot.ModelUsageStat.TotalTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelUsageStat.TotalTokens(childComplexity), true
 
 	case "Mutation.addDatasetsToChat":
 		if e.ComplexityRoot.Mutation.AddDatasetsToChat == nil {
@@ -1862,6 +2237,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PlanStep.Use(childComplexity), true
 
+	case "PublicTicker.requests":
+		if e.ComplexityRoot.PublicTicker.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PublicTicker.Requests(childComplexity), true
+	case "PublicTicker.signups":
+		if e.ComplexityRoot.PublicTicker.Signups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PublicTicker.Signups(childComplexity), true
+	case "PublicTicker.totalTokens":
+		if e.ComplexityRoot.PublicTicker.TotalTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PublicTicker.TotalTokens(childComplexity), true
+
+	case "Query.adminDashboard":
+		if e.ComplexityRoot.Query.AdminDashboard == nil {
+			break
+		}
+
+		args, err := ec.field_Query_adminDashboard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AdminDashboard(childComplexity, args["period"].(model.Period)), true
 	case "Query.chats":
 		if e.ComplexityRoot.Query.Chats == nil {
 			break
@@ -1929,6 +2334,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.publicTicker":
+		if e.ComplexityRoot.Query.PublicTicker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PublicTicker(childComplexity), true
 	case "Query.runs":
 		if e.ComplexityRoot.Query.Runs == nil {
 			break
@@ -2155,6 +2566,98 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.RunEvents(childComplexity, args["runID"].(string), args["after"].(*int)), true
+	case "Subscription.usageUpdates":
+		if e.ComplexityRoot.Subscription.UsageUpdates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.UsageUpdates(childComplexity), true
+
+	case "TierUsage.calls":
+		if e.ComplexityRoot.TierUsage.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TierUsage.Calls(childComplexity), true
+	case "TierUsage.costUSD":
+		if e.ComplexityRoot.TierUsage.CostUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TierUsage.CostUsd(childComplexity), true
+	case "TierUsage.creditsPerQuery":
+		if e.ComplexityRoot.TierUsage.CreditsPerQuery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TierUsage.CreditsPerQuery(childComplexity), true
+	case "TierUsage.tier":
+		if e.ComplexityRoot.TierUsage.Tier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TierUsage.Tier(childComplexity), true
+	case "TierUsage.totalTokens":
+		if e.ComplexityRoot.TierUsage.TotalTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TierUsage.TotalTokens(childComplexity), true
+
+	case "UsageSummary.byModel":
+		if e.ComplexityRoot.UsageSummary.ByModel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.ByModel(childComplexity), true
+	case "UsageSummary.calls":
+		if e.ComplexityRoot.UsageSummary.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.Calls(childComplexity), true
+	case "UsageSummary.costUSD":
+		if e.ComplexityRoot.UsageSummary.CostUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.CostUsd(childComplexity), true
+	case "UsageSummary.inputTokens":
+		if e.ComplexityRoot.UsageSummary.InputTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.InputTokens(childComplexity), true
+	case "UsageSummary.outputTokens":
+		if e.ComplexityRoot.UsageSummary.OutputTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.OutputTokens(childComplexity), true
+	case "UsageSummary.period":
+		if e.ComplexityRoot.UsageSummary.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.Period(childComplexity), true
+	case "UsageSummary.runs":
+		if e.ComplexityRoot.UsageSummary.Runs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.Runs(childComplexity), true
+	case "UsageSummary.since":
+		if e.ComplexityRoot.UsageSummary.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.Since(childComplexity), true
+	case "UsageSummary.totalTokens":
+		if e.ComplexityRoot.UsageSummary.TotalTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UsageSummary.TotalTokens(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -2204,12 +2707,54 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.UpdatedAt(childComplexity), true
+	case "User.usage":
+		if e.ComplexityRoot.User.Usage == nil {
+			break
+		}
+
+		args, err := ec.field_User_usage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.Usage(childComplexity, args["period"].(model.Period)), true
 	case "User.username":
 		if e.ComplexityRoot.User.Username == nil {
 			break
 		}
 
 		return e.ComplexityRoot.User.Username(childComplexity), true
+
+	case "UserActivity.calls":
+		if e.ComplexityRoot.UserActivity.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserActivity.Calls(childComplexity), true
+	case "UserActivity.costUSD":
+		if e.ComplexityRoot.UserActivity.CostUsd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserActivity.CostUsd(childComplexity), true
+	case "UserActivity.lastActive":
+		if e.ComplexityRoot.UserActivity.LastActive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserActivity.LastActive(childComplexity), true
+	case "UserActivity.totalTokens":
+		if e.ComplexityRoot.UserActivity.TotalTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserActivity.TotalTokens(childComplexity), true
+	case "UserActivity.user":
+		if e.ComplexityRoot.UserActivity.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserActivity.User(childComplexity), true
 
 	case "UserConnection.edges":
 		if e.ComplexityRoot.UserConnection.Edges == nil {
@@ -2242,6 +2787,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
+
+	case "UserStats.active":
+		if e.ComplexityRoot.UserStats.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserStats.Active(childComplexity), true
+	case "UserStats.guests":
+		if e.ComplexityRoot.UserStats.Guests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserStats.Guests(childComplexity), true
+	case "UserStats.new":
+		if e.ComplexityRoot.UserStats.New == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserStats.New(childComplexity), true
+	case "UserStats.total":
+		if e.ComplexityRoot.UserStats.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserStats.Total(childComplexity), true
 
 	}
 	return 0, false
@@ -2371,7 +2941,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "schema.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2383,6 +2953,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 }
@@ -2391,6 +2962,42 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AdminDashboard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "usage":
+		return ec.fieldContext_AdminDashboard_usage(ctx, field)
+	case "users":
+		return ec.fieldContext_AdminDashboard_users(ctx, field)
+	case "topUsers":
+		return ec.fieldContext_AdminDashboard_topUsers(ctx, field)
+	case "byDay":
+		return ec.fieldContext_AdminDashboard_byDay(ctx, field)
+	case "projection":
+		return ec.fieldContext_AdminDashboard_projection(ctx, field)
+	case "tiers":
+		return ec.fieldContext_AdminDashboard_tiers(ctx, field)
+	case "codeExecutions":
+		return ec.fieldContext_AdminDashboard_codeExecutions(ctx, field)
+	case "feedback":
+		return ec.fieldContext_AdminDashboard_feedback(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AdminDashboard", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentExecutionStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "agent":
+		return ec.fieldContext_AgentExecutionStats_agent(ctx, field)
+	case "total":
+		return ec.fieldContext_AgentExecutionStats_total(ctx, field)
+	case "failed":
+		return ec.fieldContext_AgentExecutionStats_failed(ctx, field)
+	case "successRate":
+		return ec.fieldContext_AgentExecutionStats_successRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentExecutionStats", field.Name)
+}
 
 func (ec *executionContext) childFields_AgentTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -2544,6 +3151,50 @@ func (ec *executionContext) childFields_CodeExecutionEdge(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CodeExecutionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CodeExecutionStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_CodeExecutionStats_total(ctx, field)
+	case "succeeded":
+		return ec.fieldContext_CodeExecutionStats_succeeded(ctx, field)
+	case "failed":
+		return ec.fieldContext_CodeExecutionStats_failed(ctx, field)
+	case "successRate":
+		return ec.fieldContext_CodeExecutionStats_successRate(ctx, field)
+	case "byAgent":
+		return ec.fieldContext_CodeExecutionStats_byAgent(ctx, field)
+	case "topErrors":
+		return ec.fieldContext_CodeExecutionStats_topErrors(ctx, field)
+	case "scanned":
+		return ec.fieldContext_CodeExecutionStats_scanned(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CodeExecutionStats", field.Name)
+}
+
+func (ec *executionContext) childFields_CostProjection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "dailyAverageUSD":
+		return ec.fieldContext_CostProjection_dailyAverageUSD(ctx, field)
+	case "next30DaysUSD":
+		return ec.fieldContext_CostProjection_next30DaysUSD(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CostProjection", field.Name)
+}
+
+func (ec *executionContext) childFields_DailyUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_DailyUsage_day(ctx, field)
+	case "calls":
+		return ec.fieldContext_DailyUsage_calls(ctx, field)
+	case "totalTokens":
+		return ec.fieldContext_DailyUsage_totalTokens(ctx, field)
+	case "costUSD":
+		return ec.fieldContext_DailyUsage_costUSD(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DailyUsage", field.Name)
+}
+
 func (ec *executionContext) childFields_Dataset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2684,6 +3335,16 @@ func (ec *executionContext) childFields_DeepAnalysisReportEdge(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type DeepAnalysisReportEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ErrorCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "message":
+		return ec.fieldContext_ErrorCount_message(ctx, field)
+	case "count":
+		return ec.fieldContext_ErrorCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ErrorCount", field.Name)
+}
+
 func (ec *executionContext) childFields_ExecutionResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -2710,6 +3371,20 @@ func (ec *executionContext) childFields_ExecutionResult(ctx context.Context, fie
 		return ec.fieldContext_ExecutionResult_durationMs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExecutionResult", field.Name)
+}
+
+func (ec *executionContext) childFields_FeedbackStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_FeedbackStats_count(ctx, field)
+	case "average":
+		return ec.fieldContext_FeedbackStats_average(ctx, field)
+	case "distribution":
+		return ec.fieldContext_FeedbackStats_distribution(ctx, field)
+	case "byModel":
+		return ec.fieldContext_FeedbackStats_byModel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeedbackStats", field.Name)
 }
 
 func (ec *executionContext) childFields_LLMModel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2826,6 +3501,18 @@ func (ec *executionContext) childFields_MessageFeedbackEdge(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type MessageFeedbackEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ModelFeedback(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "model":
+		return ec.fieldContext_ModelFeedback_model(ctx, field)
+	case "count":
+		return ec.fieldContext_ModelFeedback_count(ctx, field)
+	case "average":
+		return ec.fieldContext_ModelFeedback_average(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ModelFeedback", field.Name)
+}
+
 func (ec *executionContext) childFields_ModelUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2878,6 +3565,26 @@ func (ec *executionContext) childFields_ModelUsageEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ModelUsageEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ModelUsageStat(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_ModelUsageStat_provider(ctx, field)
+	case "model":
+		return ec.fieldContext_ModelUsageStat_model(ctx, field)
+	case "calls":
+		return ec.fieldContext_ModelUsageStat_calls(ctx, field)
+	case "inputTokens":
+		return ec.fieldContext_ModelUsageStat_inputTokens(ctx, field)
+	case "outputTokens":
+		return ec.fieldContext_ModelUsageStat_outputTokens(ctx, field)
+	case "totalTokens":
+		return ec.fieldContext_ModelUsageStat_totalTokens(ctx, field)
+	case "costUSD":
+		return ec.fieldContext_ModelUsageStat_costUSD(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ModelUsageStat", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -2914,6 +3621,18 @@ func (ec *executionContext) childFields_PlanStep(ctx context.Context, field grap
 		return ec.fieldContext_PlanStep_use(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PlanStep", field.Name)
+}
+
+func (ec *executionContext) childFields_PublicTicker(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "signups":
+		return ec.fieldContext_PublicTicker_signups(ctx, field)
+	case "totalTokens":
+		return ec.fieldContext_PublicTicker_totalTokens(ctx, field)
+	case "requests":
+		return ec.fieldContext_PublicTicker_requests(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PublicTicker", field.Name)
 }
 
 func (ec *executionContext) childFields_ResultTable(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3010,6 +3729,46 @@ func (ec *executionContext) childFields_RunEvent(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type RunEvent", field.Name)
 }
 
+func (ec *executionContext) childFields_TierUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tier":
+		return ec.fieldContext_TierUsage_tier(ctx, field)
+	case "creditsPerQuery":
+		return ec.fieldContext_TierUsage_creditsPerQuery(ctx, field)
+	case "calls":
+		return ec.fieldContext_TierUsage_calls(ctx, field)
+	case "totalTokens":
+		return ec.fieldContext_TierUsage_totalTokens(ctx, field)
+	case "costUSD":
+		return ec.fieldContext_TierUsage_costUSD(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TierUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_UsageSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "period":
+		return ec.fieldContext_UsageSummary_period(ctx, field)
+	case "since":
+		return ec.fieldContext_UsageSummary_since(ctx, field)
+	case "calls":
+		return ec.fieldContext_UsageSummary_calls(ctx, field)
+	case "inputTokens":
+		return ec.fieldContext_UsageSummary_inputTokens(ctx, field)
+	case "outputTokens":
+		return ec.fieldContext_UsageSummary_outputTokens(ctx, field)
+	case "totalTokens":
+		return ec.fieldContext_UsageSummary_totalTokens(ctx, field)
+	case "costUSD":
+		return ec.fieldContext_UsageSummary_costUSD(ctx, field)
+	case "runs":
+		return ec.fieldContext_UsageSummary_runs(ctx, field)
+	case "byModel":
+		return ec.fieldContext_UsageSummary_byModel(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UsageSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3030,8 +3789,26 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_plan(ctx, field)
 	case "isGuest":
 		return ec.fieldContext_User_isGuest(ctx, field)
+	case "usage":
+		return ec.fieldContext_User_usage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
+}
+
+func (ec *executionContext) childFields_UserActivity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_UserActivity_user(ctx, field)
+	case "calls":
+		return ec.fieldContext_UserActivity_calls(ctx, field)
+	case "totalTokens":
+		return ec.fieldContext_UserActivity_totalTokens(ctx, field)
+	case "costUSD":
+		return ec.fieldContext_UserActivity_costUSD(ctx, field)
+	case "lastActive":
+		return ec.fieldContext_UserActivity_lastActive(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserActivity", field.Name)
 }
 
 func (ec *executionContext) childFields_UserEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3042,6 +3819,20 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UserStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_UserStats_total(ctx, field)
+	case "guests":
+		return ec.fieldContext_UserStats_guests(ctx, field)
+	case "new":
+		return ec.fieldContext_UserStats_new(ctx, field)
+	case "active":
+		return ec.fieldContext_UserStats_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserStats", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3492,6 +4283,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_adminDashboard_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (model.Period, error) {
+			return ec.unmarshalNPeriod2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_chats_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3732,6 +4537,20 @@ func (ec *executionContext) field_Subscription_runEvents_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_User_usage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (model.Period, error) {
+			return ec.unmarshalNPeriod2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPeriod(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3791,6 +4610,354 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AdminDashboard_usage(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Usage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UsageSummary) graphql.Marshaler {
+			return ec.marshalNUsageSummary2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUsageSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_usage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UsageSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_users(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Users, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserStats) graphql.Marshaler {
+			return ec.marshalNUserStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_topUsers(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_topUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopUsers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserActivity) graphql.Marshaler {
+			return ec.marshalNUserActivity2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserActivityᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_topUsers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserActivity(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_byDay(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_byDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DailyUsage) graphql.Marshaler {
+			return ec.marshalNDailyUsage2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐDailyUsageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_byDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DailyUsage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_projection(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_projection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Projection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CostProjection) graphql.Marshaler {
+			return ec.marshalNCostProjection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCostProjection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_projection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CostProjection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_tiers(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_tiers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tiers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TierUsage) graphql.Marshaler {
+			return ec.marshalNTierUsage2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTierUsageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_tiers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TierUsage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_codeExecutions(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_codeExecutions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CodeExecutions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CodeExecutionStats) graphql.Marshaler {
+			return ec.marshalNCodeExecutionStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCodeExecutionStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_codeExecutions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CodeExecutionStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AdminDashboard_feedback(ctx context.Context, field graphql.CollectedField, obj *model.AdminDashboard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AdminDashboard_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feedback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FeedbackStats) graphql.Marshaler {
+			return ec.marshalNFeedbackStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFeedbackStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AdminDashboard_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AdminDashboard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeedbackStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentExecutionStats_agent(ctx context.Context, field graphql.CollectedField, obj *model.AgentExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentExecutionStats_agent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Agent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentExecutionStats_agent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentExecutionStats", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentExecutionStats_total(ctx context.Context, field graphql.CollectedField, obj *model.AgentExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentExecutionStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentExecutionStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentExecutionStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentExecutionStats_failed(ctx context.Context, field graphql.CollectedField, obj *model.AgentExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentExecutionStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentExecutionStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentExecutionStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgentExecutionStats_successRate(ctx context.Context, field graphql.CollectedField, obj *model.AgentExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentExecutionStats_successRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuccessRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentExecutionStats_successRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentExecutionStats", field, false, false, "Float")
+}
 
 func (ec *executionContext) _AgentTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -5288,6 +6455,323 @@ func (ec *executionContext) fieldContext_CodeExecutionEdge_cursor(_ context.Cont
 	return graphql.NewScalarFieldContext("CodeExecutionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _CodeExecutionStats_total(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CodeExecutionStats_succeeded(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_succeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CodeExecutionStats_failed(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CodeExecutionStats_successRate(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_successRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuccessRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_successRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CodeExecutionStats_byAgent(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_byAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.AgentExecutionStats) graphql.Marshaler {
+			return ec.marshalNAgentExecutionStats2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAgentExecutionStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_byAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CodeExecutionStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentExecutionStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CodeExecutionStats_topErrors(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_topErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ErrorCount) graphql.Marshaler {
+			return ec.marshalNErrorCount2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐErrorCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_topErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CodeExecutionStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ErrorCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CodeExecutionStats_scanned(ctx context.Context, field graphql.CollectedField, obj *model.CodeExecutionStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecutionStats_scanned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scanned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecutionStats_scanned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CostProjection_dailyAverageUSD(ctx context.Context, field graphql.CollectedField, obj *model.CostProjection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostProjection_dailyAverageUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DailyAverageUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CostProjection_dailyAverageUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostProjection", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CostProjection_next30DaysUSD(ctx context.Context, field graphql.CollectedField, obj *model.CostProjection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CostProjection_next30DaysUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Next30DaysUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CostProjection_next30DaysUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CostProjection", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DailyUsage_day(ctx context.Context, field graphql.CollectedField, obj *model.DailyUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyUsage_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyUsage_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyUsage", field, false, false, "String")
+}
+
+func (ec *executionContext) _DailyUsage_calls(ctx context.Context, field graphql.CollectedField, obj *model.DailyUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyUsage_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyUsage_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DailyUsage_totalTokens(ctx context.Context, field graphql.CollectedField, obj *model.DailyUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyUsage_totalTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyUsage_totalTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DailyUsage_costUSD(ctx context.Context, field graphql.CollectedField, obj *model.DailyUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DailyUsage_costUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DailyUsage_costUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DailyUsage", field, false, false, "Float")
+}
+
 func (ec *executionContext) _Dataset_id(ctx context.Context, field graphql.CollectedField, obj *ent.Dataset) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6616,6 +8100,52 @@ func (ec *executionContext) fieldContext_DeepAnalysisReportEdge_cursor(_ context
 	return graphql.NewScalarFieldContext("DeepAnalysisReportEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ErrorCount_message(ctx context.Context, field graphql.CollectedField, obj *model.ErrorCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErrorCount_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErrorCount_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErrorCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _ErrorCount_count(ctx context.Context, field graphql.CollectedField, obj *model.ErrorCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ErrorCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ErrorCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ErrorCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ExecutionResult_ok(ctx context.Context, field graphql.CollectedField, obj *model.ExecutionResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6876,6 +8406,107 @@ func (ec *executionContext) _ExecutionResult_durationMs(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_ExecutionResult_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FeedbackStats_count(ctx context.Context, field graphql.CollectedField, obj *model.FeedbackStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackStats_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackStats_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FeedbackStats_average(ctx context.Context, field graphql.CollectedField, obj *model.FeedbackStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackStats_average(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Average, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackStats_average(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FeedbackStats_distribution(ctx context.Context, field graphql.CollectedField, obj *model.FeedbackStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackStats_distribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Distribution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackStats_distribution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeedbackStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FeedbackStats_byModel(ctx context.Context, field graphql.CollectedField, obj *model.FeedbackStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeedbackStats_byModel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByModel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ModelFeedback) graphql.Marshaler {
+			return ec.marshalNModelFeedback2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelFeedbackᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeedbackStats_byModel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeedbackStats",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ModelFeedback(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _LLMModel_provider(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
@@ -7925,6 +9556,75 @@ func (ec *executionContext) fieldContext_MessageFeedbackEdge_cursor(_ context.Co
 	return graphql.NewScalarFieldContext("MessageFeedbackEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ModelFeedback_model(ctx context.Context, field graphql.CollectedField, obj *model.ModelFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelFeedback_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelFeedback_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelFeedback", field, false, false, "String")
+}
+
+func (ec *executionContext) _ModelFeedback_count(ctx context.Context, field graphql.CollectedField, obj *model.ModelFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelFeedback_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelFeedback_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelFeedback", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ModelFeedback_average(ctx context.Context, field graphql.CollectedField, obj *model.ModelFeedback) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelFeedback_average(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Average, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelFeedback_average(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelFeedback", field, false, false, "Float")
+}
+
 func (ec *executionContext) _ModelUsage_id(ctx context.Context, field graphql.CollectedField, obj *ent.ModelUsage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8479,6 +10179,167 @@ func (ec *executionContext) _ModelUsageEdge_cursor(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ModelUsageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ModelUsageEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ModelUsageStat_provider(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "String")
+}
+
+func (ec *executionContext) _ModelUsageStat_model(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "String")
+}
+
+func (ec *executionContext) _ModelUsageStat_calls(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ModelUsageStat_inputTokens(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_inputTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InputTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_inputTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ModelUsageStat_outputTokens(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_outputTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutputTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_outputTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ModelUsageStat_totalTokens(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_totalTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_totalTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ModelUsageStat_costUSD(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelUsageStat_costUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelUsageStat_costUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Mutation_createGuestSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -9238,6 +11099,75 @@ func (ec *executionContext) fieldContext_PlanStep_use(_ context.Context, field g
 	return graphql.NewScalarFieldContext("PlanStep", field, false, false, "String")
 }
 
+func (ec *executionContext) _PublicTicker_signups(ctx context.Context, field graphql.CollectedField, obj *model.PublicTicker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PublicTicker_signups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Signups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PublicTicker_signups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PublicTicker", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PublicTicker_totalTokens(ctx context.Context, field graphql.CollectedField, obj *model.PublicTicker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PublicTicker_totalTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PublicTicker_totalTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PublicTicker", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PublicTicker_requests(ctx context.Context, field graphql.CollectedField, obj *model.PublicTicker) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PublicTicker_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PublicTicker_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PublicTicker", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9454,6 +11384,82 @@ func (ec *executionContext) fieldContext_Query_runs(ctx context.Context, field g
 	if fc.Args, err = ec.field_Query_runs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_adminDashboard(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_adminDashboard(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AdminDashboard(ctx, fc.Args["period"].(model.Period))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AdminDashboard) graphql.Marshaler {
+			return ec.marshalNAdminDashboard2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAdminDashboard(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_adminDashboard(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AdminDashboard(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_adminDashboard_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_publicTicker(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_publicTicker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PublicTicker(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PublicTicker) graphql.Marshaler {
+			return ec.marshalNPublicTicker2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPublicTicker(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_publicTicker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PublicTicker(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -10488,6 +12494,369 @@ func (ec *executionContext) fieldContext_Subscription_runEvents(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_usageUpdates(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_usageUpdates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().UsageUpdates(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ModelUsage) graphql.Marshaler {
+			return ec.marshalNModelUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_usageUpdates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ModelUsage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TierUsage_tier(ctx context.Context, field graphql.CollectedField, obj *model.TierUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TierUsage_tier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TierUsage_tier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TierUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TierUsage_creditsPerQuery(ctx context.Context, field graphql.CollectedField, obj *model.TierUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TierUsage_creditsPerQuery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsPerQuery, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TierUsage_creditsPerQuery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TierUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TierUsage_calls(ctx context.Context, field graphql.CollectedField, obj *model.TierUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TierUsage_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TierUsage_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TierUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TierUsage_totalTokens(ctx context.Context, field graphql.CollectedField, obj *model.TierUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TierUsage_totalTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TierUsage_totalTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TierUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TierUsage_costUSD(ctx context.Context, field graphql.CollectedField, obj *model.TierUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TierUsage_costUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TierUsage_costUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TierUsage", field, false, false, "Float")
+}
+
+func (ec *executionContext) _UsageSummary_period(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Period) graphql.Marshaler {
+			return ec.marshalNPeriod2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPeriod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Period")
+}
+
+func (ec *executionContext) _UsageSummary_since(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Time")
+}
+
+func (ec *executionContext) _UsageSummary_calls(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageSummary_inputTokens(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_inputTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InputTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_inputTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageSummary_outputTokens(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_outputTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OutputTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_outputTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageSummary_totalTokens(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_totalTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_totalTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageSummary_costUSD(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_costUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_costUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Float")
+}
+
+func (ec *executionContext) _UsageSummary_runs(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_runs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Runs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_runs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UsageSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UsageSummary_byModel(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UsageSummary_byModel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByModel, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ModelUsageStat) graphql.Marshaler {
+			return ec.marshalNModelUsageStat2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelUsageStatᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UsageSummary_byModel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UsageSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ModelUsageStat(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10695,6 +13064,174 @@ func (ec *executionContext) fieldContext_User_isGuest(_ context.Context, field g
 	return graphql.NewScalarFieldContext("User", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _User_usage(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().Usage(ctx, obj, fc.Args["period"].(model.Period))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UsageSummary) graphql.Marshaler {
+			return ec.marshalNUsageSummary2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUsageSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_usage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UsageSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_usage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UserActivity_user(ctx context.Context, field graphql.CollectedField, obj *model.UserActivity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserActivity_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserActivity_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserActivity",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UserActivity_calls(ctx context.Context, field graphql.CollectedField, obj *model.UserActivity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserActivity_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserActivity_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserActivity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UserActivity_totalTokens(ctx context.Context, field graphql.CollectedField, obj *model.UserActivity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserActivity_totalTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserActivity_totalTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserActivity", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UserActivity_costUSD(ctx context.Context, field graphql.CollectedField, obj *model.UserActivity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserActivity_costUSD(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostUsd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserActivity_costUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserActivity", field, false, false, "Float")
+}
+
+func (ec *executionContext) _UserActivity_lastActive(ctx context.Context, field graphql.CollectedField, obj *model.UserActivity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserActivity_lastActive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastActive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserActivity_lastActive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserActivity", field, false, false, "Time")
+}
+
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10835,6 +13372,98 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _UserStats_total(ctx context.Context, field graphql.CollectedField, obj *model.UserStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserStats_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserStats_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UserStats_guests(ctx context.Context, field graphql.CollectedField, obj *model.UserStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserStats_guests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Guests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserStats_guests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UserStats_new(ctx context.Context, field graphql.CollectedField, obj *model.UserStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserStats_new(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.New, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserStats_new(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UserStats_active(ctx context.Context, field graphql.CollectedField, obj *model.UserStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserStats_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserStats_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserStats", field, false, false, "Int")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -21268,6 +23897,122 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var adminDashboardImplementors = []string{"AdminDashboard"}
+
+func (ec *executionContext) _AdminDashboard(ctx context.Context, sel ast.SelectionSet, obj *model.AdminDashboard) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, adminDashboardImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AdminDashboard")
+		case "usage":
+			out.Values[i] = ec._AdminDashboard_usage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "users":
+			out.Values[i] = ec._AdminDashboard_users(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topUsers":
+			out.Values[i] = ec._AdminDashboard_topUsers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byDay":
+			out.Values[i] = ec._AdminDashboard_byDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "projection":
+			out.Values[i] = ec._AdminDashboard_projection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tiers":
+			out.Values[i] = ec._AdminDashboard_tiers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "codeExecutions":
+			out.Values[i] = ec._AdminDashboard_codeExecutions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "feedback":
+			out.Values[i] = ec._AdminDashboard_feedback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agentExecutionStatsImplementors = []string{"AgentExecutionStats"}
+
+func (ec *executionContext) _AgentExecutionStats(ctx context.Context, sel ast.SelectionSet, obj *model.AgentExecutionStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentExecutionStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentExecutionStats")
+		case "agent":
+			out.Values[i] = ec._AgentExecutionStats_agent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._AgentExecutionStats_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._AgentExecutionStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "successRate":
+			out.Values[i] = ec._AgentExecutionStats_successRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var agentTemplateImplementors = []string{"AgentTemplate", "Node"}
 
 func (ec *executionContext) _AgentTemplate(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentTemplate) graphql.Marshaler {
@@ -21842,6 +24587,155 @@ func (ec *executionContext) _CodeExecutionEdge(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var codeExecutionStatsImplementors = []string{"CodeExecutionStats"}
+
+func (ec *executionContext) _CodeExecutionStats(ctx context.Context, sel ast.SelectionSet, obj *model.CodeExecutionStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, codeExecutionStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CodeExecutionStats")
+		case "total":
+			out.Values[i] = ec._CodeExecutionStats_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "succeeded":
+			out.Values[i] = ec._CodeExecutionStats_succeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._CodeExecutionStats_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "successRate":
+			out.Values[i] = ec._CodeExecutionStats_successRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byAgent":
+			out.Values[i] = ec._CodeExecutionStats_byAgent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topErrors":
+			out.Values[i] = ec._CodeExecutionStats_topErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scanned":
+			out.Values[i] = ec._CodeExecutionStats_scanned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var costProjectionImplementors = []string{"CostProjection"}
+
+func (ec *executionContext) _CostProjection(ctx context.Context, sel ast.SelectionSet, obj *model.CostProjection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, costProjectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CostProjection")
+		case "dailyAverageUSD":
+			out.Values[i] = ec._CostProjection_dailyAverageUSD(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "next30DaysUSD":
+			out.Values[i] = ec._CostProjection_next30DaysUSD(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dailyUsageImplementors = []string{"DailyUsage"}
+
+func (ec *executionContext) _DailyUsage(ctx context.Context, sel ast.SelectionSet, obj *model.DailyUsage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dailyUsageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DailyUsage")
+		case "day":
+			out.Values[i] = ec._DailyUsage_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._DailyUsage_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalTokens":
+			out.Values[i] = ec._DailyUsage_totalTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "costUSD":
+			out.Values[i] = ec._DailyUsage_costUSD(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var datasetImplementors = []string{"Dataset", "Node"}
 
 func (ec *executionContext) _Dataset(ctx context.Context, sel ast.SelectionSet, obj *ent.Dataset) graphql.Marshaler {
@@ -22313,6 +25207,44 @@ func (ec *executionContext) _DeepAnalysisReportEdge(ctx context.Context, sel ast
 	return out
 }
 
+var errorCountImplementors = []string{"ErrorCount"}
+
+func (ec *executionContext) _ErrorCount(ctx context.Context, sel ast.SelectionSet, obj *model.ErrorCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, errorCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ErrorCount")
+		case "message":
+			out.Values[i] = ec._ErrorCount_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ErrorCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var executionResultImplementors = []string{"ExecutionResult"}
 
 func (ec *executionContext) _ExecutionResult(ctx context.Context, sel ast.SelectionSet, obj *model.ExecutionResult) graphql.Marshaler {
@@ -22376,6 +25308,54 @@ func (ec *executionContext) _ExecutionResult(ctx context.Context, sel ast.Select
 			}
 		case "durationMs":
 			out.Values[i] = ec._ExecutionResult_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var feedbackStatsImplementors = []string{"FeedbackStats"}
+
+func (ec *executionContext) _FeedbackStats(ctx context.Context, sel ast.SelectionSet, obj *model.FeedbackStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, feedbackStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeedbackStats")
+		case "count":
+			out.Values[i] = ec._FeedbackStats_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "average":
+			out.Values[i] = ec._FeedbackStats_average(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "distribution":
+			out.Values[i] = ec._FeedbackStats_distribution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byModel":
+			out.Values[i] = ec._FeedbackStats_byModel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22805,6 +25785,49 @@ func (ec *executionContext) _MessageFeedbackEdge(ctx context.Context, sel ast.Se
 	return out
 }
 
+var modelFeedbackImplementors = []string{"ModelFeedback"}
+
+func (ec *executionContext) _ModelFeedback(ctx context.Context, sel ast.SelectionSet, obj *model.ModelFeedback) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, modelFeedbackImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ModelFeedback")
+		case "model":
+			out.Values[i] = ec._ModelFeedback_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ModelFeedback_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "average":
+			out.Values[i] = ec._ModelFeedback_average(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var modelUsageImplementors = []string{"ModelUsage", "Node"}
 
 func (ec *executionContext) _ModelUsage(ctx context.Context, sel ast.SelectionSet, obj *ent.ModelUsage) graphql.Marshaler {
@@ -22984,6 +26007,69 @@ func (ec *executionContext) _ModelUsageEdge(ctx context.Context, sel ast.Selecti
 			}
 		case "cursor":
 			out.Values[i] = ec._ModelUsageEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var modelUsageStatImplementors = []string{"ModelUsageStat"}
+
+func (ec *executionContext) _ModelUsageStat(ctx context.Context, sel ast.SelectionSet, obj *model.ModelUsageStat) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, modelUsageStatImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ModelUsageStat")
+		case "provider":
+			out.Values[i] = ec._ModelUsageStat_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "model":
+			out.Values[i] = ec._ModelUsageStat_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._ModelUsageStat_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inputTokens":
+			out.Values[i] = ec._ModelUsageStat_inputTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outputTokens":
+			out.Values[i] = ec._ModelUsageStat_outputTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalTokens":
+			out.Values[i] = ec._ModelUsageStat_totalTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "costUSD":
+			out.Values[i] = ec._ModelUsageStat_costUSD(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23265,6 +26351,49 @@ func (ec *executionContext) _PlanStep(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var publicTickerImplementors = []string{"PublicTicker"}
+
+func (ec *executionContext) _PublicTicker(ctx context.Context, sel ast.SelectionSet, obj *model.PublicTicker) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, publicTickerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PublicTicker")
+		case "signups":
+			out.Values[i] = ec._PublicTicker_signups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalTokens":
+			out.Values[i] = ec._PublicTicker_totalTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requests":
+			out.Values[i] = ec._PublicTicker_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -23313,6 +26442,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_runs(ctx, field)
+				})
+		case "adminDashboard":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_adminDashboard(ctx, field)
+				})
+		case "publicTicker":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_publicTicker(ctx, field)
 				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -23679,9 +26820,137 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "runEvents":
 		return ec._Subscription_runEvents(ctx, fields[0])
+	case "usageUpdates":
+		return ec._Subscription_usageUpdates(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var tierUsageImplementors = []string{"TierUsage"}
+
+func (ec *executionContext) _TierUsage(ctx context.Context, sel ast.SelectionSet, obj *model.TierUsage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tierUsageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TierUsage")
+		case "tier":
+			out.Values[i] = ec._TierUsage_tier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditsPerQuery":
+			out.Values[i] = ec._TierUsage_creditsPerQuery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._TierUsage_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalTokens":
+			out.Values[i] = ec._TierUsage_totalTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "costUSD":
+			out.Values[i] = ec._TierUsage_costUSD(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var usageSummaryImplementors = []string{"UsageSummary"}
+
+func (ec *executionContext) _UsageSummary(ctx context.Context, sel ast.SelectionSet, obj *model.UsageSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, usageSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UsageSummary")
+		case "period":
+			out.Values[i] = ec._UsageSummary_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._UsageSummary_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._UsageSummary_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inputTokens":
+			out.Values[i] = ec._UsageSummary_inputTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outputTokens":
+			out.Values[i] = ec._UsageSummary_outputTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalTokens":
+			out.Values[i] = ec._UsageSummary_totalTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "costUSD":
+			out.Values[i] = ec._UsageSummary_costUSD(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runs":
+			out.Values[i] = ec._UsageSummary_runs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byModel":
+			out.Values[i] = ec._UsageSummary_byModel(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var userImplementors = []string{"User", "Node"}
@@ -23698,45 +26967,104 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 		case "id":
 			out.Values[i] = ec._User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._User_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "username":
 			out.Values[i] = ec._User_username(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
 			out.Values[i] = ec._User_email(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._User_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "role":
 			out.Values[i] = ec._User_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "plan":
 			out.Values[i] = ec._User_plan(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "isGuest":
 			out.Values[i] = ec._User_isGuest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "usage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_usage(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userActivityImplementors = []string{"UserActivity"}
+
+func (ec *executionContext) _UserActivity(ctx context.Context, sel ast.SelectionSet, obj *model.UserActivity) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userActivityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserActivity")
+		case "user":
+			out.Values[i] = ec._UserActivity_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._UserActivity_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalTokens":
+			out.Values[i] = ec._UserActivity_totalTokens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "costUSD":
+			out.Values[i] = ec._UserActivity_costUSD(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastActive":
+			out.Values[i] = ec._UserActivity_lastActive(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23818,6 +27146,54 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userStatsImplementors = []string{"UserStats"}
+
+func (ec *executionContext) _UserStats(ctx context.Context, sel ast.SelectionSet, obj *model.UserStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserStats")
+		case "total":
+			out.Values[i] = ec._UserStats_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "guests":
+			out.Values[i] = ec._UserStats_guests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "new":
+			out.Values[i] = ec._UserStats_new(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "active":
+			out.Values[i] = ec._UserStats_active(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24200,6 +27576,38 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAdminDashboard2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAdminDashboard(ctx context.Context, sel ast.SelectionSet, v *model.AdminDashboard) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AdminDashboard!")
+		return graphql.Null
+	}
+	return ec._AdminDashboard(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAgentExecutionStats2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAgentExecutionStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AgentExecutionStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgentExecutionStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAgentExecutionStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAgentExecutionStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAgentExecutionStats(ctx context.Context, sel ast.SelectionSet, v *model.AgentExecutionStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgentExecutionStats!")
+		return graphql.Null
+	}
+	return ec._AgentExecutionStats(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAgentTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateOrderField(ctx context.Context, v any) (*ent.AgentTemplateOrderField, error) {
 	var res = new(ent.AgentTemplateOrderField)
 	err := res.UnmarshalGQL(v)
@@ -24305,9 +27713,25 @@ func (ec *executionContext) marshalNCodeExecutionOrderField2ᚖgithubᚗcomᚋau
 	return v
 }
 
+func (ec *executionContext) marshalNCodeExecutionStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCodeExecutionStats(ctx context.Context, sel ast.SelectionSet, v *model.CodeExecutionStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CodeExecutionStats!")
+		return graphql.Null
+	}
+	return ec._CodeExecutionStats(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCodeExecutionWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionWhereInput(ctx context.Context, v any) (*ent.CodeExecutionWhereInput, error) {
 	res, err := ec.unmarshalInputCodeExecutionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCostProjection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCostProjection(ctx context.Context, sel ast.SelectionSet, v *model.CostProjection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CostProjection!")
+		return graphql.Null
+	}
+	return ec._CostProjection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
@@ -24318,6 +27742,30 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDailyUsage2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐDailyUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DailyUsage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDailyUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐDailyUsage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDailyUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐDailyUsage(ctx context.Context, sel ast.SelectionSet, v *model.DailyUsage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DailyUsage!")
+		return graphql.Null
+	}
+	return ec._DailyUsage(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDataset2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDatasetᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Dataset) graphql.Marshaler {
@@ -24435,9 +27883,41 @@ func (ec *executionContext) unmarshalNDeepAnalysisReportWhereInput2ᚖgithubᚗc
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNErrorCount2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐErrorCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ErrorCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNErrorCount2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐErrorCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNErrorCount2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐErrorCount(ctx context.Context, sel ast.SelectionSet, v *model.ErrorCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ErrorCount!")
+		return graphql.Null
+	}
+	return ec._ErrorCount(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNExecuteCodeInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐExecuteCodeInput(ctx context.Context, v any) (model.ExecuteCodeInput, error) {
 	res, err := ec.unmarshalInputExecuteCodeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFeedbackStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFeedbackStats(ctx context.Context, sel ast.SelectionSet, v *model.FeedbackStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeedbackStats!")
+		return graphql.Null
+	}
+	return ec._FeedbackStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -24523,6 +28003,35 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLLMModel2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModelᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LLMModel) graphql.Marshaler {
@@ -24618,6 +28127,38 @@ func (ec *executionContext) unmarshalNMessageWhereInput2ᚖgithubᚗcomᚋautoan
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNModelFeedback2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelFeedbackᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ModelFeedback) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNModelFeedback2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelFeedback(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNModelFeedback2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelFeedback(ctx context.Context, sel ast.SelectionSet, v *model.ModelFeedback) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ModelFeedback!")
+		return graphql.Null
+	}
+	return ec._ModelFeedback(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNModelUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsage(ctx context.Context, sel ast.SelectionSet, v *ent.ModelUsage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ModelUsage!")
+		return graphql.Null
+	}
+	return ec._ModelUsage(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNModelUsageOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageOrderField(ctx context.Context, v any) (*ent.ModelUsageOrderField, error) {
 	var res = new(ent.ModelUsageOrderField)
 	err := res.UnmarshalGQL(v)
@@ -24630,6 +28171,30 @@ func (ec *executionContext) marshalNModelUsageOrderField2ᚖgithubᚗcomᚋautoa
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNModelUsageStat2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelUsageStatᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ModelUsageStat) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNModelUsageStat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelUsageStat(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNModelUsageStat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelUsageStat(ctx context.Context, sel ast.SelectionSet, v *model.ModelUsageStat) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ModelUsageStat!")
+		return graphql.Null
+	}
+	return ec._ModelUsageStat(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNModelUsageWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageWhereInput(ctx context.Context, v any) (*ent.ModelUsageWhereInput, error) {
@@ -24661,6 +28226,16 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNPeriod2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPeriod(ctx context.Context, v any) (model.Period, error) {
+	var res model.Period
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPeriod2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPeriod(ctx context.Context, sel ast.SelectionSet, v model.Period) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPlanStep2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlanStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -24683,6 +28258,14 @@ func (ec *executionContext) marshalNPlanStep2ᚖgithubᚗcomᚋautoanalystᚋaut
 		return graphql.Null
 	}
 	return ec._PlanStep(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPublicTicker2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPublicTicker(ctx context.Context, sel ast.SelectionSet, v *model.PublicTicker) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PublicTicker!")
+		return graphql.Null
+	}
+	return ec._PublicTicker(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐResultTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResultTable) graphql.Marshaler {
@@ -24845,6 +28428,30 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNTierUsage2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTierUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TierUsage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTierUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTierUsage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTierUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTierUsage(ctx context.Context, sel ast.SelectionSet, v *model.TierUsage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TierUsage!")
+		return graphql.Null
+	}
+	return ec._TierUsage(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24883,12 +28490,44 @@ func (ec *executionContext) unmarshalNUploadDatasetInput2githubᚗcomᚋautoanal
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUsageSummary2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUsageSummary(ctx context.Context, sel ast.SelectionSet, v *model.UsageSummary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UsageSummary!")
+		return graphql.Null
+	}
+	return ec._UsageSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUserActivity2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserActivityᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UserActivity) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserActivity2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserActivity(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUserActivity2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserActivity(ctx context.Context, sel ast.SelectionSet, v *model.UserActivity) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserActivity!")
+		return graphql.Null
+	}
+	return ec._UserActivity(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUserOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUserOrderField(ctx context.Context, v any) (*ent.UserOrderField, error) {
@@ -24923,6 +28562,14 @@ func (ec *executionContext) unmarshalNUserRole2githubᚗcomᚋautoanalystᚋauto
 
 func (ec *executionContext) marshalNUserRole2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋuserᚐRole(ctx context.Context, sel ast.SelectionSet, v user.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNUserStats2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserStats(ctx context.Context, sel ast.SelectionSet, v *model.UserStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserStats!")
+		return graphql.Null
+	}
+	return ec._UserStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {

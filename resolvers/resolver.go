@@ -5,6 +5,7 @@ package resolvers
 import (
 	"github.com/rs/zerolog"
 
+	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/dataset"
@@ -20,6 +21,8 @@ type Resolver struct {
 	Datasets *dataset.Service
 	Runs     *orchestrator.Service
 	Events   broker.EventLog
+	// Analytics answers usage and dashboard queries.
+	Analytics *analytics.Service
 	// Registry is the model registry (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger

@@ -13,6 +13,26 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent"
 )
 
+type AdminDashboard struct {
+	Usage *UsageSummary `json:"usage"`
+	Users *UserStats    `json:"users"`
+	// The ten users who spent most in the period.
+	TopUsers []*UserActivity `json:"topUsers"`
+	// Every UTC day of the period, oldest first (days without calls are zeros).
+	ByDay          []*DailyUsage       `json:"byDay"`
+	Projection     *CostProjection     `json:"projection"`
+	Tiers          []*TierUsage        `json:"tiers"`
+	CodeExecutions *CodeExecutionStats `json:"codeExecutions"`
+	Feedback       *FeedbackStats      `json:"feedback"`
+}
+
+type AgentExecutionStats struct {
+	Agent       string  `json:"agent"`
+	Total       int     `json:"total"`
+	Failed      int     `json:"failed"`
+	SuccessRate float64 `json:"successRate"`
+}
+
 type AuthPayload struct {
 	// Bearer token for the Authorization header. Shown once; only its hash is stored.
 	Token     string    `json:"token"`
@@ -20,9 +40,41 @@ type AuthPayload struct {
 	User      *ent.User `json:"user"`
 }
 
+type CodeExecutionStats struct {
+	Total     int `json:"total"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	// succeeded / total (0 without executions).
+	SuccessRate float64 `json:"successRate"`
+	// From the agent blocks of the most recent executions (scanned of them); code without agent blocks counts as user_code.
+	ByAgent []*AgentExecutionStats `json:"byAgent"`
+	// The ten most frequent error messages (first line).
+	TopErrors []*ErrorCount `json:"topErrors"`
+	Scanned   int           `json:"scanned"`
+}
+
+type CostProjection struct {
+	// The period's cost divided by its days.
+	DailyAverageUsd float64 `json:"dailyAverageUSD"`
+	Next30DaysUsd   float64 `json:"next30DaysUSD"`
+}
+
 type CreateChatInput struct {
 	Title      *string  `json:"title,omitempty"`
 	DatasetIDs []string `json:"datasetIDs,omitempty"`
+}
+
+type DailyUsage struct {
+	// YYYY-MM-DD (UTC).
+	Day         string  `json:"day"`
+	Calls       int     `json:"calls"`
+	TotalTokens int     `json:"totalTokens"`
+	CostUsd     float64 `json:"costUSD"`
+}
+
+type ErrorCount struct {
+	Message string `json:"message"`
+	Count   int    `json:"count"`
 }
 
 type ExecuteCodeInput struct {
@@ -44,6 +96,14 @@ type ExecutionResult struct {
 	Images     []string       `json:"images"`
 	Tables     []*ResultTable `json:"tables"`
 	DurationMs int            `json:"durationMs"`
+}
+
+type FeedbackStats struct {
+	Count   int     `json:"count"`
+	Average float64 `json:"average"`
+	// Counts of ratings 1 to 5.
+	Distribution []int            `json:"distribution"`
+	ByModel      []*ModelFeedback `json:"byModel"`
 }
 
 // A model of the registry.
@@ -68,6 +128,22 @@ type LLMModel struct {
 	MaxOutputTokens int `json:"maxOutputTokens"`
 }
 
+type ModelFeedback struct {
+	Model   string  `json:"model"`
+	Count   int     `json:"count"`
+	Average float64 `json:"average"`
+}
+
+type ModelUsageStat struct {
+	Provider     string  `json:"provider"`
+	Model        string  `json:"model"`
+	Calls        int     `json:"calls"`
+	InputTokens  int     `json:"inputTokens"`
+	OutputTokens int     `json:"outputTokens"`
+	TotalTokens  int     `json:"totalTokens"`
+	CostUsd      float64 `json:"costUSD"`
+}
+
 type Plan struct {
 	// basic, intermediate, advanced or unrelated.
 	Complexity string      `json:"complexity"`
@@ -79,6 +155,14 @@ type PlanStep struct {
 	Instruction string   `json:"instruction"`
 	Create      []string `json:"create"`
 	Use         []string `json:"use"`
+}
+
+type PublicTicker struct {
+	// Signed-up (not guest) users.
+	Signups     int `json:"signups"`
+	TotalTokens int `json:"totalTokens"`
+	// Model calls.
+	Requests int `json:"requests"`
 }
 
 type ResultTable struct {
@@ -127,6 +211,15 @@ type SignUpInput struct {
 type Subscription struct {
 }
 
+type TierUsage struct {
+	// 1 (cheapest) to 5; 0 for models the registry does not know.
+	Tier            int     `json:"tier"`
+	CreditsPerQuery int     `json:"creditsPerQuery"`
+	Calls           int     `json:"calls"`
+	TotalTokens     int     `json:"totalTokens"`
+	CostUsd         float64 `json:"costUSD"`
+}
+
 type UpdateChatInput struct {
 	// 1 to 200 characters.
 	Title *string `json:"title,omitempty"`
@@ -137,6 +230,98 @@ type UploadDatasetInput struct {
 	// Variable name in Python (made into an identifier of at most 30 characters); default: from the file name.
 	Name        *string `json:"name,omitempty"`
 	Description *string `json:"description,omitempty"`
+}
+
+// What a set of model calls spent.
+type UsageSummary struct {
+	Period Period    `json:"period"`
+	Since  time.Time `json:"since"`
+	// Model calls.
+	Calls        int `json:"calls"`
+	InputTokens  int `json:"inputTokens"`
+	OutputTokens int `json:"outputTokens"`
+	TotalTokens  int `json:"totalTokens"`
+	// USD, from the registry's prices.
+	CostUsd float64 `json:"costUSD"`
+	// Runs started in the period.
+	Runs int `json:"runs"`
+	// Most expensive first.
+	ByModel []*ModelUsageStat `json:"byModel"`
+}
+
+type UserActivity struct {
+	User        *ent.User `json:"user,omitempty"`
+	Calls       int       `json:"calls"`
+	TotalTokens int       `json:"totalTokens"`
+	CostUsd     float64   `json:"costUSD"`
+	LastActive  time.Time `json:"lastActive"`
+}
+
+type UserStats struct {
+	Total  int `json:"total"`
+	Guests int `json:"guests"`
+	// Created in the period.
+	New int `json:"new"`
+	// Made a model call or started a run in the period.
+	Active int `json:"active"`
+}
+
+// A window ending now: 7, 30 or 90 days.
+type Period string
+
+const (
+	PeriodP7d  Period = "P7D"
+	PeriodP30d Period = "P30D"
+	PeriodP90d Period = "P90D"
+)
+
+var AllPeriod = []Period{
+	PeriodP7d,
+	PeriodP30d,
+	PeriodP90d,
+}
+
+func (e Period) IsValid() bool {
+	switch e {
+	case PeriodP7d, PeriodP30d, PeriodP90d:
+		return true
+	}
+	return false
+}
+
+func (e Period) String() string {
+	return string(e)
+}
+
+func (e *Period) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Period(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Period", str)
+	}
+	return nil
+}
+
+func (e Period) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Period) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Period) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type RunEventType string

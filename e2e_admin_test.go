@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+const adminKey = "admin-key-for-tests-0123456789"
+
+// TestUsageAndAdmin: a chat turn's model calls show in the user's usage, in
+// the admin dashboard, in the public ticker and, live, in usageUpdates; the
+// admin operations refuse a caller without the admin key.
+func TestUsageAndAdmin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	llmSrv := scriptedLLM(t)
+	srv := startServer(t, map[string]string{
+		"OPENAI_API_KEY":  llmKey,
+		"OPENAI_BASE_URL": llmSrv.BaseURL(),
+		"DEFAULT_MODEL":   "gpt-5-mini",
+		"ADMIN_API_KEY":   adminKey,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	alice := srv.session()
+	f, err := os.Open("testdata/houses.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up := srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "houses.csv", f)
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
+		t.Fatalf("upload: %+v", up)
+	}
+	var chat struct {
+		CreateChat struct{ ID string } `json:"createChat"`
+	}
+	srv.must(alice, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	chatID := chat.CreateChat.ID
+
+	// The live feed, as the admin, before the chat turn.
+	var (
+		mu   sync.Mutex
+		feed []string
+	)
+	ready := make(chan error, 1)
+	go func() {
+		err := srv.subscribeAny(ctx, http.Header{"X-Admin-Key": {adminKey}}, nil,
+			`subscription { usageUpdates { id modelName provider totalTokens cost } }`, ready, func(data json.RawMessage) {
+				var p struct {
+					UsageUpdates struct{ ID, ModelName string } `json:"usageUpdates"`
+				}
+				json.Unmarshal(data, &p)
+				mu.Lock()
+				feed = append(feed, p.UsageUpdates.ModelName)
+				mu.Unlock()
+			})
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("usageUpdates: %v", err)
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatalf("usageUpdates: %v", err)
+	}
+
+	var sent struct {
+		SendMessage struct{ ID string } `json:"sendMessage"`
+	}
+	srv.must(alice, sendMutation, map[string]any{"chat": chatID, "content": "Clean the data and chart the price by city"}, &sent)
+	evs, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), sent.SendMessage.ID, 0, nil)
+	if err != nil || gerr != nil || evs[len(evs)-1].Type != "RUN_SUCCEEDED" {
+		t.Fatalf("chat turn: %v %+v %+v", err, gerr, evs)
+	}
+
+	var mine struct {
+		Viewer struct {
+			Usage struct {
+				Calls, TotalTokens, Runs int
+				CostUSD                  float64
+				ByModel                  []struct {
+					Model string
+					Calls int
+				}
+			}
+		}
+	}
+	srv.must(alice, `{ viewer { usage(period: P7D) { calls totalTokens costUSD runs byModel { model calls } } } }`, nil, &mine)
+	u := mine.Viewer.Usage
+	if u.Calls < 3 || u.TotalTokens == 0 || u.Runs != 1 || len(u.ByModel) == 0 || u.ByModel[0].Model != "gpt-5-mini" {
+		t.Fatalf("viewer usage = %+v", u)
+	}
+
+	const dash = `{ adminDashboard(period: P7D) { usage { calls costUSD } users { total active }
+		topUsers { user { id } calls } byDay { day calls } projection { next30DaysUSD }
+		tiers { tier calls } codeExecutions { total succeeded byAgent { agent total } }
+		feedback { count distribution } } }`
+	for name, key := range map[string]string{"no key": "", "a wrong key": "not-the-admin-key"} {
+		if r := srv.doWith(http.Header{"X-Admin-Key": {key}}, alice, dash); r.code() != "UNAUTHENTICATED" {
+			t.Fatalf("adminDashboard with %s: %+v", name, r)
+		}
+	}
+	if r := srv.doWith(nil, alice, `subscription { usageUpdates { id } }`); len(r.Errors) == 0 {
+		t.Fatalf("usageUpdates over POST without the key: %+v", r)
+	}
+	r := srv.doWith(http.Header{"X-Admin-Key": {adminKey}}, "", dash)
+	if len(r.Errors) > 0 {
+		t.Fatalf("adminDashboard: %+v", r.Errors)
+	}
+	var d struct {
+		AdminDashboard struct {
+			Usage    struct{ Calls int }
+			Users    struct{ Total, Active int }
+			TopUsers []struct {
+				User  struct{ ID string }
+				Calls int
+			}
+			ByDay          []struct{ Day string }
+			CodeExecutions struct{ Total, Succeeded int }
+		}
+	}
+	json.Unmarshal(r.Data, &d)
+	ad := d.AdminDashboard
+	if ad.Usage.Calls != u.Calls || ad.Users.Total < 1 || ad.Users.Active != 1 || len(ad.ByDay) != 8 ||
+		len(ad.TopUsers) != 1 || ad.TopUsers[0].Calls != u.Calls || ad.TopUsers[0].User.ID == "" || ad.CodeExecutions.Total != 1 {
+		t.Fatalf("adminDashboard = %+v", ad)
+	}
+
+	var tick struct {
+		PublicTicker struct{ Signups, TotalTokens, Requests int }
+	}
+	srv.must("", `{ publicTicker { signups totalTokens requests } }`, nil, &tick)
+	if tick.PublicTicker.Requests != u.Calls || tick.PublicTicker.TotalTokens != u.TotalTokens {
+		t.Fatalf("publicTicker = %+v, usage %+v", tick.PublicTicker, u)
+	}
+
+	// Every usage row reached the live feed, once.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(feed)
+		mu.Unlock()
+		if n >= u.Calls || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // a duplicate would show by now
+	mu.Lock()
+	defer mu.Unlock()
+	if len(feed) != u.Calls {
+		t.Fatalf("usageUpdates gave %d events (%v), want one per usage row (%d)", len(feed), feed, u.Calls)
+	}
+}
+
+// doWith posts a GraphQL operation with extra headers.
+func (s *server) doWith(h http.Header, token, query string) *gqlResponse {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	req, _ := http.NewRequest("POST", s.url+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range h {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.send(req)
+}
+
+// subscribeAny runs one subscription over graphql-transport-ws with extra
+// upgrade headers, reporting on ready once it is subscribed, and hands each
+// result's data to onData until the server completes it or ctx ends.
+func (s *server) subscribeAny(ctx context.Context, h http.Header, initPayload map[string]any, query string, ready chan<- error, onData func(json.RawMessage)) error {
+	wsURL := "ws" + strings.TrimPrefix(s.url, "http") + "/graphql"
+	c, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: h})
+	if err != nil {
+		ready <- err
+		return err
+	}
+	defer c.CloseNow()
+	wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": initPayload})
+	for {
+		var msg struct {
+			Type    string          `json:"type"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		if err := wsjson.Read(ctx, c, &msg); err != nil {
+			return err
+		}
+		switch msg.Type {
+		case "connection_ack":
+			wsjson.Write(ctx, c, map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": query}})
+			ready <- nil
+		case "next":
+			var p struct {
+				Data   json.RawMessage `json:"data"`
+				Errors []gqlError      `json:"errors"`
+			}
+			json.Unmarshal(msg.Payload, &p)
+			if len(p.Errors) > 0 {
+				return &p.Errors[0]
+			}
+			onData(p.Data)
+		case "error":
+			return &gqlError{Message: string(msg.Payload)}
+		case "complete":
+			return nil
+		case "ping":
+			wsjson.Write(ctx, c, map[string]any{"type": "pong"})
+		}
+	}
+}
+
+func (e *gqlError) Error() string { return e.Message }

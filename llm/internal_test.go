@@ -57,7 +57,7 @@ func TestRedact(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	p := &openAIProvider{cfg: OpenAIConfig{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
+	p := &caller{policy: retryPolicy{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
 	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 5: time.Second, 30: time.Second} {
 		for range 20 {
 			d := p.backoff(attempt)

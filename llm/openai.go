@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -76,9 +75,9 @@ type OpenAIConfig struct {
 }
 
 type openAIProvider struct {
-	cfg OpenAIConfig
-	reg *Registry
-	llm *openai.LLM
+	cfg  OpenAIConfig
+	reg  *Registry
+	call *caller
 }
 
 // NewOpenAI returns a Provider for an OpenAI-compatible chat-completions
@@ -141,7 +140,15 @@ func NewOpenAI(cfg OpenAIConfig) (Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("llm: %s client: %s", cfg.Name, redact(err.Error(), cfg.APIKey))
 	}
-	return &openAIProvider{cfg: cfg, reg: reg, llm: client}, nil
+	return &openAIProvider{cfg: cfg, reg: reg, call: &caller{
+		name:   cfg.Name,
+		secret: cfg.APIKey,
+		policy: retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter},
+		model:  client,
+		tokens: func(info map[string]any) (int, int) {
+			return intInfo(info, "PromptTokens"), intInfo(info, "CompletionTokens")
+		},
+	}}, nil
 }
 
 func (p *openAIProvider) Name() string { return p.cfg.Name }
@@ -159,18 +166,6 @@ func (p *openAIProvider) Generate(ctx context.Context, req Request) (*Response, 
 		apiModel = m.RequestName()
 	}
 
-	msgs := make([]llms.MessageContent, 0, len(req.Messages))
-	for _, m := range req.Messages {
-		role := llms.ChatMessageTypeHuman
-		switch m.Role {
-		case RoleSystem:
-			role = llms.ChatMessageTypeSystem
-		case RoleAssistant:
-			role = llms.ChatMessageTypeAI
-		}
-		msgs = append(msgs, llms.TextParts(role, m.Content))
-	}
-
 	opts := []llms.CallOption{
 		llms.WithModel(apiModel),
 		llms.WithTemperature(p.reg.ClampTemperature(model, req.Temperature)),
@@ -181,136 +176,7 @@ func (p *openAIProvider) Generate(ctx context.Context, req Request) (*Response, 
 			opts = append(opts, openai.WithLegacyMaxTokensField())
 		}
 	}
-	// Chunks delivered so far. langchaingo calls the streaming func on the
-	// goroutine that called GenerateContent, so no locking is needed.
-	var streamed strings.Builder
-	delivered := false
-	if req.OnToken != nil {
-		opts = append(opts, llms.WithStreamingFunc(func(_ context.Context, chunk []byte) error {
-			if len(chunk) == 0 { // role-only and finish chunks
-				return nil
-			}
-			delivered = true
-			streamed.Write(chunk)
-			req.OnToken(string(chunk))
-			return nil
-		}))
-	}
-
-	start := time.Now()
-	for attempt := 1; ; attempt++ {
-		rec := &attemptRecord{}
-		actx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, rec), p.cfg.Timeout)
-		resp, err := p.llm.GenerateContent(actx, msgs, opts...)
-		if err == nil && req.OnToken != nil && actx.Err() != nil && streamCut(resp) {
-			// langchaingo's stream reader can end quietly when the context
-			// is done, returning the truncated answer as a success.
-			err = errStreamCut
-		}
-		attemptTimedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		if err == nil {
-			return p.response(req, model, resp, time.Since(start))
-		}
-
-		var partial *Response
-		if delivered {
-			partial = &Response{Content: streamed.String(), Usage: Usage{
-				Provider:     p.cfg.Name,
-				Model:        model,
-				InputTokens:  estimateTokens(promptText(req.Messages)),
-				OutputTokens: estimateTokens(streamed.String()),
-				Duration:     time.Since(start),
-				Streamed:     true,
-				Estimated:    true,
-			}}
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			if errors.Is(cerr, context.DeadlineExceeded) {
-				return partial, fmt.Errorf("llm: %s model %s: %w: %w", p.cfg.Name, model, ErrTimeout, cerr)
-			}
-			return partial, fmt.Errorf("llm: %s model %s: %w", p.cfg.Name, model, cerr)
-		}
-
-		apiErr := &APIError{
-			Provider: p.cfg.Name,
-			Model:    model,
-			Attempts: attempt,
-			Timeout:  attemptTimedOut || isTimeout(rec.transportErr),
-			Partial:  delivered,
-			Message:  redact(rec.message, p.cfg.APIKey),
-		}
-		if rec.status != 0 && rec.status != http.StatusOK {
-			apiErr.StatusCode = rec.status
-		}
-		if apiErr.Message == "" && !apiErr.Timeout {
-			apiErr.Message = redact(err.Error(), p.cfg.APIKey)
-		}
-		if !apiErr.Retryable() || attempt >= p.cfg.MaxAttempts {
-			return partial, apiErr
-		}
-
-		wait := p.backoff(attempt)
-		if rec.hasRetryAfter {
-			if rec.retryAfter > p.cfg.MaxRetryAfter {
-				return nil, apiErr
-			}
-			wait = rec.retryAfter
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, apiErr
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, fmt.Errorf("llm: %s model %s: waiting to retry (%s): %w", p.cfg.Name, model, apiErr.Error(), ctx.Err())
-		case <-timer.C:
-		}
-	}
-}
-
-var errStreamCut = errors.New("stream ended before its last chunk")
-
-// streamCut reports whether a streamed response lacks the finish reason its
-// last chunk would have carried.
-func streamCut(resp *llms.ContentResponse) bool {
-	return resp == nil || len(resp.Choices) == 0 || resp.Choices[0].StopReason == ""
-}
-
-func (p *openAIProvider) response(req Request, model string, resp *llms.ContentResponse, d time.Duration) (*Response, error) {
-	if resp == nil || len(resp.Choices) == 0 {
-		return nil, &APIError{Provider: p.cfg.Name, Model: model, Message: "empty response"}
-	}
-	choice := resp.Choices[0]
-	u := Usage{
-		Provider:     p.cfg.Name,
-		Model:        model,
-		InputTokens:  intInfo(choice.GenerationInfo, "PromptTokens"),
-		OutputTokens: intInfo(choice.GenerationInfo, "CompletionTokens"),
-		Duration:     d,
-		Streamed:     req.OnToken != nil,
-	}
-	if u.InputTokens == 0 && u.OutputTokens == 0 {
-		// A prompt is never zero tokens: the endpoint did not report usage.
-		u.InputTokens = estimateTokens(promptText(req.Messages))
-		u.OutputTokens = estimateTokens(choice.Content)
-		u.Estimated = true
-	}
-	return &Response{Content: choice.Content, Usage: u}, nil
-}
-
-// backoff is the wait before retry number attempt (1-based): BaseBackoff
-// doubled per retry, capped at MaxBackoff, with "equal jitter" (half fixed,
-// half random) so that many clients do not retry in lockstep.
-func (p *openAIProvider) backoff(attempt int) time.Duration {
-	d := p.cfg.BaseBackoff
-	for i := 1; i < attempt && d < p.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.cfg.MaxBackoff)
-	half := d / 2
-	return half + rand.N(half+1)
+	return p.call.generate(ctx, req, model, opts)
 }
 
 // attemptKey carries an *attemptRecord in the context of one attempt, so

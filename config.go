@@ -23,6 +23,11 @@ type config struct {
 	UploadMaxBytes  int64         `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
 	OpenAIAPIKey    string        `env:"OPENAI_API_KEY"`
 	OpenAIBaseURL   string        `env:"OPENAI_BASE_URL"`
+	AnthropicAPIKey string        `env:"ANTHROPIC_API_KEY"`
+	AnthropicURL    string        `env:"ANTHROPIC_BASE_URL"`
+	GroqAPIKey      string        `env:"GROQ_API_KEY"`
+	GeminiAPIKey    string        `env:"GEMINI_API_KEY"`
+	OllamaBaseURL   string        `env:"OLLAMA_BASE_URL"`
 	DefaultModel    string        `env:"DEFAULT_MODEL" envDefault:"gpt-5-mini"`
 	LLMTimeout      time.Duration `env:"LLM_TIMEOUT" envDefault:"5m"`
 	Python          string        `env:"PYTHON" envDefault:"/usr/bin/python3"`

@@ -224,8 +224,8 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	if err != nil {
 		return nil, err
 	}
-	if cfg.OpenAIAPIKey == "" && workers > 0 {
-		log.Warn().Msg("no LLM provider configured: chat runs will fail until OPENAI_API_KEY is set (OPENAI_BASE_URL for compatible endpoints)")
+	if !anyProvider(cfg) && workers > 0 {
+		log.Warn().Msg("no LLM provider configured: chat runs will fail until OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, GEMINI_API_KEY or OLLAMA_BASE_URL is set")
 	}
 	ok = true
 	return n, nil
@@ -365,20 +365,43 @@ func work(ctx context.Context, workers int) error {
 	return nil
 }
 
-// modelsFromEnv serves every user with the server's OpenAI-compatible provider.
+// providersFromEnv is the server's providers: each one whose key (or, for
+// Ollama, whose URL) is set. Models the registry does not know go to the
+// OpenAI-compatible endpoint, else to Ollama.
+func providersFromEnv(cfg *config) *llm.Providers {
+	creds := map[string]llm.Credentials{}
+	add := func(name, key, base string) {
+		if key != "" || (name == llm.ProviderOllama && base != "") {
+			creds[name] = llm.Credentials{APIKey: key, BaseURL: base, Timeout: cfg.LLMTimeout}
+		}
+	}
+	add(llm.ProviderOpenAI, cfg.OpenAIAPIKey, cfg.OpenAIBaseURL)
+	add(llm.ProviderAnthropic, cfg.AnthropicAPIKey, cfg.AnthropicURL)
+	add(llm.ProviderGroq, cfg.GroqAPIKey, "")
+	add(llm.ProviderGemini, cfg.GeminiAPIKey, "")
+	add(llm.ProviderOllama, "", cfg.OllamaBaseURL)
+	fallback := llm.ProviderOpenAI
+	if _, ok := creds[fallback]; !ok && cfg.OllamaBaseURL != "" {
+		fallback = llm.ProviderOllama
+	}
+	return llm.NewProviders(creds, fallback, nil)
+}
+
+// anyProvider reports whether some model provider is configured.
+func anyProvider(cfg *config) bool {
+	return cfg.OpenAIAPIKey != "" || cfg.AnthropicAPIKey != "" || cfg.GroqAPIKey != "" || cfg.GeminiAPIKey != "" || cfg.OllamaBaseURL != ""
+}
+
+// modelsFromEnv serves every user with DEFAULT_MODEL on its provider.
 func modelsFromEnv(cfg *config) orchestrator.Models {
-	if cfg.OpenAIAPIKey == "" {
+	if !anyProvider(cfg) {
 		return func(context.Context, string) (*orchestrator.ModelChoice, error) {
 			return nil, llm.ErrNotConfigured
 		}
 	}
-	p, err := llm.NewOpenAI(llm.OpenAIConfig{
-		APIKey:       cfg.OpenAIAPIKey,
-		BaseURL:      cfg.OpenAIBaseURL,
-		DefaultModel: cfg.DefaultModel,
-		Timeout:      cfg.LLMTimeout,
-	})
+	providers := providersFromEnv(cfg)
 	return func(context.Context, string) (*orchestrator.ModelChoice, error) {
+		p, err := providers.For(cfg.DefaultModel)
 		if err != nil {
 			return nil, err
 		}

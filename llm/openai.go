@@ -223,8 +223,13 @@ func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// bearerKey is the secret a request carries (OpenAI's bearer token,
+// Azure's api-key, Anthropic's x-api-key), to redact it from messages.
 func bearerKey(req *http.Request) string {
 	if v, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
+		return v
+	}
+	if v := req.Header.Get("x-api-key"); v != "" {
 		return v
 	}
 	return req.Header.Get("api-key")

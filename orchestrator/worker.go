@@ -262,7 +262,8 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 	case errors.As(err, &re):
 		code, msg = re.code, re.msg
 	case errors.Is(err, llm.ErrNotConfigured):
-		code, msg = CodeModelNotConfigured, llm.ErrNotConfigured.Error()
+		// The message names the variables to set, never their values.
+		code, msg = CodeModelNotConfigured, err.Error()
 	case errors.Is(err, executor.ErrSandboxUnavailable):
 		code, msg = CodeSandboxUnavailable, "the code sandbox is unavailable: install bubblewrap, or set EXECUTOR_SANDBOX=off for development"
 	}

@@ -145,8 +145,18 @@ func (j *job) maxAttempts() int {
 type runLog struct {
 	events    []broker.Event
 	final     bool
-	notify    chan struct{} // closed and replaced on every Append
 	followers int
+	// parked are followers that have delivered every event and wait for
+	// the next Append, without a goroutine.
+	parked map[*follower]struct{}
+}
+
+// wake starts the delivering goroutine of every parked follower; b.mu is held.
+func (r *runLog) wake() {
+	for f := range r.parked {
+		delete(r.parked, f)
+		go f.drain()
+	}
 }
 
 type finishedRun struct {
@@ -190,6 +200,9 @@ func (b *Broker) Close() error {
 	}
 	b.closed = true
 	close(b.done)
+	for _, r := range b.runs {
+		r.wake()
+	}
 	b.mu.Unlock()
 	b.follow.Wait()
 	return nil
@@ -548,7 +561,7 @@ func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int
 	defer b.mu.Unlock()
 	r := b.runs[runID]
 	if r == nil {
-		r = &runLog{notify: make(chan struct{})}
+		r = &runLog{}
 		b.runs[runID] = r
 	}
 	if r.final {
@@ -564,8 +577,7 @@ func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int
 		r.final = true
 		b.finished = append(b.finished, finishedRun{id: runID, log: r, removeAt: now.Add(b.cfg.logRetention)})
 	}
-	close(r.notify)
-	r.notify = make(chan struct{})
+	r.wake()
 	return ev.Seq, nil
 }
 
@@ -622,69 +634,110 @@ func (b *Broker) Follow(ctx context.Context, runID string, after int64) (*broker
 }
 
 // FollowFunc implements broker.EventLog. done reports nil after the Final
-// event, fn's false or ctx end, and broker.ErrClosed after Close. It is safe
-// for concurrent use.
+// event, fn's false or ctx end, and broker.ErrClosed after Close. A follower
+// keeps no goroutine while it waits for events: Append starts one that
+// delivers what is new and returns. It is safe for concurrent use.
 func (b *Broker) FollowFunc(ctx context.Context, runID string, after int64, fn func(broker.Event) bool, done func(error)) error {
 	if _, err := b.begin(ctx); err != nil {
 		return err
 	}
 	r := b.runs[runID]
 	if r == nil {
-		r = &runLog{notify: make(chan struct{})}
+		r = &runLog{}
 		b.runs[runID] = r
 	}
 	r.followers++
 	b.follow.Add(1)
+	f := &follower{b: b, ctx: ctx, runID: runID, r: r, fn: fn, done: done, pos: max(after, 0)}
+	// Ending ctx wakes a parked follower so that it ends.
+	f.stopCtx = context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		if _, ok := r.parked[f]; ok {
+			delete(r.parked, f)
+			go f.drain()
+		}
+		b.mu.Unlock()
+	})
 	b.mu.Unlock()
-
-	go func() {
-		var err error
-		defer func() { done(err) }()
-		defer b.follow.Done()
-		defer b.unfollow(runID, r)
-		stop := func() bool {
-			select {
-			case <-ctx.Done():
-				return true
-			case <-b.done:
-				err = broker.ErrClosed
-				return true
-			default:
-				return false
-			}
-		}
-		pos := max(after, 0)
-		for {
-			b.mu.Lock()
-			evs, final, wait := r.from(pos), r.final, r.notify
-			b.mu.Unlock()
-			for _, ev := range evs {
-				if stop() {
-					return
-				}
-				if !fn(ev) {
-					stop() // fn may have given up because the broker closed
-					return
-				}
-				pos = ev.Seq
-				if ev.Final {
-					return
-				}
-			}
-			if final {
-				return
-			}
-			select {
-			case <-wait:
-			case <-ctx.Done():
-			case <-b.done:
-			}
-			if stop() {
-				return
-			}
-		}
-	}()
+	go f.drain()
 	return nil
+}
+
+// follower is one FollowFunc of the memory broker.
+type follower struct {
+	b       *Broker
+	ctx     context.Context
+	runID   string
+	r       *runLog
+	fn      func(broker.Event) bool
+	done    func(error)
+	stopCtx func() bool
+	pos     int64 // the last Seq delivered; only the draining goroutine uses it
+}
+
+// drain delivers the events after pos, then parks the follower (or ends it).
+func (f *follower) drain() {
+	for {
+		f.b.mu.Lock()
+		if f.b.closed {
+			f.b.mu.Unlock()
+			f.finish(broker.ErrClosed)
+			return
+		}
+		if f.ctx.Err() != nil {
+			f.b.mu.Unlock()
+			f.finish(nil)
+			return
+		}
+		evs, final := f.r.from(f.pos), f.r.final
+		if len(evs) == 0 {
+			if final {
+				f.b.mu.Unlock()
+				f.finish(nil)
+				return
+			}
+			if f.r.parked == nil {
+				f.r.parked = map[*follower]struct{}{}
+			}
+			f.r.parked[f] = struct{}{}
+			f.b.mu.Unlock()
+			return
+		}
+		f.b.mu.Unlock()
+		for _, ev := range evs {
+			if stop, err := f.stopped(); stop {
+				f.finish(err)
+				return
+			}
+			if !f.fn(ev) {
+				_, err := f.stopped() // fn may have given up because the broker closed
+				f.finish(err)
+				return
+			}
+			f.pos = ev.Seq
+			if ev.Final {
+				f.finish(nil)
+				return
+			}
+		}
+	}
+}
+
+// stopped reports whether following must stop, and with what error.
+func (f *follower) stopped() (bool, error) {
+	select {
+	case <-f.b.done:
+		return true, broker.ErrClosed
+	default:
+	}
+	return f.ctx.Err() != nil, nil
+}
+
+func (f *follower) finish(err error) {
+	f.stopCtx()
+	f.b.unfollow(f.runID, f.r)
+	f.done(err)
+	f.b.follow.Done()
 }
 
 // unfollow drops a follower; a log that only followers created goes with them.

@@ -33,23 +33,7 @@ func TestUsageAndAdmin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	alice := srv.session()
-	f, err := os.Open("testdata/houses.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	up := srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "houses.csv", f)
-	var uploaded struct {
-		UploadDataset []struct{ ID string } `json:"uploadDataset"`
-	}
-	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
-		t.Fatalf("upload: %+v", up)
-	}
-	var chat struct {
-		CreateChat struct{ ID string } `json:"createChat"`
-	}
-	srv.must(alice, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
-	chatID := chat.CreateChat.ID
+	chatID := housesChat(t, srv, alice)
 
 	// The live feed, as the admin, before the chat turn.
 	var (
@@ -227,3 +211,26 @@ func (s *server) subscribeAny(ctx context.Context, h http.Header, initPayload ma
 }
 
 func (e *gqlError) Error() string { return e.Message }
+
+// housesChat uploads testdata/houses.csv for token's user and returns a new
+// chat on it.
+func housesChat(t *testing.T, s *server, token string) string {
+	t.Helper()
+	f, err := os.Open("testdata/houses.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up := s.upload(token, uploadMutation, map[string]any{"f": nil}, "f", "houses.csv", f)
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
+		t.Fatalf("upload: %+v", up)
+	}
+	var chat struct {
+		CreateChat struct{ ID string } `json:"createChat"`
+	}
+	s.must(token, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	return chat.CreateChat.ID
+}

@@ -121,22 +121,3 @@ func (p *anthropicProvider) Generate(ctx context.Context, req Request) (*Respons
 	}
 	return p.call.generate(ctx, req, model, opts)
 }
-
-// setDefaults fills a policy's zero fields with the package defaults.
-func (p *retryPolicy) setDefaults() {
-	if p.Timeout <= 0 {
-		p.Timeout = DefaultTimeout
-	}
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultMaxAttempts
-	}
-	if p.BaseBackoff <= 0 {
-		p.BaseBackoff = DefaultBaseBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = DefaultMaxBackoff
-	}
-	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = DefaultMaxRetryAfter
-	}
-}

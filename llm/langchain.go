@@ -21,6 +21,25 @@ type retryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
+// setDefaults fills a policy's zero fields with the package defaults.
+func (p *retryPolicy) setDefaults() {
+	if p.Timeout <= 0 {
+		p.Timeout = DefaultTimeout
+	}
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.BaseBackoff <= 0 {
+		p.BaseBackoff = DefaultBaseBackoff
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = DefaultMaxBackoff
+	}
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+}
+
 // caller runs model calls through a langchaingo model, with the policy every
 // provider here shares: streaming when asked, usage from the provider's
 // reported counts, retries with backoff on 429, 5xx and timeouts (honouring

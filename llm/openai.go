@@ -105,27 +105,14 @@ func NewOpenAI(cfg OpenAIConfig) (Provider, error) {
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = DefaultOpenAIModel
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
 	if cfg.Name == "" {
 		cfg.Name = ProviderOpenAI
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.BaseBackoff <= 0 {
-		cfg.BaseBackoff = DefaultBaseBackoff
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = DefaultMaxBackoff
-	}
-	if cfg.MaxRetryAfter <= 0 {
-		cfg.MaxRetryAfter = DefaultMaxRetryAfter
-	}
+	policy := retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter}
+	policy.setDefaults()
 	reg := cfg.Registry
 	if reg == nil {
 		reg = DefaultRegistry()
@@ -143,7 +130,7 @@ func NewOpenAI(cfg OpenAIConfig) (Provider, error) {
 	return &openAIProvider{cfg: cfg, reg: reg, call: &caller{
 		name:   cfg.Name,
 		secret: cfg.APIKey,
-		policy: retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter},
+		policy: policy,
 		model:  client,
 		tokens: func(info map[string]any) (int, int) {
 			return intInfo(info, "PromptTokens"), intInfo(info, "CompletionTokens")

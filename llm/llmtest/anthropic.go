@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 )
@@ -93,20 +92,8 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request) {
 		writeAnthropicError(w, reply.Status, msg)
 		return
 	}
-	content := reply.Content
-	if reply.Chunks != nil {
-		content = strings.Join(reply.Chunks, "")
-	}
-	in := reply.PromptTokens
-	if in == 0 {
-		for _, m := range req.Messages {
-			in += len(strings.Fields(m.Content))
-		}
-	}
-	out := reply.CompletionTokens
-	if out == 0 {
-		out = len(strings.Fields(content))
-	}
+	content := reply.text()
+	in, out := reply.tokens(req, content)
 	stop := reply.FinishReason
 	if stop == "" {
 		stop = "end_turn"

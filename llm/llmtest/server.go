@@ -124,6 +124,28 @@ type Reply struct {
 	FinishReason string
 }
 
+// text is the whole content of a reply.
+func (r Reply) text() string {
+	if r.Chunks != nil {
+		return strings.Join(r.Chunks, "")
+	}
+	return r.Content
+}
+
+// tokens are the usage a reply reports: its overrides, else words.
+func (r Reply) tokens(req ChatRequest, content string) (prompt, completion int) {
+	prompt, completion = r.PromptTokens, r.CompletionTokens
+	if prompt == 0 {
+		for _, m := range req.Messages {
+			prompt += len(strings.Fields(m.Content))
+		}
+	}
+	if completion == 0 {
+		completion = len(strings.Fields(content))
+	}
+	return prompt, completion
+}
+
 // Text is a successful reply with content.
 func Text(content string) Reply { return Reply{Content: content} }
 
@@ -270,20 +292,8 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	prompt := reply.PromptTokens
-	if prompt == 0 {
-		for _, m := range req.Messages {
-			prompt += len(strings.Fields(m.Content))
-		}
-	}
-	content := reply.Content
-	if reply.Chunks != nil {
-		content = strings.Join(reply.Chunks, "")
-	}
-	completion := reply.CompletionTokens
-	if completion == 0 {
-		completion = len(strings.Fields(content))
-	}
+	content := reply.text()
+	prompt, completion := reply.tokens(req, content)
 	u := usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
 	finish := reply.FinishReason
 	if finish == "" {

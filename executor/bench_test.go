@@ -194,15 +194,15 @@ func percentile(xs []float64, p float64) float64 {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-// treePSS sums the proportional set size of pid and its descendants.
-func treePSS(pid int) (int64, error) {
+// descendants returns pid and the processes below it, pid first.
+func descendants(pid int) ([]int, error) {
 	if pid <= 0 {
-		return 0, fmt.Errorf("no kernel process")
+		return nil, fmt.Errorf("no process")
 	}
 	children := map[int][]int{}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, d := range entries {
 		p, err := strconv.Atoi(d.Name())
@@ -221,11 +221,24 @@ func treePSS(pid int) (int64, error) {
 			}
 		}
 	}
-	var total int64
+	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = append(queue[1:], children[p]...)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// treePSS sums the proportional set size of pid and its descendants.
+func treePSS(pid int) (int64, error) {
+	procs, err := descendants(pid)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, p := range procs {
 		rollup, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
 		if err != nil {
 			continue

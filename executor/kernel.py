@@ -1457,7 +1457,18 @@ def recv_task(sock):
     return header, (fds[0] if fds else None)
 
 
+def close_inherited_fds():
+    """Closes every descriptor but stdio and the control socket.
+
+    A process inherits the descriptors its parents left open without
+    close-on-exec (the server's own launcher, a shell); neither Go nor
+    bubblewrap closes them, and executions must not see them.
+    """
+    os.closerange(CTRL_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
 def main():
+    close_inherited_fds()
     isolated = enter_namespaces() if CONFIG.get("isolate", True) else False
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     sys.stdout = sys.stderr  # fd 1 is not the protocol, but keep it quiet anyway

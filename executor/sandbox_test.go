@@ -282,6 +282,37 @@ print([l.split()[1] for l in status.splitlines() if l.startswith('CapEff')][0])`
 	})
 }
 
+// TestDescriptors checks that an execution holds no descriptor of the
+// kernel, its forker, other executions or the server: no sockets, pidfds or
+// namespace handles, and no pipes but its own output and result.
+func TestDescriptors(t *testing.T) {
+	e := shared(t)
+	for i := range 3 { // several: the later ones are forked next to earlier ones
+		out := runOK(t, e, mainKey, sales, `import os
+d = os.open('/proc/self/fd', os.O_RDONLY | os.O_DIRECTORY)
+for fd in sorted(int(f) for f in os.listdir(d)):
+    if fd != d:
+        try:
+            print(fd, os.readlink('/proc/self/fd/%d' % fd))
+        except OSError:
+            pass`)
+		pipes := 0
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			_, target, _ := strings.Cut(line, " ")
+			switch {
+			case strings.HasPrefix(target, "pipe:"):
+				pipes++
+			case target == "/dev/null" || strings.HasPrefix(target, "/usr/"):
+			default:
+				t.Errorf("execution %d holds descriptor %s", i, line)
+			}
+		}
+		if pipes > 3 { // stdout, stderr, the result
+			t.Errorf("execution %d holds %d pipes:\n%s", i, pipes, out)
+		}
+	}
+}
+
 func TestStateIsolation(t *testing.T) {
 	e := shared(t)
 	runOK(t, e, mainKey, sales, "x = 1")

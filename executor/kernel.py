@@ -21,13 +21,9 @@
 # bubblewrap): the interpreter first moves into a new user and pid namespace
 # and forks; the parent stays behind as a tiny supervisor, the child becomes the
 # kernel (pid 1 of its own pid namespace). The kernel imports the data stack,
-# loads the datasets, forks its forker (a copy of itself that does the forking
-# from then on, so that the next execution's process is forked while the current
-# one runs; see ForkerLink) and then, for each execution, takes a child forked
-# into a new pid namespace of its own (so the child cannot see, signal or trace
-# the kernel, the forker or another execution) and a new mount namespace (so it
-# gets a private, empty /tmp). Without a working forker the kernel forks the
-# children itself. The child drops all
+# loads the datasets and then, for each execution, forks a child into a new pid
+# namespace of its own (so the child cannot see, signal or trace the kernel) and
+# a new mount namespace (so it gets a private, empty /tmp). The child drops all
 # capabilities, sets resource limits, runs the code and writes one JSON result to
 # a pipe. The kernel enforces the wall-time limit, relays stdout and stderr
 # (capped) and forwards the result to Go. Without user namespaces (development
@@ -70,9 +66,6 @@ NPROC = int(CONFIG.get("nproc") or 256)
 # the Go side (seccomp.go); each execution loads it once its sandbox is set up.
 SECCOMP_FILTER = base64.b64decode(CONFIG["seccomp"]) if CONFIG.get("seccomp") else b""
 MAX_FIGURES = 50
-SPAWN_TIMEOUT = 10.0  # seconds the kernel waits for its forker to fork a child
-STATUS_TIMEOUT = 2.0  # seconds the kernel waits for its forker to report a child's exit status
-FORKER_STARTS = 3  # forkers started per dataset load before the kernel forks by itself
 MAX_IMAGES = 50
 MAX_TABLES = 20
 MAX_TABLE_ROWS = 200
@@ -324,24 +317,6 @@ class Conn:
         self.sock.sendall(struct.pack(">I", len(h)) + h + struct.pack(">I", len(body)))
         if body:
             self.sock.sendall(body)
-
-    def send_fds(self, header, fds):
-        """Sends a frame without a body, with file descriptors."""
-        h = json.dumps(header, separators=(",", ":")).encode()
-        data = struct.pack(">I", len(h)) + h + struct.pack(">I", 0)
-        n = self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))])
-        if n < len(data):
-            self.sock.sendall(data[n:])
-
-    def readable(self, timeout):
-        """Waits up to timeout seconds for data; fills the buffer if any came."""
-        try:
-            ready, _, _ = select.select([self.sock], [], [], max(timeout, 0))
-        except InterruptedError:
-            return False
-        if ready:
-            self.fill()
-        return bool(ready)
 
 
 # ---------------------------------------------------------------------------
@@ -960,131 +935,12 @@ class Child:
         self.err_r = err_r
         self.res_r = res_r
         self.exited = False  # the pidfd reported the exit
-        self.remote = False  # forked by the forker (which reaps it), not by the kernel
 
     def parent_fds(self):
         fds = [self.out_r, self.err_r, self.res_r, self.cmd.fileno()]
         if self.pidfd is not None:
             fds.append(self.pidfd)
         return fds
-
-
-class _Usage:
-    """The part of a resource usage the kernel reports, for a forker's child."""
-
-    def __init__(self, cpu):
-        self.ru_utime = cpu
-        self.ru_stime = 0.0
-
-
-class ForkerLink:
-    """The kernel's side of its forker.
-
-    The forker is a copy of the kernel (forked once the datasets are loaded)
-    whose only job is to fork executions: the kernel asks for the next
-    execution's process as soon as it has handed the current one its task, and
-    the forker forks it (a few milliseconds for a large kernel) while the
-    current execution runs and its result travels, instead of the kernel doing
-    it between two executions. The forker sends each child's descriptors to the
-    kernel (SCM_RIGHTS), reaps its children and reports how they ended.
-    Executions are the forker's children in pid namespaces of their own, so
-    they see neither the forker nor the kernel; the forker dies with the kernel
-    (PDEATHSIG) and its children with it.
-    """
-
-    def __init__(self, pid, pidfd, conn):
-        self.pid = pid
-        self.pidfd = pidfd
-        self.conn = conn
-        self.pending = 0  # spawn requests not answered yet
-        self.spares = collections.deque()  # children received, not yet used
-        self.exits = {}  # pid -> (wait status, cpu seconds) of ended children
-        self.dead = False
-
-    def fds(self):
-        """The kernel's descriptors that belong to the forker link."""
-        out = [self.conn.fileno(), self.pidfd]
-        for c in self.spares:
-            out.extend(c.parent_fds())
-        out.extend(self.conn.fds)
-        return out
-
-    def request(self):
-        if self.dead:
-            return
-        try:
-            self.conn.send({"op": "spawn"})
-            self.pending += 1
-        except OSError:
-            self.dead = True
-
-    def handle(self):
-        """Processes the frames received so far."""
-        while not self.dead:
-            try:
-                frame = self.conn.next_frame()
-            except ValueError:
-                self.dead = True
-                return
-            if frame is None:
-                if self.conn.eof:
-                    self.dead = True
-                return
-            h = frame[0]
-            t = h.get("type")
-            if t == "spawned":
-                self.pending -= 1
-                try:
-                    cmd, out_r, err_r, res_r, pidfd = self.conn.take_fds(5)
-                except ValueError:
-                    self.dead = True
-                    return
-                child = Child(h["pid"], pidfd, socket.socket(fileno=cmd), out_r, err_r, res_r)
-                child.remote = True
-                for fd in (out_r, err_r, res_r):
-                    os.set_blocking(fd, False)
-                self.spares.append(child)
-            elif t == "spawn_failed":
-                self.pending -= 1
-                log("forker: %s" % h.get("message"))
-            elif t == "exited":
-                self.exits[h["pid"]] = (h.get("status"), h.get("cpu") or 0.0)
-                if len(self.exits) > 1000:  # statuses nobody asked for
-                    self.exits.pop(next(iter(self.exits)))
-
-    def pump(self, timeout):
-        """Waits up to timeout seconds for frames and processes them."""
-        if self.dead:
-            return
-        try:
-            self.conn.readable(timeout)
-        except OSError:
-            self.dead = True
-            return
-        self.handle()
-
-    def take(self, timeout):
-        """Returns the next child, waiting for the forker if need be; None on failure."""
-        deadline = time.monotonic() + timeout
-        self.pump(0)
-        while not self.spares and not self.dead:
-            if self.pending <= 0:
-                self.request()
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                return None
-            self.pump(wait)
-        return self.spares.popleft() if self.spares else None
-
-    def status(self, pid, timeout):
-        """The (wait status, cpu seconds) of an ended child, or (None, None)."""
-        deadline = time.monotonic() + timeout
-        while pid not in self.exits and not self.dead:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                break
-            self.pump(wait)
-        return self.exits.pop(pid, (None, None))
 
 
 class Kernel:
@@ -1098,10 +954,6 @@ class Kernel:
         self.datasets = []
         self.prefork = None  # the next execution's process, forked ahead of time
         self.zombies = {}  # pid -> pidfd (or None) of ended children not yet reaped
-        self.forker = None  # ForkerLink, in the kernel
-        self.forker_starts = 0  # forkers started since the last load
-        self.link = None  # Conn to the kernel, in the forker
-        self.forker_children = {}  # pidfd -> pid of the forker's children, in the forker
 
     # -- serving -----------------------------------------------------------
 
@@ -1151,8 +1003,6 @@ class Kernel:
         fds = self.conn.take_fds(len(specs))
         loaded = []
         self.discard_prefork()  # it was forked without these datasets
-        self.stop_forker()  # so was the forker
-        self.forker_starts = 0
         try:
             names = []
             for i, spec in enumerate(specs):
@@ -1241,161 +1091,11 @@ class Kernel:
             os._exit(1)
 
     def ensure_prefork(self):
-        """Makes sure the next execution's process is forked, or being forked."""
-        if self.prefork is not None:
-            return
-        f = self.usable_forker()
-        if f is not None:
-            if not f.spares and f.pending <= 0:
-                f.request()
-            if not f.dead:
-                return
-        try:
-            self.prefork = self.spawn()
-        except OSError as e:
-            log("cannot fork ahead: %s" % e)
-
-    def take_child(self):
-        """The next execution's process: forked ahead, by the forker, or now."""
-        child, self.prefork = self.prefork, None
-        if child is None:
-            f = self.usable_forker()
-            if f is not None:
-                child = f.take(SPAWN_TIMEOUT)
-                if child is None:
-                    log("the forker did not deliver a child; forking in the kernel")
-                    self.stop_forker()
-        if child is None:
-            child = self.spawn()
-        return child
-
-    def usable_forker(self):
-        """The forker link, starting a forker if there is none (or it died)."""
-        f = self.forker
-        if f is not None and (f.dead or pidfd_ended(f.pidfd)):
-            self.stop_forker()
-            f = None
-        if f is None and self.forker_starts < FORKER_STARTS and hasattr(os, "pidfd_open"):
-            self.forker_starts += 1
+        if self.prefork is None:
             try:
-                f = self.forker = self.start_forker()
+                self.prefork = self.spawn()
             except OSError as e:
-                log("cannot start a forker: %s" % e)
-        return f
-
-    def start_forker(self):
-        self.discard_prefork()  # the forker must not inherit a spare's descriptors
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        kernel_pid = os.getpid()
-        try:
-            pid = os.fork()
-        except BaseException:
-            ours.close()
-            theirs.close()
-            raise
-        if pid == 0:
-            code = 70
-            try:
-                ours.close()
-                self.forker_main(theirs, kernel_pid)
-                code = 0
-            except BaseException:  # noqa: B036
-                try:
-                    write_all(2, traceback.format_exc().encode())
-                except BaseException:  # noqa: B036
-                    pass
-            finally:
-                os._exit(code)
-        theirs.close()
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            os.kill(pid, signal.SIGKILL)
-            ours.close()
-            self.zombies[pid] = None
-            raise
-        return ForkerLink(pid, pidfd, Conn(ours.detach()))
-
-    def stop_forker(self):
-        f, self.forker = self.forker, None
-        if f is None:
-            return
-        try:
-            signal.pidfd_send_signal(f.pidfd, signal.SIGKILL)
-        except OSError:
-            pass
-        for child in f.spares:  # they die with the forker (PDEATHSIG)
-            for fd in child.parent_fds():
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        f.spares.clear()
-        f.conn.close_stray_fds()
-        try:
-            f.conn.sock.close()
-        except OSError:
-            pass
-        self.zombies[f.pid] = f.pidfd
-
-    def forker_main(self, sock, kernel_pid):
-        """The forker's loop (in the forker process): fork on request, reap, report."""
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # Drop what is the kernel's: its control connection, its children.
-        try:
-            os.close(self.conn.sock.detach())
-        except OSError:
-            pass
-        self.conn.close_stray_fds()
-        for fd in self.zombies.values():
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.zombies = {}
-        self.prefork = None
-        link = self.link = Conn(sock.detach())
-        if os.getppid() != kernel_pid:  # the kernel died before PDEATHSIG was armed
-            os._exit(0)
-        children = self.forker_children
-        while True:
-            frame = link.next_frame()
-            if frame is None:
-                if link.eof:
-                    os._exit(0)  # the kernel is gone; the children die with this process
-                try:
-                    ready, _, _ = select.select([link] + list(children), [], [])
-                except InterruptedError:
-                    continue
-                for fd in ready:
-                    if fd is link:
-                        link.fill()
-                    else:
-                        pid = children.pop(fd)
-                        _, wstatus, ru = wait4(pid)
-                        os.close(fd)
-                        cpu = round(ru.ru_utime + ru.ru_stime, 3) if ru is not None else 0.0
-                        link.send({"type": "exited", "pid": pid, "status": wstatus, "cpu": cpu})
-                continue
-            if frame[0].get("op") != "spawn":
-                continue
-            try:
-                child = self.spawn()
-            except OSError as e:
-                link.send({"type": "spawn_failed", "message": str(e)})
-                continue
-            if child.pidfd is None:
-                self.kill(child.pid)
-                wait4(child.pid)
-                link.send({"type": "spawn_failed", "message": "no pidfd"})
-                continue
-            link.send_fds({"type": "spawned", "pid": child.pid},
-                          [child.cmd.fileno(), child.out_r, child.err_r, child.res_r, child.pidfd])
-            child.cmd.close()
-            for fd in (child.out_r, child.err_r, child.res_r):
-                os.close(fd)
-            children[child.pidfd] = child.pid
+                log("cannot fork ahead: %s" % e)
 
     def discard_prefork(self):
         if self.prefork is not None:
@@ -1404,18 +1104,11 @@ class Kernel:
 
     def end_child(self, child):
         """Kills a child, closes the kernel's ends, and queues it for reaping."""
-        self.kill_child(child)
+        self.kill(child.pid)
         for fd in (child.out_r, child.err_r, child.res_r):
             os.close(fd)
         child.cmd.close()
-        self.forget(child)
-
-    def forget(self, child):
-        """Queues an ended (or killed) child for reaping; the forker reaps its own."""
-        if not child.remote:
-            self.zombies[child.pid] = child.pidfd
-        elif child.pidfd is not None:
-            os.close(child.pidfd)
+        self.zombies[child.pid] = child.pidfd
 
     def reap_zombies(self):
         for pid, pidfd in list(self.zombies.items()):
@@ -1427,17 +1120,6 @@ class Kernel:
                 if pidfd is not None:
                     os.close(pidfd)
                 del self.zombies[pid]
-
-    def kill_child(self, child):
-        """Kills a child through its pidfd (immune to pid reuse) when it has one."""
-        if child.pidfd is not None:
-            try:
-                signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
-            except OSError:
-                pass
-            if self.isolated:
-                return
-        self.kill(child.pid)
 
     def kill(self, pid):
         try:
@@ -1460,7 +1142,10 @@ class Kernel:
         child = None
         try:
             for attempt in range(2):
-                child = self.take_child()
+                child = self.prefork
+                self.prefork = None
+                if child is None:
+                    child = self.spawn()
                 try:
                     send_task(child.cmd, header, data_fd)
                     break
@@ -1479,9 +1164,6 @@ class Kernel:
             os.close(data_fd)
         started = time.monotonic()
         self.conn.send({"type": "started", "id": rid})
-        f = self.forker
-        if f is not None and not f.dead and not f.spares and f.pending <= 0:
-            f.request()  # the next execution's process, forked meanwhile
         reply, body = self.supervise(rid, child, timeout, started)
         self.conn.send(reply, body)
         self.ensure_prefork()
@@ -1551,7 +1233,7 @@ class Kernel:
                 if fd is conn:
                     conn.fill()
                     if conn.eof:
-                        self.kill_child(child)
+                        self.kill(child.pid)
                         os._exit(0)
                     status = control() or status
                 elif fd == child.pidfd:
@@ -1574,12 +1256,12 @@ class Kernel:
                     if not drain(fd):
                         open_fds.remove(fd)
                 if not reaped:
-                    _, wstatus, rusage = self.wait_child(child)
+                    _, wstatus, rusage = wait4(child.pid)
                     reaped = True
                 ok_exit = wstatus is not None and os.WIFEXITED(wstatus) and os.WEXITSTATUS(wstatus) == 0
                 status = "done" if (ok_exit and bufs[res_r] and res_r not in open_fds) else "exited"
         if not reaped:
-            self.kill_child(child)
+            self.kill(child.pid)
         elif not self.isolated:
             try:
                 os.killpg(child.pid, signal.SIGKILL)  # whatever the code left behind
@@ -1622,18 +1304,8 @@ class Kernel:
             if child.pidfd is not None:
                 os.close(child.pidfd)
         else:
-            self.forget(child)
+            self.zombies[child.pid] = child.pidfd
         return reply, body
-
-    def wait_child(self, child):
-        """Waits for an ended child: (pid, wait status, usage), as os.wait4."""
-        if not child.remote:
-            return wait4(child.pid)
-        f = self.forker
-        if f is None:
-            return child.pid, None, None
-        wstatus, cpu = f.status(child.pid, STATUS_TIMEOUT)
-        return child.pid, wstatus, (_Usage(cpu) if wstatus is not None else None)
 
     # -- the child's side --------------------------------------------------
 
@@ -1657,12 +1329,6 @@ class Kernel:
             others.append(self.pidns_fd)
         if self.prefork is not None:
             others.extend(self.prefork.parent_fds())
-        if self.forker is not None:  # (in the kernel)
-            others.extend(self.forker.fds())
-        if self.link is not None:  # (in the forker)
-            others.append(self.link.fileno())
-            others.extend(self.link.fds)
-            others.extend(self.forker_children)  # pidfds of earlier executions
         others.extend(fd for fd in self.zombies.values() if fd is not None)
         for fd in others:
             try:
@@ -1735,15 +1401,6 @@ class Kernel:
         write_all(res_w, body)
         os.close(res_w)
         os._exit(0)
-
-
-def pidfd_ended(pidfd):
-    """Whether the process of a pidfd has ended."""
-    try:
-        ready, _, _ = select.select([pidfd], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(ready)
 
 
 def wait4(pid):

@@ -1,12 +1,9 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -454,85 +451,5 @@ func TestUnsandboxed(t *testing.T) {
 	}
 	if _, err := e.Profile(context.Background(), sales[0]); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Profile after Close: %v", err)
-	}
-}
-
-// parentOf returns the parent pid of pid (0 if it is gone).
-func parentOf(pid int) int {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	p, _ := strconv.Atoi(f[1])
-	return p
-}
-
-// forkerOf returns the pid of the forker of the kernel serving key: the
-// process under the kernel that has children of its own (the spare waiting
-// for the next execution), or 0.
-func forkerOf(t *testing.T, e *Executor, key string) int {
-	t.Helper()
-	procs, err := descendants(kernelPID(t, e, key, sales))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// bwrap, bwrap's child, the supervisor, the kernel, the forker, its
-	// children: the forker is the grandchild of the supervisor whose own
-	// children are executions.
-	depth := map[int]int{procs[0]: 0}
-	hasChildren := map[int]bool{}
-	for _, p := range procs[1:] {
-		pp := parentOf(p)
-		depth[p] = depth[pp] + 1
-		hasChildren[pp] = true
-	}
-	for _, p := range procs {
-		if depth[p] == 4 && hasChildren[p] && processAlive(p) {
-			return p
-		}
-	}
-	return 0
-}
-
-// TestForker checks that executions are forked by the kernel's forker, and
-// that a dead forker costs neither an execution nor the kernel.
-func TestForker(t *testing.T) {
-	e := shared(t)
-	const key = "forker"
-	runOK(t, e, key, sales, "x = 1")
-	pid := kernelPID(t, e, key, sales)
-	var forker int
-	if err := waitFor(5*time.Second, func() bool { forker = forkerOf(t, e, key); return forker != 0 }); err != nil {
-		t.Fatal("no forker under the kernel")
-	}
-	for i := range 3 {
-		if out := runOK(t, e, key, sales, "print(df.shape)"); out != "(6, 5)\n" {
-			t.Fatalf("execution %d: stdout %q", i, out)
-		}
-	}
-	if got := forkerOf(t, e, key); got != forker {
-		t.Fatalf("forker %d replaced by %d without a reason", forker, got)
-	}
-
-	// Killed: the next executions still run, on the same kernel, and a new
-	// forker takes over.
-	if err := syscall.Kill(forker, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		res, err := e.Execute(context.Background(), Request{Key: key, Datasets: sales, Code: "print(df.shape)"})
-		if err != nil || !res.OK || res.Stdout != "(6, 5)\n" {
-			t.Fatalf("execution %d after the forker died: %+v %v", i, res, err)
-		}
-	}
-	if got := kernelPID(t, e, key, sales); got != pid {
-		t.Fatalf("kernel restarted (%d -> %d): a dead forker must not cost the kernel", pid, got)
-	}
-	if err := waitFor(5*time.Second, func() bool { f := forkerOf(t, e, key); return f != 0 && f != forker }); err != nil {
-		t.Fatal("no new forker after the first was killed")
 	}
 }

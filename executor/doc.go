@@ -47,7 +47,10 @@
 // Inside the sandbox the kernel becomes pid 1 of a pid namespace of its own
 // and gives every execution a new pid and mount namespace: the execution
 // cannot see, signal or trace the kernel (which is also not dumpable), gets an
-// empty /tmp of its own, has no capabilities, and runs under resource limits
+// empty /tmp of its own, has no capabilities, runs under two seccomp filters
+// (seccomp.go: one loaded by bubblewrap for the whole sandbox, one added by
+// each execution once its namespaces are set up; denied calls fail with
+// EPERM), and runs under resource limits
 // (address space: Config.MemoryLimitBytes, CPU time, open files, file size,
 // processes where the kernel enforces them). The kernel enforces the wall-time
 // limit and kills the execution's whole pid namespace when it ends, times out

@@ -81,7 +81,8 @@ type Config struct {
 type settings struct {
 	Config
 	bwrap   string
-	hostDir string // unsandboxed kernels: HOME, TMPDIR and working directory
+	hostDir string          // unsandboxed kernels: HOME, TMPDIR and working directory
+	seccomp *seccompFilters // sandboxed kernels: their seccomp filters
 	log     zerolog.Logger
 }
 
@@ -162,6 +163,9 @@ func New(cfg Config) (*Executor, error) {
 			return nil, fmt.Errorf("%w: bubblewrap not found (%s): %w", ErrSandboxUnavailable, path, err)
 		}
 		s.bwrap = p
+		if s.seccomp, err = buildSeccompFilters(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSandboxUnavailable, err)
+		}
 	} else {
 		s.log.Warn().Msg("executor sandbox disabled: Python code runs on the host without bubblewrap (development only)")
 		dir, err := os.MkdirTemp("", "autoanalyst-exec-")

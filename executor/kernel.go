@@ -86,6 +86,15 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 
 	cmd := kernelCommand(s)
 	cmd.ExtraFiles = []*os.File{theirs} // fd 3
+	if s.Sandbox && s.seccomp != nil {
+		filter, err := filterPipe(s.seccomp.kernel)
+		if err != nil {
+			k.conn.Close()
+			return nil, fmt.Errorf("%w: seccomp filter: %w", ErrKernel, err)
+		}
+		defer filter.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, filter) // seccompFD
+	}
 	cmd.Stdout = k.output
 	cmd.Stderr = k.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -111,6 +120,10 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 			k.stop()
 			return nil, fmt.Errorf("%w: kernel did not start: %s%s", ErrKernel, r.Message, k.outputNote())
 		}
+		if s.Sandbox && s.seccomp != nil && r.Seccomp != seccompModeFilter {
+			k.stop()
+			return nil, fmt.Errorf("%w: the kernel runs without its seccomp filter (mode %d)", ErrKernel, r.Seccomp)
+		}
 		k.isolated, k.python, k.importSeconds = r.Isolated, r.Python, r.ImportSeconds
 		k.log.Debug().Dur("took", time.Since(start)).Int("pid", cmd.Process.Pid).Bool("isolated", r.Isolated).Msg("kernel started")
 		return k, nil
@@ -124,6 +137,27 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 		k.stop()
 		return nil, ctx.Err()
 	}
+}
+
+// seccompModeFilter is the Seccomp field of /proc/<pid>/status for a process
+// under a seccomp filter.
+const seccompModeFilter = 2
+
+// filterPipe returns the read end of a pipe holding prog, for bubblewrap's
+// --seccomp (which reads it to the end).
+func filterPipe(prog []byte) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	defer w.Close()
+	// A filter is at most BPF_MAXINSNS (4096) instructions of 8 bytes: it fits
+	// in the pipe's buffer, so this write does not block.
+	if _, err := w.Write(prog); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("writing the filter: %w", err)
+	}
+	return r, nil
 }
 
 func (k *kernel) wait() {

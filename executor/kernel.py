@@ -62,6 +62,9 @@ MAX_OUTPUT = int(CONFIG.get("max_output") or (1 << 20))  # per stream
 MAX_RESULT = int(CONFIG.get("max_result") or (64 << 20))  # figures, images, tables
 NOFILE = int(CONFIG.get("nofile") or 1024)
 NPROC = int(CONFIG.get("nproc") or 256)
+# The execution seccomp filter (classic BPF, struct sock_filter[]), assembled by
+# the Go side (seccomp.go); each execution loads it once its sandbox is set up.
+SECCOMP_FILTER = base64.b64decode(CONFIG["seccomp"]) if CONFIG.get("seccomp") else b""
 MAX_FIGURES = 50
 MAX_IMAGES = 50
 MAX_TABLES = 20
@@ -77,6 +80,8 @@ CLONE_NEWPID = 0x20000000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_REC = 16384
@@ -203,6 +208,37 @@ def drop_capabilities():
     data = (_CapData * 2)()
     _check(_libc.capset(ctypes.byref(header), data), "capset")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class SeccompFilter:
+    """A seccomp filter ready to load (prepared in the kernel, loaded in children)."""
+
+    def __init__(self, program):
+        if len(program) % 8 or not program:
+            raise ValueError("seccomp filter of %d bytes is not a sock_filter array" % len(program))
+        self.buf = ctypes.create_string_buffer(program, len(program))
+        self.prog = _SockFprog(len(program) // 8, ctypes.addressof(self.buf))
+
+    def load(self):
+        """Sets no_new_privs and loads the filter into the calling process."""
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.prog), 0, 0), "load the seccomp filter")
+
+
+def seccomp_mode():
+    """The Seccomp field of /proc/self/status: 0 none, 1 strict, 2 filter."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Seccomp:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 # ---------------------------------------------------------------------------
@@ -911,6 +947,7 @@ class Kernel:
     def __init__(self, conn, isolated):
         self.conn = conn
         self.isolated = isolated
+        self.seccomp = SeccompFilter(SECCOMP_FILTER) if SECCOMP_FILTER else None
         self.pidns_fd = -1
         if isolated:
             self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -1314,6 +1351,13 @@ class Kernel:
                 tempfile.tempdir = None
             except OSError as e:
                 setup_error = str(e)
+        # Last: the filter forbids what the setup above needed (namespaces,
+        # mounts).
+        if self.seccomp is not None and setup_error is None:
+            try:
+                self.seccomp.load()
+            except OSError as e:
+                setup_error = str(e)
         for which, soft, hard in (
             (resource.RLIMIT_NOFILE, NOFILE, NOFILE),
             (resource.RLIMIT_CORE, 0, 0),
@@ -1413,7 +1457,18 @@ def recv_task(sock):
     return header, (fds[0] if fds else None)
 
 
+def close_inherited_fds():
+    """Closes every descriptor but stdio and the control socket.
+
+    A process inherits the descriptors its parents left open without
+    close-on-exec (the server's own launcher, a shell); neither Go nor
+    bubblewrap closes them, and executions must not see them.
+    """
+    os.closerange(CTRL_FD + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
 def main():
+    close_inherited_fds()
     isolated = enter_namespaces() if CONFIG.get("isolate", True) else False
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     sys.stdout = sys.stderr  # fd 1 is not the protocol, but keep it quiet anyway
@@ -1438,6 +1493,7 @@ def main():
         "isolated": isolated,
         "python": sys.version.split()[0],
         "import_seconds": round(imported, 3),
+        "seccomp": seccomp_mode(),
     })
     kernel.ensure_prefork()
     kernel.serve()

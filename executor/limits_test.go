@@ -247,7 +247,7 @@ func TestLimits(t *testing.T) {
 		MaxResultBytes:   1 << 20,
 		// Generous: the memory tests allocate gigabytes, slowly under -race
 		// on a shared machine, and must hit the memory limit first.
-		ExecTimeout: 4 * time.Second,
+		ExecTimeout: 8 * time.Second,
 	})
 	const key = "limits"
 	runOK(t, e, key, sales, "x = 1")
@@ -321,7 +321,7 @@ func TestLimits(t *testing.T) {
 		}},
 		{"default time limit", "import time\ntime.sleep(30)", func(t *testing.T, res *Result) {
 			wantErrorType(t, res, "TimeoutError")
-			if !strings.Contains(res.Error.Message, "4s") {
+			if !strings.Contains(res.Error.Message, "8s") {
 				t.Errorf("message %q", res.Error.Message)
 			}
 		}},

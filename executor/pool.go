@@ -290,6 +290,13 @@ func (p *pool) setSpare(k *kernel) {
 	p.spare = k
 }
 
+// hasSpare reports whether a live spare kernel is waiting.
+func (p *pool) hasSpare() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.spare != nil && p.spare.alive()
+}
+
 // takeSpare returns the spare kernel if there is a live one, or nil.
 func (p *pool) takeSpare() *kernel {
 	p.mu.Lock()

@@ -49,6 +49,7 @@ type reply struct {
 	Isolated      bool    `json:"isolated,omitempty"`
 	Python        string  `json:"python,omitempty"`
 	ImportSeconds float64 `json:"import_seconds,omitempty"`
+	Seccomp       int     `json:"seccomp,omitempty"` // the kernel's seccomp mode (2: filtered)
 
 	// loaded
 	Datasets []loadedDataset `json:"datasets,omitempty"`

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -57,8 +58,10 @@ func kernelEnv(home string) []string {
 }
 
 // kernelConfig is the JSON configuration passed to kernel.py as argv[1].
+// In the sandbox it carries the execution seccomp filter, which each
+// execution loads once its namespaces and mounts are set up.
 func kernelConfig(s *settings) string {
-	b, _ := json.Marshal(map[string]any{
+	cfg := map[string]any{
 		"isolate":    true,
 		"memory":     s.MemoryLimitBytes,
 		"tmp_size":   s.TmpSizeBytes,
@@ -66,9 +69,17 @@ func kernelConfig(s *settings) string {
 		"max_result": s.MaxResultBytes,
 		"nofile":     1024,
 		"nproc":      256,
-	})
+	}
+	if s.Sandbox && s.seccomp != nil {
+		cfg["seccomp"] = base64.StdEncoding.EncodeToString(s.seccomp.execution)
+	}
+	b, _ := json.Marshal(cfg)
 	return string(b)
 }
+
+// seccompFD is the descriptor on which bubblewrap reads the kernel seccomp
+// filter (fd 3 is the control socket).
+const seccompFD = 4
 
 // pythonArgs is the interpreter's command line: isolated mode (no user site,
 // no PYTHON* variables, no current directory on sys.path), no bytecode files,
@@ -96,7 +107,8 @@ func kernelCommand(s *settings) *exec.Cmd {
 }
 
 // bwrapArgs are bubblewrap's options: every namespace unshared (no network at
-// all, not even the host's loopback), an unprivileged user, a fresh /proc and
+// all, not even the host's loopback), the kernel seccomp filter (seccomp.go),
+// an unprivileged user, a fresh /proc and
 // /dev, a size-limited private /tmp, an empty environment, and read-only
 // binds of /usr and the few files of /etc the data stack needs, in a root that
 // is read-only too. Datasets are not mounted: they reach the kernel as
@@ -147,6 +159,9 @@ func bwrapArgs(s *settings) []string {
 		"--remount-ro", "/",
 		"--chdir", "/tmp",
 	)
+	if s.seccomp != nil {
+		a = append(a, "--seccomp", strconv.Itoa(seccompFD))
+	}
 	return a
 }
 

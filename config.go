@@ -41,6 +41,8 @@ type config struct {
 	RateLimitBurst  int           `env:"RATE_LIMIT_BURST" envDefault:"60"`
 	TrustedOrigins  []string      `env:"TRUSTED_ORIGINS" envSeparator:","`
 	DebugAddr       string        `env:"DEBUG_ADDR"`
+	TemplatesFile   string        `env:"TEMPLATES_FILE"`
+	SecretKey       string        `env:"SECRET_KEY"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT"`
 }

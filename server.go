@@ -56,6 +56,23 @@ func main() {
 				Usage:  "apply pending database migrations and exit",
 				Action: func(ctx context.Context, c *cli.Command) error { return migrate(ctx) },
 			},
+			{
+				Name:  "templates",
+				Usage: "manage the built-in agent templates",
+				Commands: []*cli.Command{
+					{
+						Name:      "sync",
+						Usage:     "write the templates of FILE (default: TEMPLATES_FILE, else the embedded default) into the database and delete those it lists under remove",
+						ArgsUsage: "[FILE]",
+						Action: func(ctx context.Context, c *cli.Command) error {
+							if c.Args().Len() > 1 {
+								return fmt.Errorf("templates sync takes at most one FILE, got %d arguments", c.Args().Len())
+							}
+							return syncTemplatesCommand(ctx, c.Args().First())
+						},
+					},
+				},
+			},
 		},
 		DefaultCommand: "serve",
 	}
@@ -93,6 +110,43 @@ func openDatabase(ctx context.Context, cfg *config, log zerolog.Logger) (*databa
 	return db, nil
 }
 
+// syncTemplates writes the templates configuration (file, else
+// TEMPLATES_FILE, else the embedded default) into the database.
+func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *orchestrator.Templates, file string) error {
+	if file == "" {
+		file = cfg.TemplatesFile
+	}
+	tc, err := orchestrator.LoadTemplateConfig(file)
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	res, err := tpl.Sync(ctx, tc)
+	if err != nil {
+		return fmt.Errorf("sync templates: %w", err)
+	}
+	source := file
+	if source == "" {
+		source = "embedded default"
+	}
+	log.Info().Str("source", source).Int("templates", len(tc.Templates)).Int("created", res.Created).
+		Int("updated", res.Updated).Int("removed", res.Removed).Msg("templates synced")
+	return nil
+}
+
+func syncTemplatesCommand(ctx context.Context, file string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return syncTemplates(ctx, cfg, log, orchestrator.NewTemplates(db.Client), file)
+}
+
 func migrate(ctx context.Context) error {
 	cfg, err := loadConfig()
 	if err != nil {
@@ -108,13 +162,14 @@ func migrate(ctx context.Context) error {
 // node is what every process has: the database, the sandbox, the broker and
 // the services on top of them.
 type node struct {
-	cfg      *config
-	log      zerolog.Logger
-	db       *database.DB
-	broker   broker.Broker
-	datasets *dataset.Service
-	runs     *orchestrator.Service
-	closers  []func() error
+	cfg       *config
+	log       zerolog.Logger
+	db        *database.DB
+	broker    broker.Broker
+	datasets  *dataset.Service
+	runs      *orchestrator.Service
+	templates *orchestrator.Templates
+	closers   []func() error
 }
 
 // close releases what start opened, last opened first.
@@ -202,8 +257,10 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Profiler: runner,
 		MaxBytes: cfg.UploadMaxBytes,
 	}
+	n.templates = orchestrator.NewTemplates(db.Client)
 	n.runs, err = orchestrator.New(orchestrator.Config{
 		DB:          db.Client,
+		Templates:   n.templates,
 		Broker:      brk,
 		Executor:    runner,
 		Files:       n.datasets,
@@ -256,6 +313,9 @@ func serve(ctx context.Context, workers int) error {
 	}
 	defer n.close()
 	db, runs, datasets, brk := n.db, n.runs, n.datasets, n.broker
+	if err := syncTemplates(ctx, cfg, log, n.templates, ""); err != nil {
+		return err
+	}
 	if nr, err := runs.Recover(ctx); err != nil {
 		return err
 	} else if nr > 0 {
@@ -267,10 +327,12 @@ func serve(ctx context.Context, workers int) error {
 	}
 
 	authSvc := auth.New(db.Client, cfg.SessionTTL, cfg.AdminAPIKey)
+	authSvc.OnUserCreated(n.templates.EnableDefaults)
 	var draining atomic.Bool
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk,
-		Logger: log.With().Str("component", "api").Logger(),
+		TemplateService: n.templates,
+		Logger:          log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
 		MaxUploadBytes: cfg.UploadMaxBytes,
 		RateLimit:      cfg.RateLimit,

@@ -168,6 +168,11 @@ func (s *Service) runAgent(t *turn, st PlanStep) (agentOutput, error) {
 	rc := t.rc
 	a := s.prompts.agents[st.Agent]
 	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
+	if s.cfg.Templates != nil {
+		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, a.Name); err != nil {
+			s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("count template use")
+		}
+	}
 	var prompt string
 	var err error
 	if !a.WritesCode {

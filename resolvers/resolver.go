@@ -19,7 +19,9 @@ type Resolver struct {
 	Auth     *auth.Service
 	Datasets *dataset.Service
 	Runs     *orchestrator.Service
-	Events   broker.EventLog
+	// Templates manages agent templates and the users' preferences.
+	TemplateService *orchestrator.Templates
+	Events          broker.EventLog
 	// Registry is the model registry (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger

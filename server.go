@@ -27,7 +27,9 @@ import (
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
+	"github.com/autoanalyst/autoanalyst/secret"
 )
 
 func main() {
@@ -169,6 +171,7 @@ type node struct {
 	datasets  *dataset.Service
 	runs      *orchestrator.Service
 	templates *orchestrator.Templates
+	settings  *orchestrator.Settings
 	closers   []func() error
 }
 
@@ -258,13 +261,18 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		MaxBytes: cfg.UploadMaxBytes,
 	}
 	n.templates = orchestrator.NewTemplates(db.Client)
+	box, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	n.settings = orchestrator.NewSettings(db.Client, nil, box)
 	n.runs, err = orchestrator.New(orchestrator.Config{
 		DB:          db.Client,
 		Templates:   n.templates,
 		Broker:      brk,
 		Executor:    runner,
 		Files:       n.datasets,
-		Models:      modelsFromEnv(cfg),
+		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
@@ -331,8 +339,8 @@ func serve(ctx context.Context, workers int) error {
 	var draining atomic.Bool
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk,
-		TemplateService: n.templates,
-		Logger:          log.With().Str("component", "api").Logger(),
+		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
+		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
 		MaxUploadBytes: cfg.UploadMaxBytes,
 		RateLimit:      cfg.RateLimit,
@@ -408,24 +416,32 @@ func work(ctx context.Context, workers int) error {
 	return nil
 }
 
-// modelsFromEnv serves every user with the server's OpenAI-compatible provider.
-func modelsFromEnv(cfg *config) orchestrator.Models {
-	if cfg.OpenAIAPIKey == "" {
-		return func(context.Context, string) (*orchestrator.ModelChoice, error) {
-			return nil, llm.ErrNotConfigured
-		}
+// connector gives runs their provider: the server's OpenAI-compatible one
+// (OPENAI_API_KEY, OPENAI_BASE_URL), or one with a user's own key at their
+// provider's OpenAI-compatible endpoint (OpenAI's at OPENAI_BASE_URL when set).
+func connector(cfg *config) orchestrator.Connect {
+	var server llm.Provider
+	var serverErr error = llm.ErrNotConfigured
+	if cfg.OpenAIAPIKey != "" {
+		server, serverErr = llm.NewOpenAI(llm.OpenAIConfig{
+			APIKey:       cfg.OpenAIAPIKey,
+			BaseURL:      cfg.OpenAIBaseURL,
+			DefaultModel: cfg.DefaultModel,
+			Timeout:      cfg.LLMTimeout,
+		})
 	}
-	p, err := llm.NewOpenAI(llm.OpenAIConfig{
-		APIKey:       cfg.OpenAIAPIKey,
-		BaseURL:      cfg.OpenAIBaseURL,
-		DefaultModel: cfg.DefaultModel,
-		Timeout:      cfg.LLMTimeout,
-	})
-	return func(context.Context, string) (*orchestrator.ModelChoice, error) {
-		if err != nil {
-			return nil, err
+	return func(provider, apiKey string) (llm.Provider, error) {
+		if apiKey == "" {
+			return server, serverErr
 		}
-		return &orchestrator.ModelChoice{Provider: p, Model: cfg.DefaultModel, Temperature: 0.2}, nil
+		base, ok := llm.CompatibleBaseURL(provider)
+		if !ok {
+			return nil, fmt.Errorf("no endpoint for provider %q", provider)
+		}
+		if provider == llm.ProviderOpenAI && cfg.OpenAIBaseURL != "" {
+			base = cfg.OpenAIBaseURL
+		}
+		return llm.NewOpenAI(llm.OpenAIConfig{APIKey: apiKey, BaseURL: base, Name: provider, Timeout: cfg.LLMTimeout})
 	}
 }
 

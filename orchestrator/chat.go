@@ -51,6 +51,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 	if err != nil {
 		return err
 	}
+	s.recordModel(rc, mc)
 	t := &turn{
 		rc: rc, chat: c, files: files, model: mc,
 		provider: llm.Metered(mc.Provider, s.cfg.Registry, s.recordUsage),
@@ -119,6 +120,21 @@ func (s *Service) chatTurn(rc *runContext) error {
 		}
 	}
 	return s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages)
+}
+
+// recordModel stores on the run the model settings its LLM calls use (what
+// feedback on the answer refers to).
+func (s *Service) recordModel(rc *runContext, mc *ModelChoice) {
+	provider := ""
+	if mc.Provider != nil {
+		provider = mc.Provider.Name()
+	}
+	err := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
+		SetModelTemperature(mc.Temperature).SetModelMaxTokens(mc.MaxTokens).
+		Exec(privacy.DecisionContext(rc.user, privacy.Allow))
+	if err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("store the run's model settings")
+	}
 }
 
 // plan rates the question and asks the planner for a plan, re-asking once

@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/autoanalyst/autoanalyst/ent"
@@ -50,7 +49,11 @@ func (r *queryResolver) Datasets(ctx context.Context, after *entgql.Cursor[strin
 
 // DeepAnalysisReports is the resolver for the deepAnalysisReports field.
 func (r *queryResolver) DeepAnalysisReports(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) (*ent.DeepAnalysisReportConnection, error) {
-	panic(fmt.Errorf("not implemented: DeepAnalysisReports - deepAnalysisReports"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.DeepAnalysisReport.Query().Paginate(ctx, after, first, before, last,
+		ent.WithDeepAnalysisReportOrder(orderBy), ent.WithDeepAnalysisReportFilter(where.Filter))
 }
 
 // Runs is the resolver for the runs field.

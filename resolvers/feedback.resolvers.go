@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
@@ -15,5 +14,12 @@ import (
 
 // RateMessage is the resolver for the rateMessage field.
 func (r *mutationResolver) RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error) {
-	panic(fmt.Errorf("not implemented: RateMessage - rateMessage"))
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	comment := ""
+	if input.Comment != nil {
+		comment = *input.Comment
+	}
+	return r.Runs.RateMessage(ctx, input.MessageID, input.Rating, comment)
 }

@@ -111,6 +111,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.Handle("GET /{$}", playground.Handler("Auto-Analyst", "/graphql"))
+	registerReportDownload(mux, r)
 	return mux, nil
 }
 

@@ -7,17 +7,23 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/report"
 )
 
 // DownloadURL is the resolver for the downloadURL field.
 func (r *deepAnalysisReportResolver) DownloadURL(ctx context.Context, obj *ent.DeepAnalysisReport) (string, error) {
-	panic(fmt.Errorf("not implemented: DownloadURL - downloadURL"))
+	return report.DownloadPath(obj.ID), nil
 }
 
 // DeleteReport is the resolver for the deleteReport field.
 func (r *mutationResolver) DeleteReport(ctx context.Context, id string) (string, error) {
-	panic(fmt.Errorf("not implemented: DeleteReport - deleteReport"))
+	if _, err := requireViewer(ctx); err != nil {
+		return "", err
+	}
+	if err := r.Reports.Delete(ctx, id); err != nil {
+		return "", err
+	}
+	return id, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/report"
 )
 
 // Resolver is the root resolver. Safe for concurrent use.
@@ -21,7 +22,11 @@ type Resolver struct {
 	Runs     *orchestrator.Service
 	// Templates manages agent templates and the users' preferences.
 	TemplateService *orchestrator.Templates
-	Events          broker.EventLog
+	// Reports stores the deep-analysis reports.
+	Reports *report.Store
+	// Settings stores the users' model settings.
+	Settings *orchestrator.Settings
+	Events   broker.EventLog
 	// Registry is the model registry (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger

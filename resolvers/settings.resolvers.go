@@ -7,18 +7,40 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
 // UpdateModelSettings is the resolver for the updateModelSettings field.
 func (r *mutationResolver) UpdateModelSettings(ctx context.Context, input model.UpdateModelSettingsInput) (*model.ModelSettings, error) {
-	panic(fmt.Errorf("not implemented: UpdateModelSettings - updateModelSettings"))
+	v, err := requireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Settings.Update(ctx, v.UserID, orchestrator.SettingsInput{
+		Provider: input.Provider, Model: input.Model, Temperature: input.Temperature,
+		MaxTokens: input.MaxTokens, APIKey: input.APIKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return modelSettings(st), nil
 }
 
 // ModelSettings is the resolver for the modelSettings field.
 func (r *userResolver) ModelSettings(ctx context.Context, obj *ent.User) (*model.ModelSettings, error) {
-	panic(fmt.Errorf("not implemented: ModelSettings - modelSettings"))
+	v, err := requireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if obj.ID != v.UserID {
+		return nil, nil // the viewer's own settings only, even for an admin
+	}
+	st, err := r.Settings.Get(ctx, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return modelSettings(st), nil
 }

@@ -38,6 +38,7 @@ type turn struct {
 	datasets string
 	memory   string
 	question string
+	agents   *agentSet
 }
 
 // chatTurn is the CHAT run: route (mentions or planner), agents, execution
@@ -58,7 +59,10 @@ func (s *Service) chatTurn(rc *runContext) error {
 		datasets: describeDatasets(c.Edges.Datasets),
 		memory:   s.memory(rc, c.ID),
 	}
-	agents, question := s.prompts.mentions(rc.in.Content)
+	if t.agents, err = s.turnAgents(rc); err != nil {
+		return err
+	}
+	agents, question := t.agents.mentions(rc.in.Content)
 	t.question = question
 	var plan *Plan
 	if len(agents) > 0 {
@@ -153,7 +157,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 		return &Plan{Complexity: complexity, Steps: []PlanStep{{Agent: "basic_qa_agent", Create: []string{}, Use: []string{}}}}, nil
 	}
 	prompt, err = render(s.prompts.plan, map[string]any{
-		"Agents": s.prompts.plannerAgents(), "Datasets": t.datasets, "Memory": t.memory,
+		"Agents": t.agents.plannerAgents(), "Datasets": t.datasets, "Memory": t.memory,
 		"Question": t.question, "Complexity": complexity,
 	})
 	if err != nil {
@@ -163,7 +167,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, perr := parsePlan(answer, s.prompts.agents)
+	steps, perr := parsePlan(answer, t.agents.plannerKnown())
 	if perr != nil {
 		t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan could not be read (" + perr.Error() + "); asking again"})
 		retry := prompt + "\n\nYour previous answer could not be used: " + perr.Error() +
@@ -172,7 +176,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if steps, perr = parsePlan(answer, s.prompts.agents); perr != nil {
+		if steps, perr = parsePlan(answer, t.agents.plannerKnown()); perr != nil {
 			return nil, &runError{code: CodeModelError, msg: "the planner's answer could not be read: " + perr.Error()}
 		}
 	}
@@ -182,7 +186,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 // runAgent asks one agent for its code and summary, streaming its tokens.
 func (s *Service) runAgent(t *turn, st PlanStep) (agentOutput, error) {
 	rc := t.rc
-	a := s.prompts.agents[st.Agent]
+	a := t.agents.agents[st.Agent]
 	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
 	if s.cfg.Templates != nil {
 		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, a.Name); err != nil {

@@ -557,7 +557,7 @@ func (t *Templates) RecordUse(ctx context.Context, userID, name string) error {
 	}
 	tpl := tpls[0]
 	for _, c := range tpls {
-		if c.UserID != nil { // the user's own shadows nothing, but prefer it
+		if c.UserID == nil { // a built-in name is never shadowed by a custom one
 			tpl = c
 		}
 	}
@@ -579,4 +579,17 @@ func (t *Templates) RecordUse(ctx context.Context, userID, name string) error {
 		return fmt.Errorf("count use of template %s: %w", name, err)
 	}
 	return tx.Commit()
+}
+
+// ForRun returns the templates a user's run may use (the active built-in
+// ones and the user's own), with the user's preferences loaded.
+func (t *Templates) ForRun(ctx context.Context, userID string) ([]*ent.AgentTemplate, error) {
+	sys := system(ctx)
+	tpls, err := t.db.AgentTemplate.Query().Where(visible(userID)).
+		WithPreferences(func(pq *ent.UserTemplatePreferenceQuery) { pq.Where(usertemplatepreference.UserID(userID)) }).
+		Order(ent.Asc(agenttemplate.FieldTemplateName)).All(sys)
+	if err != nil {
+		return nil, fmt.Errorf("load templates of %s: %w", userID, err)
+	}
+	return tpls, nil
 }

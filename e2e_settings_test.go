@@ -57,7 +57,9 @@ func TestModelSettingsAndFeedback(t *testing.T) {
 	defer cancel()
 	alice, bob := srv.session(), srv.session()
 
-	var v struct{ Viewer struct{ ModelSettings *settingsOut } }
+	var v struct {
+		Viewer struct{ ModelSettings *settingsOut }
+	}
 	srv.must(alice, `{ viewer { modelSettings { provider } } }`, nil, &v)
 	if v.Viewer.ModelSettings != nil {
 		t.Fatalf("a new user has settings: %+v", v.Viewer.ModelSettings)

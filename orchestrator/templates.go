@@ -113,18 +113,17 @@ func sameAsSpec(t *ent.AgentTemplate, s TemplateSpec, active bool) bool {
 }
 
 // EnableDefaults enables the default templates (the four core agents) for a
-// new user. A user who already has preferences is left alone.
+// user who has no template enabled: a new user, one from before templates
+// existed, or one whose templates a sync removed. Otherwise it changes
+// nothing.
 func (t *Templates) EnableDefaults(ctx context.Context, userID string) error {
 	return t.enableDefaults(system(ctx), t.db, userID)
 }
 
 func (t *Templates) enableDefaults(sys context.Context, db *ent.Client, userID string) error {
-	n, err := db.UserTemplatePreference.Query().Where(usertemplatepreference.UserID(userID)).Count(sys)
-	if err != nil {
-		return fmt.Errorf("count preferences of %s: %w", userID, err)
-	}
-	if n > 0 {
-		return nil
+	n, err := countEnabled(sys, db, userID)
+	if err != nil || n > 0 {
+		return err
 	}
 	ids, err := db.AgentTemplate.Query().
 		Where(agenttemplate.UserIDIsNil(), agenttemplate.IsActive(true), agenttemplate.DefaultEnabled(true)).
@@ -132,12 +131,10 @@ func (t *Templates) enableDefaults(sys context.Context, db *ent.Client, userID s
 	if err != nil {
 		return fmt.Errorf("list default templates: %w", err)
 	}
-	creates := make([]*ent.UserTemplatePreferenceCreate, len(ids))
-	for i, id := range ids {
-		creates[i] = db.UserTemplatePreference.Create().SetUserID(userID).SetTemplateID(id).SetIsEnabled(true)
-	}
-	if err := db.UserTemplatePreference.CreateBulk(creates...).Exec(sys); err != nil {
-		return fmt.Errorf("enable default templates for %s: %w", userID, err)
+	for _, id := range ids {
+		if err := setPreference(sys, db, userID, Preference{TemplateID: id, Enabled: true}); err != nil {
+			return fmt.Errorf("enable default templates for %s: %w", userID, err)
+		}
 	}
 	return nil
 }

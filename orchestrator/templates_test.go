@@ -237,6 +237,19 @@ func testTemplatePreferences(t *testing.T, db *ent.Client) {
 	if viz, _ := db.AgentTemplate.Get(system(ctx), ids["data_viz_agent"]); viz.UsageCount != 2 {
 		t.Fatalf("usage count %d, want 2", viz.UsageCount)
 	}
+	// A user with no template enabled (only a use counted) gets the defaults.
+	if err := tpl.EnableDefaults(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := countEnabled(system(ctx), db, other.ID); n != 4 {
+		t.Fatalf("EnableDefaults for a user with only a use counted: %d enabled", n)
+	}
+	if err := tpl.EnableDefaults(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := countEnabled(system(ctx), db, u.ID); n != 10 {
+		t.Fatalf("EnableDefaults changed a user's choice: %d enabled", n)
+	}
 	// The other user sees the built-in templates, not u's custom ones.
 	octx := viewer.NewContext(ctx, &viewer.Viewer{UserID: other.ID})
 	if n, _ := tpl.Query(octx, other.ID, VariantAll, "").Count(octx); n != 7 {

@@ -90,6 +90,10 @@ func (r *queryResolver) Templates(ctx context.Context, after *entgql.Cursor[stri
 	if category != nil {
 		cat = *category
 	}
+	// A user from before templates existed gets the defaults now.
+	if err := r.TemplateService.EnableDefaults(ctx, v.UserID); err != nil {
+		return nil, err
+	}
 	return r.TemplateService.Query(ctx, v.UserID, vf, cat).Paginate(ctx, after, first, before, last,
 		ent.WithTemplateOrder(orderBy), ent.WithTemplateFilter(where.Filter))
 }

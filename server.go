@@ -266,6 +266,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	n.settings = orchestrator.NewSettings(db.Client, nil, box)
+	if box == nil {
+		log.Info().Msg("SECRET_KEY is not set: users cannot store their own API keys (updateModelSettings refuses apiKey)")
+	}
 	n.runs, err = orchestrator.New(orchestrator.Config{
 		DB:          db.Client,
 		Templates:   n.templates,

@@ -47,6 +47,8 @@ type config struct {
 	TrustedOrigins  []string      `env:"TRUSTED_ORIGINS" envSeparator:","`
 	TrustedProxies  []string      `env:"TRUSTED_PROXIES" envSeparator:","`
 	DebugAddr       string        `env:"DEBUG_ADDR"`
+	TemplatesFile   string        `env:"TEMPLATES_FILE"`
+	SecretKey       string        `env:"SECRET_KEY"`
 	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LOG_FORMAT"`
 }

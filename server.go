@@ -26,9 +26,12 @@ import (
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
+	"github.com/autoanalyst/autoanalyst/secret"
 )
 
 func main() {
@@ -64,6 +67,23 @@ func main() {
 				Name:   "migrate",
 				Usage:  "apply pending database migrations and exit",
 				Action: func(ctx context.Context, c *cli.Command) error { return migrate(ctx) },
+			},
+			{
+				Name:  "templates",
+				Usage: "manage the built-in agent templates",
+				Commands: []*cli.Command{
+					{
+						Name:      "sync",
+						Usage:     "write the templates of FILE (default: TEMPLATES_FILE, else the embedded default) into the database and delete those it lists under remove",
+						ArgsUsage: "[FILE]",
+						Action: func(ctx context.Context, c *cli.Command) error {
+							if c.Args().Len() > 1 {
+								return fmt.Errorf("templates sync takes at most one FILE, got %d arguments", c.Args().Len())
+							}
+							return syncTemplatesCommand(ctx, c.Args().First())
+						},
+					},
+				},
 			},
 		},
 		DefaultCommand: "serve",
@@ -102,6 +122,43 @@ func openDatabase(ctx context.Context, cfg *config, log zerolog.Logger) (*databa
 	return db, nil
 }
 
+// syncTemplates writes the templates configuration (file, else
+// TEMPLATES_FILE, else the embedded default) into the database.
+func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *orchestrator.Templates, file string) error {
+	if file == "" {
+		file = cfg.TemplatesFile
+	}
+	tc, err := orchestrator.LoadTemplateConfig(file)
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	res, err := tpl.Sync(ctx, tc)
+	if err != nil {
+		return fmt.Errorf("sync templates: %w", err)
+	}
+	source := file
+	if source == "" {
+		source = "embedded default"
+	}
+	log.Info().Str("source", source).Int("templates", len(tc.Templates)).Int("created", res.Created).
+		Int("updated", res.Updated).Int("removed", res.Removed).Msg("templates synced")
+	return nil
+}
+
+func syncTemplatesCommand(ctx context.Context, file string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return syncTemplates(ctx, cfg, log, orchestrator.NewTemplates(db.Client), file)
+}
+
 func migrate(ctx context.Context) error {
 	cfg, err := loadConfig()
 	if err != nil {
@@ -117,13 +174,15 @@ func migrate(ctx context.Context) error {
 // node is what every process has: the database, the sandbox, the broker and
 // the services on top of them.
 type node struct {
-	cfg      *config
-	log      zerolog.Logger
-	db       *database.DB
-	broker   broker.Broker
-	datasets *dataset.Service
-	runs     *orchestrator.Service
-	closers  []func() error
+	cfg       *config
+	log       zerolog.Logger
+	db        *database.DB
+	broker    broker.Broker
+	datasets  *dataset.Service
+	runs      *orchestrator.Service
+	templates *orchestrator.Templates
+	settings  *orchestrator.Settings
+	closers   []func() error
 }
 
 // close releases what start opened, last opened first.
@@ -211,12 +270,22 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Profiler: runner,
 		MaxBytes: cfg.UploadMaxBytes,
 	}
+	n.templates = orchestrator.NewTemplates(db.Client)
+	box, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	n.settings = orchestrator.NewSettings(db.Client, nil, box)
+	if box == nil {
+		log.Info().Msg("SECRET_KEY is not set: users cannot store their own API keys (updateModelSettings refuses apiKey)")
+	}
 	n.runs, err = orchestrator.New(orchestrator.Config{
 		DB:          db.Client,
+		Templates:   n.templates,
 		Broker:      brk,
 		Executor:    runner,
 		Files:       n.datasets,
-		Models:      modelsFromEnv(cfg),
+		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
@@ -265,6 +334,9 @@ func serve(ctx context.Context, workers int) error {
 	}
 	defer n.close()
 	db, runs, datasets, brk := n.db, n.runs, n.datasets, n.broker
+	if err := syncTemplates(ctx, cfg, log, n.templates, ""); err != nil {
+		return err
+	}
 	if nr, err := runs.Recover(ctx); err != nil {
 		return err
 	} else if nr > 0 {
@@ -276,15 +348,16 @@ func serve(ctx context.Context, workers int) error {
 	}
 
 	authSvc := auth.New(db.Client, cfg.SessionTTL, cfg.AdminAPIKey)
+	authSvc.OnUserCreated(n.templates.EnableDefaults)
 	var draining atomic.Bool
-	wsCtx, closeWebSockets := context.WithCancel(context.Background())
-	defer closeWebSockets()
+	webSockets := &graphws.Shutdown{}
 	stats, err := analytics.New(db.Client, db.Dialect, nil)
 	if err != nil {
 		return err
 	}
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk, Analytics: stats,
+		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
 		MaxUploadBytes: cfg.UploadMaxBytes,
@@ -295,7 +368,7 @@ func serve(ctx context.Context, workers int) error {
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
 		// Subscribers follow running runs while they finish, then reconnect.
-		WebSocketLifetime: wsCtx,
+		WebSockets: webSockets,
 	})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -327,9 +400,11 @@ func serve(ctx context.Context, workers int) error {
 	if pool != nil {
 		pool.Stop(sctx)
 	}
-	closeWebSockets()
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
+	// Subscriptions to runs that have finished deliver their last events;
+	// the others close after a grace, and their clients reconnect elsewhere.
+	webSockets.Close(hctx)
 	srv.Shutdown(hctx)
 	log.Info().Msg("stopped")
 	return nil
@@ -392,20 +467,24 @@ func anyProvider(cfg *config) bool {
 	return cfg.OpenAIAPIKey != "" || cfg.AnthropicAPIKey != "" || cfg.GroqAPIKey != "" || cfg.GeminiAPIKey != "" || cfg.OllamaBaseURL != ""
 }
 
-// modelsFromEnv serves every user with DEFAULT_MODEL on its provider.
-func modelsFromEnv(cfg *config) orchestrator.Models {
-	if !anyProvider(cfg) {
-		return func(context.Context, string) (*orchestrator.ModelChoice, error) {
-			return nil, llm.ErrNotConfigured
-		}
-	}
+// connector gives runs their provider: with a user's own key, that
+// provider's own client with the key (OpenAI's at OPENAI_BASE_URL when set);
+// otherwise the server's provider of that name, or, for a user without
+// settings (provider ""), the provider of DEFAULT_MODEL.
+func connector(cfg *config) orchestrator.Connect {
 	providers := providersFromEnv(cfg)
-	return func(context.Context, string) (*orchestrator.ModelChoice, error) {
-		p, err := providers.For(cfg.DefaultModel)
-		if err != nil {
-			return nil, err
+	return func(provider, apiKey string) (llm.Provider, error) {
+		if apiKey == "" {
+			if provider == "" {
+				return providers.For(cfg.DefaultModel)
+			}
+			return providers.Named(provider)
 		}
-		return &orchestrator.ModelChoice{Provider: p, Model: cfg.DefaultModel, Temperature: 0.2}, nil
+		creds := llm.Credentials{APIKey: apiKey, Timeout: cfg.LLMTimeout}
+		if provider == llm.ProviderOpenAI {
+			creds.BaseURL = cfg.OpenAIBaseURL
+		}
+		return llm.NewProvider(provider, creds)
 	}
 }
 

@@ -144,6 +144,9 @@ func (s *Service) SignUp(ctx context.Context, v *viewer.Viewer, in SignUpInput) 
 		if err != nil {
 			return nil, fmt.Errorf("create user: %w", err)
 		}
+		if err := s.created(ctx, u.ID); err != nil {
+			return nil, err
+		}
 	}
 	return s.issue(ctx, u)
 }

@@ -29,6 +29,26 @@ type Service struct {
 	// adminKey, when set, admits requests with a matching X-Admin-Key header.
 	adminKey []byte
 	acc      *accounts
+	// onCreate runs for every new user (see OnUserCreated).
+	onCreate func(ctx context.Context, userID string) error
+}
+
+// OnUserCreated sets a function called with the system's privileges for
+// every user created from now on (guest or sign-up; a guest who signs up is
+// not new): it sets up what a new user starts with (the default agent
+// templates). An error fails the creation. Call it before serving.
+func (s *Service) OnUserCreated(fn func(ctx context.Context, userID string) error) {
+	s.onCreate = fn
+}
+
+func (s *Service) created(ctx context.Context, userID string) error {
+	if s.onCreate == nil {
+		return nil
+	}
+	if err := s.onCreate(SystemContext(ctx), userID); err != nil {
+		return fmt.Errorf("set up new user %s: %w", userID, err)
+	}
+	return nil
 }
 
 // New returns a Service issuing tokens valid for ttl.
@@ -62,6 +82,9 @@ func (s *Service) CreateGuest(ctx context.Context) (*Issued, error) {
 	u, err := s.db.User.Create().SetIsGuest(true).SetUsername("guest").Save(sys)
 	if err != nil {
 		return nil, fmt.Errorf("create guest user: %w", err)
+	}
+	if err := s.created(ctx, u.ID); err != nil {
+		return nil, err
 	}
 	return s.issue(ctx, u)
 }

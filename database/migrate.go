@@ -29,6 +29,12 @@ func (d *DB) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return d.migrate(ctx, dir)
+}
+
+// migrate applies the pending migrations of dir.
+func (d *DB) migrate(ctx context.Context, dir *atlas.MemDir) (int, error) {
+	var err error
 	if d.Dialect == dialect.Postgres {
 		conn, err := d.SQL.Conn(ctx)
 		if err != nil {

@@ -44,6 +44,10 @@ type AgentTemplate struct {
 	BaseAgent string `json:"base_agent,omitempty"`
 	// IsActive holds the value of the "is_active" field.
 	IsActive bool `json:"is_active,omitempty"`
+	// DefaultEnabled holds the value of the "default_enabled" field.
+	DefaultEnabled bool `json:"default_enabled,omitempty"`
+	// UsageCount holds the value of the "usage_count" field.
+	UsageCount int `json:"usage_count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AgentTemplateQuery when eager-loading is set.
 	Edges        AgentTemplateEdges `json:"edges"`
@@ -88,8 +92,10 @@ func (*AgentTemplate) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case agenttemplate.FieldIsPremiumOnly, agenttemplate.FieldIsActive:
+		case agenttemplate.FieldIsPremiumOnly, agenttemplate.FieldIsActive, agenttemplate.FieldDefaultEnabled:
 			values[i] = new(sql.NullBool)
+		case agenttemplate.FieldUsageCount:
+			values[i] = new(sql.NullInt64)
 		case agenttemplate.FieldID, agenttemplate.FieldUserID, agenttemplate.FieldTemplateName, agenttemplate.FieldDisplayName, agenttemplate.FieldDescription, agenttemplate.FieldPromptTemplate, agenttemplate.FieldIconURL, agenttemplate.FieldCategory, agenttemplate.FieldVariantType, agenttemplate.FieldBaseAgent:
 			values[i] = new(sql.NullString)
 		case agenttemplate.FieldCreatedAt, agenttemplate.FieldUpdatedAt:
@@ -194,6 +200,18 @@ func (_m *AgentTemplate) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.IsActive = value.Bool
 			}
+		case agenttemplate.FieldDefaultEnabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field default_enabled", values[i])
+			} else if value.Valid {
+				_m.DefaultEnabled = value.Bool
+			}
+		case agenttemplate.FieldUsageCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_count", values[i])
+			} else if value.Valid {
+				_m.UsageCount = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -280,6 +298,12 @@ func (_m *AgentTemplate) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("is_active=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IsActive))
+	builder.WriteString(", ")
+	builder.WriteString("default_enabled=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DefaultEnabled))
+	builder.WriteString(", ")
+	builder.WriteString("usage_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.UsageCount))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -199,6 +199,34 @@ func (_c *AgentTemplateCreate) SetNillableIsActive(v *bool) *AgentTemplateCreate
 	return _c
 }
 
+// SetDefaultEnabled sets the "default_enabled" field.
+func (_c *AgentTemplateCreate) SetDefaultEnabled(v bool) *AgentTemplateCreate {
+	_c.mutation.SetDefaultEnabled(v)
+	return _c
+}
+
+// SetNillableDefaultEnabled sets the "default_enabled" field if the given value is not nil.
+func (_c *AgentTemplateCreate) SetNillableDefaultEnabled(v *bool) *AgentTemplateCreate {
+	if v != nil {
+		_c.SetDefaultEnabled(*v)
+	}
+	return _c
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (_c *AgentTemplateCreate) SetUsageCount(v int) *AgentTemplateCreate {
+	_c.mutation.SetUsageCount(v)
+	return _c
+}
+
+// SetNillableUsageCount sets the "usage_count" field if the given value is not nil.
+func (_c *AgentTemplateCreate) SetNillableUsageCount(v *int) *AgentTemplateCreate {
+	if v != nil {
+		_c.SetUsageCount(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *AgentTemplateCreate) SetID(v string) *AgentTemplateCreate {
 	_c.mutation.SetID(v)
@@ -320,6 +348,14 @@ func (_c *AgentTemplateCreate) defaults() error {
 		v := agenttemplate.DefaultIsActive
 		_c.mutation.SetIsActive(v)
 	}
+	if _, ok := _c.mutation.DefaultEnabled(); !ok {
+		v := agenttemplate.DefaultDefaultEnabled
+		_c.mutation.SetDefaultEnabled(v)
+	}
+	if _, ok := _c.mutation.UsageCount(); !ok {
+		v := agenttemplate.DefaultUsageCount
+		_c.mutation.SetUsageCount(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if agenttemplate.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized agenttemplate.DefaultID (forgotten import ent/runtime?)")
@@ -349,6 +385,11 @@ func (_c *AgentTemplateCreate) check() error {
 	if _, ok := _c.mutation.DisplayName(); !ok {
 		return &ValidationError{Name: "display_name", err: errors.New(`ent: missing required field "AgentTemplate.display_name"`)}
 	}
+	if v, ok := _c.mutation.DisplayName(); ok {
+		if err := agenttemplate.DisplayNameValidator(v); err != nil {
+			return &ValidationError{Name: "display_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.display_name": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Description(); !ok {
 		return &ValidationError{Name: "description", err: errors.New(`ent: missing required field "AgentTemplate.description"`)}
 	}
@@ -377,6 +418,17 @@ func (_c *AgentTemplateCreate) check() error {
 	}
 	if _, ok := _c.mutation.IsActive(); !ok {
 		return &ValidationError{Name: "is_active", err: errors.New(`ent: missing required field "AgentTemplate.is_active"`)}
+	}
+	if _, ok := _c.mutation.DefaultEnabled(); !ok {
+		return &ValidationError{Name: "default_enabled", err: errors.New(`ent: missing required field "AgentTemplate.default_enabled"`)}
+	}
+	if _, ok := _c.mutation.UsageCount(); !ok {
+		return &ValidationError{Name: "usage_count", err: errors.New(`ent: missing required field "AgentTemplate.usage_count"`)}
+	}
+	if v, ok := _c.mutation.UsageCount(); ok {
+		if err := agenttemplate.UsageCountValidator(v); err != nil {
+			return &ValidationError{Name: "usage_count", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.usage_count": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := agenttemplate.IDValidator(v); err != nil {
@@ -466,6 +518,14 @@ func (_c *AgentTemplateCreate) createSpec() (*AgentTemplate, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.IsActive(); ok {
 		_spec.SetField(agenttemplate.FieldIsActive, field.TypeBool, value)
 		_node.IsActive = value
+	}
+	if value, ok := _c.mutation.DefaultEnabled(); ok {
+		_spec.SetField(agenttemplate.FieldDefaultEnabled, field.TypeBool, value)
+		_node.DefaultEnabled = value
+	}
+	if value, ok := _c.mutation.UsageCount(); ok {
+		_spec.SetField(agenttemplate.FieldUsageCount, field.TypeInt, value)
+		_node.UsageCount = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -684,6 +744,36 @@ func (u *AgentTemplateUpsert) UpdateIsActive() *AgentTemplateUpsert {
 	return u
 }
 
+// SetDefaultEnabled sets the "default_enabled" field.
+func (u *AgentTemplateUpsert) SetDefaultEnabled(v bool) *AgentTemplateUpsert {
+	u.Set(agenttemplate.FieldDefaultEnabled, v)
+	return u
+}
+
+// UpdateDefaultEnabled sets the "default_enabled" field to the value that was provided on create.
+func (u *AgentTemplateUpsert) UpdateDefaultEnabled() *AgentTemplateUpsert {
+	u.SetExcluded(agenttemplate.FieldDefaultEnabled)
+	return u
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (u *AgentTemplateUpsert) SetUsageCount(v int) *AgentTemplateUpsert {
+	u.Set(agenttemplate.FieldUsageCount, v)
+	return u
+}
+
+// UpdateUsageCount sets the "usage_count" field to the value that was provided on create.
+func (u *AgentTemplateUpsert) UpdateUsageCount() *AgentTemplateUpsert {
+	u.SetExcluded(agenttemplate.FieldUsageCount)
+	return u
+}
+
+// AddUsageCount adds v to the "usage_count" field.
+func (u *AgentTemplateUpsert) AddUsageCount(v int) *AgentTemplateUpsert {
+	u.Add(agenttemplate.FieldUsageCount, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -889,6 +979,41 @@ func (u *AgentTemplateUpsertOne) SetIsActive(v bool) *AgentTemplateUpsertOne {
 func (u *AgentTemplateUpsertOne) UpdateIsActive() *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
 		s.UpdateIsActive()
+	})
+}
+
+// SetDefaultEnabled sets the "default_enabled" field.
+func (u *AgentTemplateUpsertOne) SetDefaultEnabled(v bool) *AgentTemplateUpsertOne {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.SetDefaultEnabled(v)
+	})
+}
+
+// UpdateDefaultEnabled sets the "default_enabled" field to the value that was provided on create.
+func (u *AgentTemplateUpsertOne) UpdateDefaultEnabled() *AgentTemplateUpsertOne {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.UpdateDefaultEnabled()
+	})
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (u *AgentTemplateUpsertOne) SetUsageCount(v int) *AgentTemplateUpsertOne {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.SetUsageCount(v)
+	})
+}
+
+// AddUsageCount adds v to the "usage_count" field.
+func (u *AgentTemplateUpsertOne) AddUsageCount(v int) *AgentTemplateUpsertOne {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.AddUsageCount(v)
+	})
+}
+
+// UpdateUsageCount sets the "usage_count" field to the value that was provided on create.
+func (u *AgentTemplateUpsertOne) UpdateUsageCount() *AgentTemplateUpsertOne {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.UpdateUsageCount()
 	})
 }
 
@@ -1264,6 +1389,41 @@ func (u *AgentTemplateUpsertBulk) SetIsActive(v bool) *AgentTemplateUpsertBulk {
 func (u *AgentTemplateUpsertBulk) UpdateIsActive() *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
 		s.UpdateIsActive()
+	})
+}
+
+// SetDefaultEnabled sets the "default_enabled" field.
+func (u *AgentTemplateUpsertBulk) SetDefaultEnabled(v bool) *AgentTemplateUpsertBulk {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.SetDefaultEnabled(v)
+	})
+}
+
+// UpdateDefaultEnabled sets the "default_enabled" field to the value that was provided on create.
+func (u *AgentTemplateUpsertBulk) UpdateDefaultEnabled() *AgentTemplateUpsertBulk {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.UpdateDefaultEnabled()
+	})
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (u *AgentTemplateUpsertBulk) SetUsageCount(v int) *AgentTemplateUpsertBulk {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.SetUsageCount(v)
+	})
+}
+
+// AddUsageCount adds v to the "usage_count" field.
+func (u *AgentTemplateUpsertBulk) AddUsageCount(v int) *AgentTemplateUpsertBulk {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.AddUsageCount(v)
+	})
+}
+
+// UpdateUsageCount sets the "usage_count" field to the value that was provided on create.
+func (u *AgentTemplateUpsertBulk) UpdateUsageCount() *AgentTemplateUpsertBulk {
+	return u.Update(func(s *AgentTemplateUpsert) {
+		s.UpdateUsageCount()
 	})
 }
 

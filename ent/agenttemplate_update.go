@@ -176,6 +176,41 @@ func (_u *AgentTemplateUpdate) SetNillableIsActive(v *bool) *AgentTemplateUpdate
 	return _u
 }
 
+// SetDefaultEnabled sets the "default_enabled" field.
+func (_u *AgentTemplateUpdate) SetDefaultEnabled(v bool) *AgentTemplateUpdate {
+	_u.mutation.SetDefaultEnabled(v)
+	return _u
+}
+
+// SetNillableDefaultEnabled sets the "default_enabled" field if the given value is not nil.
+func (_u *AgentTemplateUpdate) SetNillableDefaultEnabled(v *bool) *AgentTemplateUpdate {
+	if v != nil {
+		_u.SetDefaultEnabled(*v)
+	}
+	return _u
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (_u *AgentTemplateUpdate) SetUsageCount(v int) *AgentTemplateUpdate {
+	_u.mutation.ResetUsageCount()
+	_u.mutation.SetUsageCount(v)
+	return _u
+}
+
+// SetNillableUsageCount sets the "usage_count" field if the given value is not nil.
+func (_u *AgentTemplateUpdate) SetNillableUsageCount(v *int) *AgentTemplateUpdate {
+	if v != nil {
+		_u.SetUsageCount(*v)
+	}
+	return _u
+}
+
+// AddUsageCount adds value to the "usage_count" field.
+func (_u *AgentTemplateUpdate) AddUsageCount(v int) *AgentTemplateUpdate {
+	_u.mutation.AddUsageCount(v)
+	return _u
+}
+
 // AddPreferenceIDs adds the "preferences" edge to the UserTemplatePreference entity by IDs.
 func (_u *AgentTemplateUpdate) AddPreferenceIDs(ids ...string) *AgentTemplateUpdate {
 	_u.mutation.AddPreferenceIDs(ids...)
@@ -266,9 +301,19 @@ func (_u *AgentTemplateUpdate) check() error {
 			return &ValidationError{Name: "template_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.template_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DisplayName(); ok {
+		if err := agenttemplate.DisplayNameValidator(v); err != nil {
+			return &ValidationError{Name: "display_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.display_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.VariantType(); ok {
 		if err := agenttemplate.VariantTypeValidator(v); err != nil {
 			return &ValidationError{Name: "variant_type", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant_type": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.UsageCount(); ok {
+		if err := agenttemplate.UsageCountValidator(v); err != nil {
+			return &ValidationError{Name: "usage_count", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.usage_count": %w`, err)}
 		}
 	}
 	return nil
@@ -324,6 +369,15 @@ func (_u *AgentTemplateUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if value, ok := _u.mutation.IsActive(); ok {
 		_spec.SetField(agenttemplate.FieldIsActive, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.DefaultEnabled(); ok {
+		_spec.SetField(agenttemplate.FieldDefaultEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.UsageCount(); ok {
+		_spec.SetField(agenttemplate.FieldUsageCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUsageCount(); ok {
+		_spec.AddField(agenttemplate.FieldUsageCount, field.TypeInt, value)
 	}
 	if _u.mutation.PreferencesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -538,6 +592,41 @@ func (_u *AgentTemplateUpdateOne) SetNillableIsActive(v *bool) *AgentTemplateUpd
 	return _u
 }
 
+// SetDefaultEnabled sets the "default_enabled" field.
+func (_u *AgentTemplateUpdateOne) SetDefaultEnabled(v bool) *AgentTemplateUpdateOne {
+	_u.mutation.SetDefaultEnabled(v)
+	return _u
+}
+
+// SetNillableDefaultEnabled sets the "default_enabled" field if the given value is not nil.
+func (_u *AgentTemplateUpdateOne) SetNillableDefaultEnabled(v *bool) *AgentTemplateUpdateOne {
+	if v != nil {
+		_u.SetDefaultEnabled(*v)
+	}
+	return _u
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (_u *AgentTemplateUpdateOne) SetUsageCount(v int) *AgentTemplateUpdateOne {
+	_u.mutation.ResetUsageCount()
+	_u.mutation.SetUsageCount(v)
+	return _u
+}
+
+// SetNillableUsageCount sets the "usage_count" field if the given value is not nil.
+func (_u *AgentTemplateUpdateOne) SetNillableUsageCount(v *int) *AgentTemplateUpdateOne {
+	if v != nil {
+		_u.SetUsageCount(*v)
+	}
+	return _u
+}
+
+// AddUsageCount adds value to the "usage_count" field.
+func (_u *AgentTemplateUpdateOne) AddUsageCount(v int) *AgentTemplateUpdateOne {
+	_u.mutation.AddUsageCount(v)
+	return _u
+}
+
 // AddPreferenceIDs adds the "preferences" edge to the UserTemplatePreference entity by IDs.
 func (_u *AgentTemplateUpdateOne) AddPreferenceIDs(ids ...string) *AgentTemplateUpdateOne {
 	_u.mutation.AddPreferenceIDs(ids...)
@@ -641,9 +730,19 @@ func (_u *AgentTemplateUpdateOne) check() error {
 			return &ValidationError{Name: "template_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.template_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DisplayName(); ok {
+		if err := agenttemplate.DisplayNameValidator(v); err != nil {
+			return &ValidationError{Name: "display_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.display_name": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.VariantType(); ok {
 		if err := agenttemplate.VariantTypeValidator(v); err != nil {
 			return &ValidationError{Name: "variant_type", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant_type": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.UsageCount(); ok {
+		if err := agenttemplate.UsageCountValidator(v); err != nil {
+			return &ValidationError{Name: "usage_count", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.usage_count": %w`, err)}
 		}
 	}
 	return nil
@@ -716,6 +815,15 @@ func (_u *AgentTemplateUpdateOne) sqlSave(ctx context.Context) (_node *AgentTemp
 	}
 	if value, ok := _u.mutation.IsActive(); ok {
 		_spec.SetField(agenttemplate.FieldIsActive, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.DefaultEnabled(); ok {
+		_spec.SetField(agenttemplate.FieldDefaultEnabled, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.UsageCount(); ok {
+		_spec.SetField(agenttemplate.FieldUsageCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUsageCount(); ok {
+		_spec.AddField(agenttemplate.FieldUsageCount, field.TypeInt, value)
 	}
 	if _u.mutation.PreferencesCleared() {
 		edge := &sqlgraph.EdgeSpec{

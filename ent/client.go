@@ -1387,7 +1387,7 @@ func (c *MessageClient) QueryFeedback(_m *Message) *MessageFeedbackQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(message.Table, message.FieldID, id),
 			sqlgraph.To(messagefeedback.Table, messagefeedback.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, message.FeedbackTable, message.FeedbackColumn),
+			sqlgraph.Edge(sqlgraph.O2O, false, message.FeedbackTable, message.FeedbackColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1553,7 +1553,7 @@ func (c *MessageFeedbackClient) QueryMessage(_m *MessageFeedback) *MessageQuery 
 		step := sqlgraph.NewStep(
 			sqlgraph.From(messagefeedback.Table, messagefeedback.FieldID, id),
 			sqlgraph.To(message.Table, message.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, messagefeedback.MessageTable, messagefeedback.MessageColumn),
+			sqlgraph.Edge(sqlgraph.O2O, true, messagefeedback.MessageTable, messagefeedback.MessageColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil

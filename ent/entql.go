@@ -50,6 +50,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agenttemplate.FieldVariantType:    {Type: field.TypeEnum, Column: agenttemplate.FieldVariantType},
 			agenttemplate.FieldBaseAgent:      {Type: field.TypeString, Column: agenttemplate.FieldBaseAgent},
 			agenttemplate.FieldIsActive:       {Type: field.TypeBool, Column: agenttemplate.FieldIsActive},
+			agenttemplate.FieldDefaultEnabled: {Type: field.TypeBool, Column: agenttemplate.FieldDefaultEnabled},
+			agenttemplate.FieldUsageCount:     {Type: field.TypeInt, Column: agenttemplate.FieldUsageCount},
 		},
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
@@ -249,19 +251,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Run",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			run.FieldCreatedAt:  {Type: field.TypeTime, Column: run.FieldCreatedAt},
-			run.FieldUpdatedAt:  {Type: field.TypeTime, Column: run.FieldUpdatedAt},
-			run.FieldUserID:     {Type: field.TypeString, Column: run.FieldUserID},
-			run.FieldChatID:     {Type: field.TypeString, Column: run.FieldChatID},
-			run.FieldKind:       {Type: field.TypeEnum, Column: run.FieldKind},
-			run.FieldStatus:     {Type: field.TypeEnum, Column: run.FieldStatus},
-			run.FieldInput:      {Type: field.TypeJSON, Column: run.FieldInput},
-			run.FieldError:      {Type: field.TypeString, Column: run.FieldError},
-			run.FieldAttempts:   {Type: field.TypeInt, Column: run.FieldAttempts},
-			run.FieldStartedAt:  {Type: field.TypeTime, Column: run.FieldStartedAt},
-			run.FieldFinishedAt: {Type: field.TypeTime, Column: run.FieldFinishedAt},
-			run.FieldEvents:     {Type: field.TypeJSON, Column: run.FieldEvents},
-			run.FieldMessageID:  {Type: field.TypeString, Column: run.FieldMessageID},
+			run.FieldCreatedAt:        {Type: field.TypeTime, Column: run.FieldCreatedAt},
+			run.FieldUpdatedAt:        {Type: field.TypeTime, Column: run.FieldUpdatedAt},
+			run.FieldUserID:           {Type: field.TypeString, Column: run.FieldUserID},
+			run.FieldChatID:           {Type: field.TypeString, Column: run.FieldChatID},
+			run.FieldKind:             {Type: field.TypeEnum, Column: run.FieldKind},
+			run.FieldStatus:           {Type: field.TypeEnum, Column: run.FieldStatus},
+			run.FieldInput:            {Type: field.TypeJSON, Column: run.FieldInput},
+			run.FieldError:            {Type: field.TypeString, Column: run.FieldError},
+			run.FieldAttempts:         {Type: field.TypeInt, Column: run.FieldAttempts},
+			run.FieldStartedAt:        {Type: field.TypeTime, Column: run.FieldStartedAt},
+			run.FieldFinishedAt:       {Type: field.TypeTime, Column: run.FieldFinishedAt},
+			run.FieldEvents:           {Type: field.TypeJSON, Column: run.FieldEvents},
+			run.FieldMessageID:        {Type: field.TypeString, Column: run.FieldMessageID},
+			run.FieldModelProvider:    {Type: field.TypeString, Column: run.FieldModelProvider},
+			run.FieldModelName:        {Type: field.TypeString, Column: run.FieldModelName},
+			run.FieldModelTemperature: {Type: field.TypeFloat64, Column: run.FieldModelTemperature},
+			run.FieldModelMaxTokens:   {Type: field.TypeInt, Column: run.FieldModelMaxTokens},
 		},
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
@@ -294,15 +300,20 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "User",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			user.FieldCreatedAt:    {Type: field.TypeTime, Column: user.FieldCreatedAt},
-			user.FieldUpdatedAt:    {Type: field.TypeTime, Column: user.FieldUpdatedAt},
-			user.FieldUsername:     {Type: field.TypeString, Column: user.FieldUsername},
-			user.FieldEmail:        {Type: field.TypeString, Column: user.FieldEmail},
-			user.FieldName:         {Type: field.TypeString, Column: user.FieldName},
-			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
-			user.FieldRole:         {Type: field.TypeEnum, Column: user.FieldRole},
-			user.FieldPlan:         {Type: field.TypeEnum, Column: user.FieldPlan},
-			user.FieldIsGuest:      {Type: field.TypeBool, Column: user.FieldIsGuest},
+			user.FieldCreatedAt:        {Type: field.TypeTime, Column: user.FieldCreatedAt},
+			user.FieldUpdatedAt:        {Type: field.TypeTime, Column: user.FieldUpdatedAt},
+			user.FieldUsername:         {Type: field.TypeString, Column: user.FieldUsername},
+			user.FieldEmail:            {Type: field.TypeString, Column: user.FieldEmail},
+			user.FieldName:             {Type: field.TypeString, Column: user.FieldName},
+			user.FieldPasswordHash:     {Type: field.TypeString, Column: user.FieldPasswordHash},
+			user.FieldRole:             {Type: field.TypeEnum, Column: user.FieldRole},
+			user.FieldPlan:             {Type: field.TypeEnum, Column: user.FieldPlan},
+			user.FieldIsGuest:          {Type: field.TypeBool, Column: user.FieldIsGuest},
+			user.FieldModelProvider:    {Type: field.TypeString, Column: user.FieldModelProvider},
+			user.FieldModelName:        {Type: field.TypeString, Column: user.FieldModelName},
+			user.FieldModelTemperature: {Type: field.TypeFloat64, Column: user.FieldModelTemperature},
+			user.FieldModelMaxTokens:   {Type: field.TypeInt, Column: user.FieldModelMaxTokens},
+			user.FieldModelAPIKey:      {Type: field.TypeBytes, Column: user.FieldModelAPIKey},
 		},
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
@@ -556,7 +567,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 	graph.MustAddE(
 		"feedback",
 		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.O2O,
 			Inverse: false,
 			Table:   message.FeedbackTable,
 			Columns: []string{message.FeedbackColumn},
@@ -580,7 +591,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 	graph.MustAddE(
 		"message",
 		&sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
+			Rel:     sqlgraph.O2O,
 			Inverse: true,
 			Table:   messagefeedback.MessageTable,
 			Columns: []string{messagefeedback.MessageColumn},
@@ -917,6 +928,16 @@ func (f *AgentTemplateFilter) WhereBaseAgent(p entql.StringP) {
 // WhereIsActive applies the entql bool predicate on the is_active field.
 func (f *AgentTemplateFilter) WhereIsActive(p entql.BoolP) {
 	f.Where(p.Field(agenttemplate.FieldIsActive))
+}
+
+// WhereDefaultEnabled applies the entql bool predicate on the default_enabled field.
+func (f *AgentTemplateFilter) WhereDefaultEnabled(p entql.BoolP) {
+	f.Where(p.Field(agenttemplate.FieldDefaultEnabled))
+}
+
+// WhereUsageCount applies the entql int predicate on the usage_count field.
+func (f *AgentTemplateFilter) WhereUsageCount(p entql.IntP) {
+	f.Where(p.Field(agenttemplate.FieldUsageCount))
 }
 
 // WhereHasUser applies a predicate to check if query has an edge user.
@@ -2115,6 +2136,26 @@ func (f *RunFilter) WhereMessageID(p entql.StringP) {
 	f.Where(p.Field(run.FieldMessageID))
 }
 
+// WhereModelProvider applies the entql string predicate on the model_provider field.
+func (f *RunFilter) WhereModelProvider(p entql.StringP) {
+	f.Where(p.Field(run.FieldModelProvider))
+}
+
+// WhereModelName applies the entql string predicate on the model_name field.
+func (f *RunFilter) WhereModelName(p entql.StringP) {
+	f.Where(p.Field(run.FieldModelName))
+}
+
+// WhereModelTemperature applies the entql float64 predicate on the model_temperature field.
+func (f *RunFilter) WhereModelTemperature(p entql.Float64P) {
+	f.Where(p.Field(run.FieldModelTemperature))
+}
+
+// WhereModelMaxTokens applies the entql int predicate on the model_max_tokens field.
+func (f *RunFilter) WhereModelMaxTokens(p entql.IntP) {
+	f.Where(p.Field(run.FieldModelMaxTokens))
+}
+
 // WhereHasUser applies a predicate to check if query has an edge user.
 func (f *RunFilter) WhereHasUser() {
 	f.Where(entql.HasEdge("user"))
@@ -2310,6 +2351,31 @@ func (f *UserFilter) WherePlan(p entql.StringP) {
 // WhereIsGuest applies the entql bool predicate on the is_guest field.
 func (f *UserFilter) WhereIsGuest(p entql.BoolP) {
 	f.Where(p.Field(user.FieldIsGuest))
+}
+
+// WhereModelProvider applies the entql string predicate on the model_provider field.
+func (f *UserFilter) WhereModelProvider(p entql.StringP) {
+	f.Where(p.Field(user.FieldModelProvider))
+}
+
+// WhereModelName applies the entql string predicate on the model_name field.
+func (f *UserFilter) WhereModelName(p entql.StringP) {
+	f.Where(p.Field(user.FieldModelName))
+}
+
+// WhereModelTemperature applies the entql float64 predicate on the model_temperature field.
+func (f *UserFilter) WhereModelTemperature(p entql.Float64P) {
+	f.Where(p.Field(user.FieldModelTemperature))
+}
+
+// WhereModelMaxTokens applies the entql int predicate on the model_max_tokens field.
+func (f *UserFilter) WhereModelMaxTokens(p entql.IntP) {
+	f.Where(p.Field(user.FieldModelMaxTokens))
+}
+
+// WhereModelAPIKey applies the entql []byte predicate on the model_api_key field.
+func (f *UserFilter) WhereModelAPIKey(p entql.BytesP) {
+	f.Where(p.Field(user.FieldModelAPIKey))
 }
 
 // WhereHasSessions applies a predicate to check if query has an edge sessions.

@@ -58,7 +58,7 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, agenttemplate.FieldUserID)
 				fieldSeen[agenttemplate.FieldUserID] = struct{}{}
 			}
-		case "templateName":
+		case "name":
 			if _, ok := fieldSeen[agenttemplate.FieldTemplateName]; !ok {
 				selectedFields = append(selectedFields, agenttemplate.FieldTemplateName)
 				fieldSeen[agenttemplate.FieldTemplateName] = struct{}{}
@@ -73,7 +73,7 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, agenttemplate.FieldDescription)
 				fieldSeen[agenttemplate.FieldDescription] = struct{}{}
 			}
-		case "promptTemplate":
+		case "prompt":
 			if _, ok := fieldSeen[agenttemplate.FieldPromptTemplate]; !ok {
 				selectedFields = append(selectedFields, agenttemplate.FieldPromptTemplate)
 				fieldSeen[agenttemplate.FieldPromptTemplate] = struct{}{}
@@ -88,12 +88,12 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, agenttemplate.FieldCategory)
 				fieldSeen[agenttemplate.FieldCategory] = struct{}{}
 			}
-		case "isPremiumOnly":
+		case "isPremium":
 			if _, ok := fieldSeen[agenttemplate.FieldIsPremiumOnly]; !ok {
 				selectedFields = append(selectedFields, agenttemplate.FieldIsPremiumOnly)
 				fieldSeen[agenttemplate.FieldIsPremiumOnly] = struct{}{}
 			}
-		case "variantType":
+		case "variant":
 			if _, ok := fieldSeen[agenttemplate.FieldVariantType]; !ok {
 				selectedFields = append(selectedFields, agenttemplate.FieldVariantType)
 				fieldSeen[agenttemplate.FieldVariantType] = struct{}{}
@@ -103,10 +103,10 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, agenttemplate.FieldBaseAgent)
 				fieldSeen[agenttemplate.FieldBaseAgent] = struct{}{}
 			}
-		case "isActive":
-			if _, ok := fieldSeen[agenttemplate.FieldIsActive]; !ok {
-				selectedFields = append(selectedFields, agenttemplate.FieldIsActive)
-				fieldSeen[agenttemplate.FieldIsActive] = struct{}{}
+		case "usageCount":
+			if _, ok := fieldSeen[agenttemplate.FieldUsageCount]; !ok {
+				selectedFields = append(selectedFields, agenttemplate.FieldUsageCount)
+				fieldSeen[agenttemplate.FieldUsageCount] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -120,14 +120,14 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 	return nil
 }
 
-type agenttemplatePaginateArgs struct {
+type templatePaginateArgs struct {
 	first, last   *int
 	after, before *Cursor
-	opts          []AgentTemplatePaginateOption
+	opts          []TemplatePaginateOption
 }
 
-func newAgentTemplatePaginateArgs(rv map[string]any) *agenttemplatePaginateArgs {
-	args := &agenttemplatePaginateArgs{}
+func newTemplatePaginateArgs(rv map[string]any) *templatePaginateArgs {
+	args := &templatePaginateArgs{}
 	if rv == nil {
 		return args
 	}
@@ -145,10 +145,10 @@ func newAgentTemplatePaginateArgs(rv map[string]any) *agenttemplatePaginateArgs 
 	}
 	if v, ok := rv[orderByField]; ok {
 		switch v := v.(type) {
-		case []*AgentTemplateOrder:
-			args.opts = append(args.opts, WithAgentTemplateOrder(v))
+		case []*TemplateOrder:
+			args.opts = append(args.opts, WithTemplateOrder(v))
 		case []any:
-			var orders []*AgentTemplateOrder
+			var orders []*TemplateOrder
 			for i := range v {
 				mv, ok := v[i].(map[string]any)
 				if !ok {
@@ -156,7 +156,7 @@ func newAgentTemplatePaginateArgs(rv map[string]any) *agenttemplatePaginateArgs 
 				}
 				var (
 					err1, err2 error
-					order      = &AgentTemplateOrder{Field: &AgentTemplateOrderField{}, Direction: entgql.OrderDirectionAsc}
+					order      = &TemplateOrder{Field: &TemplateOrderField{}, Direction: entgql.OrderDirectionAsc}
 				)
 				if d, ok := mv[directionField]; ok {
 					err1 = order.Direction.UnmarshalGQL(d)
@@ -168,11 +168,11 @@ func newAgentTemplatePaginateArgs(rv map[string]any) *agenttemplatePaginateArgs 
 					orders = append(orders, order)
 				}
 			}
-			args.opts = append(args.opts, WithAgentTemplateOrder(orders))
+			args.opts = append(args.opts, WithTemplateOrder(orders))
 		}
 	}
-	if v, ok := rv[whereField].(*AgentTemplateWhereInput); ok {
-		args.opts = append(args.opts, WithAgentTemplateFilter(v.Filter))
+	if v, ok := rv[whereField].(*TemplateWhereInput); ok {
+		args.opts = append(args.opts, WithTemplateFilter(v.Filter))
 	}
 	return args
 }
@@ -1164,6 +1164,17 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				return err
 			}
 			_q.withCodeExecution = query
+
+		case "feedback":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MessageFeedbackClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, messagefeedbackImplementors)...); err != nil {
+				return err
+			}
+			_q.withFeedback = query
 		case "createdAt":
 			if _, ok := fieldSeen[message.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, message.FieldCreatedAt)
@@ -1682,6 +1693,26 @@ func (_q *RunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 			if _, ok := fieldSeen[run.FieldMessageID]; !ok {
 				selectedFields = append(selectedFields, run.FieldMessageID)
 				fieldSeen[run.FieldMessageID] = struct{}{}
+			}
+		case "modelProvider":
+			if _, ok := fieldSeen[run.FieldModelProvider]; !ok {
+				selectedFields = append(selectedFields, run.FieldModelProvider)
+				fieldSeen[run.FieldModelProvider] = struct{}{}
+			}
+		case "modelName":
+			if _, ok := fieldSeen[run.FieldModelName]; !ok {
+				selectedFields = append(selectedFields, run.FieldModelName)
+				fieldSeen[run.FieldModelName] = struct{}{}
+			}
+		case "modelTemperature":
+			if _, ok := fieldSeen[run.FieldModelTemperature]; !ok {
+				selectedFields = append(selectedFields, run.FieldModelTemperature)
+				fieldSeen[run.FieldModelTemperature] = struct{}{}
+			}
+		case "modelMaxTokens":
+			if _, ok := fieldSeen[run.FieldModelMaxTokens]; !ok {
+				selectedFields = append(selectedFields, run.FieldModelMaxTokens)
+				fieldSeen[run.FieldModelMaxTokens] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -95,6 +95,14 @@ func (_m *Message) CodeExecution(ctx context.Context) (*CodeExecution, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *Message) Feedback(ctx context.Context) (*MessageFeedback, error) {
+	result, err := _m.Edges.FeedbackOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFeedback().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *MessageFeedback) Message(ctx context.Context) (*Message, error) {
 	result, err := _m.Edges.MessageOrErr()
 	if IsNotLoaded(err) {

@@ -27,7 +27,7 @@ type Noder interface {
 	IsNode()
 }
 
-var agenttemplateImplementors = []string{"AgentTemplate", "Node"}
+var agenttemplateImplementors = []string{"Template", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*AgentTemplate) IsNode() {}

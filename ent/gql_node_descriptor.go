@@ -10,6 +10,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 )
 
@@ -140,12 +141,12 @@ func (_m *AgentTemplate) Node(ctx context.Context) (node *Node, err error) {
 		Name:  "base_agent",
 		Value: string(buf),
 	}
-	if buf, err = json.Marshal(_m.IsActive); err != nil {
+	if buf, err = json.Marshal(_m.UsageCount); err != nil {
 		return nil, err
 	}
 	node.Fields[12] = &Field{
-		Type:  "bool",
-		Name:  "is_active",
+		Type:  "int",
+		Name:  "usage_count",
 		Value: string(buf),
 	}
 	return node, nil
@@ -725,7 +726,7 @@ func (_m *Message) Node(ctx context.Context) (node *Node, err error) {
 		ID:     _m.ID,
 		Type:   "Message",
 		Fields: make([]*Field, 7),
-		Edges:  make([]*Edge, 2),
+		Edges:  make([]*Edge, 3),
 	}
 	var buf []byte
 	if buf, err = json.Marshal(_m.CreatedAt); err != nil {
@@ -801,6 +802,16 @@ func (_m *Message) Node(ctx context.Context) (node *Node, err error) {
 	err = _m.QueryCodeExecution().
 		Select(codeexecution.FieldID).
 		Scan(ctx, &node.Edges[1].IDs)
+	if err != nil {
+		return nil, err
+	}
+	node.Edges[2] = &Edge{
+		Type: "MessageFeedback",
+		Name: "feedback",
+	}
+	err = _m.QueryFeedback().
+		Select(messagefeedback.FieldID).
+		Scan(ctx, &node.Edges[2].IDs)
 	if err != nil {
 		return nil, err
 	}
@@ -1062,7 +1073,7 @@ func (_m *Run) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "Run",
-		Fields: make([]*Field, 11),
+		Fields: make([]*Field, 15),
 		Edges:  make([]*Edge, 1),
 	}
 	var buf []byte
@@ -1152,6 +1163,38 @@ func (_m *Run) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[10] = &Field{
 		Type:  "string",
 		Name:  "message_id",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.ModelProvider); err != nil {
+		return nil, err
+	}
+	node.Fields[11] = &Field{
+		Type:  "string",
+		Name:  "model_provider",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.ModelName); err != nil {
+		return nil, err
+	}
+	node.Fields[12] = &Field{
+		Type:  "string",
+		Name:  "model_name",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.ModelTemperature); err != nil {
+		return nil, err
+	}
+	node.Fields[13] = &Field{
+		Type:  "float64",
+		Name:  "model_temperature",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.ModelMaxTokens); err != nil {
+		return nil, err
+	}
+	node.Fields[14] = &Field{
+		Type:  "int",
+		Name:  "model_max_tokens",
 		Value: string(buf),
 	}
 	node.Edges[0] = &Edge{

@@ -107,20 +107,23 @@ func paginateLimit(first, last *int) int {
 	return limit
 }
 
-// AgentTemplateEdge is the edge representation of AgentTemplate.
-type AgentTemplateEdge struct {
-	Node   *AgentTemplate `json:"node"`
-	Cursor Cursor         `json:"cursor"`
+// Template is the type alias for AgentTemplate.
+type Template = AgentTemplate
+
+// TemplateEdge is the edge representation of Template.
+type TemplateEdge struct {
+	Node   *Template `json:"node"`
+	Cursor Cursor    `json:"cursor"`
 }
 
-// AgentTemplateConnection is the connection containing edges to AgentTemplate.
-type AgentTemplateConnection struct {
-	Edges      []*AgentTemplateEdge `json:"edges"`
-	PageInfo   PageInfo             `json:"pageInfo"`
-	TotalCount int                  `json:"totalCount"`
+// TemplateConnection is the connection containing edges to Template.
+type TemplateConnection struct {
+	Edges      []*TemplateEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
 }
 
-func (c *AgentTemplateConnection) build(nodes []*AgentTemplate, pager *agenttemplatePager, after *Cursor, first *int, before *Cursor, last *int) {
+func (c *TemplateConnection) build(nodes []*Template, pager *templatePager, after *Cursor, first *int, before *Cursor, last *int) {
 	c.PageInfo.HasNextPage = before != nil
 	c.PageInfo.HasPreviousPage = after != nil
 	if first != nil && *first+1 == len(nodes) {
@@ -130,21 +133,21 @@ func (c *AgentTemplateConnection) build(nodes []*AgentTemplate, pager *agenttemp
 		c.PageInfo.HasPreviousPage = true
 		nodes = nodes[:len(nodes)-1]
 	}
-	var nodeAt func(int) *AgentTemplate
+	var nodeAt func(int) *Template
 	if last != nil {
 		n := len(nodes) - 1
-		nodeAt = func(i int) *AgentTemplate {
+		nodeAt = func(i int) *Template {
 			return nodes[n-i]
 		}
 	} else {
-		nodeAt = func(i int) *AgentTemplate {
+		nodeAt = func(i int) *Template {
 			return nodes[i]
 		}
 	}
-	c.Edges = make([]*AgentTemplateEdge, len(nodes))
+	c.Edges = make([]*TemplateEdge, len(nodes))
 	for i := range nodes {
 		node := nodeAt(i)
-		c.Edges[i] = &AgentTemplateEdge{
+		c.Edges[i] = &TemplateEdge{
 			Node:   node,
 			Cursor: pager.toCursor(node),
 		}
@@ -158,12 +161,12 @@ func (c *AgentTemplateConnection) build(nodes []*AgentTemplate, pager *agenttemp
 	}
 }
 
-// AgentTemplatePaginateOption enables pagination customization.
-type AgentTemplatePaginateOption func(*agenttemplatePager) error
+// TemplatePaginateOption enables pagination customization.
+type TemplatePaginateOption func(*templatePager) error
 
-// WithAgentTemplateOrder configures pagination ordering.
-func WithAgentTemplateOrder(order []*AgentTemplateOrder) AgentTemplatePaginateOption {
-	return func(pager *agenttemplatePager) error {
+// WithTemplateOrder configures pagination ordering.
+func WithTemplateOrder(order []*TemplateOrder) TemplatePaginateOption {
+	return func(pager *templatePager) error {
 		for _, o := range order {
 			if err := o.Direction.Validate(); err != nil {
 				return err
@@ -174,9 +177,9 @@ func WithAgentTemplateOrder(order []*AgentTemplateOrder) AgentTemplatePaginateOp
 	}
 }
 
-// WithAgentTemplateFilter configures pagination filter.
-func WithAgentTemplateFilter(filter func(*AgentTemplateQuery) (*AgentTemplateQuery, error)) AgentTemplatePaginateOption {
-	return func(pager *agenttemplatePager) error {
+// WithTemplateFilter configures pagination filter.
+func WithTemplateFilter(filter func(*AgentTemplateQuery) (*AgentTemplateQuery, error)) TemplatePaginateOption {
+	return func(pager *templatePager) error {
 		if filter == nil {
 			return errors.New("AgentTemplateQuery filter cannot be nil")
 		}
@@ -185,14 +188,14 @@ func WithAgentTemplateFilter(filter func(*AgentTemplateQuery) (*AgentTemplateQue
 	}
 }
 
-type agenttemplatePager struct {
+type templatePager struct {
 	reverse bool
-	order   []*AgentTemplateOrder
+	order   []*TemplateOrder
 	filter  func(*AgentTemplateQuery) (*AgentTemplateQuery, error)
 }
 
-func newAgentTemplatePager(opts []AgentTemplatePaginateOption, reverse bool) (*agenttemplatePager, error) {
-	pager := &agenttemplatePager{reverse: reverse}
+func newTemplatePager(opts []TemplatePaginateOption, reverse bool) (*templatePager, error) {
+	pager := &templatePager{reverse: reverse}
 	for _, opt := range opts {
 		if err := opt(pager); err != nil {
 			return nil, err
@@ -206,14 +209,14 @@ func newAgentTemplatePager(opts []AgentTemplatePaginateOption, reverse bool) (*a
 	return pager, nil
 }
 
-func (p *agenttemplatePager) applyFilter(query *AgentTemplateQuery) (*AgentTemplateQuery, error) {
+func (p *templatePager) applyFilter(query *AgentTemplateQuery) (*AgentTemplateQuery, error) {
 	if p.filter != nil {
 		return p.filter(query)
 	}
 	return query, nil
 }
 
-func (p *agenttemplatePager) toCursor(_m *AgentTemplate) Cursor {
+func (p *templatePager) toCursor(_m *Template) Cursor {
 	cs_ := make([]any, 0, len(p.order))
 	for _, o_ := range p.order {
 		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
@@ -221,7 +224,7 @@ func (p *agenttemplatePager) toCursor(_m *AgentTemplate) Cursor {
 	return Cursor{ID: _m.ID, Value: cs_}
 }
 
-func (p *agenttemplatePager) applyCursors(query *AgentTemplateQuery, after, before *Cursor) (*AgentTemplateQuery, error) {
+func (p *templatePager) applyCursors(query *AgentTemplateQuery, after, before *Cursor) (*AgentTemplateQuery, error) {
 	idDirection := entgql.OrderDirectionAsc
 	if p.reverse {
 		idDirection = entgql.OrderDirectionDesc
@@ -236,7 +239,7 @@ func (p *agenttemplatePager) applyCursors(query *AgentTemplateQuery, after, befo
 		directions = append(directions, direction)
 	}
 	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
-		FieldID:     DefaultAgentTemplateOrder.Field.column,
+		FieldID:     DefaultTemplateOrder.Field.column,
 		DirectionID: idDirection,
 		Fields:      fields,
 		Directions:  directions,
@@ -250,7 +253,7 @@ func (p *agenttemplatePager) applyCursors(query *AgentTemplateQuery, after, befo
 	return query, nil
 }
 
-func (p *agenttemplatePager) applyOrder(query *AgentTemplateQuery) *AgentTemplateQuery {
+func (p *templatePager) applyOrder(query *AgentTemplateQuery) *AgentTemplateQuery {
 	var defaultOrdered bool
 	for _, o := range p.order {
 		direction := o.Direction
@@ -258,7 +261,7 @@ func (p *agenttemplatePager) applyOrder(query *AgentTemplateQuery) *AgentTemplat
 			direction = direction.Reverse()
 		}
 		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
-		if o.Field.column == DefaultAgentTemplateOrder.Field.column {
+		if o.Field.column == DefaultTemplateOrder.Field.column {
 			defaultOrdered = true
 		}
 		if len(query.ctx.Fields) > 0 {
@@ -270,12 +273,12 @@ func (p *agenttemplatePager) applyOrder(query *AgentTemplateQuery) *AgentTemplat
 		if p.reverse {
 			direction = direction.Reverse()
 		}
-		query = query.Order(DefaultAgentTemplateOrder.Field.toTerm(direction.OrderTermOption()))
+		query = query.Order(DefaultTemplateOrder.Field.toTerm(direction.OrderTermOption()))
 	}
 	return query
 }
 
-func (p *agenttemplatePager) orderExpr(query *AgentTemplateQuery) sql.Querier {
+func (p *templatePager) orderExpr(query *AgentTemplateQuery) sql.Querier {
 	if len(query.ctx.Fields) > 0 {
 		for _, o := range p.order {
 			query.ctx.AppendFieldOnce(o.Field.column)
@@ -294,26 +297,26 @@ func (p *agenttemplatePager) orderExpr(query *AgentTemplateQuery) sql.Querier {
 		if p.reverse {
 			direction = direction.Reverse()
 		}
-		b.Ident(DefaultAgentTemplateOrder.Field.column).Pad().WriteString(string(direction))
+		b.Ident(DefaultTemplateOrder.Field.column).Pad().WriteString(string(direction))
 	})
 }
 
-// Paginate executes the query and returns a relay based cursor connection to AgentTemplate.
+// Paginate executes the query and returns a relay based cursor connection to Template.
 func (_m *AgentTemplateQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
-	before *Cursor, last *int, opts ...AgentTemplatePaginateOption,
-) (*AgentTemplateConnection, error) {
+	before *Cursor, last *int, opts ...TemplatePaginateOption,
+) (*TemplateConnection, error) {
 	if err := validateFirstLast(first, last); err != nil {
 		return nil, err
 	}
-	pager, err := newAgentTemplatePager(opts, last != nil)
+	pager, err := newTemplatePager(opts, last != nil)
 	if err != nil {
 		return nil, err
 	}
 	if _m, err = pager.applyFilter(_m); err != nil {
 		return nil, err
 	}
-	conn := &AgentTemplateConnection{Edges: []*AgentTemplateEdge{}}
+	conn := &TemplateConnection{Edges: []*TemplateEdge{}}
 	ignoredEdges := !hasCollectedField(ctx, edgesField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
@@ -353,13 +356,13 @@ func (_m *AgentTemplateQuery) Paginate(
 
 var (
 	// AgentTemplateOrderFieldCreatedAt orders AgentTemplate by created_at.
-	AgentTemplateOrderFieldCreatedAt = &AgentTemplateOrderField{
-		Value: func(_m *AgentTemplate) (ent.Value, error) {
+	AgentTemplateOrderFieldCreatedAt = &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
 			return _m.CreatedAt, nil
 		},
 		column: agenttemplate.FieldCreatedAt,
 		toTerm: agenttemplate.ByCreatedAt,
-		toCursor: func(_m *AgentTemplate) Cursor {
+		toCursor: func(_m *Template) Cursor {
 			return Cursor{
 				ID:    _m.ID,
 				Value: _m.CreatedAt,
@@ -367,13 +370,13 @@ var (
 		},
 	}
 	// AgentTemplateOrderFieldUpdatedAt orders AgentTemplate by updated_at.
-	AgentTemplateOrderFieldUpdatedAt = &AgentTemplateOrderField{
-		Value: func(_m *AgentTemplate) (ent.Value, error) {
+	AgentTemplateOrderFieldUpdatedAt = &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
 			return _m.UpdatedAt, nil
 		},
 		column: agenttemplate.FieldUpdatedAt,
 		toTerm: agenttemplate.ByUpdatedAt,
-		toCursor: func(_m *AgentTemplate) Cursor {
+		toCursor: func(_m *Template) Cursor {
 			return Cursor{
 				ID:    _m.ID,
 				Value: _m.UpdatedAt,
@@ -381,13 +384,13 @@ var (
 		},
 	}
 	// AgentTemplateOrderFieldTemplateName orders AgentTemplate by template_name.
-	AgentTemplateOrderFieldTemplateName = &AgentTemplateOrderField{
-		Value: func(_m *AgentTemplate) (ent.Value, error) {
+	AgentTemplateOrderFieldTemplateName = &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
 			return _m.TemplateName, nil
 		},
 		column: agenttemplate.FieldTemplateName,
 		toTerm: agenttemplate.ByTemplateName,
-		toCursor: func(_m *AgentTemplate) Cursor {
+		toCursor: func(_m *Template) Cursor {
 			return Cursor{
 				ID:    _m.ID,
 				Value: _m.TemplateName,
@@ -395,23 +398,37 @@ var (
 		},
 	}
 	// AgentTemplateOrderFieldCategory orders AgentTemplate by category.
-	AgentTemplateOrderFieldCategory = &AgentTemplateOrderField{
-		Value: func(_m *AgentTemplate) (ent.Value, error) {
+	AgentTemplateOrderFieldCategory = &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
 			return _m.Category, nil
 		},
 		column: agenttemplate.FieldCategory,
 		toTerm: agenttemplate.ByCategory,
-		toCursor: func(_m *AgentTemplate) Cursor {
+		toCursor: func(_m *Template) Cursor {
 			return Cursor{
 				ID:    _m.ID,
 				Value: _m.Category,
 			}
 		},
 	}
+	// AgentTemplateOrderFieldUsageCount orders AgentTemplate by usage_count.
+	AgentTemplateOrderFieldUsageCount = &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
+			return _m.UsageCount, nil
+		},
+		column: agenttemplate.FieldUsageCount,
+		toTerm: agenttemplate.ByUsageCount,
+		toCursor: func(_m *Template) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UsageCount,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
-func (f AgentTemplateOrderField) String() string {
+func (f TemplateOrderField) String() string {
 	var str string
 	switch f.column {
 	case AgentTemplateOrderFieldCreatedAt.column:
@@ -422,20 +439,22 @@ func (f AgentTemplateOrderField) String() string {
 		str = "NAME"
 	case AgentTemplateOrderFieldCategory.column:
 		str = "CATEGORY"
+	case AgentTemplateOrderFieldUsageCount.column:
+		str = "USAGE_COUNT"
 	}
 	return str
 }
 
 // MarshalGQL implements graphql.Marshaler interface.
-func (f AgentTemplateOrderField) MarshalGQL(w io.Writer) {
+func (f TemplateOrderField) MarshalGQL(w io.Writer) {
 	io.WriteString(w, strconv.Quote(f.String()))
 }
 
 // UnmarshalGQL implements graphql.Unmarshaler interface.
-func (f *AgentTemplateOrderField) UnmarshalGQL(v interface{}) error {
+func (f *TemplateOrderField) UnmarshalGQL(v interface{}) error {
 	str, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("AgentTemplateOrderField %T must be a string", v)
+		return fmt.Errorf("TemplateOrderField %T must be a string", v)
 	}
 	switch str {
 	case "CREATED_AT":
@@ -446,48 +465,50 @@ func (f *AgentTemplateOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *AgentTemplateOrderFieldTemplateName
 	case "CATEGORY":
 		*f = *AgentTemplateOrderFieldCategory
+	case "USAGE_COUNT":
+		*f = *AgentTemplateOrderFieldUsageCount
 	default:
-		return fmt.Errorf("%s is not a valid AgentTemplateOrderField", str)
+		return fmt.Errorf("%s is not a valid TemplateOrderField", str)
 	}
 	return nil
 }
 
-// AgentTemplateOrderField defines the ordering field of AgentTemplate.
-type AgentTemplateOrderField struct {
+// TemplateOrderField defines the ordering field of AgentTemplate.
+type TemplateOrderField struct {
 	// Value extracts the ordering value from the given AgentTemplate.
-	Value    func(*AgentTemplate) (ent.Value, error)
+	Value    func(*Template) (ent.Value, error)
 	column   string // field or computed.
 	toTerm   func(...sql.OrderTermOption) agenttemplate.OrderOption
-	toCursor func(*AgentTemplate) Cursor
+	toCursor func(*Template) Cursor
 }
 
-// AgentTemplateOrder defines the ordering of AgentTemplate.
-type AgentTemplateOrder struct {
-	Direction OrderDirection           `json:"direction"`
-	Field     *AgentTemplateOrderField `json:"field"`
+// TemplateOrder defines the ordering of AgentTemplate.
+type TemplateOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *TemplateOrderField `json:"field"`
 }
 
-// DefaultAgentTemplateOrder is the default ordering of AgentTemplate.
-var DefaultAgentTemplateOrder = &AgentTemplateOrder{
+// DefaultTemplateOrder is the default ordering of AgentTemplate.
+var DefaultTemplateOrder = &TemplateOrder{
 	Direction: entgql.OrderDirectionAsc,
-	Field: &AgentTemplateOrderField{
-		Value: func(_m *AgentTemplate) (ent.Value, error) {
+	Field: &TemplateOrderField{
+		Value: func(_m *Template) (ent.Value, error) {
 			return _m.ID, nil
 		},
 		column: agenttemplate.FieldID,
 		toTerm: agenttemplate.ByID,
-		toCursor: func(_m *AgentTemplate) Cursor {
+		toCursor: func(_m *Template) Cursor {
 			return Cursor{ID: _m.ID}
 		},
 	},
 }
 
-// ToEdge converts AgentTemplate into AgentTemplateEdge.
-func (_m *AgentTemplate) ToEdge(order *AgentTemplateOrder) *AgentTemplateEdge {
+// ToEdge converts Template into TemplateEdge.
+func (_m *Template) ToEdge(order *TemplateOrder) *TemplateEdge {
 	if order == nil {
-		order = DefaultAgentTemplateOrder
+		order = DefaultTemplateOrder
 	}
-	return &AgentTemplateEdge{
+	return &TemplateEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -20,12 +20,12 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
-// AgentTemplateWhereInput represents a where input for filtering AgentTemplate queries.
-type AgentTemplateWhereInput struct {
-	Predicates []predicate.AgentTemplate  `json:"-"`
-	Not        *AgentTemplateWhereInput   `json:"not,omitempty"`
-	Or         []*AgentTemplateWhereInput `json:"or,omitempty"`
-	And        []*AgentTemplateWhereInput `json:"and,omitempty"`
+// TemplateWhereInput represents a where input for filtering AgentTemplate queries.
+type TemplateWhereInput struct {
+	Predicates []predicate.AgentTemplate `json:"-"`
+	Not        *TemplateWhereInput       `json:"not,omitempty"`
+	Or         []*TemplateWhereInput     `json:"or,omitempty"`
+	And        []*TemplateWhereInput     `json:"and,omitempty"`
 
 	// "id" field predicates.
 	ID             *string  `json:"id,omitempty"`
@@ -174,24 +174,30 @@ type AgentTemplateWhereInput struct {
 	BaseAgentEqualFold    *string  `json:"baseAgentEqualFold,omitempty"`
 	BaseAgentContainsFold *string  `json:"baseAgentContainsFold,omitempty"`
 
-	// "is_active" field predicates.
-	IsActive    *bool `json:"isActive,omitempty"`
-	IsActiveNEQ *bool `json:"isActiveNEQ,omitempty"`
+	// "usage_count" field predicates.
+	UsageCount      *int  `json:"usageCount,omitempty"`
+	UsageCountNEQ   *int  `json:"usageCountNEQ,omitempty"`
+	UsageCountIn    []int `json:"usageCountIn,omitempty"`
+	UsageCountNotIn []int `json:"usageCountNotIn,omitempty"`
+	UsageCountGT    *int  `json:"usageCountGT,omitempty"`
+	UsageCountGTE   *int  `json:"usageCountGTE,omitempty"`
+	UsageCountLT    *int  `json:"usageCountLT,omitempty"`
+	UsageCountLTE   *int  `json:"usageCountLTE,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
-func (i *AgentTemplateWhereInput) AddPredicates(predicates ...predicate.AgentTemplate) {
+func (i *TemplateWhereInput) AddPredicates(predicates ...predicate.AgentTemplate) {
 	i.Predicates = append(i.Predicates, predicates...)
 }
 
-// Filter applies the AgentTemplateWhereInput filter on the AgentTemplateQuery builder.
-func (i *AgentTemplateWhereInput) Filter(q *AgentTemplateQuery) (*AgentTemplateQuery, error) {
+// Filter applies the TemplateWhereInput filter on the AgentTemplateQuery builder.
+func (i *TemplateWhereInput) Filter(q *AgentTemplateQuery) (*AgentTemplateQuery, error) {
 	if i == nil {
 		return q, nil
 	}
 	p, err := i.P()
 	if err != nil {
-		if err == ErrEmptyAgentTemplateWhereInput {
+		if err == ErrEmptyTemplateWhereInput {
 			return q, nil
 		}
 		return nil, err
@@ -199,12 +205,12 @@ func (i *AgentTemplateWhereInput) Filter(q *AgentTemplateQuery) (*AgentTemplateQ
 	return q.Where(p), nil
 }
 
-// ErrEmptyAgentTemplateWhereInput is returned in case the AgentTemplateWhereInput is empty.
-var ErrEmptyAgentTemplateWhereInput = errors.New("ent: empty predicate AgentTemplateWhereInput")
+// ErrEmptyTemplateWhereInput is returned in case the TemplateWhereInput is empty.
+var ErrEmptyTemplateWhereInput = errors.New("ent: empty predicate TemplateWhereInput")
 
 // P returns a predicate for filtering agenttemplates.
 // An error is returned if the input is empty or invalid.
-func (i *AgentTemplateWhereInput) P() (predicate.AgentTemplate, error) {
+func (i *TemplateWhereInput) P() (predicate.AgentTemplate, error) {
 	var predicates []predicate.AgentTemplate
 	if i.Not != nil {
 		p, err := i.Not.P()
@@ -619,16 +625,34 @@ func (i *AgentTemplateWhereInput) P() (predicate.AgentTemplate, error) {
 	if i.BaseAgentContainsFold != nil {
 		predicates = append(predicates, agenttemplate.BaseAgentContainsFold(*i.BaseAgentContainsFold))
 	}
-	if i.IsActive != nil {
-		predicates = append(predicates, agenttemplate.IsActiveEQ(*i.IsActive))
+	if i.UsageCount != nil {
+		predicates = append(predicates, agenttemplate.UsageCountEQ(*i.UsageCount))
 	}
-	if i.IsActiveNEQ != nil {
-		predicates = append(predicates, agenttemplate.IsActiveNEQ(*i.IsActiveNEQ))
+	if i.UsageCountNEQ != nil {
+		predicates = append(predicates, agenttemplate.UsageCountNEQ(*i.UsageCountNEQ))
+	}
+	if len(i.UsageCountIn) > 0 {
+		predicates = append(predicates, agenttemplate.UsageCountIn(i.UsageCountIn...))
+	}
+	if len(i.UsageCountNotIn) > 0 {
+		predicates = append(predicates, agenttemplate.UsageCountNotIn(i.UsageCountNotIn...))
+	}
+	if i.UsageCountGT != nil {
+		predicates = append(predicates, agenttemplate.UsageCountGT(*i.UsageCountGT))
+	}
+	if i.UsageCountGTE != nil {
+		predicates = append(predicates, agenttemplate.UsageCountGTE(*i.UsageCountGTE))
+	}
+	if i.UsageCountLT != nil {
+		predicates = append(predicates, agenttemplate.UsageCountLT(*i.UsageCountLT))
+	}
+	if i.UsageCountLTE != nil {
+		predicates = append(predicates, agenttemplate.UsageCountLTE(*i.UsageCountLTE))
 	}
 
 	switch len(predicates) {
 	case 0:
-		return nil, ErrEmptyAgentTemplateWhereInput
+		return nil, ErrEmptyTemplateWhereInput
 	case 1:
 		return predicates[0], nil
 	default:
@@ -3270,6 +3294,10 @@ type MessageWhereInput struct {
 	// "code_execution" edge predicates.
 	HasCodeExecution     *bool                      `json:"hasCodeExecution,omitempty"`
 	HasCodeExecutionWith []*CodeExecutionWhereInput `json:"hasCodeExecutionWith,omitempty"`
+
+	// "feedback" edge predicates.
+	HasFeedback     *bool                        `json:"hasFeedback,omitempty"`
+	HasFeedbackWith []*MessageFeedbackWhereInput `json:"hasFeedbackWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3547,6 +3575,24 @@ func (i *MessageWhereInput) P() (predicate.Message, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, message.HasCodeExecutionWith(with...))
+	}
+	if i.HasFeedback != nil {
+		p := message.HasFeedback()
+		if !*i.HasFeedback {
+			p = message.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasFeedbackWith) > 0 {
+		with := make([]predicate.MessageFeedback, 0, len(i.HasFeedbackWith))
+		for _, w := range i.HasFeedbackWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasFeedbackWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, message.HasFeedbackWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -12,6 +12,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -49,14 +50,12 @@ type MessageEdges struct {
 	// CodeExecution holds the value of the code_execution edge.
 	CodeExecution *CodeExecution `json:"code_execution,omitempty"`
 	// Feedback holds the value of the feedback edge.
-	Feedback []*MessageFeedback `json:"feedback,omitempty"`
+	Feedback *MessageFeedback `json:"feedback,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
-
-	namedFeedback map[string][]*MessageFeedback
+	totalCount [3]map[string]int
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -93,10 +92,12 @@ func (e MessageEdges) CodeExecutionOrErr() (*CodeExecution, error) {
 }
 
 // FeedbackOrErr returns the Feedback value or an error if the edge
-// was not loaded in eager-loading.
-func (e MessageEdges) FeedbackOrErr() ([]*MessageFeedback, error) {
-	if e.loadedTypes[3] {
+// was not loaded in eager-loading, or loaded but was not found.
+func (e MessageEdges) FeedbackOrErr() (*MessageFeedback, error) {
+	if e.Feedback != nil {
 		return e.Feedback, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: messagefeedback.Label}
 	}
 	return nil, &NotLoadedError{edge: "feedback"}
 }
@@ -254,30 +255,6 @@ func (_m *Message) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
-}
-
-// NamedFeedback returns the Feedback named value or an error if the edge was not
-// loaded in eager-loading with this name.
-func (_m *Message) NamedFeedback(name string) ([]*MessageFeedback, error) {
-	if _m.Edges.namedFeedback == nil {
-		return nil, &NotLoadedError{edge: name}
-	}
-	nodes, ok := _m.Edges.namedFeedback[name]
-	if !ok {
-		return nil, &NotLoadedError{edge: name}
-	}
-	return nodes, nil
-}
-
-func (_m *Message) appendNamedFeedback(name string, edges ...*MessageFeedback) {
-	if _m.Edges.namedFeedback == nil {
-		_m.Edges.namedFeedback = make(map[string][]*MessageFeedback)
-	}
-	if len(edges) == 0 {
-		_m.Edges.namedFeedback[name] = []*MessageFeedback{}
-	} else {
-		_m.Edges.namedFeedback[name] = append(_m.Edges.namedFeedback[name], edges...)
-	}
 }
 
 // Messages is a parsable slice of Message.

@@ -136,19 +136,23 @@ func (_c *MessageCreate) SetCodeExecution(v *CodeExecution) *MessageCreate {
 	return _c.SetCodeExecutionID(v.ID)
 }
 
-// AddFeedbackIDs adds the "feedback" edge to the MessageFeedback entity by IDs.
-func (_c *MessageCreate) AddFeedbackIDs(ids ...string) *MessageCreate {
-	_c.mutation.AddFeedbackIDs(ids...)
+// SetFeedbackID sets the "feedback" edge to the MessageFeedback entity by ID.
+func (_c *MessageCreate) SetFeedbackID(id string) *MessageCreate {
+	_c.mutation.SetFeedbackID(id)
 	return _c
 }
 
-// AddFeedback adds the "feedback" edges to the MessageFeedback entity.
-func (_c *MessageCreate) AddFeedback(v ...*MessageFeedback) *MessageCreate {
-	ids := make([]string, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
+// SetNillableFeedbackID sets the "feedback" edge to the MessageFeedback entity by ID if the given value is not nil.
+func (_c *MessageCreate) SetNillableFeedbackID(id *string) *MessageCreate {
+	if id != nil {
+		_c = _c.SetFeedbackID(*id)
 	}
-	return _c.AddFeedbackIDs(ids...)
+	return _c
+}
+
+// SetFeedback sets the "feedback" edge to the MessageFeedback entity.
+func (_c *MessageCreate) SetFeedback(v *MessageFeedback) *MessageCreate {
+	return _c.SetFeedbackID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -361,7 +365,7 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	}
 	if nodes := _c.mutation.FeedbackIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.O2O,
 			Inverse: false,
 			Table:   message.FeedbackTable,
 			Columns: []string{message.FeedbackColumn},

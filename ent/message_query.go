@@ -34,7 +34,6 @@ type MessageQuery struct {
 	withFeedback      *MessageFeedbackQuery
 	loadTotal         []func(context.Context, []*Message) error
 	modifiers         []func(*sql.Selector)
-	withNamedFeedback map[string]*MessageFeedbackQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -151,7 +150,7 @@ func (_q *MessageQuery) QueryFeedback() *MessageFeedbackQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(message.Table, message.FieldID, selector),
 			sqlgraph.To(messagefeedback.Table, messagefeedback.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, message.FeedbackTable, message.FeedbackColumn),
+			sqlgraph.Edge(sqlgraph.O2O, false, message.FeedbackTable, message.FeedbackColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -537,16 +536,8 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 		}
 	}
 	if query := _q.withFeedback; query != nil {
-		if err := _q.loadFeedback(ctx, query, nodes,
-			func(n *Message) { n.Edges.Feedback = []*MessageFeedback{} },
-			func(n *Message, e *MessageFeedback) { n.Edges.Feedback = append(n.Edges.Feedback, e) }); err != nil {
-			return nil, err
-		}
-	}
-	for name, query := range _q.withNamedFeedback {
-		if err := _q.loadFeedback(ctx, query, nodes,
-			func(n *Message) { n.appendNamedFeedback(name) },
-			func(n *Message, e *MessageFeedback) { n.appendNamedFeedback(name, e) }); err != nil {
+		if err := _q.loadFeedback(ctx, query, nodes, nil,
+			func(n *Message, e *MessageFeedback) { n.Edges.Feedback = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -652,9 +643,6 @@ func (_q *MessageQuery) loadFeedback(ctx context.Context, query *MessageFeedback
 	for i := range nodes {
 		fks = append(fks, nodes[i].ID)
 		nodeids[nodes[i].ID] = nodes[i]
-		if init != nil {
-			init(nodes[i])
-		}
 	}
 	if len(query.ctx.Fields) > 0 {
 		query.ctx.AppendFieldOnce(messagefeedback.FieldMessageID)
@@ -774,20 +762,6 @@ func (_q *MessageQuery) sqlQuery(ctx context.Context) *sql.Selector {
 func (_q *MessageQuery) Modify(modifiers ...func(s *sql.Selector)) *MessageSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
-}
-
-// WithNamedFeedback tells the query-builder to eager-load the nodes that are connected to the "feedback"
-// edge with the given name. The optional arguments are used to configure the query builder of the edge.
-func (_q *MessageQuery) WithNamedFeedback(name string, opts ...func(*MessageFeedbackQuery)) *MessageQuery {
-	query := (&MessageFeedbackClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	if _q.withNamedFeedback == nil {
-		_q.withNamedFeedback = make(map[string]*MessageFeedbackQuery)
-	}
-	_q.withNamedFeedback[name] = query
-	return _q
 }
 
 // MessageGroupBy is the group-by builder for Message entities.

@@ -90,19 +90,23 @@ func (_u *MessageUpdate) SetCodeExecution(v *CodeExecution) *MessageUpdate {
 	return _u.SetCodeExecutionID(v.ID)
 }
 
-// AddFeedbackIDs adds the "feedback" edge to the MessageFeedback entity by IDs.
-func (_u *MessageUpdate) AddFeedbackIDs(ids ...string) *MessageUpdate {
-	_u.mutation.AddFeedbackIDs(ids...)
+// SetFeedbackID sets the "feedback" edge to the MessageFeedback entity by ID.
+func (_u *MessageUpdate) SetFeedbackID(id string) *MessageUpdate {
+	_u.mutation.SetFeedbackID(id)
 	return _u
 }
 
-// AddFeedback adds the "feedback" edges to the MessageFeedback entity.
-func (_u *MessageUpdate) AddFeedback(v ...*MessageFeedback) *MessageUpdate {
-	ids := make([]string, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
+// SetNillableFeedbackID sets the "feedback" edge to the MessageFeedback entity by ID if the given value is not nil.
+func (_u *MessageUpdate) SetNillableFeedbackID(id *string) *MessageUpdate {
+	if id != nil {
+		_u = _u.SetFeedbackID(*id)
 	}
-	return _u.AddFeedbackIDs(ids...)
+	return _u
+}
+
+// SetFeedback sets the "feedback" edge to the MessageFeedback entity.
+func (_u *MessageUpdate) SetFeedback(v *MessageFeedback) *MessageUpdate {
+	return _u.SetFeedbackID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -116,25 +120,10 @@ func (_u *MessageUpdate) ClearCodeExecution() *MessageUpdate {
 	return _u
 }
 
-// ClearFeedback clears all "feedback" edges to the MessageFeedback entity.
+// ClearFeedback clears the "feedback" edge to the MessageFeedback entity.
 func (_u *MessageUpdate) ClearFeedback() *MessageUpdate {
 	_u.mutation.ClearFeedback()
 	return _u
-}
-
-// RemoveFeedbackIDs removes the "feedback" edge to MessageFeedback entities by IDs.
-func (_u *MessageUpdate) RemoveFeedbackIDs(ids ...string) *MessageUpdate {
-	_u.mutation.RemoveFeedbackIDs(ids...)
-	return _u
-}
-
-// RemoveFeedback removes "feedback" edges to MessageFeedback entities.
-func (_u *MessageUpdate) RemoveFeedback(v ...*MessageFeedback) *MessageUpdate {
-	ids := make([]string, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.RemoveFeedbackIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -251,7 +240,7 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.FeedbackCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.O2O,
 			Inverse: false,
 			Table:   message.FeedbackTable,
 			Columns: []string{message.FeedbackColumn},
@@ -259,28 +248,12 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(messagefeedback.FieldID, field.TypeString),
 			},
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.RemovedFeedbackIDs(); len(nodes) > 0 && !_u.mutation.FeedbackCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   message.FeedbackTable,
-			Columns: []string{message.FeedbackColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(messagefeedback.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
 	if nodes := _u.mutation.FeedbackIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.O2O,
 			Inverse: false,
 			Table:   message.FeedbackTable,
 			Columns: []string{message.FeedbackColumn},
@@ -375,19 +348,23 @@ func (_u *MessageUpdateOne) SetCodeExecution(v *CodeExecution) *MessageUpdateOne
 	return _u.SetCodeExecutionID(v.ID)
 }
 
-// AddFeedbackIDs adds the "feedback" edge to the MessageFeedback entity by IDs.
-func (_u *MessageUpdateOne) AddFeedbackIDs(ids ...string) *MessageUpdateOne {
-	_u.mutation.AddFeedbackIDs(ids...)
+// SetFeedbackID sets the "feedback" edge to the MessageFeedback entity by ID.
+func (_u *MessageUpdateOne) SetFeedbackID(id string) *MessageUpdateOne {
+	_u.mutation.SetFeedbackID(id)
 	return _u
 }
 
-// AddFeedback adds the "feedback" edges to the MessageFeedback entity.
-func (_u *MessageUpdateOne) AddFeedback(v ...*MessageFeedback) *MessageUpdateOne {
-	ids := make([]string, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
+// SetNillableFeedbackID sets the "feedback" edge to the MessageFeedback entity by ID if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableFeedbackID(id *string) *MessageUpdateOne {
+	if id != nil {
+		_u = _u.SetFeedbackID(*id)
 	}
-	return _u.AddFeedbackIDs(ids...)
+	return _u
+}
+
+// SetFeedback sets the "feedback" edge to the MessageFeedback entity.
+func (_u *MessageUpdateOne) SetFeedback(v *MessageFeedback) *MessageUpdateOne {
+	return _u.SetFeedbackID(v.ID)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -401,25 +378,10 @@ func (_u *MessageUpdateOne) ClearCodeExecution() *MessageUpdateOne {
 	return _u
 }
 
-// ClearFeedback clears all "feedback" edges to the MessageFeedback entity.
+// ClearFeedback clears the "feedback" edge to the MessageFeedback entity.
 func (_u *MessageUpdateOne) ClearFeedback() *MessageUpdateOne {
 	_u.mutation.ClearFeedback()
 	return _u
-}
-
-// RemoveFeedbackIDs removes the "feedback" edge to MessageFeedback entities by IDs.
-func (_u *MessageUpdateOne) RemoveFeedbackIDs(ids ...string) *MessageUpdateOne {
-	_u.mutation.RemoveFeedbackIDs(ids...)
-	return _u
-}
-
-// RemoveFeedback removes "feedback" edges to MessageFeedback entities.
-func (_u *MessageUpdateOne) RemoveFeedback(v ...*MessageFeedback) *MessageUpdateOne {
-	ids := make([]string, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.RemoveFeedbackIDs(ids...)
 }
 
 // Where appends a list predicates to the MessageUpdate builder.
@@ -566,7 +528,7 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.FeedbackCleared() {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.O2O,
 			Inverse: false,
 			Table:   message.FeedbackTable,
 			Columns: []string{message.FeedbackColumn},
@@ -574,28 +536,12 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(messagefeedback.FieldID, field.TypeString),
 			},
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.RemovedFeedbackIDs(); len(nodes) > 0 && !_u.mutation.FeedbackCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   message.FeedbackTable,
-			Columns: []string{message.FeedbackColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(messagefeedback.FieldID, field.TypeString),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
 	}
 	if nodes := _u.mutation.FeedbackIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
+			Rel:     sqlgraph.O2O,
 			Inverse: false,
 			Table:   message.FeedbackTable,
 			Columns: []string{message.FeedbackColumn},

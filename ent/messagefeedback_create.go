@@ -386,7 +386,7 @@ func (_c *MessageFeedbackCreate) createSpec() (*MessageFeedback, *sqlgraph.Creat
 	}
 	if nodes := _c.mutation.MessageIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
+			Rel:     sqlgraph.O2O,
 			Inverse: true,
 			Table:   messagefeedback.MessageTable,
 			Columns: []string{messagefeedback.MessageColumn},

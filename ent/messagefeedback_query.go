@@ -101,7 +101,7 @@ func (_q *MessageFeedbackQuery) QueryMessage() *MessageQuery {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(messagefeedback.Table, messagefeedback.FieldID, selector),
 			sqlgraph.To(message.Table, message.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, messagefeedback.MessageTable, messagefeedback.MessageColumn),
+			sqlgraph.Edge(sqlgraph.O2O, true, messagefeedback.MessageTable, messagefeedback.MessageColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil

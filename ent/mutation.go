@@ -69,6 +69,9 @@ type AgentTemplateMutation struct {
 	variant_type       *agenttemplate.VariantType
 	base_agent         *string
 	is_active          *bool
+	default_enabled    *bool
+	usage_count        *int
+	addusage_count     *int
 	clearedFields      map[string]struct{}
 	user               *string
 	cleareduser        bool
@@ -665,6 +668,98 @@ func (m *AgentTemplateMutation) ResetIsActive() {
 	m.is_active = nil
 }
 
+// SetDefaultEnabled sets the "default_enabled" field.
+func (m *AgentTemplateMutation) SetDefaultEnabled(b bool) {
+	m.default_enabled = &b
+}
+
+// DefaultEnabled returns the value of the "default_enabled" field in the mutation.
+func (m *AgentTemplateMutation) DefaultEnabled() (r bool, exists bool) {
+	v := m.default_enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDefaultEnabled returns the old "default_enabled" field's value of the AgentTemplate entity.
+// If the AgentTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentTemplateMutation) OldDefaultEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDefaultEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDefaultEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDefaultEnabled: %w", err)
+	}
+	return oldValue.DefaultEnabled, nil
+}
+
+// ResetDefaultEnabled resets all changes to the "default_enabled" field.
+func (m *AgentTemplateMutation) ResetDefaultEnabled() {
+	m.default_enabled = nil
+}
+
+// SetUsageCount sets the "usage_count" field.
+func (m *AgentTemplateMutation) SetUsageCount(i int) {
+	m.usage_count = &i
+	m.addusage_count = nil
+}
+
+// UsageCount returns the value of the "usage_count" field in the mutation.
+func (m *AgentTemplateMutation) UsageCount() (r int, exists bool) {
+	v := m.usage_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsageCount returns the old "usage_count" field's value of the AgentTemplate entity.
+// If the AgentTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgentTemplateMutation) OldUsageCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsageCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsageCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsageCount: %w", err)
+	}
+	return oldValue.UsageCount, nil
+}
+
+// AddUsageCount adds i to the "usage_count" field.
+func (m *AgentTemplateMutation) AddUsageCount(i int) {
+	if m.addusage_count != nil {
+		*m.addusage_count += i
+	} else {
+		m.addusage_count = &i
+	}
+}
+
+// AddedUsageCount returns the value that was added to the "usage_count" field in this mutation.
+func (m *AgentTemplateMutation) AddedUsageCount() (r int, exists bool) {
+	v := m.addusage_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUsageCount resets all changes to the "usage_count" field.
+func (m *AgentTemplateMutation) ResetUsageCount() {
+	m.usage_count = nil
+	m.addusage_count = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *AgentTemplateMutation) ClearUser() {
 	m.cleareduser = true
@@ -780,7 +875,7 @@ func (m *AgentTemplateMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AgentTemplateMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, agenttemplate.FieldCreatedAt)
 	}
@@ -820,6 +915,12 @@ func (m *AgentTemplateMutation) Fields() []string {
 	if m.is_active != nil {
 		fields = append(fields, agenttemplate.FieldIsActive)
 	}
+	if m.default_enabled != nil {
+		fields = append(fields, agenttemplate.FieldDefaultEnabled)
+	}
+	if m.usage_count != nil {
+		fields = append(fields, agenttemplate.FieldUsageCount)
+	}
 	return fields
 }
 
@@ -854,6 +955,10 @@ func (m *AgentTemplateMutation) Field(name string) (ent.Value, bool) {
 		return m.BaseAgent()
 	case agenttemplate.FieldIsActive:
 		return m.IsActive()
+	case agenttemplate.FieldDefaultEnabled:
+		return m.DefaultEnabled()
+	case agenttemplate.FieldUsageCount:
+		return m.UsageCount()
 	}
 	return nil, false
 }
@@ -889,6 +994,10 @@ func (m *AgentTemplateMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldBaseAgent(ctx)
 	case agenttemplate.FieldIsActive:
 		return m.OldIsActive(ctx)
+	case agenttemplate.FieldDefaultEnabled:
+		return m.OldDefaultEnabled(ctx)
+	case agenttemplate.FieldUsageCount:
+		return m.OldUsageCount(ctx)
 	}
 	return nil, fmt.Errorf("unknown AgentTemplate field %s", name)
 }
@@ -989,6 +1098,20 @@ func (m *AgentTemplateMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIsActive(v)
 		return nil
+	case agenttemplate.FieldDefaultEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDefaultEnabled(v)
+		return nil
+	case agenttemplate.FieldUsageCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsageCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AgentTemplate field %s", name)
 }
@@ -996,13 +1119,21 @@ func (m *AgentTemplateMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *AgentTemplateMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addusage_count != nil {
+		fields = append(fields, agenttemplate.FieldUsageCount)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *AgentTemplateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case agenttemplate.FieldUsageCount:
+		return m.AddedUsageCount()
+	}
 	return nil, false
 }
 
@@ -1011,6 +1142,13 @@ func (m *AgentTemplateMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *AgentTemplateMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case agenttemplate.FieldUsageCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUsageCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AgentTemplate numeric field %s", name)
 }
@@ -1085,6 +1223,12 @@ func (m *AgentTemplateMutation) ResetField(name string) error {
 		return nil
 	case agenttemplate.FieldIsActive:
 		m.ResetIsActive()
+		return nil
+	case agenttemplate.FieldDefaultEnabled:
+		m.ResetDefaultEnabled()
+		return nil
+	case agenttemplate.FieldUsageCount:
+		m.ResetUsageCount()
 		return nil
 	}
 	return fmt.Errorf("unknown AgentTemplate field %s", name)
@@ -7293,8 +7437,7 @@ type MessageMutation struct {
 	clearedchat           bool
 	code_execution        *string
 	clearedcode_execution bool
-	feedback              map[string]struct{}
-	removedfeedback       map[string]struct{}
+	feedback              *string
 	clearedfeedback       bool
 	done                  bool
 	oldValue              func(context.Context) (*Message, error)
@@ -7763,14 +7906,9 @@ func (m *MessageMutation) ResetCodeExecution() {
 	m.clearedcode_execution = false
 }
 
-// AddFeedbackIDs adds the "feedback" edge to the MessageFeedback entity by ids.
-func (m *MessageMutation) AddFeedbackIDs(ids ...string) {
-	if m.feedback == nil {
-		m.feedback = make(map[string]struct{})
-	}
-	for i := range ids {
-		m.feedback[ids[i]] = struct{}{}
-	}
+// SetFeedbackID sets the "feedback" edge to the MessageFeedback entity by id.
+func (m *MessageMutation) SetFeedbackID(id string) {
+	m.feedback = &id
 }
 
 // ClearFeedback clears the "feedback" edge to the MessageFeedback entity.
@@ -7783,29 +7921,20 @@ func (m *MessageMutation) FeedbackCleared() bool {
 	return m.clearedfeedback
 }
 
-// RemoveFeedbackIDs removes the "feedback" edge to the MessageFeedback entity by IDs.
-func (m *MessageMutation) RemoveFeedbackIDs(ids ...string) {
-	if m.removedfeedback == nil {
-		m.removedfeedback = make(map[string]struct{})
-	}
-	for i := range ids {
-		delete(m.feedback, ids[i])
-		m.removedfeedback[ids[i]] = struct{}{}
-	}
-}
-
-// RemovedFeedback returns the removed IDs of the "feedback" edge to the MessageFeedback entity.
-func (m *MessageMutation) RemovedFeedbackIDs() (ids []string) {
-	for id := range m.removedfeedback {
-		ids = append(ids, id)
+// FeedbackID returns the "feedback" edge ID in the mutation.
+func (m *MessageMutation) FeedbackID() (id string, exists bool) {
+	if m.feedback != nil {
+		return *m.feedback, true
 	}
 	return
 }
 
 // FeedbackIDs returns the "feedback" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// FeedbackID instead. It exists only for internal usage by the builders.
 func (m *MessageMutation) FeedbackIDs() (ids []string) {
-	for id := range m.feedback {
-		ids = append(ids, id)
+	if id := m.feedback; id != nil {
+		ids = append(ids, *id)
 	}
 	return
 }
@@ -7814,7 +7943,6 @@ func (m *MessageMutation) FeedbackIDs() (ids []string) {
 func (m *MessageMutation) ResetFeedback() {
 	m.feedback = nil
 	m.clearedfeedback = false
-	m.removedfeedback = nil
 }
 
 // Where appends a list predicates to the MessageMutation builder.
@@ -8094,11 +8222,9 @@ func (m *MessageMutation) AddedIDs(name string) []ent.Value {
 			return []ent.Value{*id}
 		}
 	case message.EdgeFeedback:
-		ids := make([]ent.Value, 0, len(m.feedback))
-		for id := range m.feedback {
-			ids = append(ids, id)
+		if id := m.feedback; id != nil {
+			return []ent.Value{*id}
 		}
-		return ids
 	}
 	return nil
 }
@@ -8106,23 +8232,12 @@ func (m *MessageMutation) AddedIDs(name string) []ent.Value {
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *MessageMutation) RemovedEdges() []string {
 	edges := make([]string, 0, 4)
-	if m.removedfeedback != nil {
-		edges = append(edges, message.EdgeFeedback)
-	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *MessageMutation) RemovedIDs(name string) []ent.Value {
-	switch name {
-	case message.EdgeFeedback:
-		ids := make([]ent.Value, 0, len(m.removedfeedback))
-		for id := range m.removedfeedback {
-			ids = append(ids, id)
-		}
-		return ids
-	}
 	return nil
 }
 
@@ -8172,6 +8287,9 @@ func (m *MessageMutation) ClearEdge(name string) error {
 		return nil
 	case message.EdgeCodeExecution:
 		m.ClearCodeExecution()
+		return nil
+	case message.EdgeFeedback:
+		m.ClearFeedback()
 		return nil
 	}
 	return fmt.Errorf("unknown Message unique edge %s", name)
@@ -10810,31 +10928,37 @@ func (m *ModelUsageMutation) ResetEdge(name string) error {
 // RunMutation represents an operation that mutates the Run nodes in the graph.
 type RunMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *string
-	created_at    *time.Time
-	updated_at    *time.Time
-	kind          *run.Kind
-	status        *run.Status
-	input         *json.RawMessage
-	appendinput   json.RawMessage
-	error         *string
-	attempts      *int
-	addattempts   *int
-	started_at    *time.Time
-	finished_at   *time.Time
-	events        *json.RawMessage
-	appendevents  json.RawMessage
-	message_id    *string
-	clearedFields map[string]struct{}
-	user          *string
-	cleareduser   bool
-	chat          *string
-	clearedchat   bool
-	done          bool
-	oldValue      func(context.Context) (*Run, error)
-	predicates    []predicate.Run
+	op                   Op
+	typ                  string
+	id                   *string
+	created_at           *time.Time
+	updated_at           *time.Time
+	kind                 *run.Kind
+	status               *run.Status
+	input                *json.RawMessage
+	appendinput          json.RawMessage
+	error                *string
+	attempts             *int
+	addattempts          *int
+	started_at           *time.Time
+	finished_at          *time.Time
+	events               *json.RawMessage
+	appendevents         json.RawMessage
+	message_id           *string
+	model_provider       *string
+	model_name           *string
+	model_temperature    *float64
+	addmodel_temperature *float64
+	model_max_tokens     *int
+	addmodel_max_tokens  *int
+	clearedFields        map[string]struct{}
+	user                 *string
+	cleareduser          bool
+	chat                 *string
+	clearedchat          bool
+	done                 bool
+	oldValue             func(context.Context) (*Run, error)
+	predicates           []predicate.Run
 }
 
 var _ ent.Mutation = (*RunMutation)(nil)
@@ -11552,6 +11676,244 @@ func (m *RunMutation) ResetMessageID() {
 	delete(m.clearedFields, run.FieldMessageID)
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (m *RunMutation) SetModelProvider(s string) {
+	m.model_provider = &s
+}
+
+// ModelProvider returns the value of the "model_provider" field in the mutation.
+func (m *RunMutation) ModelProvider() (r string, exists bool) {
+	v := m.model_provider
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelProvider returns the old "model_provider" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldModelProvider(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelProvider is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelProvider requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelProvider: %w", err)
+	}
+	return oldValue.ModelProvider, nil
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (m *RunMutation) ClearModelProvider() {
+	m.model_provider = nil
+	m.clearedFields[run.FieldModelProvider] = struct{}{}
+}
+
+// ModelProviderCleared returns if the "model_provider" field was cleared in this mutation.
+func (m *RunMutation) ModelProviderCleared() bool {
+	_, ok := m.clearedFields[run.FieldModelProvider]
+	return ok
+}
+
+// ResetModelProvider resets all changes to the "model_provider" field.
+func (m *RunMutation) ResetModelProvider() {
+	m.model_provider = nil
+	delete(m.clearedFields, run.FieldModelProvider)
+}
+
+// SetModelName sets the "model_name" field.
+func (m *RunMutation) SetModelName(s string) {
+	m.model_name = &s
+}
+
+// ModelName returns the value of the "model_name" field in the mutation.
+func (m *RunMutation) ModelName() (r string, exists bool) {
+	v := m.model_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelName returns the old "model_name" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldModelName(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelName: %w", err)
+	}
+	return oldValue.ModelName, nil
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (m *RunMutation) ClearModelName() {
+	m.model_name = nil
+	m.clearedFields[run.FieldModelName] = struct{}{}
+}
+
+// ModelNameCleared returns if the "model_name" field was cleared in this mutation.
+func (m *RunMutation) ModelNameCleared() bool {
+	_, ok := m.clearedFields[run.FieldModelName]
+	return ok
+}
+
+// ResetModelName resets all changes to the "model_name" field.
+func (m *RunMutation) ResetModelName() {
+	m.model_name = nil
+	delete(m.clearedFields, run.FieldModelName)
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (m *RunMutation) SetModelTemperature(f float64) {
+	m.model_temperature = &f
+	m.addmodel_temperature = nil
+}
+
+// ModelTemperature returns the value of the "model_temperature" field in the mutation.
+func (m *RunMutation) ModelTemperature() (r float64, exists bool) {
+	v := m.model_temperature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelTemperature returns the old "model_temperature" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldModelTemperature(ctx context.Context) (v *float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelTemperature is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelTemperature requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelTemperature: %w", err)
+	}
+	return oldValue.ModelTemperature, nil
+}
+
+// AddModelTemperature adds f to the "model_temperature" field.
+func (m *RunMutation) AddModelTemperature(f float64) {
+	if m.addmodel_temperature != nil {
+		*m.addmodel_temperature += f
+	} else {
+		m.addmodel_temperature = &f
+	}
+}
+
+// AddedModelTemperature returns the value that was added to the "model_temperature" field in this mutation.
+func (m *RunMutation) AddedModelTemperature() (r float64, exists bool) {
+	v := m.addmodel_temperature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (m *RunMutation) ClearModelTemperature() {
+	m.model_temperature = nil
+	m.addmodel_temperature = nil
+	m.clearedFields[run.FieldModelTemperature] = struct{}{}
+}
+
+// ModelTemperatureCleared returns if the "model_temperature" field was cleared in this mutation.
+func (m *RunMutation) ModelTemperatureCleared() bool {
+	_, ok := m.clearedFields[run.FieldModelTemperature]
+	return ok
+}
+
+// ResetModelTemperature resets all changes to the "model_temperature" field.
+func (m *RunMutation) ResetModelTemperature() {
+	m.model_temperature = nil
+	m.addmodel_temperature = nil
+	delete(m.clearedFields, run.FieldModelTemperature)
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (m *RunMutation) SetModelMaxTokens(i int) {
+	m.model_max_tokens = &i
+	m.addmodel_max_tokens = nil
+}
+
+// ModelMaxTokens returns the value of the "model_max_tokens" field in the mutation.
+func (m *RunMutation) ModelMaxTokens() (r int, exists bool) {
+	v := m.model_max_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelMaxTokens returns the old "model_max_tokens" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldModelMaxTokens(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelMaxTokens is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelMaxTokens requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelMaxTokens: %w", err)
+	}
+	return oldValue.ModelMaxTokens, nil
+}
+
+// AddModelMaxTokens adds i to the "model_max_tokens" field.
+func (m *RunMutation) AddModelMaxTokens(i int) {
+	if m.addmodel_max_tokens != nil {
+		*m.addmodel_max_tokens += i
+	} else {
+		m.addmodel_max_tokens = &i
+	}
+}
+
+// AddedModelMaxTokens returns the value that was added to the "model_max_tokens" field in this mutation.
+func (m *RunMutation) AddedModelMaxTokens() (r int, exists bool) {
+	v := m.addmodel_max_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (m *RunMutation) ClearModelMaxTokens() {
+	m.model_max_tokens = nil
+	m.addmodel_max_tokens = nil
+	m.clearedFields[run.FieldModelMaxTokens] = struct{}{}
+}
+
+// ModelMaxTokensCleared returns if the "model_max_tokens" field was cleared in this mutation.
+func (m *RunMutation) ModelMaxTokensCleared() bool {
+	_, ok := m.clearedFields[run.FieldModelMaxTokens]
+	return ok
+}
+
+// ResetModelMaxTokens resets all changes to the "model_max_tokens" field.
+func (m *RunMutation) ResetModelMaxTokens() {
+	m.model_max_tokens = nil
+	m.addmodel_max_tokens = nil
+	delete(m.clearedFields, run.FieldModelMaxTokens)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *RunMutation) ClearUser() {
 	m.cleareduser = true
@@ -11640,7 +12002,7 @@ func (m *RunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RunMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, run.FieldCreatedAt)
 	}
@@ -11680,6 +12042,18 @@ func (m *RunMutation) Fields() []string {
 	if m.message_id != nil {
 		fields = append(fields, run.FieldMessageID)
 	}
+	if m.model_provider != nil {
+		fields = append(fields, run.FieldModelProvider)
+	}
+	if m.model_name != nil {
+		fields = append(fields, run.FieldModelName)
+	}
+	if m.model_temperature != nil {
+		fields = append(fields, run.FieldModelTemperature)
+	}
+	if m.model_max_tokens != nil {
+		fields = append(fields, run.FieldModelMaxTokens)
+	}
 	return fields
 }
 
@@ -11714,6 +12088,14 @@ func (m *RunMutation) Field(name string) (ent.Value, bool) {
 		return m.Events()
 	case run.FieldMessageID:
 		return m.MessageID()
+	case run.FieldModelProvider:
+		return m.ModelProvider()
+	case run.FieldModelName:
+		return m.ModelName()
+	case run.FieldModelTemperature:
+		return m.ModelTemperature()
+	case run.FieldModelMaxTokens:
+		return m.ModelMaxTokens()
 	}
 	return nil, false
 }
@@ -11749,6 +12131,14 @@ func (m *RunMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldEvents(ctx)
 	case run.FieldMessageID:
 		return m.OldMessageID(ctx)
+	case run.FieldModelProvider:
+		return m.OldModelProvider(ctx)
+	case run.FieldModelName:
+		return m.OldModelName(ctx)
+	case run.FieldModelTemperature:
+		return m.OldModelTemperature(ctx)
+	case run.FieldModelMaxTokens:
+		return m.OldModelMaxTokens(ctx)
 	}
 	return nil, fmt.Errorf("unknown Run field %s", name)
 }
@@ -11849,6 +12239,34 @@ func (m *RunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMessageID(v)
 		return nil
+	case run.FieldModelProvider:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelProvider(v)
+		return nil
+	case run.FieldModelName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelName(v)
+		return nil
+	case run.FieldModelTemperature:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelTemperature(v)
+		return nil
+	case run.FieldModelMaxTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelMaxTokens(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Run field %s", name)
 }
@@ -11860,6 +12278,12 @@ func (m *RunMutation) AddedFields() []string {
 	if m.addattempts != nil {
 		fields = append(fields, run.FieldAttempts)
 	}
+	if m.addmodel_temperature != nil {
+		fields = append(fields, run.FieldModelTemperature)
+	}
+	if m.addmodel_max_tokens != nil {
+		fields = append(fields, run.FieldModelMaxTokens)
+	}
 	return fields
 }
 
@@ -11870,6 +12294,10 @@ func (m *RunMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case run.FieldAttempts:
 		return m.AddedAttempts()
+	case run.FieldModelTemperature:
+		return m.AddedModelTemperature()
+	case run.FieldModelMaxTokens:
+		return m.AddedModelMaxTokens()
 	}
 	return nil, false
 }
@@ -11885,6 +12313,20 @@ func (m *RunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttempts(v)
+		return nil
+	case run.FieldModelTemperature:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddModelTemperature(v)
+		return nil
+	case run.FieldModelMaxTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddModelMaxTokens(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Run numeric field %s", name)
@@ -11914,6 +12356,18 @@ func (m *RunMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(run.FieldMessageID) {
 		fields = append(fields, run.FieldMessageID)
+	}
+	if m.FieldCleared(run.FieldModelProvider) {
+		fields = append(fields, run.FieldModelProvider)
+	}
+	if m.FieldCleared(run.FieldModelName) {
+		fields = append(fields, run.FieldModelName)
+	}
+	if m.FieldCleared(run.FieldModelTemperature) {
+		fields = append(fields, run.FieldModelTemperature)
+	}
+	if m.FieldCleared(run.FieldModelMaxTokens) {
+		fields = append(fields, run.FieldModelMaxTokens)
 	}
 	return fields
 }
@@ -11949,6 +12403,18 @@ func (m *RunMutation) ClearField(name string) error {
 		return nil
 	case run.FieldMessageID:
 		m.ClearMessageID()
+		return nil
+	case run.FieldModelProvider:
+		m.ClearModelProvider()
+		return nil
+	case run.FieldModelName:
+		m.ClearModelName()
+		return nil
+	case run.FieldModelTemperature:
+		m.ClearModelTemperature()
+		return nil
+	case run.FieldModelMaxTokens:
+		m.ClearModelMaxTokens()
 		return nil
 	}
 	return fmt.Errorf("unknown Run nullable field %s", name)
@@ -11996,6 +12462,18 @@ func (m *RunMutation) ResetField(name string) error {
 		return nil
 	case run.FieldMessageID:
 		m.ResetMessageID()
+		return nil
+	case run.FieldModelProvider:
+		m.ResetModelProvider()
+		return nil
+	case run.FieldModelName:
+		m.ResetModelName()
+		return nil
+	case run.FieldModelTemperature:
+		m.ResetModelTemperature()
+		return nil
+	case run.FieldModelMaxTokens:
+		m.ResetModelMaxTokens()
 		return nil
 	}
 	return fmt.Errorf("unknown Run field %s", name)
@@ -12786,6 +13264,13 @@ type UserMutation struct {
 	role                        *user.Role
 	plan                        *user.Plan
 	is_guest                    *bool
+	model_provider              *string
+	model_name                  *string
+	model_temperature           *float64
+	addmodel_temperature        *float64
+	model_max_tokens            *int
+	addmodel_max_tokens         *int
+	model_api_key               *[]byte
 	clearedFields               map[string]struct{}
 	sessions                    map[string]struct{}
 	removedsessions             map[string]struct{}
@@ -13277,6 +13762,293 @@ func (m *UserMutation) OldIsGuest(ctx context.Context) (v bool, err error) {
 // ResetIsGuest resets all changes to the "is_guest" field.
 func (m *UserMutation) ResetIsGuest() {
 	m.is_guest = nil
+}
+
+// SetModelProvider sets the "model_provider" field.
+func (m *UserMutation) SetModelProvider(s string) {
+	m.model_provider = &s
+}
+
+// ModelProvider returns the value of the "model_provider" field in the mutation.
+func (m *UserMutation) ModelProvider() (r string, exists bool) {
+	v := m.model_provider
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelProvider returns the old "model_provider" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldModelProvider(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelProvider is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelProvider requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelProvider: %w", err)
+	}
+	return oldValue.ModelProvider, nil
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (m *UserMutation) ClearModelProvider() {
+	m.model_provider = nil
+	m.clearedFields[user.FieldModelProvider] = struct{}{}
+}
+
+// ModelProviderCleared returns if the "model_provider" field was cleared in this mutation.
+func (m *UserMutation) ModelProviderCleared() bool {
+	_, ok := m.clearedFields[user.FieldModelProvider]
+	return ok
+}
+
+// ResetModelProvider resets all changes to the "model_provider" field.
+func (m *UserMutation) ResetModelProvider() {
+	m.model_provider = nil
+	delete(m.clearedFields, user.FieldModelProvider)
+}
+
+// SetModelName sets the "model_name" field.
+func (m *UserMutation) SetModelName(s string) {
+	m.model_name = &s
+}
+
+// ModelName returns the value of the "model_name" field in the mutation.
+func (m *UserMutation) ModelName() (r string, exists bool) {
+	v := m.model_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelName returns the old "model_name" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldModelName(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelName: %w", err)
+	}
+	return oldValue.ModelName, nil
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (m *UserMutation) ClearModelName() {
+	m.model_name = nil
+	m.clearedFields[user.FieldModelName] = struct{}{}
+}
+
+// ModelNameCleared returns if the "model_name" field was cleared in this mutation.
+func (m *UserMutation) ModelNameCleared() bool {
+	_, ok := m.clearedFields[user.FieldModelName]
+	return ok
+}
+
+// ResetModelName resets all changes to the "model_name" field.
+func (m *UserMutation) ResetModelName() {
+	m.model_name = nil
+	delete(m.clearedFields, user.FieldModelName)
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (m *UserMutation) SetModelTemperature(f float64) {
+	m.model_temperature = &f
+	m.addmodel_temperature = nil
+}
+
+// ModelTemperature returns the value of the "model_temperature" field in the mutation.
+func (m *UserMutation) ModelTemperature() (r float64, exists bool) {
+	v := m.model_temperature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelTemperature returns the old "model_temperature" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldModelTemperature(ctx context.Context) (v *float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelTemperature is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelTemperature requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelTemperature: %w", err)
+	}
+	return oldValue.ModelTemperature, nil
+}
+
+// AddModelTemperature adds f to the "model_temperature" field.
+func (m *UserMutation) AddModelTemperature(f float64) {
+	if m.addmodel_temperature != nil {
+		*m.addmodel_temperature += f
+	} else {
+		m.addmodel_temperature = &f
+	}
+}
+
+// AddedModelTemperature returns the value that was added to the "model_temperature" field in this mutation.
+func (m *UserMutation) AddedModelTemperature() (r float64, exists bool) {
+	v := m.addmodel_temperature
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (m *UserMutation) ClearModelTemperature() {
+	m.model_temperature = nil
+	m.addmodel_temperature = nil
+	m.clearedFields[user.FieldModelTemperature] = struct{}{}
+}
+
+// ModelTemperatureCleared returns if the "model_temperature" field was cleared in this mutation.
+func (m *UserMutation) ModelTemperatureCleared() bool {
+	_, ok := m.clearedFields[user.FieldModelTemperature]
+	return ok
+}
+
+// ResetModelTemperature resets all changes to the "model_temperature" field.
+func (m *UserMutation) ResetModelTemperature() {
+	m.model_temperature = nil
+	m.addmodel_temperature = nil
+	delete(m.clearedFields, user.FieldModelTemperature)
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (m *UserMutation) SetModelMaxTokens(i int) {
+	m.model_max_tokens = &i
+	m.addmodel_max_tokens = nil
+}
+
+// ModelMaxTokens returns the value of the "model_max_tokens" field in the mutation.
+func (m *UserMutation) ModelMaxTokens() (r int, exists bool) {
+	v := m.model_max_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelMaxTokens returns the old "model_max_tokens" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldModelMaxTokens(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelMaxTokens is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelMaxTokens requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelMaxTokens: %w", err)
+	}
+	return oldValue.ModelMaxTokens, nil
+}
+
+// AddModelMaxTokens adds i to the "model_max_tokens" field.
+func (m *UserMutation) AddModelMaxTokens(i int) {
+	if m.addmodel_max_tokens != nil {
+		*m.addmodel_max_tokens += i
+	} else {
+		m.addmodel_max_tokens = &i
+	}
+}
+
+// AddedModelMaxTokens returns the value that was added to the "model_max_tokens" field in this mutation.
+func (m *UserMutation) AddedModelMaxTokens() (r int, exists bool) {
+	v := m.addmodel_max_tokens
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (m *UserMutation) ClearModelMaxTokens() {
+	m.model_max_tokens = nil
+	m.addmodel_max_tokens = nil
+	m.clearedFields[user.FieldModelMaxTokens] = struct{}{}
+}
+
+// ModelMaxTokensCleared returns if the "model_max_tokens" field was cleared in this mutation.
+func (m *UserMutation) ModelMaxTokensCleared() bool {
+	_, ok := m.clearedFields[user.FieldModelMaxTokens]
+	return ok
+}
+
+// ResetModelMaxTokens resets all changes to the "model_max_tokens" field.
+func (m *UserMutation) ResetModelMaxTokens() {
+	m.model_max_tokens = nil
+	m.addmodel_max_tokens = nil
+	delete(m.clearedFields, user.FieldModelMaxTokens)
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (m *UserMutation) SetModelAPIKey(b []byte) {
+	m.model_api_key = &b
+}
+
+// ModelAPIKey returns the value of the "model_api_key" field in the mutation.
+func (m *UserMutation) ModelAPIKey() (r []byte, exists bool) {
+	v := m.model_api_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldModelAPIKey returns the old "model_api_key" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldModelAPIKey(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldModelAPIKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldModelAPIKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldModelAPIKey: %w", err)
+	}
+	return oldValue.ModelAPIKey, nil
+}
+
+// ClearModelAPIKey clears the value of the "model_api_key" field.
+func (m *UserMutation) ClearModelAPIKey() {
+	m.model_api_key = nil
+	m.clearedFields[user.FieldModelAPIKey] = struct{}{}
+}
+
+// ModelAPIKeyCleared returns if the "model_api_key" field was cleared in this mutation.
+func (m *UserMutation) ModelAPIKeyCleared() bool {
+	_, ok := m.clearedFields[user.FieldModelAPIKey]
+	return ok
+}
+
+// ResetModelAPIKey resets all changes to the "model_api_key" field.
+func (m *UserMutation) ResetModelAPIKey() {
+	m.model_api_key = nil
+	delete(m.clearedFields, user.FieldModelAPIKey)
 }
 
 // AddSessionIDs adds the "sessions" edge to the Session entity by ids.
@@ -13907,7 +14679,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -13935,6 +14707,21 @@ func (m *UserMutation) Fields() []string {
 	if m.is_guest != nil {
 		fields = append(fields, user.FieldIsGuest)
 	}
+	if m.model_provider != nil {
+		fields = append(fields, user.FieldModelProvider)
+	}
+	if m.model_name != nil {
+		fields = append(fields, user.FieldModelName)
+	}
+	if m.model_temperature != nil {
+		fields = append(fields, user.FieldModelTemperature)
+	}
+	if m.model_max_tokens != nil {
+		fields = append(fields, user.FieldModelMaxTokens)
+	}
+	if m.model_api_key != nil {
+		fields = append(fields, user.FieldModelAPIKey)
+	}
 	return fields
 }
 
@@ -13961,6 +14748,16 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Plan()
 	case user.FieldIsGuest:
 		return m.IsGuest()
+	case user.FieldModelProvider:
+		return m.ModelProvider()
+	case user.FieldModelName:
+		return m.ModelName()
+	case user.FieldModelTemperature:
+		return m.ModelTemperature()
+	case user.FieldModelMaxTokens:
+		return m.ModelMaxTokens()
+	case user.FieldModelAPIKey:
+		return m.ModelAPIKey()
 	}
 	return nil, false
 }
@@ -13988,6 +14785,16 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPlan(ctx)
 	case user.FieldIsGuest:
 		return m.OldIsGuest(ctx)
+	case user.FieldModelProvider:
+		return m.OldModelProvider(ctx)
+	case user.FieldModelName:
+		return m.OldModelName(ctx)
+	case user.FieldModelTemperature:
+		return m.OldModelTemperature(ctx)
+	case user.FieldModelMaxTokens:
+		return m.OldModelMaxTokens(ctx)
+	case user.FieldModelAPIKey:
+		return m.OldModelAPIKey(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -14060,6 +14867,41 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIsGuest(v)
 		return nil
+	case user.FieldModelProvider:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelProvider(v)
+		return nil
+	case user.FieldModelName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelName(v)
+		return nil
+	case user.FieldModelTemperature:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelTemperature(v)
+		return nil
+	case user.FieldModelMaxTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelMaxTokens(v)
+		return nil
+	case user.FieldModelAPIKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetModelAPIKey(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -14067,13 +14909,26 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *UserMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addmodel_temperature != nil {
+		fields = append(fields, user.FieldModelTemperature)
+	}
+	if m.addmodel_max_tokens != nil {
+		fields = append(fields, user.FieldModelMaxTokens)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case user.FieldModelTemperature:
+		return m.AddedModelTemperature()
+	case user.FieldModelMaxTokens:
+		return m.AddedModelMaxTokens()
+	}
 	return nil, false
 }
 
@@ -14082,6 +14937,20 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *UserMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case user.FieldModelTemperature:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddModelTemperature(v)
+		return nil
+	case user.FieldModelMaxTokens:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddModelMaxTokens(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
 }
@@ -14095,6 +14964,21 @@ func (m *UserMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(user.FieldPasswordHash) {
 		fields = append(fields, user.FieldPasswordHash)
+	}
+	if m.FieldCleared(user.FieldModelProvider) {
+		fields = append(fields, user.FieldModelProvider)
+	}
+	if m.FieldCleared(user.FieldModelName) {
+		fields = append(fields, user.FieldModelName)
+	}
+	if m.FieldCleared(user.FieldModelTemperature) {
+		fields = append(fields, user.FieldModelTemperature)
+	}
+	if m.FieldCleared(user.FieldModelMaxTokens) {
+		fields = append(fields, user.FieldModelMaxTokens)
+	}
+	if m.FieldCleared(user.FieldModelAPIKey) {
+		fields = append(fields, user.FieldModelAPIKey)
 	}
 	return fields
 }
@@ -14115,6 +14999,21 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldPasswordHash:
 		m.ClearPasswordHash()
+		return nil
+	case user.FieldModelProvider:
+		m.ClearModelProvider()
+		return nil
+	case user.FieldModelName:
+		m.ClearModelName()
+		return nil
+	case user.FieldModelTemperature:
+		m.ClearModelTemperature()
+		return nil
+	case user.FieldModelMaxTokens:
+		m.ClearModelMaxTokens()
+		return nil
+	case user.FieldModelAPIKey:
+		m.ClearModelAPIKey()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -14150,6 +15049,21 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldIsGuest:
 		m.ResetIsGuest()
+		return nil
+	case user.FieldModelProvider:
+		m.ResetModelProvider()
+		return nil
+	case user.FieldModelName:
+		m.ResetModelName()
+		return nil
+	case user.FieldModelTemperature:
+		m.ResetModelTemperature()
+		return nil
+	case user.FieldModelMaxTokens:
+		m.ResetModelMaxTokens()
+		return nil
+	case user.FieldModelAPIKey:
+		m.ResetModelAPIKey()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

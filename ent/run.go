@@ -46,6 +46,14 @@ type Run struct {
 	Events json.RawMessage `json:"events,omitempty"`
 	// MessageID holds the value of the "message_id" field.
 	MessageID *string `json:"message_id,omitempty"`
+	// ModelProvider holds the value of the "model_provider" field.
+	ModelProvider *string `json:"model_provider,omitempty"`
+	// ModelName holds the value of the "model_name" field.
+	ModelName *string `json:"model_name,omitempty"`
+	// ModelTemperature holds the value of the "model_temperature" field.
+	ModelTemperature *float64 `json:"model_temperature,omitempty"`
+	// ModelMaxTokens holds the value of the "model_max_tokens" field.
+	ModelMaxTokens *int `json:"model_max_tokens,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RunQuery when eager-loading is set.
 	Edges        RunEdges `json:"edges"`
@@ -94,9 +102,11 @@ func (*Run) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case run.FieldInput, run.FieldEvents:
 			values[i] = new([]byte)
-		case run.FieldAttempts:
+		case run.FieldModelTemperature:
+			values[i] = new(sql.NullFloat64)
+		case run.FieldAttempts, run.FieldModelMaxTokens:
 			values[i] = new(sql.NullInt64)
-		case run.FieldID, run.FieldUserID, run.FieldChatID, run.FieldKind, run.FieldStatus, run.FieldError, run.FieldMessageID:
+		case run.FieldID, run.FieldUserID, run.FieldChatID, run.FieldKind, run.FieldStatus, run.FieldError, run.FieldMessageID, run.FieldModelProvider, run.FieldModelName:
 			values[i] = new(sql.NullString)
 		case run.FieldCreatedAt, run.FieldUpdatedAt, run.FieldStartedAt, run.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -208,6 +218,34 @@ func (_m *Run) assignValues(columns []string, values []any) error {
 				_m.MessageID = new(string)
 				*_m.MessageID = value.String
 			}
+		case run.FieldModelProvider:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field model_provider", values[i])
+			} else if value.Valid {
+				_m.ModelProvider = new(string)
+				*_m.ModelProvider = value.String
+			}
+		case run.FieldModelName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field model_name", values[i])
+			} else if value.Valid {
+				_m.ModelName = new(string)
+				*_m.ModelName = value.String
+			}
+		case run.FieldModelTemperature:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field model_temperature", values[i])
+			} else if value.Valid {
+				_m.ModelTemperature = new(float64)
+				*_m.ModelTemperature = value.Float64
+			}
+		case run.FieldModelMaxTokens:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field model_max_tokens", values[i])
+			} else if value.Valid {
+				_m.ModelMaxTokens = new(int)
+				*_m.ModelMaxTokens = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -301,6 +339,26 @@ func (_m *Run) String() string {
 	if v := _m.MessageID; v != nil {
 		builder.WriteString("message_id=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelProvider; v != nil {
+		builder.WriteString("model_provider=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelName; v != nil {
+		builder.WriteString("model_name=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelTemperature; v != nil {
+		builder.WriteString("model_temperature=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelMaxTokens; v != nil {
+		builder.WriteString("model_max_tokens=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

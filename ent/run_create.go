@@ -176,6 +176,62 @@ func (_c *RunCreate) SetNillableMessageID(v *string) *RunCreate {
 	return _c
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (_c *RunCreate) SetModelProvider(v string) *RunCreate {
+	_c.mutation.SetModelProvider(v)
+	return _c
+}
+
+// SetNillableModelProvider sets the "model_provider" field if the given value is not nil.
+func (_c *RunCreate) SetNillableModelProvider(v *string) *RunCreate {
+	if v != nil {
+		_c.SetModelProvider(*v)
+	}
+	return _c
+}
+
+// SetModelName sets the "model_name" field.
+func (_c *RunCreate) SetModelName(v string) *RunCreate {
+	_c.mutation.SetModelName(v)
+	return _c
+}
+
+// SetNillableModelName sets the "model_name" field if the given value is not nil.
+func (_c *RunCreate) SetNillableModelName(v *string) *RunCreate {
+	if v != nil {
+		_c.SetModelName(*v)
+	}
+	return _c
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (_c *RunCreate) SetModelTemperature(v float64) *RunCreate {
+	_c.mutation.SetModelTemperature(v)
+	return _c
+}
+
+// SetNillableModelTemperature sets the "model_temperature" field if the given value is not nil.
+func (_c *RunCreate) SetNillableModelTemperature(v *float64) *RunCreate {
+	if v != nil {
+		_c.SetModelTemperature(*v)
+	}
+	return _c
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (_c *RunCreate) SetModelMaxTokens(v int) *RunCreate {
+	_c.mutation.SetModelMaxTokens(v)
+	return _c
+}
+
+// SetNillableModelMaxTokens sets the "model_max_tokens" field if the given value is not nil.
+func (_c *RunCreate) SetNillableModelMaxTokens(v *int) *RunCreate {
+	if v != nil {
+		_c.SetModelMaxTokens(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RunCreate) SetID(v string) *RunCreate {
 	_c.mutation.SetID(v)
@@ -391,6 +447,22 @@ func (_c *RunCreate) createSpec() (*Run, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MessageID(); ok {
 		_spec.SetField(run.FieldMessageID, field.TypeString, value)
 		_node.MessageID = &value
+	}
+	if value, ok := _c.mutation.ModelProvider(); ok {
+		_spec.SetField(run.FieldModelProvider, field.TypeString, value)
+		_node.ModelProvider = &value
+	}
+	if value, ok := _c.mutation.ModelName(); ok {
+		_spec.SetField(run.FieldModelName, field.TypeString, value)
+		_node.ModelName = &value
+	}
+	if value, ok := _c.mutation.ModelTemperature(); ok {
+		_spec.SetField(run.FieldModelTemperature, field.TypeFloat64, value)
+		_node.ModelTemperature = &value
+	}
+	if value, ok := _c.mutation.ModelMaxTokens(); ok {
+		_spec.SetField(run.FieldModelMaxTokens, field.TypeInt, value)
+		_node.ModelMaxTokens = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -628,6 +700,90 @@ func (u *RunUpsert) ClearMessageID() *RunUpsert {
 	return u
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (u *RunUpsert) SetModelProvider(v string) *RunUpsert {
+	u.Set(run.FieldModelProvider, v)
+	return u
+}
+
+// UpdateModelProvider sets the "model_provider" field to the value that was provided on create.
+func (u *RunUpsert) UpdateModelProvider() *RunUpsert {
+	u.SetExcluded(run.FieldModelProvider)
+	return u
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (u *RunUpsert) ClearModelProvider() *RunUpsert {
+	u.SetNull(run.FieldModelProvider)
+	return u
+}
+
+// SetModelName sets the "model_name" field.
+func (u *RunUpsert) SetModelName(v string) *RunUpsert {
+	u.Set(run.FieldModelName, v)
+	return u
+}
+
+// UpdateModelName sets the "model_name" field to the value that was provided on create.
+func (u *RunUpsert) UpdateModelName() *RunUpsert {
+	u.SetExcluded(run.FieldModelName)
+	return u
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (u *RunUpsert) ClearModelName() *RunUpsert {
+	u.SetNull(run.FieldModelName)
+	return u
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (u *RunUpsert) SetModelTemperature(v float64) *RunUpsert {
+	u.Set(run.FieldModelTemperature, v)
+	return u
+}
+
+// UpdateModelTemperature sets the "model_temperature" field to the value that was provided on create.
+func (u *RunUpsert) UpdateModelTemperature() *RunUpsert {
+	u.SetExcluded(run.FieldModelTemperature)
+	return u
+}
+
+// AddModelTemperature adds v to the "model_temperature" field.
+func (u *RunUpsert) AddModelTemperature(v float64) *RunUpsert {
+	u.Add(run.FieldModelTemperature, v)
+	return u
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (u *RunUpsert) ClearModelTemperature() *RunUpsert {
+	u.SetNull(run.FieldModelTemperature)
+	return u
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (u *RunUpsert) SetModelMaxTokens(v int) *RunUpsert {
+	u.Set(run.FieldModelMaxTokens, v)
+	return u
+}
+
+// UpdateModelMaxTokens sets the "model_max_tokens" field to the value that was provided on create.
+func (u *RunUpsert) UpdateModelMaxTokens() *RunUpsert {
+	u.SetExcluded(run.FieldModelMaxTokens)
+	return u
+}
+
+// AddModelMaxTokens adds v to the "model_max_tokens" field.
+func (u *RunUpsert) AddModelMaxTokens(v int) *RunUpsert {
+	u.Add(run.FieldModelMaxTokens, v)
+	return u
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (u *RunUpsert) ClearModelMaxTokens() *RunUpsert {
+	u.SetNull(run.FieldModelMaxTokens)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -860,6 +1016,104 @@ func (u *RunUpsertOne) UpdateMessageID() *RunUpsertOne {
 func (u *RunUpsertOne) ClearMessageID() *RunUpsertOne {
 	return u.Update(func(s *RunUpsert) {
 		s.ClearMessageID()
+	})
+}
+
+// SetModelProvider sets the "model_provider" field.
+func (u *RunUpsertOne) SetModelProvider(v string) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelProvider(v)
+	})
+}
+
+// UpdateModelProvider sets the "model_provider" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateModelProvider() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelProvider()
+	})
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (u *RunUpsertOne) ClearModelProvider() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelProvider()
+	})
+}
+
+// SetModelName sets the "model_name" field.
+func (u *RunUpsertOne) SetModelName(v string) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelName(v)
+	})
+}
+
+// UpdateModelName sets the "model_name" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateModelName() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelName()
+	})
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (u *RunUpsertOne) ClearModelName() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelName()
+	})
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (u *RunUpsertOne) SetModelTemperature(v float64) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelTemperature(v)
+	})
+}
+
+// AddModelTemperature adds v to the "model_temperature" field.
+func (u *RunUpsertOne) AddModelTemperature(v float64) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.AddModelTemperature(v)
+	})
+}
+
+// UpdateModelTemperature sets the "model_temperature" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateModelTemperature() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelTemperature()
+	})
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (u *RunUpsertOne) ClearModelTemperature() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelTemperature()
+	})
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (u *RunUpsertOne) SetModelMaxTokens(v int) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelMaxTokens(v)
+	})
+}
+
+// AddModelMaxTokens adds v to the "model_max_tokens" field.
+func (u *RunUpsertOne) AddModelMaxTokens(v int) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.AddModelMaxTokens(v)
+	})
+}
+
+// UpdateModelMaxTokens sets the "model_max_tokens" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateModelMaxTokens() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelMaxTokens()
+	})
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (u *RunUpsertOne) ClearModelMaxTokens() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelMaxTokens()
 	})
 }
 
@@ -1262,6 +1516,104 @@ func (u *RunUpsertBulk) UpdateMessageID() *RunUpsertBulk {
 func (u *RunUpsertBulk) ClearMessageID() *RunUpsertBulk {
 	return u.Update(func(s *RunUpsert) {
 		s.ClearMessageID()
+	})
+}
+
+// SetModelProvider sets the "model_provider" field.
+func (u *RunUpsertBulk) SetModelProvider(v string) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelProvider(v)
+	})
+}
+
+// UpdateModelProvider sets the "model_provider" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateModelProvider() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelProvider()
+	})
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (u *RunUpsertBulk) ClearModelProvider() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelProvider()
+	})
+}
+
+// SetModelName sets the "model_name" field.
+func (u *RunUpsertBulk) SetModelName(v string) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelName(v)
+	})
+}
+
+// UpdateModelName sets the "model_name" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateModelName() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelName()
+	})
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (u *RunUpsertBulk) ClearModelName() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelName()
+	})
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (u *RunUpsertBulk) SetModelTemperature(v float64) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelTemperature(v)
+	})
+}
+
+// AddModelTemperature adds v to the "model_temperature" field.
+func (u *RunUpsertBulk) AddModelTemperature(v float64) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.AddModelTemperature(v)
+	})
+}
+
+// UpdateModelTemperature sets the "model_temperature" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateModelTemperature() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelTemperature()
+	})
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (u *RunUpsertBulk) ClearModelTemperature() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelTemperature()
+	})
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (u *RunUpsertBulk) SetModelMaxTokens(v int) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetModelMaxTokens(v)
+	})
+}
+
+// AddModelMaxTokens adds v to the "model_max_tokens" field.
+func (u *RunUpsertBulk) AddModelMaxTokens(v int) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.AddModelMaxTokens(v)
+	})
+}
+
+// UpdateModelMaxTokens sets the "model_max_tokens" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateModelMaxTokens() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateModelMaxTokens()
+	})
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (u *RunUpsertBulk) ClearModelMaxTokens() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.ClearModelMaxTokens()
 	})
 }
 

@@ -188,6 +188,100 @@ func (_u *RunUpdate) ClearMessageID() *RunUpdate {
 	return _u
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (_u *RunUpdate) SetModelProvider(v string) *RunUpdate {
+	_u.mutation.SetModelProvider(v)
+	return _u
+}
+
+// SetNillableModelProvider sets the "model_provider" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableModelProvider(v *string) *RunUpdate {
+	if v != nil {
+		_u.SetModelProvider(*v)
+	}
+	return _u
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (_u *RunUpdate) ClearModelProvider() *RunUpdate {
+	_u.mutation.ClearModelProvider()
+	return _u
+}
+
+// SetModelName sets the "model_name" field.
+func (_u *RunUpdate) SetModelName(v string) *RunUpdate {
+	_u.mutation.SetModelName(v)
+	return _u
+}
+
+// SetNillableModelName sets the "model_name" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableModelName(v *string) *RunUpdate {
+	if v != nil {
+		_u.SetModelName(*v)
+	}
+	return _u
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (_u *RunUpdate) ClearModelName() *RunUpdate {
+	_u.mutation.ClearModelName()
+	return _u
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (_u *RunUpdate) SetModelTemperature(v float64) *RunUpdate {
+	_u.mutation.ResetModelTemperature()
+	_u.mutation.SetModelTemperature(v)
+	return _u
+}
+
+// SetNillableModelTemperature sets the "model_temperature" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableModelTemperature(v *float64) *RunUpdate {
+	if v != nil {
+		_u.SetModelTemperature(*v)
+	}
+	return _u
+}
+
+// AddModelTemperature adds value to the "model_temperature" field.
+func (_u *RunUpdate) AddModelTemperature(v float64) *RunUpdate {
+	_u.mutation.AddModelTemperature(v)
+	return _u
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (_u *RunUpdate) ClearModelTemperature() *RunUpdate {
+	_u.mutation.ClearModelTemperature()
+	return _u
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (_u *RunUpdate) SetModelMaxTokens(v int) *RunUpdate {
+	_u.mutation.ResetModelMaxTokens()
+	_u.mutation.SetModelMaxTokens(v)
+	return _u
+}
+
+// SetNillableModelMaxTokens sets the "model_max_tokens" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableModelMaxTokens(v *int) *RunUpdate {
+	if v != nil {
+		_u.SetModelMaxTokens(*v)
+	}
+	return _u
+}
+
+// AddModelMaxTokens adds value to the "model_max_tokens" field.
+func (_u *RunUpdate) AddModelMaxTokens(v int) *RunUpdate {
+	_u.mutation.AddModelMaxTokens(v)
+	return _u
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (_u *RunUpdate) ClearModelMaxTokens() *RunUpdate {
+	_u.mutation.ClearModelMaxTokens()
+	return _u
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_u *RunUpdate) Mutation() *RunMutation {
 	return _u.mutation
@@ -323,6 +417,36 @@ func (_u *RunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.MessageIDCleared() {
 		_spec.ClearField(run.FieldMessageID, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelProvider(); ok {
+		_spec.SetField(run.FieldModelProvider, field.TypeString, value)
+	}
+	if _u.mutation.ModelProviderCleared() {
+		_spec.ClearField(run.FieldModelProvider, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelName(); ok {
+		_spec.SetField(run.FieldModelName, field.TypeString, value)
+	}
+	if _u.mutation.ModelNameCleared() {
+		_spec.ClearField(run.FieldModelName, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelTemperature(); ok {
+		_spec.SetField(run.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedModelTemperature(); ok {
+		_spec.AddField(run.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if _u.mutation.ModelTemperatureCleared() {
+		_spec.ClearField(run.FieldModelTemperature, field.TypeFloat64)
+	}
+	if value, ok := _u.mutation.ModelMaxTokens(); ok {
+		_spec.SetField(run.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedModelMaxTokens(); ok {
+		_spec.AddField(run.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if _u.mutation.ModelMaxTokensCleared() {
+		_spec.ClearField(run.FieldModelMaxTokens, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -503,6 +627,100 @@ func (_u *RunUpdateOne) ClearMessageID() *RunUpdateOne {
 	return _u
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (_u *RunUpdateOne) SetModelProvider(v string) *RunUpdateOne {
+	_u.mutation.SetModelProvider(v)
+	return _u
+}
+
+// SetNillableModelProvider sets the "model_provider" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableModelProvider(v *string) *RunUpdateOne {
+	if v != nil {
+		_u.SetModelProvider(*v)
+	}
+	return _u
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (_u *RunUpdateOne) ClearModelProvider() *RunUpdateOne {
+	_u.mutation.ClearModelProvider()
+	return _u
+}
+
+// SetModelName sets the "model_name" field.
+func (_u *RunUpdateOne) SetModelName(v string) *RunUpdateOne {
+	_u.mutation.SetModelName(v)
+	return _u
+}
+
+// SetNillableModelName sets the "model_name" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableModelName(v *string) *RunUpdateOne {
+	if v != nil {
+		_u.SetModelName(*v)
+	}
+	return _u
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (_u *RunUpdateOne) ClearModelName() *RunUpdateOne {
+	_u.mutation.ClearModelName()
+	return _u
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (_u *RunUpdateOne) SetModelTemperature(v float64) *RunUpdateOne {
+	_u.mutation.ResetModelTemperature()
+	_u.mutation.SetModelTemperature(v)
+	return _u
+}
+
+// SetNillableModelTemperature sets the "model_temperature" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableModelTemperature(v *float64) *RunUpdateOne {
+	if v != nil {
+		_u.SetModelTemperature(*v)
+	}
+	return _u
+}
+
+// AddModelTemperature adds value to the "model_temperature" field.
+func (_u *RunUpdateOne) AddModelTemperature(v float64) *RunUpdateOne {
+	_u.mutation.AddModelTemperature(v)
+	return _u
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (_u *RunUpdateOne) ClearModelTemperature() *RunUpdateOne {
+	_u.mutation.ClearModelTemperature()
+	return _u
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (_u *RunUpdateOne) SetModelMaxTokens(v int) *RunUpdateOne {
+	_u.mutation.ResetModelMaxTokens()
+	_u.mutation.SetModelMaxTokens(v)
+	return _u
+}
+
+// SetNillableModelMaxTokens sets the "model_max_tokens" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableModelMaxTokens(v *int) *RunUpdateOne {
+	if v != nil {
+		_u.SetModelMaxTokens(*v)
+	}
+	return _u
+}
+
+// AddModelMaxTokens adds value to the "model_max_tokens" field.
+func (_u *RunUpdateOne) AddModelMaxTokens(v int) *RunUpdateOne {
+	_u.mutation.AddModelMaxTokens(v)
+	return _u
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (_u *RunUpdateOne) ClearModelMaxTokens() *RunUpdateOne {
+	_u.mutation.ClearModelMaxTokens()
+	return _u
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_u *RunUpdateOne) Mutation() *RunMutation {
 	return _u.mutation
@@ -668,6 +886,36 @@ func (_u *RunUpdateOne) sqlSave(ctx context.Context) (_node *Run, err error) {
 	}
 	if _u.mutation.MessageIDCleared() {
 		_spec.ClearField(run.FieldMessageID, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelProvider(); ok {
+		_spec.SetField(run.FieldModelProvider, field.TypeString, value)
+	}
+	if _u.mutation.ModelProviderCleared() {
+		_spec.ClearField(run.FieldModelProvider, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelName(); ok {
+		_spec.SetField(run.FieldModelName, field.TypeString, value)
+	}
+	if _u.mutation.ModelNameCleared() {
+		_spec.ClearField(run.FieldModelName, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelTemperature(); ok {
+		_spec.SetField(run.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedModelTemperature(); ok {
+		_spec.AddField(run.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if _u.mutation.ModelTemperatureCleared() {
+		_spec.ClearField(run.FieldModelTemperature, field.TypeFloat64)
+	}
+	if value, ok := _u.mutation.ModelMaxTokens(); ok {
+		_spec.SetField(run.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedModelMaxTokens(); ok {
+		_spec.AddField(run.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if _u.mutation.ModelMaxTokensCleared() {
+		_spec.ClearField(run.FieldModelMaxTokens, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Run{config: _u.config}

@@ -35,6 +35,16 @@ type User struct {
 	Plan user.Plan `json:"plan,omitempty"`
 	// IsGuest holds the value of the "is_guest" field.
 	IsGuest bool `json:"is_guest,omitempty"`
+	// ModelProvider holds the value of the "model_provider" field.
+	ModelProvider *string `json:"model_provider,omitempty"`
+	// ModelName holds the value of the "model_name" field.
+	ModelName *string `json:"model_name,omitempty"`
+	// ModelTemperature holds the value of the "model_temperature" field.
+	ModelTemperature *float64 `json:"model_temperature,omitempty"`
+	// ModelMaxTokens holds the value of the "model_max_tokens" field.
+	ModelMaxTokens *int `json:"model_max_tokens,omitempty"`
+	// ModelAPIKey holds the value of the "model_api_key" field.
+	ModelAPIKey *[]byte `json:"-"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -186,9 +196,15 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case user.FieldModelAPIKey:
+			values[i] = new([]byte)
 		case user.FieldIsGuest:
 			values[i] = new(sql.NullBool)
-		case user.FieldID, user.FieldUsername, user.FieldEmail, user.FieldName, user.FieldPasswordHash, user.FieldRole, user.FieldPlan:
+		case user.FieldModelTemperature:
+			values[i] = new(sql.NullFloat64)
+		case user.FieldModelMaxTokens:
+			values[i] = new(sql.NullInt64)
+		case user.FieldID, user.FieldUsername, user.FieldEmail, user.FieldName, user.FieldPasswordHash, user.FieldRole, user.FieldPlan, user.FieldModelProvider, user.FieldModelName:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -267,6 +283,40 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field is_guest", values[i])
 			} else if value.Valid {
 				_m.IsGuest = value.Bool
+			}
+		case user.FieldModelProvider:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field model_provider", values[i])
+			} else if value.Valid {
+				_m.ModelProvider = new(string)
+				*_m.ModelProvider = value.String
+			}
+		case user.FieldModelName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field model_name", values[i])
+			} else if value.Valid {
+				_m.ModelName = new(string)
+				*_m.ModelName = value.String
+			}
+		case user.FieldModelTemperature:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field model_temperature", values[i])
+			} else if value.Valid {
+				_m.ModelTemperature = new(float64)
+				*_m.ModelTemperature = value.Float64
+			}
+		case user.FieldModelMaxTokens:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field model_max_tokens", values[i])
+			} else if value.Valid {
+				_m.ModelMaxTokens = new(int)
+				*_m.ModelMaxTokens = int(value.Int64)
+			}
+		case user.FieldModelAPIKey:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field model_api_key", values[i])
+			} else if value != nil {
+				_m.ModelAPIKey = value
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -386,6 +436,28 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("is_guest=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IsGuest))
+	builder.WriteString(", ")
+	if v := _m.ModelProvider; v != nil {
+		builder.WriteString("model_provider=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelName; v != nil {
+		builder.WriteString("model_name=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelTemperature; v != nil {
+		builder.WriteString("model_temperature=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ModelMaxTokens; v != nil {
+		builder.WriteString("model_max_tokens=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("model_api_key=<sensitive>")
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -160,6 +160,68 @@ func (_c *UserCreate) SetNillableIsGuest(v *bool) *UserCreate {
 	return _c
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (_c *UserCreate) SetModelProvider(v string) *UserCreate {
+	_c.mutation.SetModelProvider(v)
+	return _c
+}
+
+// SetNillableModelProvider sets the "model_provider" field if the given value is not nil.
+func (_c *UserCreate) SetNillableModelProvider(v *string) *UserCreate {
+	if v != nil {
+		_c.SetModelProvider(*v)
+	}
+	return _c
+}
+
+// SetModelName sets the "model_name" field.
+func (_c *UserCreate) SetModelName(v string) *UserCreate {
+	_c.mutation.SetModelName(v)
+	return _c
+}
+
+// SetNillableModelName sets the "model_name" field if the given value is not nil.
+func (_c *UserCreate) SetNillableModelName(v *string) *UserCreate {
+	if v != nil {
+		_c.SetModelName(*v)
+	}
+	return _c
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (_c *UserCreate) SetModelTemperature(v float64) *UserCreate {
+	_c.mutation.SetModelTemperature(v)
+	return _c
+}
+
+// SetNillableModelTemperature sets the "model_temperature" field if the given value is not nil.
+func (_c *UserCreate) SetNillableModelTemperature(v *float64) *UserCreate {
+	if v != nil {
+		_c.SetModelTemperature(*v)
+	}
+	return _c
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (_c *UserCreate) SetModelMaxTokens(v int) *UserCreate {
+	_c.mutation.SetModelMaxTokens(v)
+	return _c
+}
+
+// SetNillableModelMaxTokens sets the "model_max_tokens" field if the given value is not nil.
+func (_c *UserCreate) SetNillableModelMaxTokens(v *int) *UserCreate {
+	if v != nil {
+		_c.SetModelMaxTokens(*v)
+	}
+	return _c
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (_c *UserCreate) SetModelAPIKey(v []byte) *UserCreate {
+	_c.mutation.SetModelAPIKey(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v string) *UserCreate {
 	_c.mutation.SetID(v)
@@ -545,6 +607,26 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldIsGuest, field.TypeBool, value)
 		_node.IsGuest = value
 	}
+	if value, ok := _c.mutation.ModelProvider(); ok {
+		_spec.SetField(user.FieldModelProvider, field.TypeString, value)
+		_node.ModelProvider = &value
+	}
+	if value, ok := _c.mutation.ModelName(); ok {
+		_spec.SetField(user.FieldModelName, field.TypeString, value)
+		_node.ModelName = &value
+	}
+	if value, ok := _c.mutation.ModelTemperature(); ok {
+		_spec.SetField(user.FieldModelTemperature, field.TypeFloat64, value)
+		_node.ModelTemperature = &value
+	}
+	if value, ok := _c.mutation.ModelMaxTokens(); ok {
+		_spec.SetField(user.FieldModelMaxTokens, field.TypeInt, value)
+		_node.ModelMaxTokens = &value
+	}
+	if value, ok := _c.mutation.ModelAPIKey(); ok {
+		_spec.SetField(user.FieldModelAPIKey, field.TypeBytes, value)
+		_node.ModelAPIKey = &value
+	}
 	if nodes := _c.mutation.SessionsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -881,6 +963,108 @@ func (u *UserUpsert) UpdateIsGuest() *UserUpsert {
 	return u
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (u *UserUpsert) SetModelProvider(v string) *UserUpsert {
+	u.Set(user.FieldModelProvider, v)
+	return u
+}
+
+// UpdateModelProvider sets the "model_provider" field to the value that was provided on create.
+func (u *UserUpsert) UpdateModelProvider() *UserUpsert {
+	u.SetExcluded(user.FieldModelProvider)
+	return u
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (u *UserUpsert) ClearModelProvider() *UserUpsert {
+	u.SetNull(user.FieldModelProvider)
+	return u
+}
+
+// SetModelName sets the "model_name" field.
+func (u *UserUpsert) SetModelName(v string) *UserUpsert {
+	u.Set(user.FieldModelName, v)
+	return u
+}
+
+// UpdateModelName sets the "model_name" field to the value that was provided on create.
+func (u *UserUpsert) UpdateModelName() *UserUpsert {
+	u.SetExcluded(user.FieldModelName)
+	return u
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (u *UserUpsert) ClearModelName() *UserUpsert {
+	u.SetNull(user.FieldModelName)
+	return u
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (u *UserUpsert) SetModelTemperature(v float64) *UserUpsert {
+	u.Set(user.FieldModelTemperature, v)
+	return u
+}
+
+// UpdateModelTemperature sets the "model_temperature" field to the value that was provided on create.
+func (u *UserUpsert) UpdateModelTemperature() *UserUpsert {
+	u.SetExcluded(user.FieldModelTemperature)
+	return u
+}
+
+// AddModelTemperature adds v to the "model_temperature" field.
+func (u *UserUpsert) AddModelTemperature(v float64) *UserUpsert {
+	u.Add(user.FieldModelTemperature, v)
+	return u
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (u *UserUpsert) ClearModelTemperature() *UserUpsert {
+	u.SetNull(user.FieldModelTemperature)
+	return u
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (u *UserUpsert) SetModelMaxTokens(v int) *UserUpsert {
+	u.Set(user.FieldModelMaxTokens, v)
+	return u
+}
+
+// UpdateModelMaxTokens sets the "model_max_tokens" field to the value that was provided on create.
+func (u *UserUpsert) UpdateModelMaxTokens() *UserUpsert {
+	u.SetExcluded(user.FieldModelMaxTokens)
+	return u
+}
+
+// AddModelMaxTokens adds v to the "model_max_tokens" field.
+func (u *UserUpsert) AddModelMaxTokens(v int) *UserUpsert {
+	u.Add(user.FieldModelMaxTokens, v)
+	return u
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (u *UserUpsert) ClearModelMaxTokens() *UserUpsert {
+	u.SetNull(user.FieldModelMaxTokens)
+	return u
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (u *UserUpsert) SetModelAPIKey(v []byte) *UserUpsert {
+	u.Set(user.FieldModelAPIKey, v)
+	return u
+}
+
+// UpdateModelAPIKey sets the "model_api_key" field to the value that was provided on create.
+func (u *UserUpsert) UpdateModelAPIKey() *UserUpsert {
+	u.SetExcluded(user.FieldModelAPIKey)
+	return u
+}
+
+// ClearModelAPIKey clears the value of the "model_api_key" field.
+func (u *UserUpsert) ClearModelAPIKey() *UserUpsert {
+	u.SetNull(user.FieldModelAPIKey)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1055,6 +1239,125 @@ func (u *UserUpsertOne) SetIsGuest(v bool) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateIsGuest() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateIsGuest()
+	})
+}
+
+// SetModelProvider sets the "model_provider" field.
+func (u *UserUpsertOne) SetModelProvider(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelProvider(v)
+	})
+}
+
+// UpdateModelProvider sets the "model_provider" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateModelProvider() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelProvider()
+	})
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (u *UserUpsertOne) ClearModelProvider() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelProvider()
+	})
+}
+
+// SetModelName sets the "model_name" field.
+func (u *UserUpsertOne) SetModelName(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelName(v)
+	})
+}
+
+// UpdateModelName sets the "model_name" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateModelName() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelName()
+	})
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (u *UserUpsertOne) ClearModelName() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelName()
+	})
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (u *UserUpsertOne) SetModelTemperature(v float64) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelTemperature(v)
+	})
+}
+
+// AddModelTemperature adds v to the "model_temperature" field.
+func (u *UserUpsertOne) AddModelTemperature(v float64) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddModelTemperature(v)
+	})
+}
+
+// UpdateModelTemperature sets the "model_temperature" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateModelTemperature() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelTemperature()
+	})
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (u *UserUpsertOne) ClearModelTemperature() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelTemperature()
+	})
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (u *UserUpsertOne) SetModelMaxTokens(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelMaxTokens(v)
+	})
+}
+
+// AddModelMaxTokens adds v to the "model_max_tokens" field.
+func (u *UserUpsertOne) AddModelMaxTokens(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddModelMaxTokens(v)
+	})
+}
+
+// UpdateModelMaxTokens sets the "model_max_tokens" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateModelMaxTokens() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelMaxTokens()
+	})
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (u *UserUpsertOne) ClearModelMaxTokens() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelMaxTokens()
+	})
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (u *UserUpsertOne) SetModelAPIKey(v []byte) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelAPIKey(v)
+	})
+}
+
+// UpdateModelAPIKey sets the "model_api_key" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateModelAPIKey() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelAPIKey()
+	})
+}
+
+// ClearModelAPIKey clears the value of the "model_api_key" field.
+func (u *UserUpsertOne) ClearModelAPIKey() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelAPIKey()
 	})
 }
 
@@ -1399,6 +1702,125 @@ func (u *UserUpsertBulk) SetIsGuest(v bool) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateIsGuest() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateIsGuest()
+	})
+}
+
+// SetModelProvider sets the "model_provider" field.
+func (u *UserUpsertBulk) SetModelProvider(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelProvider(v)
+	})
+}
+
+// UpdateModelProvider sets the "model_provider" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateModelProvider() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelProvider()
+	})
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (u *UserUpsertBulk) ClearModelProvider() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelProvider()
+	})
+}
+
+// SetModelName sets the "model_name" field.
+func (u *UserUpsertBulk) SetModelName(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelName(v)
+	})
+}
+
+// UpdateModelName sets the "model_name" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateModelName() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelName()
+	})
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (u *UserUpsertBulk) ClearModelName() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelName()
+	})
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (u *UserUpsertBulk) SetModelTemperature(v float64) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelTemperature(v)
+	})
+}
+
+// AddModelTemperature adds v to the "model_temperature" field.
+func (u *UserUpsertBulk) AddModelTemperature(v float64) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddModelTemperature(v)
+	})
+}
+
+// UpdateModelTemperature sets the "model_temperature" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateModelTemperature() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelTemperature()
+	})
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (u *UserUpsertBulk) ClearModelTemperature() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelTemperature()
+	})
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (u *UserUpsertBulk) SetModelMaxTokens(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelMaxTokens(v)
+	})
+}
+
+// AddModelMaxTokens adds v to the "model_max_tokens" field.
+func (u *UserUpsertBulk) AddModelMaxTokens(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddModelMaxTokens(v)
+	})
+}
+
+// UpdateModelMaxTokens sets the "model_max_tokens" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateModelMaxTokens() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelMaxTokens()
+	})
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (u *UserUpsertBulk) ClearModelMaxTokens() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelMaxTokens()
+	})
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (u *UserUpsertBulk) SetModelAPIKey(v []byte) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetModelAPIKey(v)
+	})
+}
+
+// UpdateModelAPIKey sets the "model_api_key" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateModelAPIKey() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateModelAPIKey()
+	})
+}
+
+// ClearModelAPIKey clears the value of the "model_api_key" field.
+func (u *UserUpsertBulk) ClearModelAPIKey() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearModelAPIKey()
 	})
 }
 

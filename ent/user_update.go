@@ -156,6 +156,112 @@ func (_u *UserUpdate) SetNillableIsGuest(v *bool) *UserUpdate {
 	return _u
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (_u *UserUpdate) SetModelProvider(v string) *UserUpdate {
+	_u.mutation.SetModelProvider(v)
+	return _u
+}
+
+// SetNillableModelProvider sets the "model_provider" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableModelProvider(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetModelProvider(*v)
+	}
+	return _u
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (_u *UserUpdate) ClearModelProvider() *UserUpdate {
+	_u.mutation.ClearModelProvider()
+	return _u
+}
+
+// SetModelName sets the "model_name" field.
+func (_u *UserUpdate) SetModelName(v string) *UserUpdate {
+	_u.mutation.SetModelName(v)
+	return _u
+}
+
+// SetNillableModelName sets the "model_name" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableModelName(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetModelName(*v)
+	}
+	return _u
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (_u *UserUpdate) ClearModelName() *UserUpdate {
+	_u.mutation.ClearModelName()
+	return _u
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (_u *UserUpdate) SetModelTemperature(v float64) *UserUpdate {
+	_u.mutation.ResetModelTemperature()
+	_u.mutation.SetModelTemperature(v)
+	return _u
+}
+
+// SetNillableModelTemperature sets the "model_temperature" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableModelTemperature(v *float64) *UserUpdate {
+	if v != nil {
+		_u.SetModelTemperature(*v)
+	}
+	return _u
+}
+
+// AddModelTemperature adds value to the "model_temperature" field.
+func (_u *UserUpdate) AddModelTemperature(v float64) *UserUpdate {
+	_u.mutation.AddModelTemperature(v)
+	return _u
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (_u *UserUpdate) ClearModelTemperature() *UserUpdate {
+	_u.mutation.ClearModelTemperature()
+	return _u
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (_u *UserUpdate) SetModelMaxTokens(v int) *UserUpdate {
+	_u.mutation.ResetModelMaxTokens()
+	_u.mutation.SetModelMaxTokens(v)
+	return _u
+}
+
+// SetNillableModelMaxTokens sets the "model_max_tokens" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableModelMaxTokens(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetModelMaxTokens(*v)
+	}
+	return _u
+}
+
+// AddModelMaxTokens adds value to the "model_max_tokens" field.
+func (_u *UserUpdate) AddModelMaxTokens(v int) *UserUpdate {
+	_u.mutation.AddModelMaxTokens(v)
+	return _u
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (_u *UserUpdate) ClearModelMaxTokens() *UserUpdate {
+	_u.mutation.ClearModelMaxTokens()
+	return _u
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (_u *UserUpdate) SetModelAPIKey(v []byte) *UserUpdate {
+	_u.mutation.SetModelAPIKey(v)
+	return _u
+}
+
+// ClearModelAPIKey clears the value of the "model_api_key" field.
+func (_u *UserUpdate) ClearModelAPIKey() *UserUpdate {
+	_u.mutation.ClearModelAPIKey()
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
 func (_u *UserUpdate) AddSessionIDs(ids ...string) *UserUpdate {
 	_u.mutation.AddSessionIDs(ids...)
@@ -676,6 +782,42 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.IsGuest(); ok {
 		_spec.SetField(user.FieldIsGuest, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ModelProvider(); ok {
+		_spec.SetField(user.FieldModelProvider, field.TypeString, value)
+	}
+	if _u.mutation.ModelProviderCleared() {
+		_spec.ClearField(user.FieldModelProvider, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelName(); ok {
+		_spec.SetField(user.FieldModelName, field.TypeString, value)
+	}
+	if _u.mutation.ModelNameCleared() {
+		_spec.ClearField(user.FieldModelName, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelTemperature(); ok {
+		_spec.SetField(user.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedModelTemperature(); ok {
+		_spec.AddField(user.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if _u.mutation.ModelTemperatureCleared() {
+		_spec.ClearField(user.FieldModelTemperature, field.TypeFloat64)
+	}
+	if value, ok := _u.mutation.ModelMaxTokens(); ok {
+		_spec.SetField(user.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedModelMaxTokens(); ok {
+		_spec.AddField(user.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if _u.mutation.ModelMaxTokensCleared() {
+		_spec.ClearField(user.FieldModelMaxTokens, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ModelAPIKey(); ok {
+		_spec.SetField(user.FieldModelAPIKey, field.TypeBytes, value)
+	}
+	if _u.mutation.ModelAPIKeyCleared() {
+		_spec.ClearField(user.FieldModelAPIKey, field.TypeBytes)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1310,6 +1452,112 @@ func (_u *UserUpdateOne) SetNillableIsGuest(v *bool) *UserUpdateOne {
 	return _u
 }
 
+// SetModelProvider sets the "model_provider" field.
+func (_u *UserUpdateOne) SetModelProvider(v string) *UserUpdateOne {
+	_u.mutation.SetModelProvider(v)
+	return _u
+}
+
+// SetNillableModelProvider sets the "model_provider" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableModelProvider(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetModelProvider(*v)
+	}
+	return _u
+}
+
+// ClearModelProvider clears the value of the "model_provider" field.
+func (_u *UserUpdateOne) ClearModelProvider() *UserUpdateOne {
+	_u.mutation.ClearModelProvider()
+	return _u
+}
+
+// SetModelName sets the "model_name" field.
+func (_u *UserUpdateOne) SetModelName(v string) *UserUpdateOne {
+	_u.mutation.SetModelName(v)
+	return _u
+}
+
+// SetNillableModelName sets the "model_name" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableModelName(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetModelName(*v)
+	}
+	return _u
+}
+
+// ClearModelName clears the value of the "model_name" field.
+func (_u *UserUpdateOne) ClearModelName() *UserUpdateOne {
+	_u.mutation.ClearModelName()
+	return _u
+}
+
+// SetModelTemperature sets the "model_temperature" field.
+func (_u *UserUpdateOne) SetModelTemperature(v float64) *UserUpdateOne {
+	_u.mutation.ResetModelTemperature()
+	_u.mutation.SetModelTemperature(v)
+	return _u
+}
+
+// SetNillableModelTemperature sets the "model_temperature" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableModelTemperature(v *float64) *UserUpdateOne {
+	if v != nil {
+		_u.SetModelTemperature(*v)
+	}
+	return _u
+}
+
+// AddModelTemperature adds value to the "model_temperature" field.
+func (_u *UserUpdateOne) AddModelTemperature(v float64) *UserUpdateOne {
+	_u.mutation.AddModelTemperature(v)
+	return _u
+}
+
+// ClearModelTemperature clears the value of the "model_temperature" field.
+func (_u *UserUpdateOne) ClearModelTemperature() *UserUpdateOne {
+	_u.mutation.ClearModelTemperature()
+	return _u
+}
+
+// SetModelMaxTokens sets the "model_max_tokens" field.
+func (_u *UserUpdateOne) SetModelMaxTokens(v int) *UserUpdateOne {
+	_u.mutation.ResetModelMaxTokens()
+	_u.mutation.SetModelMaxTokens(v)
+	return _u
+}
+
+// SetNillableModelMaxTokens sets the "model_max_tokens" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableModelMaxTokens(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetModelMaxTokens(*v)
+	}
+	return _u
+}
+
+// AddModelMaxTokens adds value to the "model_max_tokens" field.
+func (_u *UserUpdateOne) AddModelMaxTokens(v int) *UserUpdateOne {
+	_u.mutation.AddModelMaxTokens(v)
+	return _u
+}
+
+// ClearModelMaxTokens clears the value of the "model_max_tokens" field.
+func (_u *UserUpdateOne) ClearModelMaxTokens() *UserUpdateOne {
+	_u.mutation.ClearModelMaxTokens()
+	return _u
+}
+
+// SetModelAPIKey sets the "model_api_key" field.
+func (_u *UserUpdateOne) SetModelAPIKey(v []byte) *UserUpdateOne {
+	_u.mutation.SetModelAPIKey(v)
+	return _u
+}
+
+// ClearModelAPIKey clears the value of the "model_api_key" field.
+func (_u *UserUpdateOne) ClearModelAPIKey() *UserUpdateOne {
+	_u.mutation.ClearModelAPIKey()
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
 func (_u *UserUpdateOne) AddSessionIDs(ids ...string) *UserUpdateOne {
 	_u.mutation.AddSessionIDs(ids...)
@@ -1860,6 +2108,42 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.IsGuest(); ok {
 		_spec.SetField(user.FieldIsGuest, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.ModelProvider(); ok {
+		_spec.SetField(user.FieldModelProvider, field.TypeString, value)
+	}
+	if _u.mutation.ModelProviderCleared() {
+		_spec.ClearField(user.FieldModelProvider, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelName(); ok {
+		_spec.SetField(user.FieldModelName, field.TypeString, value)
+	}
+	if _u.mutation.ModelNameCleared() {
+		_spec.ClearField(user.FieldModelName, field.TypeString)
+	}
+	if value, ok := _u.mutation.ModelTemperature(); ok {
+		_spec.SetField(user.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedModelTemperature(); ok {
+		_spec.AddField(user.FieldModelTemperature, field.TypeFloat64, value)
+	}
+	if _u.mutation.ModelTemperatureCleared() {
+		_spec.ClearField(user.FieldModelTemperature, field.TypeFloat64)
+	}
+	if value, ok := _u.mutation.ModelMaxTokens(); ok {
+		_spec.SetField(user.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedModelMaxTokens(); ok {
+		_spec.AddField(user.FieldModelMaxTokens, field.TypeInt, value)
+	}
+	if _u.mutation.ModelMaxTokensCleared() {
+		_spec.ClearField(user.FieldModelMaxTokens, field.TypeInt)
+	}
+	if value, ok := _u.mutation.ModelAPIKey(); ok {
+		_spec.SetField(user.FieldModelAPIKey, field.TypeBytes, value)
+	}
+	if _u.mutation.ModelAPIKeyCleared() {
+		_spec.ClearField(user.FieldModelAPIKey, field.TypeBytes)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -39,9 +39,11 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	DeepAnalysisReport() DeepAnalysisReportResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
+	Template() TemplateResolver
 	User() UserResolver
 }
 
@@ -65,34 +67,6 @@ type ComplexityRoot struct {
 		Failed      func(childComplexity int) int
 		SuccessRate func(childComplexity int) int
 		Total       func(childComplexity int) int
-	}
-
-	AgentTemplate struct {
-		BaseAgent      func(childComplexity int) int
-		Category       func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Description    func(childComplexity int) int
-		DisplayName    func(childComplexity int) int
-		ID             func(childComplexity int) int
-		IconURL        func(childComplexity int) int
-		IsActive       func(childComplexity int) int
-		IsPremiumOnly  func(childComplexity int) int
-		PromptTemplate func(childComplexity int) int
-		TemplateName   func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		UserID         func(childComplexity int) int
-		VariantType    func(childComplexity int) int
-	}
-
-	AgentTemplateConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	AgentTemplateEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
 	}
 
 	AuthPayload struct {
@@ -217,6 +191,7 @@ type ComplexityRoot struct {
 		CreditsConsumed    func(childComplexity int) int
 		DeepPlan           func(childComplexity int) int
 		DeepQuestions      func(childComplexity int) int
+		DownloadURL        func(childComplexity int) int
 		DurationSeconds    func(childComplexity int) int
 		EndTime            func(childComplexity int) int
 		ErrorMessage       func(childComplexity int) int
@@ -298,6 +273,7 @@ type ComplexityRoot struct {
 		CodeExecution func(childComplexity int) int
 		Content       func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
+		Feedback      func(childComplexity int) int
 		ID            func(childComplexity int) int
 		RunID         func(childComplexity int) int
 		Sender        func(childComplexity int) int
@@ -348,6 +324,14 @@ type ComplexityRoot struct {
 		Model   func(childComplexity int) int
 	}
 
+	ModelSettings struct {
+		HasCustomKey func(childComplexity int) int
+		MaxTokens    func(childComplexity int) int
+		Model        func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		Temperature  func(childComplexity int) int
+	}
+
 	ModelUsage struct {
 		ChatID           func(childComplexity int) int
 		CompletionTokens func(childComplexity int) int
@@ -391,19 +375,27 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddDatasetsToChat  func(childComplexity int, chatID string, datasetIDs []string) int
-		CancelRun          func(childComplexity int, id string) int
-		CreateChat         func(childComplexity int, input *model.CreateChatInput) int
-		CreateGuestSession func(childComplexity int) int
-		DeleteChat         func(childComplexity int, id string) int
-		DeleteEmptyChats   func(childComplexity int) int
-		ExecuteCode        func(childComplexity int, input model.ExecuteCodeInput) int
-		SendMessage        func(childComplexity int, input model.SendMessageInput) int
-		SignIn             func(childComplexity int, input model.SignInInput) int
-		SignOut            func(childComplexity int) int
-		SignUp             func(childComplexity int, input model.SignUpInput) int
-		UpdateChat         func(childComplexity int, id string, input model.UpdateChatInput) int
-		UploadDataset      func(childComplexity int, input model.UploadDatasetInput) int
+		AddDatasetsToChat   func(childComplexity int, chatID string, datasetIDs []string) int
+		CancelRun           func(childComplexity int, id string) int
+		CreateChat          func(childComplexity int, input *model.CreateChatInput) int
+		CreateGuestSession  func(childComplexity int) int
+		CreateTemplate      func(childComplexity int, input model.CreateTemplateInput) int
+		DeleteChat          func(childComplexity int, id string) int
+		DeleteEmptyChats    func(childComplexity int) int
+		DeleteReport        func(childComplexity int, id string) int
+		DeleteTemplate      func(childComplexity int, id string) int
+		ExecuteCode         func(childComplexity int, input model.ExecuteCodeInput) int
+		RateMessage         func(childComplexity int, input model.RateMessageInput) int
+		SendMessage         func(childComplexity int, input model.SendMessageInput) int
+		SetTemplateEnabled  func(childComplexity int, templateID string, enabled bool) int
+		SetTemplatesEnabled func(childComplexity int, input []*model.TemplatePreferenceInput) int
+		SignIn              func(childComplexity int, input model.SignInInput) int
+		SignOut             func(childComplexity int) int
+		SignUp              func(childComplexity int, input model.SignUpInput) int
+		UpdateChat          func(childComplexity int, id string, input model.UpdateChatInput) int
+		UpdateModelSettings func(childComplexity int, input model.UpdateModelSettingsInput) int
+		UpdateTemplate      func(childComplexity int, id string, input model.UpdateTemplateInput) int
+		UploadDataset       func(childComplexity int, input model.UploadDatasetInput) int
 	}
 
 	PageInfo struct {
@@ -432,16 +424,19 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AdminDashboard func(childComplexity int, period model.Period) int
-		Chats          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
-		CleanCode      func(childComplexity int, code string) int
-		Datasets       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
-		Models         func(childComplexity int, provider *string) int
-		Node           func(childComplexity int, id string) int
-		Nodes          func(childComplexity int, ids []string) int
-		PublicTicker   func(childComplexity int) int
-		Runs           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
-		Viewer         func(childComplexity int) int
+		AdminDashboard      func(childComplexity int, period model.Period) int
+		Chats               func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
+		CleanCode           func(childComplexity int, code string) int
+		Datasets            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
+		DeepAnalysisReports func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) int
+		Models              func(childComplexity int, provider *string) int
+		Node                func(childComplexity int, id string) int
+		Nodes               func(childComplexity int, ids []string) int
+		PublicTicker        func(childComplexity int) int
+		Runs                func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
+		TemplateCategories  func(childComplexity int) int
+		Templates           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, variant *model.TemplateVariantFilter, category *string, orderBy []*ent.TemplateOrder, where *ent.TemplateWhereInput) int
+		Viewer              func(childComplexity int) int
 	}
 
 	ResultTable struct {
@@ -451,19 +446,23 @@ type ComplexityRoot struct {
 	}
 
 	Run struct {
-		Attempts   func(childComplexity int) int
-		Chat       func(childComplexity int) int
-		ChatID     func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		Error      func(childComplexity int) int
-		FinishedAt func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Kind       func(childComplexity int) int
-		MessageID  func(childComplexity int) int
-		StartedAt  func(childComplexity int) int
-		Status     func(childComplexity int) int
-		UpdatedAt  func(childComplexity int) int
-		UserID     func(childComplexity int) int
+		Attempts         func(childComplexity int) int
+		Chat             func(childComplexity int) int
+		ChatID           func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Error            func(childComplexity int) int
+		FinishedAt       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		MessageID        func(childComplexity int) int
+		ModelMaxTokens   func(childComplexity int) int
+		ModelName        func(childComplexity int) int
+		ModelProvider    func(childComplexity int) int
+		ModelTemperature func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		Status           func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		UserID           func(childComplexity int) int
 	}
 
 	RunConnection struct {
@@ -496,6 +495,36 @@ type ComplexityRoot struct {
 		UsageUpdates func(childComplexity int) int
 	}
 
+	Template struct {
+		BaseAgent      func(childComplexity int) int
+		Category       func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Custom         func(childComplexity int) int
+		Description    func(childComplexity int) int
+		DisplayName    func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IconURL        func(childComplexity int) int
+		IsPremiumOnly  func(childComplexity int) int
+		PromptTemplate func(childComplexity int) int
+		TemplateName   func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		UsageCount     func(childComplexity int) int
+		UserID         func(childComplexity int) int
+		VariantType    func(childComplexity int) int
+	}
+
+	TemplateConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TemplateEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	TierUsage struct {
 		Calls           func(childComplexity int) int
 		CostUsd         func(childComplexity int) int
@@ -517,16 +546,17 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		CreatedAt func(childComplexity int) int
-		Email     func(childComplexity int) int
-		ID        func(childComplexity int) int
-		IsGuest   func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Plan      func(childComplexity int) int
-		Role      func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
-		Usage     func(childComplexity int, period model.Period) int
-		Username  func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Email         func(childComplexity int) int
+		ID            func(childComplexity int) int
+		IsGuest       func(childComplexity int) int
+		ModelSettings func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Plan          func(childComplexity int) int
+		Role          func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+		Usage         func(childComplexity int, period model.Period) int
+		Username      func(childComplexity int) int
 	}
 
 	UserActivity struct {
@@ -560,6 +590,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type DeepAnalysisReportResolver interface {
+	DownloadURL(ctx context.Context, obj *ent.DeepAnalysisReport) (string, error)
+}
 type MutationResolver interface {
 	CreateGuestSession(ctx context.Context) (*model.AuthPayload, error)
 	SignUp(ctx context.Context, input model.SignUpInput) (*model.AuthPayload, error)
@@ -574,25 +607,41 @@ type MutationResolver interface {
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Run, error)
 	ExecuteCode(ctx context.Context, input model.ExecuteCodeInput) (*ent.Run, error)
 	CancelRun(ctx context.Context, id string) (*ent.Run, error)
+	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
+	DeleteReport(ctx context.Context, id string) (string, error)
+	UpdateModelSettings(ctx context.Context, input model.UpdateModelSettingsInput) (*model.ModelSettings, error)
+	SetTemplateEnabled(ctx context.Context, templateID string, enabled bool) (*ent.AgentTemplate, error)
+	SetTemplatesEnabled(ctx context.Context, input []*model.TemplatePreferenceInput) ([]*ent.AgentTemplate, error)
+	CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*ent.AgentTemplate, error)
+	UpdateTemplate(ctx context.Context, id string, input model.UpdateTemplateInput) (*ent.AgentTemplate, error)
+	DeleteTemplate(ctx context.Context, id string) (string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
 	Chats(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) (*ent.ChatConnection, error)
 	Datasets(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) (*ent.DatasetConnection, error)
+	DeepAnalysisReports(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) (*ent.DeepAnalysisReportConnection, error)
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
 	AdminDashboard(ctx context.Context, period model.Period) (*model.AdminDashboard, error)
 	PublicTicker(ctx context.Context) (*model.PublicTicker, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Models(ctx context.Context, provider *string) ([]*model.LLMModel, error)
 	CleanCode(ctx context.Context, code string) (string, error)
+	Templates(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, variant *model.TemplateVariantFilter, category *string, orderBy []*ent.TemplateOrder, where *ent.TemplateWhereInput) (*ent.TemplateConnection, error)
+	TemplateCategories(ctx context.Context) ([]string, error)
 }
 type SubscriptionResolver interface {
 	RunEvents(ctx context.Context, runID string, after *int) (<-chan *model.RunEvent, error)
 	UsageUpdates(ctx context.Context) (<-chan *ent.ModelUsage, error)
 }
+type TemplateResolver interface {
+	Enabled(ctx context.Context, obj *ent.AgentTemplate) (bool, error)
+	Custom(ctx context.Context, obj *ent.AgentTemplate) (bool, error)
+}
 type UserResolver interface {
 	Usage(ctx context.Context, obj *ent.User, period model.Period) (*model.UsageSummary, error)
+	ModelSettings(ctx context.Context, obj *ent.User) (*model.ModelSettings, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -686,123 +735,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AgentExecutionStats.Total(childComplexity), true
-
-	case "AgentTemplate.baseAgent":
-		if e.ComplexityRoot.AgentTemplate.BaseAgent == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.BaseAgent(childComplexity), true
-	case "AgentTemplate.category":
-		if e.ComplexityRoot.AgentTemplate.Category == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.Category(childComplexity), true
-	case "AgentTemplate.createdAt":
-		if e.ComplexityRoot.AgentTemplate.CreatedAt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.CreatedAt(childComplexity), true
-	case "AgentTemplate.description":
-		if e.ComplexityRoot.AgentTemplate.Description == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.Description(childComplexity), true
-	case "AgentTemplate.displayName":
-		if e.ComplexityRoot.AgentTemplate.DisplayName == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.DisplayName(childComplexity), true
-	case "AgentTemplate.id":
-		if e.ComplexityRoot.AgentTemplate.ID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.ID(childComplexity), true
-	case "AgentTemplate.iconURL":
-		if e.ComplexityRoot.AgentTemplate.IconURL == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.IconURL(childComplexity), true
-	case "AgentTemplate.isActive":
-		if e.ComplexityRoot.AgentTemplate.IsActive == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.IsActive(childComplexity), true
-	case "AgentTemplate.isPremiumOnly":
-		if e.ComplexityRoot.AgentTemplate.IsPremiumOnly == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.IsPremiumOnly(childComplexity), true
-	case "AgentTemplate.promptTemplate":
-		if e.ComplexityRoot.AgentTemplate.PromptTemplate == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.PromptTemplate(childComplexity), true
-	case "AgentTemplate.templateName":
-		if e.ComplexityRoot.AgentTemplate.TemplateName == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.TemplateName(childComplexity), true
-	case "AgentTemplate.updatedAt":
-		if e.ComplexityRoot.AgentTemplate.UpdatedAt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.UpdatedAt(childComplexity), true
-	case "AgentTemplate.userID":
-		if e.ComplexityRoot.AgentTemplate.UserID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.UserID(childComplexity), true
-	case "AgentTemplate.variantType":
-		if e.ComplexityRoot.AgentTemplate.VariantType == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplate.VariantType(childComplexity), true
-
-	case "AgentTemplateConnection.edges":
-		if e.ComplexityRoot.AgentTemplateConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplateConnection.Edges(childComplexity), true
-	case "AgentTemplateConnection.pageInfo":
-		if e.ComplexityRoot.AgentTemplateConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplateConnection.PageInfo(childComplexity), true
-	case "AgentTemplateConnection.totalCount":
-		if e.ComplexityRoot.AgentTemplateConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplateConnection.TotalCount(childComplexity), true
-
-	case "AgentTemplateEdge.cursor":
-		if e.ComplexityRoot.AgentTemplateEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplateEdge.Cursor(childComplexity), true
-	case "AgentTemplateEdge.node":
-		if e.ComplexityRoot.AgentTemplateEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgentTemplateEdge.Node(childComplexity), true
 
 	case "AuthPayload.expiresAt":
 		if e.ComplexityRoot.AuthPayload.ExpiresAt == nil {
@@ -1307,6 +1239,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeepAnalysisReport.DeepQuestions(childComplexity), true
+	case "DeepAnalysisReport.downloadURL":
+		if e.ComplexityRoot.DeepAnalysisReport.DownloadURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeepAnalysisReport.DownloadURL(childComplexity), true
 	case "DeepAnalysisReport.durationSeconds":
 		if e.ComplexityRoot.DeepAnalysisReport.DurationSeconds == nil {
 			break
@@ -1674,6 +1612,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.CreatedAt(childComplexity), true
+	case "Message.feedback":
+		if e.ComplexityRoot.Message.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Feedback(childComplexity), true
 	case "Message.id":
 		if e.ComplexityRoot.Message.ID == nil {
 			break
@@ -1860,6 +1804,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ModelFeedback.Model(childComplexity), true
+
+	case "ModelSettings.hasCustomKey":
+		if e.ComplexityRoot.ModelSettings.HasCustomKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelSettings.HasCustomKey(childComplexity), true
+	case "ModelSettings.maxTokens":
+		if e.ComplexityRoot.ModelSettings.MaxTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelSettings.MaxTokens(childComplexity), true
+	case "ModelSettings.model":
+		if e.ComplexityRoot.ModelSettings.Model == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelSettings.Model(childComplexity), true
+	case "ModelSettings.provider":
+		if e.ComplexityRoot.ModelSettings.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelSettings.Provider(childComplexity), true
+	case "ModelSettings.temperature":
+		if e.ComplexityRoot.ModelSettings.Temperature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ModelSettings.Temperature(childComplexity), true
 
 	case "ModelUsage.chatID":
 		if e.ComplexityRoot.ModelUsage.ChatID == nil {
@@ -2084,6 +2059,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateGuestSession(childComplexity), true
+	case "Mutation.createTemplate":
+		if e.ComplexityRoot.Mutation.CreateTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateTemplate(childComplexity, args["input"].(model.CreateTemplateInput)), true
 	case "Mutation.deleteChat":
 		if e.ComplexityRoot.Mutation.DeleteChat == nil {
 			break
@@ -2101,6 +2087,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteEmptyChats(childComplexity), true
+	case "Mutation.deleteReport":
+		if e.ComplexityRoot.Mutation.DeleteReport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteReport(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteTemplate":
+		if e.ComplexityRoot.Mutation.DeleteTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteTemplate(childComplexity, args["id"].(string)), true
 	case "Mutation.executeCode":
 		if e.ComplexityRoot.Mutation.ExecuteCode == nil {
 			break
@@ -2112,6 +2120,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExecuteCode(childComplexity, args["input"].(model.ExecuteCodeInput)), true
+	case "Mutation.rateMessage":
+		if e.ComplexityRoot.Mutation.RateMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rateMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RateMessage(childComplexity, args["input"].(model.RateMessageInput)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -2123,6 +2142,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(model.SendMessageInput)), true
+	case "Mutation.setTemplateEnabled":
+		if e.ComplexityRoot.Mutation.SetTemplateEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setTemplateEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetTemplateEnabled(childComplexity, args["templateID"].(string), args["enabled"].(bool)), true
+	case "Mutation.setTemplatesEnabled":
+		if e.ComplexityRoot.Mutation.SetTemplatesEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setTemplatesEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetTemplatesEnabled(childComplexity, args["input"].([]*model.TemplatePreferenceInput)), true
 	case "Mutation.signIn":
 		if e.ComplexityRoot.Mutation.SignIn == nil {
 			break
@@ -2162,6 +2203,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateChat(childComplexity, args["id"].(string), args["input"].(model.UpdateChatInput)), true
+	case "Mutation.updateModelSettings":
+		if e.ComplexityRoot.Mutation.UpdateModelSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateModelSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateModelSettings(childComplexity, args["input"].(model.UpdateModelSettingsInput)), true
+	case "Mutation.updateTemplate":
+		if e.ComplexityRoot.Mutation.UpdateTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateTemplate(childComplexity, args["id"].(string), args["input"].(model.UpdateTemplateInput)), true
 	case "Mutation.uploadDataset":
 		if e.ComplexityRoot.Mutation.UploadDataset == nil {
 			break
@@ -2300,6 +2363,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Datasets(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.DatasetOrder), args["where"].(*ent.DatasetWhereInput)), true
+	case "Query.deepAnalysisReports":
+		if e.ComplexityRoot.Query.DeepAnalysisReports == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deepAnalysisReports_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DeepAnalysisReports(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.DeepAnalysisReportOrder), args["where"].(*ent.DeepAnalysisReportWhereInput)), true
 
 	case "Query.models":
 		if e.ComplexityRoot.Query.Models == nil {
@@ -2351,6 +2425,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Runs(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.RunOrder), args["where"].(*ent.RunWhereInput)), true
+	case "Query.templateCategories":
+		if e.ComplexityRoot.Query.TemplateCategories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.TemplateCategories(childComplexity), true
+	case "Query.templates":
+		if e.ComplexityRoot.Query.Templates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_templates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Templates(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["variant"].(*model.TemplateVariantFilter), args["category"].(*string), args["orderBy"].([]*ent.TemplateOrder), args["where"].(*ent.TemplateWhereInput)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2431,6 +2522,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Run.MessageID(childComplexity), true
+	case "Run.modelMaxTokens":
+		if e.ComplexityRoot.Run.ModelMaxTokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.ModelMaxTokens(childComplexity), true
+	case "Run.modelName":
+		if e.ComplexityRoot.Run.ModelName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.ModelName(childComplexity), true
+	case "Run.modelProvider":
+		if e.ComplexityRoot.Run.ModelProvider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.ModelProvider(childComplexity), true
+	case "Run.modelTemperature":
+		if e.ComplexityRoot.Run.ModelTemperature == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.ModelTemperature(childComplexity), true
 	case "Run.startedAt":
 		if e.ComplexityRoot.Run.StartedAt == nil {
 			break
@@ -2573,6 +2688,135 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.UsageUpdates(childComplexity), true
 
+	case "Template.baseAgent":
+		if e.ComplexityRoot.Template.BaseAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.BaseAgent(childComplexity), true
+	case "Template.category":
+		if e.ComplexityRoot.Template.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Category(childComplexity), true
+	case "Template.createdAt":
+		if e.ComplexityRoot.Template.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.CreatedAt(childComplexity), true
+	case "Template.custom":
+		if e.ComplexityRoot.Template.Custom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Custom(childComplexity), true
+	case "Template.description":
+		if e.ComplexityRoot.Template.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Description(childComplexity), true
+	case "Template.displayName":
+		if e.ComplexityRoot.Template.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.DisplayName(childComplexity), true
+	case "Template.enabled":
+		if e.ComplexityRoot.Template.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Enabled(childComplexity), true
+	case "Template.id":
+		if e.ComplexityRoot.Template.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.ID(childComplexity), true
+	case "Template.iconURL":
+		if e.ComplexityRoot.Template.IconURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.IconURL(childComplexity), true
+	case "Template.isPremium":
+		if e.ComplexityRoot.Template.IsPremiumOnly == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.IsPremiumOnly(childComplexity), true
+	case "Template.prompt":
+		if e.ComplexityRoot.Template.PromptTemplate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.PromptTemplate(childComplexity), true
+	case "Template.name":
+		if e.ComplexityRoot.Template.TemplateName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.TemplateName(childComplexity), true
+	case "Template.updatedAt":
+		if e.ComplexityRoot.Template.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.UpdatedAt(childComplexity), true
+	case "Template.usageCount":
+		if e.ComplexityRoot.Template.UsageCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.UsageCount(childComplexity), true
+	case "Template.userID":
+		if e.ComplexityRoot.Template.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.UserID(childComplexity), true
+	case "Template.variant":
+		if e.ComplexityRoot.Template.VariantType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.VariantType(childComplexity), true
+
+	case "TemplateConnection.edges":
+		if e.ComplexityRoot.TemplateConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateConnection.Edges(childComplexity), true
+	case "TemplateConnection.pageInfo":
+		if e.ComplexityRoot.TemplateConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateConnection.PageInfo(childComplexity), true
+	case "TemplateConnection.totalCount":
+		if e.ComplexityRoot.TemplateConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateConnection.TotalCount(childComplexity), true
+
+	case "TemplateEdge.cursor":
+		if e.ComplexityRoot.TemplateEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateEdge.Cursor(childComplexity), true
+	case "TemplateEdge.node":
+		if e.ComplexityRoot.TemplateEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TemplateEdge.Node(childComplexity), true
+
 	case "TierUsage.calls":
 		if e.ComplexityRoot.TierUsage.Calls == nil {
 			break
@@ -2683,6 +2927,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.IsGuest(childComplexity), true
+	case "User.modelSettings":
+		if e.ComplexityRoot.User.ModelSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ModelSettings(childComplexity), true
 	case "User.name":
 		if e.ComplexityRoot.User.Name == nil {
 			break
@@ -2822,13 +3072,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
-			graphql.NewInputUnmarshaler("AgentTemplateOrder", ec.unmarshalInputAgentTemplateOrder),
-			graphql.NewInputUnmarshaler("AgentTemplateWhereInput", ec.unmarshalInputAgentTemplateWhereInput),
 			graphql.NewInputUnmarshaler("ChatOrder", ec.unmarshalInputChatOrder),
 			graphql.NewInputUnmarshaler("ChatWhereInput", ec.unmarshalInputChatWhereInput),
 			graphql.NewInputUnmarshaler("CodeExecutionOrder", ec.unmarshalInputCodeExecutionOrder),
 			graphql.NewInputUnmarshaler("CodeExecutionWhereInput", ec.unmarshalInputCodeExecutionWhereInput),
 			graphql.NewInputUnmarshaler("CreateChatInput", ec.unmarshalInputCreateChatInput),
+			graphql.NewInputUnmarshaler("CreateTemplateInput", ec.unmarshalInputCreateTemplateInput),
 			graphql.NewInputUnmarshaler("DatasetOrder", ec.unmarshalInputDatasetOrder),
 			graphql.NewInputUnmarshaler("DatasetWhereInput", ec.unmarshalInputDatasetWhereInput),
 			graphql.NewInputUnmarshaler("DeepAnalysisReportOrder", ec.unmarshalInputDeepAnalysisReportOrder),
@@ -2840,12 +3089,18 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("MessageWhereInput", ec.unmarshalInputMessageWhereInput),
 			graphql.NewInputUnmarshaler("ModelUsageOrder", ec.unmarshalInputModelUsageOrder),
 			graphql.NewInputUnmarshaler("ModelUsageWhereInput", ec.unmarshalInputModelUsageWhereInput),
+			graphql.NewInputUnmarshaler("RateMessageInput", ec.unmarshalInputRateMessageInput),
 			graphql.NewInputUnmarshaler("RunOrder", ec.unmarshalInputRunOrder),
 			graphql.NewInputUnmarshaler("RunWhereInput", ec.unmarshalInputRunWhereInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
+			graphql.NewInputUnmarshaler("TemplateOrder", ec.unmarshalInputTemplateOrder),
+			graphql.NewInputUnmarshaler("TemplatePreferenceInput", ec.unmarshalInputTemplatePreferenceInput),
+			graphql.NewInputUnmarshaler("TemplateWhereInput", ec.unmarshalInputTemplateWhereInput),
 			graphql.NewInputUnmarshaler("UpdateChatInput", ec.unmarshalInputUpdateChatInput),
+			graphql.NewInputUnmarshaler("UpdateModelSettingsInput", ec.unmarshalInputUpdateModelSettingsInput),
+			graphql.NewInputUnmarshaler("UpdateTemplateInput", ec.unmarshalInputUpdateTemplateInput),
 			graphql.NewInputUnmarshaler("UploadDatasetInput", ec.unmarshalInputUploadDatasetInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
@@ -2941,7 +3196,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "schema.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2954,7 +3209,11 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
+	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
+	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "settings.graphqls", Input: sourceData("settings.graphqls"), BuiltIn: false},
+	{Name: "templates.graphqls", Input: sourceData("templates.graphqls"), BuiltIn: false},
 	{Name: "ent.graphql", Input: sourceData("ent.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2997,50 +3256,6 @@ func (ec *executionContext) childFields_AgentExecutionStats(ctx context.Context,
 		return ec.fieldContext_AgentExecutionStats_successRate(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AgentExecutionStats", field.Name)
-}
-
-func (ec *executionContext) childFields_AgentTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "id":
-		return ec.fieldContext_AgentTemplate_id(ctx, field)
-	case "createdAt":
-		return ec.fieldContext_AgentTemplate_createdAt(ctx, field)
-	case "updatedAt":
-		return ec.fieldContext_AgentTemplate_updatedAt(ctx, field)
-	case "userID":
-		return ec.fieldContext_AgentTemplate_userID(ctx, field)
-	case "templateName":
-		return ec.fieldContext_AgentTemplate_templateName(ctx, field)
-	case "displayName":
-		return ec.fieldContext_AgentTemplate_displayName(ctx, field)
-	case "description":
-		return ec.fieldContext_AgentTemplate_description(ctx, field)
-	case "promptTemplate":
-		return ec.fieldContext_AgentTemplate_promptTemplate(ctx, field)
-	case "iconURL":
-		return ec.fieldContext_AgentTemplate_iconURL(ctx, field)
-	case "category":
-		return ec.fieldContext_AgentTemplate_category(ctx, field)
-	case "isPremiumOnly":
-		return ec.fieldContext_AgentTemplate_isPremiumOnly(ctx, field)
-	case "variantType":
-		return ec.fieldContext_AgentTemplate_variantType(ctx, field)
-	case "baseAgent":
-		return ec.fieldContext_AgentTemplate_baseAgent(ctx, field)
-	case "isActive":
-		return ec.fieldContext_AgentTemplate_isActive(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type AgentTemplate", field.Name)
-}
-
-func (ec *executionContext) childFields_AgentTemplateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_AgentTemplateEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_AgentTemplateEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type AgentTemplateEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3321,8 +3536,22 @@ func (ec *executionContext) childFields_DeepAnalysisReport(ctx context.Context, 
 		return ec.fieldContext_DeepAnalysisReport_estimatedCost(ctx, field)
 	case "creditsConsumed":
 		return ec.fieldContext_DeepAnalysisReport_creditsConsumed(ctx, field)
+	case "downloadURL":
+		return ec.fieldContext_DeepAnalysisReport_downloadURL(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeepAnalysisReport", field.Name)
+}
+
+func (ec *executionContext) childFields_DeepAnalysisReportConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DeepAnalysisReportConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DeepAnalysisReportConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DeepAnalysisReportConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeepAnalysisReportConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_DeepAnalysisReportEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3435,6 +3664,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_chat(ctx, field)
 	case "codeExecution":
 		return ec.fieldContext_Message_codeExecution(ctx, field)
+	case "feedback":
+		return ec.fieldContext_Message_feedback(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -3511,6 +3742,22 @@ func (ec *executionContext) childFields_ModelFeedback(ctx context.Context, field
 		return ec.fieldContext_ModelFeedback_average(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ModelFeedback", field.Name)
+}
+
+func (ec *executionContext) childFields_ModelSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "provider":
+		return ec.fieldContext_ModelSettings_provider(ctx, field)
+	case "model":
+		return ec.fieldContext_ModelSettings_model(ctx, field)
+	case "temperature":
+		return ec.fieldContext_ModelSettings_temperature(ctx, field)
+	case "maxTokens":
+		return ec.fieldContext_ModelSettings_maxTokens(ctx, field)
+	case "hasCustomKey":
+		return ec.fieldContext_ModelSettings_hasCustomKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ModelSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_ModelUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3673,6 +3920,14 @@ func (ec *executionContext) childFields_Run(ctx context.Context, field graphql.C
 		return ec.fieldContext_Run_finishedAt(ctx, field)
 	case "messageID":
 		return ec.fieldContext_Run_messageID(ctx, field)
+	case "modelProvider":
+		return ec.fieldContext_Run_modelProvider(ctx, field)
+	case "modelName":
+		return ec.fieldContext_Run_modelName(ctx, field)
+	case "modelTemperature":
+		return ec.fieldContext_Run_modelTemperature(ctx, field)
+	case "modelMaxTokens":
+		return ec.fieldContext_Run_modelMaxTokens(ctx, field)
 	case "chat":
 		return ec.fieldContext_Run_chat(ctx, field)
 	}
@@ -3727,6 +3982,66 @@ func (ec *executionContext) childFields_RunEvent(ctx context.Context, field grap
 		return ec.fieldContext_RunEvent_errorCode(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RunEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_Template(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Template_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Template_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Template_updatedAt(ctx, field)
+	case "userID":
+		return ec.fieldContext_Template_userID(ctx, field)
+	case "name":
+		return ec.fieldContext_Template_name(ctx, field)
+	case "displayName":
+		return ec.fieldContext_Template_displayName(ctx, field)
+	case "description":
+		return ec.fieldContext_Template_description(ctx, field)
+	case "prompt":
+		return ec.fieldContext_Template_prompt(ctx, field)
+	case "iconURL":
+		return ec.fieldContext_Template_iconURL(ctx, field)
+	case "category":
+		return ec.fieldContext_Template_category(ctx, field)
+	case "isPremium":
+		return ec.fieldContext_Template_isPremium(ctx, field)
+	case "variant":
+		return ec.fieldContext_Template_variant(ctx, field)
+	case "baseAgent":
+		return ec.fieldContext_Template_baseAgent(ctx, field)
+	case "usageCount":
+		return ec.fieldContext_Template_usageCount(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Template_enabled(ctx, field)
+	case "custom":
+		return ec.fieldContext_Template_custom(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Template", field.Name)
+}
+
+func (ec *executionContext) childFields_TemplateConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TemplateConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TemplateConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TemplateConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TemplateConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TemplateEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TemplateEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TemplateEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TemplateEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_TierUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3791,6 +4106,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_isGuest(ctx, field)
 	case "usage":
 		return ec.fieldContext_User_usage(ctx, field)
+	case "modelSettings":
+		return ec.fieldContext_User_modelSettings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -4163,7 +4480,49 @@ func (ec *executionContext) field_Mutation_createChat_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateTemplateInput, error) {
+			return ec.unmarshalNCreateTemplateInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCreateTemplateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteChat_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -4191,12 +4550,62 @@ func (ec *executionContext) field_Mutation_executeCode_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rateMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RateMessageInput, error) {
+			return ec.unmarshalNRateMessageInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐRateMessageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SendMessageInput, error) {
 			return ec.unmarshalNSendMessageInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐSendMessageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setTemplateEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "templateID",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["templateID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setTemplatesEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) ([]*model.TemplatePreferenceInput, error) {
+			return ec.unmarshalNTemplatePreferenceInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplatePreferenceInputᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4247,6 +4656,42 @@ func (ec *executionContext) field_Mutation_updateChat_args(ctx context.Context, 
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateChatInput, error) {
 			return ec.unmarshalNUpdateChatInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateChatInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateModelSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateModelSettingsInput, error) {
+			return ec.unmarshalNUpdateModelSettingsInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateModelSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateTemplate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateTemplateInput, error) {
+			return ec.unmarshalNUpdateTemplateInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateTemplateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4419,6 +4864,60 @@ func (ec *executionContext) field_Query_datasets_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_deepAnalysisReports_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.DeepAnalysisReportOrder, error) {
+			return ec.unmarshalODeepAnalysisReportOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.DeepAnalysisReportWhereInput, error) {
+			return ec.unmarshalODeepAnalysisReportWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_models_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4512,6 +5011,76 @@ func (ec *executionContext) field_Query_runs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "variant",
+		func(ctx context.Context, v any) (*model.TemplateVariantFilter, error) {
+			return ec.unmarshalOTemplateVariantFilter2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplateVariantFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variant"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "category",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["category"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.TemplateOrder, error) {
+			return ec.unmarshalOTemplateOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.TemplateWhereInput, error) {
+			return ec.unmarshalOTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg7
 	return args, nil
 }
 
@@ -4957,470 +5526,6 @@ func (ec *executionContext) _AgentExecutionStats_successRate(ctx context.Context
 }
 func (ec *executionContext) fieldContext_AgentExecutionStats_successRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AgentExecutionStats", field, false, false, "Float")
-}
-
-func (ec *executionContext) _AgentTemplate_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_id(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "ID")
-}
-
-func (ec *executionContext) _AgentTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_createdAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "Time")
-}
-
-func (ec *executionContext) _AgentTemplate_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_updatedAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "Time")
-}
-
-func (ec *executionContext) _AgentTemplate_userID(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_userID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.UserID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOID2ᚖstring(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "ID")
-}
-
-func (ec *executionContext) _AgentTemplate_templateName(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_templateName(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TemplateName, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_templateName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_displayName(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.DisplayName, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_description(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_description(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Description, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_promptTemplate(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_promptTemplate(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PromptTemplate, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_promptTemplate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_iconURL(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_iconURL(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IconURL, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_iconURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_category(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_category(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Category, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_isPremiumOnly(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_isPremiumOnly(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsPremiumOnly, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_isPremiumOnly(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "Boolean")
-}
-
-func (ec *executionContext) _AgentTemplate_variantType(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_variantType(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.VariantType, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v agenttemplate.VariantType) graphql.Marshaler {
-			return ec.marshalNAgentTemplateVariantType2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_variantType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "AgentTemplateVariantType")
-}
-
-func (ec *executionContext) _AgentTemplate_baseAgent(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_baseAgent(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.BaseAgent, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_baseAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "String")
-}
-
-func (ec *executionContext) _AgentTemplate_isActive(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplate_isActive(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.IsActive, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplate_isActive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplate", field, false, false, "Boolean")
-}
-
-func (ec *executionContext) _AgentTemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplateConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgentTemplateEdge) graphql.Marshaler {
-			return ec.marshalOAgentTemplateEdge2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgentTemplateConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AgentTemplateEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgentTemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplateConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgentTemplateConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgentTemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplateConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplateConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplateConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _AgentTemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplateEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
-			return ec.marshalOAgentTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgentTemplateEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AgentTemplate(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgentTemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplateEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgentTemplateEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgentTemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgentTemplateEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
@@ -7958,6 +8063,29 @@ func (ec *executionContext) fieldContext_DeepAnalysisReport_creditsConsumed(_ co
 	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "Int")
 }
 
+func (ec *executionContext) _DeepAnalysisReport_downloadURL(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeepAnalysisReport_downloadURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DeepAnalysisReport().DownloadURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeepAnalysisReport_downloadURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, true, true, "String")
+}
+
 func (ec *executionContext) _DeepAnalysisReportConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReportConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8987,6 +9115,38 @@ func (ec *executionContext) fieldContext_Message_codeExecution(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Message_feedback(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feedback(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageFeedback) graphql.Marshaler {
+			return ec.marshalOMessageFeedback2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedback(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageFeedback(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9623,6 +9783,121 @@ func (ec *executionContext) _ModelFeedback_average(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_ModelFeedback_average(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ModelFeedback", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ModelSettings_provider(ctx context.Context, field graphql.CollectedField, obj *model.ModelSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelSettings_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelSettings_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _ModelSettings_model(ctx context.Context, field graphql.CollectedField, obj *model.ModelSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelSettings_model(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Model, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelSettings_model(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _ModelSettings_temperature(ctx context.Context, field graphql.CollectedField, obj *model.ModelSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelSettings_temperature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Temperature, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelSettings_temperature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ModelSettings_maxTokens(ctx context.Context, field graphql.CollectedField, obj *model.ModelSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelSettings_maxTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ModelSettings_maxTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ModelSettings_hasCustomKey(ctx context.Context, field graphql.CollectedField, obj *model.ModelSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ModelSettings_hasCustomKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasCustomKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ModelSettings_hasCustomKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ModelUsage_id(ctx context.Context, field graphql.CollectedField, obj *ent.ModelUsage) (ret graphql.Marshaler) {
@@ -10860,6 +11135,358 @@ func (ec *executionContext) fieldContext_Mutation_cancelRun(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_rateMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rateMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RateMessage(ctx, fc.Args["input"].(model.RateMessageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageFeedback) graphql.Marshaler {
+			return ec.marshalNMessageFeedback2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedback(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rateMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageFeedback(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rateMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteReport(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateModelSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateModelSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateModelSettings(ctx, fc.Args["input"].(model.UpdateModelSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ModelSettings) graphql.Marshaler {
+			return ec.marshalNModelSettings2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateModelSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ModelSettings(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateModelSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setTemplateEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setTemplateEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetTemplateEnabled(ctx, fc.Args["templateID"].(string), fc.Args["enabled"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
+			return ec.marshalNTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setTemplateEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setTemplateEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setTemplatesEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setTemplatesEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetTemplatesEnabled(ctx, fc.Args["input"].([]*model.TemplatePreferenceInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgentTemplate) graphql.Marshaler {
+			return ec.marshalNTemplate2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setTemplatesEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setTemplatesEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateTemplate(ctx, fc.Args["input"].(model.CreateTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
+			return ec.marshalNTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateTemplate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateTemplateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
+			return ec.marshalNTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteTemplate(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteTemplate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteTemplate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11344,6 +11971,50 @@ func (ec *executionContext) fieldContext_Query_datasets(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_deepAnalysisReports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deepAnalysisReports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DeepAnalysisReports(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.DeepAnalysisReportOrder), fc.Args["where"].(*ent.DeepAnalysisReportWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeepAnalysisReportConnection) graphql.Marshaler {
+			return ec.marshalNDeepAnalysisReportConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deepAnalysisReports(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeepAnalysisReportConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deepAnalysisReports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_runs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11582,6 +12253,73 @@ func (ec *executionContext) fieldContext_Query_cleanCode(ctx context.Context, fi
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_templates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_templates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Templates(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["variant"].(*model.TemplateVariantFilter), fc.Args["category"].(*string), fc.Args["orderBy"].([]*ent.TemplateOrder), fc.Args["where"].(*ent.TemplateWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.TemplateConnection) graphql.Marshaler {
+			return ec.marshalNTemplateConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_templates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TemplateConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_templates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_templateCategories(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_templateCategories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().TemplateCategories(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_templateCategories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -12003,6 +12741,98 @@ func (ec *executionContext) _Run_messageID(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Run_messageID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Run", field, false, false, "String")
+}
+
+func (ec *executionContext) _Run_modelProvider(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_modelProvider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModelProvider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_modelProvider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "String")
+}
+
+func (ec *executionContext) _Run_modelName(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_modelName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModelName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_modelName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "String")
+}
+
+func (ec *executionContext) _Run_modelTemperature(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_modelTemperature(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModelTemperature, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_modelTemperature(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Run_modelMaxTokens(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_modelMaxTokens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ModelMaxTokens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_modelMaxTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Run_chat(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
@@ -12524,6 +13354,516 @@ func (ec *executionContext) fieldContext_Subscription_usageUpdates(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Template_id(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Template_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Template_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Template_userID(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_userID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Template_userID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Template_name(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TemplateName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_displayName(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_description(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_prompt(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_prompt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromptTemplate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_prompt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_iconURL(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_iconURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IconURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_iconURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_category(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_isPremium(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_isPremium(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsPremiumOnly, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_isPremium(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Template_variant(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VariantType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v agenttemplate.VariantType) graphql.Marshaler {
+			return ec.marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "TemplateVariant")
+}
+
+func (ec *executionContext) _Template_baseAgent(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_baseAgent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BaseAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_baseAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "String")
+}
+
+func (ec *executionContext) _Template_usageCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_usageCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsageCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_usageCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Template_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Template().Enabled(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Template_custom(ctx context.Context, field graphql.CollectedField, obj *ent.AgentTemplate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Template_custom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Template().Custom(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Template_custom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Template", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _TemplateConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.TemplateEdge) graphql.Marshaler {
+			return ec.marshalOTemplateEdge2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TemplateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TemplateEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TemplateConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TemplateConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TemplateConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TemplateEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
+			return ec.marshalOTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TemplateEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Template(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TemplateEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.TemplateEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TemplateEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TemplateEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TemplateEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _TierUsage_tier(ctx context.Context, field graphql.CollectedField, obj *model.TierUsage) (ret graphql.Marshaler) {
@@ -13104,6 +14444,38 @@ func (ec *executionContext) fieldContext_User_usage(ctx context.Context, field g
 	if fc.Args, err = ec.field_User_usage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_modelSettings(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_modelSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().ModelSettings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ModelSettings) graphql.Marshaler {
+			return ec.marshalOModelSettings2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_modelSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ModelSettings(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -14524,990 +15896,6 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
-
-func (ec *executionContext) unmarshalInputAgentTemplateOrder(ctx context.Context, obj any) (ent.AgentTemplateOrder, error) {
-	var it ent.AgentTemplateOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNAgentTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalAgentTemplateOrder unmarshals raw into the AgentTemplateOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalAgentTemplateOrder(ctx context.Context, raw any) (ent.AgentTemplateOrder, error) {
-	var out ent.AgentTemplateOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentTemplateOrder", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputAgentTemplateWhereInput(ctx context.Context, obj any) (ent.AgentTemplateWhereInput, error) {
-	var it ent.AgentTemplateWhereInput
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateName", "templateNameNEQ", "templateNameIn", "templateNameNotIn", "templateNameGT", "templateNameGTE", "templateNameLT", "templateNameLTE", "templateNameContains", "templateNameHasPrefix", "templateNameHasSuffix", "templateNameEqualFold", "templateNameContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "promptTemplate", "promptTemplateNEQ", "promptTemplateIn", "promptTemplateNotIn", "promptTemplateGT", "promptTemplateGTE", "promptTemplateLT", "promptTemplateLTE", "promptTemplateContains", "promptTemplateHasPrefix", "promptTemplateHasSuffix", "promptTemplateEqualFold", "promptTemplateContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLEqualFold", "iconURLContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "isPremiumOnly", "isPremiumOnlyNEQ", "variantType", "variantTypeNEQ", "variantTypeIn", "variantTypeNotIn", "baseAgent", "baseAgentNEQ", "baseAgentIn", "baseAgentNotIn", "baseAgentGT", "baseAgentGTE", "baseAgentLT", "baseAgentLTE", "baseAgentContains", "baseAgentHasPrefix", "baseAgentHasSuffix", "baseAgentEqualFold", "baseAgentContainsFold", "isActive", "isActiveNEQ"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "not":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
-			data, err := ec.unmarshalOAgentTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInput(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Not = data
-		case "and":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
-			data, err := ec.unmarshalOAgentTemplateWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.And = data
-		case "or":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
-			data, err := ec.unmarshalOAgentTemplateWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Or = data
-		case "id":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ID = data
-		case "idNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDNEQ = data
-		case "idIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
-			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDIn = data
-		case "idNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
-			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDNotIn = data
-		case "idGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDGT = data
-		case "idGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDGTE = data
-		case "idLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDLT = data
-		case "idLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDLTE = data
-		case "idEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idEqualFold"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDEqualFold = data
-		case "idContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idContainsFold"))
-			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IDContainsFold = data
-		case "createdAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAt = data
-		case "createdAtNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtNEQ = data
-		case "createdAtIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtIn = data
-		case "createdAtNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtNotIn = data
-		case "createdAtGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtGT = data
-		case "createdAtGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtGTE = data
-		case "createdAtLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtLT = data
-		case "createdAtLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CreatedAtLTE = data
-		case "updatedAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAt = data
-		case "updatedAtNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtNEQ = data
-		case "updatedAtIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtIn = data
-		case "updatedAtNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtNotIn = data
-		case "updatedAtGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtGT = data
-		case "updatedAtGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtGTE = data
-		case "updatedAtLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtLT = data
-		case "updatedAtLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.UpdatedAtLTE = data
-		case "templateName":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateName"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateName = data
-		case "templateNameNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameNEQ = data
-		case "templateNameIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameIn = data
-		case "templateNameNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameNotIn = data
-		case "templateNameGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameGT = data
-		case "templateNameGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameGTE = data
-		case "templateNameLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameLT = data
-		case "templateNameLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameLTE = data
-		case "templateNameContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameContains = data
-		case "templateNameHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameHasPrefix = data
-		case "templateNameHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameHasSuffix = data
-		case "templateNameEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameEqualFold = data
-		case "templateNameContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TemplateNameContainsFold = data
-		case "displayName":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayName = data
-		case "displayNameNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameNEQ = data
-		case "displayNameIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameIn = data
-		case "displayNameNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameNotIn = data
-		case "displayNameGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameGT = data
-		case "displayNameGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameGTE = data
-		case "displayNameLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameLT = data
-		case "displayNameLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameLTE = data
-		case "displayNameContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameContains = data
-		case "displayNameHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameHasPrefix = data
-		case "displayNameHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameHasSuffix = data
-		case "displayNameEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameEqualFold = data
-		case "displayNameContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DisplayNameContainsFold = data
-		case "description":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Description = data
-		case "descriptionNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNEQ = data
-		case "descriptionIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionIn = data
-		case "descriptionNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionNotIn = data
-		case "descriptionGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGT = data
-		case "descriptionGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionGTE = data
-		case "descriptionLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLT = data
-		case "descriptionLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionLTE = data
-		case "descriptionContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContains = data
-		case "descriptionHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasPrefix = data
-		case "descriptionHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionHasSuffix = data
-		case "descriptionEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionEqualFold = data
-		case "descriptionContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DescriptionContainsFold = data
-		case "promptTemplate":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplate"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplate = data
-		case "promptTemplateNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateNEQ = data
-		case "promptTemplateIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateIn = data
-		case "promptTemplateNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateNotIn = data
-		case "promptTemplateGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateGT = data
-		case "promptTemplateGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateGTE = data
-		case "promptTemplateLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateLT = data
-		case "promptTemplateLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateLTE = data
-		case "promptTemplateContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateContains = data
-		case "promptTemplateHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateHasPrefix = data
-		case "promptTemplateHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateHasSuffix = data
-		case "promptTemplateEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateEqualFold = data
-		case "promptTemplateContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.PromptTemplateContainsFold = data
-		case "iconURL":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURL"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURL = data
-		case "iconURLNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLNEQ = data
-		case "iconURLIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLIn = data
-		case "iconURLNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLNotIn = data
-		case "iconURLGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLGT = data
-		case "iconURLGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLGTE = data
-		case "iconURLLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLLT = data
-		case "iconURLLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLLTE = data
-		case "iconURLContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLContains = data
-		case "iconURLHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLHasPrefix = data
-		case "iconURLHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLHasSuffix = data
-		case "iconURLEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLEqualFold = data
-		case "iconURLContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IconURLContainsFold = data
-		case "category":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Category = data
-		case "categoryNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryNEQ = data
-		case "categoryIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryIn = data
-		case "categoryNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryNotIn = data
-		case "categoryGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryGT = data
-		case "categoryGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryGTE = data
-		case "categoryLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryLT = data
-		case "categoryLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryLTE = data
-		case "categoryContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryContains = data
-		case "categoryHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryHasPrefix = data
-		case "categoryHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryHasSuffix = data
-		case "categoryEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryEqualFold = data
-		case "categoryContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.CategoryContainsFold = data
-		case "isPremiumOnly":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumOnly"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IsPremiumOnly = data
-		case "isPremiumOnlyNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumOnlyNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IsPremiumOnlyNEQ = data
-		case "variantType":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantType"))
-			data, err := ec.unmarshalOAgentTemplateVariantType2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VariantType = data
-		case "variantTypeNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeNEQ"))
-			data, err := ec.unmarshalOAgentTemplateVariantType2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VariantTypeNEQ = data
-		case "variantTypeIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeIn"))
-			data, err := ec.unmarshalOAgentTemplateVariantType2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VariantTypeIn = data
-		case "variantTypeNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeNotIn"))
-			data, err := ec.unmarshalOAgentTemplateVariantType2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.VariantTypeNotIn = data
-		case "baseAgent":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgent"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgent = data
-		case "baseAgentNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentNEQ = data
-		case "baseAgentIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentIn = data
-		case "baseAgentNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentNotIn = data
-		case "baseAgentGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentGT = data
-		case "baseAgentGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentGTE = data
-		case "baseAgentLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentLT = data
-		case "baseAgentLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentLTE = data
-		case "baseAgentContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentContains = data
-		case "baseAgentHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentHasPrefix = data
-		case "baseAgentHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentHasSuffix = data
-		case "baseAgentEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentEqualFold = data
-		case "baseAgentContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BaseAgentContainsFold = data
-		case "isActive":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isActive"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IsActive = data
-		case "isActiveNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isActiveNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.IsActiveNEQ = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalAgentTemplateWhereInput unmarshals raw into the AgentTemplateWhereInput input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalAgentTemplateWhereInput(ctx context.Context, raw any) (ent.AgentTemplateWhereInput, error) {
-	var out ent.AgentTemplateWhereInput
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgentTemplateWhereInput", raw, &out)
-	return out, err
-}
 
 func (ec *executionContext) unmarshalInputChatOrder(ctx context.Context, obj any) (ent.ChatOrder, error) {
 	var it ent.ChatOrder
@@ -17075,6 +17463,87 @@ func (ec *executionContext) unmarshalInputCreateChatInput(ctx context.Context, o
 func UnmarshalCreateChatInput(ctx context.Context, raw any) (model.CreateChatInput, error) {
 	var out model.CreateChatInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateChatInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateTemplateInput(ctx context.Context, obj any) (model.CreateTemplateInput, error) {
+	var it model.CreateTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["variant"]; !present {
+		asMap["variant"] = "BOTH"
+	}
+
+	fieldsInOrder := [...]string{"name", "displayName", "description", "prompt", "category", "variant"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "displayName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayName = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "prompt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prompt"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prompt = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "variant":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variant"))
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variant = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateTemplateInput unmarshals raw into the CreateTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateTemplateInput(ctx context.Context, raw any) (model.CreateTemplateInput, error) {
+	var out model.CreateTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateTemplateInput", raw, &out)
 	return out, err
 }
 
@@ -20514,7 +20983,7 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDEqualFold", "chatIDContainsFold", "sender", "senderNEQ", "senderIn", "senderNotIn", "content", "contentNEQ", "contentIn", "contentNotIn", "contentGT", "contentGTE", "contentLT", "contentLTE", "contentContains", "contentHasPrefix", "contentHasSuffix", "contentEqualFold", "contentContainsFold", "hasChat", "hasChatWith", "hasCodeExecution", "hasCodeExecutionWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDEqualFold", "chatIDContainsFold", "sender", "senderNEQ", "senderIn", "senderNotIn", "content", "contentNEQ", "contentIn", "contentNotIn", "contentGT", "contentGTE", "contentLT", "contentLTE", "contentContains", "contentHasPrefix", "contentHasSuffix", "contentEqualFold", "contentContainsFold", "hasChat", "hasChatWith", "hasCodeExecution", "hasCodeExecutionWith", "hasFeedback", "hasFeedbackWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20962,6 +21431,20 @@ func (ec *executionContext) unmarshalInputMessageWhereInput(ctx context.Context,
 				return it, err
 			}
 			it.HasCodeExecutionWith = data
+		case "hasFeedback":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasFeedback"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasFeedback = data
+		case "hasFeedbackWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasFeedbackWith"))
+			data, err := ec.unmarshalOMessageFeedbackWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasFeedbackWith = data
 		}
 	}
 	return it, nil
@@ -22159,6 +22642,62 @@ func UnmarshalModelUsageWhereInput(ctx context.Context, raw any) (ent.ModelUsage
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRateMessageInput(ctx context.Context, obj any) (model.RateMessageInput, error) {
+	var it model.RateMessageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"messageID", "rating", "comment"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "messageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageID = data
+		case "rating":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rating"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rating = data
+		case "comment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("comment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Comment = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRateMessageInput unmarshals raw into the RateMessageInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRateMessageInput(ctx context.Context, raw any) (model.RateMessageInput, error) {
+	var out model.RateMessageInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RateMessageInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRunOrder(ctx context.Context, obj any) (ent.RunOrder, error) {
 	var it ent.RunOrder
 	if obj == nil {
@@ -23080,6 +23619,1081 @@ func UnmarshalSignUpInput(ctx context.Context, raw any) (model.SignUpInput, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTemplateOrder(ctx context.Context, obj any) (ent.TemplateOrder, error) {
+	var it ent.TemplateOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplateOrder unmarshals raw into the TemplateOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplateOrder(ctx context.Context, raw any) (ent.TemplateOrder, error) {
+	var out ent.TemplateOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplateOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTemplatePreferenceInput(ctx context.Context, obj any) (model.TemplatePreferenceInput, error) {
+	var it model.TemplatePreferenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"templateID", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "templateID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplatePreferenceInput unmarshals raw into the TemplatePreferenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplatePreferenceInput(ctx context.Context, raw any) (model.TemplatePreferenceInput, error) {
+	var out model.TemplatePreferenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplatePreferenceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTemplateWhereInput(ctx context.Context, obj any) (ent.TemplateWhereInput, error) {
+	var it ent.TemplateWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateName", "templateNameNEQ", "templateNameIn", "templateNameNotIn", "templateNameGT", "templateNameGTE", "templateNameLT", "templateNameLTE", "templateNameContains", "templateNameHasPrefix", "templateNameHasSuffix", "templateNameEqualFold", "templateNameContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "promptTemplate", "promptTemplateNEQ", "promptTemplateIn", "promptTemplateNotIn", "promptTemplateGT", "promptTemplateGTE", "promptTemplateLT", "promptTemplateLTE", "promptTemplateContains", "promptTemplateHasPrefix", "promptTemplateHasSuffix", "promptTemplateEqualFold", "promptTemplateContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLEqualFold", "iconURLContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "isPremiumOnly", "isPremiumOnlyNEQ", "variantType", "variantTypeNEQ", "variantTypeIn", "variantTypeNotIn", "baseAgent", "baseAgentNEQ", "baseAgentIn", "baseAgentNotIn", "baseAgentGT", "baseAgentGTE", "baseAgentLT", "baseAgentLTE", "baseAgentContains", "baseAgentHasPrefix", "baseAgentHasSuffix", "baseAgentEqualFold", "baseAgentContainsFold", "usageCount", "usageCountNEQ", "usageCountIn", "usageCountNotIn", "usageCountGT", "usageCountGTE", "usageCountLT", "usageCountLTE"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOTemplateWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOTemplateWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "idEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idEqualFold"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDEqualFold = data
+		case "idContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idContainsFold"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDContainsFold = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "templateName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateName = data
+		case "templateNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameNEQ = data
+		case "templateNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameIn = data
+		case "templateNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameNotIn = data
+		case "templateNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameGT = data
+		case "templateNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameGTE = data
+		case "templateNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameLT = data
+		case "templateNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameLTE = data
+		case "templateNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameContains = data
+		case "templateNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameHasPrefix = data
+		case "templateNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameHasSuffix = data
+		case "templateNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameEqualFold = data
+		case "templateNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateNameContainsFold = data
+		case "displayName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayName = data
+		case "displayNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameNEQ = data
+		case "displayNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameIn = data
+		case "displayNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameNotIn = data
+		case "displayNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameGT = data
+		case "displayNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameGTE = data
+		case "displayNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameLT = data
+		case "displayNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameLTE = data
+		case "displayNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameContains = data
+		case "displayNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameHasPrefix = data
+		case "displayNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameHasSuffix = data
+		case "displayNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameEqualFold = data
+		case "displayNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayNameContainsFold = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "promptTemplate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplate = data
+		case "promptTemplateNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateNEQ = data
+		case "promptTemplateIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateIn = data
+		case "promptTemplateNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateNotIn = data
+		case "promptTemplateGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateGT = data
+		case "promptTemplateGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateGTE = data
+		case "promptTemplateLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateLT = data
+		case "promptTemplateLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateLTE = data
+		case "promptTemplateContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateContains = data
+		case "promptTemplateHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateHasPrefix = data
+		case "promptTemplateHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateHasSuffix = data
+		case "promptTemplateEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateEqualFold = data
+		case "promptTemplateContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptTemplateContainsFold = data
+		case "iconURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURL = data
+		case "iconURLNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLNEQ = data
+		case "iconURLIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLIn = data
+		case "iconURLNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLNotIn = data
+		case "iconURLGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLGT = data
+		case "iconURLGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLGTE = data
+		case "iconURLLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLLT = data
+		case "iconURLLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLLTE = data
+		case "iconURLContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLContains = data
+		case "iconURLHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLHasPrefix = data
+		case "iconURLHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLHasSuffix = data
+		case "iconURLEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLEqualFold = data
+		case "iconURLContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURLContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURLContainsFold = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "categoryNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryNEQ = data
+		case "categoryIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryIn = data
+		case "categoryNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryNotIn = data
+		case "categoryGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryGT = data
+		case "categoryGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryGTE = data
+		case "categoryLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryLT = data
+		case "categoryLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryLTE = data
+		case "categoryContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryContains = data
+		case "categoryHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryHasPrefix = data
+		case "categoryHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryHasSuffix = data
+		case "categoryEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryEqualFold = data
+		case "categoryContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryContainsFold = data
+		case "isPremiumOnly":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumOnly"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsPremiumOnly = data
+		case "isPremiumOnlyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumOnlyNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsPremiumOnlyNEQ = data
+		case "variantType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantType"))
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantType = data
+		case "variantTypeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeNEQ"))
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantTypeNEQ = data
+		case "variantTypeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeIn"))
+			data, err := ec.unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantTypeIn = data
+		case "variantTypeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeNotIn"))
+			data, err := ec.unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantTypeNotIn = data
+		case "baseAgent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgent"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgent = data
+		case "baseAgentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentNEQ = data
+		case "baseAgentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentIn = data
+		case "baseAgentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentNotIn = data
+		case "baseAgentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentGT = data
+		case "baseAgentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentGTE = data
+		case "baseAgentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentLT = data
+		case "baseAgentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentLTE = data
+		case "baseAgentContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentContains = data
+		case "baseAgentHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentHasPrefix = data
+		case "baseAgentHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentHasSuffix = data
+		case "baseAgentEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentEqualFold = data
+		case "baseAgentContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgentContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseAgentContainsFold = data
+		case "usageCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCount = data
+		case "usageCountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountNEQ = data
+		case "usageCountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountIn = data
+		case "usageCountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountNotIn = data
+		case "usageCountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountGT = data
+		case "usageCountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountGTE = data
+		case "usageCountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountLT = data
+		case "usageCountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageCountLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageCountLTE = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTemplateWhereInput unmarshals raw into the TemplateWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTemplateWhereInput(ctx context.Context, raw any) (ent.TemplateWhereInput, error) {
+	var out ent.TemplateWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TemplateWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateChatInput(ctx context.Context, obj any) (model.UpdateChatInput, error) {
 	var it model.UpdateChatInput
 	if obj == nil {
@@ -23119,6 +24733,146 @@ func (ec *executionContext) unmarshalInputUpdateChatInput(ctx context.Context, o
 func UnmarshalUpdateChatInput(ctx context.Context, raw any) (model.UpdateChatInput, error) {
 	var out model.UpdateChatInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateChatInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateModelSettingsInput(ctx context.Context, obj any) (model.UpdateModelSettingsInput, error) {
+	var it model.UpdateModelSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"provider", "model", "temperature", "maxTokens", "apiKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "provider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Provider = data
+		case "model":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("model"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Model = data
+		case "temperature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("temperature"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Temperature = data
+		case "maxTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxTokens"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxTokens = data
+		case "apiKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("apiKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.APIKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateModelSettingsInput unmarshals raw into the UpdateModelSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateModelSettingsInput(ctx context.Context, raw any) (model.UpdateModelSettingsInput, error) {
+	var out model.UpdateModelSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateModelSettingsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateTemplateInput(ctx context.Context, obj any) (model.UpdateTemplateInput, error) {
+	var it model.UpdateTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"displayName", "description", "prompt", "category", "variant"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "displayName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DisplayName = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "prompt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prompt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prompt = data
+		case "category":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("category"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Category = data
+		case "variant":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variant"))
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variant = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateTemplateInput unmarshals raw into the UpdateTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateTemplateInput(ctx context.Context, raw any) (model.UpdateTemplateInput, error) {
+	var out model.UpdateTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateTemplateInput", raw, &out)
 	return out, err
 }
 
@@ -23839,6 +25593,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.AgentTemplate:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Template(ctx, sel, obj)
 	case *ent.Run:
 		if obj == nil {
 			return graphql.Null
@@ -23879,11 +25638,6 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Chat(ctx, sel, obj)
-	case *ent.AgentTemplate:
-		if obj == nil {
-			return graphql.Null
-		}
-		return ec._AgentTemplate(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -23993,185 +25747,6 @@ func (ec *executionContext) _AgentExecutionStats(ctx context.Context, sel ast.Se
 			}
 		case "successRate":
 			out.Values[i] = ec._AgentExecutionStats_successRate(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agentTemplateImplementors = []string{"AgentTemplate", "Node"}
-
-func (ec *executionContext) _AgentTemplate(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentTemplate) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentTemplateImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgentTemplate")
-		case "id":
-			out.Values[i] = ec._AgentTemplate_id(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "createdAt":
-			out.Values[i] = ec._AgentTemplate_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "updatedAt":
-			out.Values[i] = ec._AgentTemplate_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "userID":
-			out.Values[i] = ec._AgentTemplate_userID(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "templateName":
-			out.Values[i] = ec._AgentTemplate_templateName(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "displayName":
-			out.Values[i] = ec._AgentTemplate_displayName(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "description":
-			out.Values[i] = ec._AgentTemplate_description(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "promptTemplate":
-			out.Values[i] = ec._AgentTemplate_promptTemplate(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "iconURL":
-			out.Values[i] = ec._AgentTemplate_iconURL(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "category":
-			out.Values[i] = ec._AgentTemplate_category(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "isPremiumOnly":
-			out.Values[i] = ec._AgentTemplate_isPremiumOnly(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "variantType":
-			out.Values[i] = ec._AgentTemplate_variantType(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "baseAgent":
-			out.Values[i] = ec._AgentTemplate_baseAgent(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "isActive":
-			out.Values[i] = ec._AgentTemplate_isActive(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agentTemplateConnectionImplementors = []string{"AgentTemplateConnection"}
-
-func (ec *executionContext) _AgentTemplateConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentTemplateConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentTemplateConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgentTemplateConnection")
-		case "edges":
-			out.Values[i] = ec._AgentTemplateConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._AgentTemplateConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._AgentTemplateConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agentTemplateEdgeImplementors = []string{"AgentTemplateEdge"}
-
-func (ec *executionContext) _AgentTemplateEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentTemplateEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agentTemplateEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgentTemplateEdge")
-		case "node":
-			out.Values[i] = ec._AgentTemplateEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._AgentTemplateEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24967,148 +26542,154 @@ func (ec *executionContext) _DeepAnalysisReport(ctx context.Context, sel ast.Sel
 		case "id":
 			out.Values[i] = ec._DeepAnalysisReport_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._DeepAnalysisReport_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._DeepAnalysisReport_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "userID":
 			out.Values[i] = ec._DeepAnalysisReport_userID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "uuid":
 			out.Values[i] = ec._DeepAnalysisReport_uuid(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "chatID":
 			out.Values[i] = ec._DeepAnalysisReport_chatID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "runID":
 			out.Values[i] = ec._DeepAnalysisReport_runID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "goal":
 			out.Values[i] = ec._DeepAnalysisReport_goal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._DeepAnalysisReport_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "startTime":
 			out.Values[i] = ec._DeepAnalysisReport_startTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "endTime":
 			out.Values[i] = ec._DeepAnalysisReport_endTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "durationSeconds":
 			out.Values[i] = ec._DeepAnalysisReport_durationSeconds(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deepQuestions":
 			out.Values[i] = ec._DeepAnalysisReport_deepQuestions(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deepPlan":
 			out.Values[i] = ec._DeepAnalysisReport_deepPlan(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "summaries":
 			out.Values[i] = ec._DeepAnalysisReport_summaries(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "analysisCode":
 			out.Values[i] = ec._DeepAnalysisReport_analysisCode(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "plotlyFigures":
 			out.Values[i] = ec._DeepAnalysisReport_plotlyFigures(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "synthesis":
 			out.Values[i] = ec._DeepAnalysisReport_synthesis(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finalConclusion":
 			out.Values[i] = ec._DeepAnalysisReport_finalConclusion(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "htmlReport":
 			out.Values[i] = ec._DeepAnalysisReport_htmlReport(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reportSummary":
 			out.Values[i] = ec._DeepAnalysisReport_reportSummary(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "progressPercentage":
 			out.Values[i] = ec._DeepAnalysisReport_progressPercentage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stepsCompleted":
 			out.Values[i] = ec._DeepAnalysisReport_stepsCompleted(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "errorMessage":
 			out.Values[i] = ec._DeepAnalysisReport_errorMessage(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modelProvider":
 			out.Values[i] = ec._DeepAnalysisReport_modelProvider(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modelName":
 			out.Values[i] = ec._DeepAnalysisReport_modelName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "totalTokensUsed":
 			out.Values[i] = ec._DeepAnalysisReport_totalTokensUsed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "estimatedCost":
 			out.Values[i] = ec._DeepAnalysisReport_estimatedCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "creditsConsumed":
 			out.Values[i] = ec._DeepAnalysisReport_creditsConsumed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "downloadURL":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeepAnalysisReport_downloadURL(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25517,6 +27098,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Message_codeExecution(ctx, field, obj)
 				})
+		case "feedback":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_feedback(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25808,6 +27395,59 @@ func (ec *executionContext) _ModelFeedback(ctx context.Context, sel ast.Selectio
 			}
 		case "average":
 			out.Values[i] = ec._ModelFeedback_average(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var modelSettingsImplementors = []string{"ModelSettings"}
+
+func (ec *executionContext) _ModelSettings(ctx context.Context, sel ast.SelectionSet, obj *model.ModelSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, modelSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ModelSettings")
+		case "provider":
+			out.Values[i] = ec._ModelSettings_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "model":
+			out.Values[i] = ec._ModelSettings_model(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "temperature":
+			out.Values[i] = ec._ModelSettings_temperature(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxTokens":
+			out.Values[i] = ec._ModelSettings_maxTokens(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hasCustomKey":
+			out.Values[i] = ec._ModelSettings_hasCustomKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26200,6 +27840,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "rateMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rateMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteReport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteReport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateModelSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateModelSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setTemplateEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setTemplateEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setTemplatesEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setTemplatesEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteTemplate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteTemplate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26437,6 +28133,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_datasets(ctx, field)
 				})
+		case "deepAnalysisReports":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_deepAnalysisReports(ctx, field)
+				})
 		case "runs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -26472,6 +28174,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_cleanCode(ctx, field)
+				})
+		case "templates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_templates(ctx, field)
+				})
+		case "templateCategories":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_templateCategories(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -26615,6 +28329,26 @@ func (ec *executionContext) _Run(ctx context.Context, sel ast.SelectionSet, obj 
 			}
 		case "messageID":
 			out.Values[i] = ec._Run_messageID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "modelProvider":
+			out.Values[i] = ec._Run_modelProvider(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "modelName":
+			out.Values[i] = ec._Run_modelName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "modelTemperature":
+			out.Values[i] = ec._Run_modelTemperature(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "modelMaxTokens":
+			out.Values[i] = ec._Run_modelMaxTokens(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -26827,6 +28561,197 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var templateImplementors = []string{"Template", "Node"}
+
+func (ec *executionContext) _Template(ctx context.Context, sel ast.SelectionSet, obj *ent.AgentTemplate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, templateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Template")
+		case "id":
+			out.Values[i] = ec._Template_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Template_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Template_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "userID":
+			out.Values[i] = ec._Template_userID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Template_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "displayName":
+			out.Values[i] = ec._Template_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Template_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "prompt":
+			out.Values[i] = ec._Template_prompt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "iconURL":
+			out.Values[i] = ec._Template_iconURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.Values[i] = ec._Template_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isPremium":
+			out.Values[i] = ec._Template_isPremium(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "variant":
+			out.Values[i] = ec._Template_variant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "baseAgent":
+			out.Values[i] = ec._Template_baseAgent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "usageCount":
+			out.Values[i] = ec._Template_usageCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Template_enabled(ctx, field, obj)
+				})
+		case "custom":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Template_custom(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var templateConnectionImplementors = []string{"TemplateConnection"}
+
+func (ec *executionContext) _TemplateConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.TemplateConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, templateConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TemplateConnection")
+		case "edges":
+			out.Values[i] = ec._TemplateConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TemplateConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._TemplateConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var templateEdgeImplementors = []string{"TemplateEdge"}
+
+func (ec *executionContext) _TemplateEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.TemplateEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, templateEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TemplateEdge")
+		case "node":
+			out.Values[i] = ec._TemplateEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TemplateEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var tierUsageImplementors = []string{"TierUsage"}
 
 func (ec *executionContext) _TierUsage(ctx context.Context, sel ast.SelectionSet, obj *model.TierUsage) graphql.Marshaler {
@@ -27014,6 +28939,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_usage(ctx, field, obj)
+				})
+		case "modelSettings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_modelSettings(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -27608,35 +29539,6 @@ func (ec *executionContext) marshalNAgentExecutionStats2ᚖgithubᚗcomᚋautoan
 	return ec._AgentExecutionStats(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAgentTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateOrderField(ctx context.Context, v any) (*ent.AgentTemplateOrderField, error) {
-	var res = new(ent.AgentTemplateOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAgentTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AgentTemplateOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AgentTemplateOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
-func (ec *executionContext) unmarshalNAgentTemplateVariantType2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, v any) (agenttemplate.VariantType, error) {
-	var res agenttemplate.VariantType
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAgentTemplateVariantType2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, sel ast.SelectionSet, v agenttemplate.VariantType) graphql.Marshaler {
-	return v
-}
-
-func (ec *executionContext) unmarshalNAgentTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInput(ctx context.Context, v any) (*ent.AgentTemplateWhereInput, error) {
-	res, err := ec.unmarshalInputAgentTemplateWhereInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
 func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
@@ -27732,6 +29634,11 @@ func (ec *executionContext) marshalNCostProjection2ᚖgithubᚗcomᚋautoanalyst
 		return graphql.Null
 	}
 	return ec._CostProjection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateTemplateInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCreateTemplateInput(ctx context.Context, v any) (model.CreateTemplateInput, error) {
+	res, err := ec.unmarshalInputCreateTemplateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
@@ -27851,6 +29758,19 @@ func (ec *executionContext) marshalNDatasetOrderField2ᚖgithubᚗcomᚋautoanal
 
 func (ec *executionContext) unmarshalNDatasetWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDatasetWhereInput(ctx context.Context, v any) (*ent.DatasetWhereInput, error) {
 	res, err := ec.unmarshalInputDatasetWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeepAnalysisReportConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportConnection(ctx context.Context, sel ast.SelectionSet, v *ent.DeepAnalysisReportConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeepAnalysisReportConnection!")
+		return graphql.Null
+	}
+	return ec._DeepAnalysisReportConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeepAnalysisReportOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportOrder(ctx context.Context, v any) (*ent.DeepAnalysisReportOrder, error) {
+	res, err := ec.unmarshalInputDeepAnalysisReportOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -28074,6 +29994,14 @@ func (ec *executionContext) marshalNMessageConnection2ᚖgithubᚗcomᚋautoanal
 	return ec._MessageConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNMessageFeedback2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedback(ctx context.Context, sel ast.SelectionSet, v *ent.MessageFeedback) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MessageFeedback!")
+		return graphql.Null
+	}
+	return ec._MessageFeedback(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNMessageFeedbackOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackOrderField(ctx context.Context, v any) (*ent.MessageFeedbackOrderField, error) {
 	var res = new(ent.MessageFeedbackOrderField)
 	err := res.UnmarshalGQL(v)
@@ -28149,6 +30077,14 @@ func (ec *executionContext) marshalNModelFeedback2ᚖgithubᚗcomᚋautoanalyst�
 		return graphql.Null
 	}
 	return ec._ModelFeedback(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNModelSettings2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelSettings(ctx context.Context, sel ast.SelectionSet, v *model.ModelSettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ModelSettings!")
+		return graphql.Null
+	}
+	return ec._ModelSettings(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNModelUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsage(ctx context.Context, sel ast.SelectionSet, v *ent.ModelUsage) graphql.Marshaler {
@@ -28266,6 +30202,11 @@ func (ec *executionContext) marshalNPublicTicker2ᚖgithubᚗcomᚋautoanalyst�
 		return graphql.Null
 	}
 	return ec._PublicTicker(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRateMessageInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐRateMessageInput(ctx context.Context, v any) (model.RateMessageInput, error) {
+	res, err := ec.unmarshalInputRateMessageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐResultTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResultTable) graphql.Marshaler {
@@ -28428,6 +30369,91 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNTemplate2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AgentTemplate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Template!")
+		return graphql.Null
+	}
+	return ec._Template(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTemplateConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateConnection(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TemplateConnection!")
+		return graphql.Null
+	}
+	return ec._TemplateConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTemplateOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrder(ctx context.Context, v any) (*ent.TemplateOrder, error) {
+	res, err := ec.unmarshalInputTemplateOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrderField(ctx context.Context, v any) (*ent.TemplateOrderField, error) {
+	var res = new(ent.TemplateOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TemplateOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNTemplatePreferenceInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplatePreferenceInputᚄ(ctx context.Context, v any) ([]*model.TemplatePreferenceInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.TemplatePreferenceInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplatePreferenceInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplatePreferenceInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNTemplatePreferenceInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplatePreferenceInput(ctx context.Context, v any) (*model.TemplatePreferenceInput, error) {
+	res, err := ec.unmarshalInputTemplatePreferenceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, v any) (agenttemplate.VariantType, error) {
+	var res agenttemplate.VariantType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, sel ast.SelectionSet, v agenttemplate.VariantType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInput(ctx context.Context, v any) (*ent.TemplateWhereInput, error) {
+	res, err := ec.unmarshalInputTemplateWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNTierUsage2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTierUsageᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TierUsage) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -28468,6 +30494,16 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 
 func (ec *executionContext) unmarshalNUpdateChatInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateChatInput(ctx context.Context, v any) (model.UpdateChatInput, error) {
 	res, err := ec.unmarshalInputUpdateChatInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateModelSettingsInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateModelSettingsInput(ctx context.Context, v any) (model.UpdateModelSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateModelSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateTemplateInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateTemplateInput(ctx context.Context, v any) (model.UpdateTemplateInput, error) {
+	res, err := ec.unmarshalInputUpdateTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -28717,110 +30753,6 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
-}
-
-func (ec *executionContext) marshalOAgentTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._AgentTemplate(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOAgentTemplateEdge2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AgentTemplateEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOAgentTemplateEdge2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOAgentTemplateEdge2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AgentTemplateEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._AgentTemplateEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOAgentTemplateVariantType2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx context.Context, v any) ([]agenttemplate.VariantType, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]agenttemplate.VariantType, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNAgentTemplateVariantType2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (ec *executionContext) marshalOAgentTemplateVariantType2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []agenttemplate.VariantType) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNAgentTemplateVariantType2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) unmarshalOAgentTemplateVariantType2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, v any) (*agenttemplate.VariantType, error) {
-	if v == nil {
-		return nil, nil
-	}
-	var res = new(agenttemplate.VariantType)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOAgentTemplateVariantType2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, sel ast.SelectionSet, v *agenttemplate.VariantType) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return v
-}
-
-func (ec *executionContext) unmarshalOAgentTemplateWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInputᚄ(ctx context.Context, v any) ([]*ent.AgentTemplateWhereInput, error) {
-	if v == nil {
-		return nil, nil
-	}
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]*ent.AgentTemplateWhereInput, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNAgentTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInput(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func (ec *executionContext) unmarshalOAgentTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateWhereInput(ctx context.Context, v any) (*ent.AgentTemplateWhereInput, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputAgentTemplateWhereInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -29144,6 +31076,23 @@ func (ec *executionContext) marshalODeepAnalysisReportEdge2ᚖgithubᚗcomᚋaut
 		return graphql.Null
 	}
 	return ec._DeepAnalysisReportEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODeepAnalysisReportOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportOrderᚄ(ctx context.Context, v any) ([]*ent.DeepAnalysisReportOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.DeepAnalysisReportOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDeepAnalysisReportOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalODeepAnalysisReportStatus2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdeepanalysisreportᚐStatusᚄ(ctx context.Context, v any) ([]deepanalysisreport.Status, error) {
@@ -29614,6 +31563,13 @@ func (ec *executionContext) unmarshalOMessageWhereInput2ᚖgithubᚗcomᚋautoan
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOModelSettings2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐModelSettings(ctx context.Context, sel ast.SelectionSet, v *model.ModelSettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ModelSettings(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOModelUsage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsage(ctx context.Context, sel ast.SelectionSet, v *ent.ModelUsage) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -29916,6 +31872,143 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTemplate2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplate(ctx context.Context, sel ast.SelectionSet, v *ent.AgentTemplate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Template(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTemplateEdge2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.TemplateEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOTemplateEdge2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOTemplateEdge2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateEdge(ctx context.Context, sel ast.SelectionSet, v *ent.TemplateEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TemplateEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTemplateOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrderᚄ(ctx context.Context, v any) ([]*ent.TemplateOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.TemplateOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx context.Context, v any) ([]agenttemplate.VariantType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]agenttemplate.VariantType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []agenttemplate.VariantType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, v any) (*agenttemplate.VariantType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(agenttemplate.VariantType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, sel ast.SelectionSet, v *agenttemplate.VariantType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOTemplateVariantFilter2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplateVariantFilter(ctx context.Context, v any) (*model.TemplateVariantFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.TemplateVariantFilter)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTemplateVariantFilter2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐTemplateVariantFilter(ctx context.Context, sel ast.SelectionSet, v *model.TemplateVariantFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOTemplateWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInputᚄ(ctx context.Context, v any) ([]*ent.TemplateWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.TemplateWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOTemplateWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐTemplateWhereInput(ctx context.Context, v any) (*ent.TemplateWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTemplateWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx context.Context, v any) ([]time.Time, error) {

@@ -36,6 +36,35 @@ type conn struct {
 	mu        sync.Mutex
 	ops       map[string]context.CancelFunc // running operations by id
 	keepAlive *time.Timer
+	draining  bool        // the server is shutting down: no new operations
+	drainEnd  *time.Timer // closes the connection when the grace is over
+}
+
+// drain stops taking operations and closes the connection once the running
+// ones have ended, or when the shutdown's grace is over.
+func (c *conn) drain() {
+	c.mu.Lock()
+	c.draining = true
+	idle := len(c.ops) == 0
+	if !idle {
+		c.drainEnd = time.AfterFunc(c.t.Shutdown.grace(), c.goAway)
+	}
+	c.mu.Unlock()
+	if idle {
+		c.goAway()
+	}
+}
+
+func (c *conn) goAway() { c.closeWith(CloseGoingAway, "server shutting down") }
+
+// opEnded closes a draining connection after its last operation.
+func (c *conn) opEnded() {
+	c.mu.Lock()
+	last := c.draining && len(c.ops) == 0
+	c.mu.Unlock()
+	if last {
+		c.goAway()
+	}
 }
 
 // serve runs the connection: connection_init, then operations until the
@@ -44,8 +73,12 @@ func (c *conn) serve(ctx context.Context) {
 	c.ctx, c.stop = context.WithCancel(ctx)
 	c.cancel = c.stop
 	defer c.shutdown()
-	goingAway := context.AfterFunc(c.t.lifetime(), func() { c.closeWith(CloseGoingAway, "server shutting down") })
-	defer goingAway()
+	if sd := c.t.Shutdown; sd != nil {
+		sd.conns.Add(1)
+		defer sd.conns.Done()
+		stop := context.AfterFunc(sd.done(), c.drain)
+		defer stop()
+	}
 	if !c.init() {
 		return
 	}
@@ -203,6 +236,12 @@ func (c *conn) start(m message) {
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 
 	c.mu.Lock()
+	if c.draining {
+		c.mu.Unlock()
+		c.sendErrors(m.ID, &gqlerror.Error{Message: "the server is shutting down: reconnect",
+			Extensions: map[string]any{"code": "UNAVAILABLE"}})
+		return
+	}
 	if _, dup := c.ops[m.ID]; dup {
 		c.mu.Unlock()
 		if c.proto.legacy {
@@ -246,6 +285,7 @@ func (c *conn) run(ctx context.Context, id string, rc *graphql.OperationContext,
 			}
 			c.finish(id, cancel)
 			c.sendErrors(id, gerr)
+			c.opEnded()
 		}
 	}()
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
@@ -268,6 +308,7 @@ func (c *conn) run(ctx context.Context, id string, rc *graphql.OperationContext,
 	if !stopped {
 		c.send(message{ID: id, Type: "complete"})
 	}
+	c.opEnded()
 }
 
 // finish forgets a running operation.
@@ -334,6 +375,9 @@ func (c *conn) shutdown() {
 	c.mu.Lock()
 	if c.keepAlive != nil {
 		c.keepAlive.Stop()
+	}
+	if c.drainEnd != nil {
+		c.drainEnd.Stop()
 	}
 	c.mu.Unlock()
 	_ = c.ws.Close()

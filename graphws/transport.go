@@ -54,10 +54,8 @@ type Transport struct {
 	CheckOrigin func(r *http.Request) bool
 	// ErrorLog, if set, is told of connections that end on an error.
 	ErrorLog func(ctx context.Context, err error)
-	// Lifetime, if set, bounds every connection: when it is done, they
-	// close with 1001 (going away), so that clients reconnect, to another
-	// server. net/http's Shutdown does not close hijacked connections.
-	Lifetime context.Context
+	// Shutdown, if set, ends the connections when the server stops.
+	Shutdown *Shutdown
 
 	once     sync.Once
 	upgrader websocket.Upgrader
@@ -98,14 +96,6 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		ops:     map[string]context.CancelFunc{},
 	}
 	go c.serve(context.WithoutCancel(r.Context()))
-}
-
-// lifetime returns the context that bounds connections.
-func (t *Transport) lifetime() context.Context {
-	if t.Lifetime != nil {
-		return t.Lifetime
-	}
-	return context.Background()
 }
 
 func (t *Transport) setDefaults() {

@@ -307,12 +307,36 @@ func TestStopAndShutdown(t *testing.T) {
 			}
 		})
 	}
-	t.Run("lifetime ends", func(t *testing.T) {
-		life, end := context.WithCancel(context.Background())
+	t.Run("shutdown lets a running subscription finish, then closes", func(t *testing.T) {
+		sd := &graphws.Shutdown{Grace: 5 * time.Second}
+		c := &counter{tick: make(chan struct{}, 2)}
+		ws := ready(t, serve(t, &graphws.Transport{Shutdown: sd}, c), graphws.TransportWS)
+		write(t, ws, subscribe(graphws.TransportWS, "a", 2))
+		c.tick <- struct{}{}
+		want(t, ws, "next", `{"data":{"count":1}}`)
+		closed := make(chan error, 1)
+		go func() { closed <- sd.Close(context.Background()) }()
+		time.Sleep(50 * time.Millisecond)
+		// No new operation while draining.
+		write(t, ws, subscribe(graphws.TransportWS, "b", 1))
+		if m := want(t, ws, "error", ""); m.ID != "b" || !strings.Contains(string(m.Payload), "UNAVAILABLE") {
+			t.Fatalf("new operation while draining: %+v", m)
+		}
+		c.tick <- struct{}{}
+		want(t, ws, "next", `{"data":{"count":2}}`)
+		want(t, ws, "complete", "")
+		wantClose(t, ws, graphws.CloseGoingAway)
+		if err := <-closed; err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+	t.Run("shutdown grace ends a subscription that goes on", func(t *testing.T) {
+		sd := &graphws.Shutdown{Grace: 100 * time.Millisecond}
 		c := &counter{tick: make(chan struct{})}
-		ws := ready(t, serve(t, &graphws.Transport{Lifetime: life}, c), graphws.TransportWS)
+		ws := ready(t, serve(t, &graphws.Transport{Shutdown: sd}, c), graphws.TransportWS)
 		write(t, ws, subscribe(graphws.TransportWS, "a", 5))
-		end()
+		time.Sleep(50 * time.Millisecond)
+		go sd.Close(context.Background())
 		wantClose(t, ws, graphws.CloseGoingAway)
 	})
 	t.Run("ping", func(t *testing.T) {

@@ -101,22 +101,29 @@ func (ps *Providers) ProviderOf(model string) string {
 // fallback is a custom endpoint (not its provider's default URL).
 func (ps *Providers) For(model string) (Provider, error) {
 	name := ps.ProviderOf(model)
+	if _, ok := ps.creds[name]; !ok {
+		fb, fbOK := ps.creds[ps.fallback]
+		if !fbOK || fb.BaseURL == "" || fb.BaseURL == DefaultBaseURLs[ps.fallback] {
+			return nil, &notConfigured{msg: fmt.Sprintf("llm: model %s is served by %s, which is not configured: set %s", model, name, KeyVariable(name))}
+		}
+		// An OpenAI-compatible endpoint of the operator's (OPENAI_BASE_URL
+		// at Groq, say) serves what no provider of its own is set up for.
+		name = ps.fallback
+	}
+	return ps.Named(name)
+}
+
+// Named returns the configured provider called name ("anthropic"), or an
+// error wrapping ErrNotConfigured that names the variable to set.
+func (ps *Providers) Named(name string) (Provider, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if p, ok := ps.built[name]; ok {
 		return p, nil
 	}
 	creds, ok := ps.creds[name]
-	if fb, fbOK := ps.creds[ps.fallback]; !ok && fbOK && fb.BaseURL != "" && fb.BaseURL != DefaultBaseURLs[ps.fallback] {
-		// An OpenAI-compatible endpoint of the operator's (OPENAI_BASE_URL
-		// at Groq, say) serves what no provider of its own is set up for.
-		name, creds, ok = ps.fallback, fb, true
-		if p, built := ps.built[name]; built {
-			return p, nil
-		}
-	}
 	if !ok {
-		return nil, &notConfigured{msg: fmt.Sprintf("llm: model %s is served by %s, which is not configured: set %s", model, name, KeyVariable(name))}
+		return nil, &notConfigured{msg: fmt.Sprintf("llm: provider %s is not configured: set %s", name, KeyVariable(name))}
 	}
 	if creds.Registry == nil {
 		creds.Registry = ps.reg

@@ -271,3 +271,17 @@ func stripProvider(name string) string {
 	}
 	return name
 }
+
+// Providers returns the providers of the registry's models, in registry
+// order, without repeats.
+func (r *Registry) Providers() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range r.Models() {
+		if !seen[m.Provider] {
+			seen[m.Provider] = true
+			out = append(out, m.Provider)
+		}
+	}
+	return out
+}

@@ -20,16 +20,59 @@ type Agent struct {
 	role       string
 }
 
-// prompts holds the parsed prompt templates. It is built once from embedded
-// files and never changes.
+// agentSet is the agents one turn may use: those a user can @mention, and
+// those the planner may choose.
+type agentSet struct {
+	agents map[string]*Agent
+	order  []string
+	// mentionable and planner are nil when every agent is (the built-in set).
+	mentionable, planner map[string]bool
+}
+
+func (a *agentSet) add(ag *Agent) {
+	if a.agents == nil {
+		a.agents = map[string]*Agent{}
+	}
+	if _, ok := a.agents[ag.Name]; !ok {
+		a.order = append(a.order, ag.Name)
+	}
+	a.agents[ag.Name] = ag
+}
+
+func (a *agentSet) canMention(name string) bool {
+	_, ok := a.agents[name]
+	return ok && (a.mentionable == nil || a.mentionable[name])
+}
+
+// plannerKnown returns the agents the planner may put in a plan.
+func (a *agentSet) plannerKnown() map[string]*Agent {
+	out := map[string]*Agent{}
+	for n, ag := range a.agents {
+		if ag.WritesCode && (a.planner == nil || a.planner[n]) {
+			out[n] = ag
+		}
+	}
+	return out
+}
+
+// prompts holds the parsed prompt templates and the built-in agents (those
+// of the default templates configuration that need no premium plan). It is
+// built once from embedded files and never changes.
 type prompts struct {
 	rate, plan, agent, basicQA, fix *template.Template
-	agents                          map[string]*Agent
-	order                           []string
+	agentSet
+}
+
+// basicQAAgent answers in prose with its own prompt (prompts/basic_qa_agent.txt).
+const basicQAAgent = "basic_qa_agent"
+
+// agentOf makes the agent of a template.
+func agentOf(name, description, prompt string) *Agent {
+	return &Agent{Name: name, Description: description, WritesCode: name != basicQAAgent, role: strings.TrimSpace(prompt)}
 }
 
 func loadPrompts() (*prompts, error) {
-	p := &prompts{agents: map[string]*Agent{}}
+	p := &prompts{}
 	parse := func(name string) (*template.Template, error) {
 		b, err := promptFS.ReadFile("prompts/" + name + ".txt")
 		if err != nil {
@@ -45,41 +88,29 @@ func loadPrompts() (*prompts, error) {
 			return nil, fmt.Errorf("load prompt %s: %w", name, err)
 		}
 	}
-	for _, a := range []Agent{
-		{Name: "preprocessing_agent", WritesCode: true,
-			Description: "cleans and prepares data with pandas/numpy: types, missing values, dates, duplicates"},
-		{Name: "statistical_analytics_agent", WritesCode: true,
-			Description: "statistics with statsmodels: regression (OLS), tests, seasonal decomposition; prints results"},
-		{Name: "sk_learn_agent", WritesCode: true,
-			Description: "machine learning with scikit-learn: pipelines, train/test split, metrics, feature importance"},
-		{Name: "data_viz_agent", WritesCode: true,
-			Description: "interactive Plotly charts, one figure per chart"},
-		{Name: "basic_qa_agent", WritesCode: false,
-			Description: "answers questions that need no code"},
-	} {
-		a := a
-		if a.WritesCode {
-			b, err := promptFS.ReadFile("prompts/" + a.Name + ".txt")
-			if err != nil {
-				return nil, fmt.Errorf("load prompt %s: %w", a.Name, err)
-			}
-			a.role = strings.TrimSpace(string(b))
+	cfg, err := DefaultTemplateConfig()
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Templates {
+		if !t.Premium {
+			p.add(agentOf(t.Name, t.Description, t.Prompt))
 		}
-		p.agents[a.Name] = &a
-		p.order = append(p.order, a.Name)
+	}
+	if _, ok := p.agents[basicQAAgent]; !ok {
+		return nil, fmt.Errorf("the default templates configuration has no %s", basicQAAgent)
 	}
 	return p, nil
 }
 
 // plannerAgents lists the agents the planner may use.
-func (p *prompts) plannerAgents() string {
+func (a *agentSet) plannerAgents() string {
+	known := a.plannerKnown()
 	var b strings.Builder
-	for _, n := range p.order {
-		a := p.agents[n]
-		if !a.WritesCode {
-			continue
+	for _, n := range a.order {
+		if ag, ok := known[n]; ok {
+			fmt.Fprintf(&b, "- %s: %s\n", ag.Name, ag.Description)
 		}
-		fmt.Fprintf(&b, "- %s: %s\n", a.Name, a.Description)
 	}
 	return b.String()
 }
@@ -94,21 +125,24 @@ func render(t *template.Template, data any) (string, error) {
 
 var mentionRE = regexp.MustCompile(`@([A-Za-z_][A-Za-z0-9_]{0,99})`)
 
-// mentions returns the known agents addressed with @name, in order, without
-// repeats, and the question with the mentions removed.
-func (p *prompts) mentions(content string) ([]string, string) {
+// mentions returns the agents addressed with @name (or @name without its
+// "_agent" suffix) that may be mentioned, in order, without repeats, and the
+// question with those mentions removed.
+func (a *agentSet) mentions(content string) ([]string, string) {
+	resolve := func(name string) (string, bool) {
+		if a.canMention(name) {
+			return name, true
+		}
+		if a.canMention(name + "_agent") {
+			return name + "_agent", true
+		}
+		return "", false
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, m := range mentionRE.FindAllStringSubmatch(content, -1) {
-		name := m[1]
-		if _, ok := p.agents[name]; !ok {
-			if _, ok := p.agents[name+"_agent"]; ok {
-				name += "_agent"
-			} else {
-				continue
-			}
-		}
-		if !seen[name] {
+		name, ok := resolve(m[1])
+		if ok && !seen[name] {
 			seen[name] = true
 			out = append(out, name)
 		}
@@ -117,11 +151,7 @@ func (p *prompts) mentions(content string) ([]string, string) {
 		return nil, content
 	}
 	rest := mentionRE.ReplaceAllStringFunc(content, func(s string) string {
-		n := s[1:]
-		if _, ok := p.agents[n]; ok {
-			return ""
-		}
-		if _, ok := p.agents[n+"_agent"]; ok {
+		if _, ok := resolve(s[1:]); ok {
 			return ""
 		}
 		return s

@@ -38,6 +38,7 @@ type turn struct {
 	datasets string
 	memory   string
 	question string
+	agents   *agentSet
 }
 
 // chatTurn is the CHAT run: route (mentions or planner), agents, execution
@@ -51,13 +52,17 @@ func (s *Service) chatTurn(rc *runContext) error {
 	if err != nil {
 		return err
 	}
+	s.recordModel(rc, mc)
 	t := &turn{
 		rc: rc, chat: c, files: files, model: mc,
 		provider: llm.Metered(mc.Provider, s.cfg.Registry, s.recordUsage),
 		datasets: describeDatasets(c.Edges.Datasets),
 		memory:   s.memory(rc, c.ID),
 	}
-	agents, question := s.prompts.mentions(rc.in.Content)
+	if t.agents, err = s.turnAgents(rc); err != nil {
+		return err
+	}
+	agents, question := t.agents.mentions(rc.in.Content)
 	t.question = question
 	var plan *Plan
 	if len(agents) > 0 {
@@ -121,6 +126,21 @@ func (s *Service) chatTurn(rc *runContext) error {
 	return s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages)
 }
 
+// recordModel stores on the run the model settings its LLM calls use (what
+// feedback on the answer refers to).
+func (s *Service) recordModel(rc *runContext, mc *ModelChoice) {
+	provider := ""
+	if mc.Provider != nil {
+		provider = mc.Provider.Name()
+	}
+	err := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
+		SetModelTemperature(mc.Temperature).SetModelMaxTokens(mc.MaxTokens).
+		Exec(privacy.DecisionContext(rc.user, privacy.Allow))
+	if err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("store the run's model settings")
+	}
+}
+
 // plan rates the question and asks the planner for a plan, re-asking once
 // when the plan cannot be read.
 func (s *Service) plan(t *turn) (*Plan, error) {
@@ -137,7 +157,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 		return &Plan{Complexity: complexity, Steps: []PlanStep{{Agent: "basic_qa_agent", Create: []string{}, Use: []string{}}}}, nil
 	}
 	prompt, err = render(s.prompts.plan, map[string]any{
-		"Agents": s.prompts.plannerAgents(), "Datasets": t.datasets, "Memory": t.memory,
+		"Agents": t.agents.plannerAgents(), "Datasets": t.datasets, "Memory": t.memory,
 		"Question": t.question, "Complexity": complexity,
 	})
 	if err != nil {
@@ -147,7 +167,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, perr := parsePlan(answer, s.prompts.agents)
+	steps, perr := parsePlan(answer, t.agents.plannerKnown())
 	if perr != nil {
 		t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan could not be read (" + perr.Error() + "); asking again"})
 		retry := prompt + "\n\nYour previous answer could not be used: " + perr.Error() +
@@ -156,7 +176,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if steps, perr = parsePlan(answer, s.prompts.agents); perr != nil {
+		if steps, perr = parsePlan(answer, t.agents.plannerKnown()); perr != nil {
 			return nil, &runError{code: CodeModelError, msg: "the planner's answer could not be read: " + perr.Error()}
 		}
 	}
@@ -166,8 +186,13 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 // runAgent asks one agent for its code and summary, streaming its tokens.
 func (s *Service) runAgent(t *turn, st PlanStep) (agentOutput, error) {
 	rc := t.rc
-	a := s.prompts.agents[st.Agent]
+	a := t.agents.agents[st.Agent]
 	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
+	if s.cfg.Templates != nil {
+		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, a.Name); err != nil {
+			s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("count template use")
+		}
+	}
 	var prompt string
 	var err error
 	if !a.WritesCode {

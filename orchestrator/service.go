@@ -51,6 +51,8 @@ type Config struct {
 	Executor Executor
 	Files    DatasetFiles
 	Models   Models
+	// Templates counts the agents' uses (nil: not counted).
+	Templates *Templates
 	// Registry prices the LLM calls (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger

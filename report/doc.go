@@ -1,4 +1,6 @@
-// Package report renders a deep analysis as one self-contained HTML page:
+// Package report stores deep-analysis reports for their owners (Store: each
+// user reads and deletes only their own) and renders a deep analysis as one
+// self-contained HTML page (Render):
 // the question, the research questions, the analysis and its insights with
 // every Plotly figure interactive, the generated code (collapsible, with a
 // copy button), the conclusion with key takeaways and next steps, and print

@@ -47,6 +47,15 @@ func (r *queryResolver) Datasets(ctx context.Context, after *entgql.Cursor[strin
 		ent.WithDatasetOrder(orderBy), ent.WithDatasetFilter(where.Filter))
 }
 
+// DeepAnalysisReports is the resolver for the deepAnalysisReports field.
+func (r *queryResolver) DeepAnalysisReports(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) (*ent.DeepAnalysisReportConnection, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.DeepAnalysisReport.Query().Paginate(ctx, after, first, before, last,
+		ent.WithDeepAnalysisReportOrder(orderBy), ent.WithDeepAnalysisReportFilter(where.Filter))
+}
+
 // Runs is the resolver for the runs field.
 func (r *queryResolver) Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error) {
 	if _, err := requireViewer(ctx); err != nil {
@@ -56,13 +65,23 @@ func (r *queryResolver) Runs(ctx context.Context, after *entgql.Cursor[string], 
 		ent.WithRunOrder(orderBy), ent.WithRunFilter(where.Filter))
 }
 
+// DeepAnalysisReport returns graph.DeepAnalysisReportResolver implementation.
+func (r *Resolver) DeepAnalysisReport() graph.DeepAnalysisReportResolver {
+	return &deepAnalysisReportResolver{r}
+}
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
+
+// Template returns graph.TemplateResolver implementation.
+func (r *Resolver) Template() graph.TemplateResolver { return &templateResolver{r} }
 
 // User returns graph.UserResolver implementation.
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
 type (
-	queryResolver struct{ *Resolver }
-	userResolver  struct{ *Resolver }
+	deepAnalysisReportResolver struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	templateResolver           struct{ *Resolver }
+	userResolver               struct{ *Resolver }
 )

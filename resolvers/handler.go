@@ -46,9 +46,9 @@ type HandlerConfig struct {
 	Ready func() bool
 	// Ping checks the database for /healthz.
 	Ping func(ctx context.Context) error
-	// WebSocketLifetime, when done, closes every WebSocket with 1001 (going
-	// away) so that clients reconnect, to another node; nil: never.
-	WebSocketLifetime context.Context
+	// WebSockets, if set, ends the WebSocket connections when the server
+	// stops (they close with 1001, so that clients reconnect, to another node).
+	WebSockets *graphws.Shutdown
 }
 
 // NewHandler returns the HTTP API: GraphiQL at /, GraphQL at /graphql (POST,
@@ -67,7 +67,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		InitTimeout: 10 * time.Second,
 		KeepAlive:   15 * time.Second,
 		CheckOrigin: wsOriginCheck(cfg.TrustedOrigins),
-		Lifetime:    cfg.WebSocketLifetime,
+		Shutdown:    cfg.WebSockets,
 		ErrorLog: func(ctx context.Context, err error) {
 			r.Logger.Debug().Err(err).Msg("websocket closed")
 		},
@@ -130,6 +130,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.Handle("GET /{$}", playground.Handler("Auto-Analyst", "/graphql"))
+	registerReportDownload(mux, r)
 	return mux, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/report"
 )
 
 // Resolver is the root resolver. Safe for concurrent use.
@@ -20,6 +21,12 @@ type Resolver struct {
 	Auth     *auth.Service
 	Datasets *dataset.Service
 	Runs     *orchestrator.Service
+	// Templates manages agent templates and the users' preferences.
+	TemplateService *orchestrator.Templates
+	// Reports stores the deep-analysis reports.
+	Reports *report.Store
+	// Settings stores the users' model settings.
+	Settings *orchestrator.Settings
 	Events   broker.EventLog
 	// Analytics answers usage and dashboard queries.
 	Analytics *analytics.Service

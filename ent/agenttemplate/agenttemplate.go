@@ -44,6 +44,10 @@ const (
 	FieldBaseAgent = "base_agent"
 	// FieldIsActive holds the string denoting the is_active field in the database.
 	FieldIsActive = "is_active"
+	// FieldDefaultEnabled holds the string denoting the default_enabled field in the database.
+	FieldDefaultEnabled = "default_enabled"
+	// FieldUsageCount holds the string denoting the usage_count field in the database.
+	FieldUsageCount = "usage_count"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgePreferences holds the string denoting the preferences edge name in mutations.
@@ -82,6 +86,8 @@ var Columns = []string{
 	FieldVariantType,
 	FieldBaseAgent,
 	FieldIsActive,
+	FieldDefaultEnabled,
+	FieldUsageCount,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -112,6 +118,8 @@ var (
 	TemplateNameValidator func(string) error
 	// DefaultDisplayName holds the default value on creation for the "display_name" field.
 	DefaultDisplayName string
+	// DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	DisplayNameValidator func(string) error
 	// DefaultDescription holds the default value on creation for the "description" field.
 	DefaultDescription string
 	// DefaultPromptTemplate holds the default value on creation for the "prompt_template" field.
@@ -126,6 +134,12 @@ var (
 	DefaultBaseAgent string
 	// DefaultIsActive holds the default value on creation for the "is_active" field.
 	DefaultIsActive bool
+	// DefaultDefaultEnabled holds the default value on creation for the "default_enabled" field.
+	DefaultDefaultEnabled bool
+	// DefaultUsageCount holds the default value on creation for the "usage_count" field.
+	DefaultUsageCount int
+	// UsageCountValidator is a validator for the "usage_count" field. It is called by the builders before save.
+	UsageCountValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -230,6 +244,16 @@ func ByBaseAgent(opts ...sql.OrderTermOption) OrderOption {
 // ByIsActive orders the results by the is_active field.
 func ByIsActive(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIsActive, opts...).ToFunc()
+}
+
+// ByDefaultEnabled orders the results by the default_enabled field.
+func ByDefaultEnabled(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDefaultEnabled, opts...).ToFunc()
+}
+
+// ByUsageCount orders the results by the usage_count field.
+func ByUsageCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageCount, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

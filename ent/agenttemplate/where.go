@@ -125,6 +125,16 @@ func IsActive(v bool) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldEQ(FieldIsActive, v))
 }
 
+// DefaultEnabled applies equality check predicate on the "default_enabled" field. It's identical to DefaultEnabledEQ.
+func DefaultEnabled(v bool) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldDefaultEnabled, v))
+}
+
+// UsageCount applies equality check predicate on the "usage_count" field. It's identical to UsageCountEQ.
+func UsageCount(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldUsageCount, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldEQ(FieldCreatedAt, v))
@@ -773,6 +783,56 @@ func IsActiveEQ(v bool) predicate.AgentTemplate {
 // IsActiveNEQ applies the NEQ predicate on the "is_active" field.
 func IsActiveNEQ(v bool) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldNEQ(FieldIsActive, v))
+}
+
+// DefaultEnabledEQ applies the EQ predicate on the "default_enabled" field.
+func DefaultEnabledEQ(v bool) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldDefaultEnabled, v))
+}
+
+// DefaultEnabledNEQ applies the NEQ predicate on the "default_enabled" field.
+func DefaultEnabledNEQ(v bool) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNEQ(FieldDefaultEnabled, v))
+}
+
+// UsageCountEQ applies the EQ predicate on the "usage_count" field.
+func UsageCountEQ(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldUsageCount, v))
+}
+
+// UsageCountNEQ applies the NEQ predicate on the "usage_count" field.
+func UsageCountNEQ(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNEQ(FieldUsageCount, v))
+}
+
+// UsageCountIn applies the In predicate on the "usage_count" field.
+func UsageCountIn(vs ...int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldIn(FieldUsageCount, vs...))
+}
+
+// UsageCountNotIn applies the NotIn predicate on the "usage_count" field.
+func UsageCountNotIn(vs ...int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNotIn(FieldUsageCount, vs...))
+}
+
+// UsageCountGT applies the GT predicate on the "usage_count" field.
+func UsageCountGT(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldGT(FieldUsageCount, v))
+}
+
+// UsageCountGTE applies the GTE predicate on the "usage_count" field.
+func UsageCountGTE(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldGTE(FieldUsageCount, v))
+}
+
+// UsageCountLT applies the LT predicate on the "usage_count" field.
+func UsageCountLT(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldLT(FieldUsageCount, v))
+}
+
+// UsageCountLTE applies the LTE predicate on the "usage_count" field.
+func UsageCountLTE(v int) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldLTE(FieldUsageCount, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

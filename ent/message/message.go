@@ -203,17 +203,10 @@ func ByCodeExecutionField(field string, opts ...sql.OrderTermOption) OrderOption
 	}
 }
 
-// ByFeedbackCount orders the results by feedback count.
-func ByFeedbackCount(opts ...sql.OrderTermOption) OrderOption {
+// ByFeedbackField orders the results by feedback field.
+func ByFeedbackField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborsCount(s, newFeedbackStep(), opts...)
-	}
-}
-
-// ByFeedback orders the results by feedback terms.
-func ByFeedback(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newFeedbackStep(), append([]sql.OrderTerm{term}, terms...)...)
+		sqlgraph.OrderByNeighborTerms(s, newFeedbackStep(), sql.OrderByField(field, opts...))
 	}
 }
 func newUserStep() *sqlgraph.Step {
@@ -241,7 +234,7 @@ func newFeedbackStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(FeedbackInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2M, false, FeedbackTable, FeedbackColumn),
+		sqlgraph.Edge(sqlgraph.O2O, false, FeedbackTable, FeedbackColumn),
 	)
 }
 

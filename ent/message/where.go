@@ -539,7 +539,7 @@ func HasFeedback() predicate.Message {
 	return predicate.Message(func(s *sql.Selector) {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, FeedbackTable, FeedbackColumn),
+			sqlgraph.Edge(sqlgraph.O2O, false, FeedbackTable, FeedbackColumn),
 		)
 		sqlgraph.HasNeighbors(s, step)
 	})

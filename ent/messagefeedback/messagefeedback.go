@@ -198,6 +198,6 @@ func newMessageStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MessageInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, true, MessageTable, MessageColumn),
+		sqlgraph.Edge(sqlgraph.O2O, true, MessageTable, MessageColumn),
 	)
 }

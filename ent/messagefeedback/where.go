@@ -668,7 +668,7 @@ func HasMessage() predicate.MessageFeedback {
 	return predicate.MessageFeedback(func(s *sql.Selector) {
 		step := sqlgraph.NewStep(
 			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, MessageTable, MessageColumn),
+			sqlgraph.Edge(sqlgraph.O2O, true, MessageTable, MessageColumn),
 		)
 		sqlgraph.HasNeighbors(s, step)
 	})

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -13,8 +14,8 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "template_name", Type: field.TypeString, Unique: true, Size: 100},
-		{Name: "display_name", Type: field.TypeString, Default: ""},
+		{Name: "template_name", Type: field.TypeString, Size: 100},
+		{Name: "display_name", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "prompt_template", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "icon_url", Type: field.TypeString, Default: ""},
@@ -23,6 +24,8 @@ var (
 		{Name: "variant_type", Type: field.TypeEnum, Enums: []string{"INDIVIDUAL", "PLANNER", "BOTH"}, Default: "BOTH"},
 		{Name: "base_agent", Type: field.TypeString, Default: ""},
 		{Name: "is_active", Type: field.TypeBool, Default: true},
+		{Name: "default_enabled", Type: field.TypeBool, Default: false},
+		{Name: "usage_count", Type: field.TypeInt, Default: 0},
 		{Name: "user_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// AgentTemplatesTable holds the schema information for the "agent_templates" table.
@@ -33,9 +36,24 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "agent_templates_users_templates",
-				Columns:    []*schema.Column{AgentTemplatesColumns[13]},
+				Columns:    []*schema.Column{AgentTemplatesColumns[15]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "agenttemplate_user_id_template_name",
+				Unique:  true,
+				Columns: []*schema.Column{AgentTemplatesColumns[15], AgentTemplatesColumns[3]},
+			},
+			{
+				Name:    "agenttemplate_builtin_name",
+				Unique:  true,
+				Columns: []*schema.Column{AgentTemplatesColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "user_id IS NULL",
+				},
 			},
 		},
 	}
@@ -272,7 +290,7 @@ var (
 		{Name: "model_provider", Type: field.TypeString, Default: ""},
 		{Name: "temperature", Type: field.TypeFloat64, Default: 0},
 		{Name: "max_tokens", Type: field.TypeInt, Default: 0},
-		{Name: "message_id", Type: field.TypeString, Size: 40},
+		{Name: "message_id", Type: field.TypeString, Unique: true, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
 	}
 	// MessageFeedbacksTable holds the schema information for the "message_feedbacks" table.
@@ -379,6 +397,10 @@ var (
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "events", Type: field.TypeJSON, Nullable: true},
 		{Name: "message_id", Type: field.TypeString, Nullable: true},
+		{Name: "model_provider", Type: field.TypeString, Nullable: true},
+		{Name: "model_name", Type: field.TypeString, Nullable: true},
+		{Name: "model_temperature", Type: field.TypeFloat64, Nullable: true},
+		{Name: "model_max_tokens", Type: field.TypeInt, Nullable: true},
 		{Name: "chat_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
 	}
@@ -390,13 +412,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "runs_chats_runs",
-				Columns:    []*schema.Column{RunsColumns[12]},
+				Columns:    []*schema.Column{RunsColumns[16]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "runs_users_runs",
-				Columns:    []*schema.Column{RunsColumns[13]},
+				Columns:    []*schema.Column{RunsColumns[17]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -405,7 +427,7 @@ var (
 			{
 				Name:    "run_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{RunsColumns[13]},
+				Columns: []*schema.Column{RunsColumns[17]},
 			},
 			{
 				Name:    "run_status",
@@ -462,6 +484,11 @@ var (
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN"}, Default: "USER"},
 		{Name: "plan", Type: field.TypeEnum, Enums: []string{"FREE", "PRO"}, Default: "FREE"},
 		{Name: "is_guest", Type: field.TypeBool, Default: true},
+		{Name: "model_provider", Type: field.TypeString, Nullable: true},
+		{Name: "model_name", Type: field.TypeString, Nullable: true},
+		{Name: "model_temperature", Type: field.TypeFloat64, Nullable: true},
+		{Name: "model_max_tokens", Type: field.TypeInt, Nullable: true},
+		{Name: "model_api_key", Type: field.TypeBytes, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{

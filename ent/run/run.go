@@ -44,6 +44,14 @@ const (
 	FieldEvents = "events"
 	// FieldMessageID holds the string denoting the message_id field in the database.
 	FieldMessageID = "message_id"
+	// FieldModelProvider holds the string denoting the model_provider field in the database.
+	FieldModelProvider = "model_provider"
+	// FieldModelName holds the string denoting the model_name field in the database.
+	FieldModelName = "model_name"
+	// FieldModelTemperature holds the string denoting the model_temperature field in the database.
+	FieldModelTemperature = "model_temperature"
+	// FieldModelMaxTokens holds the string denoting the model_max_tokens field in the database.
+	FieldModelMaxTokens = "model_max_tokens"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeChat holds the string denoting the chat edge name in mutations.
@@ -82,6 +90,10 @@ var Columns = []string{
 	FieldFinishedAt,
 	FieldEvents,
 	FieldMessageID,
+	FieldModelProvider,
+	FieldModelName,
+	FieldModelTemperature,
+	FieldModelMaxTokens,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -231,6 +243,26 @@ func ByFinishedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByMessageID orders the results by the message_id field.
 func ByMessageID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMessageID, opts...).ToFunc()
+}
+
+// ByModelProvider orders the results by the model_provider field.
+func ByModelProvider(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelProvider, opts...).ToFunc()
+}
+
+// ByModelName orders the results by the model_name field.
+func ByModelName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelName, opts...).ToFunc()
+}
+
+// ByModelTemperature orders the results by the model_temperature field.
+func ByModelTemperature(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelTemperature, opts...).ToFunc()
+}
+
+// ByModelMaxTokens orders the results by the model_max_tokens field.
+func ByModelMaxTokens(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelMaxTokens, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

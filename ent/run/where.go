@@ -110,6 +110,26 @@ func MessageID(v string) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldMessageID, v))
 }
 
+// ModelProvider applies equality check predicate on the "model_provider" field. It's identical to ModelProviderEQ.
+func ModelProvider(v string) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelProvider, v))
+}
+
+// ModelName applies equality check predicate on the "model_name" field. It's identical to ModelNameEQ.
+func ModelName(v string) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelName, v))
+}
+
+// ModelTemperature applies equality check predicate on the "model_temperature" field. It's identical to ModelTemperatureEQ.
+func ModelTemperature(v float64) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelTemperature, v))
+}
+
+// ModelMaxTokens applies equality check predicate on the "model_max_tokens" field. It's identical to ModelMaxTokensEQ.
+func ModelMaxTokens(v int) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelMaxTokens, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldCreatedAt, v))
@@ -678,6 +698,256 @@ func MessageIDEqualFold(v string) predicate.Run {
 // MessageIDContainsFold applies the ContainsFold predicate on the "message_id" field.
 func MessageIDContainsFold(v string) predicate.Run {
 	return predicate.Run(sql.FieldContainsFold(FieldMessageID, v))
+}
+
+// ModelProviderEQ applies the EQ predicate on the "model_provider" field.
+func ModelProviderEQ(v string) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelProvider, v))
+}
+
+// ModelProviderNEQ applies the NEQ predicate on the "model_provider" field.
+func ModelProviderNEQ(v string) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldModelProvider, v))
+}
+
+// ModelProviderIn applies the In predicate on the "model_provider" field.
+func ModelProviderIn(vs ...string) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldModelProvider, vs...))
+}
+
+// ModelProviderNotIn applies the NotIn predicate on the "model_provider" field.
+func ModelProviderNotIn(vs ...string) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldModelProvider, vs...))
+}
+
+// ModelProviderGT applies the GT predicate on the "model_provider" field.
+func ModelProviderGT(v string) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldModelProvider, v))
+}
+
+// ModelProviderGTE applies the GTE predicate on the "model_provider" field.
+func ModelProviderGTE(v string) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldModelProvider, v))
+}
+
+// ModelProviderLT applies the LT predicate on the "model_provider" field.
+func ModelProviderLT(v string) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldModelProvider, v))
+}
+
+// ModelProviderLTE applies the LTE predicate on the "model_provider" field.
+func ModelProviderLTE(v string) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldModelProvider, v))
+}
+
+// ModelProviderContains applies the Contains predicate on the "model_provider" field.
+func ModelProviderContains(v string) predicate.Run {
+	return predicate.Run(sql.FieldContains(FieldModelProvider, v))
+}
+
+// ModelProviderHasPrefix applies the HasPrefix predicate on the "model_provider" field.
+func ModelProviderHasPrefix(v string) predicate.Run {
+	return predicate.Run(sql.FieldHasPrefix(FieldModelProvider, v))
+}
+
+// ModelProviderHasSuffix applies the HasSuffix predicate on the "model_provider" field.
+func ModelProviderHasSuffix(v string) predicate.Run {
+	return predicate.Run(sql.FieldHasSuffix(FieldModelProvider, v))
+}
+
+// ModelProviderIsNil applies the IsNil predicate on the "model_provider" field.
+func ModelProviderIsNil() predicate.Run {
+	return predicate.Run(sql.FieldIsNull(FieldModelProvider))
+}
+
+// ModelProviderNotNil applies the NotNil predicate on the "model_provider" field.
+func ModelProviderNotNil() predicate.Run {
+	return predicate.Run(sql.FieldNotNull(FieldModelProvider))
+}
+
+// ModelProviderEqualFold applies the EqualFold predicate on the "model_provider" field.
+func ModelProviderEqualFold(v string) predicate.Run {
+	return predicate.Run(sql.FieldEqualFold(FieldModelProvider, v))
+}
+
+// ModelProviderContainsFold applies the ContainsFold predicate on the "model_provider" field.
+func ModelProviderContainsFold(v string) predicate.Run {
+	return predicate.Run(sql.FieldContainsFold(FieldModelProvider, v))
+}
+
+// ModelNameEQ applies the EQ predicate on the "model_name" field.
+func ModelNameEQ(v string) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelName, v))
+}
+
+// ModelNameNEQ applies the NEQ predicate on the "model_name" field.
+func ModelNameNEQ(v string) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldModelName, v))
+}
+
+// ModelNameIn applies the In predicate on the "model_name" field.
+func ModelNameIn(vs ...string) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldModelName, vs...))
+}
+
+// ModelNameNotIn applies the NotIn predicate on the "model_name" field.
+func ModelNameNotIn(vs ...string) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldModelName, vs...))
+}
+
+// ModelNameGT applies the GT predicate on the "model_name" field.
+func ModelNameGT(v string) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldModelName, v))
+}
+
+// ModelNameGTE applies the GTE predicate on the "model_name" field.
+func ModelNameGTE(v string) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldModelName, v))
+}
+
+// ModelNameLT applies the LT predicate on the "model_name" field.
+func ModelNameLT(v string) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldModelName, v))
+}
+
+// ModelNameLTE applies the LTE predicate on the "model_name" field.
+func ModelNameLTE(v string) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldModelName, v))
+}
+
+// ModelNameContains applies the Contains predicate on the "model_name" field.
+func ModelNameContains(v string) predicate.Run {
+	return predicate.Run(sql.FieldContains(FieldModelName, v))
+}
+
+// ModelNameHasPrefix applies the HasPrefix predicate on the "model_name" field.
+func ModelNameHasPrefix(v string) predicate.Run {
+	return predicate.Run(sql.FieldHasPrefix(FieldModelName, v))
+}
+
+// ModelNameHasSuffix applies the HasSuffix predicate on the "model_name" field.
+func ModelNameHasSuffix(v string) predicate.Run {
+	return predicate.Run(sql.FieldHasSuffix(FieldModelName, v))
+}
+
+// ModelNameIsNil applies the IsNil predicate on the "model_name" field.
+func ModelNameIsNil() predicate.Run {
+	return predicate.Run(sql.FieldIsNull(FieldModelName))
+}
+
+// ModelNameNotNil applies the NotNil predicate on the "model_name" field.
+func ModelNameNotNil() predicate.Run {
+	return predicate.Run(sql.FieldNotNull(FieldModelName))
+}
+
+// ModelNameEqualFold applies the EqualFold predicate on the "model_name" field.
+func ModelNameEqualFold(v string) predicate.Run {
+	return predicate.Run(sql.FieldEqualFold(FieldModelName, v))
+}
+
+// ModelNameContainsFold applies the ContainsFold predicate on the "model_name" field.
+func ModelNameContainsFold(v string) predicate.Run {
+	return predicate.Run(sql.FieldContainsFold(FieldModelName, v))
+}
+
+// ModelTemperatureEQ applies the EQ predicate on the "model_temperature" field.
+func ModelTemperatureEQ(v float64) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelTemperature, v))
+}
+
+// ModelTemperatureNEQ applies the NEQ predicate on the "model_temperature" field.
+func ModelTemperatureNEQ(v float64) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldModelTemperature, v))
+}
+
+// ModelTemperatureIn applies the In predicate on the "model_temperature" field.
+func ModelTemperatureIn(vs ...float64) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldModelTemperature, vs...))
+}
+
+// ModelTemperatureNotIn applies the NotIn predicate on the "model_temperature" field.
+func ModelTemperatureNotIn(vs ...float64) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldModelTemperature, vs...))
+}
+
+// ModelTemperatureGT applies the GT predicate on the "model_temperature" field.
+func ModelTemperatureGT(v float64) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldModelTemperature, v))
+}
+
+// ModelTemperatureGTE applies the GTE predicate on the "model_temperature" field.
+func ModelTemperatureGTE(v float64) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldModelTemperature, v))
+}
+
+// ModelTemperatureLT applies the LT predicate on the "model_temperature" field.
+func ModelTemperatureLT(v float64) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldModelTemperature, v))
+}
+
+// ModelTemperatureLTE applies the LTE predicate on the "model_temperature" field.
+func ModelTemperatureLTE(v float64) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldModelTemperature, v))
+}
+
+// ModelTemperatureIsNil applies the IsNil predicate on the "model_temperature" field.
+func ModelTemperatureIsNil() predicate.Run {
+	return predicate.Run(sql.FieldIsNull(FieldModelTemperature))
+}
+
+// ModelTemperatureNotNil applies the NotNil predicate on the "model_temperature" field.
+func ModelTemperatureNotNil() predicate.Run {
+	return predicate.Run(sql.FieldNotNull(FieldModelTemperature))
+}
+
+// ModelMaxTokensEQ applies the EQ predicate on the "model_max_tokens" field.
+func ModelMaxTokensEQ(v int) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensNEQ applies the NEQ predicate on the "model_max_tokens" field.
+func ModelMaxTokensNEQ(v int) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensIn applies the In predicate on the "model_max_tokens" field.
+func ModelMaxTokensIn(vs ...int) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldModelMaxTokens, vs...))
+}
+
+// ModelMaxTokensNotIn applies the NotIn predicate on the "model_max_tokens" field.
+func ModelMaxTokensNotIn(vs ...int) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldModelMaxTokens, vs...))
+}
+
+// ModelMaxTokensGT applies the GT predicate on the "model_max_tokens" field.
+func ModelMaxTokensGT(v int) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensGTE applies the GTE predicate on the "model_max_tokens" field.
+func ModelMaxTokensGTE(v int) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensLT applies the LT predicate on the "model_max_tokens" field.
+func ModelMaxTokensLT(v int) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensLTE applies the LTE predicate on the "model_max_tokens" field.
+func ModelMaxTokensLTE(v int) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensIsNil applies the IsNil predicate on the "model_max_tokens" field.
+func ModelMaxTokensIsNil() predicate.Run {
+	return predicate.Run(sql.FieldIsNull(FieldModelMaxTokens))
+}
+
+// ModelMaxTokensNotNil applies the NotNil predicate on the "model_max_tokens" field.
+func ModelMaxTokensNotNil() predicate.Run {
+	return predicate.Run(sql.FieldNotNull(FieldModelMaxTokens))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

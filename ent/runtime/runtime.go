@@ -76,6 +76,8 @@ func init() {
 	agenttemplateDescDisplayName := agenttemplateFields[2].Descriptor()
 	// agenttemplate.DefaultDisplayName holds the default value on creation for the display_name field.
 	agenttemplate.DefaultDisplayName = agenttemplateDescDisplayName.Default.(string)
+	// agenttemplate.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	agenttemplate.DisplayNameValidator = agenttemplateDescDisplayName.Validators[0].(func(string) error)
 	// agenttemplateDescDescription is the schema descriptor for description field.
 	agenttemplateDescDescription := agenttemplateFields[3].Descriptor()
 	// agenttemplate.DefaultDescription holds the default value on creation for the description field.
@@ -104,6 +106,16 @@ func init() {
 	agenttemplateDescIsActive := agenttemplateFields[10].Descriptor()
 	// agenttemplate.DefaultIsActive holds the default value on creation for the is_active field.
 	agenttemplate.DefaultIsActive = agenttemplateDescIsActive.Default.(bool)
+	// agenttemplateDescDefaultEnabled is the schema descriptor for default_enabled field.
+	agenttemplateDescDefaultEnabled := agenttemplateFields[11].Descriptor()
+	// agenttemplate.DefaultDefaultEnabled holds the default value on creation for the default_enabled field.
+	agenttemplate.DefaultDefaultEnabled = agenttemplateDescDefaultEnabled.Default.(bool)
+	// agenttemplateDescUsageCount is the schema descriptor for usage_count field.
+	agenttemplateDescUsageCount := agenttemplateFields[12].Descriptor()
+	// agenttemplate.DefaultUsageCount holds the default value on creation for the usage_count field.
+	agenttemplate.DefaultUsageCount = agenttemplateDescUsageCount.Default.(int)
+	// agenttemplate.UsageCountValidator is a validator for the "usage_count" field. It is called by the builders before save.
+	agenttemplate.UsageCountValidator = agenttemplateDescUsageCount.Validators[0].(func(int) error)
 	// agenttemplateDescID is the schema descriptor for id field.
 	agenttemplateDescID := agenttemplateMixinFields0[0].Descriptor()
 	// agenttemplate.DefaultID holds the default value on creation for the id field.

@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/ent/schema/pulid"
@@ -27,16 +28,37 @@ func (AgentTemplate) Fields() []ent.Field {
 	return []ent.Field{
 		// UserID is empty for built-in templates.
 		field.String("user_id").Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
-		field.String("template_name").Unique().NotEmpty().MaxLen(100).Annotations(entgql.OrderField("NAME")),
-		field.String("display_name").Default(""),
+		// TemplateName is the agent's name (a Python identifier, as in
+		// @mentions): unique among built-in templates, and among one user's
+		// custom templates.
+		field.String("template_name").NotEmpty().MaxLen(100).
+			Annotations(entgql.OrderField("NAME"), entgql.MapsTo("name")),
+		field.String("display_name").Default("").MaxLen(200),
 		field.Text("description").Default(""),
-		field.Text("prompt_template").Default(""),
+		field.Text("prompt_template").Default("").Annotations(entgql.MapsTo("prompt")),
 		field.String("icon_url").Default(""),
 		field.String("category").Default("").Annotations(entgql.OrderField("CATEGORY")),
-		field.Bool("is_premium_only").Default(false),
-		field.Enum("variant_type").Values("INDIVIDUAL", "PLANNER", "BOTH").Default("BOTH"),
+		field.Bool("is_premium_only").Default(false).Annotations(entgql.MapsTo("isPremium")),
+		field.Enum("variant_type").Values("INDIVIDUAL", "PLANNER", "BOTH").Default("BOTH").
+			Annotations(entgql.MapsTo("variant"), entgql.Type("TemplateVariant")),
 		field.String("base_agent").Default(""),
-		field.Bool("is_active").Default(true),
+		// IsActive is false for a template that is kept but not offered.
+		field.Bool("is_active").Default(true).Annotations(entgql.Skip()),
+		// DefaultEnabled marks the templates a new user starts with.
+		field.Bool("default_enabled").Default(false).Annotations(entgql.Skip()),
+		// UsageCount is how often any user's runs used the template (the sum
+		// of the preferences' usage counts, kept here so that a list needs no
+		// aggregate per row).
+		field.Int("usage_count").Default(0).NonNegative().Annotations(entgql.OrderField("USAGE_COUNT")),
+	}
+}
+
+// Indexes of AgentTemplate.
+func (AgentTemplate) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("user_id", "template_name").Unique(),
+		index.Fields("template_name").Unique().Annotations(entsql.IndexWhere("user_id IS NULL")).
+			StorageKey("agenttemplate_builtin_name"),
 	}
 }
 
@@ -52,7 +74,7 @@ func (AgentTemplate) Edges() []ent.Edge {
 
 // Annotations of AgentTemplate.
 func (AgentTemplate) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+	return []schema.Annotation{entgql.Type("Template"), entgql.RelayConnection(), entgql.MultiOrder()}
 }
 
 // Policy of AgentTemplate: built-in templates are readable by every viewer and

@@ -62,5 +62,5 @@ func (DeepAnalysisReport) Edges() []ent.Edge {
 
 // Annotations of DeepAnalysisReport.
 func (DeepAnalysisReport) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField("deepAnalysisReports"), entgql.MultiOrder()}
 }

@@ -38,7 +38,8 @@ func (Message) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.From("chat", Chat.Type).Ref("messages").Field("chat_id").Unique().Required().Immutable(),
 		edge.To("code_execution", CodeExecution.Type).Unique().Annotations(entsql.OnDelete(entsql.SetNull)),
-		edge.To("feedback", MessageFeedback.Type).Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
+		// Feedback is the owner's rating of the message (one per message).
+		edge.To("feedback", MessageFeedback.Type).Unique().Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

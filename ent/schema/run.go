@@ -40,6 +40,12 @@ func (Run) Fields() []ent.Field {
 		// that a subscription can replay it after the broker's copy expired.
 		field.JSON("events", json.RawMessage{}).Optional().Annotations(entgql.Skip()),
 		field.String("message_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		// The model settings the run's LLM calls used (set when a worker
+		// starts a chat turn).
+		field.String("model_provider").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.String("model_name").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Float("model_temperature").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Int("model_max_tokens").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -32,6 +32,14 @@ func (User) Fields() []ent.Field {
 		field.Enum("role").Values("USER", "ADMIN").Default("USER"),
 		field.Enum("plan").Values("FREE", "PRO").Default("FREE"),
 		field.Bool("is_guest").Default(true),
+		// Model settings (updateModelSettings); unset means the server's defaults.
+		field.String("model_provider").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("model_name").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Float("model_temperature").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int("model_max_tokens").Optional().Nillable().Annotations(entgql.Skip()),
+		// ModelAPIKey is the user's own provider key, sealed with AES-GCM under
+		// a key derived from SECRET_KEY (package secret); never returned.
+		field.Bytes("model_api_key").Optional().Nillable().Sensitive().Annotations(entgql.Skip()),
 	}
 }
 

@@ -36,6 +36,16 @@ const (
 	FieldPlan = "plan"
 	// FieldIsGuest holds the string denoting the is_guest field in the database.
 	FieldIsGuest = "is_guest"
+	// FieldModelProvider holds the string denoting the model_provider field in the database.
+	FieldModelProvider = "model_provider"
+	// FieldModelName holds the string denoting the model_name field in the database.
+	FieldModelName = "model_name"
+	// FieldModelTemperature holds the string denoting the model_temperature field in the database.
+	FieldModelTemperature = "model_temperature"
+	// FieldModelMaxTokens holds the string denoting the model_max_tokens field in the database.
+	FieldModelMaxTokens = "model_max_tokens"
+	// FieldModelAPIKey holds the string denoting the model_api_key field in the database.
+	FieldModelAPIKey = "model_api_key"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
 	// EdgeDatasets holds the string denoting the datasets edge name in mutations.
@@ -151,6 +161,11 @@ var Columns = []string{
 	FieldRole,
 	FieldPlan,
 	FieldIsGuest,
+	FieldModelProvider,
+	FieldModelName,
+	FieldModelTemperature,
+	FieldModelMaxTokens,
+	FieldModelAPIKey,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -298,6 +313,26 @@ func ByPlan(opts ...sql.OrderTermOption) OrderOption {
 // ByIsGuest orders the results by the is_guest field.
 func ByIsGuest(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIsGuest, opts...).ToFunc()
+}
+
+// ByModelProvider orders the results by the model_provider field.
+func ByModelProvider(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelProvider, opts...).ToFunc()
+}
+
+// ByModelName orders the results by the model_name field.
+func ByModelName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelName, opts...).ToFunc()
+}
+
+// ByModelTemperature orders the results by the model_temperature field.
+func ByModelTemperature(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelTemperature, opts...).ToFunc()
+}
+
+// ByModelMaxTokens orders the results by the model_max_tokens field.
+func ByModelMaxTokens(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldModelMaxTokens, opts...).ToFunc()
 }
 
 // BySessionsCount orders the results by sessions count.

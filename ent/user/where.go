@@ -100,6 +100,31 @@ func IsGuest(v bool) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldIsGuest, v))
 }
 
+// ModelProvider applies equality check predicate on the "model_provider" field. It's identical to ModelProviderEQ.
+func ModelProvider(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelProvider, v))
+}
+
+// ModelName applies equality check predicate on the "model_name" field. It's identical to ModelNameEQ.
+func ModelName(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelName, v))
+}
+
+// ModelTemperature applies equality check predicate on the "model_temperature" field. It's identical to ModelTemperatureEQ.
+func ModelTemperature(v float64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelTemperature, v))
+}
+
+// ModelMaxTokens applies equality check predicate on the "model_max_tokens" field. It's identical to ModelMaxTokensEQ.
+func ModelMaxTokens(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelMaxTokens, v))
+}
+
+// ModelAPIKey applies equality check predicate on the "model_api_key" field. It's identical to ModelAPIKeyEQ.
+func ModelAPIKey(v []byte) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelAPIKey, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -508,6 +533,306 @@ func IsGuestEQ(v bool) predicate.User {
 // IsGuestNEQ applies the NEQ predicate on the "is_guest" field.
 func IsGuestNEQ(v bool) predicate.User {
 	return predicate.User(sql.FieldNEQ(FieldIsGuest, v))
+}
+
+// ModelProviderEQ applies the EQ predicate on the "model_provider" field.
+func ModelProviderEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelProvider, v))
+}
+
+// ModelProviderNEQ applies the NEQ predicate on the "model_provider" field.
+func ModelProviderNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldModelProvider, v))
+}
+
+// ModelProviderIn applies the In predicate on the "model_provider" field.
+func ModelProviderIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldModelProvider, vs...))
+}
+
+// ModelProviderNotIn applies the NotIn predicate on the "model_provider" field.
+func ModelProviderNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldModelProvider, vs...))
+}
+
+// ModelProviderGT applies the GT predicate on the "model_provider" field.
+func ModelProviderGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldModelProvider, v))
+}
+
+// ModelProviderGTE applies the GTE predicate on the "model_provider" field.
+func ModelProviderGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldModelProvider, v))
+}
+
+// ModelProviderLT applies the LT predicate on the "model_provider" field.
+func ModelProviderLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldModelProvider, v))
+}
+
+// ModelProviderLTE applies the LTE predicate on the "model_provider" field.
+func ModelProviderLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldModelProvider, v))
+}
+
+// ModelProviderContains applies the Contains predicate on the "model_provider" field.
+func ModelProviderContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldModelProvider, v))
+}
+
+// ModelProviderHasPrefix applies the HasPrefix predicate on the "model_provider" field.
+func ModelProviderHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldModelProvider, v))
+}
+
+// ModelProviderHasSuffix applies the HasSuffix predicate on the "model_provider" field.
+func ModelProviderHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldModelProvider, v))
+}
+
+// ModelProviderIsNil applies the IsNil predicate on the "model_provider" field.
+func ModelProviderIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldModelProvider))
+}
+
+// ModelProviderNotNil applies the NotNil predicate on the "model_provider" field.
+func ModelProviderNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldModelProvider))
+}
+
+// ModelProviderEqualFold applies the EqualFold predicate on the "model_provider" field.
+func ModelProviderEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldModelProvider, v))
+}
+
+// ModelProviderContainsFold applies the ContainsFold predicate on the "model_provider" field.
+func ModelProviderContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldModelProvider, v))
+}
+
+// ModelNameEQ applies the EQ predicate on the "model_name" field.
+func ModelNameEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelName, v))
+}
+
+// ModelNameNEQ applies the NEQ predicate on the "model_name" field.
+func ModelNameNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldModelName, v))
+}
+
+// ModelNameIn applies the In predicate on the "model_name" field.
+func ModelNameIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldModelName, vs...))
+}
+
+// ModelNameNotIn applies the NotIn predicate on the "model_name" field.
+func ModelNameNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldModelName, vs...))
+}
+
+// ModelNameGT applies the GT predicate on the "model_name" field.
+func ModelNameGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldModelName, v))
+}
+
+// ModelNameGTE applies the GTE predicate on the "model_name" field.
+func ModelNameGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldModelName, v))
+}
+
+// ModelNameLT applies the LT predicate on the "model_name" field.
+func ModelNameLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldModelName, v))
+}
+
+// ModelNameLTE applies the LTE predicate on the "model_name" field.
+func ModelNameLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldModelName, v))
+}
+
+// ModelNameContains applies the Contains predicate on the "model_name" field.
+func ModelNameContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldModelName, v))
+}
+
+// ModelNameHasPrefix applies the HasPrefix predicate on the "model_name" field.
+func ModelNameHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldModelName, v))
+}
+
+// ModelNameHasSuffix applies the HasSuffix predicate on the "model_name" field.
+func ModelNameHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldModelName, v))
+}
+
+// ModelNameIsNil applies the IsNil predicate on the "model_name" field.
+func ModelNameIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldModelName))
+}
+
+// ModelNameNotNil applies the NotNil predicate on the "model_name" field.
+func ModelNameNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldModelName))
+}
+
+// ModelNameEqualFold applies the EqualFold predicate on the "model_name" field.
+func ModelNameEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldModelName, v))
+}
+
+// ModelNameContainsFold applies the ContainsFold predicate on the "model_name" field.
+func ModelNameContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldModelName, v))
+}
+
+// ModelTemperatureEQ applies the EQ predicate on the "model_temperature" field.
+func ModelTemperatureEQ(v float64) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelTemperature, v))
+}
+
+// ModelTemperatureNEQ applies the NEQ predicate on the "model_temperature" field.
+func ModelTemperatureNEQ(v float64) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldModelTemperature, v))
+}
+
+// ModelTemperatureIn applies the In predicate on the "model_temperature" field.
+func ModelTemperatureIn(vs ...float64) predicate.User {
+	return predicate.User(sql.FieldIn(FieldModelTemperature, vs...))
+}
+
+// ModelTemperatureNotIn applies the NotIn predicate on the "model_temperature" field.
+func ModelTemperatureNotIn(vs ...float64) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldModelTemperature, vs...))
+}
+
+// ModelTemperatureGT applies the GT predicate on the "model_temperature" field.
+func ModelTemperatureGT(v float64) predicate.User {
+	return predicate.User(sql.FieldGT(FieldModelTemperature, v))
+}
+
+// ModelTemperatureGTE applies the GTE predicate on the "model_temperature" field.
+func ModelTemperatureGTE(v float64) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldModelTemperature, v))
+}
+
+// ModelTemperatureLT applies the LT predicate on the "model_temperature" field.
+func ModelTemperatureLT(v float64) predicate.User {
+	return predicate.User(sql.FieldLT(FieldModelTemperature, v))
+}
+
+// ModelTemperatureLTE applies the LTE predicate on the "model_temperature" field.
+func ModelTemperatureLTE(v float64) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldModelTemperature, v))
+}
+
+// ModelTemperatureIsNil applies the IsNil predicate on the "model_temperature" field.
+func ModelTemperatureIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldModelTemperature))
+}
+
+// ModelTemperatureNotNil applies the NotNil predicate on the "model_temperature" field.
+func ModelTemperatureNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldModelTemperature))
+}
+
+// ModelMaxTokensEQ applies the EQ predicate on the "model_max_tokens" field.
+func ModelMaxTokensEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensNEQ applies the NEQ predicate on the "model_max_tokens" field.
+func ModelMaxTokensNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensIn applies the In predicate on the "model_max_tokens" field.
+func ModelMaxTokensIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldModelMaxTokens, vs...))
+}
+
+// ModelMaxTokensNotIn applies the NotIn predicate on the "model_max_tokens" field.
+func ModelMaxTokensNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldModelMaxTokens, vs...))
+}
+
+// ModelMaxTokensGT applies the GT predicate on the "model_max_tokens" field.
+func ModelMaxTokensGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensGTE applies the GTE predicate on the "model_max_tokens" field.
+func ModelMaxTokensGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensLT applies the LT predicate on the "model_max_tokens" field.
+func ModelMaxTokensLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensLTE applies the LTE predicate on the "model_max_tokens" field.
+func ModelMaxTokensLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldModelMaxTokens, v))
+}
+
+// ModelMaxTokensIsNil applies the IsNil predicate on the "model_max_tokens" field.
+func ModelMaxTokensIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldModelMaxTokens))
+}
+
+// ModelMaxTokensNotNil applies the NotNil predicate on the "model_max_tokens" field.
+func ModelMaxTokensNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldModelMaxTokens))
+}
+
+// ModelAPIKeyEQ applies the EQ predicate on the "model_api_key" field.
+func ModelAPIKeyEQ(v []byte) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldModelAPIKey, v))
+}
+
+// ModelAPIKeyNEQ applies the NEQ predicate on the "model_api_key" field.
+func ModelAPIKeyNEQ(v []byte) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldModelAPIKey, v))
+}
+
+// ModelAPIKeyIn applies the In predicate on the "model_api_key" field.
+func ModelAPIKeyIn(vs ...[]byte) predicate.User {
+	return predicate.User(sql.FieldIn(FieldModelAPIKey, vs...))
+}
+
+// ModelAPIKeyNotIn applies the NotIn predicate on the "model_api_key" field.
+func ModelAPIKeyNotIn(vs ...[]byte) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldModelAPIKey, vs...))
+}
+
+// ModelAPIKeyGT applies the GT predicate on the "model_api_key" field.
+func ModelAPIKeyGT(v []byte) predicate.User {
+	return predicate.User(sql.FieldGT(FieldModelAPIKey, v))
+}
+
+// ModelAPIKeyGTE applies the GTE predicate on the "model_api_key" field.
+func ModelAPIKeyGTE(v []byte) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldModelAPIKey, v))
+}
+
+// ModelAPIKeyLT applies the LT predicate on the "model_api_key" field.
+func ModelAPIKeyLT(v []byte) predicate.User {
+	return predicate.User(sql.FieldLT(FieldModelAPIKey, v))
+}
+
+// ModelAPIKeyLTE applies the LTE predicate on the "model_api_key" field.
+func ModelAPIKeyLTE(v []byte) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldModelAPIKey, v))
+}
+
+// ModelAPIKeyIsNil applies the IsNil predicate on the "model_api_key" field.
+func ModelAPIKeyIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldModelAPIKey))
+}
+
+// ModelAPIKeyNotNil applies the NotNil predicate on the "model_api_key" field.
+func ModelAPIKeyNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldModelAPIKey))
 }
 
 // HasSessions applies the HasEdge predicate on the "sessions" edge.

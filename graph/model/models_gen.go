@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 )
 
 type AdminDashboard struct {
@@ -62,6 +63,19 @@ type CostProjection struct {
 type CreateChatInput struct {
 	Title      *string  `json:"title,omitempty"`
 	DatasetIDs []string `json:"datasetIDs,omitempty"`
+}
+
+type CreateTemplateInput struct {
+	// The agent's name: a Python identifier of at most 100 characters, not a built-in template's name (used in @mentions).
+	Name string `json:"name"`
+	// At most 200 characters; default: the name.
+	DisplayName *string `json:"displayName,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// The agent's instructions: 1 to 20,000 characters.
+	Prompt string `json:"prompt"`
+	// Data Manipulation, Data Modelling or Data Visualization.
+	Category string                     `json:"category"`
+	Variant  *agenttemplate.VariantType `json:"variant,omitempty"`
 }
 
 type DailyUsage struct {
@@ -134,6 +148,20 @@ type ModelFeedback struct {
 	Average float64 `json:"average"`
 }
 
+// The model a user's runs use. Without settings, runs use the server's defaults (DEFAULT_MODEL).
+type ModelSettings struct {
+	// openai, anthropic, groq or gemini.
+	Provider string `json:"provider"`
+	// A model of the registry (the models query).
+	Model string `json:"model"`
+	// 0 to 1; always 1 for reasoning models.
+	Temperature float64 `json:"temperature"`
+	// The most output tokens one call asks for (capped per model family); null: the provider's default.
+	MaxTokens *int `json:"maxTokens,omitempty"`
+	// Whether the user's own API key is stored. The key itself is never returned.
+	HasCustomKey bool `json:"hasCustomKey"`
+}
+
 type ModelUsageStat struct {
 	Provider     string  `json:"provider"`
 	Model        string  `json:"model"`
@@ -163,6 +191,15 @@ type PublicTicker struct {
 	TotalTokens int `json:"totalTokens"`
 	// Model calls.
 	Requests int `json:"requests"`
+}
+
+type RateMessageInput struct {
+	// An answer (sender AI) in one of the viewer's chats.
+	MessageID string `json:"messageID"`
+	// 1 (poor) to 5 (excellent).
+	Rating int `json:"rating"`
+	// At most 2,000 characters.
+	Comment *string `json:"comment,omitempty"`
 }
 
 type ResultTable struct {
@@ -211,6 +248,11 @@ type SignUpInput struct {
 type Subscription struct {
 }
 
+type TemplatePreferenceInput struct {
+	TemplateID string `json:"templateID"`
+	Enabled    bool   `json:"enabled"`
+}
+
 type TierUsage struct {
 	// 1 (cheapest) to 5; 0 for models the registry does not know.
 	Tier            int     `json:"tier"`
@@ -223,6 +265,25 @@ type TierUsage struct {
 type UpdateChatInput struct {
 	// 1 to 200 characters.
 	Title *string `json:"title,omitempty"`
+}
+
+type UpdateModelSettingsInput struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
+	// Clamped to 0..1 (reasoning models take only 1); omitted: unchanged (initially 0.2).
+	Temperature *float64 `json:"temperature,omitempty"`
+	// At least 1; capped to the model's maximum; omitted: unchanged.
+	MaxTokens *int `json:"maxTokens,omitempty"`
+	// Your own key for the provider, stored encrypted (needs SECRET_KEY on the server). Omitted: unchanged; empty: removed.
+	APIKey *string `json:"apiKey,omitempty"`
+}
+
+type UpdateTemplateInput struct {
+	DisplayName *string                    `json:"displayName,omitempty"`
+	Description *string                    `json:"description,omitempty"`
+	Prompt      *string                    `json:"prompt,omitempty"`
+	Category    *string                    `json:"category,omitempty"`
+	Variant     *agenttemplate.VariantType `json:"variant,omitempty"`
 }
 
 type UploadDatasetInput struct {
@@ -396,6 +457,63 @@ func (e *RunEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e RunEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TemplateVariantFilter string
+
+const (
+	TemplateVariantFilterAll        TemplateVariantFilter = "ALL"
+	TemplateVariantFilterIndividual TemplateVariantFilter = "INDIVIDUAL"
+	TemplateVariantFilterPlanner    TemplateVariantFilter = "PLANNER"
+)
+
+var AllTemplateVariantFilter = []TemplateVariantFilter{
+	TemplateVariantFilterAll,
+	TemplateVariantFilterIndividual,
+	TemplateVariantFilterPlanner,
+}
+
+func (e TemplateVariantFilter) IsValid() bool {
+	switch e {
+	case TemplateVariantFilterAll, TemplateVariantFilterIndividual, TemplateVariantFilterPlanner:
+		return true
+	}
+	return false
+}
+
+func (e TemplateVariantFilter) String() string {
+	return string(e)
+}
+
+func (e *TemplateVariantFilter) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TemplateVariantFilter(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TemplateVariantFilter", str)
+	}
+	return nil
+}
+
+func (e TemplateVariantFilter) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TemplateVariantFilter) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TemplateVariantFilter) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,0 +1,96 @@
+package orchestrator
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
+	"github.com/autoanalyst/autoanalyst/ent/user"
+)
+
+func TestTurnAgents(t *testing.T) {
+	db := openTestDB(t, false)
+	ctx := context.Background()
+	tpl := NewTemplates(db)
+	cfg, _ := DefaultTemplateConfig()
+	if _, err := tpl.Sync(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{DB: db, Templates: tpl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newUser := func(plan user.Plan) (*viewer.Viewer, *runContext) {
+		u, err := db.User.Create().SetPlan(plan).Save(system(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tpl.EnableDefaults(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		v := &viewer.Viewer{UserID: u.ID, Plan: string(plan)}
+		return v, &runContext{run: &ent.Run{UserID: u.ID}, user: viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID})}
+	}
+	ids := map[string]string{}
+	all, _ := db.AgentTemplate.Query().All(system(ctx))
+	for _, a := range all {
+		ids[a.TemplateName] = a.ID
+	}
+
+	free, freeRC := newUser(user.PlanFREE)
+	if _, err := tpl.Create(viewer.NewContext(ctx, free), free, TemplateInput{Name: "churn_agent", Prompt: ptr("You are churn_agent."),
+		Category: ptr(CategoryModelling), Variant: ptr(agenttemplate.VariantTypeINDIVIDUAL)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, free), free, []Preference{{TemplateID: ids["sk_learn_agent"]}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	pro, proRC := newUser(user.PlanPRO)
+	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, pro), pro, []Preference{{TemplateID: ids["time_series_agent"], Enabled: true}}, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		rc      *runContext
+		planner []string
+		mention string
+		want    []string // agents the mention resolves to
+	}{
+		{"free: enabled core agents, no premium", freeRC,
+			[]string{"data_viz_agent", "preprocessing_agent", "statistical_analytics_agent"},
+			"@churn @time_series_agent @sk_learn_agent go", []string{"churn_agent", "sk_learn_agent"}},
+		{"pro: with the premium one enabled", proRC,
+			[]string{"data_viz_agent", "preprocessing_agent", "sk_learn_agent", "statistical_analytics_agent", "time_series_agent"},
+			"@time_series_agent @churn_agent go", []string{"time_series_agent"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := s.turnAgents(tt.rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for n := range set.plannerKnown() {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.planner) {
+				t.Fatalf("planner agents %v, want %v", got, tt.planner)
+			}
+			if list := set.plannerAgents(); strings.Contains(list, "basic_qa_agent") || !strings.Contains(list, tt.planner[0]) {
+				t.Fatalf("planner list:\n%s", list)
+			}
+			if m, _ := set.mentions(tt.mention); !slices.Equal(m, tt.want) {
+				t.Fatalf("mentions = %v, want %v", m, tt.want)
+			}
+			if set.agents[basicQAAgent] == nil {
+				t.Fatal("no basic_qa_agent")
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package resolvers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/rs/zerolog"
+
+	"github.com/autoanalyst/autoanalyst/auth"
+	"github.com/autoanalyst/autoanalyst/database"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
+)
+
+// TestNestedQueriesDoNotGrow counts the SQL statements of nested queries
+// (chats -> messages -> feedback; templates with the viewer's enabled) and
+// fails when they grow with the number of rows.
+func TestNestedQueriesDoNotGrow(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var statements atomic.Int64
+	client := ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(dialect.SQLite, db.SQL),
+		func(context.Context, ...any) { statements.Add(1) })))
+	tpl := orchestrator.NewTemplates(client)
+	cfg, _ := orchestrator.DefaultTemplateConfig()
+	if _, err := tpl.Sync(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(client, time.Hour, "")
+	a.OnUserCreated(tpl.EnableDefaults)
+	guest, err := a.CreateGuest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(&Resolver{DB: client, Auth: a, TemplateService: tpl, Logger: zerolog.Nop()}, HandlerConfig{MaxUploadBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := auth.SystemContext(ctx)
+	uid := guest.User.ID
+	addRows := func(chats, msgs int) {
+		for range chats {
+			c := client.Chat.Create().SetUserID(uid).SaveX(sys)
+			for range msgs {
+				m := client.Message.Create().SetUserID(uid).SetChatID(c.ID).SetSender(message.SenderAI).SetContent("a").SaveX(sys)
+				client.MessageFeedback.Create().SetUserID(uid).SetMessageID(m.ID).SetRating(3).ExecX(sys)
+			}
+		}
+		for range chats {
+			client.AgentTemplate.Create().SetUserID(uid).SetTemplateName(fmt.Sprintf("c_%d", statements.Load())).
+				SetPromptTemplate("p").SetCategory(orchestrator.CategoryModelling).ExecX(sys)
+		}
+	}
+	count := func(query string) int64 {
+		body, _ := json.Marshal(map[string]any{"query": query})
+		req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+guest.Token)
+		rec := httptest.NewRecorder()
+		before := statements.Load()
+		h.ServeHTTP(rec, req)
+		n := statements.Load() - before
+		if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
+			t.Fatalf("%s: %d %s", query, rec.Code, rec.Body)
+		}
+		return n
+	}
+	queries := []string{
+		`{ chats { edges { node { title messages { edges { node { content feedback { rating } } } } } } } }`,
+		`{ templates { edges { node { name enabled usageCount } } } }`,
+	}
+	addRows(1, 1)
+	var small []int64
+	for _, q := range queries {
+		small = append(small, count(q))
+	}
+	addRows(4, 5)
+	for i, q := range queries {
+		big := count(q)
+		t.Logf("%d statements, then %d: %s", small[i], big, q)
+		if big != small[i] {
+			t.Errorf("%s: %d statements with 1 row each, %d with more", q, small[i], big)
+		}
+	}
+}

@@ -395,6 +395,7 @@ func TestRedisRestart(t *testing.T) {
 // one answer.
 func TestChatTurnReclaimed(t *testing.T) {
 	llmSrv := llmtest.NewOpenAIServer(t, llmtest.Route(
+		nameRule,
 		llmtest.Rule{Contains: "You are preprocessing_agent", Reply: llmtest.Text(
 			"```python\nimport time\ntime.sleep(2)\nprint('rows:', df.shape[0])\n```\nCounted the rows.")},
 	).Handle)
@@ -442,9 +443,9 @@ func TestChatTurnReclaimed(t *testing.T) {
 		t.Fatalf("messages %+v: want the question and one answer", out.Node.Messages.Edges)
 	}
 	// The first worker's agent call completed before it died, and the second
-	// worker called the model again: two calls in all.
-	if n := llmSrv.Count(); n != 2 {
-		t.Errorf("%d model calls, want 2", n)
+	// worker called the model again, then named the chat: three calls in all.
+	if n := llmSrv.Count(); n != 3 {
+		t.Errorf("%d model calls, want 3 (the agent twice, the chat's name once)", n)
 	}
 	// One usage row per call that completed, whichever worker made it.
 	db, err := sql.Open("pgx", c.env["DATABASE_URL"])

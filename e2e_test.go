@@ -27,9 +27,13 @@ const (
 	sendMutation       = `mutation($chat: ID!, $content: String!) { sendMessage(input: {chatID: $chat, content: $content}) { id status kind } }`
 )
 
+// nameRule answers the chat-naming prompt of a chat's first turn.
+var nameRule = llmtest.Rule{Contains: "You name a chat", Reply: llmtest.Text("City Price Chart")}
+
 // scriptedLLM answers each prompt of a chat turn like a model would.
 func scriptedLLM(t *testing.T) *llmtest.Server {
 	router := llmtest.Route(
+		nameRule,
 		llmtest.Rule{Contains: "You rate a user's question", Reply: llmtest.Text(
 			`{"complexity": "intermediate", "needs_analysis": true, "reason": "cleaning then a chart"}`)},
 		llmtest.Rule{Contains: "You are the planner", Reply: llmtest.Text("```json\n" +
@@ -194,6 +198,12 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
 			t.Fatalf("last event = %+v\nall: %+v", last, evs)
 		}
+		// The model named the chat after its first question.
+		var named struct{ Node struct{ Title string } }
+		srv.must(alice, `query($id: ID!) { node(id: $id) { ... on Chat { title } } }`, map[string]any{"id": chatID}, &named)
+		if named.Node.Title != "City Price Chart" {
+			t.Fatalf("chat title = %q, want the model's name for it", named.Node.Title)
+		}
 		plan := find(evs, "PLAN")
 		if plan == nil || len(plan.Plan.Steps) != 2 || plan.Plan.Steps[1].Agent != "data_viz_agent" || plan.Plan.Steps[1].Use[0] != "df_clean" {
 			t.Fatalf("PLAN = %+v", plan)
@@ -273,8 +283,8 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		code := "import os, socket\n" +
 			"print(sorted(k for k in os.environ if 'KEY' in k or 'DATABASE' in k))\n" +
 			"print(os.path.exists('/work'), os.path.exists(os.path.expanduser('~root/.bashrc')))\n" +
-			"s = socket.socket()\ns.settimeout(1)\n" +
-			"try:\n    s.connect(('127.0.0.1', 5432)); print('connected')\nexcept OSError as e:\n    print('no network')\n"
+			"try:\n    s = socket.socket()\n    s.settimeout(1)\n    s.connect(('127.0.0.1', 5432)); print('connected')\n" +
+			"except OSError as e:\n    print('no network')\n"
 		var r struct {
 			ExecuteCode struct{ ID string } `json:"executeCode"`
 		}
@@ -649,8 +659,14 @@ func TestChatManagement(t *testing.T) {
 	}
 	x, y, z := newChat(), newChat(), newChat()
 	var sent struct{ SendMessage struct{ ID string } }
-	srv.must(alice, sendMutation, map[string]any{"chat": x, "content": "hello"}, &sent) // x has a message now
+	srv.must(alice, sendMutation, map[string]any{"chat": x, "content": "hello, what's in this data?"}, &sent) // x has a message now
 	runID := sent.SendMessage.ID
+	// No model is configured: the first question's first words name the chat.
+	var named struct{ Node struct{ Title string } }
+	srv.must(alice, `query($id: ID!) { node(id: $id) { ... on Chat { title } } }`, map[string]any{"id": x}, &named)
+	if named.Node.Title != "Hello what's in" {
+		t.Fatalf("title after the first message = %q", named.Node.Title)
+	}
 
 	const update = `mutation($id: ID!, $title: String) { updateChat(id: $id, input: {title: $title}) { id title } }`
 	var up struct{ UpdateChat struct{ Title string } }

@@ -123,7 +123,11 @@ func (s *Service) chatTurn(rc *runContext) error {
 			code = fixed
 		}
 	}
-	return s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages)
+	if err := s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages); err != nil {
+		return err
+	}
+	s.nameChat(t)
+	return nil
 }
 
 // recordModel stores on the run the model settings its LLM calls use (what

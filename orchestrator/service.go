@@ -155,6 +155,10 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 		return nil, fmt.Errorf("create run: %w", err)
 	}
 	if userMessage != "" {
+		if err := nameOnFirstMessage(ctx, tx, chatID, userMessage); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("name chat %s: %w", chatID, err)
+		}
 		m, err := tx.Message.Create().SetUserID(v.UserID).SetChatID(chatID).
 			SetSender(message.SenderUSER).SetContent(userMessage).SetRunID(r.ID).Save(ctx)
 		if err != nil {

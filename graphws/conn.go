@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -23,7 +22,6 @@ type conn struct {
 	ws      *websocket.Conn
 	proto   protocol
 	exec    graphql.GraphExecutor
-	headers http.Header
 
 	ctx     context.Context // the connection's, from InitFunc
 	cancel  context.CancelFunc
@@ -232,7 +230,6 @@ func (c *conn) start(m message) {
 			Extensions: map[string]any{"code": errcode.ParseFailed}})
 		return
 	}
-	params.Headers = c.headers
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 
 	c.mu.Lock()
@@ -294,11 +291,7 @@ func (c *conn) run(ctx context.Context, id string, rc *graphql.OperationContext,
 		if resp == nil {
 			break
 		}
-		b, err := json.Marshal(resp)
-		if err != nil {
-			panic(fmt.Errorf("marshal response: %w", err))
-		}
-		if !c.send(message{ID: id, Type: c.proto.next, Payload: b}) {
+		if !c.sendResult(id, resp) {
 			break
 		}
 	}
@@ -335,13 +328,54 @@ func (c *conn) sendErrors(id string, errs ...*gqlerror.Error) {
 	c.send(message{ID: id, Type: "error", Payload: b})
 }
 
-// send writes one message; it reports false once the connection is gone. A
-// write that does not finish in WriteTimeout ends the connection.
+// frames recycles the buffers results are encoded in: a subscriber's
+// stream of results should not cost garbage per event beyond gqlgen's own.
+var frames = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// sendResult writes one result of operation id, encoding the frame in one
+// pass: a result with data only (the usual event) is spliced, not
+// marshalled twice.
+func (c *conn) sendResult(id string, resp *graphql.Response) bool {
+	buf := frames.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			frames.Put(buf)
+		}
+	}()
+	idJSON, _ := json.Marshal(id)
+	buf.WriteString(`{"id":`)
+	buf.Write(idJSON)
+	buf.WriteString(`,"type":"`)
+	buf.WriteString(c.proto.next)
+	buf.WriteString(`","payload":`)
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil && len(resp.Data) > 0 {
+		buf.WriteString(`{"data":`)
+		buf.Write(resp.Data)
+		buf.WriteByte('}')
+	} else {
+		b, err := json.Marshal(resp)
+		if err != nil {
+			panic(fmt.Errorf("marshal response: %w", err))
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte('}')
+	return c.write(buf.Bytes())
+}
+
+// send writes one message; it reports false once the connection is gone.
 func (c *conn) send(m message) bool {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return false
 	}
+	return c.write(b)
+}
+
+// write sends one text frame. A write that does not finish in WriteTimeout
+// ends the connection.
+func (c *conn) write(b []byte) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closed {

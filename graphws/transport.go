@@ -72,8 +72,9 @@ func (t *Transport) Supports(r *http.Request) bool {
 // connection until it closes. Returning lets net/http free what it keeps
 // for the request (its buffers, the request, a deep stack), which matters
 // with thousands of idle subscribers. The connection's context keeps the
-// request context's values, but not its cancellation (net/http cancels it
-// when Do returns).
+// request context's values (what middleware put there: the viewer), but not
+// its cancellation (net/http cancels it when Do returns) nor its headers
+// (operations see no RawParams.Headers), so that the request is freed.
 func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	t.once.Do(t.setDefaults)
 	ws, err := t.upgrader.Upgrade(w, r, nil)
@@ -92,7 +93,6 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		ws:      ws,
 		proto:   p,
 		exec:    exec,
-		headers: r.Header,
 		ops:     map[string]context.CancelFunc{},
 	}
 	go c.serve(context.WithoutCancel(r.Context()))

@@ -3,6 +3,9 @@
 package resolvers
 
 import (
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/autoanalyst/autoanalyst/analytics"
@@ -10,6 +13,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/graph/model"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
@@ -33,6 +37,9 @@ type Resolver struct {
 	// Registry is the model registry (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger
+
+	decodedOnce sync.Once
+	decoded     *lru.Cache[eventKey, *model.RunEvent] // see runEvent
 }
 
 // maxCleanCodeBytes bounds the program cleanCode takes (as sendMessage and

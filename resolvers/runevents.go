@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
@@ -30,7 +32,7 @@ func (r *Resolver) followRun(ctx context.Context, runID string, after *int) (<-c
 	}
 	out := make(chan *model.RunEvent, 16)
 	send := func(e broker.Event) bool {
-		ev, err := toRunEvent(e)
+		ev, err := r.runEvent(runID, e)
 		if err != nil {
 			r.Logger.Error().Err(err).Str("run", runID).Msg("decode run event")
 			return true
@@ -92,6 +94,32 @@ func (r *Resolver) followRun(ctx context.Context, runID string, after *int) (<-c
 		return nil, err
 	}
 	return out, nil
+}
+
+// decodedEvents is how many decoded events the Resolver keeps: the
+// subscribers of one run on this process are handed the same event at about
+// the same time, and decode it once.
+const decodedEvents = 4096
+
+type eventKey struct {
+	run string
+	seq int64
+}
+
+// runEvent decodes e, once for all the subscribers of its run. The result is
+// shared: it must not be modified.
+func (r *Resolver) runEvent(runID string, e broker.Event) (*model.RunEvent, error) {
+	r.decodedOnce.Do(func() { r.decoded, _ = lru.New[eventKey, *model.RunEvent](decodedEvents) })
+	key := eventKey{runID, e.Seq}
+	if ev, ok := r.decoded.Get(key); ok {
+		return ev, nil
+	}
+	ev, err := toRunEvent(e)
+	if err != nil {
+		return nil, err
+	}
+	r.decoded.Add(key, ev)
+	return ev, nil
 }
 
 func toRunEvent(e broker.Event) (*model.RunEvent, error) {

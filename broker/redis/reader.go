@@ -319,7 +319,7 @@ func (r *reader) close() {
 // it is read in one call rather than one call per event, which keeps the
 // reader's cost (a call names every followed stream) from growing with the
 // event rate.
-const readerMinGap = 2 * time.Millisecond
+const readerMinGap = 5 * time.Millisecond
 
 func (r *reader) loop() {
 	defer close(r.done)

@@ -18,10 +18,10 @@ import (
 // conn is one WebSocket connection. The handler goroutine reads it (serve);
 // operations write to it from their own goroutines.
 type conn struct {
-	t       *Transport
-	ws      *websocket.Conn
-	proto   protocol
-	exec    graphql.GraphExecutor
+	t     *Transport
+	ws    *websocket.Conn
+	proto protocol
+	exec  graphql.GraphExecutor
 
 	ctx     context.Context // the connection's, from InitFunc
 	cancel  context.CancelFunc

@@ -89,11 +89,11 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	ws.SetReadLimit(t.ReadLimit)
 	c := &conn{
-		t:       t,
-		ws:      ws,
-		proto:   p,
-		exec:    exec,
-		ops:     map[string]context.CancelFunc{},
+		t:     t,
+		ws:    ws,
+		proto: p,
+		exec:  exec,
+		ops:   map[string]context.CancelFunc{},
 	}
 	go c.serve(context.WithoutCancel(r.Context()))
 }

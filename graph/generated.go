@@ -384,7 +384,9 @@ type ComplexityRoot struct {
 		DeleteEmptyChats    func(childComplexity int) int
 		DeleteReport        func(childComplexity int, id string) int
 		DeleteTemplate      func(childComplexity int, id string) int
+		EditCode            func(childComplexity int, input model.EditCodeInput) int
 		ExecuteCode         func(childComplexity int, input model.ExecuteCodeInput) int
+		FixCode             func(childComplexity int, input model.FixCodeInput) int
 		RateMessage         func(childComplexity int, input model.RateMessageInput) int
 		SendMessage         func(childComplexity int, input model.SendMessageInput) int
 		SetTemplateEnabled  func(childComplexity int, templateID string, enabled bool) int
@@ -607,6 +609,8 @@ type MutationResolver interface {
 	SendMessage(ctx context.Context, input model.SendMessageInput) (*ent.Run, error)
 	ExecuteCode(ctx context.Context, input model.ExecuteCodeInput) (*ent.Run, error)
 	CancelRun(ctx context.Context, id string) (*ent.Run, error)
+	FixCode(ctx context.Context, input model.FixCodeInput) (*ent.Run, error)
+	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
 	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
 	DeleteReport(ctx context.Context, id string) (string, error)
 	UpdateModelSettings(ctx context.Context, input model.UpdateModelSettingsInput) (*model.ModelSettings, error)
@@ -2109,6 +2113,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTemplate(childComplexity, args["id"].(string)), true
+	case "Mutation.editCode":
+		if e.ComplexityRoot.Mutation.EditCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_editCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EditCode(childComplexity, args["input"].(model.EditCodeInput)), true
 	case "Mutation.executeCode":
 		if e.ComplexityRoot.Mutation.ExecuteCode == nil {
 			break
@@ -2120,6 +2135,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExecuteCode(childComplexity, args["input"].(model.ExecuteCodeInput)), true
+	case "Mutation.fixCode":
+		if e.ComplexityRoot.Mutation.FixCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_fixCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FixCode(childComplexity, args["input"].(model.FixCodeInput)), true
 	case "Mutation.rateMessage":
 		if e.ComplexityRoot.Mutation.RateMessage == nil {
 			break
@@ -3082,7 +3108,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DatasetWhereInput", ec.unmarshalInputDatasetWhereInput),
 			graphql.NewInputUnmarshaler("DeepAnalysisReportOrder", ec.unmarshalInputDeepAnalysisReportOrder),
 			graphql.NewInputUnmarshaler("DeepAnalysisReportWhereInput", ec.unmarshalInputDeepAnalysisReportWhereInput),
+			graphql.NewInputUnmarshaler("EditCodeInput", ec.unmarshalInputEditCodeInput),
 			graphql.NewInputUnmarshaler("ExecuteCodeInput", ec.unmarshalInputExecuteCodeInput),
+			graphql.NewInputUnmarshaler("FixCodeInput", ec.unmarshalInputFixCodeInput),
 			graphql.NewInputUnmarshaler("MessageFeedbackOrder", ec.unmarshalInputMessageFeedbackOrder),
 			graphql.NewInputUnmarshaler("MessageFeedbackWhereInput", ec.unmarshalInputMessageFeedbackWhereInput),
 			graphql.NewInputUnmarshaler("MessageOrder", ec.unmarshalInputMessageOrder),
@@ -3196,7 +3224,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3209,6 +3237,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
+	{Name: "code.graphqls", Input: sourceData("code.graphqls"), BuiltIn: false},
 	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -4536,12 +4565,40 @@ func (ec *executionContext) field_Mutation_deleteTemplate_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_editCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EditCodeInput, error) {
+			return ec.unmarshalNEditCodeInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐEditCodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_executeCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ExecuteCodeInput, error) {
 			return ec.unmarshalNExecuteCodeInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐExecuteCodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_fixCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FixCodeInput, error) {
+			return ec.unmarshalNFixCodeInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFixCodeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11129,6 +11186,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelRun(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_fixCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_fixCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FixCode(ctx, fc.Args["input"].(model.FixCodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Run) graphql.Marshaler {
+			return ec.marshalNRun2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_fixCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_fixCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_editCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_editCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EditCode(ctx, fc.Args["input"].(model.EditCodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Run) graphql.Marshaler {
+			return ec.marshalNRun2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_editCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_editCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20033,6 +20178,62 @@ func UnmarshalDeepAnalysisReportWhereInput(ctx context.Context, raw any) (ent.De
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEditCodeInput(ctx context.Context, obj any) (model.EditCodeInput, error) {
+	var it model.EditCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chatID", "code", "instruction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chatID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chatID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChatID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "instruction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instruction"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Instruction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEditCodeInput unmarshals raw into the EditCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEditCodeInput(ctx context.Context, raw any) (model.EditCodeInput, error) {
+	var out model.EditCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EditCodeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputExecuteCodeInput(ctx context.Context, obj any) (model.ExecuteCodeInput, error) {
 	var it model.ExecuteCodeInput
 	if obj == nil {
@@ -20079,6 +20280,62 @@ func (ec *executionContext) unmarshalInputExecuteCodeInput(ctx context.Context, 
 func UnmarshalExecuteCodeInput(ctx context.Context, raw any) (model.ExecuteCodeInput, error) {
 	var out model.ExecuteCodeInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ExecuteCodeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFixCodeInput(ctx context.Context, obj any) (model.FixCodeInput, error) {
+	var it model.FixCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chatID", "code", "error"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chatID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chatID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChatID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "error":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("error"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Error = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFixCodeInput unmarshals raw into the FixCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFixCodeInput(ctx context.Context, raw any) (model.FixCodeInput, error) {
+	var out model.FixCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FixCodeInput", raw, &out)
 	return out, err
 }
 
@@ -27840,6 +28097,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "fixCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_fixCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "editCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_editCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "rateMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rateMessage(ctx, field)
@@ -29803,6 +30074,11 @@ func (ec *executionContext) unmarshalNDeepAnalysisReportWhereInput2ᚖgithubᚗc
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNEditCodeInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐEditCodeInput(ctx context.Context, v any) (model.EditCodeInput, error) {
+	res, err := ec.unmarshalInputEditCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNErrorCount2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐErrorCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ErrorCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -29838,6 +30114,11 @@ func (ec *executionContext) marshalNFeedbackStats2ᚖgithubᚗcomᚋautoanalyst�
 		return graphql.Null
 	}
 	return ec._FeedbackStats(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFixCodeInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFixCodeInput(ctx context.Context, v any) (model.FixCodeInput, error) {
+	res, err := ec.unmarshalInputFixCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {

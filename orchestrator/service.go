@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,6 +102,10 @@ type jobPayload struct {
 type runInput struct {
 	Content string `json:"content,omitempty"`
 	Code    string `json:"code,omitempty"`
+	// Error is what the code failed with (FIX_CODE); Instruction what to
+	// change (EDIT_CODE).
+	Error       string `json:"error,omitempty"`
+	Instruction string `json:"instruction,omitempty"`
 }
 
 // maxInputBytes bounds a question or a program.
@@ -112,6 +117,32 @@ func (s *Service) SendMessage(ctx context.Context, chatID, content string) (*ent
 		return nil, errcode.Field("content", "must be 1 to %d bytes", maxInputBytes)
 	}
 	return s.start(ctx, run.KindCHAT, chatID, runInput{Content: content}, content)
+}
+
+// FixCode starts a run in which the code-fix agent repairs code that failed
+// with errText, executing each repair in the chat's kernel, up to
+// MaxFixAttempts times; the run's last AGENT_CODE event holds the first
+// repair that ran (or the last one tried).
+func (s *Service) FixCode(ctx context.Context, chatID, code, errText string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	if len(errText) > maxInputBytes {
+		return nil, errcode.Field("error", "must be at most %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindFIX_CODE, chatID, runInput{Code: code, Error: errText}, "")
+}
+
+// EditCode starts a run in which the model edits code as instruction says;
+// the run's AGENT_CODE event holds the edited program.
+func (s *Service) EditCode(ctx context.Context, chatID, code, instruction string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	if strings.TrimSpace(instruction) == "" || len(instruction) > 8<<10 {
+		return nil, errcode.Field("instruction", "must be 1 to %d bytes", 8<<10)
+	}
+	return s.start(ctx, run.KindEDIT_CODE, chatID, runInput{Code: code, Instruction: instruction}, "")
 }
 
 // ExecuteCode starts a run that executes code in the chat's kernel.

@@ -235,6 +235,10 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int) error 
 		err = s.executeCode(rc)
 	case run.KindCHAT:
 		err = s.chatTurn(rc)
+	case run.KindFIX_CODE:
+		err = s.fixCodeRun(rc)
+	case run.KindEDIT_CODE:
+		err = s.editCodeRun(rc)
 	default:
 		err = &runError{code: CodeInternal, msg: fmt.Sprintf("unknown run kind %s", r.Kind)}
 	}

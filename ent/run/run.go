@@ -137,6 +137,8 @@ type Kind string
 const (
 	KindCHAT         Kind = "CHAT"
 	KindEXECUTE_CODE Kind = "EXECUTE_CODE"
+	KindFIX_CODE     Kind = "FIX_CODE"
+	KindEDIT_CODE    Kind = "EDIT_CODE"
 )
 
 func (k Kind) String() string {
@@ -146,7 +148,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindCHAT, KindEXECUTE_CODE:
+	case KindCHAT, KindEXECUTE_CODE, KindFIX_CODE, KindEDIT_CODE:
 		return nil
 	default:
 		return fmt.Errorf("run: invalid enum value for kind field: %q", k)

@@ -86,6 +86,13 @@ type DailyUsage struct {
 	CostUsd     float64 `json:"costUSD"`
 }
 
+type EditCodeInput struct {
+	ChatID string `json:"chatID"`
+	Code   string `json:"code"`
+	// What to change, in words (at most 8 KiB).
+	Instruction string `json:"instruction"`
+}
+
 type ErrorCount struct {
 	Message string `json:"message"`
 	Count   int    `json:"count"`
@@ -118,6 +125,14 @@ type FeedbackStats struct {
 	// Counts of ratings 1 to 5.
 	Distribution []int            `json:"distribution"`
 	ByModel      []*ModelFeedback `json:"byModel"`
+}
+
+type FixCodeInput struct {
+	ChatID string `json:"chatID"`
+	// The program that failed (at most 256 KiB).
+	Code string `json:"code"`
+	// What it failed with: the error message or traceback.
+	Error string `json:"error"`
 }
 
 // A model of the registry.

@@ -67,7 +67,7 @@ func LoadPlotly(path string) (Assets, error) {
 		}
 		errs = append(errs, err)
 	}
-	return Assets{}, fmt.Errorf("report: plotly.js not found (install python3-plotly or set PLOTLY_JS): %w", errors.Join(errs...))
+	return Assets{}, fmt.Errorf("report: plotly.js not found (install python3-plotly, or pass its path): %w", errors.Join(errs...))
 }
 
 //go:embed report.html.tmpl

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -51,15 +50,9 @@ type anthropicProvider struct {
 // usage and retry policy as NewOpenAI. System messages become the request's
 // system prompt.
 func NewAnthropic(cfg AnthropicConfig) (Provider, error) {
-	if strings.TrimSpace(cfg.APIKey) == "" {
-		return nil, ErrNotConfigured
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultAnthropicBaseURL
-	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("llm: invalid Anthropic base URL %q: want http(s)://host/path", redact(cfg.BaseURL, cfg.APIKey))
+	var err error
+	if cfg.BaseURL, err = checkEndpoint(cfg.APIKey, cfg.BaseURL, DefaultAnthropicBaseURL); err != nil {
+		return nil, err
 	}
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = DefaultAnthropicModel

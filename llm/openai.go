@@ -92,15 +92,9 @@ type openAIProvider struct {
 // (and retry-after-ms), never on other 4xx and never once streamed chunks
 // have been delivered.
 func NewOpenAI(cfg OpenAIConfig) (Provider, error) {
-	if strings.TrimSpace(cfg.APIKey) == "" {
-		return nil, ErrNotConfigured
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultOpenAIBaseURL
-	}
-	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("llm: invalid base URL %q: want http(s)://host/path", redact(cfg.BaseURL, cfg.APIKey))
+	var err error
+	if cfg.BaseURL, err = checkEndpoint(cfg.APIKey, cfg.BaseURL, DefaultOpenAIBaseURL); err != nil {
+		return nil, err
 	}
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = DefaultOpenAIModel
@@ -208,6 +202,23 @@ func (d *recordingDoer) Do(req *http.Request) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	return resp, nil
+}
+
+// checkEndpoint refuses a missing key (ErrNotConfigured) and a base URL
+// that is not http(s)://host/path, without repeating the key; it returns the
+// base URL, def when empty.
+func checkEndpoint(key, base, def string) (string, error) {
+	if strings.TrimSpace(key) == "" {
+		return "", ErrNotConfigured
+	}
+	if base == "" {
+		base = def
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("llm: invalid base URL %q: want http(s)://host/path", redact(base, key))
+	}
+	return base, nil
 }
 
 // bearerKey is the secret a request carries (OpenAI's bearer token,

@@ -73,16 +73,9 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ar.Messages {
 		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	s.mu.Unlock()
-
-	reply := s.handler(req)
-	if !wait(r, reply.Delay) {
+	reply, ok := s.reply(w, r, req)
+	if !ok {
 		return
-	}
-	if reply.RetryAfter != "" {
-		w.Header().Set("Retry-After", reply.RetryAfter)
 	}
 	if reply.Status != 0 && reply.Status != http.StatusOK {
 		msg := reply.ErrorMessage

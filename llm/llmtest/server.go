@@ -269,19 +269,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	for _, m := range wr.Messages {
 		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	s.mu.Unlock()
-
-	reply := s.handler(req)
-	if !wait(r, reply.Delay) {
+	reply, ok := s.reply(w, r, req)
+	if !ok {
 		return
-	}
-	if reply.RetryAfter != "" {
-		w.Header().Set("Retry-After", reply.RetryAfter)
-	}
-	if reply.RetryAfterMS != "" {
-		w.Header().Set("retry-after-ms", reply.RetryAfterMS)
 	}
 	if reply.Status != 0 && reply.Status != http.StatusOK {
 		msg := reply.ErrorMessage
@@ -370,6 +360,25 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush()
 	}
+}
+
+// reply records req, asks the handler for its reply and waits its Delay;
+// it sets the retry headers and reports false when the client went away.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, req ChatRequest) (Reply, bool) {
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	s.mu.Unlock()
+	reply := s.handler(req)
+	if !wait(r, reply.Delay) {
+		return reply, false
+	}
+	if reply.RetryAfter != "" {
+		w.Header().Set("Retry-After", reply.RetryAfter)
+	}
+	if reply.RetryAfterMS != "" {
+		w.Header().Set("retry-after-ms", reply.RetryAfterMS)
+	}
+	return reply, true
 }
 
 type usage struct {

@@ -381,12 +381,14 @@ type ComplexityRoot struct {
 		CreateGuestSession  func(childComplexity int) int
 		CreateTemplate      func(childComplexity int, input model.CreateTemplateInput) int
 		DeleteChat          func(childComplexity int, id string) int
+		DeleteDataset       func(childComplexity int, id string) int
 		DeleteEmptyChats    func(childComplexity int) int
 		DeleteReport        func(childComplexity int, id string) int
 		DeleteTemplate      func(childComplexity int, id string) int
 		EditCode            func(childComplexity int, input model.EditCodeInput) int
 		ExecuteCode         func(childComplexity int, input model.ExecuteCodeInput) int
 		FixCode             func(childComplexity int, input model.FixCodeInput) int
+		LoadSampleDataset   func(childComplexity int) int
 		RateMessage         func(childComplexity int, input model.RateMessageInput) int
 		SendMessage         func(childComplexity int, input model.SendMessageInput) int
 		SetTemplateEnabled  func(childComplexity int, templateID string, enabled bool) int
@@ -611,6 +613,8 @@ type MutationResolver interface {
 	CancelRun(ctx context.Context, id string) (*ent.Run, error)
 	FixCode(ctx context.Context, input model.FixCodeInput) (*ent.Run, error)
 	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
+	LoadSampleDataset(ctx context.Context) (*ent.Dataset, error)
+	DeleteDataset(ctx context.Context, id string) (string, error)
 	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
 	DeleteReport(ctx context.Context, id string) (string, error)
 	UpdateModelSettings(ctx context.Context, input model.UpdateModelSettingsInput) (*model.ModelSettings, error)
@@ -2085,6 +2089,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteChat(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteDataset":
+		if e.ComplexityRoot.Mutation.DeleteDataset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDataset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDataset(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteEmptyChats":
 		if e.ComplexityRoot.Mutation.DeleteEmptyChats == nil {
 			break
@@ -2146,6 +2161,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FixCode(childComplexity, args["input"].(model.FixCodeInput)), true
+	case "Mutation.loadSampleDataset":
+		if e.ComplexityRoot.Mutation.LoadSampleDataset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.LoadSampleDataset(childComplexity), true
 	case "Mutation.rateMessage":
 		if e.ComplexityRoot.Mutation.RateMessage == nil {
 			break
@@ -3224,7 +3245,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "code.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "datasets.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3238,6 +3259,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
 	{Name: "code.graphqls", Input: sourceData("code.graphqls"), BuiltIn: false},
+	{Name: "datasets.graphqls", Input: sourceData("datasets.graphqls"), BuiltIn: false},
 	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -4524,6 +4546,20 @@ func (ec *executionContext) field_Mutation_createTemplate_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_deleteChat_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteDataset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -11274,6 +11310,82 @@ func (ec *executionContext) fieldContext_Mutation_editCode(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_editCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_loadSampleDataset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_loadSampleDataset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().LoadSampleDataset(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dataset) graphql.Marshaler {
+			return ec.marshalNDataset2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDataset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_loadSampleDataset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dataset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDataset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDataset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDataset(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDataset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDataset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28107,6 +28219,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "editCode":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_editCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "loadSampleDataset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_loadSampleDataset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDataset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDataset(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -463,9 +463,7 @@ func providersFromEnv(cfg *config) *llm.Providers {
 }
 
 // anyProvider reports whether some model provider is configured.
-func anyProvider(cfg *config) bool {
-	return cfg.OpenAIAPIKey != "" || cfg.AnthropicAPIKey != "" || cfg.GroqAPIKey != "" || cfg.GeminiAPIKey != "" || cfg.OllamaBaseURL != ""
-}
+func anyProvider(cfg *config) bool { return providersFromEnv(cfg).Configured() }
 
 // connector gives runs their provider: with a user's own key, that
 // provider's own client with the key (OpenAI's at OPENAI_BASE_URL when set);

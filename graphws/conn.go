@@ -286,12 +286,13 @@ func (c *conn) run(ctx context.Context, id string, rc *graphql.OperationContext,
 		}
 	}()
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
+	idJSON, _ := json.Marshal(id)
 	for {
 		resp := responses(ctx)
 		if resp == nil {
 			break
 		}
-		if !c.sendResult(id, resp) {
+		if !c.sendResult(idJSON, resp) {
 			break
 		}
 	}
@@ -332,10 +333,10 @@ func (c *conn) sendErrors(id string, errs ...*gqlerror.Error) {
 // stream of results should not cost garbage per event beyond gqlgen's own.
 var frames = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// sendResult writes one result of operation id, encoding the frame in one
-// pass: a result with data only (the usual event) is spliced, not
-// marshalled twice.
-func (c *conn) sendResult(id string, resp *graphql.Response) bool {
+// sendResult writes one result of the operation whose id is idJSON (a JSON
+// string), encoding the frame in one pass: a result with data only (the
+// usual event) is spliced, not marshalled twice.
+func (c *conn) sendResult(idJSON []byte, resp *graphql.Response) bool {
 	buf := frames.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 64<<10 {
@@ -343,7 +344,6 @@ func (c *conn) sendResult(id string, resp *graphql.Response) bool {
 			frames.Put(buf)
 		}
 	}()
-	idJSON, _ := json.Marshal(id)
 	buf.WriteString(`{"id":`)
 	buf.Write(idJSON)
 	buf.WriteString(`,"type":"`)

@@ -9,9 +9,6 @@ import (
 	"time"
 )
 
-// ProviderOllama names a local Ollama server (OpenAI-compatible endpoint).
-const ProviderOllama = "ollama"
-
 // DefaultBaseURLs are the API roots of the providers NewProvider knows.
 // Gemini and Ollama are reached through their OpenAI-compatible endpoints.
 var DefaultBaseURLs = map[string]string{
@@ -86,6 +83,9 @@ func NewProviders(creds map[string]Credentials, fallback string, reg *Registry) 
 	}
 	return &Providers{creds: creds, fallback: fallback, reg: reg, built: map[string]Provider{}}
 }
+
+// Configured reports whether the set has any provider.
+func (ps *Providers) Configured() bool { return len(ps.creds) > 0 }
 
 // ProviderOf returns the provider name that serves model.
 func (ps *Providers) ProviderOf(model string) string {

@@ -13,6 +13,9 @@ const (
 	ProviderAnthropic = "anthropic"
 	ProviderGroq      = "groq"
 	ProviderGemini    = "gemini"
+	// ProviderOllama is a local Ollama server (its OpenAI-compatible
+	// endpoint); the registry lists none of its models.
+	ProviderOllama = "ollama"
 )
 
 // Tier is a model's price tier, 1 (cheapest) to 5.

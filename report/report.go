@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -161,25 +160,4 @@ func blocks(s string) []block {
 		out = append(out, block{Text: strings.Join(strings.Fields(para), " ")})
 	}
 	return out
-}
-
-// FileName is a download name for a report about goal.
-func FileName(goal string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(goal) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
-			b.WriteByte('-')
-		}
-		if b.Len() >= 60 {
-			break
-		}
-	}
-	name := strings.Trim(b.String(), "-")
-	if name == "" {
-		name = "report"
-	}
-	return filepath.Base("deep-analysis-" + name + ".html")
 }

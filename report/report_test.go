@@ -102,15 +102,3 @@ func TestOffline(t *testing.T) {
 		t.Error("plotly.js closes its script element early")
 	}
 }
-
-func TestFileName(t *testing.T) {
-	for goal, want := range map[string]string{
-		"What drives house prices in Lisbon?": "deep-analysis-what-drives-house-prices-in-lisbon.html",
-		"../../etc/passwd":                    "deep-analysis-etc-passwd.html",
-		"¿?":                                  "deep-analysis-report.html",
-	} {
-		if got := report.FileName(goal); got != want {
-			t.Errorf("FileName(%q) = %q, want %q", goal, got, want)
-		}
-	}
-}

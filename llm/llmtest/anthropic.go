@@ -73,16 +73,8 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ar.Messages {
 		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
 	}
-	reply, ok := s.reply(w, r, req)
+	reply, ok := s.reply(w, r, req, writeAnthropicError)
 	if !ok {
-		return
-	}
-	if reply.Status != 0 && reply.Status != http.StatusOK {
-		msg := reply.ErrorMessage
-		if msg == "" {
-			msg = http.StatusText(reply.Status)
-		}
-		writeAnthropicError(w, reply.Status, msg)
 		return
 	}
 	content := reply.text()

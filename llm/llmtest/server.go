@@ -269,16 +269,8 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	for _, m := range wr.Messages {
 		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
 	}
-	reply, ok := s.reply(w, r, req)
+	reply, ok := s.reply(w, r, req, writeError)
 	if !ok {
-		return
-	}
-	if reply.Status != 0 && reply.Status != http.StatusOK {
-		msg := reply.ErrorMessage
-		if msg == "" {
-			msg = http.StatusText(reply.Status)
-		}
-		writeError(w, reply.Status, msg)
 		return
 	}
 
@@ -362,9 +354,11 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// reply records req, asks the handler for its reply and waits its Delay;
-// it sets the retry headers and reports false when the client went away.
-func (s *Server) reply(w http.ResponseWriter, r *http.Request, req ChatRequest) (Reply, bool) {
+// reply records req, asks the handler for its reply and waits its Delay,
+// and sets the retry headers. It reports false when the response is done:
+// the client went away, or the reply was an error, written with writeErr
+// (the protocol's error body).
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, req ChatRequest, writeErr func(http.ResponseWriter, int, string)) (Reply, bool) {
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
@@ -377,6 +371,14 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, req ChatRequest) 
 	}
 	if reply.RetryAfterMS != "" {
 		w.Header().Set("retry-after-ms", reply.RetryAfterMS)
+	}
+	if reply.Status != 0 && reply.Status != http.StatusOK {
+		msg := reply.ErrorMessage
+		if msg == "" {
+			msg = http.StatusText(reply.Status)
+		}
+		writeErr(w, reply.Status, msg)
+		return reply, false
 	}
 	return reply, true
 }

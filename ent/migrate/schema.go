@@ -388,7 +388,7 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CHAT", "EXECUTE_CODE", "FIX_CODE", "EDIT_CODE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"CHAT", "EXECUTE_CODE", "FIX_CODE", "EDIT_CODE", "DESCRIBE_DATASETS", "DEEP_ANALYSIS"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"}, Default: "QUEUED"},
 		{Name: "input", Type: field.TypeJSON, Nullable: true},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},

@@ -135,10 +135,12 @@ type Kind string
 
 // Kind values.
 const (
-	KindCHAT         Kind = "CHAT"
-	KindEXECUTE_CODE Kind = "EXECUTE_CODE"
-	KindFIX_CODE     Kind = "FIX_CODE"
-	KindEDIT_CODE    Kind = "EDIT_CODE"
+	KindCHAT              Kind = "CHAT"
+	KindEXECUTE_CODE      Kind = "EXECUTE_CODE"
+	KindFIX_CODE          Kind = "FIX_CODE"
+	KindEDIT_CODE         Kind = "EDIT_CODE"
+	KindDESCRIBE_DATASETS Kind = "DESCRIBE_DATASETS"
+	KindDEEP_ANALYSIS     Kind = "DEEP_ANALYSIS"
 )
 
 func (k Kind) String() string {
@@ -148,7 +150,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindCHAT, KindEXECUTE_CODE, KindFIX_CODE, KindEDIT_CODE:
+	case KindCHAT, KindEXECUTE_CODE, KindFIX_CODE, KindEDIT_CODE, KindDESCRIBE_DATASETS, KindDEEP_ANALYSIS:
 		return nil
 	default:
 		return fmt.Errorf("run: invalid enum value for kind field: %q", k)

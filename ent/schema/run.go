@@ -26,7 +26,7 @@ func (Run) Mixin() []ent.Mixin {
 func (Run) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("chat_id").Optional().Nillable().Immutable(),
-		field.Enum("kind").Values("CHAT", "EXECUTE_CODE", "FIX_CODE", "EDIT_CODE").Immutable().
+		field.Enum("kind").Values("CHAT", "EXECUTE_CODE", "FIX_CODE", "EDIT_CODE", "DESCRIBE_DATASETS", "DEEP_ANALYSIS").Immutable().
 			Annotations(entgql.OrderField("KIND")),
 		field.Enum("status").Values("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED").Default("QUEUED").
 			Annotations(entgql.OrderField("STATUS")),

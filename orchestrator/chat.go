@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/ent"
@@ -75,13 +76,9 @@ func (s *Service) chatTurn(rc *runContext) error {
 	}
 	rc.emit(EventPlan, EventData{Plan: plan})
 
-	var outs []agentOutput
-	for _, st := range plan.Steps {
-		out, err := s.runAgent(t, st)
-		if err != nil {
-			return err
-		}
-		outs = append(outs, out)
+	outs, err := s.runSteps(t, plan.Steps)
+	if err != nil {
+		return err
 	}
 	code := combine(outs)
 	var res *executor.Result
@@ -171,24 +168,102 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps, perr := parsePlan(answer, t.agents.plannerKnown())
+	known := t.agents.plannerKnown()
+	steps, perr := s.readPlan(t, answer, known)
 	if perr != nil {
-		t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan could not be read (" + perr.Error() + "); asking again"})
+		t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan cannot be used (" + perr.Error() + "); asking again"})
 		retry := prompt + "\n\nYour previous answer could not be used: " + perr.Error() +
 			". Answer again with only the JSON object."
 		answer, err = s.call(t, "planner", retry, nil)
 		if err != nil {
 			return nil, err
 		}
-		if steps, perr = parsePlan(answer, t.agents.plannerKnown()); perr != nil {
+		var again []PlanStep
+		again, perr = s.readPlan(t, answer, known)
+		switch {
+		case perr == nil:
+			steps = again
+		case again != nil:
+			// It reads but its variables do not add up a second time: run
+			// the agents in the planner's order rather than fail the turn.
+			t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan's variables do not add up (" + perr.Error() + "); running the agents in the planner's order"})
+			steps = again
+		default:
 			return nil, &runError{code: CodeModelError, msg: "the planner's answer could not be read: " + perr.Error()}
 		}
 	}
 	return &Plan{Complexity: complexity, Steps: steps}, nil
 }
 
+// readPlan parses the planner's answer and puts its steps in an order that
+// creates every variable before its use. When the plan parses but cannot be
+// ordered, it returns the parsed steps with the *planProblem.
+func (s *Service) readPlan(t *turn, answer string, known map[string]*Agent) ([]PlanStep, error) {
+	steps, err := parsePlan(answer, known)
+	if err != nil {
+		return nil, err
+	}
+	ordered, err := orderPlan(steps, t.provided())
+	if err != nil {
+		return steps, err
+	}
+	return ordered, nil
+}
+
+// provided are the names a plan may use without creating them: the datasets
+// and the modules of the kernel's namespace.
+func (t *turn) provided() []string {
+	names := []string{"df", "pd", "np", "px", "go", "plt"}
+	for _, d := range t.chat.Edges.Datasets {
+		names = append(names, d.Name)
+	}
+	return names
+}
+
+// runSteps writes every step's code, each step as soon as the steps whose
+// variables it uses are written (their code goes into its prompt), so that
+// independent agents run in parallel. The outputs keep plan order.
+func (s *Service) runSteps(t *turn, steps []PlanStep) ([]agentOutput, error) {
+	deps := dependencies(steps)
+	outs := make([]agentOutput, len(steps))
+	done := make([]chan struct{}, len(steps))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, st := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[i])
+			var before []agentOutput
+			for _, j := range deps[i] {
+				<-done[j]
+				if errs[j] != nil {
+					errs[i] = errDependencyFailed
+					return
+				}
+				before = append(before, outs[j])
+			}
+			outs[i], errs[i] = s.runAgent(t, st, before)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errDependencyFailed) {
+			return nil, err
+		}
+	}
+	return outs, nil
+}
+
+// errDependencyFailed marks a step not written because a step it depends on
+// failed (that step's error is the one reported).
+var errDependencyFailed = errors.New("a step this one depends on failed")
+
 // runAgent asks one agent for its code and summary, streaming its tokens.
-func (s *Service) runAgent(t *turn, st PlanStep) (agentOutput, error) {
+func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOutput, error) {
 	rc := t.rc
 	a := t.agents.agents[st.Agent]
 	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
@@ -205,6 +280,7 @@ func (s *Service) runAgent(t *turn, st PlanStep) (agentOutput, error) {
 		prompt, err = render(s.prompts.agent, map[string]any{
 			"Role": a.role, "Datasets": t.datasets, "Memory": t.memory, "Question": t.question,
 			"Instruction": st.Instruction, "Create": strings.Join(st.Create, ", "), "Use": strings.Join(st.Use, ", "),
+			"Before": combine(before),
 		})
 	}
 	if err != nil {

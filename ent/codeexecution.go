@@ -53,6 +53,8 @@ type CodeExecution struct {
 	FailedAgents []string `json:"failed_agents,omitempty"`
 	// ErrorMessages holds the value of the "error_messages" field.
 	ErrorMessages []string `json:"error_messages,omitempty"`
+	// CorrectionSummary holds the value of the "correction_summary" field.
+	CorrectionSummary string `json:"correction_summary,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CodeExecutionQuery when eager-loading is set.
 	Edges        CodeExecutionEdges `json:"edges"`
@@ -120,7 +122,7 @@ func (*CodeExecution) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullFloat64)
 		case codeexecution.FieldModelMaxTokens:
 			values[i] = new(sql.NullInt64)
-		case codeexecution.FieldID, codeexecution.FieldUserID, codeexecution.FieldMessageID, codeexecution.FieldChatID, codeexecution.FieldRunID, codeexecution.FieldInitialCode, codeexecution.FieldLatestCode, codeexecution.FieldOutput, codeexecution.FieldModelProvider, codeexecution.FieldModelName:
+		case codeexecution.FieldID, codeexecution.FieldUserID, codeexecution.FieldMessageID, codeexecution.FieldChatID, codeexecution.FieldRunID, codeexecution.FieldInitialCode, codeexecution.FieldLatestCode, codeexecution.FieldOutput, codeexecution.FieldModelProvider, codeexecution.FieldModelName, codeexecution.FieldCorrectionSummary:
 			values[i] = new(sql.NullString)
 		case codeexecution.FieldCreatedAt, codeexecution.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -248,6 +250,12 @@ func (_m *CodeExecution) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field error_messages: %w", err)
 				}
 			}
+		case codeexecution.FieldCorrectionSummary:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field correction_summary", values[i])
+			} else if value.Valid {
+				_m.CorrectionSummary = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -352,6 +360,9 @@ func (_m *CodeExecution) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("error_messages=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ErrorMessages))
+	builder.WriteString(", ")
+	builder.WriteString("correction_summary=")
+	builder.WriteString(_m.CorrectionSummary)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -210,6 +210,20 @@ func (_c *CodeExecutionCreate) SetErrorMessages(v []string) *CodeExecutionCreate
 	return _c
 }
 
+// SetCorrectionSummary sets the "correction_summary" field.
+func (_c *CodeExecutionCreate) SetCorrectionSummary(v string) *CodeExecutionCreate {
+	_c.mutation.SetCorrectionSummary(v)
+	return _c
+}
+
+// SetNillableCorrectionSummary sets the "correction_summary" field if the given value is not nil.
+func (_c *CodeExecutionCreate) SetNillableCorrectionSummary(v *string) *CodeExecutionCreate {
+	if v != nil {
+		_c.SetCorrectionSummary(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CodeExecutionCreate) SetID(v string) *CodeExecutionCreate {
 	_c.mutation.SetID(v)
@@ -314,6 +328,10 @@ func (_c *CodeExecutionCreate) defaults() error {
 		v := codeexecution.DefaultModelMaxTokens
 		_c.mutation.SetModelMaxTokens(v)
 	}
+	if _, ok := _c.mutation.CorrectionSummary(); !ok {
+		v := codeexecution.DefaultCorrectionSummary
+		_c.mutation.SetCorrectionSummary(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if codeexecution.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized codeexecution.DefaultID (forgotten import ent/runtime?)")
@@ -363,6 +381,9 @@ func (_c *CodeExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.ModelMaxTokens(); !ok {
 		return &ValidationError{Name: "model_max_tokens", err: errors.New(`ent: missing required field "CodeExecution.model_max_tokens"`)}
+	}
+	if _, ok := _c.mutation.CorrectionSummary(); !ok {
+		return &ValidationError{Name: "correction_summary", err: errors.New(`ent: missing required field "CodeExecution.correction_summary"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := codeexecution.IDValidator(v); err != nil {
@@ -459,6 +480,10 @@ func (_c *CodeExecutionCreate) createSpec() (*CodeExecution, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.ErrorMessages(); ok {
 		_spec.SetField(codeexecution.FieldErrorMessages, field.TypeJSON, value)
 		_node.ErrorMessages = value
+	}
+	if value, ok := _c.mutation.CorrectionSummary(); ok {
+		_spec.SetField(codeexecution.FieldCorrectionSummary, field.TypeString, value)
+		_node.CorrectionSummary = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -755,6 +780,18 @@ func (u *CodeExecutionUpsert) ClearErrorMessages() *CodeExecutionUpsert {
 	return u
 }
 
+// SetCorrectionSummary sets the "correction_summary" field.
+func (u *CodeExecutionUpsert) SetCorrectionSummary(v string) *CodeExecutionUpsert {
+	u.Set(codeexecution.FieldCorrectionSummary, v)
+	return u
+}
+
+// UpdateCorrectionSummary sets the "correction_summary" field to the value that was provided on create.
+func (u *CodeExecutionUpsert) UpdateCorrectionSummary() *CodeExecutionUpsert {
+	u.SetExcluded(codeexecution.FieldCorrectionSummary)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1033,6 +1070,20 @@ func (u *CodeExecutionUpsertOne) UpdateErrorMessages() *CodeExecutionUpsertOne {
 func (u *CodeExecutionUpsertOne) ClearErrorMessages() *CodeExecutionUpsertOne {
 	return u.Update(func(s *CodeExecutionUpsert) {
 		s.ClearErrorMessages()
+	})
+}
+
+// SetCorrectionSummary sets the "correction_summary" field.
+func (u *CodeExecutionUpsertOne) SetCorrectionSummary(v string) *CodeExecutionUpsertOne {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.SetCorrectionSummary(v)
+	})
+}
+
+// UpdateCorrectionSummary sets the "correction_summary" field to the value that was provided on create.
+func (u *CodeExecutionUpsertOne) UpdateCorrectionSummary() *CodeExecutionUpsertOne {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.UpdateCorrectionSummary()
 	})
 }
 
@@ -1481,6 +1532,20 @@ func (u *CodeExecutionUpsertBulk) UpdateErrorMessages() *CodeExecutionUpsertBulk
 func (u *CodeExecutionUpsertBulk) ClearErrorMessages() *CodeExecutionUpsertBulk {
 	return u.Update(func(s *CodeExecutionUpsert) {
 		s.ClearErrorMessages()
+	})
+}
+
+// SetCorrectionSummary sets the "correction_summary" field.
+func (u *CodeExecutionUpsertBulk) SetCorrectionSummary(v string) *CodeExecutionUpsertBulk {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.SetCorrectionSummary(v)
+	})
+}
+
+// UpdateCorrectionSummary sets the "correction_summary" field to the value that was provided on create.
+func (u *CodeExecutionUpsertBulk) UpdateCorrectionSummary() *CodeExecutionUpsertBulk {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.UpdateCorrectionSummary()
 	})
 }
 

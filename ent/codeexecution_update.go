@@ -239,6 +239,20 @@ func (_u *CodeExecutionUpdate) ClearErrorMessages() *CodeExecutionUpdate {
 	return _u
 }
 
+// SetCorrectionSummary sets the "correction_summary" field.
+func (_u *CodeExecutionUpdate) SetCorrectionSummary(v string) *CodeExecutionUpdate {
+	_u.mutation.SetCorrectionSummary(v)
+	return _u
+}
+
+// SetNillableCorrectionSummary sets the "correction_summary" field if the given value is not nil.
+func (_u *CodeExecutionUpdate) SetNillableCorrectionSummary(v *string) *CodeExecutionUpdate {
+	if v != nil {
+		_u.SetCorrectionSummary(*v)
+	}
+	return _u
+}
+
 // SetMessage sets the "message" edge to the Message entity.
 func (_u *CodeExecutionUpdate) SetMessage(v *Message) *CodeExecutionUpdate {
 	return _u.SetMessageID(v.ID)
@@ -383,6 +397,9 @@ func (_u *CodeExecutionUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if _u.mutation.ErrorMessagesCleared() {
 		_spec.ClearField(codeexecution.FieldErrorMessages, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.CorrectionSummary(); ok {
+		_spec.SetField(codeexecution.FieldCorrectionSummary, field.TypeString, value)
 	}
 	if _u.mutation.MessageCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -643,6 +660,20 @@ func (_u *CodeExecutionUpdateOne) ClearErrorMessages() *CodeExecutionUpdateOne {
 	return _u
 }
 
+// SetCorrectionSummary sets the "correction_summary" field.
+func (_u *CodeExecutionUpdateOne) SetCorrectionSummary(v string) *CodeExecutionUpdateOne {
+	_u.mutation.SetCorrectionSummary(v)
+	return _u
+}
+
+// SetNillableCorrectionSummary sets the "correction_summary" field if the given value is not nil.
+func (_u *CodeExecutionUpdateOne) SetNillableCorrectionSummary(v *string) *CodeExecutionUpdateOne {
+	if v != nil {
+		_u.SetCorrectionSummary(*v)
+	}
+	return _u
+}
+
 // SetMessage sets the "message" edge to the Message entity.
 func (_u *CodeExecutionUpdateOne) SetMessage(v *Message) *CodeExecutionUpdateOne {
 	return _u.SetMessageID(v.ID)
@@ -817,6 +848,9 @@ func (_u *CodeExecutionUpdateOne) sqlSave(ctx context.Context) (_node *CodeExecu
 	}
 	if _u.mutation.ErrorMessagesCleared() {
 		_spec.ClearField(codeexecution.FieldErrorMessages, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.CorrectionSummary(); ok {
+		_spec.SetField(codeexecution.FieldCorrectionSummary, field.TypeString, value)
 	}
 	if _u.mutation.MessageCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -82,22 +82,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "CodeExecution",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			codeexecution.FieldCreatedAt:        {Type: field.TypeTime, Column: codeexecution.FieldCreatedAt},
-			codeexecution.FieldUpdatedAt:        {Type: field.TypeTime, Column: codeexecution.FieldUpdatedAt},
-			codeexecution.FieldUserID:           {Type: field.TypeString, Column: codeexecution.FieldUserID},
-			codeexecution.FieldMessageID:        {Type: field.TypeString, Column: codeexecution.FieldMessageID},
-			codeexecution.FieldChatID:           {Type: field.TypeString, Column: codeexecution.FieldChatID},
-			codeexecution.FieldRunID:            {Type: field.TypeString, Column: codeexecution.FieldRunID},
-			codeexecution.FieldInitialCode:      {Type: field.TypeString, Column: codeexecution.FieldInitialCode},
-			codeexecution.FieldLatestCode:       {Type: field.TypeString, Column: codeexecution.FieldLatestCode},
-			codeexecution.FieldOutput:           {Type: field.TypeString, Column: codeexecution.FieldOutput},
-			codeexecution.FieldIsSuccessful:     {Type: field.TypeBool, Column: codeexecution.FieldIsSuccessful},
-			codeexecution.FieldModelProvider:    {Type: field.TypeString, Column: codeexecution.FieldModelProvider},
-			codeexecution.FieldModelName:        {Type: field.TypeString, Column: codeexecution.FieldModelName},
-			codeexecution.FieldModelTemperature: {Type: field.TypeFloat64, Column: codeexecution.FieldModelTemperature},
-			codeexecution.FieldModelMaxTokens:   {Type: field.TypeInt, Column: codeexecution.FieldModelMaxTokens},
-			codeexecution.FieldFailedAgents:     {Type: field.TypeJSON, Column: codeexecution.FieldFailedAgents},
-			codeexecution.FieldErrorMessages:    {Type: field.TypeJSON, Column: codeexecution.FieldErrorMessages},
+			codeexecution.FieldCreatedAt:         {Type: field.TypeTime, Column: codeexecution.FieldCreatedAt},
+			codeexecution.FieldUpdatedAt:         {Type: field.TypeTime, Column: codeexecution.FieldUpdatedAt},
+			codeexecution.FieldUserID:            {Type: field.TypeString, Column: codeexecution.FieldUserID},
+			codeexecution.FieldMessageID:         {Type: field.TypeString, Column: codeexecution.FieldMessageID},
+			codeexecution.FieldChatID:            {Type: field.TypeString, Column: codeexecution.FieldChatID},
+			codeexecution.FieldRunID:             {Type: field.TypeString, Column: codeexecution.FieldRunID},
+			codeexecution.FieldInitialCode:       {Type: field.TypeString, Column: codeexecution.FieldInitialCode},
+			codeexecution.FieldLatestCode:        {Type: field.TypeString, Column: codeexecution.FieldLatestCode},
+			codeexecution.FieldOutput:            {Type: field.TypeString, Column: codeexecution.FieldOutput},
+			codeexecution.FieldIsSuccessful:      {Type: field.TypeBool, Column: codeexecution.FieldIsSuccessful},
+			codeexecution.FieldModelProvider:     {Type: field.TypeString, Column: codeexecution.FieldModelProvider},
+			codeexecution.FieldModelName:         {Type: field.TypeString, Column: codeexecution.FieldModelName},
+			codeexecution.FieldModelTemperature:  {Type: field.TypeFloat64, Column: codeexecution.FieldModelTemperature},
+			codeexecution.FieldModelMaxTokens:    {Type: field.TypeInt, Column: codeexecution.FieldModelMaxTokens},
+			codeexecution.FieldFailedAgents:      {Type: field.TypeJSON, Column: codeexecution.FieldFailedAgents},
+			codeexecution.FieldErrorMessages:     {Type: field.TypeJSON, Column: codeexecution.FieldErrorMessages},
+			codeexecution.FieldCorrectionSummary: {Type: field.TypeString, Column: codeexecution.FieldCorrectionSummary},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
@@ -185,6 +186,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldSender:    {Type: field.TypeEnum, Column: message.FieldSender},
 			message.FieldContent:   {Type: field.TypeString, Column: message.FieldContent},
 			message.FieldRunID:     {Type: field.TypeString, Column: message.FieldRunID},
+			message.FieldSummary:   {Type: field.TypeString, Column: message.FieldSummary},
 		},
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
@@ -1246,6 +1248,11 @@ func (f *CodeExecutionFilter) WhereErrorMessages(p entql.BytesP) {
 	f.Where(p.Field(codeexecution.FieldErrorMessages))
 }
 
+// WhereCorrectionSummary applies the entql string predicate on the correction_summary field.
+func (f *CodeExecutionFilter) WhereCorrectionSummary(p entql.StringP) {
+	f.Where(p.Field(codeexecution.FieldCorrectionSummary))
+}
+
 // WhereHasUser applies a predicate to check if query has an edge user.
 func (f *CodeExecutionFilter) WhereHasUser() {
 	f.Where(entql.HasEdge("user"))
@@ -1702,6 +1709,11 @@ func (f *MessageFilter) WhereContent(p entql.StringP) {
 // WhereRunID applies the entql string predicate on the run_id field.
 func (f *MessageFilter) WhereRunID(p entql.StringP) {
 	f.Where(p.Field(message.FieldRunID))
+}
+
+// WhereSummary applies the entql string predicate on the summary field.
+func (f *MessageFilter) WhereSummary(p entql.StringP) {
+	f.Where(p.Field(message.FieldSummary))
 }
 
 // WhereHasUser applies a predicate to check if query has an edge user.

@@ -674,6 +674,11 @@ func (_q *CodeExecutionQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, codeexecution.FieldErrorMessages)
 				fieldSeen[codeexecution.FieldErrorMessages] = struct{}{}
 			}
+		case "correctionSummary":
+			if _, ok := fieldSeen[codeexecution.FieldCorrectionSummary]; !ok {
+				selectedFields = append(selectedFields, codeexecution.FieldCorrectionSummary)
+				fieldSeen[codeexecution.FieldCorrectionSummary] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1209,6 +1214,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[message.FieldRunID]; !ok {
 				selectedFields = append(selectedFields, message.FieldRunID)
 				fieldSeen[message.FieldRunID] = struct{}{}
+			}
+		case "summary":
+			if _, ok := fieldSeen[message.FieldSummary]; !ok {
+				selectedFields = append(selectedFields, message.FieldSummary)
+				fieldSeen[message.FieldSummary] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -231,7 +231,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "CodeExecution",
-		Fields: make([]*Field, 16),
+		Fields: make([]*Field, 17),
 		Edges:  make([]*Edge, 1),
 	}
 	var buf []byte
@@ -361,6 +361,14 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[15] = &Field{
 		Type:  "[]string",
 		Name:  "error_messages",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.CorrectionSummary); err != nil {
+		return nil, err
+	}
+	node.Fields[16] = &Field{
+		Type:  "string",
+		Name:  "correction_summary",
 		Value: string(buf),
 	}
 	node.Edges[0] = &Edge{
@@ -725,7 +733,7 @@ func (_m *Message) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "Message",
-		Fields: make([]*Field, 7),
+		Fields: make([]*Field, 8),
 		Edges:  make([]*Edge, 3),
 	}
 	var buf []byte
@@ -783,6 +791,14 @@ func (_m *Message) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[6] = &Field{
 		Type:  "string",
 		Name:  "run_id",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Summary); err != nil {
+		return nil, err
+	}
+	node.Fields[7] = &Field{
+		Type:  "string",
+		Name:  "summary",
 		Value: string(buf),
 	}
 	node.Edges[0] = &Edge{

@@ -35,6 +35,8 @@ type Message struct {
 	Content string `json:"content,omitempty"`
 	// RunID holds the value of the "run_id" field.
 	RunID *string `json:"run_id,omitempty"`
+	// Summary holds the value of the "summary" field.
+	Summary string `json:"summary,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -107,7 +109,7 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case message.FieldID, message.FieldUserID, message.FieldChatID, message.FieldSender, message.FieldContent, message.FieldRunID:
+		case message.FieldID, message.FieldUserID, message.FieldChatID, message.FieldSender, message.FieldContent, message.FieldRunID, message.FieldSummary:
 			values[i] = new(sql.NullString)
 		case message.FieldCreatedAt, message.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -174,6 +176,12 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RunID = new(string)
 				*_m.RunID = value.String
+			}
+		case message.FieldSummary:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field summary", values[i])
+			} else if value.Valid {
+				_m.Summary = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -253,6 +261,9 @@ func (_m *Message) String() string {
 		builder.WriteString("run_id=")
 		builder.WriteString(*v)
 	}
+	builder.WriteString(", ")
+	builder.WriteString("summary=")
+	builder.WriteString(_m.Summary)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -93,6 +93,20 @@ func (_c *MessageCreate) SetNillableRunID(v *string) *MessageCreate {
 	return _c
 }
 
+// SetSummary sets the "summary" field.
+func (_c *MessageCreate) SetSummary(v string) *MessageCreate {
+	_c.mutation.SetSummary(v)
+	return _c
+}
+
+// SetNillableSummary sets the "summary" field if the given value is not nil.
+func (_c *MessageCreate) SetNillableSummary(v *string) *MessageCreate {
+	if v != nil {
+		_c.SetSummary(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *MessageCreate) SetID(v string) *MessageCreate {
 	_c.mutation.SetID(v)
@@ -206,6 +220,10 @@ func (_c *MessageCreate) defaults() error {
 		v := message.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Summary(); !ok {
+		v := message.DefaultSummary
+		_c.mutation.SetSummary(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if message.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized message.DefaultID (forgotten import ent/runtime?)")
@@ -245,6 +263,9 @@ func (_c *MessageCreate) check() error {
 	}
 	if _, ok := _c.mutation.Content(); !ok {
 		return &ValidationError{Name: "content", err: errors.New(`ent: missing required field "Message.content"`)}
+	}
+	if _, ok := _c.mutation.Summary(); !ok {
+		return &ValidationError{Name: "summary", err: errors.New(`ent: missing required field "Message.summary"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := message.IDValidator(v); err != nil {
@@ -312,6 +333,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RunID(); ok {
 		_spec.SetField(message.FieldRunID, field.TypeString, value)
 		_node.RunID = &value
+	}
+	if value, ok := _c.mutation.Summary(); ok {
+		_spec.SetField(message.FieldSummary, field.TypeString, value)
+		_node.Summary = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -473,6 +498,18 @@ func (u *MessageUpsert) ClearRunID() *MessageUpsert {
 	return u
 }
 
+// SetSummary sets the "summary" field.
+func (u *MessageUpsert) SetSummary(v string) *MessageUpsert {
+	u.Set(message.FieldSummary, v)
+	return u
+}
+
+// UpdateSummary sets the "summary" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateSummary() *MessageUpsert {
+	u.SetExcluded(message.FieldSummary)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -579,6 +616,20 @@ func (u *MessageUpsertOne) UpdateRunID() *MessageUpsertOne {
 func (u *MessageUpsertOne) ClearRunID() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearRunID()
+	})
+}
+
+// SetSummary sets the "summary" field.
+func (u *MessageUpsertOne) SetSummary(v string) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSummary(v)
+	})
+}
+
+// UpdateSummary sets the "summary" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateSummary() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSummary()
 	})
 }
 
@@ -855,6 +906,20 @@ func (u *MessageUpsertBulk) UpdateRunID() *MessageUpsertBulk {
 func (u *MessageUpsertBulk) ClearRunID() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.ClearRunID()
+	})
+}
+
+// SetSummary sets the "summary" field.
+func (u *MessageUpsertBulk) SetSummary(v string) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetSummary(v)
+	})
+}
+
+// UpdateSummary sets the "summary" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateSummary() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateSummary()
 	})
 }
 

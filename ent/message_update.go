@@ -71,6 +71,20 @@ func (_u *MessageUpdate) ClearRunID() *MessageUpdate {
 	return _u
 }
 
+// SetSummary sets the "summary" field.
+func (_u *MessageUpdate) SetSummary(v string) *MessageUpdate {
+	_u.mutation.SetSummary(v)
+	return _u
+}
+
+// SetNillableSummary sets the "summary" field if the given value is not nil.
+func (_u *MessageUpdate) SetNillableSummary(v *string) *MessageUpdate {
+	if v != nil {
+		_u.SetSummary(*v)
+	}
+	return _u
+}
+
 // SetCodeExecutionID sets the "code_execution" edge to the CodeExecution entity by ID.
 func (_u *MessageUpdate) SetCodeExecutionID(id string) *MessageUpdate {
 	_u.mutation.SetCodeExecutionID(id)
@@ -209,6 +223,9 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RunIDCleared() {
 		_spec.ClearField(message.FieldRunID, field.TypeString)
 	}
+	if value, ok := _u.mutation.Summary(); ok {
+		_spec.SetField(message.FieldSummary, field.TypeString, value)
+	}
 	if _u.mutation.CodeExecutionCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2O,
@@ -326,6 +343,20 @@ func (_u *MessageUpdateOne) SetNillableRunID(v *string) *MessageUpdateOne {
 // ClearRunID clears the value of the "run_id" field.
 func (_u *MessageUpdateOne) ClearRunID() *MessageUpdateOne {
 	_u.mutation.ClearRunID()
+	return _u
+}
+
+// SetSummary sets the "summary" field.
+func (_u *MessageUpdateOne) SetSummary(v string) *MessageUpdateOne {
+	_u.mutation.SetSummary(v)
+	return _u
+}
+
+// SetNillableSummary sets the "summary" field if the given value is not nil.
+func (_u *MessageUpdateOne) SetNillableSummary(v *string) *MessageUpdateOne {
+	if v != nil {
+		_u.SetSummary(*v)
+	}
 	return _u
 }
 
@@ -496,6 +527,9 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if _u.mutation.RunIDCleared() {
 		_spec.ClearField(message.FieldRunID, field.TypeString)
+	}
+	if value, ok := _u.mutation.Summary(); ok {
+		_spec.SetField(message.FieldSummary, field.TypeString, value)
 	}
 	if _u.mutation.CodeExecutionCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -2407,6 +2407,7 @@ type CodeExecutionMutation struct {
 	appendfailed_agents  []string
 	error_messages       *[]string
 	appenderror_messages []string
+	correction_summary   *string
 	clearedFields        map[string]struct{}
 	user                 *string
 	cleareduser          bool
@@ -3236,6 +3237,42 @@ func (m *CodeExecutionMutation) ResetErrorMessages() {
 	delete(m.clearedFields, codeexecution.FieldErrorMessages)
 }
 
+// SetCorrectionSummary sets the "correction_summary" field.
+func (m *CodeExecutionMutation) SetCorrectionSummary(s string) {
+	m.correction_summary = &s
+}
+
+// CorrectionSummary returns the value of the "correction_summary" field in the mutation.
+func (m *CodeExecutionMutation) CorrectionSummary() (r string, exists bool) {
+	v := m.correction_summary
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCorrectionSummary returns the old "correction_summary" field's value of the CodeExecution entity.
+// If the CodeExecution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CodeExecutionMutation) OldCorrectionSummary(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCorrectionSummary is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCorrectionSummary requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCorrectionSummary: %w", err)
+	}
+	return oldValue.CorrectionSummary, nil
+}
+
+// ResetCorrectionSummary resets all changes to the "correction_summary" field.
+func (m *CodeExecutionMutation) ResetCorrectionSummary() {
+	m.correction_summary = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *CodeExecutionMutation) ClearUser() {
 	m.cleareduser = true
@@ -3351,7 +3388,7 @@ func (m *CodeExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CodeExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, codeexecution.FieldCreatedAt)
 	}
@@ -3400,6 +3437,9 @@ func (m *CodeExecutionMutation) Fields() []string {
 	if m.error_messages != nil {
 		fields = append(fields, codeexecution.FieldErrorMessages)
 	}
+	if m.correction_summary != nil {
+		fields = append(fields, codeexecution.FieldCorrectionSummary)
+	}
 	return fields
 }
 
@@ -3440,6 +3480,8 @@ func (m *CodeExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.FailedAgents()
 	case codeexecution.FieldErrorMessages:
 		return m.ErrorMessages()
+	case codeexecution.FieldCorrectionSummary:
+		return m.CorrectionSummary()
 	}
 	return nil, false
 }
@@ -3481,6 +3523,8 @@ func (m *CodeExecutionMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldFailedAgents(ctx)
 	case codeexecution.FieldErrorMessages:
 		return m.OldErrorMessages(ctx)
+	case codeexecution.FieldCorrectionSummary:
+		return m.OldCorrectionSummary(ctx)
 	}
 	return nil, fmt.Errorf("unknown CodeExecution field %s", name)
 }
@@ -3601,6 +3645,13 @@ func (m *CodeExecutionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetErrorMessages(v)
+		return nil
+	case codeexecution.FieldCorrectionSummary:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCorrectionSummary(v)
 		return nil
 	}
 	return fmt.Errorf("unknown CodeExecution field %s", name)
@@ -3758,6 +3809,9 @@ func (m *CodeExecutionMutation) ResetField(name string) error {
 		return nil
 	case codeexecution.FieldErrorMessages:
 		m.ResetErrorMessages()
+		return nil
+	case codeexecution.FieldCorrectionSummary:
+		m.ResetCorrectionSummary()
 		return nil
 	}
 	return fmt.Errorf("unknown CodeExecution field %s", name)
@@ -7430,6 +7484,7 @@ type MessageMutation struct {
 	sender                *message.Sender
 	content               *string
 	run_id                *string
+	summary               *string
 	clearedFields         map[string]struct{}
 	user                  *string
 	cleareduser           bool
@@ -7813,6 +7868,42 @@ func (m *MessageMutation) ResetRunID() {
 	delete(m.clearedFields, message.FieldRunID)
 }
 
+// SetSummary sets the "summary" field.
+func (m *MessageMutation) SetSummary(s string) {
+	m.summary = &s
+}
+
+// Summary returns the value of the "summary" field in the mutation.
+func (m *MessageMutation) Summary() (r string, exists bool) {
+	v := m.summary
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSummary returns the old "summary" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldSummary(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSummary is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSummary requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSummary: %w", err)
+	}
+	return oldValue.Summary, nil
+}
+
+// ResetSummary resets all changes to the "summary" field.
+func (m *MessageMutation) ResetSummary() {
+	m.summary = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *MessageMutation) ClearUser() {
 	m.cleareduser = true
@@ -7979,7 +8070,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -8000,6 +8091,9 @@ func (m *MessageMutation) Fields() []string {
 	}
 	if m.run_id != nil {
 		fields = append(fields, message.FieldRunID)
+	}
+	if m.summary != nil {
+		fields = append(fields, message.FieldSummary)
 	}
 	return fields
 }
@@ -8023,6 +8117,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Content()
 	case message.FieldRunID:
 		return m.RunID()
+	case message.FieldSummary:
+		return m.Summary()
 	}
 	return nil, false
 }
@@ -8046,6 +8142,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldContent(ctx)
 	case message.FieldRunID:
 		return m.OldRunID(ctx)
+	case message.FieldSummary:
+		return m.OldSummary(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -8103,6 +8201,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRunID(v)
+		return nil
+	case message.FieldSummary:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSummary(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
@@ -8182,6 +8287,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldRunID:
 		m.ResetRunID()
+		return nil
+	case message.FieldSummary:
+		m.ResetSummary()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)

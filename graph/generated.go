@@ -98,24 +98,25 @@ type ComplexityRoot struct {
 	}
 
 	CodeExecution struct {
-		ChatID           func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		ErrorMessages    func(childComplexity int) int
-		FailedAgents     func(childComplexity int) int
-		ID               func(childComplexity int) int
-		InitialCode      func(childComplexity int) int
-		IsSuccessful     func(childComplexity int) int
-		LatestCode       func(childComplexity int) int
-		Message          func(childComplexity int) int
-		MessageID        func(childComplexity int) int
-		ModelMaxTokens   func(childComplexity int) int
-		ModelName        func(childComplexity int) int
-		ModelProvider    func(childComplexity int) int
-		ModelTemperature func(childComplexity int) int
-		Output           func(childComplexity int) int
-		RunID            func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
-		UserID           func(childComplexity int) int
+		ChatID            func(childComplexity int) int
+		CorrectionSummary func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		ErrorMessages     func(childComplexity int) int
+		FailedAgents      func(childComplexity int) int
+		ID                func(childComplexity int) int
+		InitialCode       func(childComplexity int) int
+		IsSuccessful      func(childComplexity int) int
+		LatestCode        func(childComplexity int) int
+		Message           func(childComplexity int) int
+		MessageID         func(childComplexity int) int
+		ModelMaxTokens    func(childComplexity int) int
+		ModelName         func(childComplexity int) int
+		ModelProvider     func(childComplexity int) int
+		ModelTemperature  func(childComplexity int) int
+		Output            func(childComplexity int) int
+		RunID             func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+		UserID            func(childComplexity int) int
 	}
 
 	CodeExecutionConnection struct {
@@ -277,6 +278,7 @@ type ComplexityRoot struct {
 		ID            func(childComplexity int) int
 		RunID         func(childComplexity int) int
 		Sender        func(childComplexity int) int
+		Summary       func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
 		UserID        func(childComplexity int) int
 	}
@@ -865,6 +867,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CodeExecution.ChatID(childComplexity), true
+	case "CodeExecution.correctionSummary":
+		if e.ComplexityRoot.CodeExecution.CorrectionSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecution.CorrectionSummary(childComplexity), true
 	case "CodeExecution.createdAt":
 		if e.ComplexityRoot.CodeExecution.CreatedAt == nil {
 			break
@@ -1644,6 +1652,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Sender(childComplexity), true
+	case "Message.summary":
+		if e.ComplexityRoot.Message.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Summary(childComplexity), true
 	case "Message.updatedAt":
 		if e.ComplexityRoot.Message.UpdatedAt == nil {
 			break
@@ -3401,6 +3415,8 @@ func (ec *executionContext) childFields_CodeExecution(ctx context.Context, field
 		return ec.fieldContext_CodeExecution_failedAgents(ctx, field)
 	case "errorMessages":
 		return ec.fieldContext_CodeExecution_errorMessages(ctx, field)
+	case "correctionSummary":
+		return ec.fieldContext_CodeExecution_correctionSummary(ctx, field)
 	case "message":
 		return ec.fieldContext_CodeExecution_message(ctx, field)
 	}
@@ -3711,6 +3727,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_content(ctx, field)
 	case "runID":
 		return ec.fieldContext_Message_runID(ctx, field)
+	case "summary":
+		return ec.fieldContext_Message_summary(ctx, field)
 	case "chat":
 		return ec.fieldContext_Message_chat(ctx, field)
 	case "codeExecution":
@@ -6479,6 +6497,29 @@ func (ec *executionContext) fieldContext_CodeExecution_errorMessages(_ context.C
 	return graphql.NewScalarFieldContext("CodeExecution", field, false, false, "String")
 }
 
+func (ec *executionContext) _CodeExecution_correctionSummary(ctx context.Context, field graphql.CollectedField, obj *ent.CodeExecution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecution_correctionSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrectionSummary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecution_correctionSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CodeExecution", field, false, false, "String")
+}
+
 func (ec *executionContext) _CodeExecution_message(ctx context.Context, field graphql.CollectedField, obj *ent.CodeExecution) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9141,6 +9182,29 @@ func (ec *executionContext) _Message_runID(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Message_runID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
+func (ec *executionContext) _Message_summary(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
 }
 
@@ -26427,6 +26491,11 @@ func (ec *executionContext) _CodeExecution(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "correctionSummary":
+			out.Values[i] = ec._CodeExecution_correctionSummary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "message":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -27453,6 +27522,11 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 		case "runID":
 			out.Values[i] = ec._Message_runID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.Values[i] = ec._Message_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "chat":

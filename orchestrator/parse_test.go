@@ -146,7 +146,7 @@ func TestPromptsRender(t *testing.T) {
 	}
 	data := map[string]any{
 		"Datasets": "- df", "Question": "q", "Memory": "m", "Complexity": "basic", "Agents": p.plannerAgents(),
-		"Role": "r", "Instruction": "i", "Create": "a", "Use": "b", "Agent": "x", "Code": "c", "Error": "e",
+		"Role": "r", "Instruction": "i", "Create": "a", "Use": "b", "Agent": "x", "Code": "c", "Error": "e", "Before": "x = 1",
 	}
 	for _, tpl := range []string{"rate", "plan", "agent", "basic_qa_agent", "fix"} {
 		var out string

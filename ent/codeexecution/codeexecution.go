@@ -47,6 +47,8 @@ const (
 	FieldFailedAgents = "failed_agents"
 	// FieldErrorMessages holds the string denoting the error_messages field in the database.
 	FieldErrorMessages = "error_messages"
+	// FieldCorrectionSummary holds the string denoting the correction_summary field in the database.
+	FieldCorrectionSummary = "correction_summary"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeMessage holds the string denoting the message edge name in mutations.
@@ -97,6 +99,7 @@ var Columns = []string{
 	FieldModelMaxTokens,
 	FieldFailedAgents,
 	FieldErrorMessages,
+	FieldCorrectionSummary,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -137,6 +140,8 @@ var (
 	DefaultModelTemperature float64
 	// DefaultModelMaxTokens holds the default value on creation for the "model_max_tokens" field.
 	DefaultModelMaxTokens int
+	// DefaultCorrectionSummary holds the default value on creation for the "correction_summary" field.
+	DefaultCorrectionSummary string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -219,6 +224,11 @@ func ByModelTemperature(opts ...sql.OrderTermOption) OrderOption {
 // ByModelMaxTokens orders the results by the model_max_tokens field.
 func ByModelMaxTokens(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldModelMaxTokens, opts...).ToFunc()
+}
+
+// ByCorrectionSummary orders the results by the correction_summary field.
+func ByCorrectionSummary(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCorrectionSummary, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

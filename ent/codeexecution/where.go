@@ -135,6 +135,11 @@ func ModelMaxTokens(v int) predicate.CodeExecution {
 	return predicate.CodeExecution(sql.FieldEQ(FieldModelMaxTokens, v))
 }
 
+// CorrectionSummary applies equality check predicate on the "correction_summary" field. It's identical to CorrectionSummaryEQ.
+func CorrectionSummary(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldEQ(FieldCorrectionSummary, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.CodeExecution {
 	return predicate.CodeExecution(sql.FieldEQ(FieldCreatedAt, v))
@@ -938,6 +943,71 @@ func ErrorMessagesIsNil() predicate.CodeExecution {
 // ErrorMessagesNotNil applies the NotNil predicate on the "error_messages" field.
 func ErrorMessagesNotNil() predicate.CodeExecution {
 	return predicate.CodeExecution(sql.FieldNotNull(FieldErrorMessages))
+}
+
+// CorrectionSummaryEQ applies the EQ predicate on the "correction_summary" field.
+func CorrectionSummaryEQ(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldEQ(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryNEQ applies the NEQ predicate on the "correction_summary" field.
+func CorrectionSummaryNEQ(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldNEQ(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryIn applies the In predicate on the "correction_summary" field.
+func CorrectionSummaryIn(vs ...string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldIn(FieldCorrectionSummary, vs...))
+}
+
+// CorrectionSummaryNotIn applies the NotIn predicate on the "correction_summary" field.
+func CorrectionSummaryNotIn(vs ...string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldNotIn(FieldCorrectionSummary, vs...))
+}
+
+// CorrectionSummaryGT applies the GT predicate on the "correction_summary" field.
+func CorrectionSummaryGT(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldGT(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryGTE applies the GTE predicate on the "correction_summary" field.
+func CorrectionSummaryGTE(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldGTE(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryLT applies the LT predicate on the "correction_summary" field.
+func CorrectionSummaryLT(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldLT(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryLTE applies the LTE predicate on the "correction_summary" field.
+func CorrectionSummaryLTE(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldLTE(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryContains applies the Contains predicate on the "correction_summary" field.
+func CorrectionSummaryContains(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldContains(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryHasPrefix applies the HasPrefix predicate on the "correction_summary" field.
+func CorrectionSummaryHasPrefix(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldHasPrefix(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryHasSuffix applies the HasSuffix predicate on the "correction_summary" field.
+func CorrectionSummaryHasSuffix(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldHasSuffix(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryEqualFold applies the EqualFold predicate on the "correction_summary" field.
+func CorrectionSummaryEqualFold(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldEqualFold(FieldCorrectionSummary, v))
+}
+
+// CorrectionSummaryContainsFold applies the ContainsFold predicate on the "correction_summary" field.
+func CorrectionSummaryContainsFold(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldContainsFold(FieldCorrectionSummary, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

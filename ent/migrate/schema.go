@@ -102,6 +102,7 @@ var (
 		{Name: "model_max_tokens", Type: field.TypeInt, Default: 0},
 		{Name: "failed_agents", Type: field.TypeJSON, Nullable: true},
 		{Name: "error_messages", Type: field.TypeJSON, Nullable: true},
+		{Name: "correction_summary", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "chat_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "message_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
@@ -114,19 +115,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "code_executions_chats_code_executions",
-				Columns:    []*schema.Column{CodeExecutionsColumns[14]},
+				Columns:    []*schema.Column{CodeExecutionsColumns[15]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "code_executions_messages_code_execution",
-				Columns:    []*schema.Column{CodeExecutionsColumns[15]},
+				Columns:    []*schema.Column{CodeExecutionsColumns[16]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "code_executions_users_code_executions",
-				Columns:    []*schema.Column{CodeExecutionsColumns[16]},
+				Columns:    []*schema.Column{CodeExecutionsColumns[17]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -135,7 +136,7 @@ var (
 			{
 				Name:    "codeexecution_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{CodeExecutionsColumns[16]},
+				Columns: []*schema.Column{CodeExecutionsColumns[17]},
 			},
 		},
 	}
@@ -244,6 +245,7 @@ var (
 		{Name: "sender", Type: field.TypeEnum, Enums: []string{"USER", "AI"}},
 		{Name: "content", Type: field.TypeString, Size: 2147483647},
 		{Name: "run_id", Type: field.TypeString, Nullable: true},
+		{Name: "summary", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "chat_id", Type: field.TypeString, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
 	}
@@ -255,13 +257,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_chats_messages",
-				Columns:    []*schema.Column{MessagesColumns[6]},
+				Columns:    []*schema.Column{MessagesColumns[7]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "messages_users_messages",
-				Columns:    []*schema.Column{MessagesColumns[7]},
+				Columns:    []*schema.Column{MessagesColumns[8]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -270,12 +272,12 @@ var (
 			{
 				Name:    "message_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[7]},
+				Columns: []*schema.Column{MessagesColumns[8]},
 			},
 			{
 				Name:    "message_chat_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[6], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[1]},
 			},
 		},
 	}

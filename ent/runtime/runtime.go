@@ -250,6 +250,10 @@ func init() {
 	codeexecutionDescModelMaxTokens := codeexecutionFields[10].Descriptor()
 	// codeexecution.DefaultModelMaxTokens holds the default value on creation for the model_max_tokens field.
 	codeexecution.DefaultModelMaxTokens = codeexecutionDescModelMaxTokens.Default.(int)
+	// codeexecutionDescCorrectionSummary is the schema descriptor for correction_summary field.
+	codeexecutionDescCorrectionSummary := codeexecutionFields[13].Descriptor()
+	// codeexecution.DefaultCorrectionSummary holds the default value on creation for the correction_summary field.
+	codeexecution.DefaultCorrectionSummary = codeexecutionDescCorrectionSummary.Default.(string)
 	// codeexecutionDescID is the schema descriptor for id field.
 	codeexecutionDescID := codeexecutionMixinFields0[0].Descriptor()
 	// codeexecution.DefaultID holds the default value on creation for the id field.
@@ -504,6 +508,10 @@ func init() {
 	messageDescUserID := messageMixinFields2[0].Descriptor()
 	// message.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
 	message.UserIDValidator = messageDescUserID.Validators[0].(func(string) error)
+	// messageDescSummary is the schema descriptor for summary field.
+	messageDescSummary := messageFields[4].Descriptor()
+	// message.DefaultSummary holds the default value on creation for the summary field.
+	message.DefaultSummary = messageDescSummary.Default.(string)
 	// messageDescID is the schema descriptor for id field.
 	messageDescID := messageMixinFields0[0].Descriptor()
 	// message.DefaultID holds the default value on creation for the id field.

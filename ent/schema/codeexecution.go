@@ -35,6 +35,9 @@ func (CodeExecution) Fields() []ent.Field {
 		field.Int("model_max_tokens").Default(0),
 		field.Strings("failed_agents").Optional(),
 		field.Strings("error_messages").Optional(),
+		// CorrectionSummary says what went wrong and how it was repaired; the
+		// code-fix agent is given the chat's recent ones.
+		field.Text("correction_summary").Default("").Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

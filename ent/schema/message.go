@@ -28,6 +28,9 @@ func (Message) Fields() []ent.Field {
 		field.Text("content"),
 		// RunID is the run that produced (AI) or was started by (USER) this message.
 		field.String("run_id").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		// Summary is the memory summary of an answer (at most 500 characters)
+		// that later turns of the chat are given instead of the whole answer.
+		field.Text("summary").Default("").Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -395,7 +395,7 @@ func TestRedisRestart(t *testing.T) {
 // one answer.
 func TestChatTurnReclaimed(t *testing.T) {
 	llmSrv := llmtest.NewOpenAIServer(t, llmtest.Route(
-		nameRule,
+		housekeepingRule,
 		llmtest.Rule{Contains: "You are preprocessing_agent", Reply: llmtest.Text(
 			"```python\nimport time\ntime.sleep(2)\nprint('rows:', df.shape[0])\n```\nCounted the rows.")},
 	).Handle)

@@ -47,7 +47,7 @@ func TestModelSettingsAndFeedback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	llmSrv := llmtest.NewOpenAIServer(t, llmtest.Route(nameRule, llmtest.Rule{Contains: "You are basic_qa_agent",
+	llmSrv := llmtest.NewOpenAIServer(t, llmtest.Route(housekeepingRule, llmtest.Rule{Contains: "You are basic_qa_agent",
 		Reply: llmtest.Text("The median is the middle value.")}).Handle)
 	srv := startServer(t, map[string]string{
 		"OPENAI_API_KEY": llmKey, "OPENAI_BASE_URL": llmSrv.BaseURL(), "DEFAULT_MODEL": "gpt-5-mini",

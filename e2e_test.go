@@ -27,13 +27,31 @@ const (
 	sendMutation       = `mutation($chat: ID!, $content: String!) { sendMessage(input: {chatID: $chat, content: $content}) { id status kind } }`
 )
 
-// nameRule answers the chat-naming prompt of a chat's first turn.
-var nameRule = llmtest.Rule{Contains: "You name a chat", Reply: llmtest.Text("City Price Chart")}
+// housekeepingRule answers the prompts a chat turn sends besides its analysis:
+// the chat's name (first turn), the memory summary of each answer and the
+// summary of an error and its correction.
+var housekeepingRule = llmtest.Rule{
+	Match: func(req llmtest.ChatRequest) bool {
+		m := req.LastMessage()
+		return strings.Contains(m, "You name a chat") || strings.Contains(m, "You summarise an answer") ||
+			strings.Contains(m, "You summarise a code error")
+	},
+	Respond: func(req llmtest.ChatRequest) llmtest.Reply {
+		switch m := req.LastMessage(); {
+		case strings.Contains(m, "You name a chat"):
+			return llmtest.Text("City Price Chart")
+		case strings.Contains(m, "You summarise an answer"):
+			return llmtest.Text("Cleaned the data and charted price by city.")
+		default:
+			return llmtest.Text("A column name was misspelt; the fix used the dataset's own column name.")
+		}
+	},
+}
 
 // scriptedLLM answers each prompt of a chat turn like a model would.
 func scriptedLLM(t *testing.T) *llmtest.Server {
 	router := llmtest.Route(
-		nameRule,
+		housekeepingRule,
 		llmtest.Rule{Contains: "You rate a user's question", Reply: llmtest.Text(
 			`{"complexity": "intermediate", "needs_analysis": true, "reason": "cleaning then a chart"}`)},
 		llmtest.Rule{Contains: "You are the planner", Reply: llmtest.Text("```json\n" +

@@ -10,47 +10,48 @@ import (
 // config is the server's configuration, read from the environment. README
 // "Configuration" documents every variable.
 type config struct {
-	Port            int           `env:"PORT" envDefault:"8000"`
-	DataDir         string        `env:"DATA_DIR" envDefault:"./data"`
-	DatabaseURL     string        `env:"DATABASE_URL"`
-	Workers         int           `env:"WORKERS" envDefault:"2"`
-	RedisURL        string        `env:"REDIS_URL"`
-	RedisPrefix     string        `env:"REDIS_PREFIX" envDefault:"autoanalyst:"`
-	EventRetention  time.Duration `env:"EVENT_LOG_RETENTION" envDefault:"1h"`
-	EventMaxLen     int64         `env:"EVENT_LOG_MAXLEN" envDefault:"10000"`
-	RunLease        time.Duration `env:"RUN_LEASE" envDefault:"30s"`
-	BlobURL         string        `env:"BLOB_URL"`
-	UploadMaxBytes  int64         `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
-	OpenAIAPIKey    string        `env:"OPENAI_API_KEY"`
-	OpenAIBaseURL   string        `env:"OPENAI_BASE_URL"`
-	AnthropicAPIKey string        `env:"ANTHROPIC_API_KEY"`
-	AnthropicURL    string        `env:"ANTHROPIC_BASE_URL"`
-	GroqAPIKey      string        `env:"GROQ_API_KEY"`
-	GeminiAPIKey    string        `env:"GEMINI_API_KEY"`
-	OllamaBaseURL   string        `env:"OLLAMA_BASE_URL"`
-	DefaultModel    string        `env:"DEFAULT_MODEL" envDefault:"gpt-5-mini"`
-	LLMTimeout      time.Duration `env:"LLM_TIMEOUT" envDefault:"5m"`
-	Python          string        `env:"PYTHON" envDefault:"/usr/bin/python3"`
-	ExecutorSandbox string        `env:"EXECUTOR_SANDBOX" envDefault:"on"`
-	ExecTimeout     time.Duration `env:"EXEC_TIMEOUT" envDefault:"120s"`
-	ExecMemoryBytes int64         `env:"EXEC_MEMORY_BYTES" envDefault:"2147483648"`
-	ExecMaxOutput   int           `env:"EXEC_MAX_OUTPUT_BYTES" envDefault:"1048576"`
-	ExecMaxResult   int64         `env:"EXEC_MAX_RESULT_BYTES" envDefault:"67108864"`
-	ExecTmpBytes    int64         `env:"EXEC_TMP_BYTES" envDefault:"67108864"`
-	MaxKernels      int           `env:"MAX_KERNELS" envDefault:"8"`
-	KernelIdle      time.Duration `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
-	SessionTTL      time.Duration `env:"SESSION_TTL" envDefault:"720h"`
-	AdminAPIKey     string        `env:"ADMIN_API_KEY"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	RateLimit       float64       `env:"RATE_LIMIT" envDefault:"20"`
-	RateLimitBurst  int           `env:"RATE_LIMIT_BURST" envDefault:"60"`
-	TrustedOrigins  []string      `env:"TRUSTED_ORIGINS" envSeparator:","`
-	TrustedProxies  []string      `env:"TRUSTED_PROXIES" envSeparator:","`
-	DebugAddr       string        `env:"DEBUG_ADDR"`
-	TemplatesFile   string        `env:"TEMPLATES_FILE"`
-	SecretKey       string        `env:"SECRET_KEY"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT"`
+	Port            int               `env:"PORT" envDefault:"8000"`
+	DataDir         string            `env:"DATA_DIR" envDefault:"./data"`
+	DatabaseURL     string            `env:"DATABASE_URL"`
+	Workers         int               `env:"WORKERS" envDefault:"2"`
+	RedisURL        string            `env:"REDIS_URL"`
+	RedisPrefix     string            `env:"REDIS_PREFIX" envDefault:"autoanalyst:"`
+	EventRetention  time.Duration     `env:"EVENT_LOG_RETENTION" envDefault:"1h"`
+	EventMaxLen     int64             `env:"EVENT_LOG_MAXLEN" envDefault:"10000"`
+	RunLease        time.Duration     `env:"RUN_LEASE" envDefault:"30s"`
+	BlobURL         string            `env:"BLOB_URL"`
+	UploadMaxBytes  int64             `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
+	OpenAIAPIKey    string            `env:"OPENAI_API_KEY"`
+	OpenAIBaseURL   string            `env:"OPENAI_BASE_URL"`
+	AnthropicAPIKey string            `env:"ANTHROPIC_API_KEY"`
+	AnthropicURL    string            `env:"ANTHROPIC_BASE_URL"`
+	GroqAPIKey      string            `env:"GROQ_API_KEY"`
+	GeminiAPIKey    string            `env:"GEMINI_API_KEY"`
+	OllamaBaseURL   string            `env:"OLLAMA_BASE_URL"`
+	DefaultModel    string            `env:"DEFAULT_MODEL" envDefault:"gpt-5-mini"`
+	LLMTimeout      time.Duration     `env:"LLM_TIMEOUT" envDefault:"5m"`
+	StepModels      map[string]string `env:"STEP_MODELS" envSeparator:"," envKeyValSeparator:"="`
+	Python          string            `env:"PYTHON" envDefault:"/usr/bin/python3"`
+	ExecutorSandbox string            `env:"EXECUTOR_SANDBOX" envDefault:"on"`
+	ExecTimeout     time.Duration     `env:"EXEC_TIMEOUT" envDefault:"120s"`
+	ExecMemoryBytes int64             `env:"EXEC_MEMORY_BYTES" envDefault:"2147483648"`
+	ExecMaxOutput   int               `env:"EXEC_MAX_OUTPUT_BYTES" envDefault:"1048576"`
+	ExecMaxResult   int64             `env:"EXEC_MAX_RESULT_BYTES" envDefault:"67108864"`
+	ExecTmpBytes    int64             `env:"EXEC_TMP_BYTES" envDefault:"67108864"`
+	MaxKernels      int               `env:"MAX_KERNELS" envDefault:"8"`
+	KernelIdle      time.Duration     `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
+	SessionTTL      time.Duration     `env:"SESSION_TTL" envDefault:"720h"`
+	AdminAPIKey     string            `env:"ADMIN_API_KEY"`
+	ShutdownTimeout time.Duration     `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	RateLimit       float64           `env:"RATE_LIMIT" envDefault:"20"`
+	RateLimitBurst  int               `env:"RATE_LIMIT_BURST" envDefault:"60"`
+	TrustedOrigins  []string          `env:"TRUSTED_ORIGINS" envSeparator:","`
+	TrustedProxies  []string          `env:"TRUSTED_PROXIES" envSeparator:","`
+	DebugAddr       string            `env:"DEBUG_ADDR"`
+	TemplatesFile   string            `env:"TEMPLATES_FILE"`
+	SecretKey       string            `env:"SECRET_KEY"`
+	LogLevel        string            `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string            `env:"LOG_FORMAT"`
 }
 
 func loadConfig() (*config, error) {

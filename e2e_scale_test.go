@@ -443,9 +443,10 @@ func TestChatTurnReclaimed(t *testing.T) {
 		t.Fatalf("messages %+v: want the question and one answer", out.Node.Messages.Edges)
 	}
 	// The first worker's agent call completed before it died, and the second
-	// worker called the model again, then named the chat: three calls in all.
-	if n := llmSrv.Count(); n != 3 {
-		t.Errorf("%d model calls, want 3 (the agent twice, the chat's name once)", n)
+	// worker called the model again, then named the chat and summarised the
+	// answer: four calls in all.
+	if n := llmSrv.Count(); n != 4 {
+		t.Errorf("%d model calls, want 4 (the agent twice, the chat's name and the answer's summary once)", n)
 	}
 	// One usage row per call that completed, whichever worker made it.
 	db, err := sql.Open("pgx", c.env["DATABASE_URL"])

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -279,6 +280,10 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	if box == nil {
 		log.Info().Msg("SECRET_KEY is not set: users cannot store their own API keys (updateModelSettings refuses apiKey)")
 	}
+	steps, err := stepModels(cfg)
+	if err != nil {
+		return nil, err
+	}
 	n.runs, err = orchestrator.New(orchestrator.Config{
 		DB:          db.Client,
 		Templates:   n.templates,
@@ -286,6 +291,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Executor:    runner,
 		Files:       n.datasets,
 		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
+		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
@@ -460,6 +466,28 @@ func providersFromEnv(cfg *config) *llm.Providers {
 		fallback = llm.ProviderOllama
 	}
 	return llm.NewProviders(creds, fallback, nil)
+}
+
+// stepModels is STEP_MODELS (step=model,...): each model on the server's
+// provider for it, which must be configured.
+func stepModels(cfg *config) (map[string]orchestrator.StepModel, error) {
+	if len(cfg.StepModels) == 0 {
+		return nil, nil
+	}
+	providers := providersFromEnv(cfg)
+	out := make(map[string]orchestrator.StepModel, len(cfg.StepModels))
+	for step, model := range cfg.StepModels {
+		step, model = strings.TrimSpace(step), strings.TrimSpace(model)
+		if model == "" {
+			return nil, fmt.Errorf("STEP_MODELS: step %q has no model (write step=model)", step)
+		}
+		p, err := providers.For(model)
+		if err != nil {
+			return nil, fmt.Errorf("STEP_MODELS: model %q of step %q: %w", model, step, err)
+		}
+		out[step] = orchestrator.StepModel{Provider: p, Model: model}
+	}
+	return out, nil
 }
 
 // anyProvider reports whether some model provider is configured.

@@ -90,6 +90,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 			failedAgents[o.agent] = true
 		}
 	}
+	var lastFix *correction // the repair that made the code run, if one did
 	if code != "" {
 		for attempt := 0; ; attempt++ {
 			res, err = s.runCode(rc, rc.user, c.ID, files, code, "")
@@ -99,6 +100,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 			if res.OK {
 				break
 			}
+			lastFix = nil
 			errorMessages = append(errorMessages, describeError(res))
 			agent := ""
 			if res.Error != nil {
@@ -110,20 +112,24 @@ func (s *Service) chatTurn(rc *runContext) error {
 			if attempt >= s.cfg.MaxFixAttempts || agent == "" {
 				break
 			}
-			fixed, err := s.fix(t, code, agent, res)
+			fixed, c, err := s.fix(t, code, agent, res)
 			if err != nil {
 				return err
 			}
 			if fixed == code {
 				break
 			}
-			code = fixed
+			code, lastFix = fixed, c
 		}
 	}
-	if err := s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages); err != nil {
+	m, err := s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages)
+	if err != nil {
 		return err
 	}
-	s.nameChat(t)
+	if res == nil || !res.OK {
+		lastFix = nil
+	}
+	s.afterAnswer(t, m, lastFix)
 	return nil
 }
 
@@ -311,8 +317,10 @@ func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOut
 	return out, nil
 }
 
-// fix asks the code-fix prompt to repair the failing agent's block.
-func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string, error) {
+// fix asks the code-fix prompt to repair the failing agent's block, showing
+// it the chat's earlier corrections. It returns the whole code and, when the
+// block changed, the correction.
+func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string, *correction, error) {
 	blocks := splitBlocks(code)
 	idx := -1
 	for i, b := range blocks {
@@ -321,7 +329,7 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 		}
 	}
 	if idx < 0 {
-		return code, nil
+		return code, nil, nil
 	}
 	errText := describeError(res)
 	if res.Error != nil && res.Error.Traceback != "" {
@@ -329,32 +337,35 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 	}
 	t.rc.emit(EventStep, EventData{Agent: agent, Text: "repairing " + agent + " after: " + describeError(res)})
 	prompt, err := render(s.prompts.fix, map[string]any{
-		"Datasets": t.datasets, "Agent": agent, "Code": blocks[idx].code, "Error": errText,
+		"Datasets": t.datasets, "Agent": agent, "Code": blocks[idx].code, "Error": errText, "Lessons": s.lessons(t),
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	answer, err := s.call(t, "code_fix", prompt, nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	fixed, _, perr := parseAgentAnswer(answer)
 	if perr != nil {
-		return code, nil
+		return code, nil, nil
 	}
+	c := &correction{agent: agent, err: errText, failed: blocks[idx].code, fixed: fixed}
 	blocks[idx].code = fixed
 	t.rc.emit(EventAgentCode, EventData{Agent: agent, Code: fixed, Text: "repaired"})
-	return joinBlocks(blocks), nil
+	return joinBlocks(blocks), c, nil
 }
 
-// call makes one LLM call for a step of the turn.
+// call makes one LLM call for a step of the turn, on the step's model
+// (callModel).
 func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (string, error) {
 	ctx := withUsageMeta(t.rc.user, usageMeta{userID: t.rc.run.UserID, chatID: t.chat.ID, runID: t.rc.run.ID, step: step})
-	resp, err := t.provider.Generate(ctx, llm.Request{
-		Model:       t.model.Model,
+	provider, model, temperature, maxTokens := s.callModel(t, step)
+	resp, err := provider.Generate(ctx, llm.Request{
+		Model:       model,
 		Messages:    []llm.Message{{Role: llm.RoleUser, Content: prompt}},
-		Temperature: t.model.Temperature,
-		MaxTokens:   t.model.MaxTokens,
+		Temperature: temperature,
+		MaxTokens:   maxTokens,
 		OnToken:     onToken,
 	})
 	if err != nil {
@@ -370,9 +381,9 @@ func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (stri
 }
 
 // storeAnswer writes the assistant message and its code execution, once per
-// run even when the job is delivered again.
+// run even when the job is delivered again, and returns the message.
 func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest string, res *executor.Result,
-	failed map[string]bool, errorMessages []string) error {
+	failed map[string]bool, errorMessages []string) (*ent.Message, error) {
 	rc := t.rc
 	ctx := rc.user
 	content := composeAnswer(outs, latest, res)
@@ -380,20 +391,20 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 		Where(message.RunID(rc.run.ID), message.SenderEQ(message.SenderAI)).First(ctx)
 	if err == nil {
 		rc.emit(EventMessage, EventData{MessageID: existing.ID, Text: existing.Content})
-		return nil
+		return existing, nil
 	}
 	if !ent.IsNotFound(err) {
-		return fmt.Errorf("look up answer: %w", err)
+		return nil, fmt.Errorf("look up answer: %w", err)
 	}
 	tx, err := s.cfg.DB.Tx(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	m, err := tx.Message.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
 		SetSender(message.SenderAI).SetContent(content).SetRunID(rc.run.ID).Save(ctx)
 	if err != nil {
 		tx.Rollback()
-		return fmt.Errorf("store answer: %w", err)
+		return nil, fmt.Errorf("store answer: %w", err)
 	}
 	if initial != "" {
 		var fa []string
@@ -414,21 +425,23 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 			Exec(ctx)
 		if err != nil {
 			tx.Rollback()
-			return fmt.Errorf("store code execution: %w", err)
+			return nil, fmt.Errorf("store code execution: %w", err)
 		}
 	}
 	if _, err := tx.Chat.UpdateOneID(t.chat.ID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
 		tx.Rollback()
-		return fmt.Errorf("touch chat: %w", err)
+		return nil, fmt.Errorf("touch chat: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit answer: %w", err)
+		return nil, fmt.Errorf("commit answer: %w", err)
 	}
 	rc.emit(EventMessage, EventData{MessageID: m.ID, Text: content})
-	return nil
+	return m, nil
 }
 
-// memory returns the summaries of the chat's last exchanges before this run.
+// memory returns the chat's last exchanges before this run: each question
+// and each answer's summary (the answer itself, cut, until it has one), at
+// most memoryChars each.
 func (s *Service) memory(rc *runContext, chatID string) string {
 	msgs, err := s.cfg.DB.Message.Query().
 		Where(message.ChatID(chatID), message.Or(message.RunIDIsNil(), message.RunIDNEQ(rc.run.ID))).
@@ -445,7 +458,11 @@ func (s *Service) memory(rc *runContext, chatID string) string {
 		if m.Sender == message.SenderAI {
 			who = "Assistant"
 		}
-		fmt.Fprintf(&b, "%s: %s\n", who, truncate(m.Content, memoryChars))
+		text := m.Content
+		if m.Summary != "" {
+			text = m.Summary
+		}
+		fmt.Fprintf(&b, "%s: %s\n", who, truncate(text, memoryChars))
 	}
 	return b.String()
 }

@@ -42,7 +42,7 @@ func (s *Service) fixCodeRun(rc *runContext) error {
 	for attempt := 1; attempt <= max(s.cfg.MaxFixAttempts, 1); attempt++ {
 		rc.emit(EventStep, EventData{Agent: "code_fix", Text: "repair attempt " + strconv.Itoa(attempt) + " after: " + firstLine(errText)})
 		prompt, err := render(s.prompts.fixCode, map[string]any{
-			"Datasets": t.datasets, "Code": code, "Error": errText,
+			"Datasets": t.datasets, "Code": code, "Error": errText, "Lessons": s.lessons(t),
 		})
 		if err != nil {
 			return err

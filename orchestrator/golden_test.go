@@ -60,15 +60,25 @@ func TestPromptsGolden(t *testing.T) {
 		{"basic_qa_agent", p.basicQA, map[string]any{"Memory": "", "Question": "What is a p-value?"}},
 		{"fix", p.fix, map[string]any{
 			"Datasets": datasets, "Agent": "data_viz_agent", "Code": "fig = px.scatter(df, x='Area', y='price')",
-			"Error": "ValueError: Value of 'x' is not the name of a column in 'data_frame'.",
+			"Error":   "ValueError: Value of 'x' is not the name of a column in 'data_frame'.",
+			"Lessons": "- Column names are lowercase in this dataset: use 'area', not 'Area'.\n",
 		}},
 		{"fix_code", p.fixCode, map[string]any{
 			"Datasets": datasets, "Code": "df.groupby('bedrooms').price.mean(", "Error": "SyntaxError: '(' was never closed",
+			"Lessons": "",
 		}},
 		{"edit", p.edit, map[string]any{
 			"Datasets": datasets, "Code": "fig = px.histogram(df, x='price')", "Instruction": "use 50 bins",
 		}},
 		{"name", p.name, map[string]any{"Question": "Which features drive the price of a house?"}},
+		{"memory", p.memory, map[string]any{
+			"Question": "Which city is the most expensive?",
+			"Answer":   "### statistical_analytics_agent\n\nMean price by city.\n\nOutput:\n\n```\nLyon    225.0\nNice    300.0\n```",
+		}},
+		{"correction", p.correction, map[string]any{
+			"Agent": "data_viz_agent", "Error": "KeyError: 'Price'",
+			"Failed": "fig = px.bar(df, x='city', y='Price')", "Fixed": "fig = px.bar(df, x='city', y='price')",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := render(tc.tpl, tc.data)

@@ -39,6 +39,9 @@ type ModelChoice struct {
 	Model       string
 	Temperature float64
 	MaxTokens   int
+	// OwnKey is set when the provider uses the user's own API key: every
+	// call then goes to the user's model (StepModels do not apply).
+	OwnKey bool
 }
 
 // Models picks the model for a user's run. It returns llm.ErrNotConfigured
@@ -63,12 +66,15 @@ type Config struct {
 	MaxFixAttempts int
 	// ExecTimeout bounds one code execution (0: the executor's default).
 	ExecTimeout time.Duration
+	// StepModels gives steps (see ModelSteps) a model of their own.
+	StepModels map[string]StepModel
 }
 
 // Service starts, cancels and executes runs. Safe for concurrent use.
 type Service struct {
 	cfg     Config
 	prompts *prompts
+	steps   map[string]StepModel // metered StepModels
 
 	mu       sync.Mutex
 	draining bool
@@ -90,7 +96,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}}, nil
+	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}}
+	if s.steps, err = s.stepModels(cfg.StepModels); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // jobPayload is what a run's job carries.

@@ -188,6 +188,7 @@ func (s *Settings) RunModels(defaultModel string, connect Connect) Models {
 			Model:       st.Model,
 			Temperature: s.reg.ClampTemperature(st.Model, st.Temperature),
 			MaxTokens:   s.reg.CapMaxTokens(st.Model, st.MaxTokens),
+			OwnKey:      key != "",
 		}, nil
 	}
 }

@@ -107,3 +107,19 @@ func TestModelSettings(t *testing.T) {
 		t.Fatal("the API key is stored in the clear")
 	}
 }
+
+// TestStepModelsRefused checks that New refuses step models it cannot use.
+func TestStepModelsRefused(t *testing.T) {
+	p := llm.NewScripted()
+	for name, sm := range map[string]map[string]StepModel{
+		"unknown step": {"summarize": {Provider: p, Model: "gpt-5-nano"}},
+		"no provider":  {"rater": {Model: "gpt-5-nano"}},
+		"no model":     {"rater": {Provider: p}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := New(Config{StepModels: sm}); err == nil {
+				t.Fatal("New accepted the step models")
+			}
+		})
+	}
+}

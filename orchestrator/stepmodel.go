@@ -1,0 +1,51 @@
+package orchestrator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/autoanalyst/autoanalyst/llm"
+)
+
+// StepModel is the model one kind of LLM call uses instead of the run's,
+// on the server's keys (the original rates and names on a small model).
+type StepModel struct {
+	Provider llm.Provider
+	Model    string
+}
+
+// ModelSteps returns the LLM steps that may have a model of their own
+// (Config.StepModels, STEP_MODELS). Agents always use the run's model.
+func ModelSteps() []string {
+	return []string{"rater", "planner", "chat_name", "memory_summary", "error_summary", "code_fix", "code_edit"}
+}
+
+// stepModels checks the configured step models and meters their providers.
+func (s *Service) stepModels(cfg map[string]StepModel) (map[string]StepModel, error) {
+	known := ModelSteps()
+	out := make(map[string]StepModel, len(cfg))
+	for step, sm := range cfg {
+		if !slices.Contains(known, step) {
+			return nil, fmt.Errorf("step model for %q: unknown step (steps: %s)", step, strings.Join(known, ", "))
+		}
+		if sm.Provider == nil || sm.Model == "" {
+			return nil, fmt.Errorf("step model for %q: no provider or model", step)
+		}
+		out[step] = StepModel{Provider: llm.Metered(sm.Provider, s.cfg.Registry, s.recordUsage), Model: sm.Model}
+	}
+	return out, nil
+}
+
+// callModel is what one call of a step sends: the step's own model when it
+// has one and the run is on the server's keys (a user's own key pays for the
+// user's model only), else the run's. Temperature and max tokens follow the
+// run's settings, clamped and capped for the model actually called.
+func (s *Service) callModel(t *turn, step string) (llm.Provider, string, float64, int) {
+	sm, ok := s.steps[step]
+	if !ok || t.model.OwnKey {
+		return t.provider, t.model.Model, t.model.Temperature, t.model.MaxTokens
+	}
+	return sm.Provider, sm.Model, s.cfg.Registry.ClampTemperature(sm.Model, t.model.Temperature),
+		s.cfg.Registry.CapMaxTokens(sm.Model, t.model.MaxTokens)
+}

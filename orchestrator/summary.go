@@ -1,0 +1,116 @@
+package orchestrator
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+)
+
+// Bounds of the summaries a chat keeps.
+const (
+	// correctionChars bounds one summary of an error and its correction.
+	correctionChars = 300
+	// lessonCount is how many of a chat's corrections a repair is shown.
+	lessonCount = 3
+)
+
+// correction is one repair of the fix loop: the failing block, its error and
+// the code that replaced it.
+type correction struct {
+	agent, err, failed, fixed string
+}
+
+// afterAnswer runs the turn's housekeeping calls side by side once its
+// answer m is stored: the chat's name, the answer's memory summary and, when
+// the fix loop repaired the code, the summary of the correction that worked.
+// Each is skipped when an earlier delivery of the run already stored it, and
+// a failure is logged, never the run's: the answer is already there.
+func (s *Service) afterAnswer(t *turn, m *ent.Message, fixed *correction) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.nameChat(t) }()
+	go func() { defer wg.Done(); s.summarizeAnswer(t, m) }()
+	if fixed != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.summarizeCorrection(t, m, fixed) }()
+	}
+	wg.Wait()
+}
+
+// summarizeAnswer stores the memory summary of an answer (at most
+// memoryChars), which later turns of the chat read instead of the answer.
+func (s *Service) summarizeAnswer(t *turn, m *ent.Message) {
+	if m.Summary != "" {
+		return
+	}
+	prompt, err := render(s.prompts.memory, map[string]any{
+		"Question": truncate(t.rc.in.Content, 2000), "Answer": truncate(m.Content, 8000),
+	})
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Msg("render the memory prompt")
+		return
+	}
+	answer, err := s.call(t, "memory_summary", prompt, nil)
+	if err != nil {
+		s.cfg.Logger.Debug().Err(err).Str("message", m.ID).Msg("summarising the answer failed; memory uses the answer itself")
+		return
+	}
+	summary := truncate(strings.TrimSpace(answer), memoryChars)
+	if summary == "" {
+		return
+	}
+	if err := s.cfg.DB.Message.UpdateOneID(m.ID).SetSummary(summary).Exec(t.rc.user); err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("message", m.ID).Msg("store the answer's summary")
+	}
+}
+
+// summarizeCorrection stores, on the answer's code execution, what was wrong
+// with the code and what fixed it; later repairs in the chat are shown it.
+func (s *Service) summarizeCorrection(t *turn, m *ent.Message, c *correction) {
+	ctx := t.rc.user
+	ce, err := s.cfg.DB.CodeExecution.Query().Where(codeexecution.MessageID(m.ID)).Only(ctx)
+	if err != nil || ce.CorrectionSummary != "" {
+		return
+	}
+	prompt, err := render(s.prompts.correction, map[string]any{
+		"Agent": c.agent, "Error": truncate(c.err, 3000), "Failed": truncate(c.failed, 6000), "Fixed": truncate(c.fixed, 6000),
+	})
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Msg("render the correction prompt")
+		return
+	}
+	answer, err := s.call(t, "error_summary", prompt, nil)
+	if err != nil {
+		s.cfg.Logger.Debug().Err(err).Str("message", m.ID).Msg("summarising the correction failed")
+		return
+	}
+	summary := truncate(strings.TrimSpace(answer), correctionChars)
+	if summary == "" {
+		return
+	}
+	if err := s.cfg.DB.CodeExecution.UpdateOneID(ce.ID).SetCorrectionSummary(summary).Exec(ctx); err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("execution", ce.ID).Msg("store the correction's summary")
+	}
+}
+
+// lessons lists the chat's last lessonCount correction summaries, newest
+// first, for the code-fix prompts ("" when there are none).
+func (s *Service) lessons(t *turn) string {
+	ces, err := s.cfg.DB.CodeExecution.Query().
+		Where(codeexecution.ChatID(t.chat.ID), codeexecution.CorrectionSummaryNEQ("")).
+		Order(ent.Desc(codeexecution.FieldCreatedAt), ent.Desc(codeexecution.FieldID)).
+		Limit(lessonCount).
+		Select(codeexecution.FieldCorrectionSummary).
+		Strings(t.rc.user)
+	if err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("chat", t.chat.ID).Msg("load the chat's corrections")
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range ces {
+		b.WriteString("- " + c + "\n")
+	}
+	return b.String()
+}

@@ -636,12 +636,12 @@ func TestModelsAndCleanCode(t *testing.T) {
 			Provider        string
 			Name            string
 			InputPricePer1K float64 `json:"inputPricePer1K"`
-			CreditsPerQuery int
+			Credits int
 			MaxOutputTokens int
 		}
 		CleanCode string
 	}
-	srv.must("", `{ models(provider: "anthropic") { provider name inputPricePer1K creditsPerQuery maxOutputTokens }
+	srv.must("", `{ models(provider: "anthropic") { provider name inputPricePer1K credits maxOutputTokens }
 		cleanCode(code: "x = 1\nimport os\nimport os") }`, nil, &out)
 	found := false
 	for _, m := range out.Models {
@@ -649,7 +649,7 @@ func TestModelsAndCleanCode(t *testing.T) {
 			t.Fatalf("provider filter let %+v through", m)
 		}
 		if m.Name == "claude-sonnet-4-6" {
-			found = m.InputPricePer1K == 0.003 && m.CreditsPerQuery > 0 && m.MaxOutputTokens > 0
+			found = m.InputPricePer1K == 0.003 && m.Credits > 0 && m.MaxOutputTokens > 0
 		}
 	}
 	if !found {

@@ -257,7 +257,7 @@ type ComplexityRoot struct {
 
 	LLMModel struct {
 		ContextWindow    func(childComplexity int) int
-		CreditsPerQuery  func(childComplexity int) int
+		Credits          func(childComplexity int) int
 		DisplayName      func(childComplexity int) int
 		InputPricePer1k  func(childComplexity int) int
 		MaxOutputTokens  func(childComplexity int) int
@@ -1543,12 +1543,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LLMModel.ContextWindow(childComplexity), true
-	case "LLMModel.creditsPerQuery":
-		if e.ComplexityRoot.LLMModel.CreditsPerQuery == nil {
+	case "LLMModel.credits":
+		if e.ComplexityRoot.LLMModel.Credits == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LLMModel.CreditsPerQuery(childComplexity), true
+		return e.ComplexityRoot.LLMModel.Credits(childComplexity), true
 	case "LLMModel.displayName":
 		if e.ComplexityRoot.LLMModel.DisplayName == nil {
 			break
@@ -3699,8 +3699,8 @@ func (ec *executionContext) childFields_LLMModel(ctx context.Context, field grap
 		return ec.fieldContext_LLMModel_outputPricePer1K(ctx, field)
 	case "tier":
 		return ec.fieldContext_LLMModel_tier(ctx, field)
-	case "creditsPerQuery":
-		return ec.fieldContext_LLMModel_creditsPerQuery(ctx, field)
+	case "credits":
+		return ec.fieldContext_LLMModel_credits(ctx, field)
 	case "reasoning":
 		return ec.fieldContext_LLMModel_reasoning(ctx, field)
 	case "maxOutputTokens":
@@ -8932,16 +8932,16 @@ func (ec *executionContext) fieldContext_LLMModel_tier(_ context.Context, field 
 	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Int")
 }
 
-func (ec *executionContext) _LLMModel_creditsPerQuery(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
+func (ec *executionContext) _LLMModel_credits(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_LLMModel_creditsPerQuery(ctx, field)
+			return ec.fieldContext_LLMModel_credits(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreditsPerQuery, nil
+			return obj.Credits, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -8951,7 +8951,7 @@ func (ec *executionContext) _LLMModel_creditsPerQuery(ctx context.Context, field
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_LLMModel_creditsPerQuery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_LLMModel_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "Int")
 }
 
@@ -27441,8 +27441,8 @@ func (ec *executionContext) _LLMModel(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "creditsPerQuery":
-			out.Values[i] = ec._LLMModel_creditsPerQuery(ctx, field, obj)
+		case "credits":
+			out.Values[i] = ec._LLMModel_credits(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

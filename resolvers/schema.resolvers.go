@@ -205,7 +205,7 @@ func (r *queryResolver) Models(ctx context.Context, provider *string) ([]*model.
 		out = append(out, &model.LLMModel{
 			Provider: m.Provider, Name: m.Name, DisplayName: m.DisplayName, ContextWindow: m.ContextWindow,
 			InputPricePer1k: m.InputPer1K, OutputPricePer1k: m.OutputPer1K, Tier: int(m.Tier),
-			CreditsPerQuery: m.Credits(), Reasoning: m.Reasoning, MaxOutputTokens: reg.MaxOutputTokens(m.Name),
+			Credits: m.Credits(), Reasoning: m.Reasoning, MaxOutputTokens: reg.MaxOutputTokens(m.Name),
 		})
 	}
 	return out, nil

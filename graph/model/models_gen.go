@@ -150,7 +150,7 @@ type LLMModel struct {
 	// Price tier, 1 (cheapest) to 5.
 	Tier int `json:"tier"`
 	// Credits one query costs (tiers 1 to 5: 1, 3, 5, 20, 50).
-	CreditsPerQuery int `json:"creditsPerQuery"`
+	Credits int `json:"credits"`
 	// Reasoning models take only the default temperature (1).
 	Reasoning bool `json:"reasoning"`
 	// The most output tokens one call may ask for.

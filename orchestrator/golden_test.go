@@ -89,3 +89,42 @@ func TestPromptsGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentPromptsGolden renders the prompt of every agent of the default
+// templates, premium ones included, in both variants: planned (with its
+// part of the plan) and @mentioned (the user's question alone).
+func TestAgentPromptsGolden(t *testing.T) {
+	p, err := loadPrompts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := DefaultTemplateConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	datasets := "- housing (also available as df): 545 rows, from Housing.csv\n  columns: price (int64), area (int64), bedrooms (int64)"
+	for _, tpl := range cfg.Templates {
+		a := agentOf(tpl.Name, tpl.Description, tpl.Prompt)
+		if !a.WritesCode {
+			continue // basic_qa_agent has its own prompt (TestPromptsGolden)
+		}
+		variants := map[string]map[string]any{
+			"planner": {
+				"Instruction": "Do your part for the question", "Create": "result", "Use": "df_clean",
+				"Before": "df_clean = df.dropna()",
+			},
+			"individual": {"Instruction": "", "Create": "", "Use": "", "Before": ""},
+		}
+		for variant, data := range variants {
+			t.Run(tpl.Name+"/"+variant, func(t *testing.T) {
+				data["Role"], data["Datasets"], data["Memory"] = a.role, datasets, ""
+				data["Question"] = "How does the price depend on the area?"
+				got, err := render(p.agent, data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkGolden(t, "agent_"+tpl.Name+"_"+variant, got)
+			})
+		}
+	}
+}

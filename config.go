@@ -33,6 +33,7 @@ type config struct {
 	Python          string        `env:"PYTHON" envDefault:"/usr/bin/python3"`
 	ExecutorSandbox string        `env:"EXECUTOR_SANDBOX" envDefault:"on"`
 	ExecTimeout     time.Duration `env:"EXEC_TIMEOUT" envDefault:"120s"`
+	DeepExecTimeout time.Duration `env:"DEEP_EXEC_TIMEOUT" envDefault:"5m"`
 	ExecMemoryBytes int64         `env:"EXEC_MEMORY_BYTES" envDefault:"2147483648"`
 	ExecMaxOutput   int           `env:"EXEC_MAX_OUTPUT_BYTES" envDefault:"1048576"`
 	ExecMaxResult   int64         `env:"EXEC_MAX_RESULT_BYTES" envDefault:"67108864"`
@@ -72,6 +73,9 @@ func loadConfig() (*config, error) {
 	}
 	if c.ExecMaxOutput < 1024 || c.ExecMaxResult < 1<<20 || c.ExecTmpBytes < 1<<20 || c.ExecMemoryBytes < 256<<20 {
 		return nil, fmt.Errorf("configuration: EXEC_MAX_OUTPUT_BYTES must be at least 1024, EXEC_MAX_RESULT_BYTES and EXEC_TMP_BYTES at least 1 MiB, EXEC_MEMORY_BYTES at least 256 MiB")
+	}
+	if c.DeepExecTimeout < time.Second {
+		return nil, fmt.Errorf("configuration: DEEP_EXEC_TIMEOUT must be at least 1s, got %s", c.DeepExecTimeout)
 	}
 	if c.ExecTimeout < time.Second || c.MaxKernels < 1 {
 		return nil, fmt.Errorf("configuration: EXEC_TIMEOUT must be at least 1s and MAX_KERNELS at least 1")

@@ -60,6 +60,7 @@ func (a *agentSet) plannerKnown() map[string]*Agent {
 // built once from embedded files and never changes.
 type prompts struct {
 	rate, plan, agent, basicQA, fix, fixCode, name, edit *template.Template
+	deep                                                 deepPrompts
 	agentSet
 }
 
@@ -87,6 +88,9 @@ func loadPrompts() (*prompts, error) {
 		if *dst, err = parse(name); err != nil {
 			return nil, fmt.Errorf("load prompt %s: %w", name, err)
 		}
+	}
+	if p.deep, err = loadDeepPrompts(parse); err != nil {
+		return nil, err
 	}
 	cfg, err := DefaultTemplateConfig()
 	if err != nil {

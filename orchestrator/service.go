@@ -21,6 +21,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/report"
 )
 
 // Executor runs code in a chat's sandboxed kernel.
@@ -63,6 +64,10 @@ type Config struct {
 	MaxFixAttempts int
 	// ExecTimeout bounds one code execution (0: the executor's default).
 	ExecTimeout time.Duration
+	// DeepExecTimeout bounds a deep analysis's execution step (default 5m).
+	DeepExecTimeout time.Duration
+	// Plotly provides the plotly.js that reports inline (nil: looked up per report).
+	Plotly *report.PlotlyLoader
 }
 
 // Service starts, cancels and executes runs. Safe for concurrent use.
@@ -293,6 +298,9 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 	}
 	if _, err := upd.Save(sys); err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run end")
+	}
+	if st != run.StatusSUCCEEDED {
+		s.failReport(sys, runID, st, errText) // a deep analysis's report ends FAILED too
 	}
 	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("append terminal event")

@@ -101,9 +101,9 @@ type deepReport struct {
 		Status string
 		Report *struct {
 			ID, Status, Goal, ModelName, DownloadURL, Synthesis, FinalConclusion, AnalysisCode, DeepPlan string
-			ErrorMessage                                                                                *string
-			ProgressPercentage, TotalTokensUsed                                                         int
-			DeepQuestions, StepsCompleted, PlotlyFigures, Summaries                                     []string
+			ErrorMessage                                                                                 *string
+			ProgressPercentage, TotalTokensUsed                                                          int
+			DeepQuestions, StepsCompleted, PlotlyFigures, Summaries                                      []string
 		}
 	}
 }

@@ -1,12 +1,24 @@
 package orchestrator
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"text/template"
+	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/broker/memory"
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
+	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/llm"
 )
 
 // TestPromptsDeepGolden renders every deep-analysis prompt with the data its
@@ -136,5 +148,98 @@ func TestDeepStepsProgress(t *testing.T) {
 		if steps[i].progress <= steps[i-1].progress || steps[i].progress >= 100 {
 			t.Errorf("step %s starts at %d%% after %d%%", steps[i].name, steps[i].progress, steps[i-1].progress)
 		}
+	}
+}
+
+// noFiles stands in for the dataset store of chats without datasets.
+type noFiles struct{}
+
+func (noFiles) Files(context.Context, []*ent.Dataset) ([]executor.Dataset, error) { return nil, nil }
+
+// TestDeepReportLifecycle: the report exists from the start, linked to its
+// run and chat, and ends FAILED when the run is cancelled before it started
+// or fails before the HTML exists; bad input is refused on its field.
+func TestDeepReportLifecycle(t *testing.T) {
+	db := openTestDB(t, false)
+	ctx := context.Background()
+	brk := memory.New()
+	t.Cleanup(func() { brk.Close() })
+	s, err := New(Config{
+		DB: db, Broker: brk, Files: noFiles{}, Logger: zerolog.Nop(),
+		Models: func(context.Context, string) (*ModelChoice, error) { return nil, llm.ErrNotConfigured },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := db.User.Create().Save(system(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := db.User.Create().Save(system(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx := viewer.NewContext(ctx, &viewer.Viewer{UserID: alice.ID})
+	bctx := viewer.NewContext(ctx, &viewer.Viewer{UserID: bob.ID})
+	c, err := db.Chat.Create().SetUserID(alice.ID).Save(actx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name        string
+		ctx         context.Context
+		goal, field string
+		code        errcode.Code
+	}{
+		{"empty goal", actx, "  ", "goal", errcode.BadUserInput},
+		{"long goal", actx, strings.Repeat("é", MaxDeepGoalChars+1), "goal", errcode.BadUserInput},
+		{"another user's chat", bctx, "mine", "chatID", errcode.NotFound},
+	} {
+		_, err := s.StartDeepAnalysis(tc.ctx, c.ID, tc.goal)
+		if e, ok := errcode.As(err); !ok || e.Code != tc.code || e.Field != tc.field {
+			t.Errorf("%s: %v, want %s on %s", tc.name, err, tc.code, tc.field)
+		}
+	}
+
+	reportOf := func(runID string) *ent.DeepAnalysisReport {
+		t.Helper()
+		rep, err := db.DeepAnalysisReport.Query().Where(deepanalysisreport.RunID(runID)).Only(actx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	r, err := s.StartDeepAnalysis(actx, c.ID, " What drives prices? ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := reportOf(r.ID)
+	if rep.Status != deepanalysisreport.StatusPENDING || rep.Goal != "What drives prices?" || rep.ChatID == nil || *rep.ChatID != c.ID || rep.UUID == "" {
+		t.Fatalf("report at start = %+v", rep)
+	}
+	if got, err := r.QueryReport().OnlyID(actx); err != nil || got != rep.ID {
+		t.Fatalf("Run.report = %q, %v", got, err)
+	}
+	if _, err := s.Cancel(actx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rep = reportOf(r.ID); rep.Status != deepanalysisreport.StatusFAILED || rep.ErrorMessage == nil || !strings.Contains(*rep.ErrorMessage, "cancelled") {
+		t.Fatalf("report after cancelling the queued run = %+v", rep)
+	}
+
+	// A run that fails (no model configured) leaves its report FAILED.
+	r, err = s.StartDeepAnalysis(actx, c.ID, "What drives prices?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.StartWorkers(1)
+	defer w.Stop(ctx)
+	s.waitEnd(actx, r.ID, 10*time.Second)
+	if rr, _ := db.Run.Get(actx, r.ID); rr.Status != run.StatusFAILED {
+		t.Fatalf("run = %s", rr.Status)
+	}
+	if rep = reportOf(r.ID); rep.Status != deepanalysisreport.StatusFAILED || rep.ErrorMessage == nil || !strings.Contains(*rep.ErrorMessage, "OPENAI_API_KEY") {
+		t.Fatalf("report after the run failed = %+v", rep)
 	}
 }

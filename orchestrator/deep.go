@@ -123,6 +123,13 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 	if err != nil {
 		return err
 	}
+	if rep.Status == deepanalysisreport.StatusCOMPLETED {
+		// An earlier attempt of this run finished the report (and stopped
+		// before it could end the run): nothing to do again.
+		done := 100
+		rc.emit(EventStep, EventData{Agent: deepAgent, Text: "report ready: " + report.DownloadPath(rep.ID), Progress: &done})
+		return nil
+	}
 	t, err := s.codeTurn(rc)
 	if err != nil {
 		return err

@@ -158,7 +158,7 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 			return err
 		}
 		d.completed = append(d.completed, st.name)
-		d.progress = 100
+		d.progress = 95 // 100 once the page exists
 		if i+1 < len(steps) {
 			d.progress = steps[i+1].progress
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/database"
+	"github.com/autoanalyst/autoanalyst/database/databasetest"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/llm/llmtest"
@@ -69,14 +70,18 @@ func deepLLM(t *testing.T) *llmtest.Server {
 	return llmtest.NewOpenAIServer(t, router.Handle)
 }
 
-// deepServer starts a server with the deep-analysis model and a chat of
-// alice's on testdata/houses.csv.
-func deepServer(t *testing.T) (srv *server, llmSrv *llmtest.Server, dataDir, alice, chatID string) {
+// deepServer starts a server with the deep-analysis model on databaseURL
+// (empty: SQLite in dataDir) and a chat of alice's on testdata/houses.csv.
+func deepServer(t *testing.T, databaseURL string) (srv *server, llmSrv *llmtest.Server, dataDir, alice, chatID string) {
 	llmSrv = deepLLM(t)
 	dataDir = t.TempDir()
-	srv = startServer(t, map[string]string{
+	env := map[string]string{
 		"OPENAI_API_KEY": llmKey, "OPENAI_BASE_URL": llmSrv.BaseURL(), "DEFAULT_MODEL": "gpt-5-mini", "DATA_DIR": dataDir,
-	})
+	}
+	if databaseURL != "" {
+		env["DATABASE_URL"] = databaseURL
+	}
+	srv = startServer(t, env)
 	alice = srv.session()
 	f, err := os.Open("testdata/houses.csv")
 	if err != nil {
@@ -112,15 +117,27 @@ const runReportQuery = `query($id: ID!) { node(id: $id) { ... on Run { status re
   id status goal modelName downloadURL synthesis finalConclusion analysisCode deepPlan errorMessage
   progressPercentage totalTokensUsed deepQuestions stepsCompleted plotlyFigures summaries } } } }`
 
-// TestDeepAnalysis runs a deep analysis to its end: seven STEP events with
-// rising percentages, a synthesized script that fails and is repaired until
-// it makes figures, the report COMPLETED, and its HTML downloadable with the
-// figures inlined.
+// TestDeepAnalysis runs a deep analysis to its end, on each database
+// dialect: seven STEP events with rising percentages, a synthesized script
+// that fails and is repaired until it makes figures, the report COMPLETED,
+// and its HTML downloadable with the figures inlined.
 func TestDeepAnalysis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	srv, llmSrv, dataDir, alice, chatID := deepServer(t)
+	for _, tt := range []struct {
+		name  string
+		dbURL func(testing.TB) string
+	}{
+		{"sqlite", func(testing.TB) string { return "" }},
+		{"postgres", databasetest.PostgresURL},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testDeepAnalysis(t, tt.dbURL(t)) })
+	}
+}
+
+func testDeepAnalysis(t *testing.T, databaseURL string) {
+	srv, llmSrv, dataDir, alice, chatID := deepServer(t, databaseURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -207,7 +224,7 @@ func TestDeepAnalysis(t *testing.T) {
 	}
 
 	// Every LLM call has its usage row.
-	db, err := database.Open(ctx, "", dataDir)
+	db, err := database.Open(ctx, databaseURL, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +301,7 @@ func TestDeepAnalysisCancel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	srv, _, _, alice, chatID := deepServer(t)
+	srv, _, _, alice, chatID := deepServer(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var started struct {

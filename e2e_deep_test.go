@@ -37,8 +37,9 @@ var deepCode = struct{ stats, viz, failing, fixed string }{
 }
 
 // deepLLM answers every prompt of a deep analysis (and a chat's
-// housekeeping): questions, plan, two agents, a synthesized script that
-// fails, its repair, the synthesis and the conclusion.
+// housekeeping): questions, a plan that cannot be used and its repair, two
+// agents, a synthesized script that fails and its repair, the synthesis and
+// the conclusion.
 func deepLLM(t *testing.T) *llmtest.Server {
 	fence := func(code, summary string) llmtest.Reply {
 		return llmtest.Text("```python\n" + code + "\n```\n" + summary)
@@ -47,7 +48,9 @@ func deepLLM(t *testing.T) *llmtest.Server {
 		housekeepingRule,
 		llmtest.Rule{Contains: "You write the research questions of a deep analysis", Reply: llmtest.Text(
 			"1. Which city has the highest mean price?\n2. How does price relate to area?")},
-		llmtest.Rule{Contains: "You are the planner of a deep analysis", Reply: llmtest.Text(
+		// The first plan names an agent that does not exist; its repair is good.
+		llmtest.Rule{Contains: "You are the planner of a deep analysis", Reply: llmtest.Text(`{"plan": ["stats_agent"]}`)},
+		llmtest.Rule{Contains: "You repair the plan of a deep analysis", Reply: llmtest.Text(
 			`{"plan": ["statistical_analytics_agent", "data_viz_agent"], "instructions": {` +
 				`"statistical_analytics_agent": {"create": ["means"], "use": ["df"], "instruction": "mean price per city"},` +
 				`"data_viz_agent": {"create": ["fig"], "use": ["df"], "instruction": "price against area"}}}`)},
@@ -187,6 +190,13 @@ func testDeepAnalysis(t *testing.T, databaseURL string) {
 	if plan == nil || len(plan.Plan.Steps) != 2 {
 		t.Fatalf("PLAN = %+v", plan)
 	}
+	planRepaired := false
+	for _, e := range evs {
+		planRepaired = planRepaired || (e.Type == "STEP" && e.Agent == "deep_planner" && strings.Contains(e.Text, `unknown agent "stats_agent"`))
+	}
+	if !planRepaired {
+		t.Fatal("no STEP event tells of the plan's repair")
+	}
 
 	// The synthesis loop: the first script fails, the repair makes figures;
 	// the execution step runs the repaired script again.
@@ -233,9 +243,10 @@ func testDeepAnalysis(t *testing.T, databaseURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// questions, plan, 2 agents, synthesized code, its repair, synthesis, conclusion
-	if calls := len(llmSrv.Requests()); n != 8 || calls != 8 {
-		t.Fatalf("%d usage rows for %d LLM calls, want 8", n, calls)
+	// questions, plan and its repair, 2 agents, synthesized code and its
+	// repair, synthesis, conclusion
+	if calls := len(llmSrv.Requests()); n != 9 || calls != 9 {
+		t.Fatalf("%d usage rows for %d LLM calls, want 9", n, calls)
 	}
 
 	// The download: the whole page, offline.

@@ -34,6 +34,7 @@ type config struct {
 	Python          string            `env:"PYTHON" envDefault:"/usr/bin/python3"`
 	ExecutorSandbox string            `env:"EXECUTOR_SANDBOX" envDefault:"on"`
 	ExecTimeout     time.Duration     `env:"EXEC_TIMEOUT" envDefault:"120s"`
+	DeepExecTimeout time.Duration     `env:"DEEP_EXEC_TIMEOUT" envDefault:"5m"`
 	ExecMemoryBytes int64             `env:"EXEC_MEMORY_BYTES" envDefault:"2147483648"`
 	ExecMaxOutput   int               `env:"EXEC_MAX_OUTPUT_BYTES" envDefault:"1048576"`
 	ExecMaxResult   int64             `env:"EXEC_MAX_RESULT_BYTES" envDefault:"67108864"`

@@ -279,6 +279,7 @@ type event struct {
 	Code      string `json:"code"`
 	MessageID string `json:"messageID"`
 	ErrorCode string `json:"errorCode"`
+	Progress  *int   `json:"progress"`
 	Plan      *struct {
 		Complexity string `json:"complexity"`
 		Steps      []struct {
@@ -296,7 +297,7 @@ type event struct {
 }
 
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
-  seq type agent text code messageID errorCode
+  seq type agent text code messageID errorCode progress
   plan { complexity steps { agent create use } }
   result { ok stdout error figures } } }`
 

@@ -295,6 +295,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
+		// Deep analysis: its execution step's limit, and plotly.js for its reports.
+		DeepExecTimeout: cfg.DeepExecTimeout,
+		Plotly:          &report.PlotlyLoader{Python: cfg.Python},
 	})
 	if err != nil {
 		return nil, err

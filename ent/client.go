@@ -1197,6 +1197,22 @@ func (c *DeepAnalysisReportClient) QueryChat(_m *DeepAnalysisReport) *ChatQuery 
 	return query
 }
 
+// QueryRun queries the run edge of a DeepAnalysisReport.
+func (c *DeepAnalysisReportClient) QueryRun(_m *DeepAnalysisReport) *RunQuery {
+	query := (&RunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deepanalysisreport.Table, deepanalysisreport.FieldID, id),
+			sqlgraph.To(run.Table, run.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, deepanalysisreport.RunTable, deepanalysisreport.RunColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *DeepAnalysisReportClient) Hooks() []Hook {
 	hooks := c.hooks.DeepAnalysisReport
@@ -1886,6 +1902,22 @@ func (c *RunClient) QueryChat(_m *Run) *ChatQuery {
 			sqlgraph.From(run.Table, run.FieldID, id),
 			sqlgraph.To(chat.Table, chat.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, run.ChatTable, run.ChatColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReport queries the report edge of a Run.
+func (c *RunClient) QueryReport(_m *Run) *DeepAnalysisReportQuery {
+	query := (&DeepAnalysisReportClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(run.Table, run.FieldID, id),
+			sqlgraph.To(deepanalysisreport.Table, deepanalysisreport.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, run.ReportTable, run.ReportColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -88,9 +89,11 @@ type DeepAnalysisReportEdges struct {
 	User *User `json:"user,omitempty"`
 	// Chat holds the value of the chat edge.
 	Chat *Chat `json:"chat,omitempty"`
+	// Run holds the value of the run edge.
+	Run *Run `json:"run,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -113,6 +116,17 @@ func (e DeepAnalysisReportEdges) ChatOrErr() (*Chat, error) {
 		return nil, &NotFoundError{label: chat.Label}
 	}
 	return nil, &NotLoadedError{edge: "chat"}
+}
+
+// RunOrErr returns the Run value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e DeepAnalysisReportEdges) RunOrErr() (*Run, error) {
+	if e.Run != nil {
+		return e.Run, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: run.Label}
+	}
+	return nil, &NotLoadedError{edge: "run"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -354,6 +368,11 @@ func (_m *DeepAnalysisReport) QueryUser() *UserQuery {
 // QueryChat queries the "chat" edge of the DeepAnalysisReport entity.
 func (_m *DeepAnalysisReport) QueryChat() *ChatQuery {
 	return NewDeepAnalysisReportClient(_m.config).QueryChat(_m)
+}
+
+// QueryRun queries the "run" edge of the DeepAnalysisReport entity.
+func (_m *DeepAnalysisReport) QueryRun() *RunQuery {
+	return NewDeepAnalysisReportClient(_m.config).QueryRun(_m)
 }
 
 // Update returns a builder for updating this DeepAnalysisReport.

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -385,6 +386,11 @@ func (_c *DeepAnalysisReportCreate) SetChat(v *Chat) *DeepAnalysisReportCreate {
 	return _c.SetChatID(v.ID)
 }
 
+// SetRun sets the "run" edge to the Run entity.
+func (_c *DeepAnalysisReportCreate) SetRun(v *Run) *DeepAnalysisReportCreate {
+	return _c.SetRunID(v.ID)
+}
+
 // Mutation returns the DeepAnalysisReportMutation object of the builder.
 func (_c *DeepAnalysisReportCreate) Mutation() *DeepAnalysisReportMutation {
 	return _c.mutation
@@ -625,10 +631,6 @@ func (_c *DeepAnalysisReportCreate) createSpec() (*DeepAnalysisReport, *sqlgraph
 		_spec.SetField(deepanalysisreport.FieldUUID, field.TypeString, value)
 		_node.UUID = value
 	}
-	if value, ok := _c.mutation.RunID(); ok {
-		_spec.SetField(deepanalysisreport.FieldRunID, field.TypeString, value)
-		_node.RunID = &value
-	}
 	if value, ok := _c.mutation.Goal(); ok {
 		_spec.SetField(deepanalysisreport.FieldGoal, field.TypeString, value)
 		_node.Goal = value
@@ -749,6 +751,23 @@ func (_c *DeepAnalysisReportCreate) createSpec() (*DeepAnalysisReport, *sqlgraph
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.ChatID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RunIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   deepanalysisreport.RunTable,
+			Columns: []string{deepanalysisreport.RunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(run.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RunID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

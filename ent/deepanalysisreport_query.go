@@ -15,6 +15,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -27,6 +28,7 @@ type DeepAnalysisReportQuery struct {
 	predicates []predicate.DeepAnalysisReport
 	withUser   *UserQuery
 	withChat   *ChatQuery
+	withRun    *RunQuery
 	loadTotal  []func(context.Context, []*DeepAnalysisReport) error
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -102,6 +104,28 @@ func (_q *DeepAnalysisReportQuery) QueryChat() *ChatQuery {
 			sqlgraph.From(deepanalysisreport.Table, deepanalysisreport.FieldID, selector),
 			sqlgraph.To(chat.Table, chat.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, deepanalysisreport.ChatTable, deepanalysisreport.ChatColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRun chains the current query on the "run" edge.
+func (_q *DeepAnalysisReportQuery) QueryRun() *RunQuery {
+	query := (&RunClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(deepanalysisreport.Table, deepanalysisreport.FieldID, selector),
+			sqlgraph.To(run.Table, run.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, deepanalysisreport.RunTable, deepanalysisreport.RunColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -303,6 +327,7 @@ func (_q *DeepAnalysisReportQuery) Clone() *DeepAnalysisReportQuery {
 		predicates: append([]predicate.DeepAnalysisReport{}, _q.predicates...),
 		withUser:   _q.withUser.Clone(),
 		withChat:   _q.withChat.Clone(),
+		withRun:    _q.withRun.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -329,6 +354,17 @@ func (_q *DeepAnalysisReportQuery) WithChat(opts ...func(*ChatQuery)) *DeepAnaly
 		opt(query)
 	}
 	_q.withChat = query
+	return _q
+}
+
+// WithRun tells the query-builder to eager-load the nodes that are connected to
+// the "run" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DeepAnalysisReportQuery) WithRun(opts ...func(*RunQuery)) *DeepAnalysisReportQuery {
+	query := (&RunClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRun = query
 	return _q
 }
 
@@ -416,9 +452,10 @@ func (_q *DeepAnalysisReportQuery) sqlAll(ctx context.Context, hooks ...queryHoo
 	var (
 		nodes       = []*DeepAnalysisReport{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withUser != nil,
 			_q.withChat != nil,
+			_q.withRun != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -451,6 +488,12 @@ func (_q *DeepAnalysisReportQuery) sqlAll(ctx context.Context, hooks ...queryHoo
 	if query := _q.withChat; query != nil {
 		if err := _q.loadChat(ctx, query, nodes, nil,
 			func(n *DeepAnalysisReport, e *Chat) { n.Edges.Chat = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRun; query != nil {
+		if err := _q.loadRun(ctx, query, nodes, nil,
+			func(n *DeepAnalysisReport, e *Run) { n.Edges.Run = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -523,6 +566,38 @@ func (_q *DeepAnalysisReportQuery) loadChat(ctx context.Context, query *ChatQuer
 	}
 	return nil
 }
+func (_q *DeepAnalysisReportQuery) loadRun(ctx context.Context, query *RunQuery, nodes []*DeepAnalysisReport, init func(*DeepAnalysisReport), assign func(*DeepAnalysisReport, *Run)) error {
+	ids := make([]string, 0, len(nodes))
+	nodeids := make(map[string][]*DeepAnalysisReport)
+	for i := range nodes {
+		if nodes[i].RunID == nil {
+			continue
+		}
+		fk := *nodes[i].RunID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(run.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "run_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *DeepAnalysisReportQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -557,6 +632,9 @@ func (_q *DeepAnalysisReportQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withChat != nil {
 			_spec.Node.AddColumnOnce(deepanalysisreport.FieldChatID)
+		}
+		if _q.withRun != nil {
+			_spec.Node.AddColumnOnce(deepanalysisreport.FieldRunID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 )
 
 // DeepAnalysisReportUpdate is the builder for updating DeepAnalysisReport entities.
@@ -465,6 +466,11 @@ func (_u *DeepAnalysisReportUpdate) SetChat(v *Chat) *DeepAnalysisReportUpdate {
 	return _u.SetChatID(v.ID)
 }
 
+// SetRun sets the "run" edge to the Run entity.
+func (_u *DeepAnalysisReportUpdate) SetRun(v *Run) *DeepAnalysisReportUpdate {
+	return _u.SetRunID(v.ID)
+}
+
 // Mutation returns the DeepAnalysisReportMutation object of the builder.
 func (_u *DeepAnalysisReportUpdate) Mutation() *DeepAnalysisReportMutation {
 	return _u.mutation
@@ -473,6 +479,12 @@ func (_u *DeepAnalysisReportUpdate) Mutation() *DeepAnalysisReportMutation {
 // ClearChat clears the "chat" edge to the Chat entity.
 func (_u *DeepAnalysisReportUpdate) ClearChat() *DeepAnalysisReportUpdate {
 	_u.mutation.ClearChat()
+	return _u
+}
+
+// ClearRun clears the "run" edge to the Run entity.
+func (_u *DeepAnalysisReportUpdate) ClearRun() *DeepAnalysisReportUpdate {
+	_u.mutation.ClearRun()
 	return _u
 }
 
@@ -556,12 +568,6 @@ func (_u *DeepAnalysisReportUpdate) sqlSave(ctx context.Context) (_node int, err
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(deepanalysisreport.FieldUpdatedAt, field.TypeTime, value)
-	}
-	if value, ok := _u.mutation.RunID(); ok {
-		_spec.SetField(deepanalysisreport.FieldRunID, field.TypeString, value)
-	}
-	if _u.mutation.RunIDCleared() {
-		_spec.ClearField(deepanalysisreport.FieldRunID, field.TypeString)
 	}
 	if value, ok := _u.mutation.Goal(); ok {
 		_spec.SetField(deepanalysisreport.FieldGoal, field.TypeString, value)
@@ -710,6 +716,35 @@ func (_u *DeepAnalysisReportUpdate) sqlSave(ctx context.Context) (_node int, err
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(chat.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RunCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   deepanalysisreport.RunTable,
+			Columns: []string{deepanalysisreport.RunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(run.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RunIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   deepanalysisreport.RunTable,
+			Columns: []string{deepanalysisreport.RunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(run.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1173,6 +1208,11 @@ func (_u *DeepAnalysisReportUpdateOne) SetChat(v *Chat) *DeepAnalysisReportUpdat
 	return _u.SetChatID(v.ID)
 }
 
+// SetRun sets the "run" edge to the Run entity.
+func (_u *DeepAnalysisReportUpdateOne) SetRun(v *Run) *DeepAnalysisReportUpdateOne {
+	return _u.SetRunID(v.ID)
+}
+
 // Mutation returns the DeepAnalysisReportMutation object of the builder.
 func (_u *DeepAnalysisReportUpdateOne) Mutation() *DeepAnalysisReportMutation {
 	return _u.mutation
@@ -1181,6 +1221,12 @@ func (_u *DeepAnalysisReportUpdateOne) Mutation() *DeepAnalysisReportMutation {
 // ClearChat clears the "chat" edge to the Chat entity.
 func (_u *DeepAnalysisReportUpdateOne) ClearChat() *DeepAnalysisReportUpdateOne {
 	_u.mutation.ClearChat()
+	return _u
+}
+
+// ClearRun clears the "run" edge to the Run entity.
+func (_u *DeepAnalysisReportUpdateOne) ClearRun() *DeepAnalysisReportUpdateOne {
+	_u.mutation.ClearRun()
 	return _u
 }
 
@@ -1294,12 +1340,6 @@ func (_u *DeepAnalysisReportUpdateOne) sqlSave(ctx context.Context) (_node *Deep
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(deepanalysisreport.FieldUpdatedAt, field.TypeTime, value)
-	}
-	if value, ok := _u.mutation.RunID(); ok {
-		_spec.SetField(deepanalysisreport.FieldRunID, field.TypeString, value)
-	}
-	if _u.mutation.RunIDCleared() {
-		_spec.ClearField(deepanalysisreport.FieldRunID, field.TypeString)
 	}
 	if value, ok := _u.mutation.Goal(); ok {
 		_spec.SetField(deepanalysisreport.FieldGoal, field.TypeString, value)
@@ -1448,6 +1488,35 @@ func (_u *DeepAnalysisReportUpdateOne) sqlSave(ctx context.Context) (_node *Deep
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(chat.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RunCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   deepanalysisreport.RunTable,
+			Columns: []string{deepanalysisreport.RunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(run.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RunIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   deepanalysisreport.RunTable,
+			Columns: []string{deepanalysisreport.RunColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(run.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

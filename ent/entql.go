@@ -531,6 +531,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Chat",
 	)
 	graph.MustAddE(
+		"run",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   deepanalysisreport.RunTable,
+			Columns: []string{deepanalysisreport.RunColumn},
+			Bidi:    false,
+		},
+		"DeepAnalysisReport",
+		"Run",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -649,6 +661,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Run",
 		"Chat",
+	)
+	graph.MustAddE(
+		"report",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   run.ReportTable,
+			Columns: []string{run.ReportColumn},
+			Bidi:    false,
+		},
+		"Run",
+		"DeepAnalysisReport",
 	)
 	graph.MustAddE(
 		"user",
@@ -1636,6 +1660,20 @@ func (f *DeepAnalysisReportFilter) WhereHasChatWith(preds ...predicate.Chat) {
 	})))
 }
 
+// WhereHasRun applies a predicate to check if query has an edge run.
+func (f *DeepAnalysisReportFilter) WhereHasRun() {
+	f.Where(entql.HasEdge("run"))
+}
+
+// WhereHasRunWith applies a predicate to check if query has an edge run with a given conditions (other predicates).
+func (f *DeepAnalysisReportFilter) WhereHasRunWith(preds ...predicate.Run) {
+	f.Where(entql.HasEdgeWith("run", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *MessageQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2190,6 +2228,20 @@ func (f *RunFilter) WhereHasChat() {
 // WhereHasChatWith applies a predicate to check if query has an edge chat with a given conditions (other predicates).
 func (f *RunFilter) WhereHasChatWith(preds ...predicate.Chat) {
 	f.Where(entql.HasEdgeWith("chat", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasReport applies a predicate to check if query has an edge report.
+func (f *RunFilter) WhereHasReport() {
+	f.Where(entql.HasEdge("report"))
+}
+
+// WhereHasReportWith applies a predicate to check if query has an edge report with a given conditions (other predicates).
+func (f *RunFilter) WhereHasReportWith(preds ...predicate.DeepAnalysisReport) {
+	f.Where(entql.HasEdgeWith("report", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

@@ -1649,6 +1649,17 @@ func (_q *RunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, run.FieldChatID)
 				fieldSeen[run.FieldChatID] = struct{}{}
 			}
+
+		case "report":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DeepAnalysisReportClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, deepanalysisreportImplementors)...); err != nil {
+				return err
+			}
+			_q.withReport = query
 		case "createdAt":
 			if _, ok := fieldSeen[run.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, run.FieldCreatedAt)

@@ -118,3 +118,11 @@ func (_m *Run) Chat(ctx context.Context) (*Chat, error) {
 	}
 	return result, MaskNotFound(err)
 }
+
+func (_m *Run) Report(ctx context.Context) (*DeepAnalysisReport, error) {
+	result, err := _m.Edges.ReportOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryReport().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}

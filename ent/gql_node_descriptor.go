@@ -9,6 +9,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
+	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/run"
@@ -1090,7 +1091,7 @@ func (_m *Run) Node(ctx context.Context) (node *Node, err error) {
 		ID:     _m.ID,
 		Type:   "Run",
 		Fields: make([]*Field, 15),
-		Edges:  make([]*Edge, 1),
+		Edges:  make([]*Edge, 2),
 	}
 	var buf []byte
 	if buf, err = json.Marshal(_m.CreatedAt); err != nil {
@@ -1220,6 +1221,16 @@ func (_m *Run) Node(ctx context.Context) (node *Node, err error) {
 	err = _m.QueryChat().
 		Select(chat.FieldID).
 		Scan(ctx, &node.Edges[0].IDs)
+	if err != nil {
+		return nil, err
+	}
+	node.Edges[1] = &Edge{
+		Type: "DeepAnalysisReport",
+		Name: "report",
+	}
+	err = _m.QueryReport().
+		Select(deepanalysisreport.FieldID).
+		Scan(ctx, &node.Edges[1].IDs)
 	if err != nil {
 		return nil, err
 	}

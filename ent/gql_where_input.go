@@ -5000,6 +5000,10 @@ type RunWhereInput struct {
 	// "chat" edge predicates.
 	HasChat     *bool             `json:"hasChat,omitempty"`
 	HasChatWith []*ChatWhereInput `json:"hasChatWith,omitempty"`
+
+	// "report" edge predicates.
+	HasReport     *bool                           `json:"hasReport,omitempty"`
+	HasReportWith []*DeepAnalysisReportWhereInput `json:"hasReportWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -5367,6 +5371,24 @@ func (i *RunWhereInput) P() (predicate.Run, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, run.HasChatWith(with...))
+	}
+	if i.HasReport != nil {
+		p := run.HasReport()
+		if !*i.HasReport {
+			p = run.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasReportWith) > 0 {
+		with := make([]predicate.DeepAnalysisReport, 0, len(i.HasReportWith))
+		for _, w := range i.HasReportWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasReportWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, run.HasReportWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -5162,7 +5162,6 @@ type DeepAnalysisReportMutation struct {
 	created_at             *time.Time
 	updated_at             *time.Time
 	uuid                   *string
-	run_id                 *string
 	goal                   *string
 	status                 *deepanalysisreport.Status
 	start_time             *time.Time
@@ -5199,6 +5198,8 @@ type DeepAnalysisReportMutation struct {
 	cleareduser            bool
 	chat                   *string
 	clearedchat            bool
+	run                    *string
+	clearedrun             bool
 	done                   bool
 	oldValue               func(context.Context) (*DeepAnalysisReport, error)
 	predicates             []predicate.DeepAnalysisReport
@@ -5503,12 +5504,12 @@ func (m *DeepAnalysisReportMutation) ResetChatID() {
 
 // SetRunID sets the "run_id" field.
 func (m *DeepAnalysisReportMutation) SetRunID(s string) {
-	m.run_id = &s
+	m.run = &s
 }
 
 // RunID returns the value of the "run_id" field in the mutation.
 func (m *DeepAnalysisReportMutation) RunID() (r string, exists bool) {
-	v := m.run_id
+	v := m.run
 	if v == nil {
 		return
 	}
@@ -5534,7 +5535,7 @@ func (m *DeepAnalysisReportMutation) OldRunID(ctx context.Context) (v *string, e
 
 // ClearRunID clears the value of the "run_id" field.
 func (m *DeepAnalysisReportMutation) ClearRunID() {
-	m.run_id = nil
+	m.run = nil
 	m.clearedFields[deepanalysisreport.FieldRunID] = struct{}{}
 }
 
@@ -5546,7 +5547,7 @@ func (m *DeepAnalysisReportMutation) RunIDCleared() bool {
 
 // ResetRunID resets all changes to the "run_id" field.
 func (m *DeepAnalysisReportMutation) ResetRunID() {
-	m.run_id = nil
+	m.run = nil
 	delete(m.clearedFields, deepanalysisreport.FieldRunID)
 }
 
@@ -6665,6 +6666,33 @@ func (m *DeepAnalysisReportMutation) ResetChat() {
 	m.clearedchat = false
 }
 
+// ClearRun clears the "run" edge to the Run entity.
+func (m *DeepAnalysisReportMutation) ClearRun() {
+	m.clearedrun = true
+	m.clearedFields[deepanalysisreport.FieldRunID] = struct{}{}
+}
+
+// RunCleared reports if the "run" edge to the Run entity was cleared.
+func (m *DeepAnalysisReportMutation) RunCleared() bool {
+	return m.RunIDCleared() || m.clearedrun
+}
+
+// RunIDs returns the "run" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RunID instead. It exists only for internal usage by the builders.
+func (m *DeepAnalysisReportMutation) RunIDs() (ids []string) {
+	if id := m.run; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRun resets all changes to the "run" edge.
+func (m *DeepAnalysisReportMutation) ResetRun() {
+	m.run = nil
+	m.clearedrun = false
+}
+
 // Where appends a list predicates to the DeepAnalysisReportMutation builder.
 func (m *DeepAnalysisReportMutation) Where(ps ...predicate.DeepAnalysisReport) {
 	m.predicates = append(m.predicates, ps...)
@@ -6715,7 +6743,7 @@ func (m *DeepAnalysisReportMutation) Fields() []string {
 	if m.chat != nil {
 		fields = append(fields, deepanalysisreport.FieldChatID)
 	}
-	if m.run_id != nil {
+	if m.run != nil {
 		fields = append(fields, deepanalysisreport.FieldRunID)
 	}
 	if m.goal != nil {
@@ -7383,12 +7411,15 @@ func (m *DeepAnalysisReportMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DeepAnalysisReportMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.user != nil {
 		edges = append(edges, deepanalysisreport.EdgeUser)
 	}
 	if m.chat != nil {
 		edges = append(edges, deepanalysisreport.EdgeChat)
+	}
+	if m.run != nil {
+		edges = append(edges, deepanalysisreport.EdgeRun)
 	}
 	return edges
 }
@@ -7405,13 +7436,17 @@ func (m *DeepAnalysisReportMutation) AddedIDs(name string) []ent.Value {
 		if id := m.chat; id != nil {
 			return []ent.Value{*id}
 		}
+	case deepanalysisreport.EdgeRun:
+		if id := m.run; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DeepAnalysisReportMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	return edges
 }
 
@@ -7423,12 +7458,15 @@ func (m *DeepAnalysisReportMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DeepAnalysisReportMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.cleareduser {
 		edges = append(edges, deepanalysisreport.EdgeUser)
 	}
 	if m.clearedchat {
 		edges = append(edges, deepanalysisreport.EdgeChat)
+	}
+	if m.clearedrun {
+		edges = append(edges, deepanalysisreport.EdgeRun)
 	}
 	return edges
 }
@@ -7441,6 +7479,8 @@ func (m *DeepAnalysisReportMutation) EdgeCleared(name string) bool {
 		return m.cleareduser
 	case deepanalysisreport.EdgeChat:
 		return m.clearedchat
+	case deepanalysisreport.EdgeRun:
+		return m.clearedrun
 	}
 	return false
 }
@@ -7455,6 +7495,9 @@ func (m *DeepAnalysisReportMutation) ClearEdge(name string) error {
 	case deepanalysisreport.EdgeChat:
 		m.ClearChat()
 		return nil
+	case deepanalysisreport.EdgeRun:
+		m.ClearRun()
+		return nil
 	}
 	return fmt.Errorf("unknown DeepAnalysisReport unique edge %s", name)
 }
@@ -7468,6 +7511,9 @@ func (m *DeepAnalysisReportMutation) ResetEdge(name string) error {
 		return nil
 	case deepanalysisreport.EdgeChat:
 		m.ResetChat()
+		return nil
+	case deepanalysisreport.EdgeRun:
+		m.ResetRun()
 		return nil
 	}
 	return fmt.Errorf("unknown DeepAnalysisReport edge %s", name)
@@ -11064,6 +11110,8 @@ type RunMutation struct {
 	cleareduser          bool
 	chat                 *string
 	clearedchat          bool
+	report               *string
+	clearedreport        bool
 	done                 bool
 	oldValue             func(context.Context) (*Run, error)
 	predicates           []predicate.Run
@@ -12076,6 +12124,45 @@ func (m *RunMutation) ResetChat() {
 	m.clearedchat = false
 }
 
+// SetReportID sets the "report" edge to the DeepAnalysisReport entity by id.
+func (m *RunMutation) SetReportID(id string) {
+	m.report = &id
+}
+
+// ClearReport clears the "report" edge to the DeepAnalysisReport entity.
+func (m *RunMutation) ClearReport() {
+	m.clearedreport = true
+}
+
+// ReportCleared reports if the "report" edge to the DeepAnalysisReport entity was cleared.
+func (m *RunMutation) ReportCleared() bool {
+	return m.clearedreport
+}
+
+// ReportID returns the "report" edge ID in the mutation.
+func (m *RunMutation) ReportID() (id string, exists bool) {
+	if m.report != nil {
+		return *m.report, true
+	}
+	return
+}
+
+// ReportIDs returns the "report" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ReportID instead. It exists only for internal usage by the builders.
+func (m *RunMutation) ReportIDs() (ids []string) {
+	if id := m.report; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReport resets all changes to the "report" edge.
+func (m *RunMutation) ResetReport() {
+	m.report = nil
+	m.clearedreport = false
+}
+
 // Where appends a list predicates to the RunMutation builder.
 func (m *RunMutation) Where(ps ...predicate.Run) {
 	m.predicates = append(m.predicates, ps...)
@@ -12589,12 +12676,15 @@ func (m *RunMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *RunMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.user != nil {
 		edges = append(edges, run.EdgeUser)
 	}
 	if m.chat != nil {
 		edges = append(edges, run.EdgeChat)
+	}
+	if m.report != nil {
+		edges = append(edges, run.EdgeReport)
 	}
 	return edges
 }
@@ -12611,13 +12701,17 @@ func (m *RunMutation) AddedIDs(name string) []ent.Value {
 		if id := m.chat; id != nil {
 			return []ent.Value{*id}
 		}
+	case run.EdgeReport:
+		if id := m.report; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *RunMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	return edges
 }
 
@@ -12629,12 +12723,15 @@ func (m *RunMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *RunMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.cleareduser {
 		edges = append(edges, run.EdgeUser)
 	}
 	if m.clearedchat {
 		edges = append(edges, run.EdgeChat)
+	}
+	if m.clearedreport {
+		edges = append(edges, run.EdgeReport)
 	}
 	return edges
 }
@@ -12647,6 +12744,8 @@ func (m *RunMutation) EdgeCleared(name string) bool {
 		return m.cleareduser
 	case run.EdgeChat:
 		return m.clearedchat
+	case run.EdgeReport:
+		return m.clearedreport
 	}
 	return false
 }
@@ -12661,6 +12760,9 @@ func (m *RunMutation) ClearEdge(name string) error {
 	case run.EdgeChat:
 		m.ClearChat()
 		return nil
+	case run.EdgeReport:
+		m.ClearReport()
+		return nil
 	}
 	return fmt.Errorf("unknown Run unique edge %s", name)
 }
@@ -12674,6 +12776,9 @@ func (m *RunMutation) ResetEdge(name string) error {
 		return nil
 	case run.EdgeChat:
 		m.ResetChat()
+		return nil
+	case run.EdgeReport:
+		m.ResetReport()
 		return nil
 	}
 	return fmt.Errorf("unknown Run edge %s", name)

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
+	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
@@ -66,11 +67,13 @@ type RunEdges struct {
 	User *User `json:"user,omitempty"`
 	// Chat holds the value of the chat edge.
 	Chat *Chat `json:"chat,omitempty"`
+	// Report holds the value of the report edge.
+	Report *DeepAnalysisReport `json:"report,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
+	totalCount [2]map[string]int
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -93,6 +96,17 @@ func (e RunEdges) ChatOrErr() (*Chat, error) {
 		return nil, &NotFoundError{label: chat.Label}
 	}
 	return nil, &NotLoadedError{edge: "chat"}
+}
+
+// ReportOrErr returns the Report value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e RunEdges) ReportOrErr() (*DeepAnalysisReport, error) {
+	if e.Report != nil {
+		return e.Report, nil
+	} else if e.loadedTypes[2] {
+		return nil, &NotFoundError{label: deepanalysisreport.Label}
+	}
+	return nil, &NotLoadedError{edge: "report"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -267,6 +281,11 @@ func (_m *Run) QueryUser() *UserQuery {
 // QueryChat queries the "chat" edge of the Run entity.
 func (_m *Run) QueryChat() *ChatQuery {
 	return NewRunClient(_m.config).QueryChat(_m)
+}
+
+// QueryReport queries the "report" edge of the Run entity.
+func (_m *Run) QueryReport() *DeepAnalysisReportQuery {
+	return NewRunClient(_m.config).QueryReport(_m)
 }
 
 // Update returns a builder for updating this Run.

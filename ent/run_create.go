@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
+	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
@@ -256,6 +257,25 @@ func (_c *RunCreate) SetChat(v *Chat) *RunCreate {
 	return _c.SetChatID(v.ID)
 }
 
+// SetReportID sets the "report" edge to the DeepAnalysisReport entity by ID.
+func (_c *RunCreate) SetReportID(id string) *RunCreate {
+	_c.mutation.SetReportID(id)
+	return _c
+}
+
+// SetNillableReportID sets the "report" edge to the DeepAnalysisReport entity by ID if the given value is not nil.
+func (_c *RunCreate) SetNillableReportID(id *string) *RunCreate {
+	if id != nil {
+		_c = _c.SetReportID(*id)
+	}
+	return _c
+}
+
+// SetReport sets the "report" edge to the DeepAnalysisReport entity.
+func (_c *RunCreate) SetReport(v *DeepAnalysisReport) *RunCreate {
+	return _c.SetReportID(v.ID)
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_c *RunCreate) Mutation() *RunMutation {
 	return _c.mutation
@@ -496,6 +516,22 @@ func (_c *RunCreate) createSpec() (*Run, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.ChatID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ReportIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   run.ReportTable,
+			Columns: []string{run.ReportColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
+	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -27,6 +29,7 @@ type RunQuery struct {
 	predicates []predicate.Run
 	withUser   *UserQuery
 	withChat   *ChatQuery
+	withReport *DeepAnalysisReportQuery
 	loadTotal  []func(context.Context, []*Run) error
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -102,6 +105,28 @@ func (_q *RunQuery) QueryChat() *ChatQuery {
 			sqlgraph.From(run.Table, run.FieldID, selector),
 			sqlgraph.To(chat.Table, chat.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, run.ChatTable, run.ChatColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryReport chains the current query on the "report" edge.
+func (_q *RunQuery) QueryReport() *DeepAnalysisReportQuery {
+	query := (&DeepAnalysisReportClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(run.Table, run.FieldID, selector),
+			sqlgraph.To(deepanalysisreport.Table, deepanalysisreport.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, run.ReportTable, run.ReportColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -303,6 +328,7 @@ func (_q *RunQuery) Clone() *RunQuery {
 		predicates: append([]predicate.Run{}, _q.predicates...),
 		withUser:   _q.withUser.Clone(),
 		withChat:   _q.withChat.Clone(),
+		withReport: _q.withReport.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -329,6 +355,17 @@ func (_q *RunQuery) WithChat(opts ...func(*ChatQuery)) *RunQuery {
 		opt(query)
 	}
 	_q.withChat = query
+	return _q
+}
+
+// WithReport tells the query-builder to eager-load the nodes that are connected to
+// the "report" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RunQuery) WithReport(opts ...func(*DeepAnalysisReportQuery)) *RunQuery {
+	query := (&DeepAnalysisReportClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withReport = query
 	return _q
 }
 
@@ -416,9 +453,10 @@ func (_q *RunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Run, err
 	var (
 		nodes       = []*Run{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withUser != nil,
 			_q.withChat != nil,
+			_q.withReport != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -451,6 +489,12 @@ func (_q *RunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Run, err
 	if query := _q.withChat; query != nil {
 		if err := _q.loadChat(ctx, query, nodes, nil,
 			func(n *Run, e *Chat) { n.Edges.Chat = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withReport; query != nil {
+		if err := _q.loadReport(ctx, query, nodes, nil,
+			func(n *Run, e *DeepAnalysisReport) { n.Edges.Report = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -520,6 +564,36 @@ func (_q *RunQuery) loadChat(ctx context.Context, query *ChatQuery, nodes []*Run
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *RunQuery) loadReport(ctx context.Context, query *DeepAnalysisReportQuery, nodes []*Run, init func(*Run), assign func(*Run, *DeepAnalysisReport)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Run)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(deepanalysisreport.FieldRunID)
+	}
+	query.Where(predicate.DeepAnalysisReport(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(run.ReportColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RunID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "run_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "run_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 )
@@ -282,9 +283,34 @@ func (_u *RunUpdate) ClearModelMaxTokens() *RunUpdate {
 	return _u
 }
 
+// SetReportID sets the "report" edge to the DeepAnalysisReport entity by ID.
+func (_u *RunUpdate) SetReportID(id string) *RunUpdate {
+	_u.mutation.SetReportID(id)
+	return _u
+}
+
+// SetNillableReportID sets the "report" edge to the DeepAnalysisReport entity by ID if the given value is not nil.
+func (_u *RunUpdate) SetNillableReportID(id *string) *RunUpdate {
+	if id != nil {
+		_u = _u.SetReportID(*id)
+	}
+	return _u
+}
+
+// SetReport sets the "report" edge to the DeepAnalysisReport entity.
+func (_u *RunUpdate) SetReport(v *DeepAnalysisReport) *RunUpdate {
+	return _u.SetReportID(v.ID)
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_u *RunUpdate) Mutation() *RunMutation {
 	return _u.mutation
+}
+
+// ClearReport clears the "report" edge to the DeepAnalysisReport entity.
+func (_u *RunUpdate) ClearReport() *RunUpdate {
+	_u.mutation.ClearReport()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -447,6 +473,35 @@ func (_u *RunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ModelMaxTokensCleared() {
 		_spec.ClearField(run.FieldModelMaxTokens, field.TypeInt)
+	}
+	if _u.mutation.ReportCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   run.ReportTable,
+			Columns: []string{run.ReportColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ReportIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   run.ReportTable,
+			Columns: []string{run.ReportColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -721,9 +776,34 @@ func (_u *RunUpdateOne) ClearModelMaxTokens() *RunUpdateOne {
 	return _u
 }
 
+// SetReportID sets the "report" edge to the DeepAnalysisReport entity by ID.
+func (_u *RunUpdateOne) SetReportID(id string) *RunUpdateOne {
+	_u.mutation.SetReportID(id)
+	return _u
+}
+
+// SetNillableReportID sets the "report" edge to the DeepAnalysisReport entity by ID if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableReportID(id *string) *RunUpdateOne {
+	if id != nil {
+		_u = _u.SetReportID(*id)
+	}
+	return _u
+}
+
+// SetReport sets the "report" edge to the DeepAnalysisReport entity.
+func (_u *RunUpdateOne) SetReport(v *DeepAnalysisReport) *RunUpdateOne {
+	return _u.SetReportID(v.ID)
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_u *RunUpdateOne) Mutation() *RunMutation {
 	return _u.mutation
+}
+
+// ClearReport clears the "report" edge to the DeepAnalysisReport entity.
+func (_u *RunUpdateOne) ClearReport() *RunUpdateOne {
+	_u.mutation.ClearReport()
+	return _u
 }
 
 // Where appends a list predicates to the RunUpdate builder.
@@ -916,6 +996,35 @@ func (_u *RunUpdateOne) sqlSave(ctx context.Context) (_node *Run, err error) {
 	}
 	if _u.mutation.ModelMaxTokensCleared() {
 		_spec.ClearField(run.FieldModelMaxTokens, field.TypeInt)
+	}
+	if _u.mutation.ReportCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   run.ReportTable,
+			Columns: []string{run.ReportColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ReportIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   run.ReportTable,
+			Columns: []string{run.ReportColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Run{config: _u.config}

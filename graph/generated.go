@@ -398,6 +398,7 @@ type ComplexityRoot struct {
 		SignIn              func(childComplexity int, input model.SignInInput) int
 		SignOut             func(childComplexity int) int
 		SignUp              func(childComplexity int, input model.SignUpInput) int
+		StartDeepAnalysis   func(childComplexity int, input model.StartDeepAnalysisInput) int
 		UpdateChat          func(childComplexity int, id string, input model.UpdateChatInput) int
 		UpdateModelSettings func(childComplexity int, input model.UpdateModelSettingsInput) int
 		UpdateTemplate      func(childComplexity int, id string, input model.UpdateTemplateInput) int
@@ -465,6 +466,7 @@ type ComplexityRoot struct {
 		ModelName        func(childComplexity int) int
 		ModelProvider    func(childComplexity int) int
 		ModelTemperature func(childComplexity int) int
+		Report           func(childComplexity int) int
 		StartedAt        func(childComplexity int) int
 		Status           func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
@@ -617,6 +619,7 @@ type MutationResolver interface {
 	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
 	LoadSampleDataset(ctx context.Context) (*ent.Dataset, error)
 	DeleteDataset(ctx context.Context, id string) (string, error)
+	StartDeepAnalysis(ctx context.Context, input model.StartDeepAnalysisInput) (*ent.Run, error)
 	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
 	DeleteReport(ctx context.Context, id string) (string, error)
 	UpdateModelSettings(ctx context.Context, input model.UpdateModelSettingsInput) (*model.ModelSettings, error)
@@ -2253,6 +2256,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(model.SignUpInput)), true
+	case "Mutation.startDeepAnalysis":
+		if e.ComplexityRoot.Mutation.StartDeepAnalysis == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startDeepAnalysis_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartDeepAnalysis(childComplexity, args["input"].(model.StartDeepAnalysisInput)), true
 	case "Mutation.updateChat":
 		if e.ComplexityRoot.Mutation.UpdateChat == nil {
 			break
@@ -2607,6 +2621,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Run.ModelTemperature(childComplexity), true
+	case "Run.report":
+		if e.ComplexityRoot.Run.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Report(childComplexity), true
 	case "Run.startedAt":
 		if e.ComplexityRoot.Run.StartedAt == nil {
 			break
@@ -3158,6 +3178,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
+			graphql.NewInputUnmarshaler("StartDeepAnalysisInput", ec.unmarshalInputStartDeepAnalysisInput),
 			graphql.NewInputUnmarshaler("TemplateOrder", ec.unmarshalInputTemplateOrder),
 			graphql.NewInputUnmarshaler("TemplatePreferenceInput", ec.unmarshalInputTemplatePreferenceInput),
 			graphql.NewInputUnmarshaler("TemplateWhereInput", ec.unmarshalInputTemplateWhereInput),
@@ -3259,7 +3280,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "code.graphqls" "datasets.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "datasets.graphqls" "deep.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3274,6 +3295,7 @@ var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
 	{Name: "code.graphqls", Input: sourceData("code.graphqls"), BuiltIn: false},
 	{Name: "datasets.graphqls", Input: sourceData("datasets.graphqls"), BuiltIn: false},
+	{Name: "deep.graphqls", Input: sourceData("deep.graphqls"), BuiltIn: false},
 	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -3999,6 +4021,8 @@ func (ec *executionContext) childFields_Run(ctx context.Context, field graphql.C
 		return ec.fieldContext_Run_modelMaxTokens(ctx, field)
 	case "chat":
 		return ec.fieldContext_Run_chat(ctx, field)
+	case "report":
+		return ec.fieldContext_Run_report(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Run", field.Name)
 }
@@ -4745,6 +4769,20 @@ func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawA
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SignUpInput, error) {
 			return ec.unmarshalNSignUpInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐSignUpInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startDeepAnalysis_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartDeepAnalysisInput, error) {
+			return ec.unmarshalNStartDeepAnalysisInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐStartDeepAnalysisInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7681,14 +7719,14 @@ func (ec *executionContext) _DeepAnalysisReport_runID(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_DeepAnalysisReport_runID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "String")
+	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "ID")
 }
 
 func (ec *executionContext) _DeepAnalysisReport_goal(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReport) (ret graphql.Marshaler) {
@@ -11456,6 +11494,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteDataset(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startDeepAnalysis(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startDeepAnalysis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartDeepAnalysis(ctx, fc.Args["input"].(model.StartDeepAnalysisInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Run) graphql.Marshaler {
+			return ec.marshalNRun2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startDeepAnalysis(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startDeepAnalysis_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_rateMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13183,6 +13265,38 @@ func (ec *executionContext) fieldContext_Run_chat(_ context.Context, field graph
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Chat(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Run_report(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_report(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Report(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DeepAnalysisReport) graphql.Marshaler {
+			return ec.marshalODeepAnalysisReport2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_report(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Run",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeepAnalysisReport(ctx, field)
 		},
 	}
 	return fc, nil
@@ -23195,7 +23309,7 @@ func (ec *executionContext) unmarshalInputRunWhereInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "hasChat", "hasChatWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "hasChat", "hasChatWith", "hasReport", "hasReportWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23881,6 +23995,20 @@ func (ec *executionContext) unmarshalInputRunWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.HasChatWith = data
+		case "hasReport":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasReport"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasReport = data
+		case "hasReportWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasReportWith"))
+			data, err := ec.unmarshalODeepAnalysisReportWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasReportWith = data
 		}
 	}
 	return it, nil
@@ -24049,6 +24177,55 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 func UnmarshalSignUpInput(ctx context.Context, raw any) (model.SignUpInput, error) {
 	var out model.SignUpInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignUpInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartDeepAnalysisInput(ctx context.Context, obj any) (model.StartDeepAnalysisInput, error) {
+	var it model.StartDeepAnalysisInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chatID", "goal"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chatID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chatID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChatID = data
+		case "goal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("goal"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Goal = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartDeepAnalysisInput unmarshals raw into the StartDeepAnalysisInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartDeepAnalysisInput(ctx context.Context, raw any) (model.StartDeepAnalysisInput, error) {
+	var out model.StartDeepAnalysisInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartDeepAnalysisInput", raw, &out)
 	return out, err
 }
 
@@ -28311,6 +28488,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startDeepAnalysis":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startDeepAnalysis(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "rateMessage":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_rateMessage(ctx, field)
@@ -28828,6 +29012,12 @@ func (ec *executionContext) _Run(ctx context.Context, sel ast.SelectionSet, obj 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Run_chat(ctx, field, obj)
+				})
+		case "report":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_report(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -30804,6 +30994,11 @@ func (ec *executionContext) unmarshalNSignInInput2githubᚗcomᚋautoanalystᚋa
 
 func (ec *executionContext) unmarshalNSignUpInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐSignUpInput(ctx context.Context, v any) (model.SignUpInput, error) {
 	res, err := ec.unmarshalInputSignUpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStartDeepAnalysisInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐStartDeepAnalysisInput(ctx context.Context, v any) (model.StartDeepAnalysisInput, error) {
+	res, err := ec.unmarshalInputStartDeepAnalysisInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

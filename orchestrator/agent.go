@@ -60,6 +60,7 @@ func (a *agentSet) plannerKnown() map[string]*Agent {
 // built once from embedded files and never changes.
 type prompts struct {
 	rate, plan, agent, basicQA, fix, fixCode, name, edit, memory, correction *template.Template
+	deep                                                                     deepPrompts
 	agentSet
 }
 
@@ -88,6 +89,9 @@ func loadPrompts() (*prompts, error) {
 		if *dst, err = parse(name); err != nil {
 			return nil, fmt.Errorf("load prompt %s: %w", name, err)
 		}
+	}
+	if p.deep, err = loadDeepPrompts(parse); err != nil {
+		return nil, err
 	}
 	cfg, err := DefaultTemplateConfig()
 	if err != nil {

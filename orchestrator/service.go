@@ -21,6 +21,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/report"
 )
 
 // Executor runs code in a chat's sandboxed kernel.
@@ -68,6 +69,10 @@ type Config struct {
 	ExecTimeout time.Duration
 	// StepModels gives steps (see ModelSteps) a model of their own.
 	StepModels map[string]StepModel
+	// DeepExecTimeout bounds a deep analysis's execution step (default 5m).
+	DeepExecTimeout time.Duration
+	// Plotly provides the plotly.js that reports inline (nil: looked up per report).
+	Plotly *report.PlotlyLoader
 }
 
 // Service starts, cancels and executes runs. Safe for concurrent use.
@@ -303,6 +308,9 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 	}
 	if _, err := upd.Save(sys); err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run end")
+	}
+	if st != run.StatusSUCCEEDED {
+		s.failReport(sys, runID, st, errText) // a deep analysis's report ends FAILED too
 	}
 	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("append terminal event")

@@ -18,7 +18,11 @@ type StepModel struct {
 // ModelSteps returns the LLM steps that may have a model of their own
 // (Config.StepModels, STEP_MODELS). Agents always use the run's model.
 func ModelSteps() []string {
-	return []string{"rater", "planner", "chat_name", "memory_summary", "error_summary", "code_fix", "code_edit"}
+	return []string{
+		"rater", "planner", "chat_name", "memory_summary", "error_summary", "code_fix", "code_edit",
+		"deep_questions", "deep_planner", "deep_plan_fix", "deep_code_synthesizer", "deep_code_fix",
+		"deep_synthesizer", "deep_conclusion",
+	}
 }
 
 // stepModels checks the configured step models and meters their providers.

@@ -5,7 +5,8 @@
 // every Plotly figure interactive, the generated code (collapsible, with a
 // copy button), the conclusion with key takeaways and next steps, and print
 // styles. The page opens offline: Plotly's JavaScript is inlined (from the
-// installed plotly package, see LoadPlotly), never linked from a CDN.
+// installed plotly package, see LoadPlotly and PlotlyLoader, which also asks
+// Python's plotly for it), never linked from a CDN.
 //
 // Everything in a Report comes from a model or from code a model wrote, so
 // all of it is escaped: text is shown as text (paragraphs and "- " lists,

@@ -19,11 +19,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
 // TestNestedQueriesDoNotGrow counts the SQL statements of nested queries
-// (chats -> messages -> feedback; templates with the viewer's enabled) and
+// (chats -> messages -> feedback; templates with the viewer's enabled; runs
+// with their reports) and
 // fails when they grow with the number of rows.
 func TestNestedQueriesDoNotGrow(t *testing.T) {
 	ctx := context.Background()
@@ -62,6 +64,8 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 				m := client.Message.Create().SetUserID(uid).SetChatID(c.ID).SetSender(message.SenderAI).SetContent("a").SaveX(sys)
 				client.MessageFeedback.Create().SetUserID(uid).SetMessageID(m.ID).SetRating(3).ExecX(sys)
 			}
+			r := client.Run.Create().SetUserID(uid).SetChatID(c.ID).SetKind(run.KindDEEP_ANALYSIS).SaveX(sys)
+			client.DeepAnalysisReport.Create().SetUserID(uid).SetUUID(r.ID).SetGoal("g").SetRunID(r.ID).ExecX(sys)
 		}
 		for range chats {
 			client.AgentTemplate.Create().SetUserID(uid).SetTemplateName(fmt.Sprintf("c_%d", statements.Load())).
@@ -85,6 +89,7 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	queries := []string{
 		`{ chats { edges { node { title messages { edges { node { content feedback { rating } } } } } } } }`,
 		`{ templates { edges { node { name enabled usageCount } } } }`,
+		`{ runs { edges { node { kind report { status progressPercentage } } } } }`,
 	}
 	addRows(1, 1)
 	var small []int64

@@ -78,6 +78,8 @@ const (
 	EdgeUser = "user"
 	// EdgeChat holds the string denoting the chat edge name in mutations.
 	EdgeChat = "chat"
+	// EdgeRun holds the string denoting the run edge name in mutations.
+	EdgeRun = "run"
 	// Table holds the table name of the deepanalysisreport in the database.
 	Table = "deep_analysis_reports"
 	// UserTable is the table that holds the user relation/edge.
@@ -94,6 +96,13 @@ const (
 	ChatInverseTable = "chats"
 	// ChatColumn is the table column denoting the chat relation/edge.
 	ChatColumn = "chat_id"
+	// RunTable is the table that holds the run relation/edge.
+	RunTable = "deep_analysis_reports"
+	// RunInverseTable is the table name for the Run entity.
+	// It exists in this package in order to avoid circular dependency with the "run" package.
+	RunInverseTable = "runs"
+	// RunColumn is the table column denoting the run relation/edge.
+	RunColumn = "run_id"
 )
 
 // Columns holds all SQL columns for deepanalysisreport fields.
@@ -356,6 +365,13 @@ func ByChatField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newChatStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByRunField orders the results by run field.
+func ByRunField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRunStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newUserStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -368,6 +384,13 @@ func newChatStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ChatInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, ChatTable, ChatColumn),
+	)
+}
+func newRunStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RunInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, true, RunTable, RunColumn),
 	)
 }
 

@@ -1616,6 +1616,29 @@ func HasChatWith(preds ...predicate.Chat) predicate.DeepAnalysisReport {
 	})
 }
 
+// HasRun applies the HasEdge predicate on the "run" edge.
+func HasRun() predicate.DeepAnalysisReport {
+	return predicate.DeepAnalysisReport(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, RunTable, RunColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRunWith applies the HasEdge predicate on the "run" edge with a given conditions (other predicates).
+func HasRunWith(preds ...predicate.Run) predicate.DeepAnalysisReport {
+	return predicate.DeepAnalysisReport(func(s *sql.Selector) {
+		step := newRunStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.DeepAnalysisReport) predicate.DeepAnalysisReport {
 	return predicate.DeepAnalysisReport(sql.AndPredicates(predicates...))

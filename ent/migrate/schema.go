@@ -184,7 +184,6 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "uuid", Type: field.TypeString, Unique: true},
-		{Name: "run_id", Type: field.TypeString, Nullable: true},
 		{Name: "goal", Type: field.TypeString, Size: 2147483647},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "RUNNING", "COMPLETED", "FAILED"}, Default: "PENDING"},
 		{Name: "start_time", Type: field.TypeTime, Nullable: true},
@@ -208,6 +207,7 @@ var (
 		{Name: "estimated_cost", Type: field.TypeFloat64, Default: 0},
 		{Name: "credits_consumed", Type: field.TypeInt, Default: 0},
 		{Name: "chat_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "run_id", Type: field.TypeString, Unique: true, Nullable: true, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
 	}
 	// DeepAnalysisReportsTable holds the schema information for the "deep_analysis_reports" table.
@@ -218,8 +218,14 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deep_analysis_reports_chats_reports",
-				Columns:    []*schema.Column{DeepAnalysisReportsColumns[27]},
+				Columns:    []*schema.Column{DeepAnalysisReportsColumns[26]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "deep_analysis_reports_runs_report",
+				Columns:    []*schema.Column{DeepAnalysisReportsColumns[27]},
+				RefColumns: []*schema.Column{RunsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
@@ -592,7 +598,8 @@ func init() {
 	CodeExecutionsTable.ForeignKeys[2].RefTable = UsersTable
 	DatasetsTable.ForeignKeys[0].RefTable = UsersTable
 	DeepAnalysisReportsTable.ForeignKeys[0].RefTable = ChatsTable
-	DeepAnalysisReportsTable.ForeignKeys[1].RefTable = UsersTable
+	DeepAnalysisReportsTable.ForeignKeys[1].RefTable = RunsTable
+	DeepAnalysisReportsTable.ForeignKeys[2].RefTable = UsersTable
 	MessagesTable.ForeignKeys[0].RefTable = ChatsTable
 	MessagesTable.ForeignKeys[1].RefTable = UsersTable
 	MessageFeedbacksTable.ForeignKeys[0].RefTable = MessagesTable

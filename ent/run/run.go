@@ -56,6 +56,8 @@ const (
 	EdgeUser = "user"
 	// EdgeChat holds the string denoting the chat edge name in mutations.
 	EdgeChat = "chat"
+	// EdgeReport holds the string denoting the report edge name in mutations.
+	EdgeReport = "report"
 	// Table holds the table name of the run in the database.
 	Table = "runs"
 	// UserTable is the table that holds the user relation/edge.
@@ -72,6 +74,13 @@ const (
 	ChatInverseTable = "chats"
 	// ChatColumn is the table column denoting the chat relation/edge.
 	ChatColumn = "chat_id"
+	// ReportTable is the table that holds the report relation/edge.
+	ReportTable = "deep_analysis_reports"
+	// ReportInverseTable is the table name for the DeepAnalysisReport entity.
+	// It exists in this package in order to avoid circular dependency with the "deepanalysisreport" package.
+	ReportInverseTable = "deep_analysis_reports"
+	// ReportColumn is the table column denoting the report relation/edge.
+	ReportColumn = "run_id"
 )
 
 // Columns holds all SQL columns for run fields.
@@ -282,6 +291,13 @@ func ByChatField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newChatStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByReportField orders the results by report field.
+func ByReportField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newReportStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newUserStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -294,6 +310,13 @@ func newChatStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ChatInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, ChatTable, ChatColumn),
+	)
+}
+func newReportStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ReportInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, ReportTable, ReportColumn),
 	)
 }
 

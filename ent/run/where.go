@@ -996,6 +996,29 @@ func HasChatWith(preds ...predicate.Chat) predicate.Run {
 	})
 }
 
+// HasReport applies the HasEdge predicate on the "report" edge.
+func HasReport() predicate.Run {
+	return predicate.Run(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, ReportTable, ReportColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasReportWith applies the HasEdge predicate on the "report" edge with a given conditions (other predicates).
+func HasReportWith(preds ...predicate.DeepAnalysisReport) predicate.Run {
+	return predicate.Run(func(s *sql.Selector) {
+		step := newReportStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Run) predicate.Run {
 	return predicate.Run(sql.AndPredicates(predicates...))

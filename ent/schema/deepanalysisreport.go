@@ -57,6 +57,8 @@ func (DeepAnalysisReport) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.From("chat", Chat.Type).Ref("reports").Field("chat_id").Unique().
 			Annotations(entgql.Skip()),
+		edge.From("run", Run.Type).Ref("report").Field("run_id").Unique().
+			Annotations(entgql.Skip()),
 	}
 }
 

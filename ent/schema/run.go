@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -55,6 +56,8 @@ func (Run) Edges() []ent.Edge {
 		edge.From("user", User.Type).Ref("runs").Field("user_id").Unique().Required().Immutable().
 			Annotations(entgql.Skip()),
 		edge.From("chat", Chat.Type).Ref("runs").Field("chat_id").Unique().Immutable(),
+		// Report is the DeepAnalysisReport of a DEEP_ANALYSIS run.
+		edge.To("report", DeepAnalysisReport.Type).Unique().Annotations(entsql.OnDelete(entsql.SetNull)),
 	}
 }
 

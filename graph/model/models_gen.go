@@ -260,6 +260,13 @@ type SignUpInput struct {
 	Name     *string `json:"name,omitempty"`
 }
 
+type StartDeepAnalysisInput struct {
+	// One of the viewer's chats: its datasets are analysed in its kernel.
+	ChatID string `json:"chatID"`
+	// What to find out: 1 to 4,000 characters.
+	Goal string `json:"goal"`
+}
+
 type Subscription struct {
 }
 

@@ -243,7 +243,7 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 	best := attempt{score: -1}
 	for try := 1; ; try++ {
 		t.rc.emit(EventAgentCode, EventData{Agent: "deep_code_synthesizer", Code: code, Text: fmt.Sprintf("attempt %d of %d", try, maxSynthesisTries)})
-		res, err := s.runDeepCode(d, code, s.cfg.ExecTimeout)
+		res, err := s.runDeepCode(d, code, s.deepExecTimeout())
 		if err != nil {
 			return err
 		}
@@ -284,22 +284,28 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 	return nil
 }
 
-// deepExecute is step 5: the chosen script runs once more with the deep
-// analysis's own limit (DEEP_EXEC_TIMEOUT), and its output and figures go
-// into the report. When it fails where its check ran, the check's result
-// stays.
-func (s *Service) deepExecute(d *deepRun) error {
-	limit := s.cfg.DeepExecTimeout
-	if limit <= 0 {
-		limit = defaultDeepExecTimeout
+// deepExecTimeout is the limit of a deep analysis's executions
+// (DEEP_EXEC_TIMEOUT).
+func (s *Service) deepExecTimeout() time.Duration {
+	if s.cfg.DeepExecTimeout > 0 {
+		return s.cfg.DeepExecTimeout
 	}
-	res, err := s.runDeepCode(d, d.code, limit)
+	return defaultDeepExecTimeout
+}
+
+// deepExecute is step 5: the chosen script's output and figures go into the
+// report. The synthesis tries already ran it with the deep analysis's own
+// limit, so it runs again only when no try produced a result (a redelivered
+// run that resumes here).
+func (s *Service) deepExecute(d *deepRun) error {
+	if d.result != nil {
+		return nil
+	}
+	res, err := s.runDeepCode(d, d.code, s.deepExecTimeout())
 	if err != nil {
 		return err
 	}
-	if res.OK || d.result == nil || !d.result.OK {
-		d.result = res
-	}
+	d.result = res
 	return nil
 }
 

@@ -69,7 +69,7 @@ type Config struct {
 	ExecTimeout time.Duration
 	// StepModels gives steps (see ModelSteps) a model of their own.
 	StepModels map[string]StepModel
-	// DeepExecTimeout bounds a deep analysis's execution step (default 5m).
+	// DeepExecTimeout bounds each execution of a deep analysis (default 5m).
 	DeepExecTimeout time.Duration
 	// Plotly provides the plotly.js that reports inline (nil: looked up per report).
 	Plotly *report.PlotlyLoader

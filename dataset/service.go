@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
@@ -21,9 +24,15 @@ import (
 // DefaultMaxBytes is the default upload limit (UPLOAD_MAX_BYTES).
 const DefaultMaxBytes = 100 << 20
 
-// Profiler reads a dataset inside the sandbox.
+// Profiler reads datasets inside the sandbox: the server never parses an
+// uploaded file itself.
 type Profiler interface {
+	// Profile describes a dataset's rows and columns.
 	Profile(ctx context.Context, ds executor.Dataset) (*executor.Profile, error)
+	// Preview returns a dataset's first rows.
+	Preview(ctx context.Context, ds executor.Dataset, limit int) (*executor.Preview, error)
+	// Inspect looks at a file before it is stored.
+	Inspect(ctx context.Context, ds executor.Dataset) (*executor.Inspection, error)
 }
 
 // Service stores and profiles uploads. Safe for concurrent use.
@@ -40,6 +49,11 @@ type UploadInput struct {
 	FileName    string
 	Name        string
 	Description string
+	// Sheets are the Excel sheets to store, each as its own dataset (empty:
+	// the first sheet).
+	Sheets []string
+	// Columns are the columns to keep, in this order (empty: all).
+	Columns []string
 }
 
 // formats maps file extensions to the stored format.
@@ -51,32 +65,170 @@ var formats = map[string]entdataset.Format{
 	".json": entdataset.FormatJSON,
 }
 
-// Upload streams the file to storage, profiles it and stores the Dataset,
-// owned by the viewer in ctx.
+// maxSheets bounds the sheets one upload stores.
+const maxSheets = 20
+
+// Upload streams the file to storage, profiles it (each sheet asked for) and
+// stores one Dataset per sheet, owned by the viewer in ctx.
 func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil || v.UserID == "" {
 		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
 	}
-	fileName := filepath.Base(strings.ReplaceAll(in.FileName, "\\", "/"))
-	if fileName == "" || fileName == "." || fileName == "/" || len(fileName) > 255 {
-		return nil, errcode.Field("file", "a file name of 1 to 255 characters is required")
-	}
-	ext := strings.ToLower(filepath.Ext(fileName))
-	format, ok := formats[ext]
-	if !ok {
-		return nil, errcode.Field("file", "unsupported file type %q: upload .csv, .tsv, .txt, .xlsx or .json", ext)
+	fileName, format, err := checkFileName(in.FileName)
+	if err != nil {
+		return nil, err
 	}
 	if len(in.Description) > 10000 {
 		return nil, errcode.Field("description", "at most 10000 characters")
 	}
+	sheets, err := cleanList("sheets", in.Sheets, maxSheets)
+	if err != nil {
+		return nil, err
+	}
+	if len(sheets) > 0 && format != entdataset.FormatXLSX {
+		return nil, errcode.Field("sheets", "only Excel (.xlsx) files have sheets; this is a %s file", format)
+	}
+	columns, err := cleanList("columns", in.Columns, 10000)
+	if err != nil {
+		return nil, err
+	}
+	id := pulid.New("dts")
+	key := fmt.Sprintf("datasets/%s/%s%s", v.UserID, id, strings.ToLower(filepath.Ext(fileName)))
+	stored, err := s.put(ctx, key, in.File, format)
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{key}
+	keep := false
+	defer func() {
+		if !keep {
+			for _, k := range keys {
+				s.Store.Delete(context.WithoutCancel(ctx), k)
+			}
+		}
+	}()
+	path, err := s.Store.Path(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	fmtName := strings.ToLower(string(format))
+	if len(sheets) > 0 {
+		in, err := s.Profiler.Inspect(ctx, executor.Dataset{Path: path, Format: fmtName})
+		if err != nil {
+			return nil, readError(ctx, err, format, key)
+		}
+		if err := checkSheets(sheets, in.Sheets); err != nil {
+			return nil, err
+		}
+	}
+	type part struct {
+		sheet string
+		prof  *executor.Profile
+		cols  []schematype.DatasetColumn
+	}
+	parts := []part{{}}
+	if len(sheets) > 0 {
+		parts = parts[:0]
+		for _, sh := range sheets {
+			parts = append(parts, part{sheet: sh})
+		}
+	}
+	for i := range parts {
+		prof, err := s.Profiler.Profile(ctx, executor.Dataset{Name: "upload", Path: path, Format: fmtName, Sheet: parts[i].sheet})
+		if err != nil {
+			return nil, readError(ctx, err, format, key)
+		}
+		cols, err := chooseColumns(columnsOf(prof), columns, parts[i].sheet)
+		if err != nil {
+			return nil, err
+		}
+		parts[i].prof, parts[i].cols = prof, cols
+	}
+	base := in.Name
+	if base == "" {
+		base = fileName
+	}
+	tx, err := s.DB.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	taken := map[string]bool{}
+	out := make([]*ent.Dataset, 0, len(parts))
+	for i, p := range parts {
+		dsID, dsKey := id, key
+		if i > 0 {
+			// Each sheet keeps its own copy, so deleting one leaves the others.
+			dsID = pulid.New("dts")
+			dsKey = fmt.Sprintf("datasets/%s/%s%s", v.UserID, dsID, filepath.Ext(key))
+			if err := s.copy(ctx, key, dsKey); err != nil {
+				return nil, err
+			}
+			keys = append(keys, dsKey)
+		}
+		name := base
+		switch {
+		case len(parts) > 1 && in.Name != "":
+			name = in.Name + "_" + p.sheet
+		case len(parts) > 1 || (p.sheet != "" && in.Name == ""):
+			name = p.sheet
+		}
+		ident, err := s.uniqueName(ctx, v.UserID, Identifier(name), taken)
+		if err != nil {
+			return nil, err
+		}
+		taken[ident] = true
+		c := tx.Dataset.Create().
+			SetID(dsID).
+			SetUserID(v.UserID).
+			SetName(ident).
+			SetFileName(fileName).
+			SetDescription(in.Description).
+			SetFormat(format).
+			SetSizeBytes(stored.Size).
+			SetSha256(stored.SHA256).
+			SetStorageKey(dsKey).
+			SetRowCount(p.prof.RowCount).
+			SetColumns(p.cols)
+		if p.sheet != "" {
+			c.SetSheet(p.sheet)
+		}
+		d, err := c.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("save dataset: %w", err)
+		}
+		out = append(out, d.Unwrap())
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit datasets: %w", err)
+	}
+	keep = true
+	return out, nil
+}
+
+// checkFileName returns the base name of an uploaded file and its format.
+func checkFileName(name string) (string, entdataset.Format, error) {
+	fileName := filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if fileName == "" || fileName == "." || fileName == "/" || len(fileName) > 255 {
+		return "", "", errcode.Field("file", "a file name of 1 to 255 characters is required")
+	}
+	ext := strings.ToLower(filepath.Ext(fileName))
+	format, ok := formats[ext]
+	if !ok {
+		return "", "", errcode.Field("file", "unsupported file type %q: upload .csv, .tsv, .txt, .xlsx or .json", ext)
+	}
+	return fileName, format, nil
+}
+
+// put streams an upload to key under the size limit and checks that its
+// bytes can be of format. On an error nothing is left stored.
+func (s *Service) put(ctx context.Context, key string, r io.Reader, format entdataset.Format) (*Stored, error) {
 	max := s.MaxBytes
 	if max <= 0 {
 		max = DefaultMaxBytes
 	}
-	id := pulid.New("dts")
-	key := fmt.Sprintf("datasets/%s/%s%s", v.UserID, id, ext)
-	stored, err := s.Store.Put(ctx, key, in.File, max)
+	stored, err := s.Store.Put(ctx, key, r, max)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, &errcode.Error{Code: errcode.LimitExceeded, Field: "file",
 			Message: fmt.Sprintf("file is larger than the upload limit of %d bytes (UPLOAD_MAX_BYTES)", max)}
@@ -84,72 +236,150 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 	if err != nil {
 		return nil, fmt.Errorf("store upload: %w", err)
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			s.Store.Delete(context.WithoutCancel(ctx), key)
-		}
-	}()
 	if stored.Size == 0 {
-		return nil, errcode.Field("file", "the file is empty")
+		err = errcode.Field("file", "the file is empty")
+	} else {
+		err = checkContent(format, stored.Head)
 	}
-	if err := checkContent(format, stored.Head); err != nil {
+	if err != nil {
+		s.Store.Delete(context.WithoutCancel(ctx), key)
 		return nil, err
 	}
-	path, err := s.Store.Path(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	prof, err := s.Profiler.Profile(ctx, executor.Dataset{Name: "upload", Path: path, Format: strings.ToLower(string(format))})
-	if err != nil {
-		if errors.Is(err, executor.ErrSandboxUnavailable) {
-			return nil, errcode.New(errcode.Unavailable, "the sandbox that reads datasets is unavailable")
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var perr *executor.Error
-		if errors.As(err, &perr) {
-			return nil, errcode.Field("file", "could not be read as %s: %s: %s", format, perr.Type, perr.Message)
-		}
-		if errors.Is(err, executor.ErrDatasetLoad) || errors.Is(err, executor.ErrInvalidRequest) {
-			return nil, errcode.Field("file", "could not be read as %s", format)
-		}
-		return nil, fmt.Errorf("profile upload %s: %w", key, err)
-	}
-	name := in.Name
-	if name == "" {
-		name = fileName
-	}
-	ident, err := s.uniqueName(ctx, v.UserID, Identifier(name))
-	if err != nil {
-		return nil, err
-	}
-	cols := make([]schematype.DatasetColumn, len(prof.Columns))
-	for i, c := range prof.Columns {
-		cols[i] = schematype.DatasetColumn{Name: c.Name, Dtype: c.Dtype, NullCount: c.NullCount}
-	}
-	d, err := s.DB.Dataset.Create().
-		SetID(id).
-		SetUserID(v.UserID).
-		SetName(ident).
-		SetFileName(fileName).
-		SetDescription(in.Description).
-		SetFormat(format).
-		SetSizeBytes(stored.Size).
-		SetSha256(stored.SHA256).
-		SetStorageKey(key).
-		SetRowCount(prof.RowCount).
-		SetColumns(cols).
-		Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("save dataset: %w", err)
-	}
-	keep = true
-	return []*ent.Dataset{d}, nil
+	return stored, nil
 }
 
-func (s *Service) uniqueName(ctx context.Context, userID, ident string) (string, error) {
+// copy stores a copy of the file at src under dst.
+func (s *Service) copy(ctx context.Context, src, dst string) error {
+	p, err := s.Store.Path(ctx, src)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("copy upload: %w", err)
+	}
+	defer f.Close()
+	if _, err := s.Store.Put(ctx, dst, f, math.MaxInt64-1); err != nil {
+		return fmt.Errorf("copy upload: %w", err)
+	}
+	return nil
+}
+
+// readError turns a failure to read an upload in the sandbox into an error
+// for the client.
+func readError(ctx context.Context, err error, format entdataset.Format, key string) error {
+	if errors.Is(err, executor.ErrSandboxUnavailable) {
+		return errcode.New(errcode.Unavailable, "the sandbox that reads datasets is unavailable")
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var perr *executor.Error
+	if errors.As(err, &perr) {
+		return errcode.Field("file", "could not be read as %s: %s: %s", format, perr.Type, perr.Message)
+	}
+	if errors.Is(err, executor.ErrDatasetLoad) || errors.Is(err, executor.ErrInvalidRequest) {
+		return errcode.Field("file", "could not be read as %s", format)
+	}
+	return fmt.Errorf("read upload %s: %w", key, err)
+}
+
+// cleanList trims the names of a list argument, refusing empty names,
+// repeats and more than max names.
+func cleanList(field string, in []string, max int) ([]string, error) {
+	if len(in) > max {
+		return nil, errcode.Field(field, "at most %d names", max)
+	}
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for _, n := range in {
+		n = strings.TrimSpace(n)
+		if n == "" || len(n) > 255 {
+			return nil, errcode.Field(field, "names must be 1 to 255 characters")
+		}
+		if seen[n] {
+			return nil, errcode.Field(field, "%q is named twice", n)
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// checkSheets refuses a sheet the workbook does not have, naming it.
+func checkSheets(want, have []string) error {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return errcode.Field("sheets", "the workbook has no sheet named %q; its sheets are %s", w, quoteList(have))
+		}
+	}
+	return nil
+}
+
+// chooseColumns keeps the columns named in want, in that order (all of them
+// when want is empty), refusing a name the dataset does not have.
+func chooseColumns(cols []schematype.DatasetColumn, want []string, sheet string) ([]schematype.DatasetColumn, error) {
+	if len(want) == 0 {
+		return cols, nil
+	}
+	byName := make(map[string]schematype.DatasetColumn, len(cols))
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		byName[c.Name] = c
+		names[i] = c.Name
+	}
+	out := make([]schematype.DatasetColumn, 0, len(want))
+	for _, w := range want {
+		c, ok := byName[w]
+		if !ok {
+			where := "the file"
+			if sheet != "" {
+				where = fmt.Sprintf("sheet %q", sheet)
+			}
+			return nil, errcode.Field("columns", "%s has no column named %q; its columns are %s", where, w, quoteList(names))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// columnsOf converts a sandbox profile into stored columns.
+func columnsOf(p *executor.Profile) []schematype.DatasetColumn {
+	cols := make([]schematype.DatasetColumn, len(p.Columns))
+	for i, c := range p.Columns {
+		distinct := c.DistinctCount
+		col := schematype.DatasetColumn{Name: c.Name, Dtype: c.Dtype, NullCount: c.NullCount,
+			DistinctCount: &distinct, Min: c.Min, Max: c.Max}
+		for _, t := range c.TopValues {
+			col.TopValues = append(col.TopValues, schematype.ValueCount{Value: t.Value, Count: t.Count})
+		}
+		cols[i] = col
+	}
+	return cols
+}
+
+// quoteList is names quoted and joined, cut after 20.
+func quoteList(names []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i == 20 {
+			fmt.Fprintf(&b, ", ... (%d more)", len(names)-20)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", n)
+	}
+	if len(names) == 0 {
+		return "(none)"
+	}
+	return b.String()
+}
+
+// uniqueName returns ident, or ident with a numeric suffix, so that it is not
+// the name of another of the user's datasets nor in taken.
+func (s *Service) uniqueName(ctx context.Context, userID, ident string, taken map[string]bool) (string, error) {
 	names, err := s.DB.Dataset.Query().
 		Where(entdataset.UserID(userID), entdataset.NameHasPrefix(ident)).
 		Select(entdataset.FieldName).
@@ -157,11 +387,14 @@ func (s *Service) uniqueName(ctx context.Context, userID, ident string) (string,
 	if err != nil {
 		return "", fmt.Errorf("list dataset names: %w", err)
 	}
-	taken := make(map[string]bool, len(names))
-	for _, n := range names {
-		taken[n] = true
+	all := make(map[string]bool, len(names)+len(taken))
+	for n := range taken {
+		all[n] = true
 	}
-	return Unique(ident, taken), nil
+	for _, n := range names {
+		all[n] = true
+	}
+	return Unique(ident, all), nil
 }
 
 // checkContent refuses files whose bytes do not match their extension.
@@ -188,7 +421,17 @@ func (s *Service) Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Data
 		if err != nil {
 			return nil, fmt.Errorf("locate dataset %s: %w", d.ID, err)
 		}
-		out = append(out, executor.Dataset{Name: d.Name, Path: p, Format: strings.ToLower(string(d.Format)), Sheet: d.Sheet})
+		out = append(out, executor.Dataset{Name: d.Name, Path: p, Format: strings.ToLower(string(d.Format)), Sheet: d.Sheet,
+			Columns: columnNames(d.Columns)})
 	}
 	return out, nil
+}
+
+// columnNames are the names of stored columns: the columns a kernel keeps.
+func columnNames(cols []schematype.DatasetColumn) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
 }

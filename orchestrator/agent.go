@@ -59,7 +59,7 @@ func (a *agentSet) plannerKnown() map[string]*Agent {
 // of the default templates configuration that need no premium plan). It is
 // built once from embedded files and never changes.
 type prompts struct {
-	rate, plan, agent, basicQA, fix, fixCode, name, edit *template.Template
+	rate, plan, agent, basicQA, fix, fixCode, name, edit, describe *template.Template
 	agentSet
 }
 
@@ -83,6 +83,7 @@ func loadPrompts() (*prompts, error) {
 	var err error
 	for name, dst := range map[string]**template.Template{
 		"rate": &p.rate, "plan": &p.plan, "agent": &p.agent, "basic_qa_agent": &p.basicQA, "fix": &p.fix, "fix_code": &p.fixCode, "name": &p.name, "edit": &p.edit,
+		"describe": &p.describe,
 	} {
 		if *dst, err = parse(name); err != nil {
 			return nil, fmt.Errorf("load prompt %s: %w", name, err)

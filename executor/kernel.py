@@ -538,8 +538,29 @@ def clean_frame(frame):
             empty[c] = empty[c] | frame[c].map(lambda v: isinstance(v, str) and v.strip() == "")
         except Exception:
             pass
-    frame = frame.loc[~empty.all(axis=1), ~empty.all(axis=0).values]
+    drop_rows = empty.all(axis=1)
+    frame = frame.loc[~drop_rows, ~empty.all(axis=0).values]
+    if drop_rows.any():
+        frame = restore_integers(frame.copy())
     return frame.reset_index(drop=True)
+
+
+def restore_integers(frame):
+    """Gives back their integer type to the columns that empty rows made float.
+
+    pandas reads a column of integers with an empty row as float (the row's
+    NaN); once that row is dropped, a float column without a missing value
+    whose values are all whole numbers is integer again.
+    """
+    np = M["np"]
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype.kind != "f" or len(col) == 0 or col.isna().any():
+            continue
+        values = col.to_numpy()
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2 ** 53):
+            frame[c] = col.astype("int64")
+    return frame
 
 
 BINARY_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}

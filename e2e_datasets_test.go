@@ -259,8 +259,8 @@ func TestDatasetOperations(t *testing.T) {
 			t.Fatalf("Region profile %+v", region)
 		}
 		srv.must(alice, datasetQuery, map[string]any{"id": villes.ID, "limit": 1}, &d)
-		if p := d.Node.Preview; p == nil || fmt.Sprint(*p.Rows[0][0], *p.Rows[0][2]) != "München 3" {
-			t.Fatalf("latin-1 preview %+v", d.Node.Preview)
+		if p := d.Node.Preview; p == nil || *p.Rows[0][0]+" "+*p.Rows[0][2] != "München 3" {
+			t.Fatalf("latin-1 preview %s %s %s", *p.Rows[0][0], *p.Rows[0][1], *p.Rows[0][2])
 		}
 		// In a chat, the DataFrames are what the preview shows.
 		var c struct{ CreateChat struct{ ID string } }

@@ -203,6 +203,15 @@ func TestDatasetOperations(t *testing.T) {
 			fmt.Sprint(got.Headers) != "[Region Units Price]" || len(got.Rows) != 5 || fmt.Sprint(got.Rows[0]) != "[North 10 2.5]" {
 			t.Fatalf("inspection %s", r.Data)
 		}
+		const sheetQuery = `mutation($f: Upload!, $sheet: String) { inspectUpload(file: $f, sheet: $sheet) { headers rows } }`
+		r = srv.upload(alice, sheetQuery, map[string]any{"f": nil, "sheet": "Targets"}, "f", "regions.xlsx", bytes.NewReader(workbook))
+		if len(r.Errors) > 0 || json.Unmarshal(r.Data, &in) != nil || fmt.Sprint(in.InspectUpload.Headers) != "[region target]" || len(in.InspectUpload.Rows) != 3 {
+			t.Fatalf("inspect sheet Targets: %s %+v", r.Data, r.Errors)
+		}
+		r = srv.upload(alice, sheetQuery, map[string]any{"f": nil, "sheet": "Budget"}, "f", "regions.xlsx", bytes.NewReader(workbook))
+		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "sheet" || !strings.Contains(r.Errors[0].Message, `"Budget"`) {
+			t.Fatalf("inspect an unknown sheet: %+v", r.Errors)
+		}
 	})
 
 	upload := func(t *testing.T, token, name string, content []byte, vars map[string]any) []uploaded {

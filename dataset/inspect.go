@@ -8,21 +8,27 @@ import (
 	"strings"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	entdataset "github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 // Inspect reads an upload in the sandbox without storing it: its Excel
 // sheets, the encoding and delimiter of a CSV, the headers and the first 10
-// rows as text, so that a client can choose sheets and columns before
-// uploading. The file lives in a temporary directory until Inspect returns.
-func (s *Service) Inspect(ctx context.Context, file io.Reader, name string) (*executor.Inspection, error) {
+// rows as text (of sheet, or the first sheet), so that a client can choose
+// sheets and columns before uploading. The file lives in a temporary
+// directory until Inspect returns.
+func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet string) (*executor.Inspection, error) {
 	if v := viewer.FromContext(ctx); v == nil || v.UserID == "" {
 		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
 	}
 	fileName, format, err := checkFileName(name)
 	if err != nil {
 		return nil, err
+	}
+	sheet = strings.TrimSpace(sheet)
+	if sheet != "" && format != entdataset.FormatXLSX {
+		return nil, errcode.Field("sheet", "only Excel (.xlsx) files have sheets; this is a %s file", format)
 	}
 	dir, err := os.MkdirTemp("", "autoanalyst-inspect-")
 	if err != nil {
@@ -38,8 +44,19 @@ func (s *Service) Inspect(ctx context.Context, file io.Reader, name string) (*ex
 	if err != nil {
 		return nil, err
 	}
-	in, err := s.Profiler.Inspect(ctx, executor.Dataset{Path: path, Format: strings.ToLower(string(format))})
+	ds := executor.Dataset{Path: path, Format: strings.ToLower(string(format))}
+	in, err := s.Profiler.Inspect(ctx, ds)
 	if err != nil {
+		return nil, readError(ctx, err, format, fileName)
+	}
+	if sheet == "" || (len(in.Sheets) > 0 && in.Sheets[0] == sheet) {
+		return in, nil
+	}
+	if err := checkSheets("sheet", []string{sheet}, in.Sheets); err != nil {
+		return nil, err
+	}
+	ds.Sheet = sheet
+	if in, err = s.Profiler.Inspect(ctx, ds); err != nil {
 		return nil, readError(ctx, err, format, fileName)
 	}
 	return in, nil

@@ -118,7 +118,7 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 		if err != nil {
 			return nil, readError(ctx, err, format, key)
 		}
-		if err := checkSheets(sheets, in.Sheets); err != nil {
+		if err := checkSheets("sheets", sheets, in.Sheets); err != nil {
 			return nil, err
 		}
 	}
@@ -306,11 +306,12 @@ func cleanList(field string, in []string, max int) ([]string, error) {
 	return out, nil
 }
 
-// checkSheets refuses a sheet the workbook does not have, naming it.
-func checkSheets(want, have []string) error {
+// checkSheets refuses a sheet the workbook does not have, naming it (an
+// error on field).
+func checkSheets(field string, want, have []string) error {
 	for _, w := range want {
 		if !slices.Contains(have, w) {
-			return errcode.Field("sheets", "the workbook has no sheet named %q; its sheets are %s", w, quoteList(have))
+			return errcode.Field(field, "the workbook has no sheet named %q; its sheets are %s", w, quoteList(have))
 		}
 	}
 	return nil

@@ -158,7 +158,7 @@ func TestProfileOfAnOlderDataset(t *testing.T) {
 
 func TestInspectStoresNothing(t *testing.T) {
 	s, ctx := newService(t)
-	in, err := s.Inspect(ctx, strings.NewReader("x;y\n1;2\n"), "a.csv")
+	in, err := s.Inspect(ctx, strings.NewReader("x;y\n1;2\n"), "a.csv", "")
 	if err != nil || in.Delimiter != ";" || strings.Join(in.Headers, ",") != "x,y" {
 		t.Fatalf("inspection %+v, %v", in, err)
 	}
@@ -175,9 +175,38 @@ func TestInspectStoresNothing(t *testing.T) {
 		{"a.csv", "a\x00b", errcode.BadUserInput},
 		{"a.csv", strings.Repeat("x", 2<<20), errcode.LimitExceeded},
 	} {
-		_, err := s.Inspect(ctx, strings.NewReader(tt.content), tt.file)
+		_, err := s.Inspect(ctx, strings.NewReader(tt.content), tt.file, "")
 		if e, ok := errcode.As(err); !ok || e.Code != tt.code || e.Field != "file" {
 			t.Errorf("inspect %s of %d bytes: %v; want %s", tt.file, len(tt.content), err, tt.code)
+		}
+	}
+}
+
+func TestInspectSheet(t *testing.T) {
+	s, ctx := newService(t)
+	book, err := os.ReadFile("../testdata/regions.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		file, sheet, headers string
+		field, want          string // of the error, when it fails
+	}{
+		{"r.xlsx", "", "Region,Units,Price", "", ""},
+		{"r.xlsx", "Sales", "Region,Units,Price", "", ""},
+		{"r.xlsx", "Targets", "region,target", "", ""},
+		{"r.xlsx", "Budget", "", "sheet", `no sheet named "Budget"`},
+		{"r.csv", "Sales", "", "sheet", "only Excel"},
+	} {
+		in, err := s.Inspect(ctx, bytes.NewReader(book), tt.file, tt.sheet)
+		if tt.field != "" {
+			if e, ok := errcode.As(err); !ok || e.Field != tt.field || !strings.Contains(e.Message, tt.want) {
+				t.Errorf("sheet %q of %s: %v; want an error on %s saying %q", tt.sheet, tt.file, err, tt.field, tt.want)
+			}
+			continue
+		}
+		if err != nil || strings.Join(in.Headers, ",") != tt.headers || strings.Join(in.Sheets, ",") != "Sales,Targets" {
+			t.Errorf("sheet %q: %+v, %v", tt.sheet, in, err)
 		}
 	}
 }

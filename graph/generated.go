@@ -410,7 +410,7 @@ type ComplexityRoot struct {
 		EditCode            func(childComplexity int, input model.EditCodeInput) int
 		ExecuteCode         func(childComplexity int, input model.ExecuteCodeInput) int
 		FixCode             func(childComplexity int, input model.FixCodeInput) int
-		InspectUpload       func(childComplexity int, file graphql.Upload) int
+		InspectUpload       func(childComplexity int, file graphql.Upload, sheet *string) int
 		LoadSampleDataset   func(childComplexity int) int
 		RateMessage         func(childComplexity int, input model.RateMessageInput) int
 		SendMessage         func(childComplexity int, input model.SendMessageInput) int
@@ -655,7 +655,7 @@ type MutationResolver interface {
 	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
 	LoadSampleDataset(ctx context.Context) (*ent.Dataset, error)
 	DeleteDataset(ctx context.Context, id string) (string, error)
-	InspectUpload(ctx context.Context, file graphql.Upload) (*model.UploadInspection, error)
+	InspectUpload(ctx context.Context, file graphql.Upload, sheet *string) (*model.UploadInspection, error)
 	DescribeDatasets(ctx context.Context, ids []string) (*ent.Run, error)
 	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
 	DeleteReport(ctx context.Context, id string) (string, error)
@@ -2309,7 +2309,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.InspectUpload(childComplexity, args["file"].(graphql.Upload)), true
+		return e.ComplexityRoot.Mutation.InspectUpload(childComplexity, args["file"].(graphql.Upload), args["sheet"].(*string)), true
 	case "Mutation.loadSampleDataset":
 		if e.ComplexityRoot.Mutation.LoadSampleDataset == nil {
 			break
@@ -4939,6 +4939,14 @@ func (ec *executionContext) field_Mutation_inspectUpload_args(ctx context.Contex
 		return nil, err
 	}
 	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sheet",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sheet"] = arg1
 	return args, nil
 }
 
@@ -12039,7 +12047,7 @@ func (ec *executionContext) _Mutation_inspectUpload(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().InspectUpload(ctx, fc.Args["file"].(graphql.Upload))
+			return ec.Resolvers.Mutation().InspectUpload(ctx, fc.Args["file"].(graphql.Upload), fc.Args["sheet"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadInspection) graphql.Marshaler {

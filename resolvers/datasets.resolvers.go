@@ -63,11 +63,15 @@ func (r *mutationResolver) DeleteDataset(ctx context.Context, id string) (string
 }
 
 // InspectUpload is the resolver for the inspectUpload field.
-func (r *mutationResolver) InspectUpload(ctx context.Context, file graphql.Upload) (*model.UploadInspection, error) {
+func (r *mutationResolver) InspectUpload(ctx context.Context, file graphql.Upload, sheet *string) (*model.UploadInspection, error) {
 	if _, err := requireViewer(ctx); err != nil {
 		return nil, err
 	}
-	in, err := r.Datasets.Inspect(ctx, file.File, file.Filename)
+	sh := ""
+	if sheet != nil {
+		sh = *sheet
+	}
+	in, err := r.Datasets.Inspect(ctx, file.File, file.Filename, sh)
 	if err != nil {
 		return nil, err
 	}

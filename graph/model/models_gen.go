@@ -322,7 +322,7 @@ type UploadInspection struct {
 	Encoding *string `json:"encoding,omitempty"`
 	// The delimiter found in a CSV (, ; tab |); null for other formats.
 	Delimiter *string `json:"delimiter,omitempty"`
-	// The column headers, trimmed (of the first sheet of a workbook).
+	// The column headers, trimmed (of the sheet asked for, or the first sheet of a workbook).
 	Headers []string `json:"headers"`
 	// The first 10 rows that are not empty, each cell as text ("" when empty).
 	Rows [][]string `json:"rows"`

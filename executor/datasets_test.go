@@ -136,6 +136,11 @@ func TestPreview(t *testing.T) {
 	if out := runOK(t, e, "cleaned", []Dataset{{Name: "p", Path: path, Format: "csv"}}, "print(p.shape, list(p.columns))"); out != "(3, 2) ['a', 'b']\n" {
 		t.Fatalf("the kernel loads %q", out)
 	}
+	// Headers that are the same once trimmed stay apart.
+	dup, err := e.Preview(context.Background(), Dataset{Path: writeFile(t, "d.csv", []byte("a, a,\n1,2,3\n")), Format: "csv"}, 1)
+	if err != nil || !reflect.DeepEqual(dup.Columns, []string{"a", "a_2", "Unnamed: 2"}) {
+		t.Fatalf("preview of repeated headers: %+v, %v", dup, err)
+	}
 	if _, err := e.Preview(context.Background(), Dataset{Path: path, Format: "csv"}, 0); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("a preview of 0 rows: %v", err)
 	}

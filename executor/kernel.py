@@ -527,7 +527,7 @@ def clean_frame(frame):
         base, n = name, 1
         while name in seen:
             n += 1
-            name = "%s_%d" % (base, n) if isinstance(base, str) else "%s_%d" % (str(base), n)
+            name = "%s_%d" % (base, n)
         seen.add(name)
         names.append(name)
     frame.columns = names
@@ -535,9 +535,10 @@ def clean_frame(frame):
     obj = frame.select_dtypes(include=["object"]).columns
     for c in obj:
         try:
-            empty[c] = empty[c] | frame[c].map(lambda v: isinstance(v, str) and v.strip() == "")
-        except Exception:
-            pass
+            # Cells of blanks are empty too (non-strings give NaN, not equal).
+            empty[c] = empty[c] | frame[c].str.strip().eq("")
+        except (AttributeError, TypeError):
+            pass  # no strings in the column
     drop_rows = empty.all(axis=1)
     frame = frame.loc[~drop_rows, ~empty.all(axis=0).values]
     if drop_rows.any():

@@ -392,6 +392,10 @@ var reservedNames = func() map[string]bool {
 	return m
 }()
 
+// ReservedName reports whether a dataset cannot be named name: a Python
+// keyword, a module or helper every execution has, or a Python built-in.
+func ReservedName(name string) bool { return reservedNames[name] }
+
 // normalizeDatasets validates datasets and returns them with absolute paths
 // and lower-case formats.
 func normalizeDatasets(in []Dataset) ([]Dataset, error) {

@@ -138,6 +138,12 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 		if err != nil {
 			return nil, readError(ctx, err, format, key)
 		}
+		if len(prof.Columns) == 0 {
+			if parts[i].sheet != "" {
+				return nil, errcode.Field("sheets", "sheet %q has no data", parts[i].sheet)
+			}
+			return nil, errcode.Field("file", "the file has no data (no column with a value)")
+		}
 		cols, err := chooseColumns(columnsOf(prof), columns, parts[i].sheet)
 		if err != nil {
 			return nil, err

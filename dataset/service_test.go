@@ -96,10 +96,14 @@ func TestUploadSheetsAndColumns(t *testing.T) {
 		{"unknown column", UploadInput{FileName: "regions.xlsx", Columns: []string{"Revenue"}}, "", "columns"},
 		{"a column missing from one sheet", UploadInput{FileName: "regions.xlsx", Sheets: []string{"Sales", "Targets"}, Columns: []string{"Region"}}, "", "columns"},
 		{"sheets of a CSV", UploadInput{FileName: "regions.csv", Sheets: []string{"Sales"}}, "", "sheets"},
+		{"only empty cells", UploadInput{FileName: "blank.csv", File: strings.NewReader(" , \n,\n , \n")}, "", "file"},
+		{"headers only", UploadInput{FileName: "headers.csv", File: strings.NewReader("a, b \n")}, "headers()a,b", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.in.File = bytes.NewReader(book)
+			if tt.in.File == nil {
+				tt.in.File = bytes.NewReader(book)
+			}
 			ds, err := s.Upload(ctx, tt.in)
 			if tt.field != "" {
 				e, ok := errcode.As(err)

@@ -540,7 +540,10 @@ def clean_frame(frame):
         except (AttributeError, TypeError):
             pass  # no strings in the column
     drop_rows = empty.all(axis=1)
-    frame = frame.loc[~drop_rows, ~empty.all(axis=0).values]
+    # Columns are empty when all their cells are; without rows (a file of
+    # headers only), they are kept.
+    keep_cols = ~empty.all(axis=0).values if len(frame) else [True] * frame.shape[1]
+    frame = frame.loc[~drop_rows, keep_cols]
     if drop_rows.any():
         frame = restore_integers(frame.copy())
     return frame.reset_index(drop=True)

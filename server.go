@@ -527,3 +527,11 @@ func (u unavailable) Execute(context.Context, executor.Request) (*executor.Resul
 func (u unavailable) Profile(context.Context, executor.Dataset) (*executor.Profile, error) {
 	return nil, u.err
 }
+
+func (u unavailable) Preview(context.Context, executor.Dataset, int) (*executor.Preview, error) {
+	return nil, u.err
+}
+
+func (u unavailable) Inspect(context.Context, executor.Dataset) (*executor.Inspection, error) {
+	return nil, u.err
+}

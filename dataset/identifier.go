@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
+
+	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 // MaxIdentifierLen is the longest dataset variable name.
@@ -28,7 +30,8 @@ var reserved = map[string]bool{
 
 // Identifier turns a file or display name into a Python identifier of at most
 // 30 characters: lower case, [a-z0-9_], not starting with a digit, not a
-// keyword or a kernel global. It never returns "".
+// keyword, a kernel global or a Python built-in (those get "_data"). It never
+// returns "".
 func Identifier(name string) string {
 	base := filepath.Base(name)
 	if ext := filepath.Ext(base); ext != "" && len(ext) <= 6 {
@@ -55,7 +58,7 @@ func Identifier(name string) string {
 	if len(id) > MaxIdentifierLen {
 		id = strings.TrimRight(id[:MaxIdentifierLen], "_")
 	}
-	if pythonKeywords[id] || reserved[id] {
+	if pythonKeywords[id] || reserved[id] || executor.ReservedName(id) {
 		id += "_data"
 	}
 	return id

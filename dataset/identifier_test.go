@@ -9,6 +9,8 @@ func TestIdentifier(t *testing.T) {
 		{"../../etc/passwd", "passwd"},
 		{"class.csv", "class_data"},
 		{"df.csv", "df_data"},
+		{"Input", "input_data"}, // a built-in: a sheet named Input
+		{"sum.csv", "sum_data"},
 		{"..csv", "dataset"},
 		{"ünïcödé-名前.csv", "n_c_d"},
 		{"a_very_long_file_name_that_goes_on_and_on.csv", "a_very_long_file_name_that_goe"},

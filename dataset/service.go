@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -21,9 +23,15 @@ import (
 // DefaultMaxBytes is the default upload limit (UPLOAD_MAX_BYTES).
 const DefaultMaxBytes = 100 << 20
 
-// Profiler reads a dataset inside the sandbox.
+// Profiler reads datasets inside the sandbox: the server never parses an
+// uploaded file itself.
 type Profiler interface {
+	// Profile describes a dataset's rows and columns.
 	Profile(ctx context.Context, ds executor.Dataset) (*executor.Profile, error)
+	// Preview returns a dataset's first rows.
+	Preview(ctx context.Context, ds executor.Dataset, limit int) (*executor.Preview, error)
+	// Inspect looks at a file before it is stored.
+	Inspect(ctx context.Context, ds executor.Dataset) (*executor.Inspection, error)
 }
 
 // Service stores and profiles uploads. Safe for concurrent use.
@@ -40,6 +48,11 @@ type UploadInput struct {
 	FileName    string
 	Name        string
 	Description string
+	// Sheets are the Excel sheets to store, each as its own dataset (empty:
+	// the first sheet).
+	Sheets []string
+	// Columns are the columns to keep, in this order (empty: all).
+	Columns []string
 }
 
 // formats maps file extensions to the stored format.
@@ -51,32 +64,165 @@ var formats = map[string]entdataset.Format{
 	".json": entdataset.FormatJSON,
 }
 
-// Upload streams the file to storage, profiles it and stores the Dataset,
-// owned by the viewer in ctx.
+// maxSheets bounds the sheets one upload stores.
+const maxSheets = 20
+
+// Upload streams the file to storage, profiles it (each sheet asked for) and
+// stores one Dataset per sheet, owned by the viewer in ctx.
 func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, error) {
 	v := viewer.FromContext(ctx)
 	if v == nil || v.UserID == "" {
 		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
 	}
-	fileName := filepath.Base(strings.ReplaceAll(in.FileName, "\\", "/"))
-	if fileName == "" || fileName == "." || fileName == "/" || len(fileName) > 255 {
-		return nil, errcode.Field("file", "a file name of 1 to 255 characters is required")
-	}
-	ext := strings.ToLower(filepath.Ext(fileName))
-	format, ok := formats[ext]
-	if !ok {
-		return nil, errcode.Field("file", "unsupported file type %q: upload .csv, .tsv, .txt, .xlsx or .json", ext)
+	fileName, format, err := checkFileName(in.FileName)
+	if err != nil {
+		return nil, err
 	}
 	if len(in.Description) > 10000 {
 		return nil, errcode.Field("description", "at most 10000 characters")
 	}
+	sheets, err := cleanList("sheets", in.Sheets, maxSheets)
+	if err != nil {
+		return nil, err
+	}
+	if len(sheets) > 0 && format != entdataset.FormatXLSX {
+		return nil, errcode.Field("sheets", "only Excel (.xlsx) files have sheets; this is a %s file", format)
+	}
+	columns, err := cleanList("columns", in.Columns, 10000)
+	if err != nil {
+		return nil, err
+	}
+	id := pulid.New("dts")
+	key := fmt.Sprintf("datasets/%s/%s%s", v.UserID, id, strings.ToLower(filepath.Ext(fileName)))
+	stored, err := s.put(ctx, key, in.File, format)
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{key}
+	keep := false
+	defer func() {
+		if !keep {
+			for _, k := range keys {
+				s.Store.Delete(context.WithoutCancel(ctx), k)
+			}
+		}
+	}()
+	path, err := s.Store.Path(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	fmtName := strings.ToLower(string(format))
+	if len(sheets) > 0 {
+		book, err := s.Profiler.Inspect(ctx, executor.Dataset{Path: path, Format: fmtName})
+		if err != nil {
+			return nil, readError(ctx, err, format, key)
+		}
+		if err := checkSheets("sheets", sheets, book.Sheets); err != nil {
+			return nil, err
+		}
+	}
+	type part struct {
+		sheet string
+		prof  *executor.Profile
+		cols  []schematype.DatasetColumn
+	}
+	parts := []part{{}}
+	if len(sheets) > 0 {
+		parts = parts[:0]
+		for _, sh := range sheets {
+			parts = append(parts, part{sheet: sh})
+		}
+	}
+	for i := range parts {
+		prof, err := s.Profiler.Profile(ctx, executor.Dataset{Name: "upload", Path: path, Format: fmtName, Sheet: parts[i].sheet})
+		if err != nil {
+			return nil, readError(ctx, err, format, key)
+		}
+		if len(prof.Columns) == 0 {
+			if parts[i].sheet != "" {
+				return nil, errcode.Field("sheets", "sheet %q has no data", parts[i].sheet)
+			}
+			return nil, errcode.Field("file", "the file has no data (no column with a value)")
+		}
+		cols, err := chooseColumns(columnsOf(prof), columns, parts[i].sheet)
+		if err != nil {
+			return nil, err
+		}
+		parts[i].prof, parts[i].cols = prof, cols
+	}
+	tx, err := s.DB.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	taken := map[string]bool{}
+	out := make([]*ent.Dataset, 0, len(parts))
+	for i, p := range parts {
+		dsID, dsKey := id, key
+		if i > 0 {
+			// Each sheet keeps its own copy, so deleting one leaves the others.
+			dsID = pulid.New("dts")
+			dsKey = fmt.Sprintf("datasets/%s/%s%s", v.UserID, dsID, filepath.Ext(key))
+			if err := s.copy(ctx, key, dsKey); err != nil {
+				return nil, err
+			}
+			keys = append(keys, dsKey)
+		}
+		ident, err := s.uniqueName(ctx, v.UserID, Identifier(datasetName(in.Name, fileName, p.sheet, len(parts) > 1)), taken)
+		if err != nil {
+			return nil, err
+		}
+		taken[ident] = true
+		c := tx.Dataset.Create().
+			SetID(dsID).
+			SetUserID(v.UserID).
+			SetName(ident).
+			SetFileName(fileName).
+			SetDescription(in.Description).
+			SetFormat(format).
+			SetSizeBytes(stored.Size).
+			SetSha256(stored.SHA256).
+			SetStorageKey(dsKey).
+			SetRowCount(p.prof.RowCount).
+			SetColumns(p.cols)
+		if p.sheet != "" {
+			c.SetSheet(p.sheet)
+		}
+		d, err := c.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("save dataset: %w", err)
+		}
+		out = append(out, d.Unwrap())
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit datasets: %w", err)
+	}
+	keep = true
+	return out, nil
+}
+
+// checkFileName returns the base name of an uploaded file and its format.
+func checkFileName(name string) (string, entdataset.Format, error) {
+	fileName := filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	if fileName == "" || fileName == "." || fileName == "/" || len(fileName) > 255 {
+		return "", "", errcode.Field("file", "a file name of 1 to 255 characters is required")
+	}
+	ext := strings.ToLower(filepath.Ext(fileName))
+	format, ok := formats[ext]
+	if !ok {
+		return "", "", errcode.Field("file", "unsupported file type %q: upload .csv, .tsv, .txt, .xlsx or .json", ext)
+	}
+	return fileName, format, nil
+}
+
+// put streams an upload to key under the size limit and checks that its
+// bytes can be of format. On an error nothing is left stored.
+func (s *Service) put(ctx context.Context, key string, r io.Reader, format entdataset.Format) (*Stored, error) {
 	max := s.MaxBytes
 	if max <= 0 {
 		max = DefaultMaxBytes
 	}
-	id := pulid.New("dts")
-	key := fmt.Sprintf("datasets/%s/%s%s", v.UserID, id, ext)
-	stored, err := s.Store.Put(ctx, key, in.File, max)
+	stored, err := s.Store.Put(ctx, key, r, max)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, &errcode.Error{Code: errcode.LimitExceeded, Field: "file",
 			Message: fmt.Sprintf("file is larger than the upload limit of %d bytes (UPLOAD_MAX_BYTES)", max)}
@@ -84,72 +230,57 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 	if err != nil {
 		return nil, fmt.Errorf("store upload: %w", err)
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			s.Store.Delete(context.WithoutCancel(ctx), key)
-		}
-	}()
 	if stored.Size == 0 {
-		return nil, errcode.Field("file", "the file is empty")
+		err = errcode.Field("file", "the file is empty")
+	} else {
+		err = checkContent(format, stored.Head)
 	}
-	if err := checkContent(format, stored.Head); err != nil {
+	if err != nil {
+		s.Store.Delete(context.WithoutCancel(ctx), key)
 		return nil, err
 	}
-	path, err := s.Store.Path(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	prof, err := s.Profiler.Profile(ctx, executor.Dataset{Name: "upload", Path: path, Format: strings.ToLower(string(format))})
-	if err != nil {
-		if errors.Is(err, executor.ErrSandboxUnavailable) {
-			return nil, errcode.New(errcode.Unavailable, "the sandbox that reads datasets is unavailable")
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var perr *executor.Error
-		if errors.As(err, &perr) {
-			return nil, errcode.Field("file", "could not be read as %s: %s: %s", format, perr.Type, perr.Message)
-		}
-		if errors.Is(err, executor.ErrDatasetLoad) || errors.Is(err, executor.ErrInvalidRequest) {
-			return nil, errcode.Field("file", "could not be read as %s", format)
-		}
-		return nil, fmt.Errorf("profile upload %s: %w", key, err)
-	}
-	name := in.Name
-	if name == "" {
-		name = fileName
-	}
-	ident, err := s.uniqueName(ctx, v.UserID, Identifier(name))
-	if err != nil {
-		return nil, err
-	}
-	cols := make([]schematype.DatasetColumn, len(prof.Columns))
-	for i, c := range prof.Columns {
-		cols[i] = schematype.DatasetColumn{Name: c.Name, Dtype: c.Dtype, NullCount: c.NullCount}
-	}
-	d, err := s.DB.Dataset.Create().
-		SetID(id).
-		SetUserID(v.UserID).
-		SetName(ident).
-		SetFileName(fileName).
-		SetDescription(in.Description).
-		SetFormat(format).
-		SetSizeBytes(stored.Size).
-		SetSha256(stored.SHA256).
-		SetStorageKey(key).
-		SetRowCount(prof.RowCount).
-		SetColumns(cols).
-		Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("save dataset: %w", err)
-	}
-	keep = true
-	return []*ent.Dataset{d}, nil
+	return stored, nil
 }
 
-func (s *Service) uniqueName(ctx context.Context, userID, ident string) (string, error) {
+// copy stores a copy of the file at src under dst.
+func (s *Service) copy(ctx context.Context, src, dst string) error {
+	p, err := s.Store.Path(ctx, src)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("copy upload: %w", err)
+	}
+	defer f.Close()
+	if _, err := s.Store.Put(ctx, dst, f, math.MaxInt64-1); err != nil {
+		return fmt.Errorf("copy upload: %w", err)
+	}
+	return nil
+}
+
+// readError turns a failure to read an upload in the sandbox into an error
+// for the client.
+func readError(ctx context.Context, err error, format entdataset.Format, key string) error {
+	if errors.Is(err, executor.ErrSandboxUnavailable) {
+		return errcode.New(errcode.Unavailable, "the sandbox that reads datasets is unavailable")
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var perr *executor.Error
+	if errors.As(err, &perr) {
+		return errcode.Field("file", "could not be read as %s: %s: %s", format, perr.Type, perr.Message)
+	}
+	if errors.Is(err, executor.ErrDatasetLoad) || errors.Is(err, executor.ErrInvalidRequest) {
+		return errcode.Field("file", "could not be read as %s", format)
+	}
+	return fmt.Errorf("read upload %s: %w", key, err)
+}
+
+// uniqueName returns ident, or ident with a numeric suffix, so that it is not
+// the name of another of the user's datasets nor in taken.
+func (s *Service) uniqueName(ctx context.Context, userID, ident string, taken map[string]bool) (string, error) {
 	names, err := s.DB.Dataset.Query().
 		Where(entdataset.UserID(userID), entdataset.NameHasPrefix(ident)).
 		Select(entdataset.FieldName).
@@ -157,11 +288,14 @@ func (s *Service) uniqueName(ctx context.Context, userID, ident string) (string,
 	if err != nil {
 		return "", fmt.Errorf("list dataset names: %w", err)
 	}
-	taken := make(map[string]bool, len(names))
-	for _, n := range names {
-		taken[n] = true
+	all := make(map[string]bool, len(names)+len(taken))
+	for n := range taken {
+		all[n] = true
 	}
-	return Unique(ident, taken), nil
+	for _, n := range names {
+		all[n] = true
+	}
+	return Unique(ident, all), nil
 }
 
 // checkContent refuses files whose bytes do not match their extension.
@@ -188,7 +322,8 @@ func (s *Service) Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Data
 		if err != nil {
 			return nil, fmt.Errorf("locate dataset %s: %w", d.ID, err)
 		}
-		out = append(out, executor.Dataset{Name: d.Name, Path: p, Format: strings.ToLower(string(d.Format)), Sheet: d.Sheet})
+		out = append(out, executor.Dataset{Name: d.Name, Path: p, Format: strings.ToLower(string(d.Format)), Sheet: d.Sheet,
+			Columns: columnNames(d.Columns)})
 	}
 	return out, nil
 }

@@ -32,6 +32,18 @@
 //     "# <agent_name> code start" and "# <agent_name> code end", and the error
 //     names the block containing the failing line.
 //
+// # Reading datasets
+//
+// Datasets are parsed only inside the sandbox, by the kernel: CSV with its
+// encoding detected (UTF-8 with or without BOM, Windows-1252, ISO-8859-1) and
+// its delimiter sniffed, Excel sheets through openpyxl, JSON records. Headers
+// are trimmed (and made unique), empty rows and columns dropped, and
+// Dataset.Columns, when set, keeps those columns in that order. Profile,
+// Preview and Inspect read one file in a fork of a kernel without datasets
+// of its own: a profile per column (dtype, nulls, distinct values, range or
+// most frequent values), the first rows as text, or, before a file is stored,
+// its sheets, encoding, delimiter, headers and first rows.
+//
 // # Isolation
 //
 // With Config.Sandbox, each kernel runs in bubblewrap: all namespaces unshared

@@ -262,23 +262,63 @@ func (e *Executor) Execute(ctx context.Context, req Request) (*Result, error) {
 }
 
 // Profile reads ds inside the sandbox and returns its row count and, per
-// column, the name, the pandas dtype and the number of nulls. The file is
-// never parsed in Go. Profile is safe for concurrent use.
+// column, the name, the pandas dtype, the number of nulls and of distinct
+// values, the range of numbers and the most frequent other values. The file
+// is never parsed in Go. Profile is safe for concurrent use.
 func (e *Executor) Profile(ctx context.Context, ds Dataset) (*Profile, error) {
+	var prof *Profile
+	err := e.withReader(ctx, ds, func(k *kernel, ds Dataset) error {
+		var err error
+		prof, err = k.profile(ctx, ds, e.s.ExecTimeout)
+		return err
+	})
+	return prof, err
+}
+
+// MaxPreviewRows is the most rows Preview returns.
+const MaxPreviewRows = 1000
+
+// Preview reads ds inside the sandbox, as a kernel loads it, and returns its
+// first limit rows (1 to MaxPreviewRows). Preview is safe for concurrent use.
+func (e *Executor) Preview(ctx context.Context, ds Dataset, limit int) (*Preview, error) {
+	if limit < 1 || limit > MaxPreviewRows {
+		return nil, fmt.Errorf("%w: a preview of %d rows (want 1 to %d)", ErrInvalidRequest, limit, MaxPreviewRows)
+	}
+	var p *Preview
+	err := e.withReader(ctx, ds, func(k *kernel, ds Dataset) error {
+		var err error
+		p, err = k.preview(ctx, ds, limit, e.s.ExecTimeout)
+		return err
+	})
+	return p, err
+}
+
+// Inspect looks at a file inside the sandbox before it is stored: its Excel
+// sheets, the encoding and delimiter of a CSV, and the headers and first 10
+// rows (of ds.Sheet, or the first sheet) as text. A file that cannot be read
+// fails with ErrDatasetLoad wrapping the Python *Error. Inspect is safe for
+// concurrent use.
+func (e *Executor) Inspect(ctx context.Context, ds Dataset) (*Inspection, error) {
+	var in *Inspection
+	err := e.withReader(ctx, ds, func(k *kernel, ds Dataset) error {
+		var err error
+		in, err = k.inspect(ctx, ds, e.s.ExecTimeout)
+		return err
+	})
+	return in, err
+}
+
+// withReader validates ds and runs fn on the kernel that reads single
+// datasets (it has none of its own, so a chat's kernel is never disturbed).
+func (e *Executor) withReader(ctx context.Context, ds Dataset, fn func(*kernel, Dataset) error) error {
 	if ds.Name == "" {
 		ds.Name = "data"
 	}
 	datasets, err := normalizeDatasets([]Dataset{ds})
 	if err != nil {
-		return nil, err
-	}
-	var prof *Profile
-	err = e.withKernel(ctx, profilePoolKey, nil, func(k *kernel) error {
-		var err error
-		prof, err = k.profile(ctx, datasets[0], e.s.ExecTimeout)
 		return err
-	})
-	return prof, err
+	}
+	return e.withKernel(ctx, profilePoolKey, nil, func(k *kernel) error { return fn(k, datasets[0]) })
 }
 
 // withKernel runs fn with the kernel for key and datasets locked, retrying once
@@ -351,6 +391,10 @@ var reservedNames = func() map[string]bool {
 	}
 	return m
 }()
+
+// ReservedName reports whether a dataset cannot be named name: a Python
+// keyword, a module or helper every execution has, or a Python built-in.
+func ReservedName(name string) bool { return reservedNames[name] }
 
 // normalizeDatasets validates datasets and returns them with absolute paths
 // and lower-case formats.

@@ -309,7 +309,7 @@ func (k *kernel) load(ctx context.Context, datasets []Dataset) error {
 			return fmt.Errorf("%w: dataset %q: %w", ErrDatasetLoad, ds.Name, err)
 		}
 		files = append(files, f)
-		specs[i] = datasetSpec{Name: ds.Name, Format: ds.Format, Sheet: ds.Sheet}
+		specs[i] = datasetSpec{Name: ds.Name, Format: ds.Format, Sheet: ds.Sheet, Columns: ds.Columns}
 	}
 	id := k.seq.Add(1)
 	ch := k.register(id)
@@ -501,15 +501,16 @@ func withMarker(s string) string {
 	return s + truncationMarker
 }
 
-// profile reads one dataset in a fork of the kernel and describes it.
-func (k *kernel) profile(ctx context.Context, ds Dataset, timeout time.Duration) (*Profile, error) {
+// readTask runs a task that reads one dataset (profile, preview, inspect)
+// in a fork of the kernel and returns the child's result.
+func (k *kernel) readTask(ctx context.Context, req request, ds Dataset, timeout time.Duration) (*childResult, error) {
 	f, err := os.Open(ds.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDatasetLoad, err)
 	}
 	defer f.Close()
-	spec := datasetSpec{Name: ds.Name, Format: ds.Format, Sheet: ds.Sheet}
-	r, _, err := k.run(ctx, request{Op: "profile", Dataset: &spec}, []*os.File{f}, timeout)
+	req.Dataset = &datasetSpec{Name: ds.Name, Format: ds.Format, Sheet: ds.Sheet, Columns: ds.Columns}
+	r, _, err := k.run(ctx, req, []*os.File{f}, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -522,18 +523,54 @@ func (k *kernel) profile(ctx context.Context, ds Dataset, timeout time.Duration)
 	}
 	var cr childResult
 	if err := json.Unmarshal(r.Body, &cr); err != nil {
-		return nil, fmt.Errorf("%w: unreadable profile: %w", ErrKernel, err)
+		return nil, fmt.Errorf("%w: unreadable %s result: %w", ErrKernel, req.Op, err)
 	}
 	if cr.Internal != "" {
 		return nil, fmt.Errorf("%w: %s", ErrKernel, cr.Internal)
 	}
-	if !cr.OK || cr.Profile == nil {
+	if !cr.OK {
 		if cr.Error != nil {
 			return nil, fmt.Errorf("%w: %w", ErrDatasetLoad, cr.Error)
 		}
 		return nil, fmt.Errorf("%w: unknown error", ErrDatasetLoad)
 	}
+	return &cr, nil
+}
+
+// profile reads one dataset in a fork of the kernel and describes it.
+func (k *kernel) profile(ctx context.Context, ds Dataset, timeout time.Duration) (*Profile, error) {
+	cr, err := k.readTask(ctx, request{Op: "profile"}, ds, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if cr.Profile == nil {
+		return nil, fmt.Errorf("%w: the profile is missing", ErrKernel)
+	}
 	return cr.Profile, nil
+}
+
+// preview reads one dataset in a fork of the kernel and returns its first rows.
+func (k *kernel) preview(ctx context.Context, ds Dataset, limit int, timeout time.Duration) (*Preview, error) {
+	cr, err := k.readTask(ctx, request{Op: "preview", Limit: limit}, ds, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if cr.Preview == nil {
+		return nil, fmt.Errorf("%w: the preview is missing", ErrKernel)
+	}
+	return cr.Preview, nil
+}
+
+// inspect looks at a file in a fork of the kernel without loading it whole.
+func (k *kernel) inspect(ctx context.Context, ds Dataset, timeout time.Duration) (*Inspection, error) {
+	cr, err := k.readTask(ctx, request{Op: "inspect"}, ds, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if cr.Inspection == nil {
+		return nil, fmt.Errorf("%w: the inspection is missing", ErrKernel)
+	}
+	return cr.Inspection, nil
 }
 
 // describeExit says how the kernel process ended, if it did.

@@ -10,7 +10,9 @@
 #
 #     {"op":"load","id":N,"datasets":[{"name","format","sheet"}...]}   + one fd each (SCM_RIGHTS)
 #     {"op":"exec","id":N,"code":"...","timeout":seconds}
-#     {"op":"profile","id":N,"dataset":{"name","format","sheet"},"timeout":s} + one fd
+#     {"op":"profile","id":N,"dataset":{"name","format","sheet","columns"},"timeout":s} + one fd
+#     {"op":"preview","id":N,"dataset":{...},"limit":rows,"timeout":s}        + one fd
+#     {"op":"inspect","id":N,"dataset":{"name","format","sheet"},"timeout":s} + one fd
 #     {"op":"cancel","id":N}
 #
 # Replies: {"type":"ready"}, {"type":"loaded","id"}, {"type":"started","id"},
@@ -488,34 +490,129 @@ def check_name(name, first):
         raise ValueError("dataset name %r would hide the Python built-in of that name" % name)
 
 
-def read_dataset(fd, fmt, sheet):
+def read_dataset(fd, fmt, sheet, columns=None):
+    """Reads a dataset file into a cleaned DataFrame (see clean_frame).
+
+    columns, when given, are the columns to keep, in that order (those the
+    dataset was stored with); when one of them is missing the list is out of
+    date and every column is kept.
+    """
     pd = M["pd"]
     with os.fdopen(fd, "rb", closefd=True) as f:
         fmt = (fmt or "").lower()
         if fmt == "csv":
-            return read_csv(f)
-        if fmt == "xlsx":
-            return pd.read_excel(f, sheet_name=sheet if sheet else 0, engine="openpyxl")
-        if fmt == "json":
-            return read_json(f)
-        raise ValueError("unsupported dataset format %r" % fmt)
+            frame = read_csv(f)
+        elif fmt == "xlsx":
+            frame = pd.read_excel(f, sheet_name=sheet if sheet else 0, engine="openpyxl")
+        elif fmt == "json":
+            frame = read_json(f)
+        else:
+            raise ValueError("unsupported dataset format %r" % fmt)
+    frame = clean_frame(frame)
+    if columns:
+        if all(c in frame.columns for c in columns):
+            frame = frame[list(columns)]
+        else:
+            log("stored columns no longer match the file; keeping every column")
+    return frame
+
+
+def clean_frame(frame):
+    """Trims the headers (made unique), drops empty rows and columns."""
+    names, seen = [], set()
+    for c in frame.columns:
+        name = c.strip() if isinstance(c, str) else c
+        if isinstance(name, str) and name == "":
+            name = "column"
+        base, n = name, 1
+        while name in seen:
+            n += 1
+            name = "%s_%d" % (base, n)
+        seen.add(name)
+        names.append(name)
+    frame.columns = names
+    empty = frame.isna()
+    obj = frame.select_dtypes(include=["object"]).columns
+    for c in obj:
+        try:
+            # Cells of blanks are empty too (non-strings give NaN, not equal).
+            empty[c] = empty[c] | frame[c].str.strip().eq("")
+        except (AttributeError, TypeError):
+            pass  # no strings in the column
+    drop_rows = empty.all(axis=1)
+    # Columns are empty when all their cells are; without rows (a file of
+    # headers only), they are kept.
+    keep_cols = ~empty.all(axis=0).values if len(frame) else [True] * frame.shape[1]
+    frame = frame.loc[~drop_rows, keep_cols]
+    if drop_rows.any():
+        frame = restore_integers(frame.copy())
+    return frame.reset_index(drop=True)
+
+
+def restore_integers(frame):
+    """Gives back their integer type to the columns that empty rows made float.
+
+    pandas reads a column of integers with an empty row as float (the row's
+    NaN); once that row is dropped, a float column without a missing value
+    whose values are all whole numbers is integer again.
+    """
+    np = M["np"]
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype.kind != "f" or len(col) == 0 or col.isna().any():
+            continue
+        values = col.to_numpy()
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2 ** 53):
+            frame[c] = col.astype("int64")
+    return frame
+
+
+BINARY_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
+
+
+def check_text(head):
+    """Refuses bytes that are not text (NUL bytes, control characters)."""
+    if not head:
+        return
+    bad = sum(1 for b in head if b in BINARY_CONTROL)
+    if bad > max(2, len(head) // 100):
+        raise ValueError("the file is binary, not text")
+
+
+def detect_encoding(head):
+    """The encoding of a text file: UTF-8 (with or without BOM), else a one-byte code page."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if len(head) - e.start < 4 and e.reason == "unexpected end of data":
+            return "utf-8"  # a character cut by the end of the sample
+    # Windows-1252 uses 0x80-0x9F for printable characters (the euro sign,
+    # quotes); ISO-8859-1 has control characters there.
+    if any(0x80 <= b <= 0x9F for b in head):
+        try:
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return "latin-1"
 
 
 def read_csv(f):
     pd = M["pd"]
     head = f.read(65536)
-    if head.startswith(b"\xef\xbb\xbf"):
-        encodings = ["utf-8-sig", "latin-1"]
-    else:
-        encodings = ["utf-8", "utf-8-sig", "latin-1"]
+    check_text(head)
+    enc = detect_encoding(head)
     sep = sniff_delimiter(head)
     last = None
-    for enc in encodings:
+    for e in [enc] + [x for x in ("utf-8", "latin-1") if x != enc]:
         f.seek(0)
         try:
-            return pd.read_csv(f, sep=sep, encoding=enc, low_memory=False)
-        except UnicodeDecodeError as e:
-            last = e
+            return pd.read_csv(f, sep=sep, encoding=e, low_memory=False)
+        except UnicodeDecodeError as err:
+            last = err
     raise last
 
 
@@ -898,18 +995,123 @@ def result_body(ok, err, cap):
     return b"".join(parts)
 
 
+def dataset_error(e):
+    return json.dumps({"ok": False, "error": {"type": type(e).__name__, "message": str(e)[:MAX_MESSAGE]}}).encode()
+
+
+def read_spec(spec, fd):
+    return read_dataset(fd, spec.get("format"), spec.get("sheet"), spec.get("columns") or None)
+
+
+TOP_VALUES = 5
+
+
+def column_profile(name, series):
+    """Name, dtype, nulls, distinct values; min and max of numbers, the most frequent values of the rest."""
+    pd = M["pd"]
+    col = {"name": str(name), "dtype": str(series.dtype), "nullCount": int(series.isna().sum())}
+    values = series.dropna()
+    try:
+        col["distinctCount"] = int(values.nunique())
+    except TypeError:  # unhashable values (lists in JSON)
+        values = values.astype(str)
+        col["distinctCount"] = int(values.nunique())
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if numeric:
+        finite = values[values.abs() != float("inf")] if len(values) else values
+        if len(finite):
+            col["min"] = float(finite.min())
+            col["max"] = float(finite.max())
+    else:
+        try:
+            counts = values.value_counts().head(TOP_VALUES)
+        except TypeError:
+            counts = values.astype(str).value_counts().head(TOP_VALUES)
+        col["topValues"] = [{"value": cell_text(v), "count": int(n)} for v, n in counts.items()]
+    return col
+
+
+def cell_text(v):
+    """A cell as text (dates in ISO 8601)."""
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
+def is_missing(v):
+    pd = M["pd"]
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
 def task_profile(header, fd):
     spec = header.get("dataset") or {}
     try:
-        frame = read_dataset(fd, spec.get("format"), spec.get("sheet"))
-        nulls = frame.isna().sum().values
-        columns = [
-            {"name": str(c), "dtype": str(t), "nullCount": int(n)}
-            for c, t, n in zip(frame.columns, frame.dtypes, nulls)
-        ]
-        return json.dumps({"ok": True, "profile": {"rowCount": int(len(frame)), "columns": columns}}).encode()
+        frame = read_spec(spec, fd)
+        columns = [column_profile(c, frame[c]) for c in frame.columns]
+        return json.dumps({"ok": True, "profile": {"rowCount": int(len(frame)), "columns": columns}},
+                          allow_nan=False).encode()
     except BaseException as e:  # noqa: B036
-        return json.dumps({"ok": False, "error": {"type": type(e).__name__, "message": str(e)[:MAX_MESSAGE]}}).encode()
+        return dataset_error(e)
+
+
+def task_preview(header, fd):
+    spec = header.get("dataset") or {}
+    limit = max(1, min(int(header.get("limit") or 10), 1000))
+    try:
+        frame = read_spec(spec, fd).head(limit)
+        rows = [[None if is_missing(v) else cell_text(v) for v in row] for row in frame.astype(object).values.tolist()]
+        return json.dumps({"ok": True, "preview": {"columns": [str(c) for c in frame.columns], "rows": rows}}).encode()
+    except BaseException as e:  # noqa: B036
+        return dataset_error(e)
+
+
+INSPECT_ROWS = 10
+INSPECT_SAMPLE = 1000  # rows read to find the empty ones
+
+
+def task_inspect(header, fd):
+    """Sheets, encoding, delimiter, headers and the first rows of a file, as text."""
+    pd = M["pd"]
+    spec = header.get("dataset") or {}
+    fmt = (spec.get("format") or "").lower()
+    out = {"sheets": [], "encoding": "", "delimiter": ""}
+    try:
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            if fmt == "csv":
+                head = f.read(65536)
+                check_text(head)
+                enc, sep = detect_encoding(head), sniff_delimiter(head)
+                f.seek(0)
+                frame = pd.read_csv(f, sep=sep, encoding=enc, dtype=str, keep_default_na=False,
+                                    nrows=INSPECT_SAMPLE, encoding_errors="replace")
+                out["encoding"], out["delimiter"] = enc, sep
+            elif fmt == "xlsx":
+                import openpyxl
+
+                book = openpyxl.load_workbook(f, read_only=True, data_only=True)
+                out["sheets"] = list(book.sheetnames)
+                book.close()
+                f.seek(0)
+                sheet = spec.get("sheet") or 0
+                frame = pd.read_excel(f, sheet_name=sheet, engine="openpyxl", dtype=str, nrows=INSPECT_SAMPLE)
+            elif fmt == "json":
+                frame = read_json(f).head(INSPECT_SAMPLE)
+                out["encoding"] = "utf-8"
+            else:
+                raise ValueError("unsupported dataset format %r" % fmt)
+        frame = clean_frame(frame).head(INSPECT_ROWS)
+        out["headers"] = [str(c) for c in frame.columns]
+        out["rows"] = [["" if is_missing(v) else cell_text(v) for v in row] for row in frame.astype(object).values.tolist()]
+        return json.dumps({"ok": True, "inspection": out}).encode()
+    except BaseException as e:  # noqa: B036
+        return dataset_error(e)
+
+
+# Tasks that read one dataset whose descriptor comes with the request.
+DATASET_TASKS = {"profile": task_profile, "preview": task_preview, "inspect": task_inspect}
 
 
 def flush_std():
@@ -981,7 +1183,7 @@ class Kernel:
                     self.load(header)
                 elif op == "exec":
                     self.run(header, None)
-                elif op == "profile":
+                elif op in DATASET_TASKS:
                     fd = conn.take_fds(1)[0]
                     self.run(header, fd)
                 elif op == "cancel":
@@ -1015,7 +1217,7 @@ class Kernel:
                 fds.remove(fd)
                 name = spec["name"]
                 try:
-                    frame = read_dataset(fd, spec.get("format"), spec.get("sheet"))
+                    frame = read_spec(spec, fd)
                 except MemoryError:
                     raise MemoryError("dataset %r does not fit in the memory limit of %s" % (name, human_bytes(MEMORY)))
                 except Exception as e:
@@ -1393,8 +1595,8 @@ class Kernel:
         set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)
         if setup_error is not None:
             body = json.dumps({"ok": False, "internal": "sandbox setup failed: " + setup_error}).encode()
-        elif header.get("op") == "profile":
-            body = task_profile(header, data_fd)
+        elif header.get("op") in DATASET_TASKS:
+            body = DATASET_TASKS[header["op"]](header, data_fd)
         else:
             body = task_exec(header)
         flush_std()

@@ -78,7 +78,7 @@ func fingerprint(datasets []Dataset) string {
 		if fi, err := os.Stat(ds.Path); err == nil {
 			size, mtime = fi.Size(), fi.ModTime().UnixNano()
 		}
-		fmt.Fprintf(h, "%q %q %q %q %d %d\n", ds.Name, ds.Format, ds.Sheet, ds.Path, size, mtime)
+		fmt.Fprintf(h, "%q %q %q %q %d %d %q\n", ds.Name, ds.Format, ds.Sheet, ds.Path, size, mtime, ds.Columns)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

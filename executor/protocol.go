@@ -30,6 +30,8 @@ type request struct {
 	Timeout  float64       `json:"timeout,omitempty"`
 	Datasets []datasetSpec `json:"datasets,omitempty"`
 	Dataset  *datasetSpec  `json:"dataset,omitempty"`
+	// Limit is the number of rows a preview returns.
+	Limit int `json:"limit,omitempty"`
 }
 
 // datasetSpec describes a dataset whose file descriptor accompanies a request.
@@ -37,6 +39,8 @@ type datasetSpec struct {
 	Name   string `json:"name"`
 	Format string `json:"format"`
 	Sheet  string `json:"sheet,omitempty"`
+	// Columns are the columns to keep, in order (empty: all).
+	Columns []string `json:"columns,omitempty"`
 }
 
 // reply is a frame header received from a kernel; Body is the frame's body.
@@ -85,6 +89,8 @@ type childResult struct {
 	StderrTruncated bool              `json:"stderr_truncated"`
 	Internal        string            `json:"internal"`
 	Profile         *Profile          `json:"profile"`
+	Preview         *Preview          `json:"preview"`
+	Inspection      *Inspection       `json:"inspection"`
 }
 
 // encodeFrame serialises one frame.

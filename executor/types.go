@@ -15,6 +15,9 @@ type Dataset struct {
 	Format string `json:"format"`
 	// Sheet selects an Excel sheet (empty: the first).
 	Sheet string `json:"sheet,omitempty"`
+	// Columns keeps only these columns, in this order (empty: all). When the
+	// file no longer has one of them, every column is kept.
+	Columns []string `json:"columns,omitempty"`
 }
 
 // Request is one execution.
@@ -71,6 +74,38 @@ type ColumnProfile struct {
 	Name      string `json:"name"`
 	Dtype     string `json:"dtype"`
 	NullCount int64  `json:"nullCount"`
+	// DistinctCount is the number of distinct non-null values.
+	DistinctCount int64 `json:"distinctCount"`
+	// Min and Max are set for numeric columns with a finite value.
+	Min *float64 `json:"min,omitempty"`
+	Max *float64 `json:"max,omitempty"`
+	// TopValues are the most frequent values of a non-numeric column, most
+	// frequent first (at most 5).
+	TopValues []ValueCount `json:"topValues,omitempty"`
+}
+
+// ValueCount is a value and how often it occurs.
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// Preview is the first rows of a dataset as the kernel reads it; a cell is
+// its text, or nil when missing.
+type Preview struct {
+	Columns []string    `json:"columns"`
+	Rows    [][]*string `json:"rows"`
+}
+
+// Inspection is what a file looks like before it is stored: its Excel
+// sheets, the encoding and delimiter found for CSV, and the headers and
+// first rows (of the first sheet, or the one asked for) as text.
+type Inspection struct {
+	Sheets    []string   `json:"sheets"`
+	Encoding  string     `json:"encoding"`
+	Delimiter string     `json:"delimiter"`
+	Headers   []string   `json:"headers"`
+	Rows      [][]string `json:"rows"`
 }
 
 // Profile describes a dataset.

@@ -24,6 +24,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/ent/user"
+	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -39,6 +40,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Dataset() DatasetResolver
 	DeepAnalysisReport() DeepAnalysisReportResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -140,6 +142,16 @@ type ComplexityRoot struct {
 		Total       func(childComplexity int) int
 	}
 
+	ColumnProfile struct {
+		DistinctCount func(childComplexity int) int
+		Dtype         func(childComplexity int) int
+		Max           func(childComplexity int) int
+		Min           func(childComplexity int) int
+		Name          func(childComplexity int) int
+		NullCount     func(childComplexity int) int
+		TopValues     func(childComplexity int) int
+	}
+
 	CostProjection struct {
 		DailyAverageUsd func(childComplexity int) int
 		Next30DaysUsd   func(childComplexity int) int
@@ -160,6 +172,8 @@ type ComplexityRoot struct {
 		Format      func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Name        func(childComplexity int) int
+		Preview     func(childComplexity int, limit *int) int
+		Profile     func(childComplexity int) int
 		RowCount    func(childComplexity int) int
 		Sha256      func(childComplexity int) int
 		Sheet       func(childComplexity int) int
@@ -183,6 +197,11 @@ type ComplexityRoot struct {
 	DatasetEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DatasetPreview struct {
+		Columns func(childComplexity int) int
+		Rows    func(childComplexity int) int
 	}
 
 	DeepAnalysisReport struct {
@@ -387,9 +406,11 @@ type ComplexityRoot struct {
 		DeleteEmptyChats    func(childComplexity int) int
 		DeleteReport        func(childComplexity int, id string) int
 		DeleteTemplate      func(childComplexity int, id string) int
+		DescribeDatasets    func(childComplexity int, ids []string) int
 		EditCode            func(childComplexity int, input model.EditCodeInput) int
 		ExecuteCode         func(childComplexity int, input model.ExecuteCodeInput) int
 		FixCode             func(childComplexity int, input model.FixCodeInput) int
+		InspectUpload       func(childComplexity int, file graphql.Upload, sheet *string) int
 		LoadSampleDataset   func(childComplexity int) int
 		RateMessage         func(childComplexity int, input model.RateMessageInput) int
 		SendMessage         func(childComplexity int, input model.SendMessageInput) int
@@ -541,6 +562,14 @@ type ComplexityRoot struct {
 		TotalTokens     func(childComplexity int) int
 	}
 
+	UploadInspection struct {
+		Delimiter func(childComplexity int) int
+		Encoding  func(childComplexity int) int
+		Headers   func(childComplexity int) int
+		Rows      func(childComplexity int) int
+		Sheets    func(childComplexity int) int
+	}
+
 	UsageSummary struct {
 		ByModel      func(childComplexity int) int
 		Calls        func(childComplexity int) int
@@ -592,12 +621,21 @@ type ComplexityRoot struct {
 		New    func(childComplexity int) int
 		Total  func(childComplexity int) int
 	}
+
+	ValueCount struct {
+		Count func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
 
 // region    ************************** generated!.gotpl **************************
 
+type DatasetResolver interface {
+	Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*executor.Preview, error)
+	Profile(ctx context.Context, obj *ent.Dataset) ([]*schematype.DatasetColumn, error)
+}
 type DeepAnalysisReportResolver interface {
 	DownloadURL(ctx context.Context, obj *ent.DeepAnalysisReport) (string, error)
 }
@@ -619,6 +657,8 @@ type MutationResolver interface {
 	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
 	LoadSampleDataset(ctx context.Context) (*ent.Dataset, error)
 	DeleteDataset(ctx context.Context, id string) (string, error)
+	InspectUpload(ctx context.Context, file graphql.Upload, sheet *string) (*model.UploadInspection, error)
+	DescribeDatasets(ctx context.Context, ids []string) (*ent.Run, error)
 	StartDeepAnalysis(ctx context.Context, input model.StartDeepAnalysisInput) (*ent.Run, error)
 	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
 	DeleteReport(ctx context.Context, id string) (string, error)
@@ -1054,6 +1094,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CodeExecutionStats.Total(childComplexity), true
 
+	case "ColumnProfile.distinctCount":
+		if e.ComplexityRoot.ColumnProfile.DistinctCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.DistinctCount(childComplexity), true
+	case "ColumnProfile.dtype":
+		if e.ComplexityRoot.ColumnProfile.Dtype == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.Dtype(childComplexity), true
+	case "ColumnProfile.max":
+		if e.ComplexityRoot.ColumnProfile.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.Max(childComplexity), true
+	case "ColumnProfile.min":
+		if e.ComplexityRoot.ColumnProfile.Min == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.Min(childComplexity), true
+	case "ColumnProfile.name":
+		if e.ComplexityRoot.ColumnProfile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.Name(childComplexity), true
+	case "ColumnProfile.nullCount":
+		if e.ComplexityRoot.ColumnProfile.NullCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.NullCount(childComplexity), true
+	case "ColumnProfile.topValues":
+		if e.ComplexityRoot.ColumnProfile.TopValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ColumnProfile.TopValues(childComplexity), true
+
 	case "CostProjection.dailyAverageUSD":
 		if e.ComplexityRoot.CostProjection.DailyAverageUsd == nil {
 			break
@@ -1134,6 +1217,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Dataset.Name(childComplexity), true
+	case "Dataset.preview":
+		if e.ComplexityRoot.Dataset.Preview == nil {
+			break
+		}
+
+		args, err := ec.field_Dataset_preview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Dataset.Preview(childComplexity, args["limit"].(*int)), true
+	case "Dataset.profile":
+		if e.ComplexityRoot.Dataset.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dataset.Profile(childComplexity), true
 	case "Dataset.rowCount":
 		if e.ComplexityRoot.Dataset.RowCount == nil {
 			break
@@ -1221,6 +1321,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DatasetEdge.Node(childComplexity), true
+
+	case "DatasetPreview.columns":
+		if e.ComplexityRoot.DatasetPreview.Columns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetPreview.Columns(childComplexity), true
+	case "DatasetPreview.rows":
+		if e.ComplexityRoot.DatasetPreview.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DatasetPreview.Rows(childComplexity), true
 
 	case "DeepAnalysisReport.analysisCode":
 		if e.ComplexityRoot.DeepAnalysisReport.AnalysisCode == nil {
@@ -2145,6 +2258,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTemplate(childComplexity, args["id"].(string)), true
+	case "Mutation.describeDatasets":
+		if e.ComplexityRoot.Mutation.DescribeDatasets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_describeDatasets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DescribeDatasets(childComplexity, args["ids"].([]string)), true
 	case "Mutation.editCode":
 		if e.ComplexityRoot.Mutation.EditCode == nil {
 			break
@@ -2178,6 +2302,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FixCode(childComplexity, args["input"].(model.FixCodeInput)), true
+	case "Mutation.inspectUpload":
+		if e.ComplexityRoot.Mutation.InspectUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inspectUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InspectUpload(childComplexity, args["file"].(graphql.Upload), args["sheet"].(*string)), true
 	case "Mutation.loadSampleDataset":
 		if e.ComplexityRoot.Mutation.LoadSampleDataset == nil {
 			break
@@ -2929,6 +3064,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TierUsage.TotalTokens(childComplexity), true
 
+	case "UploadInspection.delimiter":
+		if e.ComplexityRoot.UploadInspection.Delimiter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadInspection.Delimiter(childComplexity), true
+	case "UploadInspection.encoding":
+		if e.ComplexityRoot.UploadInspection.Encoding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadInspection.Encoding(childComplexity), true
+	case "UploadInspection.headers":
+		if e.ComplexityRoot.UploadInspection.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadInspection.Headers(childComplexity), true
+	case "UploadInspection.rows":
+		if e.ComplexityRoot.UploadInspection.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadInspection.Rows(childComplexity), true
+	case "UploadInspection.sheets":
+		if e.ComplexityRoot.UploadInspection.Sheets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadInspection.Sheets(childComplexity), true
+
 	case "UsageSummary.byModel":
 		if e.ComplexityRoot.UsageSummary.ByModel == nil {
 			break
@@ -3143,6 +3309,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserStats.Total(childComplexity), true
+
+	case "ValueCount.count":
+		if e.ComplexityRoot.ValueCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ValueCount.Count(childComplexity), true
+	case "ValueCount.value":
+		if e.ComplexityRoot.ValueCount.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ValueCount.Value(childComplexity), true
 
 	}
 	return 0, false
@@ -3475,6 +3654,26 @@ func (ec *executionContext) childFields_CodeExecutionStats(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type CodeExecutionStats", field.Name)
 }
 
+func (ec *executionContext) childFields_ColumnProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ColumnProfile_name(ctx, field)
+	case "dtype":
+		return ec.fieldContext_ColumnProfile_dtype(ctx, field)
+	case "nullCount":
+		return ec.fieldContext_ColumnProfile_nullCount(ctx, field)
+	case "distinctCount":
+		return ec.fieldContext_ColumnProfile_distinctCount(ctx, field)
+	case "min":
+		return ec.fieldContext_ColumnProfile_min(ctx, field)
+	case "max":
+		return ec.fieldContext_ColumnProfile_max(ctx, field)
+	case "topValues":
+		return ec.fieldContext_ColumnProfile_topValues(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ColumnProfile", field.Name)
+}
+
 func (ec *executionContext) childFields_CostProjection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "dailyAverageUSD":
@@ -3527,6 +3726,10 @@ func (ec *executionContext) childFields_Dataset(ctx context.Context, field graph
 		return ec.fieldContext_Dataset_rowCount(ctx, field)
 	case "columns":
 		return ec.fieldContext_Dataset_columns(ctx, field)
+	case "preview":
+		return ec.fieldContext_Dataset_preview(ctx, field)
+	case "profile":
+		return ec.fieldContext_Dataset_profile(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Dataset", field.Name)
 }
@@ -3563,6 +3766,16 @@ func (ec *executionContext) childFields_DatasetEdge(ctx context.Context, field g
 		return ec.fieldContext_DatasetEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DatasetEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DatasetPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "columns":
+		return ec.fieldContext_DatasetPreview_columns(ctx, field)
+	case "rows":
+		return ec.fieldContext_DatasetPreview_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DatasetPreview", field.Name)
 }
 
 func (ec *executionContext) childFields_DeepAnalysisReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4153,6 +4366,22 @@ func (ec *executionContext) childFields_TierUsage(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type TierUsage", field.Name)
 }
 
+func (ec *executionContext) childFields_UploadInspection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sheets":
+		return ec.fieldContext_UploadInspection_sheets(ctx, field)
+	case "encoding":
+		return ec.fieldContext_UploadInspection_encoding(ctx, field)
+	case "delimiter":
+		return ec.fieldContext_UploadInspection_delimiter(ctx, field)
+	case "headers":
+		return ec.fieldContext_UploadInspection_headers(ctx, field)
+	case "rows":
+		return ec.fieldContext_UploadInspection_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadInspection", field.Name)
+}
+
 func (ec *executionContext) childFields_UsageSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "period":
@@ -4243,6 +4472,16 @@ func (ec *executionContext) childFields_UserStats(ctx context.Context, field gra
 		return ec.fieldContext_UserStats_active(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserStats", field.Name)
+}
+
+func (ec *executionContext) childFields_ValueCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_ValueCount_value(ctx, field)
+	case "count":
+		return ec.fieldContext_ValueCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ValueCount", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4523,6 +4762,20 @@ func (ec *executionContext) field_Chat_runs_args(ctx context.Context, rawArgs ma
 	return args, nil
 }
 
+func (ec *executionContext) field_Dataset_preview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addDatasetsToChat_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4643,6 +4896,20 @@ func (ec *executionContext) field_Mutation_deleteTemplate_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_describeDatasets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_editCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4682,6 +4949,28 @@ func (ec *executionContext) field_Mutation_fixCode_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_inspectUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sheet",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sheet"] = arg1
 	return args, nil
 }
 
@@ -6911,6 +7200,176 @@ func (ec *executionContext) fieldContext_CodeExecutionStats_scanned(_ context.Co
 	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ColumnProfile_name(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ColumnProfile_dtype(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_dtype(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dtype, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_dtype(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ColumnProfile_nullCount(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_nullCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NullCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_nullCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ColumnProfile_distinctCount(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_distinctCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DistinctCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalNInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_distinctCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ColumnProfile_min(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_min(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Min, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_min(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ColumnProfile_max(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Max, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ColumnProfile_topValues(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ColumnProfile_topValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopValues, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.ValueCount) graphql.Marshaler {
+			return ec.marshalNValueCount2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ColumnProfile_topValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ColumnProfile",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ValueCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CostProjection_dailyAverageUSD(ctx context.Context, field graphql.CollectedField, obj *model.CostProjection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7357,6 +7816,82 @@ func (ec *executionContext) fieldContext_Dataset_columns(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _Dataset_preview(ctx context.Context, field graphql.CollectedField, obj *ent.Dataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dataset_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Dataset().Preview(ctx, obj, fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *executor.Preview) graphql.Marshaler {
+			return ec.marshalODatasetPreview2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐPreview(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dataset_preview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dataset",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DatasetPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Dataset_preview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dataset_profile(ctx context.Context, field graphql.CollectedField, obj *ent.Dataset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dataset_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Dataset().Profile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*schematype.DatasetColumn) graphql.Marshaler {
+			return ec.marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumnᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dataset_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dataset",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ColumnProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _DatasetColumn_name(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7566,6 +8101,52 @@ func (ec *executionContext) _DatasetEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_DatasetEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DatasetEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _DatasetPreview_columns(ctx context.Context, field graphql.CollectedField, obj *executor.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetPreview_columns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Columns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetPreview_columns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetPreview", field, false, false, "String")
+}
+
+func (ec *executionContext) _DatasetPreview_rows(ctx context.Context, field graphql.CollectedField, obj *executor.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DatasetPreview_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v [][]*string) graphql.Marshaler {
+			return ec.marshalNString2ᚕᚕᚖstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DatasetPreview_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DatasetPreview", field, false, false, "String")
 }
 
 func (ec *executionContext) _DeepAnalysisReport_id(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReport) (ret graphql.Marshaler) {
@@ -11494,6 +12075,94 @@ func (ec *executionContext) fieldContext_Mutation_deleteDataset(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_inspectUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_inspectUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InspectUpload(ctx, fc.Args["file"].(graphql.Upload), fc.Args["sheet"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadInspection) graphql.Marshaler {
+			return ec.marshalNUploadInspection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUploadInspection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_inspectUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadInspection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_inspectUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_describeDatasets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_describeDatasets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DescribeDatasets(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Run) graphql.Marshaler {
+			return ec.marshalNRun2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_describeDatasets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_describeDatasets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_startDeepAnalysis(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14416,6 +15085,121 @@ func (ec *executionContext) fieldContext_TierUsage_costUSD(_ context.Context, fi
 	return graphql.NewScalarFieldContext("TierUsage", field, false, false, "Float")
 }
 
+func (ec *executionContext) _UploadInspection_sheets(ctx context.Context, field graphql.CollectedField, obj *model.UploadInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadInspection_sheets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sheets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadInspection_sheets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadInspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadInspection_encoding(ctx context.Context, field graphql.CollectedField, obj *model.UploadInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadInspection_encoding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encoding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadInspection_encoding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadInspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadInspection_delimiter(ctx context.Context, field graphql.CollectedField, obj *model.UploadInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadInspection_delimiter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delimiter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadInspection_delimiter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadInspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadInspection_headers(ctx context.Context, field graphql.CollectedField, obj *model.UploadInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadInspection_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadInspection_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadInspection", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadInspection_rows(ctx context.Context, field graphql.CollectedField, obj *model.UploadInspection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadInspection_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v [][]string) graphql.Marshaler {
+			return ec.marshalNString2ᚕᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadInspection_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadInspection", field, false, false, "String")
+}
+
 func (ec *executionContext) _UsageSummary_period(ctx context.Context, field graphql.CollectedField, obj *model.UsageSummary) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15271,6 +16055,52 @@ func (ec *executionContext) _UserStats_active(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_UserStats_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ValueCount_value(ctx context.Context, field graphql.CollectedField, obj *schematype.ValueCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ValueCount_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ValueCount_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ValueCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _ValueCount_count(ctx context.Context, field graphql.CollectedField, obj *schematype.ValueCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ValueCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ValueCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ValueCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -20535,7 +21365,7 @@ func (ec *executionContext) unmarshalInputExecuteCodeInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"chatID", "code"}
+	fieldsInOrder := [...]string{"chatID", "code", "messageID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20556,6 +21386,13 @@ func (ec *executionContext) unmarshalInputExecuteCodeInput(ctx context.Context, 
 				return it, err
 			}
 			it.Code = data
+		case "messageID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageID"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageID = data
 		}
 	}
 	return it, nil
@@ -25497,7 +26334,7 @@ func (ec *executionContext) unmarshalInputUploadDatasetInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"file", "name", "description"}
+	fieldsInOrder := [...]string{"file", "name", "description", "sheets", "columns"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25525,6 +26362,20 @@ func (ec *executionContext) unmarshalInputUploadDatasetInput(ctx context.Context
 				return it, err
 			}
 			it.Description = data
+		case "sheets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sheets"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sheets = data
+		case "columns":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("columns"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Columns = data
 		}
 	}
 	return it, nil
@@ -26840,6 +27691,69 @@ func (ec *executionContext) _CodeExecutionStats(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var columnProfileImplementors = []string{"ColumnProfile"}
+
+func (ec *executionContext) _ColumnProfile(ctx context.Context, sel ast.SelectionSet, obj *schematype.DatasetColumn) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, columnProfileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ColumnProfile")
+		case "name":
+			out.Values[i] = ec._ColumnProfile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dtype":
+			out.Values[i] = ec._ColumnProfile_dtype(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nullCount":
+			out.Values[i] = ec._ColumnProfile_nullCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "distinctCount":
+			out.Values[i] = ec._ColumnProfile_distinctCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "min":
+			out.Values[i] = ec._ColumnProfile_min(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "max":
+			out.Values[i] = ec._ColumnProfile_max(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "topValues":
+			out.Values[i] = ec._ColumnProfile_topValues(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var costProjectionImplementors = []string{"CostProjection"}
 
 func (ec *executionContext) _CostProjection(ctx context.Context, sel ast.SelectionSet, obj *model.CostProjection) graphql.Marshaler {
@@ -26940,68 +27854,80 @@ func (ec *executionContext) _Dataset(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Dataset_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Dataset_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Dataset_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "userID":
 			out.Values[i] = ec._Dataset_userID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Dataset_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "fileName":
 			out.Values[i] = ec._Dataset_fileName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._Dataset_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "format":
 			out.Values[i] = ec._Dataset_format(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sheet":
 			out.Values[i] = ec._Dataset_sheet(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sizeBytes":
 			out.Values[i] = ec._Dataset_sizeBytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sha256":
 			out.Values[i] = ec._Dataset_sha256(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "rowCount":
 			out.Values[i] = ec._Dataset_rowCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "columns":
 			out.Values[i] = ec._Dataset_columns(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "preview":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dataset_preview(ctx, field, obj)
+				})
+		case "profile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dataset_profile(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27123,6 +28049,44 @@ func (ec *executionContext) _DatasetEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._DatasetEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var datasetPreviewImplementors = []string{"DatasetPreview"}
+
+func (ec *executionContext) _DatasetPreview(ctx context.Context, sel ast.SelectionSet, obj *executor.Preview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, datasetPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DatasetPreview")
+		case "columns":
+			out.Values[i] = ec._DatasetPreview_columns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._DatasetPreview_rows(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28488,6 +29452,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "inspectUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_inspectUpload(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "describeDatasets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_describeDatasets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "startDeepAnalysis":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_startDeepAnalysis(ctx, field)
@@ -29466,6 +30444,59 @@ func (ec *executionContext) _TierUsage(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var uploadInspectionImplementors = []string{"UploadInspection"}
+
+func (ec *executionContext) _UploadInspection(ctx context.Context, sel ast.SelectionSet, obj *model.UploadInspection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadInspectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadInspection")
+		case "sheets":
+			out.Values[i] = ec._UploadInspection_sheets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "encoding":
+			out.Values[i] = ec._UploadInspection_encoding(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "delimiter":
+			out.Values[i] = ec._UploadInspection_delimiter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._UploadInspection_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._UploadInspection_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var usageSummaryImplementors = []string{"UsageSummary"}
 
 func (ec *executionContext) _UsageSummary(ctx context.Context, sel ast.SelectionSet, obj *model.UsageSummary) graphql.Marshaler {
@@ -29786,6 +30817,44 @@ func (ec *executionContext) _UserStats(ctx context.Context, sel ast.SelectionSet
 			}
 		case "active":
 			out.Values[i] = ec._UserStats_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var valueCountImplementors = []string{"ValueCount"}
+
+func (ec *executionContext) _ValueCount(ctx context.Context, sel ast.SelectionSet, obj *schematype.ValueCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, valueCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ValueCount")
+		case "value":
+			out.Values[i] = ec._ValueCount_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ValueCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30289,6 +31358,30 @@ func (ec *executionContext) unmarshalNCodeExecutionWhereInput2ᚖgithubᚗcomᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumnᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.DatasetColumn) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNColumnProfile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumn(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNColumnProfile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumn(ctx context.Context, sel ast.SelectionSet, v *schematype.DatasetColumn) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ColumnProfile!")
+		return graphql.Null
+	}
+	return ec._ColumnProfile(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCostProjection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCostProjection(ctx context.Context, sel ast.SelectionSet, v *model.CostProjection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CostProjection!")
@@ -30623,6 +31716,24 @@ func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.S
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Int!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalInt64(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNLLMModel2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModelᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LLMModel) graphql.Marshaler {
@@ -31045,6 +32156,87 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNString2ᚕᚕstringᚄ(ctx context.Context, v any) ([][]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2ᚕstringᚄ(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2ᚕstringᚄ(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNString2ᚕᚕᚖstringᚄ(ctx context.Context, v any) ([][]*string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]*string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2ᚕᚖstring(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕᚕᚖstringᚄ(ctx context.Context, sel ast.SelectionSet, v [][]*string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2ᚕᚖstring(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNString2ᚕᚖstring(ctx context.Context, v any) ([]*string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOString2ᚖstring(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕᚖstring(ctx context.Context, sel ast.SelectionSet, v []*string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalOString2ᚖstring(ctx, sel, v[i])
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNTemplate2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐAgentTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AgentTemplate) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -31202,6 +32394,14 @@ func (ec *executionContext) unmarshalNUploadDatasetInput2githubᚗcomᚋautoanal
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUploadInspection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUploadInspection(ctx context.Context, sel ast.SelectionSet, v *model.UploadInspection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadInspection!")
+		return graphql.Null
+	}
+	return ec._UploadInspection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUsageSummary2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUsageSummary(ctx context.Context, sel ast.SelectionSet, v *model.UsageSummary) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UsageSummary!")
@@ -31287,6 +32487,26 @@ func (ec *executionContext) marshalNUserStats2ᚖgithubᚗcomᚋautoanalystᚋau
 func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUserWhereInput(ctx context.Context, v any) (*ent.UserWhereInput, error) {
 	res, err := ec.unmarshalInputUserWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNValueCount2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCount(ctx context.Context, sel ast.SelectionSet, v schematype.ValueCount) graphql.Marshaler {
+	return ec._ValueCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNValueCount2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCountᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ValueCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNValueCount2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -31700,6 +32920,13 @@ func (ec *executionContext) unmarshalODatasetOrder2ᚕᚖgithubᚗcomᚋautoanal
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalODatasetPreview2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐPreview(ctx context.Context, sel ast.SelectionSet, v *executor.Preview) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DatasetPreview(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalODatasetWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDatasetWhereInputᚄ(ctx context.Context, v any) ([]*ent.DatasetWhereInput, error) {

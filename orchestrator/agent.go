@@ -59,8 +59,8 @@ func (a *agentSet) plannerKnown() map[string]*Agent {
 // of the default templates configuration that need no premium plan). It is
 // built once from embedded files and never changes.
 type prompts struct {
-	rate, plan, agent, basicQA, fix, fixCode, name, edit, memory, correction *template.Template
-	deep                                                                     deepPrompts
+	rate, plan, agent, basicQA, fix, fixCode, name, edit, memory, correction, describe *template.Template
+	deep                                                                               deepPrompts
 	agentSet
 }
 
@@ -85,6 +85,7 @@ func loadPrompts() (*prompts, error) {
 	for name, dst := range map[string]**template.Template{
 		"rate": &p.rate, "plan": &p.plan, "agent": &p.agent, "basic_qa_agent": &p.basicQA, "fix": &p.fix, "fix_code": &p.fixCode, "name": &p.name, "edit": &p.edit,
 		"memory": &p.memory, "correction": &p.correction,
+		"describe": &p.describe,
 	} {
 		if *dst, err = parse(name); err != nil {
 			return nil, fmt.Errorf("load prompt %s: %w", name, err)

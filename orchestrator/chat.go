@@ -359,7 +359,11 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 // call makes one LLM call for a step of the turn, on the step's model
 // (callModel).
 func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (string, error) {
-	ctx := withUsageMeta(t.rc.user, usageMeta{userID: t.rc.run.UserID, chatID: t.chat.ID, runID: t.rc.run.ID, step: step})
+	chatID := ""
+	if t.chat != nil {
+		chatID = t.chat.ID
+	}
+	ctx := withUsageMeta(t.rc.user, usageMeta{userID: t.rc.run.UserID, chatID: chatID, runID: t.rc.run.ID, step: step})
 	provider, model, temperature, maxTokens := s.callModel(t, step)
 	resp, err := provider.Generate(ctx, llm.Request{
 		Model:       model,
@@ -571,7 +575,7 @@ func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
 	}
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
 	c := s.cfg.DB.ModelUsage.Create().
-		SetUserID(m.userID).SetChatID(m.chatID).SetRunID(m.runID).SetStep(m.step).
+		SetUserID(m.userID).SetNillableChatID(nonEmpty(m.chatID)).SetRunID(m.runID).SetStep(m.step).
 		SetModelName(u.Model).SetProvider(u.Provider).
 		SetPromptTokens(u.InputTokens).SetCompletionTokens(u.OutputTokens).
 		SetTotalTokens(u.InputTokens + u.OutputTokens).

@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
+	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
+	"github.com/autoanalyst/autoanalyst/ent/message"
+	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 )
 
@@ -58,8 +63,69 @@ func (s *Service) executeCode(rc *runContext) error {
 	if err != nil {
 		return err
 	}
+	if rc.in.MessageID != "" {
+		if err := s.recordMessageCode(rc, c.ID, res); err != nil {
+			return err
+		}
+	}
 	if !res.OK {
 		return &runError{code: CodeExecutionError, msg: describeError(res)}
+	}
+	return nil
+}
+
+// ExecuteMessageCode starts a run that executes code from one of the
+// viewer's assistant messages in the chat's kernel; the message's code
+// execution record gets the code as its latest, with its output and success.
+// Another user's message is not found.
+func (s *Service) ExecuteMessageCode(ctx context.Context, chatID, messageID, code string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	v := viewer.FromContext(ctx)
+	if v == nil || v.UserID == "" {
+		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	}
+	m, err := s.cfg.DB.Message.Query().Where(message.ID(messageID), message.UserID(v.UserID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, &errcode.Error{Code: errcode.NotFound, Field: "messageID", Message: "message not found"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load message %s: %w", messageID, err)
+	}
+	if m.ChatID != chatID {
+		return nil, errcode.Field("messageID", "the message is not in chat %s", chatID)
+	}
+	if m.Sender != message.SenderAI {
+		return nil, errcode.Field("messageID", "only an assistant message has code to execute")
+	}
+	return s.start(ctx, run.KindEXECUTE_CODE, chatID, runInput{Code: code, MessageID: messageID}, "")
+}
+
+// recordMessageCode stores an execution of a message's code on the message's
+// code execution record (made when the answer had none).
+func (s *Service) recordMessageCode(rc *runContext, chatID string, res *executor.Result) error {
+	id := rc.in.MessageID
+	upd := s.cfg.DB.CodeExecution.Update().Where(codeexecution.MessageID(id)).
+		SetLatestCode(rc.in.Code).SetOutput(res.Stdout).SetIsSuccessful(res.OK)
+	if !res.OK {
+		upd.AppendErrorMessages([]string{describeError(res)})
+	}
+	n, err := upd.Save(rc.user)
+	if err != nil {
+		return fmt.Errorf("update the code execution of message %s: %w", id, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	c := s.cfg.DB.CodeExecution.Create().SetUserID(rc.run.UserID).SetChatID(chatID).SetMessageID(id).
+		SetRunID(rc.run.ID).SetInitialCode(rc.in.Code).SetLatestCode(rc.in.Code).
+		SetOutput(res.Stdout).SetIsSuccessful(res.OK)
+	if !res.OK {
+		c.SetErrorMessages([]string{describeError(res)})
+	}
+	if err := c.Exec(rc.user); err != nil && !ent.IsConstraintError(err) {
+		return fmt.Errorf("store the code execution of message %s: %w", id, err)
 	}
 	return nil
 }

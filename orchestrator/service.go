@@ -121,6 +121,10 @@ type runInput struct {
 	// change (EDIT_CODE).
 	Error       string `json:"error,omitempty"`
 	Instruction string `json:"instruction,omitempty"`
+	// DatasetIDs are the datasets to describe (DESCRIBE_DATASETS).
+	DatasetIDs []string `json:"datasetIds,omitempty"`
+	// MessageID is the assistant message whose code runs (EXECUTE_CODE).
+	MessageID string `json:"messageId,omitempty"`
 }
 
 // maxInputBytes bounds a question or a program.
@@ -179,12 +183,18 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 	if draining {
 		return nil, errcode.New(errcode.Unavailable, "the server is shutting down; retry on another node")
 	}
-	// Privacy: another user's chat is not found.
-	if _, err := s.cfg.DB.Chat.Query().Where(chat.ID(chatID), chat.UserID(v.UserID)).OnlyID(ctx); err != nil {
-		if ent.IsNotFound(err) {
-			return nil, &errcode.Error{Code: errcode.NotFound, Field: "chatID", Message: "chat not found"}
+	// Privacy: another user's chat is not found. A run without a chat
+	// (DESCRIBE_DATASETS) has checked what it reads itself.
+	if chatID == "" && userMessage != "" {
+		return nil, errcode.Field("chatID", "a message needs a chat")
+	}
+	if chatID != "" {
+		if _, err := s.cfg.DB.Chat.Query().Where(chat.ID(chatID), chat.UserID(v.UserID)).OnlyID(ctx); err != nil {
+			if ent.IsNotFound(err) {
+				return nil, &errcode.Error{Code: errcode.NotFound, Field: "chatID", Message: "chat not found"}
+			}
+			return nil, fmt.Errorf("load chat %s: %w", chatID, err)
 		}
-		return nil, fmt.Errorf("load chat %s: %w", chatID, err)
 	}
 	input, err := json.Marshal(in)
 	if err != nil {
@@ -194,7 +204,7 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	create := tx.Run.Create().SetUserID(v.UserID).SetChatID(chatID).SetKind(kind).SetInput(input)
+	create := tx.Run.Create().SetUserID(v.UserID).SetNillableChatID(nonEmpty(chatID)).SetKind(kind).SetInput(input)
 	r, err := create.Save(ctx)
 	if err != nil {
 		tx.Rollback()

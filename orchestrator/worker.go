@@ -241,6 +241,8 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int) error 
 		err = s.editCodeRun(rc)
 	case run.KindDEEP_ANALYSIS:
 		err = s.deepAnalysis(rc)
+	case run.KindDESCRIBE_DATASETS:
+		err = s.describeDatasetsRun(rc)
 	default:
 		err = &runError{code: CodeInternal, msg: fmt.Sprintf("unknown run kind %s", r.Kind)}
 	}

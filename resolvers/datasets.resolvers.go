@@ -8,8 +8,40 @@ package resolvers
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
+	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/graph/model"
 )
+
+// Preview is the resolver for the preview field.
+func (r *datasetResolver) Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*executor.Preview, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	n := 10
+	if limit != nil {
+		n = *limit
+	}
+	return r.Datasets.Preview(ctx, obj, n)
+}
+
+// Profile is the resolver for the profile field.
+func (r *datasetResolver) Profile(ctx context.Context, obj *ent.Dataset) ([]*schematype.DatasetColumn, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	cols, err := r.Datasets.Profile(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*schematype.DatasetColumn, len(cols))
+	for i := range cols {
+		out[i] = &cols[i]
+	}
+	return out, nil
+}
 
 // LoadSampleDataset is the resolver for the loadSampleDataset field.
 func (r *mutationResolver) LoadSampleDataset(ctx context.Context) (*ent.Dataset, error) {
@@ -28,4 +60,28 @@ func (r *mutationResolver) DeleteDataset(ctx context.Context, id string) (string
 		return "", err
 	}
 	return id, nil
+}
+
+// InspectUpload is the resolver for the inspectUpload field.
+func (r *mutationResolver) InspectUpload(ctx context.Context, file graphql.Upload, sheet *string) (*model.UploadInspection, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	sh := ""
+	if sheet != nil {
+		sh = *sheet
+	}
+	in, err := r.Datasets.Inspect(ctx, file.File, file.Filename, sh)
+	if err != nil {
+		return nil, err
+	}
+	return inspection(in), nil
+}
+
+// DescribeDatasets is the resolver for the describeDatasets field.
+func (r *mutationResolver) DescribeDatasets(ctx context.Context, ids []string) (*ent.Run, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Runs.DescribeDatasets(ctx, ids)
 }

@@ -65,6 +65,9 @@ func (r *queryResolver) Runs(ctx context.Context, after *entgql.Cursor[string], 
 		ent.WithRunOrder(orderBy), ent.WithRunFilter(where.Filter))
 }
 
+// Dataset returns graph.DatasetResolver implementation.
+func (r *Resolver) Dataset() graph.DatasetResolver { return &datasetResolver{r} }
+
 // DeepAnalysisReport returns graph.DeepAnalysisReportResolver implementation.
 func (r *Resolver) DeepAnalysisReport() graph.DeepAnalysisReportResolver {
 	return &deepAnalysisReportResolver{r}
@@ -80,6 +83,7 @@ func (r *Resolver) Template() graph.TemplateResolver { return &templateResolver{
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
 type (
+	datasetResolver            struct{ *Resolver }
 	deepAnalysisReportResolver struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
 	templateResolver           struct{ *Resolver }

@@ -79,6 +79,7 @@ func (r *mutationResolver) UploadDataset(ctx context.Context, input model.Upload
 	if input.Description != nil {
 		in.Description = *input.Description
 	}
+	in.Sheets, in.Columns = input.Sheets, input.Columns
 	return r.Datasets.Upload(ctx, in)
 }
 
@@ -170,6 +171,9 @@ func (r *mutationResolver) SendMessage(ctx context.Context, input model.SendMess
 func (r *mutationResolver) ExecuteCode(ctx context.Context, input model.ExecuteCodeInput) (*ent.Run, error) {
 	if _, err := requireViewer(ctx); err != nil {
 		return nil, err
+	}
+	if input.MessageID != nil {
+		return r.Runs.ExecuteMessageCode(ctx, input.ChatID, *input.MessageID, input.Code)
 	}
 	return r.Runs.ExecuteCode(ctx, input.ChatID, input.Code)
 }

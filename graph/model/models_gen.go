@@ -101,6 +101,8 @@ type ErrorCount struct {
 type ExecuteCodeInput struct {
 	ChatID string `json:"chatID"`
 	Code   string `json:"code"`
+	// An assistant message of the chat whose code this is: its code execution record gets this code as its latest, with the output and whether it ran.
+	MessageID *string `json:"messageID,omitempty"`
 }
 
 type ExecutionResult struct {
@@ -313,6 +315,24 @@ type UploadDatasetInput struct {
 	// Variable name in Python (made into an identifier of at most 30 characters); default: from the file name.
 	Name        *string `json:"name,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// Excel sheets to store, each as its own dataset (named after the sheet, or name_sheet when a name is given); default: the first sheet. See inspectUpload.
+	Sheets []string `json:"sheets,omitempty"`
+	// Columns to keep, in this order (default: all); applies to every sheet.
+	Columns []string `json:"columns,omitempty"`
+}
+
+// What an upload would become, read in the sandbox; nothing is stored.
+type UploadInspection struct {
+	// The workbook's sheets, in order (empty for CSV and JSON).
+	Sheets []string `json:"sheets"`
+	// The text encoding found (utf-8, utf-8-sig, cp1252 or latin-1); null for Excel.
+	Encoding *string `json:"encoding,omitempty"`
+	// The delimiter found in a CSV (, ; tab |); null for other formats.
+	Delimiter *string `json:"delimiter,omitempty"`
+	// The column headers, trimmed (of the sheet asked for, or the first sheet of a workbook).
+	Headers []string `json:"headers"`
+	// The first 10 rows that are not empty, each cell as text ("" when empty).
+	Rows [][]string `json:"rows"`
 }
 
 // What a set of model calls spent.

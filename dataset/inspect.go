@@ -1,0 +1,63 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	entdataset "github.com/autoanalyst/autoanalyst/ent/dataset"
+	"github.com/autoanalyst/autoanalyst/errcode"
+	"github.com/autoanalyst/autoanalyst/executor"
+)
+
+// Inspect reads an upload in the sandbox without storing it: its Excel
+// sheets, the encoding and delimiter of a CSV, the headers and the first 10
+// rows as text (of sheet, or the first sheet), so that a client can choose
+// sheets and columns before uploading. The file lives in a temporary
+// directory until Inspect returns.
+func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet string) (*executor.Inspection, error) {
+	if v := viewer.FromContext(ctx); v == nil || v.UserID == "" {
+		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	}
+	fileName, format, err := checkFileName(name)
+	if err != nil {
+		return nil, err
+	}
+	sheet = strings.TrimSpace(sheet)
+	if sheet != "" && format != entdataset.FormatXLSX {
+		return nil, errcode.Field("sheet", "only Excel (.xlsx) files have sheets; this is a %s file", format)
+	}
+	dir, err := os.MkdirTemp("", "autoanalyst-inspect-")
+	if err != nil {
+		return nil, fmt.Errorf("inspect upload: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := &Service{Store: &LocalStore{Dir: dir}, MaxBytes: s.MaxBytes}
+	const key = "upload"
+	if _, err := tmp.put(ctx, key, file, format); err != nil {
+		return nil, err
+	}
+	path, err := tmp.Store.Path(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	ds := executor.Dataset{Path: path, Format: strings.ToLower(string(format))}
+	in, err := s.Profiler.Inspect(ctx, ds)
+	if err != nil {
+		return nil, readError(ctx, err, format, fileName)
+	}
+	if sheet == "" || (len(in.Sheets) > 0 && in.Sheets[0] == sheet) {
+		return in, nil
+	}
+	if err := checkSheets("sheet", []string{sheet}, in.Sheets); err != nil {
+		return nil, err
+	}
+	ds.Sheet = sheet
+	if in, err = s.Profiler.Inspect(ctx, ds); err != nil {
+		return nil, readError(ctx, err, format, fileName)
+	}
+	return in, nil
+}

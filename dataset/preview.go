@@ -1,0 +1,53 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
+	"github.com/autoanalyst/autoanalyst/errcode"
+	"github.com/autoanalyst/autoanalyst/executor"
+)
+
+// MaxPreviewRows is the largest preview a client may ask for.
+const MaxPreviewRows = 100
+
+// Preview reads a stored dataset in the sandbox, as a kernel loads it, and
+// returns its first limit rows (1 to MaxPreviewRows).
+func (s *Service) Preview(ctx context.Context, d *ent.Dataset, limit int) (*executor.Preview, error) {
+	if limit < 1 || limit > MaxPreviewRows {
+		return nil, errcode.Field("limit", "must be 1 to %d", MaxPreviewRows)
+	}
+	files, err := s.Files(ctx, []*ent.Dataset{d})
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Profiler.Preview(ctx, files[0], limit)
+	if err != nil {
+		return nil, readError(ctx, err, d.Format, d.ID)
+	}
+	return p, nil
+}
+
+// Profile describes each column of a stored dataset: the profile stored at
+// upload, or, for a dataset stored before profiles were complete, one
+// computed in the sandbox now and stored for next time.
+func (s *Service) Profile(ctx context.Context, d *ent.Dataset) ([]schematype.DatasetColumn, error) {
+	if schematype.Profiled(d.Columns) {
+		return d.Columns, nil
+	}
+	files, err := s.Files(ctx, []*ent.Dataset{d})
+	if err != nil {
+		return nil, err
+	}
+	prof, err := s.Profiler.Profile(ctx, files[0])
+	if err != nil {
+		return nil, readError(ctx, err, d.Format, d.ID)
+	}
+	cols := columnsOf(prof)
+	if err := s.DB.Dataset.UpdateOneID(d.ID).SetColumns(cols).SetRowCount(prof.RowCount).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("store the profile of dataset %s: %w", d.ID, err)
+	}
+	return cols, nil
+}

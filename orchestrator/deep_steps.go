@@ -1,7 +1,6 @@
 package orchestrator
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -243,7 +242,7 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 	best := attempt{score: -1}
 	for try := 1; ; try++ {
 		t.rc.emit(EventAgentCode, EventData{Agent: "deep_code_synthesizer", Code: code, Text: fmt.Sprintf("attempt %d of %d", try, maxSynthesisTries)})
-		res, err := s.runDeepCode(d, code, s.deepExecTimeout())
+		res, err := s.runDeepCode(d, code)
 		if err != nil {
 			return err
 		}
@@ -301,7 +300,7 @@ func (s *Service) deepExecute(d *deepRun) error {
 	if d.result != nil {
 		return nil
 	}
-	res, err := s.runDeepCode(d, d.code, s.deepExecTimeout())
+	res, err := s.runDeepCode(d, d.code)
 	if err != nil {
 		return err
 	}
@@ -309,23 +308,10 @@ func (s *Service) deepExecute(d *deepRun) error {
 	return nil
 }
 
-// runDeepCode executes code in the chat's kernel with a time limit, with
-// EXECUTION_STARTED and EXECUTION_RESULT events. A Python error is a result.
-func (s *Service) runDeepCode(d *deepRun, code string, limit time.Duration) (*executor.Result, error) {
-	rc, ctx := d.t.rc, d.t.rc.user
-	rc.emit(EventExecutionStarted, EventData{Code: code, Agent: deepAgent})
-	res, err := s.cfg.Executor.Execute(ctx, executor.Request{Key: d.t.chat.ID, Datasets: d.t.files, Code: code, Timeout: limit})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if errors.Is(err, executor.ErrSandboxUnavailable) {
-			return nil, err
-		}
-		return nil, &runError{code: CodeExecutionError, msg: "the code could not be executed: " + err.Error(), err: err}
-	}
-	rc.emit(EventExecutionResult, EventData{Result: res, Agent: deepAgent})
-	return res, nil
+// runDeepCode executes code in the chat's kernel with the deep analysis's
+// limit; a Python error is a result.
+func (s *Service) runDeepCode(d *deepRun, code string) (*executor.Result, error) {
+	return s.runCodeWithin(d.t.rc, d.t.rc.user, d.t.chat.ID, d.t.files, code, deepAgent, s.deepExecTimeout())
 }
 
 // deepSynthesis is step 6: the findings in prose, streamed.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/ent"
@@ -35,11 +36,18 @@ func (s *Service) chatDatasets(rc *runContext) (*ent.Chat, []executor.Dataset, e
 	return c, files, nil
 }
 
-// run executes code in the chat's kernel and emits EXECUTION_STARTED and
-// EXECUTION_RESULT. A Python exception is a result, not an error.
+// runCode executes code in the chat's kernel with EXEC_TIMEOUT and emits
+// EXECUTION_STARTED and EXECUTION_RESULT. A Python exception is a result,
+// not an error.
 func (s *Service) runCode(rc *runContext, ctx context.Context, key string, files []executor.Dataset, code, agent string) (*executor.Result, error) {
+	return s.runCodeWithin(rc, ctx, key, files, code, agent, s.cfg.ExecTimeout)
+}
+
+// runCodeWithin is runCode with a time limit of its own.
+func (s *Service) runCodeWithin(rc *runContext, ctx context.Context, key string, files []executor.Dataset, code, agent string,
+	limit time.Duration) (*executor.Result, error) {
 	rc.emit(EventExecutionStarted, EventData{Code: code, Agent: agent})
-	res, err := s.cfg.Executor.Execute(ctx, executor.Request{Key: key, Datasets: files, Code: code, Timeout: s.cfg.ExecTimeout})
+	res, err := s.cfg.Executor.Execute(ctx, executor.Request{Key: key, Datasets: files, Code: code, Timeout: limit})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

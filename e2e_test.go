@@ -636,7 +636,7 @@ func TestModelsAndCleanCode(t *testing.T) {
 			Provider        string
 			Name            string
 			InputPricePer1K float64 `json:"inputPricePer1K"`
-			Credits int
+			Credits         int
 			MaxOutputTokens int
 		}
 		CleanCode string

@@ -2,12 +2,13 @@ package orchestrator
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
@@ -51,7 +52,7 @@ func (s *Service) ensureReport(ctx context.Context, r *ent.Run, goal string) (*e
 		if !ent.IsNotFound(err) {
 			return nil, fmt.Errorf("look up the report of run %s: %w", r.ID, err)
 		}
-		c := s.cfg.DB.DeepAnalysisReport.Create().SetUserID(r.UserID).SetUUID(newUUID()).
+		c := s.cfg.DB.DeepAnalysisReport.Create().SetUserID(r.UserID).SetUUID(uuid.NewString()).
 			SetRunID(r.ID).SetGoal(goal).SetStatus(deepanalysisreport.StatusPENDING)
 		if r.ChatID != nil {
 			c.SetChatID(*r.ChatID)
@@ -65,15 +66,6 @@ func (s *Service) ensureReport(ctx context.Context, r *ent.Run, goal string) (*e
 			return nil, fmt.Errorf("create the report of run %s: %w", r.ID, err)
 		}
 	}
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // failReport ends the unfinished report of a run that ended without it

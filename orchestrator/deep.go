@@ -233,7 +233,7 @@ func (s *Service) completeReport(ctx context.Context, d *deepRun) error {
 		r.Conclusion = d.conclusion.body
 	}
 	if d.result != nil {
-		r.Figures = d.result.Figures
+		r.Figures, r.Images = d.result.Figures, d.result.Images
 	}
 	var assets report.Assets
 	if len(r.Figures) > 0 {

@@ -220,7 +220,7 @@ func scoreResult(res *executor.Result) int {
 }
 
 // deepCodeSynthesis is step 4: the agents' code becomes one script, which
-// runs in the chat's kernel (EXEC_TIMEOUT) and is repaired with its error
+// runs in the chat's kernel (DEEP_EXEC_TIMEOUT) and is repaired with its error
 // until it runs and makes figures, at most maxSynthesisTries runs. The best
 // script is kept.
 func (s *Service) deepCodeSynthesis(d *deepRun) error {

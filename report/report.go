@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,9 @@ type Report struct {
 	Analysis string
 	// Figures are Plotly figures as JSON ({"data": [...], "layout": {...}}).
 	Figures []json.RawMessage
+	// Images are PNG charts (matplotlib), base64-encoded; they follow the
+	// interactive figures.
+	Images []string
 	// Code is the analysis script that made the figures.
 	Code string
 	// Conclusion, KeyTakeaways and NextSteps close the report.
@@ -83,6 +87,12 @@ type figure struct {
 	JSON template.JS // HTML-escaped JSON: cannot close its script element
 }
 
+// image is a PNG chart of the page and its figure number.
+type image struct {
+	Src    template.URL
+	Number int
+}
+
 // Render writes r as an HTML page with assets inlined.
 func Render(w io.Writer, r Report, assets Assets) error {
 	if len(assets.PlotlyJS) == 0 && len(r.Figures) > 0 {
@@ -98,12 +108,22 @@ func Render(w io.Writer, r Report, assets Assets) error {
 		json.HTMLEscape(&safe, compact.Bytes())
 		figs = append(figs, figure{ID: fmt.Sprintf("figure-%d", i+1), JSON: template.JS(safe.String())})
 	}
+	imgs := make([]image, 0, len(r.Images))
+	for i, img := range r.Images {
+		b, err := base64.StdEncoding.DecodeString(img)
+		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+			return fmt.Errorf("report: image %d is not a base64-encoded PNG", i+1)
+		}
+		// A checked PNG in base64 is safe in a data: URL.
+		imgs = append(imgs, image{Src: template.URL("data:image/png;base64," + img), Number: len(figs) + i + 1})
+	}
 	data := struct {
 		Report
 		Figs     []figure
+		Imgs     []image
 		Plotly   template.JS
 		Generate string
-	}{Report: r, Figs: figs, Plotly: template.JS(scriptSafe(assets.PlotlyJS))}
+	}{Report: r, Figs: figs, Imgs: imgs, Plotly: template.JS(scriptSafe(assets.PlotlyJS))}
 	if !r.GeneratedAt.IsZero() {
 		data.Generate = r.GeneratedAt.UTC().Format("2 January 2006, 15:04 UTC")
 	}

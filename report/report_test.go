@@ -25,6 +25,8 @@ func sample() report.Report {
 		Figures: []json.RawMessage{
 			json.RawMessage(`{"data": [{"type": "bar", "x": ["Centro", "Norte"], "y": [5200, 3100]}], "layout": {"title": {"text": "Price per m²"}}}`),
 		},
+		// A 1x1 PNG, as matplotlib's charts come back from the kernel.
+		Images:       []string{"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="},
 		Code:         "import plotly.express as px\nfig = px.bar(df, x='district', y='price_m2')\nfig.show()",
 		Conclusion:   "Area and district explain most of the price.",
 		KeyTakeaways: []string{"Area matters most", "Centro is 68% dearer than Norte"},
@@ -51,6 +53,18 @@ func TestGolden(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("report differs from %s (run go test ./report -update and review the diff)", golden)
+	}
+}
+
+// TestImagesMustBePNG refuses an image that is not a base64 PNG, which
+// could otherwise smuggle another kind of data: URL into the page.
+func TestImagesMustBePNG(t *testing.T) {
+	for _, img := range []string{"not base64!", "PHN2Zz48L3N2Zz4=" /* <svg></svg> */} {
+		r := sample()
+		r.Images = []string{img}
+		if _, err := report.HTML(r, fakePlotly); err == nil {
+			t.Errorf("image %q was accepted", img)
+		}
 	}
 }
 

@@ -64,6 +64,8 @@ MAX_OUTPUT = int(CONFIG.get("max_output") or (1 << 20))  # per stream
 MAX_RESULT = int(CONFIG.get("max_result") or (64 << 20))  # figures, images, tables
 NOFILE = int(CONFIG.get("nofile") or 1024)
 NPROC = int(CONFIG.get("nproc") or 256)
+# Children forked ahead of time, waiting for an execution.
+SPARES = 2
 # The execution seccomp filter (classic BPF, struct sock_filter[]), assembled by
 # the Go side (seccomp.go); each execution loads it once its sandbox is set up.
 SECCOMP_FILTER = base64.b64decode(CONFIG["seccomp"]) if CONFIG.get("seccomp") else b""
@@ -1154,7 +1156,10 @@ class Kernel:
         if isolated:
             self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.datasets = []
-        self.prefork = None  # the next execution's process, forked ahead of time
+        # The next executions' processes, forked ahead of time. Two, so that
+        # an execution that follows another at once takes a child whose
+        # sandbox setup (mount namespace, seccomp) finished long before.
+        self.spares = []
         self.zombies = {}  # pid -> pidfd (or None) of ended children not yet reaped
 
     # -- serving -----------------------------------------------------------
@@ -1204,7 +1209,7 @@ class Kernel:
         specs = header.get("datasets") or []
         fds = self.conn.take_fds(len(specs))
         loaded = []
-        self.discard_prefork()  # it was forked without these datasets
+        self.discard_spares()  # they were forked without these datasets
         try:
             names = []
             for i, spec in enumerate(specs):
@@ -1236,7 +1241,7 @@ class Kernel:
         gc.collect()
         gc.freeze()
         self.conn.send({"type": "loaded", "id": header.get("id", 0), "datasets": loaded})
-        self.ensure_prefork()
+        self.fill_spares()
 
     # -- children ----------------------------------------------------------
 
@@ -1292,16 +1297,17 @@ class Kernel:
             log("setns back to the kernel's pid namespace failed: %s" % os.strerror(ctypes.get_errno()))
             os._exit(1)
 
-    def ensure_prefork(self):
-        if self.prefork is None:
+    def fill_spares(self):
+        while len(self.spares) < SPARES:
             try:
-                self.prefork = self.spawn()
+                self.spares.append(self.spawn())
             except OSError as e:
                 log("cannot fork ahead: %s" % e)
+                return
 
-    def discard_prefork(self):
-        if self.prefork is not None:
-            child, self.prefork = self.prefork, None
+    def discard_spares(self):
+        spares, self.spares = self.spares, []
+        for child in spares:
             self.end_child(child)
 
     def end_child(self, child):
@@ -1344,10 +1350,7 @@ class Kernel:
         child = None
         try:
             for attempt in range(2):
-                child = self.prefork
-                self.prefork = None
-                if child is None:
-                    child = self.spawn()
+                child = self.spares.pop(0) if self.spares else self.spawn()
                 try:
                     send_task(child.cmd, header, data_fd)
                     break
@@ -1368,7 +1371,10 @@ class Kernel:
         self.conn.send({"type": "started", "id": rid})
         reply, body = self.supervise(rid, child, timeout, started)
         self.conn.send(reply, body)
-        self.ensure_prefork()
+        # Refill after the result: a fork while the execution runs slows it
+        # more than it saves. The next execution takes the oldest spare,
+        # whose sandbox setup finished long ago.
+        self.fill_spares()
 
     def supervise(self, rid, child, timeout, started):
         conn = self.conn
@@ -1529,8 +1535,8 @@ class Kernel:
         others = []
         if self.pidns_fd >= 0:
             others.append(self.pidns_fd)
-        if self.prefork is not None:
-            others.extend(self.prefork.parent_fds())
+        for spare in self.spares:
+            others.extend(spare.parent_fds())
         others.extend(fd for fd in self.zombies.values() if fd is not None)
         for fd in others:
             try:
@@ -1697,7 +1703,7 @@ def main():
         "import_seconds": round(imported, 3),
         "seccomp": seccomp_mode(),
     })
-    kernel.ensure_prefork()
+    kernel.fill_spares()
     kernel.serve()
 
 

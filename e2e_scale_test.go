@@ -462,3 +462,69 @@ func TestChatTurnReclaimed(t *testing.T) {
 		t.Errorf("%d usage rows for %d model calls", rows, llmSrv.Count())
 	}
 }
+
+// TestDeepAnalysisReclaimed kills the worker that holds a deep analysis at
+// its first code-synthesis execution: the other worker takes the run over,
+// keeps the research questions and the plan the first one stored (their
+// prompts are not sent again), and completes the report.
+func TestDeepAnalysisReclaimed(t *testing.T) {
+	llmSrv := deepLLM(t)
+	c := newCluster(t, map[string]string{"OPENAI_API_KEY": llmKey, "OPENAI_BASE_URL": llmSrv.BaseURL()})
+	a := c.api()
+	w1, w2 := c.worker(), c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	token := a.session()
+	f, err := os.Open("testdata/houses.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	up := a.upload(token, uploadMutation, map[string]any{"f": nil, "name": "houses"}, "f", "houses.csv", f)
+	var uploaded struct {
+		UploadDataset []struct{ ID string } `json:"uploadDataset"`
+	}
+	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
+		t.Fatalf("upload: %+v", up)
+	}
+	var chat struct{ CreateChat struct{ ID string } }
+	a.must(token, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	var r struct{ StartDeepAnalysis struct{ ID string } }
+	a.must(token, startDeepMutation, map[string]any{"chat": chat.CreateChat.ID, "goal": "What drives house prices?"}, &r)
+	runID := r.StartDeepAnalysis.ID
+
+	evs := followAndStop(ctx, t, a, token, runID, func(w *server) { w.kill() }, w1, w2)
+	checkSeqs(t, evs, 1)
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("last event %+v", last)
+	}
+	kept := map[string]bool{}
+	for _, e := range evs {
+		if e.Type == "STEP" && strings.HasSuffix(e.Text, "(kept from an earlier attempt)") {
+			kept[strings.TrimSuffix(e.Text, " (kept from an earlier attempt)")] = true
+		}
+	}
+	if len(kept) != 2 || !kept["step 1 of 7: research questions"] || !kept["step 2 of 7: plan"] {
+		t.Fatalf("steps kept: %v", kept)
+	}
+	sent := map[string]int{}
+	for _, req := range llmSrv.Requests() {
+		for _, p := range []string{"You write the research questions", "You are the planner of a deep analysis",
+			"You are statistical_analytics_agent", "You write the conclusion"} {
+			if strings.Contains(req.LastMessage(), p) {
+				sent[p]++
+			}
+		}
+	}
+	if sent["You write the research questions"] != 1 || sent["You are the planner of a deep analysis"] != 1 ||
+		sent["You are statistical_analytics_agent"] != 2 || sent["You write the conclusion"] != 1 {
+		t.Fatalf("prompts sent: %v (the questions and the plan once, the agents again after the takeover)", sent)
+	}
+	var rep deepReport
+	a.must(token, runReportQuery, map[string]any{"id": runID}, &rep)
+	if rep.Node.Report == nil || rep.Node.Report.Status != "COMPLETED" || len(rep.Node.Report.DeepQuestions) != 2 ||
+		len(rep.Node.Report.PlotlyFigures) != 2 || len(rep.Node.Report.StepsCompleted) != 7 {
+		t.Fatalf("report = %+v", rep.Node.Report)
+	}
+}

@@ -130,12 +130,19 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 		return err
 	}
 	d := &deepRun{t: t, reportID: rep.ID, goal: goal, started: time.Now()}
-	// A run taken over after a restart starts its report again.
-	err = s.cfg.DB.DeepAnalysisReport.UpdateOneID(rep.ID).
+	// A run taken over from a worker that stopped goes on from what that
+	// attempt stored (see resume).
+	skip := resume(d, rep)
+	if len(skip) > 0 && rep.StartTime != nil {
+		d.started = *rep.StartTime
+	}
+	upd := s.cfg.DB.DeepAnalysisReport.UpdateOneID(rep.ID).
 		SetStatus(deepanalysisreport.StatusRUNNING).SetStartTime(d.started).ClearEndTime().ClearErrorMessage().
-		SetProgressPercentage(0).ClearStepsCompleted().
-		SetModelProvider(t.model.Provider.Name()).SetModelName(t.model.Model).
-		Exec(rc.user)
+		SetModelProvider(t.model.Provider.Name()).SetModelName(t.model.Model)
+	if len(skip) == 0 {
+		upd.SetProgressPercentage(0).ClearStepsCompleted()
+	}
+	err = upd.Exec(rc.user)
 	if err != nil {
 		return fmt.Errorf("mark report %s running: %w", rep.ID, err)
 	}
@@ -145,9 +152,15 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 			return err
 		}
 		p := st.progress
-		rc.emit(EventStep, EventData{Agent: deepAgent, Text: fmt.Sprintf("step %d of %d: %s", i+1, len(steps), st.title), Progress: &p})
-		if err := st.run(d); err != nil {
-			return err
+		text := fmt.Sprintf("step %d of %d: %s", i+1, len(steps), st.title)
+		if skip[st.name] {
+			text += " (kept from an earlier attempt)"
+		}
+		rc.emit(EventStep, EventData{Agent: deepAgent, Text: text, Progress: &p})
+		if !skip[st.name] {
+			if err := st.run(d); err != nil {
+				return err
+			}
 		}
 		d.completed = append(d.completed, st.name)
 		d.progress = 95 // 100 once the page exists

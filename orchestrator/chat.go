@@ -273,11 +273,6 @@ func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOut
 	rc := t.rc
 	a := t.agents.agents[st.Agent]
 	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
-	if s.cfg.Templates != nil {
-		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, a.Name); err != nil {
-			s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("count template use")
-		}
-	}
 	var prompt string
 	var err error
 	if !a.WritesCode {
@@ -440,7 +435,21 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 		return nil, fmt.Errorf("commit answer: %w", err)
 	}
 	rc.emit(EventMessage, EventData{MessageID: m.ID, Text: content})
+	s.countUses(rc, outs)
 	return m, nil
+}
+
+// countUses counts one use of each agent of a run's answer, once the answer
+// is stored (so a run delivered again does not count its agents twice).
+func (s *Service) countUses(rc *runContext, outs []agentOutput) {
+	if s.cfg.Templates == nil {
+		return
+	}
+	for _, o := range outs {
+		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, o.agent); err != nil {
+			s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("count template use")
+		}
+	}
 }
 
 // memory returns the chat's last exchanges before this run: each question

@@ -273,5 +273,6 @@ func (s *Service) completeReport(ctx context.Context, d *deepRun) error {
 	if err != nil {
 		return fmt.Errorf("complete report %s: %w", d.reportID, err)
 	}
+	s.countUses(d.t.rc, d.outs)
 	return nil
 }

@@ -54,6 +54,21 @@ func TestSampleAndDeleteDataset(t *testing.T) {
 		t.Fatalf("execution: %+v", evs)
 	}
 
+	// The description can be replaced, by its owner only, within bounds.
+	const upd = `mutation($id: ID!, $d: String!) { updateDataset(id: $id, input: {description: $d}) { id description } }`
+	var updated struct{ UpdateDataset struct{ ID, Description string } }
+	srv.must(alice, upd, map[string]any{"id": s.ID, "d": "  Houses sold in 2024, one row per sale.  "}, &updated)
+	if updated.UpdateDataset.Description != "Houses sold in 2024, one row per sale." {
+		t.Fatalf("updateDataset = %+v", updated.UpdateDataset)
+	}
+	if r := srv.do(bob, upd, map[string]any{"id": s.ID, "d": "mine"}); r.code() != "NOT_FOUND" {
+		t.Fatalf("bob updates alice's dataset: %+v", r.Errors)
+	}
+	if r := srv.do(alice, upd, map[string]any{"id": s.ID, "d": strings.Repeat("x", 10001)}); r.code() != "BAD_USER_INPUT" ||
+		!strings.Contains(r.Errors[0].Message, "description") {
+		t.Fatalf("a description too long: %+v", r.Errors)
+	}
+
 	const del = `mutation($id: ID!) { deleteDataset(id: $id) }`
 	if r := srv.do(bob, del, map[string]any{"id": s.ID}); r.code() != "NOT_FOUND" {
 		t.Fatalf("bob deletes alice's dataset: %+v", r.Errors)

@@ -78,8 +78,8 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 	if err != nil {
 		return nil, err
 	}
-	if len(in.Description) > 10000 {
-		return nil, errcode.Field("description", "at most 10000 characters")
+	if len(in.Description) > MaxDescriptionBytes {
+		return nil, errcode.Field("description", "at most %d bytes", MaxDescriptionBytes)
 	}
 	sheets, err := cleanList("sheets", in.Sheets, maxSheets)
 	if err != nil {

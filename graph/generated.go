@@ -421,6 +421,7 @@ type ComplexityRoot struct {
 		SignUp              func(childComplexity int, input model.SignUpInput) int
 		StartDeepAnalysis   func(childComplexity int, input model.StartDeepAnalysisInput) int
 		UpdateChat          func(childComplexity int, id string, input model.UpdateChatInput) int
+		UpdateDataset       func(childComplexity int, id string, input model.UpdateDatasetInput) int
 		UpdateModelSettings func(childComplexity int, input model.UpdateModelSettingsInput) int
 		UpdateTemplate      func(childComplexity int, id string, input model.UpdateTemplateInput) int
 		UploadDataset       func(childComplexity int, input model.UploadDatasetInput) int
@@ -656,6 +657,7 @@ type MutationResolver interface {
 	FixCode(ctx context.Context, input model.FixCodeInput) (*ent.Run, error)
 	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
 	LoadSampleDataset(ctx context.Context) (*ent.Dataset, error)
+	UpdateDataset(ctx context.Context, id string, input model.UpdateDatasetInput) (*ent.Dataset, error)
 	DeleteDataset(ctx context.Context, id string) (string, error)
 	InspectUpload(ctx context.Context, file graphql.Upload, sheet *string) (*model.UploadInspection, error)
 	DescribeDatasets(ctx context.Context, ids []string) (*ent.Run, error)
@@ -2413,6 +2415,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateChat(childComplexity, args["id"].(string), args["input"].(model.UpdateChatInput)), true
+	case "Mutation.updateDataset":
+		if e.ComplexityRoot.Mutation.UpdateDataset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDataset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDataset(childComplexity, args["id"].(string), args["input"].(model.UpdateDatasetInput)), true
 	case "Mutation.updateModelSettings":
 		if e.ComplexityRoot.Mutation.UpdateModelSettings == nil {
 			break
@@ -3362,6 +3375,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TemplatePreferenceInput", ec.unmarshalInputTemplatePreferenceInput),
 			graphql.NewInputUnmarshaler("TemplateWhereInput", ec.unmarshalInputTemplateWhereInput),
 			graphql.NewInputUnmarshaler("UpdateChatInput", ec.unmarshalInputUpdateChatInput),
+			graphql.NewInputUnmarshaler("UpdateDatasetInput", ec.unmarshalInputUpdateDatasetInput),
 			graphql.NewInputUnmarshaler("UpdateModelSettingsInput", ec.unmarshalInputUpdateModelSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateTemplateInput", ec.unmarshalInputUpdateTemplateInput),
 			graphql.NewInputUnmarshaler("UploadDatasetInput", ec.unmarshalInputUploadDatasetInput),
@@ -5094,6 +5108,28 @@ func (ec *executionContext) field_Mutation_updateChat_args(ctx context.Context, 
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateChatInput, error) {
 			return ec.unmarshalNUpdateChatInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateChatInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateDataset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateDatasetInput, error) {
+			return ec.unmarshalNUpdateDatasetInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateDatasetInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12027,6 +12063,50 @@ func (ec *executionContext) fieldContext_Mutation_loadSampleDataset(_ context.Co
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Dataset(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateDataset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDataset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDataset(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateDatasetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dataset) graphql.Marshaler {
+			return ec.marshalNDataset2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDataset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDataset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dataset(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDataset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -26183,6 +26263,48 @@ func UnmarshalUpdateChatInput(ctx context.Context, raw any) (model.UpdateChatInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateDatasetInput(ctx context.Context, obj any) (model.UpdateDatasetInput, error) {
+	var it model.UpdateDatasetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"description"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateDatasetInput unmarshals raw into the UpdateDatasetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateDatasetInput(ctx context.Context, raw any) (model.UpdateDatasetInput, error) {
+	var out model.UpdateDatasetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateDatasetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateModelSettingsInput(ctx context.Context, obj any) (model.UpdateModelSettingsInput, error) {
 	var it model.UpdateModelSettingsInput
 	if obj == nil {
@@ -29445,6 +29567,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateDataset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDataset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "deleteDataset":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteDataset(ctx, field)
@@ -32362,6 +32491,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 
 func (ec *executionContext) unmarshalNUpdateChatInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateChatInput(ctx context.Context, v any) (model.UpdateChatInput, error) {
 	res, err := ec.unmarshalInputUpdateChatInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateDatasetInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUpdateDatasetInput(ctx context.Context, v any) (model.UpdateDatasetInput, error) {
+	res, err := ec.unmarshalInputUpdateDatasetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -51,6 +51,14 @@ func (r *mutationResolver) LoadSampleDataset(ctx context.Context) (*ent.Dataset,
 	return r.Datasets.LoadSample(ctx)
 }
 
+// UpdateDataset is the resolver for the updateDataset field.
+func (r *mutationResolver) UpdateDataset(ctx context.Context, id string, input model.UpdateDatasetInput) (*ent.Dataset, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Datasets.UpdateDescription(ctx, id, input.Description)
+}
+
 // DeleteDataset is the resolver for the deleteDataset field.
 func (r *mutationResolver) DeleteDataset(ctx context.Context, id string) (string, error) {
 	if _, err := requireViewer(ctx); err != nil {

@@ -291,6 +291,11 @@ type UpdateChatInput struct {
 	Title *string `json:"title,omitempty"`
 }
 
+type UpdateDatasetInput struct {
+	// At most 10,000 bytes, trimmed; empty clears it.
+	Description string `json:"description"`
+}
+
 type UpdateModelSettingsInput struct {
 	Provider string `json:"provider"`
 	Model    string `json:"model"`

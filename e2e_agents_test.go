@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -79,23 +77,7 @@ func TestAgentsChatTurns(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	alice := srv.session()
-	f, err := os.Open("testdata/houses.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var up struct {
-		UploadDataset []struct{ ID string } `json:"uploadDataset"`
-	}
-	r := srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "houses.csv", f)
-	if len(r.Errors) > 0 || json.Unmarshal(r.Data, &up) != nil {
-		t.Fatalf("upload: %+v", r.Errors)
-	}
-	var chat struct {
-		CreateChat struct{ ID string } `json:"createChat"`
-	}
-	srv.must(alice, createChatMutation, map[string]any{"ids": []string{up.UploadDataset[0].ID}}, &chat)
-	chatID := chat.CreateChat.ID
+	chatID := housesChat(t, srv, alice)
 
 	send := func(t *testing.T, content string) []event {
 		t.Helper()

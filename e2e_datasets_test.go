@@ -56,7 +56,9 @@ func TestSampleAndDeleteDataset(t *testing.T) {
 
 	// The description can be replaced, by its owner only, within bounds.
 	const upd = `mutation($id: ID!, $d: String!) { updateDataset(id: $id, input: {description: $d}) { id description } }`
-	var updated struct{ UpdateDataset struct{ ID, Description string } }
+	var updated struct {
+		UpdateDataset struct{ ID, Description string }
+	}
 	srv.must(alice, upd, map[string]any{"id": s.ID, "d": "  Houses sold in 2024, one row per sale.  "}, &updated)
 	if updated.UpdateDataset.Description != "Houses sold in 2024, one row per sale." {
 		t.Fatalf("updateDataset = %+v", updated.UpdateDataset)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,21 +84,7 @@ func deepServer(t *testing.T, databaseURL string) (srv *server, llmSrv *llmtest.
 	}
 	srv = startServer(t, env)
 	alice = srv.session()
-	f, err := os.Open("testdata/houses.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	up := srv.upload(alice, uploadMutation, map[string]any{"f": nil, "name": "houses"}, "f", "houses.csv", f)
-	var uploaded struct {
-		UploadDataset []struct{ ID string } `json:"uploadDataset"`
-	}
-	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
-		t.Fatalf("upload: %+v", up)
-	}
-	var chat struct{ CreateChat struct{ ID string } }
-	srv.must(alice, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
-	return srv, llmSrv, dataDir, alice, chat.CreateChat.ID
+	return srv, llmSrv, dataDir, alice, housesChat(t, srv, alice)
 }
 
 // deepReport is a run with its report, as GraphQL returns them.

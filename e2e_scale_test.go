@@ -476,22 +476,9 @@ func TestDeepAnalysisReclaimed(t *testing.T) {
 	defer cancel()
 
 	token := a.session()
-	f, err := os.Open("testdata/houses.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	up := a.upload(token, uploadMutation, map[string]any{"f": nil, "name": "houses"}, "f", "houses.csv", f)
-	var uploaded struct {
-		UploadDataset []struct{ ID string } `json:"uploadDataset"`
-	}
-	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &uploaded) != nil || len(uploaded.UploadDataset) != 1 {
-		t.Fatalf("upload: %+v", up)
-	}
-	var chat struct{ CreateChat struct{ ID string } }
-	a.must(token, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
+	chatID := housesChat(t, a, token)
 	var r struct{ StartDeepAnalysis struct{ ID string } }
-	a.must(token, startDeepMutation, map[string]any{"chat": chat.CreateChat.ID, "goal": "What drives house prices?"}, &r)
+	a.must(token, startDeepMutation, map[string]any{"chat": chatID, "goal": "What drives house prices?"}, &r)
 	runID := r.StartDeepAnalysis.ID
 
 	evs := followAndStop(ctx, t, a, token, runID, func(w *server) { w.kill() }, w1, w2)

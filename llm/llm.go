@@ -51,6 +51,10 @@ type Usage struct {
 	// broke off before its usage chunk) and InputTokens/OutputTokens were
 	// estimated from the text (about four characters a token).
 	Estimated bool
+	// QueryChars and ResponseChars are the sizes, in characters, of the
+	// messages sent and of the answer received.
+	QueryChars    int
+	ResponseChars int
 }
 
 // TotalTokens is InputTokens + OutputTokens.

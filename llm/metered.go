@@ -3,6 +3,7 @@ package llm
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 )
 
 // RecordFunc receives the usage of one model call; err is the call's error
@@ -54,6 +55,10 @@ func (m *metered) Generate(ctx context.Context, req Request) (*Response, error) 
 	}
 	if req.OnToken != nil {
 		u.Streamed = true
+	}
+	u.QueryChars, u.ResponseChars = 0, utf8.RuneCountInString(resp.Content)
+	for _, msg := range req.Messages {
+		u.QueryChars += utf8.RuneCountInString(msg.Content)
 	}
 	if m.reg != nil {
 		if _, known := m.reg.Lookup(u.Model); known {

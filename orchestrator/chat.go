@@ -588,7 +588,7 @@ func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
 		SetModelName(u.Model).SetProvider(u.Provider).
 		SetPromptTokens(u.InputTokens).SetCompletionTokens(u.OutputTokens).
 		SetTotalTokens(u.InputTokens + u.OutputTokens).
-		SetCost(u.CostUSD).SetIsStreaming(u.Streamed).
+		SetCost(u.CostUSD).SetIsStreaming(u.Streamed).SetQuerySize(u.QueryChars).SetResponseSize(u.ResponseChars).
 		SetRequestTimeMs(int(u.Duration / time.Millisecond))
 	if callErr != nil {
 		c.SetError(truncate(callErr.Error(), 2000))

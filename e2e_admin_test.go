@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -88,7 +89,7 @@ func TestUsageAndAdmin(t *testing.T) {
 	}
 
 	const dash = `{ adminDashboard(period: P7D) { usage { calls costUSD } users { total active }
-		topUsers { user { id } calls } byDay { day calls } projection { next30DaysUSD }
+		topUsers { user { id usage(period: P7D) { calls } } calls } byDay { day calls } projection { next30DaysUSD }
 		tiers { tier calls } codeExecutions { total succeeded byAgent { agent total } }
 		feedback { count distribution } } }`
 	for name, key := range map[string]string{"no key": "", "a wrong key": "not-the-admin-key"} {
@@ -108,7 +109,10 @@ func TestUsageAndAdmin(t *testing.T) {
 			Usage    struct{ Calls int }
 			Users    struct{ Total, Active int }
 			TopUsers []struct {
-				User  struct{ ID string }
+				User struct {
+					ID    string
+					Usage struct{ Calls int }
+				}
 				Calls int
 			}
 			ByDay          []struct{ Day string }
@@ -118,8 +122,33 @@ func TestUsageAndAdmin(t *testing.T) {
 	json.Unmarshal(r.Data, &d)
 	ad := d.AdminDashboard
 	if ad.Usage.Calls != u.Calls || ad.Users.Total < 1 || ad.Users.Active != 1 || len(ad.ByDay) != 8 ||
-		len(ad.TopUsers) != 1 || ad.TopUsers[0].Calls != u.Calls || ad.TopUsers[0].User.ID == "" || ad.CodeExecutions.Total != 1 {
+		len(ad.TopUsers) != 1 || ad.TopUsers[0].Calls != u.Calls || ad.TopUsers[0].User.ID == "" ||
+		ad.TopUsers[0].User.Usage.Calls != u.Calls || ad.CodeExecutions.Total != 1 {
 		t.Fatalf("adminDashboard = %+v", ad)
+	}
+
+	// The admin key grants the admin queries only: with it, another user
+	// still sees and changes nothing of alice's.
+	bob := srv.session()
+	asAdmin := http.Header{"X-Admin-Key": {adminKey}}
+	var empty struct{ CreateChat struct{ ID string } }
+	srv.must(alice, createChatMutation, map[string]any{"ids": []string{}}, &empty)
+	if r := srv.doWith(asAdmin, bob, fmt.Sprintf(`{ node(id: %q) { id } }`, chatID)); len(r.Errors) == 0 && string(r.Data) != `{"node":null}` {
+		t.Fatalf("bob with the admin key reads alice's chat: %s", r.Data)
+	}
+	if r := srv.doWith(asAdmin, bob, `{ chats { totalCount } }`); string(r.Data) != `{"chats":{"totalCount":0}}` {
+		t.Fatalf("bob with the admin key lists chats: %s %+v", r.Data, r.Errors)
+	}
+	if r := srv.doWith(asAdmin, bob, `mutation { deleteEmptyChats }`); string(r.Data) != `{"deleteEmptyChats":0}` {
+		t.Fatalf("bob with the admin key deletes empty chats: %s %+v", r.Data, r.Errors)
+	}
+	if r := srv.doWith(asAdmin, bob, fmt.Sprintf(`{ node(id: %q) { id } }`, empty.CreateChat.ID)); string(r.Data) != `{"node":null}` {
+		t.Fatalf("alice's empty chat as bob: %s", r.Data)
+	}
+	var still struct{ Node *struct{ ID string } }
+	srv.must(alice, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": empty.CreateChat.ID}, &still)
+	if still.Node == nil {
+		t.Fatal("deleteEmptyChats with the admin key deleted alice's empty chat")
 	}
 
 	var tick struct {

@@ -135,8 +135,9 @@ type ModelFeedback struct {
 	Average float64 `json:"average"`
 }
 
-// Dashboard computes the admin dashboard of a period. The caller must be an
-// admin (privacy rules would hide other users' rows otherwise).
+// Dashboard computes the admin dashboard of a period. ctx must read every
+// user's rows (an admin's privacy.Allow decision; privacy rules would hide
+// other users' rows otherwise).
 func (s *Service) Dashboard(ctx context.Context, p Period) (*Dashboard, error) {
 	since, err := s.window(p)
 	if err != nil {

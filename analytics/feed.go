@@ -17,8 +17,8 @@ const feedOverlap = 5 * time.Second
 // Follow calls fn with each ModelUsage row written from now on (by any
 // process), about every interval, each row once, in the order of their
 // creation time; it returns when ctx ends (nil) or fn returns false (nil),
-// or on a database error. The caller must be allowed to read every user's
-// rows (an admin).
+// or on a database error. ctx must read every user's rows (an admin's
+// privacy.Allow decision).
 func (s *Service) Follow(ctx context.Context, interval time.Duration, fn func(*ent.ModelUsage) bool) error {
 	if interval <= 0 {
 		interval = time.Second

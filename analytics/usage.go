@@ -23,8 +23,8 @@ var usageAggregates = []ent.AggregateFunc{
 	ent.As(ent.Sum(modelusage.FieldCost), "cost"),
 }
 
-// UserSummary is one user's usage in a period. The caller must be allowed to
-// read that user's rows (the user, or an admin).
+// UserSummary is one user's usage in a period. ctx must read that user's
+// rows (the user's own, or an admin's privacy.Allow decision).
 func (s *Service) UserSummary(ctx context.Context, userID string, p Period) (*Summary, error) {
 	since, err := s.window(p)
 	if err != nil {

@@ -5,17 +5,21 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
 
-// requireAdmin admits a user of role ADMIN or a request with the admin key.
-func requireAdmin(ctx context.Context) error {
+// adminContext admits a user of role ADMIN or a request with the admin key,
+// and returns the context an admin query reads everyone's rows with. Being
+// an admin grants these queries only: everywhere else an admin sees their
+// own objects, like anyone.
+func adminContext(ctx context.Context) (context.Context, error) {
 	if !viewer.FromContext(ctx).IsAdmin() {
-		return errcode.New(errcode.Unauthenticated, "admins only: sign in as a user of role ADMIN or send the X-Admin-Key header")
+		return nil, errcode.New(errcode.Unauthenticated, "admins only: sign in as a user of role ADMIN or send the X-Admin-Key header")
 	}
-	return nil
+	return privacy.DecisionContext(ctx, privacy.Allow), nil
 }
 
 func toUsageSummary(s *analytics.Summary) *model.UsageSummary {

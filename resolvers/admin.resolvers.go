@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/analytics"
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
 
 // AdminDashboard is the resolver for the adminDashboard field.
 func (r *queryResolver) AdminDashboard(ctx context.Context, period model.Period) (*model.AdminDashboard, error) {
-	if err := requireAdmin(ctx); err != nil {
+	ctx, err := adminContext(ctx)
+	if err != nil {
 		return nil, err
 	}
 	d, err := r.Analytics.Dashboard(ctx, analytics.Period(period))
@@ -37,13 +39,14 @@ func (r *queryResolver) PublicTicker(ctx context.Context) (*model.PublicTicker, 
 
 // UsageUpdates is the resolver for the usageUpdates field.
 func (r *subscriptionResolver) UsageUpdates(ctx context.Context) (<-chan *ent.ModelUsage, error) {
-	if err := requireAdmin(ctx); err != nil {
+	sys, err := adminContext(ctx)
+	if err != nil {
 		return nil, err
 	}
 	out := make(chan *ent.ModelUsage, 16)
 	go func() {
 		defer close(out)
-		err := r.Analytics.Follow(ctx, time.Second, func(u *ent.ModelUsage) bool {
+		err := r.Analytics.Follow(sys, time.Second, func(u *ent.ModelUsage) bool {
 			select {
 			case out <- u:
 				return true
@@ -60,7 +63,14 @@ func (r *subscriptionResolver) UsageUpdates(ctx context.Context) (<-chan *ent.Mo
 
 // Usage is the resolver for the usage field.
 func (r *userResolver) Usage(ctx context.Context, obj *ent.User, period model.Period) (*model.UsageSummary, error) {
-	// Privacy already limits User rows to the viewer (or an admin).
+	// A user's own usage; an admin's dashboard lists other users, whose
+	// usage only an admin reads.
+	if v := viewer.FromContext(ctx); v == nil || obj.ID != v.UserID {
+		var err error
+		if ctx, err = adminContext(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s, err := r.Analytics.UserSummary(ctx, obj.ID, analytics.Period(period))
 	if err != nil {
 		return nil, err

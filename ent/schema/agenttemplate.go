@@ -83,12 +83,10 @@ func (AgentTemplate) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.DenyIfNoViewer(),
-			rule.AllowIfAdmin(),
 			rule.FilterSharedOrOwner(),
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.DenyIfNoViewer(),
-			rule.AllowIfAdmin(),
 			rule.OwnCreate(),
 			rule.FilterOwner(),
 		},

@@ -43,18 +43,16 @@ func (OwnerMixin) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("user_id")}
 }
 
-// Policy of OwnerMixin: the system and admins see everything, a viewer only
+// Policy of OwnerMixin: the system sees everything, a viewer only
 // their own rows, nobody else anything.
 func (OwnerMixin) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.DenyIfNoViewer(),
-			rule.AllowIfAdmin(),
 			rule.FilterOwner(),
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.DenyIfNoViewer(),
-			rule.AllowIfAdmin(),
 			rule.OwnCreate(),
 			rule.FilterOwner(),
 		},

@@ -73,12 +73,10 @@ func (User) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.DenyIfNoViewer(),
-			rule.AllowIfAdmin(),
 			rule.FilterSelf(),
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.DenyIfNoViewer(),
-			rule.AllowIfAdmin(),
 			rule.DenyCreate(),
 			rule.FilterSelf(),
 		},

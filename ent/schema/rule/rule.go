@@ -25,16 +25,6 @@ func DenyIfNoViewer() privacy.QueryMutationRule {
 	})
 }
 
-// AllowIfAdmin allows admins everything.
-func AllowIfAdmin() privacy.QueryMutationRule {
-	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
-		if viewer.FromContext(ctx).IsAdmin() {
-			return privacy.Allow
-		}
-		return privacy.Skip
-	})
-}
-
 type userIDFilter interface {
 	WhereUserID(entql.StringP)
 }

@@ -123,6 +123,10 @@ func (s *Settings) Update(ctx context.Context, userID string, in SettingsInput) 
 	if maxTokens > 0 {
 		upd.SetModelMaxTokens(s.reg.CapMaxTokens(m.Name, maxTokens))
 	}
+	if in.APIKey == nil && len(sealedKey(u)) > 0 && deref(u.ModelProvider) != provider {
+		// The stored key is another provider's: never send it to this one.
+		return nil, errcode.Field("apiKey", "your stored API key is for %s: give a %s key, or \"\" to use the server's", deref(u.ModelProvider), provider)
+	}
 	if in.APIKey != nil {
 		key := strings.TrimSpace(*in.APIKey)
 		switch {

@@ -64,10 +64,14 @@ func TestModelSettings(t *testing.T) {
 			want: ModelSettings{Provider: "openai", Model: "gpt-4o", Temperature: 0, MaxTokens: 4096}, runWith: "server"},
 		{name: "own key for anthropic", svc: st, in: SettingsInput{Provider: "anthropic", Model: "claude-sonnet-4-6", Temperature: ptr(0.3), MaxTokens: ptr(200_000), APIKey: ptr(" sk-ant-1 ")},
 			want: ModelSettings{Provider: "anthropic", Model: "claude-sonnet-4-6", Temperature: 0.3, MaxTokens: 64_000, HasCustomKey: true}, runWith: "anthropic"},
-		{name: "reasoning", svc: st, in: SettingsInput{Provider: "openai", Model: "o3", Temperature: ptr(0.3)},
-			want: ModelSettings{Provider: "openai", Model: "o3", Temperature: 1, MaxTokens: 64_000, HasCustomKey: true}, runWith: "openai"},
+		// The stored key is anthropic's: it is never sent to another provider.
+		{name: "another provider without a key", svc: st, in: SettingsInput{Provider: "openai", Model: "o3"}, code: errcode.BadUserInput, field: "apiKey"},
+		{name: "same provider keeps its key", svc: st, in: SettingsInput{Provider: "anthropic", Model: "claude-sonnet-4-6", Temperature: ptr(0.5)},
+			want: ModelSettings{Provider: "anthropic", Model: "claude-sonnet-4-6", Temperature: 0.5, MaxTokens: 64_000, HasCustomKey: true}, runWith: "anthropic"},
 		{name: "key removed", svc: st, in: SettingsInput{Provider: "groq", Model: "gpt-oss-20b", APIKey: ptr("")},
 			want: ModelSettings{Provider: "groq", Model: "gpt-oss-20b", Temperature: 1, MaxTokens: 32_768}, runWith: "server"},
+		{name: "reasoning", svc: st, in: SettingsInput{Provider: "openai", Model: "o3", Temperature: ptr(0.3)},
+			want: ModelSettings{Provider: "openai", Model: "o3", Temperature: 1, MaxTokens: 32_768}, runWith: "server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

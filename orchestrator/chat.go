@@ -583,17 +583,26 @@ func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
 		return
 	}
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
-	c := s.cfg.DB.ModelUsage.Create().
-		SetUserID(m.userID).SetNillableChatID(nonEmpty(m.chatID)).SetRunID(m.runID).SetStep(m.step).
-		SetModelName(u.Model).SetProvider(u.Provider).
-		SetPromptTokens(u.InputTokens).SetCompletionTokens(u.OutputTokens).
-		SetTotalTokens(u.InputTokens + u.OutputTokens).
-		SetCost(u.CostUSD).SetIsStreaming(u.Streamed).SetQuerySize(u.QueryChars).SetResponseSize(u.ResponseChars).
-		SetRequestTimeMs(int(u.Duration / time.Millisecond))
-	if callErr != nil {
-		c.SetError(truncate(callErr.Error(), 2000))
+	row := func(chatID, runID *string) *ent.ModelUsageCreate {
+		c := s.cfg.DB.ModelUsage.Create().
+			SetUserID(m.userID).SetNillableChatID(chatID).SetNillableRunID(runID).SetStep(m.step).
+			SetModelName(u.Model).SetProvider(u.Provider).
+			SetPromptTokens(u.InputTokens).SetCompletionTokens(u.OutputTokens).
+			SetTotalTokens(u.InputTokens + u.OutputTokens).
+			SetCost(u.CostUSD).SetIsStreaming(u.Streamed).SetQuerySize(u.QueryChars).SetResponseSize(u.ResponseChars).
+			SetRequestTimeMs(int(u.Duration / time.Millisecond))
+		if callErr != nil {
+			c.SetError(truncate(callErr.Error(), 2000))
+		}
+		return c
 	}
-	if err := c.Exec(sys); err != nil {
+	err := row(nonEmpty(m.chatID), nonEmpty(m.runID)).Exec(sys)
+	if err != nil && ent.IsConstraintError(err) {
+		// The chat or run was deleted while the call ran: the row stays
+		// for accounting, without them.
+		err = row(nil, nil).Exec(sys)
+	}
+	if err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", m.runID).Msg("record model usage")
 	}
 }

@@ -190,7 +190,7 @@ type ModelUsageStat struct {
 }
 
 type Plan struct {
-	// basic, intermediate, advanced or unrelated.
+	// The rater's rating: basic, intermediate, advanced or unrelated; direct for @mentions (no planner), deep for a deep analysis.
 	Complexity string      `json:"complexity"`
 	Steps      []*PlanStep `json:"steps"`
 }

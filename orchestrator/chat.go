@@ -352,8 +352,13 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 }
 
 // call makes one LLM call for a step of the turn, on the step's model
-// (callModel).
+// (callModel). Every call is streamed, so that the provider reports the
+// tokens of an answer that breaks off; onToken (nil: none) receives the
+// chunks.
 func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (string, error) {
+	if onToken == nil {
+		onToken = func(string) {}
+	}
 	chatID := ""
 	if t.chat != nil {
 		chatID = t.chat.ID

@@ -661,6 +661,15 @@ func TestModelsAndCleanCode(t *testing.T) {
 	if r := srv.do("", `query($c: String!) { cleanCode(code: $c) }`, map[string]any{"c": strings.Repeat("x", 300<<10)}); r.code() != "BAD_USER_INPUT" {
 		t.Fatalf("oversized code: %+v", r.Errors)
 	}
+	// gqlgen's own errors carry our codes too, with gqlgen's as the reason.
+	for q, reason := range map[string]string{
+		`{ models { noSuchField } }`: "GRAPHQL_VALIDATION_FAILED",
+		`{ models { name `:           "GRAPHQL_PARSE_FAILED",
+	} {
+		if r := srv.do("", q, nil); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != reason {
+			t.Fatalf("%s: %+v", q, r.Errors)
+		}
+	}
 }
 
 // TestChatManagement renames and deletes chats, and removes the empty ones.

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/99designs/gqlgen/graphql"
+	gqlerrcode "github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -29,7 +30,13 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
-			return gerr // gqlgen's own (parse, validation)
+			// gqlgen's own: its code becomes ours, kept as the reason.
+			if c, ok := gerr.Extensions["code"].(string); ok {
+				if mapped, ok := gqlgenCodes[c]; ok {
+					gerr.Extensions["code"], gerr.Extensions["reason"] = string(mapped), c
+				}
+			}
+			return gerr
 		}
 		var inner error = err
 		var ge *gqlerror.Error
@@ -48,6 +55,15 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		gerr.Extensions = ext
 		return gerr
 	}
+}
+
+// gqlgenCodes maps gqlgen's error codes onto ours. PERSISTED_QUERY_NOT_FOUND
+// stays: the automatic persisted queries protocol has clients resend the
+// query on that code.
+var gqlgenCodes = map[string]errcode.Code{
+	gqlerrcode.ParseFailed:      errcode.BadUserInput,
+	gqlerrcode.ValidationFailed: errcode.BadUserInput,
+	"COMPLEXITY_LIMIT_EXCEEDED": errcode.LimitExceeded,
 }
 
 func classify(ctx context.Context, err error) (errcode.Code, string) {

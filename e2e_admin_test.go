@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -262,4 +263,53 @@ func housesChat(t *testing.T, s *server, token string) string {
 	}
 	s.must(token, createChatMutation, map[string]any{"ids": []string{uploaded.UploadDataset[0].ID}}, &chat)
 	return chat.CreateChat.ID
+}
+
+// TestUsersSetCommand: `autoanalyst users set` makes a user an admin on the
+// PRO plan; the API then admits them to the admin queries and the premium
+// templates.
+func TestUsersSetCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	dir := t.TempDir()
+	srv := startServer(t, map[string]string{"DATA_DIR": dir})
+	var up struct{ SignUp struct{ Token string } }
+	srv.must("", `mutation($in: SignUpInput!) { signUp(input: $in) { token } }`,
+		map[string]any{"in": map[string]any{"email": "ops@example.com", "password": "correct horse", "name": "Ops"}}, &up)
+	token := up.SignUp.Token
+	const dash = `{ adminDashboard(period: P7D) { users { total } } }`
+	if r := srv.do(token, dash, nil); r.code() != "UNAUTHENTICATED" {
+		t.Fatalf("adminDashboard before: %+v", r.Errors)
+	}
+	premium := listTemplates(t, srv, token, nil)["feature_engineering_agent"].ID
+	const enable = `mutation($id: ID!) { setTemplateEnabled(templateID: $id, enabled: true) { enabled } }`
+	if r := srv.do(token, enable, map[string]any{"id": premium}); r.code() != "PREMIUM_REQUIRED" {
+		t.Fatalf("a premium template on FREE: %+v", r.Errors)
+	}
+
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(buildBinary(t), append([]string{"users", "set"}, args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATA_DIR=" + dir, "LOG_FORMAT=json"}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, args := range [][]string{
+		{"nobody@example.com", "--role", "ADMIN"},
+		{"ops@example.com", "--role", "ROOT"},
+		{"ops@example.com"},
+	} {
+		if out, err := run(args...); err == nil {
+			t.Fatalf("users set %v succeeded: %s", args, out)
+		}
+	}
+	if out, err := run("OPS@example.com", "--role", "admin", "--plan", "pro"); err != nil || !strings.Contains(out, `"role":"ADMIN"`) {
+		t.Fatalf("users set: %v\n%s", err, out)
+	}
+	if r := srv.do(token, dash, nil); len(r.Errors) > 0 {
+		t.Fatalf("adminDashboard as an admin: %+v", r.Errors)
+	}
+	if r := srv.do(token, enable, map[string]any{"id": premium}); len(r.Errors) > 0 {
+		t.Fatalf("a premium template on PRO: %+v", r.Errors)
+	}
 }

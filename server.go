@@ -70,6 +70,27 @@ func main() {
 				Action: func(ctx context.Context, c *cli.Command) error { return migrate(ctx) },
 			},
 			{
+				Name:  "users",
+				Usage: "manage users",
+				Commands: []*cli.Command{
+					{
+						Name:      "set",
+						Usage:     "give the user of EMAIL a role (USER, ADMIN) and/or a plan (FREE, PRO)",
+						ArgsUsage: "EMAIL",
+						Flags: []cli.Flag{
+							&cli.StringFlag{Name: "role", Usage: "USER or ADMIN"},
+							&cli.StringFlag{Name: "plan", Usage: "FREE or PRO"},
+						},
+						Action: func(ctx context.Context, c *cli.Command) error {
+							if c.Args().Len() != 1 {
+								return fmt.Errorf("users set takes one EMAIL, got %d arguments", c.Args().Len())
+							}
+							return setUserCommand(ctx, c.Args().First(), c.String("role"), c.String("plan"))
+						},
+					},
+				},
+			},
+			{
 				Name:  "templates",
 				Usage: "manage the built-in agent templates",
 				Commands: []*cli.Command{

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -100,6 +101,15 @@ func TestUsageAndAdmin(t *testing.T) {
 	}
 	if r := srv.doWith(nil, alice, `subscription { usageUpdates { id } }`); len(r.Errors) == 0 {
 		t.Fatalf("usageUpdates over POST without the key: %+v", r)
+	}
+	// Over a WebSocket, a signed-in user without the key is refused too.
+	refused := make(chan error, 1)
+	err = srv.subscribeAny(ctx, nil, authInit(alice), `subscription { usageUpdates { id } }`, refused, func(json.RawMessage) {
+		t.Error("usageUpdates sent an event to a user without the admin key")
+	})
+	var wsErr *gqlError
+	if !errors.As(err, &wsErr) || wsErr.Extensions["code"] != "UNAUTHENTICATED" {
+		t.Fatalf("usageUpdates over a WebSocket without the key: %v", err)
 	}
 	r := srv.doWith(http.Header{"X-Admin-Key": {adminKey}}, "", dash)
 	if len(r.Errors) > 0 {

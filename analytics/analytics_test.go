@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -182,7 +183,7 @@ func TestFollow(t *testing.T) {
 	asAdmin := privacy.DecisionContext(viewer.NewContext(context.Background(), &viewer.Viewer{AdminKey: true}), privacy.Allow)
 	ctx, cancel := context.WithTimeout(asAdmin, 10*time.Second)
 	defer cancel()
-	got := make(chan *ent.ModelUsage, 10)
+	got := make(chan *ent.ModelUsage, 3000)
 	go svc.Follow(ctx, 20*time.Millisecond, func(u *ent.ModelUsage) bool { got <- u; return true })
 	time.Sleep(100 * time.Millisecond) // the seeded rows are older than the feed
 	sys := privacy.DecisionContext(context.Background(), privacy.Allow)
@@ -203,5 +204,28 @@ func TestFollow(t *testing.T) {
 	case u := <-got:
 		t.Fatalf("feed repeated or invented %+v", u)
 	case <-time.After(200 * time.Millisecond):
+	}
+
+	// A burst of more rows than one query reads comes through whole, each
+	// row once.
+	const burst = 2500
+	bulk := make([]*ent.ModelUsageCreate, burst)
+	for i := range bulk {
+		bulk[i] = db.Client.ModelUsage.Create().SetUserID(f.bob.ID).SetProvider("openai").SetModelName(fmt.Sprintf("b%d", i))
+	}
+	for i := 0; i < burst; i += 500 { // SQLite takes so many variables a statement
+		db.Client.ModelUsage.CreateBulk(bulk[i:i+500]...).SaveX(sys)
+	}
+	ids := map[string]bool{}
+	for len(ids) < burst {
+		select {
+		case u := <-got:
+			if ids[u.ID] {
+				t.Fatalf("feed repeated %s", u.ModelName)
+			}
+			ids[u.ID] = true
+		case <-ctx.Done():
+			t.Fatalf("feed gave %d of a burst of %d rows", len(ids), burst)
+		}
 	}
 }

@@ -14,6 +14,9 @@ import (
 // after a later row was already seen.
 const feedOverlap = 5 * time.Second
 
+// feedPage is how many rows one query of the feed reads.
+const feedPage = 1000
+
 // Follow calls fn with each ModelUsage row written from now on (by any
 // process), about every interval, each row once, in the order of their
 // creation time; it returns when ctx ends (nil) or fn returns false (nil),
@@ -34,30 +37,43 @@ func (s *Service) Follow(ctx context.Context, interval time.Duration, fn func(*e
 			return nil
 		case <-t.C:
 		}
-		rows, err := s.db.ModelUsage.Query().
-			Where(modelusage.CreatedAtGTE(cursor.Add(-feedOverlap))).
-			Order(ent.Asc(modelusage.FieldCreatedAt), ent.Asc(modelusage.FieldID)).
-			Limit(1000).All(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		// The rows since the cursor (less the overlap), a page at a time in
+		// (created_at, id) order, so that a burst of more rows than a page
+		// moves on instead of reading the same page again.
+		page := s.db.ModelUsage.Query().Where(modelusage.CreatedAtGTE(cursor.Add(-feedOverlap)))
+		for {
+			rows, err := page.Clone().
+				Order(ent.Asc(modelusage.FieldCreatedAt), ent.Asc(modelusage.FieldID)).
+				Limit(feedPage).All(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("follow usage: %w", err)
 			}
-			return fmt.Errorf("follow usage: %w", err)
-		}
-		for _, r := range rows {
-			if _, ok := seen[r.ID]; ok {
-				continue
+			for _, r := range rows {
+				if _, ok := seen[r.ID]; ok {
+					continue
+				}
+				seen[r.ID] = r.CreatedAt
+				if r.CreatedAt.After(cursor) {
+					cursor = r.CreatedAt
+				}
+				if r.CreatedAt.Before(start) {
+					continue // written before the feed began
+				}
+				if !fn(r) {
+					return nil
+				}
 			}
-			seen[r.ID] = r.CreatedAt
-			if r.CreatedAt.After(cursor) {
-				cursor = r.CreatedAt
+			if len(rows) < feedPage {
+				break
 			}
-			if r.CreatedAt.Before(start) {
-				continue // written before the feed began
-			}
-			if !fn(r) {
-				return nil
-			}
+			last := rows[len(rows)-1]
+			page = s.db.ModelUsage.Query().Where(modelusage.Or(
+				modelusage.CreatedAtGT(last.CreatedAt),
+				modelusage.And(modelusage.CreatedAt(last.CreatedAt), modelusage.IDGT(last.ID)),
+			))
 		}
 		for id, at := range seen {
 			if at.Before(cursor.Add(-2 * feedOverlap)) {

@@ -214,7 +214,7 @@ func TestFollow(t *testing.T) {
 		bulk[i] = db.Client.ModelUsage.Create().SetUserID(f.bob.ID).SetProvider("openai").SetModelName(fmt.Sprintf("b%d", i))
 	}
 	for i := 0; i < burst; i += 500 { // SQLite takes so many variables a statement
-		db.Client.ModelUsage.CreateBulk(bulk[i:i+500]...).SaveX(sys)
+		db.Client.ModelUsage.CreateBulk(bulk[i : i+500]...).SaveX(sys)
 	}
 	ids := map[string]bool{}
 	for len(ids) < burst {

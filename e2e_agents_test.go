@@ -244,5 +244,38 @@ func TestAgentsChatTurns(t *testing.T) {
 		if got["gpt-5-nano"] != 3 || models["gpt-5-nano"] != 3 || got["gpt-5-mini"] != models["gpt-5-mini"] {
 			t.Fatalf("usage by model = %v, requests by model = %v", got, models)
 		}
+		// The rows themselves, as connections with filters; another user
+		// sees none of them.
+		var rows struct {
+			ModelUsages struct {
+				TotalCount int
+				Edges      []struct {
+					Node struct {
+						ModelName              string
+						IsStreaming            bool
+						QuerySize, TotalTokens int
+					}
+				}
+			}
+			CodeExecutions struct{ TotalCount int }
+		}
+		const list = `{ modelUsages(first: 50, where: {step: "rater"}, orderBy: [{field: CREATED_AT}]) {
+			totalCount edges { node { modelName isStreaming querySize totalTokens } } }
+			codeExecutions(first: 10) { totalCount } }`
+		srv.must(alice, list, nil, &rows)
+		if rows.ModelUsages.TotalCount != 1 || rows.CodeExecutions.TotalCount != 2 {
+			t.Fatalf("rater usage rows %d, code executions %d", rows.ModelUsages.TotalCount, rows.CodeExecutions.TotalCount)
+		}
+		if n := rows.ModelUsages.Edges[0].Node; n.ModelName != "gpt-5-nano" || !n.IsStreaming || n.QuerySize == 0 || n.TotalTokens == 0 {
+			t.Fatalf("rater usage row %+v", n)
+		}
+		var none struct {
+			ModelUsages    struct{ TotalCount int }
+			CodeExecutions struct{ TotalCount int }
+		}
+		srv.must(srv.session(), list, nil, &none)
+		if none.ModelUsages.TotalCount != 0 || none.CodeExecutions.TotalCount != 0 {
+			t.Fatalf("another user sees %+v", none)
+		}
 	})
 }

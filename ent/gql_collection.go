@@ -716,24 +716,30 @@ func newCodeExecutionPaginateArgs(rv map[string]any) *codeexecutionPaginateArgs 
 	}
 	if v, ok := rv[orderByField]; ok {
 		switch v := v.(type) {
-		case map[string]any:
-			var (
-				err1, err2 error
-				order      = &CodeExecutionOrder{Field: &CodeExecutionOrderField{}, Direction: entgql.OrderDirectionAsc}
-			)
-			if d, ok := v[directionField]; ok {
-				err1 = order.Direction.UnmarshalGQL(d)
+		case []*CodeExecutionOrder:
+			args.opts = append(args.opts, WithCodeExecutionOrder(v))
+		case []any:
+			var orders []*CodeExecutionOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &CodeExecutionOrder{Field: &CodeExecutionOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
 			}
-			if f, ok := v[fieldField]; ok {
-				err2 = order.Field.UnmarshalGQL(f)
-			}
-			if err1 == nil && err2 == nil {
-				args.opts = append(args.opts, WithCodeExecutionOrder(order))
-			}
-		case *CodeExecutionOrder:
-			if v != nil {
-				args.opts = append(args.opts, WithCodeExecutionOrder(v))
-			}
+			args.opts = append(args.opts, WithCodeExecutionOrder(orders))
 		}
 	}
 	if v, ok := rv[whereField].(*CodeExecutionWhereInput); ok {
@@ -1412,24 +1418,30 @@ func newMessageFeedbackPaginateArgs(rv map[string]any) *messagefeedbackPaginateA
 	}
 	if v, ok := rv[orderByField]; ok {
 		switch v := v.(type) {
-		case map[string]any:
-			var (
-				err1, err2 error
-				order      = &MessageFeedbackOrder{Field: &MessageFeedbackOrderField{}, Direction: entgql.OrderDirectionAsc}
-			)
-			if d, ok := v[directionField]; ok {
-				err1 = order.Direction.UnmarshalGQL(d)
+		case []*MessageFeedbackOrder:
+			args.opts = append(args.opts, WithMessageFeedbackOrder(v))
+		case []any:
+			var orders []*MessageFeedbackOrder
+			for i := range v {
+				mv, ok := v[i].(map[string]any)
+				if !ok {
+					continue
+				}
+				var (
+					err1, err2 error
+					order      = &MessageFeedbackOrder{Field: &MessageFeedbackOrderField{}, Direction: entgql.OrderDirectionAsc}
+				)
+				if d, ok := mv[directionField]; ok {
+					err1 = order.Direction.UnmarshalGQL(d)
+				}
+				if f, ok := mv[fieldField]; ok {
+					err2 = order.Field.UnmarshalGQL(f)
+				}
+				if err1 == nil && err2 == nil {
+					orders = append(orders, order)
+				}
 			}
-			if f, ok := v[fieldField]; ok {
-				err2 = order.Field.UnmarshalGQL(f)
-			}
-			if err1 == nil && err2 == nil {
-				args.opts = append(args.opts, WithMessageFeedbackOrder(order))
-			}
-		case *MessageFeedbackOrder:
-			if v != nil {
-				args.opts = append(args.opts, WithMessageFeedbackOrder(v))
-			}
+			args.opts = append(args.opts, WithMessageFeedbackOrder(orders))
 		}
 	}
 	if v, ok := rv[whereField].(*MessageFeedbackWhereInput); ok {

@@ -937,19 +937,14 @@ func (c *CodeExecutionConnection) build(nodes []*CodeExecution, pager *codeexecu
 type CodeExecutionPaginateOption func(*codeexecutionPager) error
 
 // WithCodeExecutionOrder configures pagination ordering.
-func WithCodeExecutionOrder(order *CodeExecutionOrder) CodeExecutionPaginateOption {
-	if order == nil {
-		order = DefaultCodeExecutionOrder
-	}
-	o := *order
+func WithCodeExecutionOrder(order []*CodeExecutionOrder) CodeExecutionPaginateOption {
 	return func(pager *codeexecutionPager) error {
-		if err := o.Direction.Validate(); err != nil {
-			return err
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
 		}
-		if o.Field == nil {
-			o.Field = DefaultCodeExecutionOrder.Field
-		}
-		pager.order = &o
+		pager.order = append(pager.order, order...)
 		return nil
 	}
 }
@@ -967,7 +962,7 @@ func WithCodeExecutionFilter(filter func(*CodeExecutionQuery) (*CodeExecutionQue
 
 type codeexecutionPager struct {
 	reverse bool
-	order   *CodeExecutionOrder
+	order   []*CodeExecutionOrder
 	filter  func(*CodeExecutionQuery) (*CodeExecutionQuery, error)
 }
 
@@ -978,8 +973,10 @@ func newCodeExecutionPager(opts []CodeExecutionPaginateOption, reverse bool) (*c
 			return nil, err
 		}
 	}
-	if pager.order == nil {
-		pager.order = DefaultCodeExecutionOrder
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
 	}
 	return pager, nil
 }
@@ -992,48 +989,87 @@ func (p *codeexecutionPager) applyFilter(query *CodeExecutionQuery) (*CodeExecut
 }
 
 func (p *codeexecutionPager) toCursor(_m *CodeExecution) Cursor {
-	return p.order.Field.toCursor(_m)
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
 }
 
 func (p *codeexecutionPager) applyCursors(query *CodeExecutionQuery, after, before *Cursor) (*CodeExecutionQuery, error) {
-	direction := p.order.Direction
+	idDirection := entgql.OrderDirectionAsc
 	if p.reverse {
-		direction = direction.Reverse()
+		idDirection = entgql.OrderDirectionDesc
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCodeExecutionOrder.Field.column, p.order.Field.column, direction) {
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultCodeExecutionOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
 		query = query.Where(predicate)
 	}
 	return query, nil
 }
 
 func (p *codeexecutionPager) applyOrder(query *CodeExecutionQuery) *CodeExecutionQuery {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultCodeExecutionOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
 	}
-	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
-	if p.order.Field != DefaultCodeExecutionOrder.Field {
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
 		query = query.Order(DefaultCodeExecutionOrder.Field.toTerm(direction.OrderTermOption()))
-	}
-	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return query
 }
 
 func (p *codeexecutionPager) orderExpr(query *CodeExecutionQuery) sql.Querier {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
 	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(p.order.Field.column)
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
 	}
 	return sql.ExprFunc(func(b *sql.Builder) {
-		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
-		if p.order.Field != DefaultCodeExecutionOrder.Field {
-			b.Comma().Ident(DefaultCodeExecutionOrder.Field.column).Pad().WriteString(string(direction))
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
 		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultCodeExecutionOrder.Field.column).Pad().WriteString(string(direction))
 	})
 }
 
@@ -2355,19 +2391,14 @@ func (c *MessageFeedbackConnection) build(nodes []*MessageFeedback, pager *messa
 type MessageFeedbackPaginateOption func(*messagefeedbackPager) error
 
 // WithMessageFeedbackOrder configures pagination ordering.
-func WithMessageFeedbackOrder(order *MessageFeedbackOrder) MessageFeedbackPaginateOption {
-	if order == nil {
-		order = DefaultMessageFeedbackOrder
-	}
-	o := *order
+func WithMessageFeedbackOrder(order []*MessageFeedbackOrder) MessageFeedbackPaginateOption {
 	return func(pager *messagefeedbackPager) error {
-		if err := o.Direction.Validate(); err != nil {
-			return err
+		for _, o := range order {
+			if err := o.Direction.Validate(); err != nil {
+				return err
+			}
 		}
-		if o.Field == nil {
-			o.Field = DefaultMessageFeedbackOrder.Field
-		}
-		pager.order = &o
+		pager.order = append(pager.order, order...)
 		return nil
 	}
 }
@@ -2385,7 +2416,7 @@ func WithMessageFeedbackFilter(filter func(*MessageFeedbackQuery) (*MessageFeedb
 
 type messagefeedbackPager struct {
 	reverse bool
-	order   *MessageFeedbackOrder
+	order   []*MessageFeedbackOrder
 	filter  func(*MessageFeedbackQuery) (*MessageFeedbackQuery, error)
 }
 
@@ -2396,8 +2427,10 @@ func newMessageFeedbackPager(opts []MessageFeedbackPaginateOption, reverse bool)
 			return nil, err
 		}
 	}
-	if pager.order == nil {
-		pager.order = DefaultMessageFeedbackOrder
+	for i, o := range pager.order {
+		if i > 0 && o.Field == pager.order[i-1].Field {
+			return nil, fmt.Errorf("duplicate order direction %q", o.Direction)
+		}
 	}
 	return pager, nil
 }
@@ -2410,48 +2443,87 @@ func (p *messagefeedbackPager) applyFilter(query *MessageFeedbackQuery) (*Messag
 }
 
 func (p *messagefeedbackPager) toCursor(_m *MessageFeedback) Cursor {
-	return p.order.Field.toCursor(_m)
+	cs_ := make([]any, 0, len(p.order))
+	for _, o_ := range p.order {
+		cs_ = append(cs_, o_.Field.toCursor(_m).Value)
+	}
+	return Cursor{ID: _m.ID, Value: cs_}
 }
 
 func (p *messagefeedbackPager) applyCursors(query *MessageFeedbackQuery, after, before *Cursor) (*MessageFeedbackQuery, error) {
-	direction := p.order.Direction
+	idDirection := entgql.OrderDirectionAsc
 	if p.reverse {
-		direction = direction.Reverse()
+		idDirection = entgql.OrderDirectionDesc
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMessageFeedbackOrder.Field.column, p.order.Field.column, direction) {
+	fields, directions := make([]string, 0, len(p.order)), make([]OrderDirection, 0, len(p.order))
+	for _, o := range p.order {
+		fields = append(fields, o.Field.column)
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		directions = append(directions, direction)
+	}
+	predicates, err := entgql.MultiCursorsPredicate(after, before, &entgql.MultiCursorsOptions{
+		FieldID:     DefaultMessageFeedbackOrder.Field.column,
+		DirectionID: idDirection,
+		Fields:      fields,
+		Directions:  directions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, predicate := range predicates {
 		query = query.Where(predicate)
 	}
 	return query, nil
 }
 
 func (p *messagefeedbackPager) applyOrder(query *MessageFeedbackQuery) *MessageFeedbackQuery {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
+	var defaultOrdered bool
+	for _, o := range p.order {
+		direction := o.Direction
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		query = query.Order(o.Field.toTerm(direction.OrderTermOption()))
+		if o.Field.column == DefaultMessageFeedbackOrder.Field.column {
+			defaultOrdered = true
+		}
+		if len(query.ctx.Fields) > 0 {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
 	}
-	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
-	if p.order.Field != DefaultMessageFeedbackOrder.Field {
+	if !defaultOrdered {
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
 		query = query.Order(DefaultMessageFeedbackOrder.Field.toTerm(direction.OrderTermOption()))
-	}
-	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(p.order.Field.column)
 	}
 	return query
 }
 
 func (p *messagefeedbackPager) orderExpr(query *MessageFeedbackQuery) sql.Querier {
-	direction := p.order.Direction
-	if p.reverse {
-		direction = direction.Reverse()
-	}
 	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(p.order.Field.column)
+		for _, o := range p.order {
+			query.ctx.AppendFieldOnce(o.Field.column)
+		}
 	}
 	return sql.ExprFunc(func(b *sql.Builder) {
-		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
-		if p.order.Field != DefaultMessageFeedbackOrder.Field {
-			b.Comma().Ident(DefaultMessageFeedbackOrder.Field.column).Pad().WriteString(string(direction))
+		for _, o := range p.order {
+			direction := o.Direction
+			if p.reverse {
+				direction = direction.Reverse()
+			}
+			b.Ident(o.Field.column).Pad().WriteString(string(direction))
+			b.Comma()
 		}
+		direction := entgql.OrderDirectionAsc
+		if p.reverse {
+			direction = direction.Reverse()
+		}
+		b.Ident(DefaultMessageFeedbackOrder.Field.column).Pad().WriteString(string(direction))
 	})
 }
 

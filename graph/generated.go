@@ -456,8 +456,11 @@ type ComplexityRoot struct {
 		AdminDashboard      func(childComplexity int, period model.Period) int
 		Chats               func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
 		CleanCode           func(childComplexity int, code string) int
+		CodeExecutions      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.CodeExecutionOrder, where *ent.CodeExecutionWhereInput) int
 		Datasets            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
 		DeepAnalysisReports func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) int
+		MessageFeedbacks    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.MessageFeedbackOrder, where *ent.MessageFeedbackWhereInput) int
+		ModelUsages         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ModelUsageOrder, where *ent.ModelUsageWhereInput) int
 		Models              func(childComplexity int, provider *string) int
 		Node                func(childComplexity int, id string) int
 		Nodes               func(childComplexity int, ids []string) int
@@ -675,8 +678,11 @@ type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
 	Chats(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) (*ent.ChatConnection, error)
+	CodeExecutions(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.CodeExecutionOrder, where *ent.CodeExecutionWhereInput) (*ent.CodeExecutionConnection, error)
 	Datasets(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) (*ent.DatasetConnection, error)
 	DeepAnalysisReports(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) (*ent.DeepAnalysisReportConnection, error)
+	MessageFeedbacks(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.MessageFeedbackOrder, where *ent.MessageFeedbackWhereInput) (*ent.MessageFeedbackConnection, error)
+	ModelUsages(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ModelUsageOrder, where *ent.ModelUsageWhereInput) (*ent.ModelUsageConnection, error)
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
 	AdminDashboard(ctx context.Context, period model.Period) (*model.AdminDashboard, error)
 	PublicTicker(ctx context.Context) (*model.PublicTicker, error)
@@ -2575,6 +2581,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CleanCode(childComplexity, args["code"].(string)), true
+	case "Query.codeExecutions":
+		if e.ComplexityRoot.Query.CodeExecutions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_codeExecutions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CodeExecutions(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.CodeExecutionOrder), args["where"].(*ent.CodeExecutionWhereInput)), true
 	case "Query.datasets":
 		if e.ComplexityRoot.Query.Datasets == nil {
 			break
@@ -2598,6 +2615,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.DeepAnalysisReports(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.DeepAnalysisReportOrder), args["where"].(*ent.DeepAnalysisReportWhereInput)), true
 
+	case "Query.messageFeedbacks":
+		if e.ComplexityRoot.Query.MessageFeedbacks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_messageFeedbacks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MessageFeedbacks(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.MessageFeedbackOrder), args["where"].(*ent.MessageFeedbackWhereInput)), true
+	case "Query.modelUsages":
+		if e.ComplexityRoot.Query.ModelUsages == nil {
+			break
+		}
+
+		args, err := ec.field_Query_modelUsages_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ModelUsages(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.ModelUsageOrder), args["where"].(*ent.ModelUsageWhereInput)), true
 	case "Query.models":
 		if e.ComplexityRoot.Query.Models == nil {
 			break
@@ -3638,6 +3677,18 @@ func (ec *executionContext) childFields_CodeExecution(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type CodeExecution", field.Name)
 }
 
+func (ec *executionContext) childFields_CodeExecutionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CodeExecutionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CodeExecutionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CodeExecutionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CodeExecutionConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_CodeExecutionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -4040,6 +4091,18 @@ func (ec *executionContext) childFields_MessageFeedback(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type MessageFeedback", field.Name)
 }
 
+func (ec *executionContext) childFields_MessageFeedbackConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_MessageFeedbackConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_MessageFeedbackConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MessageFeedbackConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MessageFeedbackConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_MessageFeedbackEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -4118,6 +4181,18 @@ func (ec *executionContext) childFields_ModelUsage(ctx context.Context, field gr
 		return ec.fieldContext_ModelUsage_error(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ModelUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_ModelUsageConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ModelUsageConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ModelUsageConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ModelUsageConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ModelUsageConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ModelUsageEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5284,6 +5359,60 @@ func (ec *executionContext) field_Query_cleanCode_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_codeExecutions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.CodeExecutionOrder, error) {
+			return ec.unmarshalOCodeExecutionOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.CodeExecutionWhereInput, error) {
+			return ec.unmarshalOCodeExecutionWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_datasets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5384,6 +5513,114 @@ func (ec *executionContext) field_Query_deepAnalysisReports_args(ctx context.Con
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
 		func(ctx context.Context, v any) (*ent.DeepAnalysisReportWhereInput, error) {
 			return ec.unmarshalODeepAnalysisReportWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDeepAnalysisReportWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_messageFeedbacks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.MessageFeedbackOrder, error) {
+			return ec.unmarshalOMessageFeedbackOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.MessageFeedbackWhereInput, error) {
+			return ec.unmarshalOMessageFeedbackWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_modelUsages_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.ModelUsageOrder, error) {
+			return ec.unmarshalOModelUsageOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ModelUsageWhereInput, error) {
+			return ec.unmarshalOModelUsageWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13079,6 +13316,50 @@ func (ec *executionContext) fieldContext_Query_chats(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_codeExecutions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_codeExecutions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CodeExecutions(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.CodeExecutionOrder), fc.Args["where"].(*ent.CodeExecutionWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CodeExecutionConnection) graphql.Marshaler {
+			return ec.marshalNCodeExecutionConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_codeExecutions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CodeExecutionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_codeExecutions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_datasets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13161,6 +13442,94 @@ func (ec *executionContext) fieldContext_Query_deepAnalysisReports(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_deepAnalysisReports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_messageFeedbacks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_messageFeedbacks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MessageFeedbacks(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.MessageFeedbackOrder), fc.Args["where"].(*ent.MessageFeedbackWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MessageFeedbackConnection) graphql.Marshaler {
+			return ec.marshalNMessageFeedbackConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_messageFeedbacks(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MessageFeedbackConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_messageFeedbacks_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_modelUsages(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_modelUsages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ModelUsages(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.ModelUsageOrder), fc.Args["where"].(*ent.ModelUsageWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ModelUsageConnection) graphql.Marshaler {
+			return ec.marshalNModelUsageConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_modelUsages(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ModelUsageConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_modelUsages_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -29889,6 +30258,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_chats(ctx, field)
 				})
+		case "codeExecutions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_codeExecutions(ctx, field)
+				})
 		case "datasets":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -29900,6 +30275,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_deepAnalysisReports(ctx, field)
+				})
+		case "messageFeedbacks":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_messageFeedbacks(ctx, field)
+				})
+		case "modelUsages":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_modelUsages(ctx, field)
 				})
 		case "runs":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -31460,6 +31847,19 @@ func (ec *executionContext) unmarshalNChatWhereInput2ᚖgithubᚗcomᚋautoanaly
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCodeExecutionConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CodeExecutionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CodeExecutionConnection!")
+		return graphql.Null
+	}
+	return ec._CodeExecutionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCodeExecutionOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionOrder(ctx context.Context, v any) (*ent.CodeExecutionOrder, error) {
+	res, err := ec.unmarshalInputCodeExecutionOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCodeExecutionOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionOrderField(ctx context.Context, v any) (*ent.CodeExecutionOrderField, error) {
 	var res = new(ent.CodeExecutionOrderField)
 	err := res.UnmarshalGQL(v)
@@ -31913,6 +32313,19 @@ func (ec *executionContext) marshalNMessageFeedback2ᚖgithubᚗcomᚋautoanalys
 	return ec._MessageFeedback(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNMessageFeedbackConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MessageFeedbackConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MessageFeedbackConnection!")
+		return graphql.Null
+	}
+	return ec._MessageFeedbackConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMessageFeedbackOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackOrder(ctx context.Context, v any) (*ent.MessageFeedbackOrder, error) {
+	res, err := ec.unmarshalInputMessageFeedbackOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNMessageFeedbackOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackOrderField(ctx context.Context, v any) (*ent.MessageFeedbackOrderField, error) {
 	var res = new(ent.MessageFeedbackOrderField)
 	err := res.UnmarshalGQL(v)
@@ -32004,6 +32417,19 @@ func (ec *executionContext) marshalNModelUsage2ᚖgithubᚗcomᚋautoanalystᚋa
 		return graphql.Null
 	}
 	return ec._ModelUsage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNModelUsageConnection2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ModelUsageConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ModelUsageConnection!")
+		return graphql.Null
+	}
+	return ec._ModelUsageConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNModelUsageOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageOrder(ctx context.Context, v any) (*ent.ModelUsageOrder, error) {
+	res, err := ec.unmarshalInputModelUsageOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNModelUsageOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageOrderField(ctx context.Context, v any) (*ent.ModelUsageOrderField, error) {
@@ -32911,6 +33337,23 @@ func (ec *executionContext) marshalOCodeExecutionEdge2ᚖgithubᚗcomᚋautoanal
 	return ec._CodeExecutionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOCodeExecutionOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionOrderᚄ(ctx context.Context, v any) ([]*ent.CodeExecutionOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.CodeExecutionOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCodeExecutionOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOCodeExecutionWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐCodeExecutionWhereInputᚄ(ctx context.Context, v any) ([]*ent.CodeExecutionWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -33481,6 +33924,23 @@ func (ec *executionContext) marshalOMessageFeedbackEdge2ᚖgithubᚗcomᚋautoan
 	return ec._MessageFeedbackEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOMessageFeedbackOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackOrderᚄ(ctx context.Context, v any) ([]*ent.MessageFeedbackOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.MessageFeedbackOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMessageFeedbackOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOMessageFeedbackWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessageFeedbackWhereInputᚄ(ctx context.Context, v any) ([]*ent.MessageFeedbackWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -33632,6 +34092,23 @@ func (ec *executionContext) marshalOModelUsageEdge2ᚖgithubᚗcomᚋautoanalyst
 		return graphql.Null
 	}
 	return ec._ModelUsageEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOModelUsageOrder2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageOrderᚄ(ctx context.Context, v any) ([]*ent.ModelUsageOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ModelUsageOrder, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNModelUsageOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageOrder(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOModelUsageWhereInput2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐModelUsageWhereInputᚄ(ctx context.Context, v any) ([]*ent.ModelUsageWhereInput, error) {

@@ -38,6 +38,15 @@ func (r *queryResolver) Chats(ctx context.Context, after *entgql.Cursor[string],
 		ent.WithChatOrder(orderBy), ent.WithChatFilter(where.Filter))
 }
 
+// CodeExecutions is the resolver for the codeExecutions field.
+func (r *queryResolver) CodeExecutions(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.CodeExecutionOrder, where *ent.CodeExecutionWhereInput) (*ent.CodeExecutionConnection, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.CodeExecution.Query().Paginate(ctx, after, first, before, last,
+		ent.WithCodeExecutionOrder(orderBy), ent.WithCodeExecutionFilter(where.Filter))
+}
+
 // Datasets is the resolver for the datasets field.
 func (r *queryResolver) Datasets(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) (*ent.DatasetConnection, error) {
 	if _, err := requireViewer(ctx); err != nil {
@@ -54,6 +63,24 @@ func (r *queryResolver) DeepAnalysisReports(ctx context.Context, after *entgql.C
 	}
 	return r.DB.DeepAnalysisReport.Query().Paginate(ctx, after, first, before, last,
 		ent.WithDeepAnalysisReportOrder(orderBy), ent.WithDeepAnalysisReportFilter(where.Filter))
+}
+
+// MessageFeedbacks is the resolver for the messageFeedbacks field.
+func (r *queryResolver) MessageFeedbacks(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.MessageFeedbackOrder, where *ent.MessageFeedbackWhereInput) (*ent.MessageFeedbackConnection, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.MessageFeedback.Query().Paginate(ctx, after, first, before, last,
+		ent.WithMessageFeedbackOrder(orderBy), ent.WithMessageFeedbackFilter(where.Filter))
+}
+
+// ModelUsages is the resolver for the modelUsages field.
+func (r *queryResolver) ModelUsages(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ModelUsageOrder, where *ent.ModelUsageWhereInput) (*ent.ModelUsageConnection, error) {
+	if _, err := requireViewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.DB.ModelUsage.Query().Paginate(ctx, after, first, before, last,
+		ent.WithModelUsageOrder(orderBy), ent.WithModelUsageFilter(where.Filter))
 }
 
 // Runs is the resolver for the runs field.

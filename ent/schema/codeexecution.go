@@ -54,5 +54,5 @@ func (CodeExecution) Edges() []ent.Edge {
 
 // Annotations of CodeExecution.
 func (CodeExecution) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
 }

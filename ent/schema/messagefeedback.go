@@ -49,5 +49,5 @@ func (MessageFeedback) Indexes() []ent.Index {
 
 // Annotations of MessageFeedback.
 func (MessageFeedback) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
 }

@@ -58,5 +58,5 @@ func (ModelUsage) Indexes() []ent.Index {
 
 // Annotations of ModelUsage.
 func (ModelUsage) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField(), entgql.MultiOrder()}
 }

@@ -54,6 +54,23 @@ func TestSampleAndDeleteDataset(t *testing.T) {
 		t.Fatalf("execution: %+v", evs)
 	}
 
+	// JSON records upload like CSV.
+	up := srv.upload(alice, uploadMutation, map[string]any{"f": nil}, "f", "sales.json",
+		strings.NewReader(`[{"region": "North", "units": 3}, {"region": "South", "units": 5}, {"region": null, "units": 1}]`))
+	var js struct {
+		UploadDataset []struct {
+			Name     string
+			RowCount int
+			Columns  []struct{ Name, Dtype string }
+		}
+	}
+	if len(up.Errors) > 0 || json.Unmarshal(up.Data, &js) != nil || len(js.UploadDataset) != 1 {
+		t.Fatalf("JSON upload: %s %+v", up.Data, up.Errors)
+	}
+	if d := js.UploadDataset[0]; d.Name != "sales" || d.RowCount != 3 || len(d.Columns) != 2 || d.Columns[1].Name != "units" || d.Columns[1].Dtype != "int64" {
+		t.Fatalf("JSON dataset = %+v", d)
+	}
+
 	// The description can be replaced, by its owner only, within bounds.
 	const upd = `mutation($id: ID!, $d: String!) { updateDataset(id: $id, input: {description: $d}) { id description } }`
 	var updated struct {

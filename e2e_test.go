@@ -623,6 +623,16 @@ func TestAccounts(t *testing.T) {
 	if n := chats(in.SignIn.Token); n != 1 {
 		t.Fatalf("after signIn: %d chats", n)
 	}
+	// Failed sign-ins for one email are limited (nobody@ failed once above).
+	codes := []string{}
+	for range 6 {
+		codes = append(codes, srv.do("", signIn, map[string]any{"in": map[string]any{"email": "nobody@example.com", "password": "guess"}}).code())
+	}
+	if fmt.Sprint(codes) != "[UNAUTHENTICATED UNAUTHENTICATED UNAUTHENTICATED UNAUTHENTICATED RATE_LIMITED RATE_LIMITED]" {
+		t.Fatalf("repeated failed sign-ins: %v", codes)
+	}
+	// Another email is not affected.
+	srv.must("", signIn, map[string]any{"in": map[string]any{"email": "dana@example.com", "password": "correct horse"}}, &in)
 }
 
 // TestModelsAndCleanCode reads the model registry and cleans a program.

@@ -16,6 +16,7 @@ const (
 	correctionLesson  = "A column name was misspelt; the fix used the dataset's own column name."
 	turnOneQuestion   = "@preprocessing_agent @data_viz_agent clean the areas and chart the price by city"
 	turnTwoQuestion   = "Which city has the highest mean price per square metre?"
+	turnThreeQuestion = "What will the weather be in Paris tomorrow?"
 	brokenVizCode     = "fig = px.bar(df_clean.groupby('city', as_index=False)['Price'].mean(), x='city', y='Price')\nfig.show()"
 	fixedVizCode      = "fig = px.bar(df_clean.groupby('city', as_index=False)['price'].mean(), x='city', y='price')\nfig.show()"
 	brokenStatsCode   = "per_m2 = (df_clean['price'] / df_clean['area']).groupby(df_clean['town']).mean()\nprint(per_m2.idxmax())"
@@ -33,8 +34,13 @@ func agentsLLM(t *testing.T) (*llmtest.Server, *atomic.Int32) {
 	code := func(c, summary string) llmtest.Reply { return llmtest.Text("```python\n" + c + "\n```\n" + summary) }
 	router := llmtest.Route(
 		housekeepingRule,
-		llmtest.Rule{Contains: "You rate a user's question", Model: "gpt-5-nano", Reply: llmtest.Text(
-			`{"complexity": "intermediate", "needs_analysis": true, "reason": "a ratio by group"}`)},
+		llmtest.Rule{Contains: "You rate a user's question", Model: "gpt-5-nano", Respond: func(req llmtest.ChatRequest) llmtest.Reply {
+			if strings.Contains(req.LastMessage(), turnThreeQuestion) {
+				return llmtest.Text(`{"complexity": "unrelated", "needs_analysis": false, "reason": "not about the data"}`)
+			}
+			return llmtest.Text(`{"complexity": "intermediate", "needs_analysis": true, "reason": "a ratio by group"}`)
+		}},
+		llmtest.Rule{Contains: "You are basic_qa_agent", Reply: llmtest.Text("I can only answer questions about your data.")},
 		llmtest.Rule{Contains: "You are the planner", Respond: func(llmtest.ChatRequest) llmtest.Reply {
 			if plans.Add(1) == 1 {
 				return llmtest.Text("First I would clean the data, then compute the ratio per city.")
@@ -210,6 +216,20 @@ func TestAgentsChatTurns(t *testing.T) {
 		}
 	})
 
+	t.Run("a question unrelated to the data goes to basic_qa_agent, with no code", func(t *testing.T) {
+		evs := send(t, turnThreeQuestion)
+		plan := find(evs, "PLAN")
+		if plan == nil || plan.Plan.Complexity != "unrelated" || len(plan.Plan.Steps) != 1 || plan.Plan.Steps[0].Agent != "basic_qa_agent" {
+			t.Fatalf("PLAN = %+v", plan)
+		}
+		if find(evs, "EXECUTION_STARTED") != nil || find(evs, "AGENT_CODE") != nil {
+			t.Fatal("code ran for an unrelated question")
+		}
+		if a := answers(t); len(a) != 3 || a[2].CodeExecution != nil {
+			t.Fatalf("answers = %+v", a)
+		}
+	})
+
 	t.Run("one usage row per LLM call, the rater on its step model", func(t *testing.T) {
 		var q struct {
 			Viewer struct {
@@ -239,9 +259,9 @@ func TestAgentsChatTurns(t *testing.T) {
 		for _, m := range q.Viewer.Usage.ByModel {
 			got[m.Model] = m.Calls
 		}
-		// gpt-5-nano: one rating (the first turn was @mentioned) and two
+		// gpt-5-nano: two ratings (the first turn was @mentioned) and three
 		// answer summaries.
-		if got["gpt-5-nano"] != 3 || models["gpt-5-nano"] != 3 || got["gpt-5-mini"] != models["gpt-5-mini"] {
+		if got["gpt-5-nano"] != 5 || models["gpt-5-nano"] != 5 || got["gpt-5-mini"] != models["gpt-5-mini"] {
 			t.Fatalf("usage by model = %v, requests by model = %v", got, models)
 		}
 		// The rows themselves, as connections with filters; another user
@@ -263,7 +283,7 @@ func TestAgentsChatTurns(t *testing.T) {
 			totalCount edges { node { modelName isStreaming querySize totalTokens } } }
 			codeExecutions(first: 10) { totalCount } }`
 		srv.must(alice, list, nil, &rows)
-		if rows.ModelUsages.TotalCount != 1 || rows.CodeExecutions.TotalCount != 2 {
+		if rows.ModelUsages.TotalCount != 2 || rows.CodeExecutions.TotalCount != 2 {
 			t.Fatalf("rater usage rows %d, code executions %d", rows.ModelUsages.TotalCount, rows.CodeExecutions.TotalCount)
 		}
 		if n := rows.ModelUsages.Edges[0].Node; n.ModelName != "gpt-5-nano" || !n.IsStreaming || n.QuerySize == 0 || n.TotalTokens == 0 {

@@ -19,8 +19,8 @@ import (
 // sheets and columns before uploading. The file lives in a temporary
 // directory until Inspect returns.
 func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet string) (*executor.Inspection, error) {
-	if v := viewer.FromContext(ctx); v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	if _, err := viewer.Require(ctx); err != nil {
+		return nil, err
 	}
 	fileName, format, err := checkFileName(name)
 	if err != nil {

@@ -43,8 +43,8 @@ func (s *Service) LoadSample(ctx context.Context) (*ent.Dataset, error) {
 // chats that used it lose it (their next execution no longer sees it).
 // Another user's dataset is not found.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	if v := viewer.FromContext(ctx); v == nil || v.UserID == "" {
-		return errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	if _, err := viewer.Require(ctx); err != nil {
+		return err
 	}
 	d, err := s.DB.Dataset.Get(ctx, id)
 	if ent.IsNotFound(err) {

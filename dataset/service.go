@@ -70,9 +70,9 @@ const maxSheets = 20
 // Upload streams the file to storage, profiles it (each sheet asked for) and
 // stores one Dataset per sheet, owned by the viewer in ctx.
 func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	v, err := viewer.Require(ctx)
+	if err != nil {
+		return nil, err
 	}
 	fileName, format, err := checkFileName(in.FileName)
 	if err != nil {

@@ -18,8 +18,8 @@ const MaxDescriptionBytes = 10000
 // datasets (what the agents are told the dataset is; describeDatasets
 // writes one a client may store here). Safe for concurrent use.
 func (s *Service) UpdateDescription(ctx context.Context, id, description string) (*ent.Dataset, error) {
-	if v := viewer.FromContext(ctx); v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	if _, err := viewer.Require(ctx); err != nil {
+		return nil, err
 	}
 	description = strings.TrimSpace(description)
 	if len(description) > MaxDescriptionBytes || !utf8.ValidString(description) {

@@ -27,9 +27,9 @@ const describeAgent = "describe_datasets"
 // description streams as TOKEN events and is the text of the AGENT_FINISHED
 // event. Another user's dataset is not found.
 func (s *Service) DescribeDatasets(ctx context.Context, ids []string) (*ent.Run, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	v, err := viewer.Require(ctx)
+	if err != nil {
+		return nil, err
 	}
 	ids = dedupe(ids)
 	if len(ids) < 1 || len(ids) > maxDescribeDatasets {

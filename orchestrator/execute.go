@@ -90,9 +90,9 @@ func (s *Service) ExecuteMessageCode(ctx context.Context, chatID, messageID, cod
 	if len(code) == 0 || len(code) > maxInputBytes {
 		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
 	}
-	v := viewer.FromContext(ctx)
-	if v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	v, err := viewer.Require(ctx)
+	if err != nil {
+		return nil, err
 	}
 	m, err := s.cfg.DB.Message.Query().Where(message.ID(messageID), message.UserID(v.UserID)).Only(ctx)
 	if ent.IsNotFound(err) {

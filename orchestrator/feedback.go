@@ -20,9 +20,9 @@ const maxCommentLen = 2000
 // their chats, with the model settings the answer was made with. Rating a
 // message again replaces the earlier rating.
 func (s *Service) RateMessage(ctx context.Context, messageID string, rating int, comment string) (*ent.MessageFeedback, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	v, err := viewer.Require(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if rating < 1 || rating > 5 {
 		return nil, errcode.Field("rating", "must be 1 to 5, got %d", rating)

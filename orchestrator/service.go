@@ -173,9 +173,9 @@ func (s *Service) ExecuteCode(ctx context.Context, chatID, code string) (*ent.Ru
 }
 
 func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in runInput, userMessage string) (*ent.Run, error) {
-	v := viewer.FromContext(ctx)
-	if v == nil || v.UserID == "" {
-		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	v, err := viewer.Require(ctx)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	draining := s.draining

@@ -3,7 +3,11 @@
 // It sits below ent so that privacy rules can read it without import cycles.
 package viewer
 
-import "context"
+import (
+	"context"
+
+	"github.com/autoanalyst/autoanalyst/errcode"
+)
 
 // Role of a user.
 type Role string
@@ -40,4 +44,14 @@ func NewContext(ctx context.Context, v *Viewer) context.Context {
 func FromContext(ctx context.Context) *Viewer {
 	v, _ := ctx.Value(ctxKey{}).(*Viewer)
 	return v
+}
+
+// Require returns the signed-in (or guest) viewer of ctx, or an
+// UNAUTHENTICATED error for a context without one.
+func Require(ctx context.Context) (*Viewer, error) {
+	v := FromContext(ctx)
+	if v == nil || v.UserID == "" {
+		return nil, errcode.New(errcode.Unauthenticated, "sign in or create a guest session first")
+	}
+	return v, nil
 }

@@ -167,7 +167,9 @@ func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *or
 	return nil
 }
 
-func syncTemplatesCommand(ctx context.Context, file string) error {
+// withDatabase runs fn, a command's work, with the configuration, a logger
+// and the migrated database, which it closes afterwards.
+func withDatabase(ctx context.Context, fn func(cfg *config, log zerolog.Logger, db *database.DB) error) error {
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
@@ -178,19 +180,18 @@ func syncTemplatesCommand(ctx context.Context, file string) error {
 		return err
 	}
 	defer db.Close()
-	return syncTemplates(ctx, cfg, log, orchestrator.NewTemplates(db.Client), file)
+	return fn(cfg, log, db)
 }
 
+func syncTemplatesCommand(ctx context.Context, file string) error {
+	return withDatabase(ctx, func(cfg *config, log zerolog.Logger, db *database.DB) error {
+		return syncTemplates(ctx, cfg, log, orchestrator.NewTemplates(db.Client), file)
+	})
+}
+
+// migrate applies the pending migrations (opening the database does).
 func migrate(ctx context.Context) error {
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openDatabase(ctx, cfg, newLogger(cfg))
-	if err != nil {
-		return err
-	}
-	return db.Close()
+	return withDatabase(ctx, func(*config, zerolog.Logger, *database.DB) error { return nil })
 }
 
 // node is what every process has: the database, the sandbox, the broker and

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rs/zerolog"
+
+	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -16,19 +19,15 @@ func setUserCommand(ctx context.Context, email, role, plan string) error {
 	if role == "" && plan == "" {
 		return fmt.Errorf("users set: give --role (USER, ADMIN) or --plan (FREE, PRO)")
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg)
-	db, err := openDatabase(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sys := privacy.DecisionContext(ctx, privacy.Allow)
+	return withDatabase(ctx, func(_ *config, log zerolog.Logger, db *database.DB) error {
+		return setUser(privacy.DecisionContext(ctx, privacy.Allow), log, db.Client, email, role, plan)
+	})
+}
+
+// setUser updates the user of email with the system's privacy decision.
+func setUser(sys context.Context, log zerolog.Logger, db *ent.Client, email, role, plan string) error {
 	email = strings.ToLower(strings.TrimSpace(email))
-	u, err := db.Client.User.Query().Where(user.Email(email)).Only(sys)
+	u, err := db.User.Query().Where(user.Email(email)).Only(sys)
 	if ent.IsNotFound(err) {
 		return fmt.Errorf("users set: no user has the email %q", email)
 	}

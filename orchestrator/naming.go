@@ -81,16 +81,7 @@ func (s *Service) nameChat(t *turn) {
 	if err != nil || firsts != 1 {
 		return
 	}
-	prompt, err := render(s.prompts.name, map[string]any{"Question": truncate(t.rc.in.Content, 2000)})
-	if err != nil {
-		return
-	}
-	answer, err := s.call(t, "chat_name", prompt, nil)
-	if err != nil {
-		s.cfg.Logger.Debug().Err(err).Str("chat", t.chat.ID).Msg("naming the chat failed; it keeps its provisional title")
-		return
-	}
-	title := titleFrom(answer)
+	title := titleFrom(s.shortAnswer(t, "chat_name", s.prompts.name, map[string]any{"Question": truncate(t.rc.in.Content, 2000)}, 200))
 	if title == "" || title == provisional {
 		return
 	}

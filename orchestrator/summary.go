@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"strings"
 	"sync"
+	"text/template"
 
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
@@ -39,25 +40,32 @@ func (s *Service) afterAnswer(t *turn, m *ent.Message, fixed *correction) {
 	wg.Wait()
 }
 
+// shortAnswer asks step's prompt for a short text (a summary, a title) of at
+// most limit characters; "" when the call fails (logged: it is never the
+// run's failure).
+func (s *Service) shortAnswer(t *turn, step string, tpl *template.Template, data map[string]any, limit int) string {
+	prompt, err := render(tpl, data)
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Str("step", step).Msg("render a summary prompt")
+		return ""
+	}
+	answer, err := s.call(t, step, prompt, nil)
+	if err != nil {
+		s.cfg.Logger.Debug().Err(err).Str("step", step).Str("run", t.rc.run.ID).Msg("summarising failed")
+		return ""
+	}
+	return truncate(strings.TrimSpace(answer), limit)
+}
+
 // summarizeAnswer stores the memory summary of an answer (at most
 // memoryChars), which later turns of the chat read instead of the answer.
 func (s *Service) summarizeAnswer(t *turn, m *ent.Message) {
 	if m.Summary != "" {
 		return
 	}
-	prompt, err := render(s.prompts.memory, map[string]any{
+	summary := s.shortAnswer(t, "memory_summary", s.prompts.memory, map[string]any{
 		"Question": truncate(t.rc.in.Content, 2000), "Answer": truncate(m.Content, 8000),
-	})
-	if err != nil {
-		s.cfg.Logger.Error().Err(err).Msg("render the memory prompt")
-		return
-	}
-	answer, err := s.call(t, "memory_summary", prompt, nil)
-	if err != nil {
-		s.cfg.Logger.Debug().Err(err).Str("message", m.ID).Msg("summarising the answer failed; memory uses the answer itself")
-		return
-	}
-	summary := truncate(strings.TrimSpace(answer), memoryChars)
+	}, memoryChars)
 	if summary == "" {
 		return
 	}
@@ -74,19 +82,9 @@ func (s *Service) summarizeCorrection(t *turn, m *ent.Message, c *correction) {
 	if err != nil || ce.CorrectionSummary != "" {
 		return
 	}
-	prompt, err := render(s.prompts.correction, map[string]any{
+	summary := s.shortAnswer(t, "error_summary", s.prompts.correction, map[string]any{
 		"Agent": c.agent, "Error": truncate(c.err, 3000), "Failed": truncate(c.failed, 6000), "Fixed": truncate(c.fixed, 6000),
-	})
-	if err != nil {
-		s.cfg.Logger.Error().Err(err).Msg("render the correction prompt")
-		return
-	}
-	answer, err := s.call(t, "error_summary", prompt, nil)
-	if err != nil {
-		s.cfg.Logger.Debug().Err(err).Str("message", m.ID).Msg("summarising the correction failed")
-		return
-	}
-	summary := truncate(strings.TrimSpace(answer), correctionChars)
+	}, correctionChars)
 	if summary == "" {
 		return
 	}

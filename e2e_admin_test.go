@@ -162,6 +162,13 @@ func TestUsageAndAdmin(t *testing.T) {
 		t.Fatal("deleteEmptyChats with the admin key deleted alice's empty chat")
 	}
 
+	// topUsers is bounded.
+	for _, n := range []int{0, 101} {
+		if r := srv.doWith(http.Header{"X-Admin-Key": {adminKey}}, "", fmt.Sprintf(`{ adminDashboard(period: P7D, topUsers: %d) { usage { calls } } }`, n)); r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("topUsers %d: %+v", n, r.Errors)
+		}
+	}
+
 	var tick struct {
 		PublicTicker struct{ Signups, TotalTokens, Requests int }
 	}

@@ -111,7 +111,7 @@ func TestSummaries(t *testing.T) {
 			}
 
 			asAdmin := privacy.DecisionContext(viewer.NewContext(context.Background(), &viewer.Viewer{AdminKey: true}), privacy.Allow)
-			d, err := svc.Dashboard(asAdmin, analytics.P7D)
+			d, err := svc.Dashboard(asAdmin, analytics.P7D, 10)
 			if err != nil {
 				t.Fatal(err)
 			}

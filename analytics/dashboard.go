@@ -14,6 +14,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
+	"github.com/autoanalyst/autoanalyst/errcode"
 )
 
 // MaxExecutionsScanned bounds the code executions whose agent blocks the
@@ -135,10 +136,17 @@ type ModelFeedback struct {
 	Average float64 `json:"average"`
 }
 
-// Dashboard computes the admin dashboard of a period. ctx must read every
-// user's rows (an admin's privacy.Allow decision; privacy rules would hide
-// other users' rows otherwise).
-func (s *Service) Dashboard(ctx context.Context, p Period) (*Dashboard, error) {
+// MaxTopUsers bounds the most active users a dashboard lists.
+const MaxTopUsers = 100
+
+// Dashboard computes the admin dashboard of a period, with its topUsers most
+// active users (1 to MaxTopUsers). ctx must read every user's rows (an
+// admin's privacy.Allow decision; privacy rules would hide other users' rows
+// otherwise).
+func (s *Service) Dashboard(ctx context.Context, p Period, topUsers int) (*Dashboard, error) {
+	if topUsers < 1 || topUsers > MaxTopUsers {
+		return nil, errcode.Field("topUsers", "must be 1 to %d", MaxTopUsers)
+	}
 	since, err := s.window(p)
 	if err != nil {
 		return nil, err
@@ -151,7 +159,7 @@ func (s *Service) Dashboard(ctx context.Context, p Period) (*Dashboard, error) {
 	if d.Users, err = s.userStats(ctx, since); err != nil {
 		return nil, err
 	}
-	if d.TopUsers, err = s.topUsers(ctx, since, 10); err != nil {
+	if d.TopUsers, err = s.topUsers(ctx, since, topUsers); err != nil {
 		return nil, err
 	}
 	if d.ByDay, err = s.byDay(ctx, since); err != nil {

@@ -453,7 +453,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AdminDashboard      func(childComplexity int, period model.Period) int
+		AdminDashboard      func(childComplexity int, period model.Period, topUsers *int) int
 		Chats               func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ChatOrder, where *ent.ChatWhereInput) int
 		CleanCode           func(childComplexity int, code string) int
 		CodeExecutions      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.CodeExecutionOrder, where *ent.CodeExecutionWhereInput) int
@@ -684,7 +684,7 @@ type QueryResolver interface {
 	MessageFeedbacks(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.MessageFeedbackOrder, where *ent.MessageFeedbackWhereInput) (*ent.MessageFeedbackConnection, error)
 	ModelUsages(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ModelUsageOrder, where *ent.ModelUsageWhereInput) (*ent.ModelUsageConnection, error)
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
-	AdminDashboard(ctx context.Context, period model.Period) (*model.AdminDashboard, error)
+	AdminDashboard(ctx context.Context, period model.Period, topUsers *int) (*model.AdminDashboard, error)
 	PublicTicker(ctx context.Context) (*model.PublicTicker, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Models(ctx context.Context, provider *string) ([]*model.LLMModel, error)
@@ -2558,7 +2558,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AdminDashboard(childComplexity, args["period"].(model.Period)), true
+		return e.ComplexityRoot.Query.AdminDashboard(childComplexity, args["period"].(model.Period), args["topUsers"].(*int)), true
 	case "Query.chats":
 		if e.ComplexityRoot.Query.Chats == nil {
 			break
@@ -5288,6 +5288,14 @@ func (ec *executionContext) field_Query_adminDashboard_args(ctx context.Context,
 		return nil, err
 	}
 	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "topUsers",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topUsers"] = arg1
 	return args, nil
 }
 
@@ -13590,7 +13598,7 @@ func (ec *executionContext) _Query_adminDashboard(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AdminDashboard(ctx, fc.Args["period"].(model.Period))
+			return ec.Resolvers.Query().AdminDashboard(ctx, fc.Args["period"].(model.Period), fc.Args["topUsers"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AdminDashboard) graphql.Marshaler {

@@ -16,12 +16,16 @@ import (
 )
 
 // AdminDashboard is the resolver for the adminDashboard field.
-func (r *queryResolver) AdminDashboard(ctx context.Context, period model.Period) (*model.AdminDashboard, error) {
+func (r *queryResolver) AdminDashboard(ctx context.Context, period model.Period, topUsers *int) (*model.AdminDashboard, error) {
 	ctx, err := adminContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d, err := r.Analytics.Dashboard(ctx, analytics.Period(period))
+	n := 10
+	if topUsers != nil {
+		n = *topUsers
+	}
+	d, err := r.Analytics.Dashboard(ctx, analytics.Period(period), n)
 	if err != nil {
 		return nil, err
 	}

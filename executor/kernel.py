@@ -64,8 +64,10 @@ MAX_OUTPUT = int(CONFIG.get("max_output") or (1 << 20))  # per stream
 MAX_RESULT = int(CONFIG.get("max_result") or (64 << 20))  # figures, images, tables
 NOFILE = int(CONFIG.get("nofile") or 1024)
 NPROC = int(CONFIG.get("nproc") or 256)
-# Children forked ahead of time, waiting for an execution.
+# Children forked ahead of time, waiting for an execution, and how long an
+# execution waits for the processes of the one before to be gone.
 SPARES = 2
+REAP_WAIT = 2.0
 # The execution seccomp filter (classic BPF, struct sock_filter[]), assembled by
 # the Go side (seccomp.go); each execution loads it once its sandbox is set up.
 SECCOMP_FILTER = base64.b64decode(CONFIG["seccomp"]) if CONFIG.get("seccomp") else b""
@@ -1318,16 +1320,32 @@ class Kernel:
         child.cmd.close()
         self.zombies[child.pid] = child.pidfd
 
-    def reap_zombies(self):
+    def reap_zombies(self, wait=0.0):
+        """Reaps the ended children, waiting up to wait seconds for those
+        still exiting. An execution's process is the first of its pid
+        namespace, whose other processes are all gone once it is reaped."""
+        deadline = time.monotonic() + wait
         for pid, pidfd in list(self.zombies.items()):
-            try:
-                p, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                p = pid
-            if p == pid:
-                if pidfd is not None:
-                    os.close(pidfd)
-                del self.zombies[pid]
+            while True:
+                try:
+                    p, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    p = pid
+                if p == pid:
+                    if pidfd is not None:
+                        os.close(pidfd)
+                    del self.zombies[pid]
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    if pidfd is not None:
+                        select.select([pidfd], [], [], left)
+                    else:
+                        select.select([], [], [], min(left, 0.001))
+                except InterruptedError:
+                    pass
 
     def kill(self, pid):
         try:
@@ -1346,7 +1364,9 @@ class Kernel:
         """Runs one task (exec or profile) in a child and reports its result."""
         rid = header.get("id", 0)
         timeout = float(header.get("timeout") or 120)
-        self.reap_zombies()
+        # The processes of earlier executions are gone before this one
+        # starts: it sees nothing of them, even in /proc.
+        self.reap_zombies(wait=REAP_WAIT)
         child = None
         try:
             for attempt in range(2):

@@ -54,6 +54,7 @@ func kernelEnv(home string) []string {
 		"NUMEXPR_NUM_THREADS=1",
 		"VECLIB_MAXIMUM_THREADS=1",
 		"JOBLIB_MULTIPROCESSING=0",
+		"PYTHONMALLOC=malloc", // Python's objects in the C heap, in huge pages (kernel.py)
 	}
 }
 
@@ -81,12 +82,14 @@ func kernelConfig(s *settings) string {
 // filter (fd 3 is the control socket).
 const seccompFD = 4
 
-// pythonArgs is the interpreter's command line: isolated mode (no user site,
-// no PYTHON* variables, no current directory on sys.path), no bytecode files,
-// and the kernel's source passed inline so that nothing outside the binary is
-// needed on the host.
+// pythonArgs is the interpreter's command line: no user site (-s), no bytecode
+// files (-B), and the kernel's source passed inline so that nothing outside
+// the binary is needed on the host. Not -I: it would ignore PYTHONMALLOC
+// (kernel.py, "Huge pages"). What -I adds is in place anyway: the environment
+// is kernelEnv and nothing else, and kernel.py drops the current directory
+// from sys.path before its first import.
 func pythonArgs(s *settings) []string {
-	return []string{s.Python, "-I", "-B", "-c", kernelSource, kernelConfig(s)}
+	return []string{s.Python, "-s", "-B", "-c", kernelSource, kernelConfig(s)}
 }
 
 // kernelCommand builds the command that starts one kernel.

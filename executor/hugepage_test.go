@@ -1,0 +1,91 @@
+package executor
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestKernelKeepsHugePages checks the mechanism behind the executor's speed
+// (kernel.py, "Huge pages"): a kernel with a 100,000-row dataset loaded keeps
+// much of its memory (40% at least; 50-70% measured) in huge pages while it
+// serves executions, so that the fork and exit of each execution copy and
+// free few page tables. Skipped where the host disables transparent huge
+// pages.
+func TestKernelKeepsHugePages(t *testing.T) {
+	if mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(mode), "[never]") {
+		t.Skip("transparent huge pages are disabled on this host")
+	}
+	e := shared(t)
+	path := t.TempDir() + "/rows.csv"
+	if err := writeCSV(path, 100_000); err != nil {
+		t.Fatal(err)
+	}
+	ds := []Dataset{{Name: "rows", Path: path, Format: "csv"}}
+	for range 200 { // the serve loop's own writes split some pages; they settle
+		runOK(t, e, "huge-pages", ds, "x = df.shape")
+	}
+	procs, err := descendants(kernelPID(t, e, "huge-pages", ds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kernel is the process with the most memory among those with
+	// children (its spares); the supervisor above it is small.
+	parents := map[int]bool{}
+	for _, p := range procs {
+		if pp, err := parentPID(p); err == nil {
+			parents[pp] = true
+		}
+	}
+	var anon, huge int
+	for _, p := range procs {
+		if !parents[p] {
+			continue
+		}
+		kb, err := smapsRollup(p)
+		if err != nil {
+			continue
+		}
+		if kb["Anonymous"] > anon {
+			anon, huge = kb["Anonymous"], kb["AnonHugePages"]
+		}
+	}
+	t.Logf("kernel: %d MiB anonymous, %d MiB of it in huge pages", anon>>10, huge>>10)
+	if anon == 0 || huge*5 < anon*2 {
+		t.Fatalf("%d of %d KiB of the kernel's anonymous memory in huge pages; want at least 40%%", huge, anon)
+	}
+}
+
+// smapsRollup returns the kB fields of /proc/pid/smaps_rollup.
+func smapsRollup(pid int) (map[string]int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return nil, err
+	}
+	kb := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err == nil {
+				kb[k] = n
+			}
+		}
+	}
+	return kb, nil
+}
+
+// parentPID reads a process's parent from /proc/pid/stat.
+func parentPID(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("stat of %d: %q", pid, b)
+	}
+	return strconv.Atoi(f[1])
+}

@@ -13,7 +13,7 @@ import (
 // much of its memory (40% at least; 50-70% measured) in huge pages while it
 // serves executions, so that the fork and exit of each execution copy and
 // free few page tables. Skipped where the host disables transparent huge
-// pages.
+// pages. It also checks that the heap's reserve is given back after the load.
 func TestKernelKeepsHugePages(t *testing.T) {
 	if mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(mode), "[never]") {
 		t.Skip("transparent huge pages are disabled on this host")
@@ -39,7 +39,7 @@ func TestKernelKeepsHugePages(t *testing.T) {
 			parents[pp] = true
 		}
 	}
-	var anon, huge int
+	var anon, huge, kernel int
 	for _, p := range procs {
 		if !parents[p] {
 			continue
@@ -49,12 +49,33 @@ func TestKernelKeepsHugePages(t *testing.T) {
 			continue
 		}
 		if kb["Anonymous"] > anon {
-			anon, huge = kb["Anonymous"], kb["AnonHugePages"]
+			anon, huge, kernel = kb["Anonymous"], kb["AnonHugePages"], p
 		}
 	}
 	t.Logf("kernel: %d MiB anonymous, %d MiB of it in huge pages", anon>>10, huge>>10)
 	if anon == 0 || huge*5 < anon*2 {
 		t.Fatalf("%d of %d KiB of the kernel's anonymous memory in huge pages; want at least 40%%", huge, anon)
+	}
+	// The heap was grown by a 512 MB reserve for the imports and the load;
+	// what they left untouched is given back, so that it does not count in
+	// the address-space limit of the executions.
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", kernel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heap uint64
+	for _, line := range strings.Split(string(maps), "\n") {
+		if !strings.HasSuffix(line, "[heap]") {
+			continue
+		}
+		var lo, hi uint64
+		if _, err := fmt.Sscanf(line, "%x-%x", &lo, &hi); err == nil {
+			heap += hi - lo
+		}
+	}
+	t.Logf("kernel heap: %d MiB", heap>>20)
+	if heap == 0 || heap > 400<<20 {
+		t.Fatalf("kernel heap of %d MiB; want the unused reserve given back (under 400 MiB)", heap>>20)
 	}
 }
 

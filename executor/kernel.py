@@ -51,6 +51,7 @@ import keyword
 import linecache
 import math
 import os
+import queue
 import re
 import resource
 import select
@@ -107,7 +108,6 @@ _libc.free.argtypes = [ctypes.c_void_p]
 _libc.sbrk.argtypes = [ctypes.c_ssize_t]
 _libc.sbrk.restype = ctypes.c_void_p
 MADV_HUGEPAGE = 14
-MADV_COLLAPSE = 25
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
 HUGE_PAGE = 2 << 20
@@ -243,12 +243,14 @@ class _CapData(ctypes.Structure):
 # written to and splits the huge page into small ones for good. Reference
 # counts make writes to the objects the serve loop uses unavoidable, but its
 # allocations need not fall all over the heap: the loop runs in a thread,
-# whose malloc arena is apart from the main heap. Measured on 2 cores: 150 of
-# a kernel's 200 MB stay in huge pages, against 65 MB when the loop ran in the
-# main thread; back-to-back executions went from 16-18 ms to 8-10 ms.
+# whose malloc arena is apart from the main heap, and the main thread, idle
+# otherwise, reads the datasets into the main heap. Measured on 2 cores: 100
+# to 150 of a kernel's 200 MB stay in huge pages (65 MB when the loop ran in
+# the main thread); back-to-back executions went from 16-18 ms to 8-10 ms.
 #
-# Best effort: without THP (or before Linux 6.1, which added MADV_COLLAPSE)
-# the kernel keeps small pages and works the same.
+# What a load allocates beyond the reserve (a dataset of several hundred MB)
+# gets small pages. Best effort: without THP the kernel keeps small pages and
+# works the same.
 
 
 def reserve_huge_heap():
@@ -277,12 +279,16 @@ def reserve_huge_heap():
 
 
 def release_heap_reserve():
-    """Restores glibc's default heap growth; the untouched rest of the
-    reserve goes back at the next free."""
+    """Restores glibc's default heap growth and gives the untouched rest of
+    the reserve back, so that it no longer counts in the address-space limit.
+    Called on the main thread, whose arena is the heap."""
     if os.environ.get("PYTHONMALLOC") != "malloc":
         return
     _libc.mallopt(M_TOP_PAD, 128 << 10)
     _libc.mallopt(M_TRIM_THRESHOLD, 128 << 10)
+    # Freeing a block of 64 KiB or more makes glibc trim the top of the heap
+    # (the untouched rest of the reserve) when it exceeds the threshold.
+    _libc.free(_libc.malloc(96 << 10))
 
 
 def advise_heap(advice):
@@ -294,38 +300,6 @@ def advise_heap(advice):
                     _libc.madvise(start, end - start, advice)
     except OSError:
         pass
-
-
-def collapse_heap():
-    """Moves the kernel's populated anonymous memory into huge pages.
-
-    Catches what was allocated outside the reserve (a heap grown past it,
-    large blocks glibc maps on their own). Regions less than half populated
-    are left alone: collapsing them would populate them.
-    """
-    try:
-        with open("/proc/self/smaps") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return
-    vma = None
-    for line in lines:
-        head, _, rest = line.partition(" ")
-        if not head.endswith(":"):
-            fields = rest.split()
-            path = fields[4] if len(fields) > 4 else ""
-            start, end = (int(x, 16) for x in head.split("-"))
-            vma = (start, end) if fields[0] == "rw-p" and path in ("", "[heap]") else None
-            continue
-        if vma is None or head != "Rss:":
-            continue
-        start, end = vma
-        lo = (start + HUGE_PAGE - 1) // HUGE_PAGE * HUGE_PAGE
-        hi = end // HUGE_PAGE * HUGE_PAGE
-        if hi - lo < HUGE_PAGE or int(rest.split()[0]) * 1024 * 2 < end - start:
-            continue
-        _libc.madvise(lo, hi - lo, MADV_HUGEPAGE)
-        _libc.madvise(lo, hi - lo, MADV_COLLAPSE)
 
 
 def drop_capabilities():
@@ -1269,7 +1243,7 @@ class Child:
 
 
 class Kernel:
-    def __init__(self, conn, isolated):
+    def __init__(self, conn, isolated, main_jobs):
         self.conn = conn
         self.isolated = isolated
         self.seccomp = SeccompFilter(SECCOMP_FILTER) if SECCOMP_FILTER else None
@@ -1282,12 +1256,32 @@ class Kernel:
         # sandbox setup (mount namespace, seccomp) finished long before.
         self.spares = []
         self.zombies = {}  # pid -> pidfd (or None) of ended children not yet reaped
+        self.main_jobs = main_jobs  # run by the main thread (on_main_thread)
 
     # -- serving -----------------------------------------------------------
 
-    def run_forever(self):
-        self.fill_spares()
-        self.serve()
+    def on_main_thread(self, fn, *args):
+        """Runs fn(*args) on the main thread, waits for it and returns its
+        result, so that what fn allocates for good (the datasets) lands in
+        the main heap, in huge pages, and not among the serve loop's
+        allocations."""
+        done = threading.Event()
+        outcome = []
+
+        def job():
+            try:
+                outcome.append((True, fn(*args)))
+            except BaseException as e:  # noqa: B036
+                outcome.append((False, e))
+            finally:
+                done.set()
+
+        self.main_jobs.put(job)
+        done.wait()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
 
     def serve(self):
         conn = self.conn
@@ -1335,40 +1329,50 @@ class Kernel:
         fds = self.conn.take_fds(len(specs))
         loaded = []
         self.discard_spares()  # they were forked without these datasets
+        # Once they are gone, the kernel's memory is its own again: what the
+        # load writes does not split the huge pages (see "Huge pages").
+        self.reap_zombies(wait=REAP_WAIT)
         try:
-            names = []
-            for i, spec in enumerate(specs):
-                name = spec.get("name")
-                check_name(name, i == 0)
-                if name in names:
-                    raise ValueError("two datasets are named %r" % name)
-                names.append(name)
-            for spec, fd in zip(specs, list(fds)):
-                fds.remove(fd)
-                name = spec["name"]
-                try:
-                    frame = read_spec(spec, fd)
-                except MemoryError:
-                    raise MemoryError("dataset %r does not fit in the memory limit of %s" % (name, human_bytes(MEMORY)))
-                except Exception as e:
-                    raise ValueError("dataset %r: %s: %s" % (name, type(e).__name__, e))
-                BASE[name] = frame
-                loaded.append({"name": name, "rows": int(frame.shape[0]), "columns": int(frame.shape[1])})
-            if names and "df" not in names:
-                BASE["df"] = BASE[names[0]]
-            self.datasets = names
+            loaded = self.on_main_thread(self.read_datasets, specs, fds)
         except Exception as e:
             self.conn.send({"type": "error", "id": header.get("id", 0), "message": str(e)})
             return
         finally:
             for fd in fds:
                 os.close(fd)
+        self.conn.send({"type": "loaded", "id": header.get("id", 0), "datasets": loaded})
+        self.fill_spares()
+
+    def read_datasets(self, specs, fds):
+        """Reads the datasets into BASE (on the main thread: they stay in the
+        main heap) and returns their shapes. Takes the descriptors it reads
+        out of fds."""
+        loaded = []
+        names = []
+        for i, spec in enumerate(specs):
+            name = spec.get("name")
+            check_name(name, i == 0)
+            if name in names:
+                raise ValueError("two datasets are named %r" % name)
+            names.append(name)
+        for spec, fd in zip(specs, list(fds)):
+            fds.remove(fd)
+            name = spec["name"]
+            try:
+                frame = read_spec(spec, fd)
+            except MemoryError:
+                raise MemoryError("dataset %r does not fit in the memory limit of %s" % (name, human_bytes(MEMORY)))
+            except Exception as e:
+                raise ValueError("dataset %r: %s: %s" % (name, type(e).__name__, e))
+            BASE[name] = frame
+            loaded.append({"name": name, "rows": int(frame.shape[0]), "columns": int(frame.shape[1])})
+        if names and "df" not in names:
+            BASE["df"] = BASE[names[0]]
+        self.datasets = names
         gc.collect()
         gc.freeze()
         release_heap_reserve()
-        collapse_heap()
-        self.conn.send({"type": "loaded", "id": header.get("id", 0), "datasets": loaded})
-        self.fill_spares()
+        return loaded
 
     # -- children ----------------------------------------------------------
 
@@ -1841,22 +1845,35 @@ def main():
             log("cannot set the memory limit: %s" % e)
     gc.collect()
     gc.freeze()
-    collapse_heap()
-    kernel = Kernel(conn, isolated)
-    conn.send({
+    ready = {
         "type": "ready",
         "isolated": isolated,
         "python": sys.version.split()[0],
         "import_seconds": round(imported, 3),
         "seccomp": seccomp_mode(),
-    })
+    }
     # The kernel serves from a thread of its own, which glibc gives a malloc
-    # arena of its own: the loop's allocations then land there, not in the
-    # holes of the heap the imports left (see "Huge pages").
-    server = threading.Thread(target=kernel.run_forever, name="kernel", daemon=True)
-    server.start()
-    server.join()
-    os._exit(0)
+    # arena of its own: the serve loop's allocations, its Kernel and Conn
+    # included, land there and not in the heap that holds the data stack and
+    # the datasets (see "Huge pages"). The main thread stays to load the
+    # datasets (Kernel.on_main_thread).
+    main_jobs = queue.SimpleQueue()
+    fd = conn.sock.detach()
+
+    def serve():
+        try:
+            kernel = Kernel(Conn(fd), isolated, main_jobs)
+            kernel.conn.send(ready)
+            kernel.fill_spares()
+            kernel.serve()
+        except BaseException:  # noqa: B036
+            log("the kernel failed: %s" % traceback.format_exc())
+        finally:
+            os._exit(1)  # the main thread would wait for jobs for ever
+
+    threading.Thread(target=serve, name="kernel", daemon=True).start()
+    while True:
+        main_jobs.get()()
 
 
 main()

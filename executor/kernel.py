@@ -111,7 +111,10 @@ MADV_HUGEPAGE = 14
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
 HUGE_PAGE = 2 << 20
-HEAP_RESERVE = 512 << 20
+# The heap's growth ahead of the imports and the load (see "Huge pages"): a
+# quarter of the address-space limit at most, as it counts in it until the
+# load is over.
+HEAP_RESERVE = min(512 << 20, MEMORY // 4) if MEMORY > 0 else 512 << 20
 
 
 def log(*args):

@@ -110,7 +110,6 @@ _libc.sbrk.restype = ctypes.c_void_p
 MADV_HUGEPAGE = 14
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
-HUGE_PAGE = 2 << 20
 # The heap's growth ahead of the imports and the load (see "Huge pages"): a
 # quarter of the address-space limit at most, as it counts in it until the
 # load is over.
@@ -1260,6 +1259,7 @@ class Kernel:
         self.spares = []
         self.zombies = {}  # pid -> pidfd (or None) of ended children not yet reaped
         self.main_jobs = main_jobs  # run by the main thread (on_main_thread)
+        self.reserve_held = True  # until a load, or the first task without one
 
     # -- serving -----------------------------------------------------------
 
@@ -1330,7 +1330,6 @@ class Kernel:
     def load(self, header):
         specs = header.get("datasets") or []
         fds = self.conn.take_fds(len(specs))
-        loaded = []
         self.discard_spares()  # they were forked without these datasets
         # Once they are gone, the kernel's memory is its own again: what the
         # load writes does not split the huge pages (see "Huge pages").
@@ -1375,6 +1374,7 @@ class Kernel:
         gc.collect()
         gc.freeze()
         release_heap_reserve()
+        self.reserve_held = False
         return loaded
 
     # -- children ----------------------------------------------------------
@@ -1499,6 +1499,9 @@ class Kernel:
         # The processes of earlier executions are gone before this one
         # starts: it sees nothing of them, even in /proc.
         self.reap_zombies(wait=REAP_WAIT)
+        if self.reserve_held:  # a kernel without datasets: no load comes
+            self.on_main_thread(release_heap_reserve)
+            self.reserve_held = False
         child = None
         try:
             for attempt in range(2):

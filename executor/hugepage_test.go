@@ -3,7 +3,6 @@ package executor
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -85,36 +84,4 @@ func kernelMemory(t *testing.T, pid int) (anon, huge, heap uint64) {
 		}
 	}
 	return anon, huge, heap
-}
-
-// smapsRollup returns the kB fields of /proc/pid/smaps_rollup.
-func smapsRollup(pid int) (map[string]int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return nil, err
-	}
-	kb := map[string]int{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err == nil {
-				kb[k] = n
-			}
-		}
-	}
-	return kb, nil
-}
-
-// parentPID reads a process's parent from /proc/pid/stat.
-func parentPID(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("stat of %d: %q", pid, b)
-	}
-	return strconv.Atoi(f[1])
 }

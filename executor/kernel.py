@@ -114,6 +114,8 @@ M_TOP_PAD = -2
 # quarter of the address-space limit at most, as it counts in it until the
 # load is over.
 HEAP_RESERVE = min(512 << 20, MEMORY // 4) if MEMORY > 0 else 512 << 20
+# Python's objects are in the C heap (kernelEnv sets it; see "Huge pages").
+C_HEAP = os.environ.get("PYTHONMALLOC") == "malloc"
 
 
 def log(*args):
@@ -265,7 +267,7 @@ def reserve_huge_heap():
     needs /sys/kernel/mm/transparent_hugepage, which the sandbox does not
     show.) release_heap_reserve undoes the pad once the kernel is loaded.
     """
-    if os.environ.get("PYTHONMALLOC") != "malloc":
+    if not C_HEAP:
         return
     _libc.mallopt(M_TRIM_THRESHOLD, 2 * HEAP_RESERVE)
     _libc.mallopt(M_TOP_PAD, HEAP_RESERVE)
@@ -277,14 +279,14 @@ def reserve_huge_heap():
         held.append(_libc.malloc(96 << 10))
     for p in held:
         _libc.free(p)
-    advise_heap(MADV_HUGEPAGE)
+    advise_heap()
 
 
 def release_heap_reserve():
     """Restores glibc's default heap growth and gives the untouched rest of
     the reserve back, so that it no longer counts in the address-space limit.
     Called on the main thread, whose arena is the heap."""
-    if os.environ.get("PYTHONMALLOC") != "malloc":
+    if not C_HEAP:
         return
     _libc.mallopt(M_TOP_PAD, 128 << 10)
     _libc.mallopt(M_TRIM_THRESHOLD, 128 << 10)
@@ -293,13 +295,14 @@ def release_heap_reserve():
     _libc.free(_libc.malloc(96 << 10))
 
 
-def advise_heap(advice):
+def advise_heap():
+    """Advises transparent huge pages for the whole C heap."""
     try:
         with open("/proc/self/maps") as f:
             for line in f:
                 if line.rstrip().endswith("[heap]"):
                     start, end = (int(x, 16) for x in line.split()[0].split("-"))
-                    _libc.madvise(start, end - start, advice)
+                    _libc.madvise(start, end - start, MADV_HUGEPAGE)
     except OSError:
         pass
 

@@ -2,9 +2,11 @@ package executor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -103,11 +105,13 @@ func BenchmarkColdPythonStart(b *testing.B) {
 // the executor's Go API, through a cold python3 that imports the data stack
 // and reads the file first, and through a Jupyter kernel (Debian's
 // python3-ipykernel driven by jupyter_client; skipped when it is missing).
-// The loop times the executor; the comparisons run once around it and are
-// reported as metrics: p50 and p99 in ms, and the ratios cold/executor and
-// executor/jupyter. It also reports the first execution of a new chat (its
-// kernel comes from the warm spare) and a kernel's memory (PSS of its process
-// tree) once the 100,000 rows are loaded.
+// The loop times the executor; it alternates rounds of the executor with
+// rounds of Jupyter of the same size, so that a noisy neighbour on a shared
+// machine slows both alike. The results are reported as metrics: p50 and p99
+// in ms, and the ratios cold/executor and executor/jupyter. It also reports
+// the first execution of a new chat (its kernel comes from the warm spare)
+// and a kernel's memory (PSS of its process tree) once the 100,000 rows are
+// loaded.
 //
 // Two ways of timing, both applied to the executor and to Jupyter alike:
 //   - back to back (exec-p50-ms, jupyter-p50-ms, exec/jupyter): each
@@ -123,6 +127,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	ds := benchDataset(b)
 	const key, line = "bench-side", "x = df.shape"
 	runOK(b, e, key, ds, "x = 1") // start the kernel, load the dataset
+	jup := startJupyter(b, ds[0].Path, line)
 
 	// timed runs the line once and returns how long it took, in ms.
 	timed := func() float64 {
@@ -133,17 +138,29 @@ func BenchmarkSideBySide(b *testing.B) {
 		}
 		return ms(time.Since(start))
 	}
-	var execMs, pacedMs []float64
+	var execMs, jupMs []float64
 	for b.Loop() {
 		execMs = append(execMs, timed())
+		if len(execMs)%sideRound == 0 {
+			b.StopTimer()
+			jupMs = append(jupMs, jup.run(b, sideRound, 0)...)
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
+	if n := len(execMs) % sideRound; n != 0 {
+		jupMs = append(jupMs, jup.run(b, n, 0)...)
+	}
 	execP50 := percentile(execMs, 50)
 	b.ReportMetric(execP50, "exec-p50-ms")
 	b.ReportMetric(percentile(execMs, 99), "exec-p99-ms")
-	for range pacedRuns {
-		time.Sleep(pacedGap)
-		pacedMs = append(pacedMs, timed())
+	var pacedMs, jupPacedMs []float64
+	for len(pacedMs) < pacedRuns {
+		for range pacedRound {
+			time.Sleep(pacedGap)
+			pacedMs = append(pacedMs, timed())
+		}
+		jupPacedMs = append(jupPacedMs, jup.run(b, pacedRound, pacedGap)...)
 	}
 	pacedP50 := percentile(pacedMs, 50)
 	b.ReportMetric(pacedP50, "paced-p50-ms")
@@ -184,38 +201,106 @@ func BenchmarkSideBySide(b *testing.B) {
 	b.ReportMetric(coldP50, "cold-p50-ms")
 	b.ReportMetric(coldP50/execP50, "cold/exec")
 
-	// Jupyter.
-	if exec.Command(defaultPython, "-c", "import jupyter_client, ipykernel").Run() != nil {
-		b.Logf("Jupyter comparison skipped: apt-get install python3-ipykernel python3-jupyter-client")
+	if jup == nil {
 		return
 	}
-	out, err := exec.Command(defaultPython, "testdata/jupyter_bench.py", ds[0].Path, "200", line,
-		strconv.Itoa(pacedRuns), strconv.FormatInt(pacedGap.Milliseconds(), 10)).Output()
-	if err != nil {
-		b.Fatalf("jupyter: %v", err)
-	}
-	var jr struct {
-		Samples []float64 `json:"samples_ms"`
-		Paced   []float64 `json:"paced_ms"`
-	}
-	if err := json.Unmarshal(out, &jr); err != nil || len(jr.Samples) == 0 || len(jr.Paced) == 0 {
-		b.Fatalf("jupyter output %q: %v", out, err)
-	}
-	jupP50 := percentile(jr.Samples, 50)
+	jupP50 := percentile(jupMs, 50)
 	b.ReportMetric(jupP50, "jupyter-p50-ms")
-	b.ReportMetric(percentile(jr.Samples, 99), "jupyter-p99-ms")
+	b.ReportMetric(percentile(jupMs, 99), "jupyter-p99-ms")
 	b.ReportMetric(execP50/jupP50, "exec/jupyter")
-	jupPaced := percentile(jr.Paced, 50)
+	jupPaced := percentile(jupPacedMs, 50)
 	b.ReportMetric(jupPaced, "jupyter-paced-p50-ms")
 	b.ReportMetric(pacedP50/jupPaced, "paced-exec/jupyter")
 }
 
-// pacedRuns executions, each after pacedGap of rest, give the paced figures
-// of BenchmarkSideBySide.
+// BenchmarkSideBySide alternates rounds of sideRound back-to-back executions
+// (executor, then Jupyter) and gives the paced figures from pacedRuns
+// executions each, in rounds of pacedRound, each after pacedGap of rest.
 const (
-	pacedRuns = 100
-	pacedGap  = 20 * time.Millisecond
+	sideRound  = 20
+	pacedRuns  = 100
+	pacedRound = 10
+	pacedGap   = 20 * time.Millisecond
 )
+
+// jupyterKernel drives testdata/jupyter_bench.py: a Jupyter kernel with the
+// benchmark's dataset loaded, which times rounds of the line on request. Its
+// methods do nothing on a nil *jupyterKernel (Jupyter is not installed). Not
+// safe for concurrent use.
+type jupyterKernel struct {
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+// startJupyter starts the kernel and loads csv; it returns nil, and logs
+// how to install Jupyter, when it is missing. The kernel is shut down when b
+// ends.
+func startJupyter(b *testing.B, csv, line string) *jupyterKernel {
+	b.Helper()
+	if exec.Command(defaultPython, "-c", "import jupyter_client, ipykernel").Run() != nil {
+		b.Logf("Jupyter comparison skipped: apt-get install python3-ipykernel python3-jupyter-client")
+		return nil
+	}
+	cmd := exec.Command(defaultPython, "testdata/jupyter_bench.py", csv, line)
+	var stderr bytes.Buffer // ipykernel's warnings: shown when the script fails
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("jupyter: %v", err)
+	}
+	j := &jupyterKernel{in: in, out: bufio.NewScanner(out)}
+	j.out.Buffer(nil, 1<<20)
+	b.Cleanup(func() {
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("jupyter: %v\n%s", err, &stderr)
+		}
+	})
+	var ready struct {
+		Ready bool `json:"ready"`
+	}
+	if err := j.reply(&ready); err != nil || !ready.Ready {
+		b.Fatalf("jupyter did not start: %v\n%s", err, &stderr)
+	}
+	return j
+}
+
+// run times n executions of the line, each after gap of rest, and returns
+// their round trips in ms.
+func (j *jupyterKernel) run(b *testing.B, n int, gap time.Duration) []float64 {
+	b.Helper()
+	if j == nil {
+		return nil
+	}
+	if _, err := fmt.Fprintf(j.in, "%d %d\n", n, gap.Milliseconds()); err != nil {
+		b.Fatalf("jupyter: %v", err)
+	}
+	var r struct {
+		Samples []float64 `json:"samples_ms"`
+	}
+	if err := j.reply(&r); err != nil || len(r.Samples) != n {
+		b.Fatalf("jupyter round of %d: %d samples, %v", n, len(r.Samples), err)
+	}
+	return r.Samples
+}
+
+// reply decodes the script's next line of output into v.
+func (j *jupyterKernel) reply(v any) error {
+	if !j.out.Scan() {
+		if err := j.out.Err(); err != nil {
+			return err
+		}
+		return io.ErrUnexpectedEOF
+	}
+	return json.Unmarshal(j.out.Bytes(), v)
+}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -71,10 +71,12 @@ MAX_OUTPUT = int(CONFIG.get("max_output") or (1 << 20))  # per stream
 MAX_RESULT = int(CONFIG.get("max_result") or (64 << 20))  # figures, images, tables
 NOFILE = int(CONFIG.get("nofile") or 1024)
 NPROC = int(CONFIG.get("nproc") or 256)
-# Children forked ahead of time, waiting for an execution, and how long an
-# execution waits for the processes of the one before to be gone.
+# Children forked ahead of time, waiting for an execution; how long a load
+# waits for the processes of ended executions to be gone; and how long the
+# kernel must have been idle before it forks a spare (see Kernel.serve).
 SPARES = 2
 REAP_WAIT = 2.0
+IDLE_BEFORE_FORK = 0.002
 # The execution seccomp filter (classic BPF, struct sock_filter[]), assembled by
 # the Go side (seccomp.go); each execution loads it once its sandbox is set up.
 SECCOMP_FILTER = base64.b64decode(CONFIG["seccomp"]) if CONFIG.get("seccomp") else b""
@@ -1260,6 +1262,11 @@ class Kernel:
         # an execution that follows another at once takes a child whose
         # sandbox setup (mount namespace, seccomp) finished long before.
         self.spares = []
+        self.running = None  # the Child of the execution under way
+        # The last execution ended without delivering its result (killed, or
+        # died), so it did not end the processes it started: the next one
+        # waits until they are gone (see run).
+        self.stragglers = False
         self.zombies = {}  # pid -> pidfd (or None) of ended children not yet reaped
         self.main_jobs = main_jobs  # run by the main thread (on_main_thread)
         self.reserve_held = True  # until a load, or the first task without one
@@ -1290,19 +1297,33 @@ class Kernel:
         return value
 
     def serve(self):
+        """Serves the frames from Go until the connection ends.
+
+        A fork of a loaded kernel takes milliseconds, during which the kernel
+        serves nothing, so the spares are forked when that costs no one a
+        wait: once the kernel has been idle for IDLE_BEFORE_FORK (an
+        execution that follows another at once takes the spare left), or
+        while an execution that took the last spare runs (see run)."""
         conn = self.conn
         while True:
             frame = conn.next_frame()
             if frame is None:
                 if conn.eof:
                     os._exit(0)
+                short = len(self.spares) < SPARES
                 watch = [conn] + [fd for fd in self.zombies.values() if fd is not None]
+                if short:
+                    timeout = IDLE_BEFORE_FORK
+                else:
+                    timeout = 1.0 if self.zombies else None
                 try:
-                    ready, _, _ = select.select(watch, [], [], 1.0 if self.zombies else None)
+                    ready, _, _ = select.select(watch, [], [], timeout)
                 except InterruptedError:
                     continue
                 if conn in ready:
                     conn.fill()
+                elif short and not ready:
+                    self.fill_spares(1)
                 self.reap_zombies()
                 continue
             header, _ = frame
@@ -1346,7 +1367,6 @@ class Kernel:
             for fd in fds:
                 os.close(fd)
         self.conn.send({"type": "loaded", "id": header.get("id", 0), "datasets": loaded})
-        self.fill_spares()
 
     def read_datasets(self, specs, fds):
         """Reads the datasets into BASE (on the main thread: they stay in the
@@ -1434,8 +1454,9 @@ class Kernel:
             log("setns back to the kernel's pid namespace failed: %s" % os.strerror(ctypes.get_errno()))
             os._exit(1)
 
-    def fill_spares(self):
-        while len(self.spares) < SPARES:
+    def fill_spares(self, most=SPARES):
+        """Forks spares until there are SPARES, most at a time."""
+        for _ in range(min(most, SPARES - len(self.spares))):
             try:
                 self.spares.append(self.spawn())
             except OSError as e:
@@ -1500,8 +1521,11 @@ class Kernel:
         rid = header.get("id", 0)
         timeout = float(header.get("timeout") or 120)
         # The processes of earlier executions are gone before this one
-        # starts: it sees nothing of them, even in /proc.
-        self.reap_zombies(wait=REAP_WAIT)
+        # starts: it sees nothing of them, even in /proc. One that delivered
+        # its result ended them itself (end_descendants) and need not be
+        # waited for: it is reaped once it has finished exiting.
+        self.reap_zombies(wait=REAP_WAIT if self.stragglers else 0.0)
+        self.stragglers = False
         if self.reserve_held:  # a kernel without datasets: no load comes
             self.on_main_thread(release_heap_reserve)
             self.reserve_held = False
@@ -1527,12 +1551,17 @@ class Kernel:
             os.close(data_fd)
         started = time.monotonic()
         self.conn.send({"type": "started", "id": rid})
-        reply, body = self.supervise(rid, child, timeout, started)
+        self.running = child
+        try:
+            if not self.spares:
+                # Executions back to back: fork the next one's process now,
+                # on another core, rather than between this result and the
+                # next task.
+                self.fill_spares(1)
+            reply, body = self.supervise(rid, child, timeout, started)
+        finally:
+            self.running = None
         self.conn.send(reply, body)
-        # Refill after the result: a fork while the execution runs slows it
-        # more than it saves. The next execution takes the oldest spare,
-        # whose sandbox setup finished long ago.
-        self.fill_spares()
 
     def supervise(self, rid, child, timeout, started):
         conn = self.conn
@@ -1661,6 +1690,7 @@ class Kernel:
         elif status == "done":
             body = bytes(bufs[res_r])
         reply["status"] = status
+        self.stragglers = status != "done" or not self.isolated
         # Close the kernel's ends; reap later (exiting a large process takes a
         # while, and the result need not wait for it).
         for fd in (out_r, err_r, res_r):
@@ -1695,6 +1725,8 @@ class Kernel:
             others.append(self.pidns_fd)
         for spare in self.spares:
             others.extend(spare.parent_fds())
+        if self.running is not None:  # forked during an execution
+            others.extend(self.running.parent_fds())
         others.extend(fd for fd in self.zombies.values() if fd is not None)
         for fd in others:
             try:
@@ -1764,9 +1796,31 @@ class Kernel:
         else:
             body = task_exec(header)
         flush_std()
+        if self.isolated:
+            end_descendants()
         write_all(res_w, body)
         os.close(res_w)
         os._exit(0)
+
+
+def end_descendants():
+    """Kills and reaps every other process of the execution's pid namespace
+    (the execution is its pid 1, so kill(-1) reaches them all, and orphans
+    are its children), so that the next execution finds nothing of them
+    once this one has delivered its result."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # the usual case: the code started no process
+    except OSError:
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
 
 
 def wait4(pid):

@@ -1,10 +1,12 @@
 """Times a Jupyter kernel's round trip for one line, for BenchmarkSideBySide.
 
-Usage: jupyter_bench.py CSV N CODE [PACED GAP_MS]. Starts an ipykernel with
-jupyter_client, loads CSV into df, then executes CODE N times back to back,
-each time from the request to the kernel's idle status, and then PACED times
-more with GAP_MS milliseconds of rest before each. Prints {"samples_ms":
-[...], "paced_ms": [...]} on stdout.
+Usage: jupyter_bench.py CSV CODE. Starts an ipykernel with jupyter_client,
+loads CSV into df and prints {"ready": true}. Then, for each line "N GAP_MS"
+on stdin, executes CODE N times, each after GAP_MS milliseconds of rest (0:
+back to back), timing each from the request to the kernel's idle status, and
+prints {"samples_ms": [...]}. Shuts the kernel down at the end of stdin. The
+benchmark alternates these rounds with the executor's, so that both see the
+same machine.
 """
 import json
 import sys
@@ -12,8 +14,7 @@ import time
 
 from jupyter_client.manager import start_new_kernel
 
-path, n, code = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-paced, gap = (int(sys.argv[4]), float(sys.argv[5]) / 1000) if len(sys.argv) > 5 else (0, 0.0)
+path, code = sys.argv[1], sys.argv[2]
 km, kc = start_new_kernel(kernel_name="python3")
 try:
     kc.execute_interactive("import pandas as pd, numpy as np\ndf = pd.read_csv(%r)" % path, timeout=120)
@@ -30,8 +31,11 @@ try:
                 raise SystemExit("execution failed: %r" % reply["content"])
         return samples
 
-    back_to_back = run(n, 0)
-    print(json.dumps({"samples_ms": back_to_back, "paced_ms": run(paced, gap)}))
+    run(5, 0)  # warm, as the executor's kernel is
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        n, gap_ms = line.split()
+        print(json.dumps({"samples_ms": run(int(n), float(gap_ms) / 1000)}), flush=True)
 finally:
     kc.stop_channels()
     km.shutdown_kernel(now=True)

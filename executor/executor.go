@@ -206,9 +206,11 @@ func New(cfg Config) (*Executor, error) {
 	return e, nil
 }
 
-// selfTest runs a trivial execution on a fresh kernel.
+// selfTest runs a trivial execution on a fresh kernel, as a probe that
+// leaves the kernel fit to become the warm spare.
 func selfTest(ctx context.Context, k *kernel, s *settings) error {
-	res, err := k.exec(ctx, "import sys, pandas, sklearn, statsmodels, scipy, plotly, matplotlib, openpyxl\nprint('ok')", 30*time.Second)
+	res, err := k.execRequest(ctx, request{Op: "exec", Probe: true,
+		Code: "import sys, pandas, sklearn, statsmodels, scipy, plotly, matplotlib, openpyxl\nprint('ok')"}, 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("self-test: %w", err)
 	}

@@ -425,7 +425,12 @@ func (k *kernel) cancel(id uint64, ch chan *reply) {
 
 // exec runs code in a fork of the kernel.
 func (k *kernel) exec(ctx context.Context, code string, timeout time.Duration) (*Result, error) {
-	r, took, err := k.run(ctx, request{Op: "exec", Code: code}, nil, timeout)
+	return k.execRequest(ctx, request{Op: "exec", Code: code}, timeout)
+}
+
+// execRequest runs an exec request (see exec).
+func (k *kernel) execRequest(ctx context.Context, req request, timeout time.Duration) (*Result, error) {
+	r, took, err := k.run(ctx, req, nil, timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -253,6 +253,9 @@ class _CapData(ctypes.Structure):
 # otherwise, reads the datasets into the main heap. Measured on 2 cores: 100
 # to 150 of a kernel's 200 MB stay in huge pages (65 MB when the loop ran in
 # the main thread); back-to-back executions went from 16-18 ms to 8-10 ms.
+# A kernel forks nothing before its chat's first load or task (the executor's
+# self-test is a probe that does not count): a fresh kernel has all of its
+# 178 MB in huge pages, and the self-test's one fork cost it 42 MB of them.
 #
 # What a load allocates beyond the reserve (a dataset of several hundred MB)
 # gets small pages. Best effort: without THP the kernel keeps small pages and
@@ -1270,6 +1273,10 @@ class Kernel:
         self.zombies = {}  # pid -> pidfd (or None) of ended children not yet reaped
         self.main_jobs = main_jobs  # run by the main thread (on_main_thread)
         self.reserve_held = True  # until a load, or the first task without one
+        # A kernel forks no spares before its first load or task: a load
+        # discards them, and while they live, the kernel's own writes split
+        # the huge pages they share for good (see "Huge pages").
+        self.assigned = False
 
     # -- serving -----------------------------------------------------------
 
@@ -1310,7 +1317,7 @@ class Kernel:
             if frame is None:
                 if conn.eof:
                     os._exit(0)
-                short = len(self.spares) < SPARES
+                short = self.assigned and len(self.spares) < SPARES
                 watch = [conn] + [fd for fd in self.zombies.values() if fd is not None]
                 if short:
                     timeout = IDLE_BEFORE_FORK
@@ -1329,6 +1336,8 @@ class Kernel:
             header, _ = frame
             op = header.get("op")
             rid = header.get("id", 0)
+            if (op in ("load", "exec") or op in DATASET_TASKS) and not header.get("probe"):
+                self.assigned = True
             try:
                 if op == "load":
                     self.load(header)
@@ -1526,7 +1535,7 @@ class Kernel:
         # waited for: it is reaped once it has finished exiting.
         self.reap_zombies(wait=REAP_WAIT if self.stragglers else 0.0)
         self.stragglers = False
-        if self.reserve_held:  # a kernel without datasets: no load comes
+        if self.reserve_held and not header.get("probe"):  # a kernel without datasets: no load comes
             self.on_main_thread(release_heap_reserve)
             self.reserve_held = False
         child = None
@@ -1927,7 +1936,6 @@ def main():
         try:
             kernel = Kernel(Conn(fd), isolated, main_jobs)
             kernel.conn.send(ready)
-            kernel.fill_spares()
             kernel.serve()
         except BaseException:  # noqa: B036
             log("the kernel failed: %s" % traceback.format_exc())

@@ -32,6 +32,10 @@ type request struct {
 	Dataset  *datasetSpec  `json:"dataset,omitempty"`
 	// Limit is the number of rows a preview returns.
 	Limit int `json:"limit,omitempty"`
+	// Probe marks the executor's self-test execution: the kernel stays as
+	// it started (no spares forked, the heap's reserve kept), ready to
+	// become a chat's kernel.
+	Probe bool `json:"probe,omitempty"`
 }
 
 // datasetSpec describes a dataset whose file descriptor accompanies a request.

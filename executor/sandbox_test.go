@@ -317,6 +317,8 @@ func TestStateIsolation(t *testing.T) {
 	e := shared(t)
 	runOK(t, e, mainKey, sales, "x = 1")
 	pid := kernelPID(t, e, mainKey, sales)
+	// sleepers lists the processes running sleep that an execution can see.
+	const sleepers = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and os.path.exists('/proc/%s/cmdline' % p) and b'sleep' in open('/proc/%s/cmdline' % p, 'rb').read()))"
 	tests := []struct {
 		name, set, check, want string
 	}{
@@ -335,8 +337,8 @@ func TestStateIsolation(t *testing.T) {
 		{"open matplotlib figure", "plt.figure()\nplt.plot([1, 2])", "print(plt.get_fignums())", "[]\n"},
 		{"background thread", "import threading, time\nthreading.Thread(target=lambda: [print('ghost') or time.sleep(0.05) for _ in range(100)], daemon=False).start()",
 			"import time\ntime.sleep(0.3)\nprint('quiet')", "quiet\n"},
-		{"background process", "import subprocess\nsubprocess.Popen(['sleep', '30'])",
-			"import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and os.path.exists('/proc/%s/cmdline' % p) and b'sleep' in open('/proc/%s/cmdline' % p, 'rb').read()))", "[]\n"},
+		{"background process", "import subprocess\nsubprocess.Popen(['sleep', '30'])", sleepers, "[]\n"},
+		{"orphaned process", "import subprocess\nsubprocess.run(['sh', '-c', 'sleep 31 &'])", sleepers, "[]\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -253,9 +253,10 @@ class _CapData(ctypes.Structure):
 # otherwise, reads the datasets into the main heap. Measured on 2 cores: 100
 # to 150 of a kernel's 200 MB stay in huge pages (65 MB when the loop ran in
 # the main thread); back-to-back executions went from 16-18 ms to 8-10 ms.
-# A kernel forks nothing before its chat's first load or task (the executor's
-# self-test is a probe that does not count): a fresh kernel has all of its
-# 178 MB in huge pages, and the self-test's one fork cost it 42 MB of them.
+# A kernel forks no spares before its chat's first load or task: a fresh
+# kernel has all of its 178 MB in huge pages, and every fork until the load
+# costs some for good (the executor's self-test, one fork, costs the first
+# kernel 42 MB of them).
 #
 # What a load allocates beyond the reserve (a dataset of several hundred MB)
 # gets small pages. Best effort: without THP the kernel keeps small pages and

@@ -208,9 +208,22 @@ func BenchmarkSideBySide(b *testing.B) {
 	b.ReportMetric(jupP50, "jupyter-p50-ms")
 	b.ReportMetric(percentile(jupMs, 99), "jupyter-p99-ms")
 	b.ReportMetric(execP50/jupP50, "exec/jupyter")
+	b.ReportMetric(pairedRatio(execMs, jupMs, sideRound), "exec/jupyter-paired")
 	jupPaced := percentile(jupPacedMs, 50)
 	b.ReportMetric(jupPaced, "jupyter-paced-p50-ms")
 	b.ReportMetric(pacedP50/jupPaced, "paced-exec/jupyter")
+}
+
+// pairedRatio splits a and b into rounds of n samples (the rounds that ran
+// next to each other) and returns the median, over the rounds, of the ratio
+// of their medians: a ratio that a machine whose speed drifts during the run
+// (a noisy neighbour) moves less than the ratio of the overall medians.
+func pairedRatio(a, b []float64, n int) float64 {
+	var ratios []float64
+	for i := 0; i+n <= len(a) && i+n <= len(b); i += n {
+		ratios = append(ratios, percentile(a[i:i+n], 50)/percentile(b[i:i+n], 50))
+	}
+	return percentile(ratios, 50)
 }
 
 // BenchmarkSideBySide alternates rounds of sideRound back-to-back executions

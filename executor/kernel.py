@@ -302,20 +302,30 @@ def reserve_huge_heap():
 _huge_heap_from = 0  # where the reserve begins (reserve_huge_heap); 0: none
 
 
+def heap_mappings():
+    """Returns the (start, end) addresses of the C heap's mappings."""
+    ranges = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if line.rstrip().endswith("[heap]"):
+                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                    ranges.append((start, end))
+    except OSError:
+        pass
+    return ranges
+
+
 def huge_heap_steps():
     """Returns the huge-page-aligned ranges of the heap from the reserve on,
     COLLAPSE_STEP long at most: what Kernel.collapse_heap goes over."""
     steps = []
     if not _huge_heap_from:
         return steps
-    with open("/proc/self/maps") as f:
-        for line in f:
-            if not line.rstrip().endswith("[heap]"):
-                continue
-            start, end = (int(x, 16) for x in line.split()[0].split("-"))
-            start = (max(start, _huge_heap_from) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
-            end &= ~(HUGE_PAGE - 1)
-            steps.extend((a, min(a + COLLAPSE_STEP, end)) for a in range(start, end, COLLAPSE_STEP))
+    for start, end in heap_mappings():
+        start = (max(start, _huge_heap_from) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
+        end &= ~(HUGE_PAGE - 1)
+        steps.extend((a, min(a + COLLAPSE_STEP, end)) for a in range(start, end, COLLAPSE_STEP))
     return steps
 
 
@@ -334,14 +344,8 @@ def release_heap_reserve():
 
 def advise_heap():
     """Advises transparent huge pages for the whole C heap."""
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                if line.rstrip().endswith("[heap]"):
-                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
-                    _libc.madvise(start, end - start, MADV_HUGEPAGE)
-    except OSError:
-        pass
+    for start, end in heap_mappings():
+        _libc.madvise(start, end - start, MADV_HUGEPAGE)
 
 
 def drop_capabilities():
@@ -1489,7 +1493,6 @@ class Kernel:
             _check(_libc.unshare(CLONE_NEWPID), "unshare(pid)")
         try:
             pid = os.fork()
-            self.forked_since_collapse = True
         except BaseException:
             if self.isolated:
                 self.restore_pidns()
@@ -1513,6 +1516,7 @@ class Kernel:
                     pass
             finally:
                 os._exit(code)
+        self.forked_since_collapse = True
         if self.isolated:
             self.restore_pidns()
         cmd_child.close()

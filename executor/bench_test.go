@@ -114,7 +114,8 @@ func BenchmarkColdPythonStart(b *testing.B) {
 // loaded.
 //
 // Two ways of timing, both applied to the executor and to Jupyter alike:
-//   - back to back (exec-p50-ms, jupyter-p50-ms, exec/jupyter): each
+//   - back to back (exec-p50-ms, jupyter-p50-ms, exec/jupyter and
+//     exec/jupyter-paired, see pairedRatio): each
 //     execution is sent the moment the one before returns. This is a
 //     saturation figure for the executor: the fork of the next execution's
 //     process and the exit of the last one (a few ms of CPU each) compete

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestKernelKeepsHugePages checks the mechanism behind the executor's speed
@@ -102,19 +103,12 @@ func kernelMemory(t *testing.T, pid int) (anon, huge, heap uint64) {
 
 // hasMadvCollapse reports whether the host's Linux has MADV_COLLAPSE (6.1 on).
 func hasMadvCollapse() bool {
-	var u syscall.Utsname
-	if syscall.Uname(&u) != nil {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
 		return false
 	}
-	var release []byte
-	for _, c := range u.Release {
-		if c == 0 {
-			break
-		}
-		release = append(release, byte(c))
-	}
 	var major, minor int
-	if _, err := fmt.Sscanf(string(release), "%d.%d", &major, &minor); err != nil {
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
 		return false
 	}
 	return major > 6 || major == 6 && minor >= 1

@@ -71,9 +71,10 @@ MAX_OUTPUT = int(CONFIG.get("max_output") or (1 << 20))  # per stream
 MAX_RESULT = int(CONFIG.get("max_result") or (64 << 20))  # figures, images, tables
 NOFILE = int(CONFIG.get("nofile") or 1024)
 NPROC = int(CONFIG.get("nproc") or 256)
-# Children forked ahead of time, waiting for an execution; how long a load
-# waits for the processes of ended executions to be gone; and how long the
-# kernel must have been idle before it forks a spare (see Kernel.serve).
+# Children forked ahead of time, waiting for an execution; how long a load,
+# or the execution after one that ended without its result, waits for the
+# processes of ended executions to be gone; and how long the kernel must have
+# been idle before it forks a spare (see Kernel.serve).
 SPARES = 2
 REAP_WAIT = 2.0
 IDLE_BEFORE_FORK = 0.002
@@ -320,8 +321,6 @@ def huge_heap_steps():
     """Returns the huge-page-aligned ranges of the heap from the reserve on,
     COLLAPSE_STEP long at most: what Kernel.collapse_heap goes over."""
     steps = []
-    if not _huge_heap_from:
-        return steps
     for start, end in heap_mappings():
         start = (max(start, _huge_heap_from) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
         end &= ~(HUGE_PAGE - 1)
@@ -1607,7 +1606,7 @@ class Kernel:
         # waited for: it is reaped once it has finished exiting.
         self.reap_zombies(wait=REAP_WAIT if self.stragglers else 0.0)
         self.stragglers = False
-        if self.reserve_held and not header.get("probe"):  # a kernel without datasets: no load comes
+        if self.reserve_held and self.assigned:  # a kernel without datasets: no load comes
             self.on_main_thread(release_heap_reserve)
             self.reserve_held = False
         child = None

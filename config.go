@@ -40,6 +40,7 @@ type config struct {
 	ExecMaxResult   int64             `env:"EXEC_MAX_RESULT_BYTES" envDefault:"67108864"`
 	ExecTmpBytes    int64             `env:"EXEC_TMP_BYTES" envDefault:"67108864"`
 	MaxKernels      int               `env:"MAX_KERNELS" envDefault:"8"`
+	KernelsMemory   int64             `env:"KERNELS_MEMORY_BYTES" envDefault:"4294967296"`
 	KernelIdle      time.Duration     `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
 	SessionTTL      time.Duration     `env:"SESSION_TTL" envDefault:"720h"`
 	AdminAPIKey     string            `env:"ADMIN_API_KEY"`
@@ -74,6 +75,9 @@ func loadConfig() (*config, error) {
 	}
 	if c.ExecMaxOutput < 1024 || c.ExecMaxResult < 1<<20 || c.ExecTmpBytes < 1<<20 || c.ExecMemoryBytes < 256<<20 {
 		return nil, fmt.Errorf("configuration: EXEC_MAX_OUTPUT_BYTES must be at least 1024, EXEC_MAX_RESULT_BYTES and EXEC_TMP_BYTES at least 1 MiB, EXEC_MEMORY_BYTES at least 256 MiB")
+	}
+	if c.KernelsMemory < 0 {
+		return nil, fmt.Errorf("configuration: KERNELS_MEMORY_BYTES must not be negative (0: no budget), got %d", c.KernelsMemory)
 	}
 	if c.ExecTimeout < time.Second || c.MaxKernels < 1 {
 		return nil, fmt.Errorf("configuration: EXEC_TIMEOUT must be at least 1s and MAX_KERNELS at least 1")

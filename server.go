@@ -244,16 +244,17 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	n.closers = append(n.closers, db.Close)
 
 	exec, err := executor.New(executor.Config{
-		Python:           cfg.Python,
-		Sandbox:          cfg.ExecutorSandbox != "off",
-		ExecTimeout:      cfg.ExecTimeout,
-		MemoryLimitBytes: cfg.ExecMemoryBytes,
-		MaxOutputBytes:   cfg.ExecMaxOutput,
-		MaxResultBytes:   cfg.ExecMaxResult,
-		TmpSizeBytes:     cfg.ExecTmpBytes,
-		MaxKernels:       cfg.MaxKernels,
-		IdleTimeout:      cfg.KernelIdle,
-		Logger:           log,
+		Python:            cfg.Python,
+		Sandbox:           cfg.ExecutorSandbox != "off",
+		ExecTimeout:       cfg.ExecTimeout,
+		MemoryLimitBytes:  cfg.ExecMemoryBytes,
+		MaxOutputBytes:    cfg.ExecMaxOutput,
+		MaxResultBytes:    cfg.ExecMaxResult,
+		TmpSizeBytes:      cfg.ExecTmpBytes,
+		MaxKernels:        cfg.MaxKernels,
+		MemoryBudgetBytes: cfg.KernelsMemory,
+		IdleTimeout:       cfg.KernelIdle,
+		Logger:            log,
 	})
 	var runner interface {
 		orchestrator.Executor

@@ -73,8 +73,9 @@
 //
 // # Pool
 //
-// At most Config.MaxKernels kernels are kept; beyond that the least recently
-// used idle kernel is closed, and kernels idle for Config.IdleTimeout are
+// At most Config.MaxKernels kernels are kept, holding Config.MemoryBudgetBytes
+// together at most; beyond that the least recently used idle kernels are
+// closed, and kernels idle for Config.IdleTimeout are
 // closed too. A kernel that died is replaced transparently on its next use. A
 // warm spare kernel (data stack imported, no datasets) is kept ready and given
 // to the next new key, so that a new chat's first execution pays only for

@@ -65,6 +65,11 @@ type Config struct {
 	// MaxKernels is the number of kernels kept (default 8); beyond it the least
 	// recently used idle kernel is closed. The warm spare is not counted.
 	MaxKernels int
+	// MemoryBudgetBytes is the memory the kernels may hold together (each
+	// kernel's own memory, the data stack's objects and its datasets, as it
+	// reports it once started and loaded; 0: no budget). Beyond it the least
+	// recently used idle kernels are closed, as beyond MaxKernels.
+	MemoryBudgetBytes int64
 	// TmpSizeBytes is the size of the private /tmp of a kernel and of each
 	// execution (default 64 MiB).
 	TmpSizeBytes int64

@@ -52,6 +52,9 @@ type kernel struct {
 	isolated      bool
 	python        string
 	importSeconds float64
+	// memory is the kernel's own memory as it last reported it (started,
+	// then loaded), in bytes: what the pool's memory budget counts.
+	memory atomic.Int64
 
 	stopOnce sync.Once
 }
@@ -125,6 +128,7 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 			return nil, fmt.Errorf("%w: the kernel runs without its seccomp filter (mode %d)", ErrKernel, r.Seccomp)
 		}
 		k.isolated, k.python, k.importSeconds = r.Isolated, r.Python, r.ImportSeconds
+		k.memory.Store(r.Memory)
 		k.log.Debug().Dur("took", time.Since(start)).Int("pid", cmd.Process.Pid).Bool("isolated", r.Isolated).Msg("kernel started")
 		return k, nil
 	case <-k.done:
@@ -327,6 +331,7 @@ func (k *kernel) load(ctx context.Context, datasets []Dataset) error {
 	case r := <-ch:
 		switch r.Type {
 		case "loaded":
+			k.memory.Store(r.Memory)
 			return nil
 		case "error":
 			return fmt.Errorf("%w: %s", ErrDatasetLoad, r.Message)

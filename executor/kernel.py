@@ -328,6 +328,19 @@ def huge_heap_steps():
     return steps
 
 
+def own_memory():
+    """Returns the kernel's anonymous memory in bytes (what it holds of its
+    own, the data stack's objects and the datasets), or 0 when unknown."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def release_heap_reserve():
     """Restores glibc's default heap growth and gives the untouched rest of
     the reserve back, so that it no longer counts in the address-space limit.
@@ -1445,7 +1458,7 @@ class Kernel:
         finally:
             for fd in fds:
                 os.close(fd)
-        self.conn.send({"type": "loaded", "id": header.get("id", 0), "datasets": loaded})
+        self.conn.send({"type": "loaded", "id": header.get("id", 0), "datasets": loaded, "memory": own_memory()})
 
     def read_datasets(self, specs, fds):
         """Reads the datasets into BASE (on the main thread: they stay in the
@@ -1994,6 +2007,7 @@ def main():
         "python": sys.version.split()[0],
         "import_seconds": round(imported, 3),
         "seccomp": seccomp_mode(),
+        "memory": own_memory(),
     }
     # The kernel serves from a thread of its own, which glibc gives a malloc
     # arena of its own: the serve loop's allocations, its Kernel and Conn

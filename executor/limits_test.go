@@ -453,3 +453,50 @@ func TestUnsandboxed(t *testing.T) {
 		t.Fatalf("Profile after Close: %v", err)
 	}
 }
+
+// TestPoolEviction checks the pool's two other ways of closing kernels: an
+// idle one after IdleTimeout, and the least recently used idle ones when the
+// kernels hold more than MemoryBudgetBytes together. Each kernel reports its
+// own memory (the data stack's objects and its datasets).
+func TestPoolEviction(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		e := newExecutor(t, Config{Sandbox: false, IdleTimeout: 300 * time.Millisecond, DisableSpare: true})
+		runOK(t, e, "a", sales, "x = 1")
+		if err := waitFor(10*time.Second, func() bool { return e.pool.size() == 0 }); err != nil {
+			t.Fatalf("the idle kernel is still there after %s: %d kernels", e.s.IdleTimeout, e.pool.size())
+		}
+		if out := runOK(t, e, "a", sales, "print(df.shape)"); out != "(6, 5)\n" {
+			t.Fatalf("after eviction: stdout %q", out)
+		}
+	})
+	t.Run("memory budget", func(t *testing.T) {
+		e := newExecutor(t, Config{Sandbox: false, MaxKernels: 8, MemoryBudgetBytes: 64 << 20, DisableSpare: true})
+		runOK(t, e, "a", sales, "x = 1")
+		wantOwnMemory(t, kernelOf(t, e, "a", sales))
+		// Any second kernel puts the pool over the budget: the idle first one goes.
+		runOK(t, e, "b", []Dataset{testdata("df", "customers.json", "json")}, "x = 1")
+		if pid := kernelPID(t, e, "a", sales); pid != 0 {
+			t.Errorf("the least recently used kernel was not evicted over the memory budget")
+		}
+		if n := e.pool.size(); n != 1 {
+			t.Errorf("%d kernels in the pool, want 1", n)
+		}
+	})
+	t.Run("sandboxed kernel reports its memory", func(t *testing.T) {
+		e := shared(t)
+		runOK(t, e, "own-memory", sales, "x = 1")
+		wantOwnMemory(t, kernelOf(t, e, "own-memory", sales))
+	})
+}
+
+// wantOwnMemory fails the test unless k reported the memory of the data
+// stack's objects at least (over 64 MiB).
+func wantOwnMemory(t *testing.T, k *kernel) {
+	t.Helper()
+	if k == nil {
+		t.Fatal("no kernel")
+	}
+	if m := k.memory.Load(); m < 64<<20 {
+		t.Fatalf("kernel reports %d bytes of its own; want the data stack's objects (over 64 MiB)", m)
+	}
+}

@@ -12,7 +12,8 @@ import (
 )
 
 // pool keeps the kernels: one per (Request.Key, datasets), least recently used
-// first to go when there are more than MaxKernels, idle ones closed after
+// first to go when there are more than MaxKernels or they hold more than
+// MemoryBudgetBytes together, idle ones closed after
 // IdleTimeout, dead ones replaced on their next use. A warm spare kernel (data
 // stack imported, no datasets) is handed to the next new key so that its first
 // execution only pays for loading its datasets. Safe for concurrent use.
@@ -209,13 +210,22 @@ func (p *pool) removeLocked(ent *entry) {
 }
 
 // evictLRULocked removes idle kernels, least recently used first, while there
-// are more than MaxKernels. Busy kernels are never evicted.
+// are more than MaxKernels or they hold more than MemoryBudgetBytes. Busy
+// kernels are never evicted.
 func (p *pool) evictLRULocked() []*kernel {
+	var held int64
+	for el := p.lru.Front(); el != nil; el = el.Next() {
+		held += el.Value.(*entry).memory()
+	}
+	over := func() bool {
+		return p.lru.Len() > p.s.MaxKernels || p.s.MemoryBudgetBytes > 0 && held > p.s.MemoryBudgetBytes
+	}
 	var victims []*kernel
-	for el := p.lru.Back(); el != nil && p.lru.Len() > p.s.MaxKernels; {
+	for el := p.lru.Back(); el != nil && over(); {
 		prev := el.Prev()
 		ent := el.Value.(*entry)
 		if ent.refs == 0 && ent.isReady() {
+			held -= ent.memory()
 			p.removeLocked(ent)
 			if ent.k != nil {
 				victims = append(victims, ent.k)
@@ -224,6 +234,14 @@ func (p *pool) evictLRULocked() []*kernel {
 		el = prev
 	}
 	return victims
+}
+
+// memory is what ent's kernel holds (0 while it starts).
+func (e *entry) memory() int64 {
+	if !e.isReady() || e.k == nil {
+		return 0
+	}
+	return e.k.memory.Load()
 }
 
 // evictKeyLocked removes idle kernels of key whose datasets differ from pkey's.

@@ -59,6 +59,9 @@ type reply struct {
 	ImportSeconds float64 `json:"import_seconds,omitempty"`
 	Seccomp       int     `json:"seccomp,omitempty"` // the kernel's seccomp mode (2: filtered)
 
+	// ready and loaded: the kernel's own (anonymous) memory, in bytes
+	Memory int64 `json:"memory,omitempty"`
+
 	// loaded
 	Datasets []loadedDataset `json:"datasets,omitempty"`
 

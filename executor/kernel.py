@@ -1051,6 +1051,38 @@ def agent_for_line(code, line):
     return ""
 
 
+def limit_reached(e):
+    """Names the limit of the sandbox that error e comes from, or "": the
+    memory limit, the process limit (processes and threads count alike), or
+    the size of /tmp (which is also the largest file an execution can write)."""
+    if isinstance(e, MemoryError):
+        return "the memory limit of %s" % human_bytes(MEMORY) if MEMORY else "the available memory"
+    process_limit = "its limit of %d processes and threads, or its memory limit" % NPROC
+    if isinstance(e, RuntimeError) and "can't start new thread" in str(e):
+        return process_limit
+    if isinstance(e, OSError):
+        if e.errno == errno.EAGAIN and e.filename is None and starts_process(e):
+            return process_limit
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return "the %s limit of /tmp and of any file it writes" % human_bytes(TMP_SIZE)
+    return ""
+
+
+def starts_process(e):
+    """Whether error e was raised where a process is started: os.fork in the
+    code, or subprocess and multiprocessing (EAGAIN means something else on
+    non-blocking I/O)."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    code = tb.tb_frame.f_code
+    if code.co_name in ("_execute_child", "_launch", "_Popen"):
+        return True
+    return "fork" in linecache.getline(code.co_filename, tb.tb_lineno)
+
+
 def describe_error(e, code):
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != CODE_FILE:
@@ -1072,8 +1104,9 @@ def describe_error(e, code):
             line = e.lineno
     if isinstance(e, MemoryError):
         etype = "MemoryError"
-        limit = "the memory limit of %s" % human_bytes(MEMORY) if MEMORY else "the available memory"
-        message = ("%s (this execution exceeded %s)" % (message, limit)) if message else ("this execution exceeded %s" % limit)
+    limit = limit_reached(e)
+    if limit:
+        message = ("%s (this execution reached %s)" % (message, limit)) if message else ("this execution reached %s" % limit)
     try:
         text = "".join(traceback.format_exception(type(e), e, tb))
     except Exception:

@@ -334,8 +334,19 @@ func TestLimits(t *testing.T) {
 		}},
 		{"large file", "with open('/tmp/big', 'wb') as f:\n    f.write(b'x' * (80 << 20))", func(t *testing.T, res *Result) {
 			if res.OK {
-				t.Errorf("writing 80 MiB into a 64 MiB /tmp succeeded")
+				t.Fatalf("writing 80 MiB into a 64 MiB /tmp succeeded")
 			}
+			wantLimitNamed(t, res, "64 MiB limit of /tmp")
+		}},
+		{"disk fill", "for i in range(100):\n    with open('/tmp/f%d' % i, 'wb') as f:\n        f.write(b'x' * (1 << 20))", func(t *testing.T, res *Result) {
+			if res.OK {
+				t.Fatalf("writing 100 MiB of files into a 64 MiB /tmp succeeded")
+			}
+			wantLimitNamed(t, res, "64 MiB limit of /tmp")
+		}},
+		{"thread bomb", "import threading, time\nthreads = []\nwhile True:\n    th = threading.Thread(target=time.sleep, args=(60,), daemon=True)\n    th.start()\n    threads.append(th)", func(t *testing.T, res *Result) {
+			wantErrorType(t, res, "RuntimeError")
+			wantLimitNamed(t, res, "processes and threads")
 		}},
 	}
 	// Cases with a time limit of their own: run as root, a fork bomb is ended
@@ -489,6 +500,15 @@ func TestPoolEviction(t *testing.T) {
 	})
 }
 
+// wantLimitNamed fails the test unless res failed with an error whose
+// message names the limit (limit is a part of that name).
+func wantLimitNamed(t *testing.T, res *Result, limit string) {
+	t.Helper()
+	if res.Error == nil || !strings.Contains(res.Error.Message, limit) {
+		t.Errorf("error %+v; want its message to name the limit (%q)", res.Error, limit)
+	}
+}
+
 // wantOwnMemory fails the test unless k reported the memory of the data
 // stack's objects at least (over 64 MiB).
 func wantOwnMemory(t *testing.T, k *kernel) {
@@ -499,4 +519,47 @@ func wantOwnMemory(t *testing.T, k *kernel) {
 	if m := k.memory.Load(); m < 64<<20 {
 		t.Fatalf("kernel reports %d bytes of its own; want the data stack's objects (over 64 MiB)", m)
 	}
+}
+
+// TestAttackDoesNotStopOthers checks that other chats are served while one
+// chat's code attacks the machine: a fork bomb whose processes spin on the
+// CPU and grab memory, until the attacker's request is canceled.
+func TestAttackDoesNotStopOthers(t *testing.T) {
+	e := shared(t)
+	const attacker, victim = "attacker", "victim"
+	runOK(t, e, attacker, sales, "x = 1")
+	runOK(t, e, victim, sales, "x = 1")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Execute(ctx, Request{Key: attacker, Datasets: sales, Timeout: time.Minute, Code: "import os\n" +
+			"print('started', flush=True)\n" +
+			"for _ in range(20):\n    if os.fork() == 0:\n        break\n" +
+			"junk = []\nwhile True:\n    if len(junk) < 40:\n        junk.append(bytearray(1 << 20))"})
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // the attack is under way
+
+	for i := range 3 {
+		start := time.Now()
+		if out := runOK(t, e, victim, sales, "print(df.shape)"); out != "(6, 5)\n" {
+			t.Fatalf("victim: stdout %q", out)
+		}
+		took := time.Since(start)
+		t.Logf("victim execution %d during the attack: %s", i, took)
+		if took > 10*time.Second {
+			t.Errorf("victim execution %d took %s during the attack", i, took)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the attack ended before the victim's executions (%v): the test proves nothing", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Logf("attacker: %v", err)
+	}
+	runOK(t, e, attacker, sales, "x = 1") // the attacker's kernel is fine afterwards
 }

@@ -41,6 +41,7 @@ type config struct {
 	ExecTmpBytes    int64             `env:"EXEC_TMP_BYTES" envDefault:"67108864"`
 	MaxKernels      int               `env:"MAX_KERNELS" envDefault:"8"`
 	KernelsMemory   int64             `env:"KERNELS_MEMORY_BYTES" envDefault:"4294967296"`
+	ExecConcurrency int               `env:"EXEC_CONCURRENCY" envDefault:"0"`
 	KernelIdle      time.Duration     `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
 	SessionTTL      time.Duration     `env:"SESSION_TTL" envDefault:"720h"`
 	AdminAPIKey     string            `env:"ADMIN_API_KEY"`
@@ -75,6 +76,9 @@ func loadConfig() (*config, error) {
 	}
 	if c.ExecMaxOutput < 1024 || c.ExecMaxResult < 1<<20 || c.ExecTmpBytes < 1<<20 || c.ExecMemoryBytes < 256<<20 {
 		return nil, fmt.Errorf("configuration: EXEC_MAX_OUTPUT_BYTES must be at least 1024, EXEC_MAX_RESULT_BYTES and EXEC_TMP_BYTES at least 1 MiB, EXEC_MEMORY_BYTES at least 256 MiB")
+	}
+	if c.ExecConcurrency < 0 {
+		return nil, fmt.Errorf("configuration: EXEC_CONCURRENCY must not be negative (0: twice the CPUs), got %d", c.ExecConcurrency)
 	}
 	if c.KernelsMemory < 0 {
 		return nil, fmt.Errorf("configuration: KERNELS_MEMORY_BYTES must not be negative (0: no budget), got %d", c.KernelsMemory)

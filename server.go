@@ -253,6 +253,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		TmpSizeBytes:      cfg.ExecTmpBytes,
 		MaxKernels:        cfg.MaxKernels,
 		MemoryBudgetBytes: cfg.KernelsMemory,
+		MaxConcurrent:     cfg.ExecConcurrency,
 		IdleTimeout:       cfg.KernelIdle,
 		Logger:            log,
 	})

@@ -80,7 +80,7 @@
 // warm spare kernel (data stack imported, no datasets) is kept ready and given
 // to the next new key, so that a new chat's first execution pays only for
 // loading its datasets. One execution runs at a time per kernel; different
-// kernels run concurrently.
+// kernels run concurrently, Config.MaxConcurrent at most.
 //
 // # Protocol
 //

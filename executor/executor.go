@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,10 @@ type Config struct {
 	// reports it once started and loaded; 0: no budget). Beyond it the least
 	// recently used idle kernels are closed, as beyond MaxKernels.
 	MemoryBudgetBytes int64
+	// MaxConcurrent is the number of executions and dataset reads that run at
+	// once over all kernels (default: twice the CPUs); more wait their turn
+	// (or until their context ends). A kernel runs one at a time.
+	MaxConcurrent int
 	// TmpSizeBytes is the size of the private /tmp of a kernel and of each
 	// execution (default 64 MiB).
 	TmpSizeBytes int64
@@ -123,6 +128,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxKernels <= 0 {
 		c.MaxKernels = 8
 	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = 2 * runtime.NumCPU()
+	}
 	if c.TmpSizeBytes <= 0 {
 		c.TmpSizeBytes = 64 << 20
 	}
@@ -135,8 +143,9 @@ func (c Config) withDefaults() Config {
 // Executor runs Python code next to datasets in sandboxed, pooled kernels.
 // All its methods are safe for concurrent use.
 type Executor struct {
-	s    *settings
-	pool *pool
+	s     *settings
+	pool  *pool
+	slots chan struct{} // one per execution running (Config.MaxConcurrent)
 
 	closeOnce sync.Once
 }
@@ -200,7 +209,7 @@ func New(cfg Config) (*Executor, error) {
 	if !k.isolated {
 		s.log.Warn().Msg("executor: no user namespaces for executions; each execution is sandboxed but could disturb its kernel")
 	}
-	e := &Executor{s: s, pool: newPool(s)}
+	e := &Executor{s: s, pool: newPool(s), slots: make(chan struct{}, s.MaxConcurrent)}
 	if c.DisableSpare {
 		k.close()
 	} else {
@@ -332,6 +341,12 @@ func (e *Executor) withReader(ctx context.Context, ds Dataset, fn func(*kernel, 
 // on a fresh kernel when the kernel turned out to be dead before fn's work
 // started.
 func (e *Executor) withKernel(ctx context.Context, key string, datasets []Dataset, fn func(*kernel) error) error {
+	select {
+	case e.slots <- struct{}{}:
+		defer func() { <-e.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	for attempt := 0; ; attempt++ {
 		ent, err := e.pool.acquire(ctx, key, datasets)
 		if err != nil {

@@ -563,3 +563,30 @@ func TestAttackDoesNotStopOthers(t *testing.T) {
 	}
 	runOK(t, e, attacker, sales, "x = 1") // the attacker's kernel is fine afterwards
 }
+
+// TestMaxConcurrent checks the limit on executions at once over all kernels:
+// with one slot, an execution for another chat waits until the running one
+// is over, or until its context ends.
+func TestMaxConcurrent(t *testing.T) {
+	e := newExecutor(t, Config{Sandbox: false, MaxConcurrent: 1, DisableSpare: true})
+	runOK(t, e, "a", sales, "x = 1")
+	runOK(t, e, "b", sales, "x = 1")
+
+	first := make(chan time.Time, 1)
+	go func() {
+		runOK(t, e, "a", sales, "import time\ntime.sleep(1)")
+		first <- time.Now()
+	}()
+	time.Sleep(200 * time.Millisecond) // "a" holds the slot
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := e.Execute(ctx, Request{Key: "b", Datasets: sales, Code: "x = 1"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an execution beyond the limit, whose context ends while it waits: %v, want the deadline", err)
+	}
+	runOK(t, e, "b", sales, "x = 1")
+	second := time.Now()
+	if firstDone := <-first; second.Before(firstDone) {
+		t.Errorf("the second execution ended %s before the first: the limit of 1 did not hold", firstDone.Sub(second))
+	}
+}

@@ -46,6 +46,18 @@ type config struct {
 	SessionTTL      time.Duration     `env:"SESSION_TTL" envDefault:"720h"`
 	AdminAPIKey     string            `env:"ADMIN_API_KEY"`
 	ShutdownTimeout time.Duration     `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	MaxRequestBytes int64             `env:"MAX_REQUEST_BYTES" envDefault:"1048576"`
+	UploadMaxFiles  int               `env:"UPLOAD_MAX_FILES" envDefault:"10"`
+	QueryMaxTokens  int               `env:"QUERY_MAX_TOKENS" envDefault:"10000"`
+	QueryMaxFields  int               `env:"QUERY_MAX_FIELDS" envDefault:"500"`
+	QueryMaxDepth   int               `env:"QUERY_MAX_DEPTH" envDefault:"12"`
+	QueryCostLimit  int               `env:"QUERY_COST_LIMIT" envDefault:"5000"`
+	MaxPageSize     int               `env:"MAX_PAGE_SIZE" envDefault:"100"`
+	DefaultPageSize int               `env:"DEFAULT_PAGE_SIZE" envDefault:"20"`
+	Introspection   bool              `env:"INTROSPECTION" envDefault:"true"`
+	Suggestions     bool              `env:"GRAPHQL_SUGGESTIONS" envDefault:"true"`
+	GraphiQL        bool              `env:"GRAPHIQL" envDefault:"true"`
+	SandboxUser     string            `env:"SANDBOX_USER" envDefault:"nobody"`
 	RateLimit       float64           `env:"RATE_LIMIT" envDefault:"20"`
 	RateLimitBurst  int               `env:"RATE_LIMIT_BURST" envDefault:"60"`
 	TrustedOrigins  []string          `env:"TRUSTED_ORIGINS" envSeparator:","`
@@ -88,6 +100,12 @@ func loadConfig() (*config, error) {
 	}
 	if c.UploadMaxBytes <= 0 {
 		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")
+	}
+	if c.MaxRequestBytes < 1024 || c.UploadMaxFiles < 1 {
+		return nil, fmt.Errorf("configuration: MAX_REQUEST_BYTES must be at least 1024 and UPLOAD_MAX_FILES at least 1")
+	}
+	if c.QueryMaxTokens < 100 || c.QueryMaxFields < 10 || c.QueryMaxDepth < 2 || c.QueryCostLimit < 10 || c.MaxPageSize < 1 || c.DefaultPageSize < 1 || c.DefaultPageSize > c.MaxPageSize {
+		return nil, fmt.Errorf("configuration: QUERY_MAX_TOKENS must be at least 100, QUERY_MAX_FIELDS and QUERY_COST_LIMIT at least 10, QUERY_MAX_DEPTH at least 2, MAX_PAGE_SIZE at least 1, DEFAULT_PAGE_SIZE from 1 to MAX_PAGE_SIZE")
 	}
 	if c.RateLimit < 0 || c.RateLimitBurst < 0 {
 		return nil, fmt.Errorf("configuration: RATE_LIMIT and RATE_LIMIT_BURST must not be negative")

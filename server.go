@@ -46,7 +46,12 @@ func main() {
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "workers", Value: -1, Usage: "in-process workers (default: WORKERS)"},
 				},
-				Action: func(ctx context.Context, c *cli.Command) error { return serve(ctx, int(c.Int("workers"))) },
+				Action: func(ctx context.Context, c *cli.Command) error {
+					if c.Args().Present() {
+						return fmt.Errorf("unknown command %q: the commands are serve, worker, queues, migrate, users and templates (autoanalyst --help)", c.Args().First())
+					}
+					return serve(ctx, int(c.Int("workers")))
+				},
 			},
 			{
 				Name:  "worker",
@@ -246,6 +251,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	exec, err := executor.New(executor.Config{
 		Python:            cfg.Python,
 		Sandbox:           cfg.ExecutorSandbox != "off",
+		HostUser:          cfg.SandboxUser,
 		ExecTimeout:       cfg.ExecTimeout,
 		MemoryLimitBytes:  cfg.ExecMemoryBytes,
 		MaxOutputBytes:    cfg.ExecMaxOutput,
@@ -393,7 +399,20 @@ func serve(ctx context.Context, workers int) error {
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
-		MaxUploadBytes: cfg.UploadMaxBytes,
+		MaxUploadBytes:  cfg.UploadMaxBytes,
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		MaxUploadFiles:  cfg.UploadMaxFiles,
+		Limits: resolvers.Limits{
+			MaxTokens:     cfg.QueryMaxTokens,
+			MaxFields:     cfg.QueryMaxFields,
+			MaxDepth:      cfg.QueryMaxDepth,
+			MaxCost:       cfg.QueryCostLimit,
+			MaxPage:       cfg.MaxPageSize,
+			DefaultPage:   cfg.DefaultPageSize,
+			Introspection: cfg.Introspection,
+		},
+		GraphiQL:       cfg.GraphiQL,
+		Suggestions:    cfg.Suggestions,
 		RateLimit:      cfg.RateLimit,
 		RateBurst:      cfg.RateLimitBurst,
 		TrustedOrigins: cfg.TrustedOrigins,
@@ -409,7 +428,9 @@ func serve(ctx context.Context, workers int) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		// Long URLs are refused (a GET's query is at most 16 KiB).
+		MaxHeaderBytes: 64 << 10,
+		IdleTimeout:    120 * time.Second,
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {

@@ -39,6 +39,7 @@ type Service struct {
 	dialect string
 	reg     *llm.Registry
 	now     func() time.Time
+	ticker  tickerCache
 }
 
 // New returns a Service on db, whose SQL dialect (dialect.SQLite or

@@ -38,6 +38,10 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
+// ErrorCode returns the code as a string, for packages that do not import
+// this one (graphws).
+func (e *Error) ErrorCode() string { return string(e.Code) }
+
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 

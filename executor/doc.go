@@ -49,12 +49,20 @@
 // With Config.Sandbox, each kernel runs in bubblewrap: all namespaces unshared
 // (no network at all, not even the host's loopback), an unprivileged user, a
 // read-only /usr and the few files of /etc that the data stack needs, a fresh
-// /proc and /dev, a private size-limited /tmp, and an empty environment (no
-// API keys; only PATH, HOME=/tmp, MPLBACKEND=Agg, thread counts and the like).
+// /proc (its sysctls, /proc/sys, read-only; /proc/kcore, kallsyms, keys,
+// timer_list, sysrq-trigger and the like masked) and /dev, no /sys, a private
+// size-limited /tmp, and an empty environment (no API keys; only PATH,
+// HOME=/tmp, MPLBACKEND=Agg, thread counts and the like).
 // Nothing else of the host is visible: no /home, /root, /work or data
 // directory. Datasets are not mounted either: Go opens each file read-only and
 // passes the descriptor over the control socket, so the sandbox sees only the
 // contents of its own datasets.
+//
+// The sandbox's user maps to the host user that starts the kernel: a server
+// running as root starts it as Config.HostUser ("nobody" by default, without
+// supplementary groups; New refuses uid or gid 0), so that no kernel or
+// execution is ever host root; a server that is not root starts it as itself.
+// The same holds without Config.Sandbox.
 //
 // Inside the sandbox the kernel becomes pid 1 of a pid namespace of its own
 // and gives every execution a new pid and mount namespace: the execution

@@ -36,6 +36,9 @@ var (
 	// ErrKernel is returned when a kernel fails (cannot start, dies during an
 	// execution, stops answering). The next call starts a new kernel.
 	ErrKernel = errors.New("executor: kernel failure")
+	// ErrHostUser is returned by New, when the server runs as root, for a
+	// Config.HostUser (SANDBOX_USER) that is unknown or is root: uid or gid 0.
+	ErrHostUser = errors.New("executor: invalid host user for kernels")
 )
 
 // Config configures an Executor. Zero values take the defaults given.
@@ -49,6 +52,18 @@ type Config struct {
 	Sandbox bool
 	// BwrapPath is the bubblewrap binary (default: "bwrap" looked up in PATH).
 	BwrapPath string
+	// HostUser is the host user kernels run as when the server runs as root
+	// (euid 0): "user" or "user:group", each a name or a number (a uid that
+	// is not in the user database needs its gid: "1234:1234"); default
+	// "nobody" with its primary group. Bubblewrap (or, without Sandbox, the
+	// interpreter) is started as that uid and gid, without supplementary
+	// groups, so the sandbox's user maps to it on the host, never to root.
+	// New fails with ErrHostUser when it is unknown or its uid or gid is 0.
+	// It must be able to run BwrapPath and Python and read what they need
+	// (/usr, the interpreter's prefix). A server that is not root cannot
+	// switch users: HostUser is ignored and kernels run as the server's own
+	// user. The caller reads the SANDBOX_USER environment variable.
+	HostUser string
 	// ExecTimeout is the default wall-time limit of one execution (default 120s).
 	ExecTimeout time.Duration
 	// MemoryLimitBytes is the address-space limit (RLIMIT_AS) of a kernel and
@@ -90,10 +105,11 @@ type Config struct {
 // settings is a Config with defaults applied and resolved paths.
 type settings struct {
 	Config
-	bwrap   string
-	hostDir string          // unsandboxed kernels: HOME, TMPDIR and working directory
-	seccomp *seccompFilters // sandboxed kernels: their seccomp filters
-	log     zerolog.Logger
+	bwrap    string
+	hostUser *hostUser       // the user kernels run as (nil: the server's own)
+	hostDir  string          // unsandboxed kernels: HOME, TMPDIR and working directory
+	seccomp  *seccompFilters // sandboxed kernels: their seccomp filters
+	log      zerolog.Logger
 }
 
 const (
@@ -156,10 +172,17 @@ type Executor struct {
 // returns an error wrapping ErrSandboxUnavailable, with the reason, when it
 // cannot. Without Config.Sandbox it logs a warning and runs kernels
 // unsandboxed. The first kernel started this way is kept as the warm spare.
+// When the server runs as root, kernels run as Config.HostUser, and New fails
+// with ErrHostUser when that is unknown or root.
 // New is safe for concurrent use.
 func New(cfg Config) (*Executor, error) {
 	c := cfg.withDefaults()
 	s := &settings{Config: c, log: c.Logger.With().Str("component", "executor").Logger()}
+	hu, err := kernelHostUser(c.HostUser)
+	if err != nil {
+		return nil, err
+	}
+	s.hostUser = hu
 	if _, err := os.Stat(c.Python); err != nil {
 		err = fmt.Errorf("python interpreter %s: %w", c.Python, err)
 		if c.Sandbox {
@@ -187,6 +210,12 @@ func New(cfg Config) (*Executor, error) {
 			return nil, fmt.Errorf("executor: %w", err)
 		}
 		s.hostDir = dir
+		if hu != nil {
+			if err := os.Chown(dir, int(hu.uid), int(hu.gid)); err != nil {
+				s.cleanup()
+				return nil, fmt.Errorf("executor: giving %s to the host user %s: %w", dir, hu, err)
+			}
+		}
 	}
 
 	// Verify: start a kernel and run code in it. It becomes the warm spare.
@@ -201,6 +230,13 @@ func New(cfg Config) (*Executor, error) {
 	}
 	if err != nil {
 		s.cleanup()
+		if hu != nil {
+			needs := c.Python
+			if s.bwrap != "" {
+				needs = s.bwrap + " and " + needs
+			}
+			err = fmt.Errorf("%w (kernels run as the host user %s, SANDBOX_USER, which must be able to run %s)", err, hu, needs)
+		}
 		if c.Sandbox {
 			return nil, fmt.Errorf("%w: %w", ErrSandboxUnavailable, err)
 		}
@@ -215,7 +251,11 @@ func New(cfg Config) (*Executor, error) {
 	} else {
 		e.pool.setSpare(k)
 	}
-	s.log.Info().Bool("sandbox", c.Sandbox).Str("python", k.python).Bool("isolated", k.isolated).
+	hostUserName := "the server's own"
+	if hu != nil {
+		hostUserName = hu.String()
+	}
+	s.log.Info().Bool("sandbox", c.Sandbox).Str("python", k.python).Bool("isolated", k.isolated).Str("host_user", hostUserName).
 		Float64("import_seconds", k.importSeconds).Msg("executor ready")
 	return e, nil
 }

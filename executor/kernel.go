@@ -101,6 +101,11 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 	cmd.Stdout = k.output
 	cmd.Stderr = k.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if s.hostUser != nil {
+		// A root server: the kernel runs as the host user, so that its ids,
+		// the sandbox's included, never map to host root.
+		cmd.SysProcAttr.Credential = s.hostUser.credential()
+	}
 	cmd.WaitDelay = time.Second
 	k.cmd = cmd
 

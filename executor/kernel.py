@@ -20,9 +20,10 @@
 # {"type":"error","id","message"}, {"type":"fatal","message"}.
 #
 # Process layout (when user namespaces are available, which they are inside
-# bubblewrap): the interpreter first moves into a new user and pid namespace
-# and forks; the parent stays behind as a tiny supervisor, the child becomes the
-# kernel (pid 1 of its own pid namespace). The kernel imports the data stack,
+# bubblewrap): the interpreter first moves into a new user, pid and mount
+# namespace (where it makes /proc/sys and the like read-only) and forks; the
+# parent stays behind as a tiny supervisor, the child becomes the kernel (pid 1
+# of its own pid namespace). The kernel imports the data stack,
 # loads the datasets and then, for each execution, forks a child into a new pid
 # namespace of its own (so the child cannot see, signal or trace the kernel) and
 # a new mount namespace (so it gets a private, empty /tmp). The child drops all
@@ -98,9 +99,14 @@ PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
+MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
 MS_REC = 16384
+MS_RELATIME = 1 << 21
 MS_PRIVATE = 1 << 18
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -158,7 +164,7 @@ def human_bytes(n):
 
 
 def enter_namespaces():
-    """Moves into a new user and pid namespace; returns True in the kernel.
+    """Moves into a new user, pid and mount namespace; returns True in the kernel.
 
     The calling process forks: the parent waits for the kernel and exits with its
     status; the child returns True and continues as the kernel, pid 1 of a pid
@@ -168,7 +174,7 @@ def enter_namespaces():
     """
     uid, gid = os.getuid(), os.getgid()
     try:
-        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID), "unshare(user, pid)")
+        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS), "unshare(user, pid, mount)")
     except OSError as e:
         log("no namespaces for executions (%s); executions are not isolated from the kernel" % e)
         return False
@@ -178,6 +184,10 @@ def enter_namespaces():
         _write_file("/proc/self/gid_map", "%d %d 1\n" % (gid, gid))
     except OSError as e:
         fatal_early("cannot map ids in the new user namespace: %s" % e)
+    try:
+        proc_read_only()
+    except OSError as e:
+        fatal_early("cannot make /proc read-only: %s" % e)
     alive_r, alive_w = os.pipe()
     pid = os.fork()
     if pid != 0:
@@ -202,6 +212,24 @@ def enter_namespaces():
         os._exit(1)
     os.close(alive_r)
     return True
+
+
+def proc_read_only():
+    """Makes what /proc has of the host's knobs read-only (as runc does) in the
+    kernel's mount namespace, which every execution inherits: sysctls (a global
+    one written there would change the host's), file systems, buses and
+    interrupts. Bound onto themselves, so the sysctls stay readable.
+    Bubblewrap masks the rest (sandbox.go: procMasks)."""
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    for path in (b"/proc/sys", b"/proc/fs", b"/proc/bus", b"/proc/irq"):
+        if os.path.isdir(path):
+            _check(_libc.mount(path, path, None, MS_BIND | MS_REC, None), "bind %s" % path.decode())
+            # A remount must keep the flags locked by a more privileged
+            # namespace (ST_NOATIME and ST_NODIRATIME are MS_ bits too).
+            had = os.statvfs(path).f_flag
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | (had & (1024 | 2048))
+            flags |= MS_RELATIME if had & 4096 else 0  # ST_RELATIME
+            _check(_libc.mount(None, path, None, flags, None), "remount %s read-only" % path.decode())
 
 
 def fatal_early(message):

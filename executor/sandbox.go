@@ -111,11 +111,12 @@ func kernelCommand(s *settings) *exec.Cmd {
 
 // bwrapArgs are bubblewrap's options: every namespace unshared (no network at
 // all, not even the host's loopback), the kernel seccomp filter (seccomp.go),
-// an unprivileged user, a fresh /proc and
-// /dev, a size-limited private /tmp, an empty environment, and read-only
-// binds of /usr and the few files of /etc the data stack needs, in a root that
-// is read-only too. Datasets are not mounted: they reach the kernel as
-// read-only file descriptors.
+// an unprivileged user, a fresh /proc (its sensitive files masked: procMasks)
+// and /dev, no /sys, a size-limited private /tmp, an empty environment, and
+// read-only binds of /usr and the few files of /etc the data stack needs, in a
+// root that is read-only too. Datasets are not mounted: they reach the kernel
+// as read-only file descriptors. The sandbox's user (sandboxUID) maps to the
+// user bubblewrap runs as: Config.HostUser for a root server.
 func bwrapArgs(s *settings) []string {
 	a := []string{
 		"--unshare-all",
@@ -150,8 +151,9 @@ func bwrapArgs(s *settings) []string {
 	if prefix := pythonPrefix(s.Python); prefix != "" {
 		a = append(a, "--ro-bind", prefix, prefix)
 	}
+	a = append(a, "--proc", "/proc")
+	a = append(a, procMasks("/proc")...)
 	a = append(a,
-		"--proc", "/proc",
 		"--dev", "/dev",
 		"--size", strconv.FormatInt(s.TmpSizeBytes, 10), "--tmpfs", "/tmp",
 		// Everything else is read-only: the root and /dev are tmpfs shared by
@@ -164,6 +166,46 @@ func bwrapArgs(s *settings) []string {
 	)
 	if s.seccomp != nil {
 		a = append(a, "--seccomp", strconv.Itoa(seccompFD))
+	}
+	return a
+}
+
+// procMaskedFiles and procMaskedDirs are the parts of /proc hidden in the
+// sandbox, as runc and Docker hide them: kernel memory and symbols, keyrings,
+// kernel logs and timers, page maps, the magic SysRq key, and hardware trees.
+// (What stays visible of /proc but must not be written, the sysctls in
+// /proc/sys above all, is made read-only by kernel.py: enter_namespaces.)
+var (
+	procMaskedFiles = []string{
+		"kcore", "kallsyms", "kmsg", "keys", "key-users", "sysrq-trigger",
+		"latency_stats", "timer_list", "timer_stats", "sched_debug",
+		"kpagecount", "kpageflags", "kpagecgroup",
+	}
+	procMaskedDirs = []string{"acpi", "asound", "scsi"}
+)
+
+// procMasks are bubblewrap's options, after its --proc, that mask
+// procMaskedFiles with /dev/null (on a nodev mount, so that opening one
+// fails) and procMaskedDirs with an empty read-only tmpfs. The kernel and
+// every execution see them, and cannot undo them (they are mounts of
+// bubblewrap's, locked in the namespaces the kernel creates, and executions
+// can neither mount nor unmount). Only what hostProc (the host's /proc, of the
+// same kernel) has is listed: bubblewrap cannot create a mount point in /proc.
+func procMasks(hostProc string) []string {
+	var a []string
+	exists := func(name string, dir bool) bool {
+		fi, err := os.Lstat(filepath.Join(hostProc, name))
+		return err == nil && fi.IsDir() == dir
+	}
+	for _, n := range procMaskedFiles {
+		if exists(n, false) {
+			a = append(a, "--ro-bind", "/dev/null", "/proc/"+n)
+		}
+	}
+	for _, n := range procMaskedDirs {
+		if exists(n, true) {
+			a = append(a, "--tmpfs", "/proc/"+n, "--remount-ro", "/proc/"+n)
+		}
 	}
 	return a
 }

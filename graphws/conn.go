@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/gorilla/websocket"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -226,9 +225,20 @@ func (c *conn) start(m message) {
 	dec := json.NewDecoder(bytes.NewReader(m.Payload))
 	dec.UseNumber()
 	if err := dec.Decode(&params); err != nil {
-		c.sendErrors(m.ID, &gqlerror.Error{Message: "invalid operation payload: " + err.Error(),
-			Extensions: map[string]any{"code": errcode.ParseFailed}})
+		c.sendErrors(m.ID, &gqlerror.Error{Message: "invalid operation payload: not a JSON object of query, operationName, variables and extensions",
+			Extensions: map[string]any{"code": "BAD_USER_INPUT"}})
 		return
+	}
+	if c.t.Allow != nil {
+		if err := c.t.Allow(c.ctx); err != nil {
+			code := "LIMIT_EXCEEDED"
+			var coded interface{ ErrorCode() string }
+			if errors.As(err, &coded) {
+				code = coded.ErrorCode()
+			}
+			c.sendErrors(m.ID, &gqlerror.Error{Message: err.Error(), Extensions: map[string]any{"code": code}})
+			return
+		}
 	}
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 

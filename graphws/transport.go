@@ -52,6 +52,11 @@ type Transport struct {
 	// connect; nil allows every origin (the API authenticates with a token
 	// in connection_init, not with cookies).
 	CheckOrigin func(r *http.Request) bool
+	// Allow, if set, is asked before each operation a client starts; an
+	// error refuses that operation (sent as its error, with the error's
+	// errcode as extensions.code) and the connection stays open. The
+	// server rate-limits operations with it, as it does HTTP requests.
+	Allow func(ctx context.Context) error
 	// ErrorLog, if set, is told of connections that end on an error.
 	ErrorLog func(ctx context.Context, err error)
 	// Shutdown, if set, ends the connections when the server stops.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	gqlerrcode "github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/rs/zerolog"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -64,6 +65,24 @@ var gqlgenCodes = map[string]errcode.Code{
 	gqlerrcode.ParseFailed:      errcode.BadUserInput,
 	gqlerrcode.ValidationFailed: errcode.BadUserInput,
 	"COMPLEXITY_LIMIT_EXCEEDED": errcode.LimitExceeded,
+	"INVALID_PAGINATION":        errcode.BadUserInput, // entgql's
+}
+
+// persistedQueries is gqlgen's automatic persisted queries, whose refusals
+// (a hash that does not match its query, a malformed extension) are the
+// client's mistakes: BAD_USER_INPUT. PERSISTED_QUERY_NOT_FOUND keeps its
+// code, on which clients resend the query. It is safe for concurrent use.
+type persistedQueries struct {
+	extension.AutomaticPersistedQuery
+}
+
+// MutateOperationParameters looks the query up or stores it.
+func (p persistedQueries) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	err := p.AutomaticPersistedQuery.MutateOperationParameters(ctx, raw)
+	if err != nil && err.Extensions["code"] == nil {
+		err.Extensions = map[string]any{"code": string(errcode.BadUserInput)}
+	}
+	return err
 }
 
 func classify(ctx context.Context, err error) (errcode.Code, string) {

@@ -15,70 +15,12 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"golang.org/x/time/rate"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/errcode"
 )
-
-// depthLimit refuses operations whose selections nest deeper than max, before
-// any resolver runs. Fragments count at the depth where they are spread.
-type depthLimit struct{ max int }
-
-var (
-	_ graphql.HandlerExtension        = depthLimit{}
-	_ graphql.OperationContextMutator = depthLimit{}
-)
-
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
-	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, 0, d.max); depth > d.max {
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("operation is nested deeper than the limit of %d levels", d.max),
-			Extensions: map[string]any{"code": string(errcode.LimitExceeded)},
-		}
-	}
-	return nil
-}
-
-// selectionDepth returns the depth of set below depth, stopping as soon as it
-// passes max (so that cyclic or huge documents cost little).
-func selectionDepth(set ast.SelectionSet, depth, max int) int {
-	if depth > max {
-		return depth
-	}
-	deepest := depth
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if len(s.SelectionSet) == 0 {
-				d = depth + 1
-			} else {
-				d = selectionDepth(s.SelectionSet, depth+1, max)
-			}
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, depth, max)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				d = selectionDepth(s.Definition.SelectionSet, depth, max)
-			}
-		}
-		if d > deepest {
-			deepest = d
-		}
-		if deepest > max {
-			return deepest
-		}
-	}
-	return deepest
-}
 
 // rateLimiter allows each client (a signed-in user, else a remote address) a
 // steady rate of requests with bursts. The limiters of the most recent
@@ -114,17 +56,47 @@ func (l *rateLimiter) limiter(key string) *rate.Limiter {
 func (l *rateLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		key := clientKey(req, l.proxies)
-		r := l.limiter(key).Reserve()
-		if delay := r.Delay(); delay > 0 {
-			r.Cancel()
-			secs := int(math.Ceil(delay.Seconds()))
+		if secs := l.take(key); secs > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeError(w, http.StatusTooManyRequests, errcode.RateLimited,
 				fmt.Sprintf("too many requests: retry in %ds (RATE_LIMIT per second, RATE_LIMIT_BURST)", secs))
 			return
 		}
-		next.ServeHTTP(w, req)
+		// A WebSocket's operations are counted against the same bucket.
+		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), clientKeyCtx{}, key)))
 	})
+}
+
+// take takes a token of key's bucket; it returns 0, or the seconds to wait
+// when the bucket is empty.
+func (l *rateLimiter) take(key string) int {
+	r := l.limiter(key).Reserve()
+	if delay := r.Delay(); delay > 0 {
+		r.Cancel()
+		return max(int(math.Ceil(delay.Seconds())), 1)
+	}
+	return 0
+}
+
+// clientKeyCtx is the context key of the rate limiter's key of a request.
+type clientKeyCtx struct{}
+
+// allowOperation counts one operation sent on a WebSocket against the bucket
+// of its viewer (signed in by connection_init) or of the address that opened
+// the socket. A nil limiter allows everything.
+func (l *rateLimiter) allowOperation(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	key, _ := ctx.Value(clientKeyCtx{}).(string)
+	if v := viewer.FromContext(ctx); v != nil && v.UserID != "" {
+		key = "user:" + v.UserID
+	}
+	if secs := l.take(key); secs > 0 {
+		return errcode.New(errcode.RateLimited,
+			"too many operations: retry in %ds (RATE_LIMIT per second, RATE_LIMIT_BURST)", secs)
+	}
+	return nil
 }
 
 func clientKey(req *http.Request, proxies []netip.Prefix) string {

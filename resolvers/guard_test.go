@@ -7,37 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
-
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 )
-
-func TestSelectionDepth(t *testing.T) {
-	tests := []struct {
-		query string
-		want  int
-	}{
-		{`{ viewer { id } }`, 2},
-		{`{ a b c }`, 1},
-		{`{ node(id: "x") { ... on Chat { messages { edges { node { id } } } } } }`, 5},
-		{`{ a { b { c { d { e { f } } } } } }`, 6},
-	}
-	for _, tt := range tests {
-		doc, err := parser.ParseQuery(&ast.Source{Input: tt.query})
-		if err != nil {
-			t.Fatalf("%s: %v", tt.query, err)
-		}
-		if got := selectionDepth(doc.Operations[0].SelectionSet, 0, 100); got != tt.want {
-			t.Errorf("depth(%s) = %d, want %d", tt.query, got, tt.want)
-		}
-	}
-	// Past the limit the walk stops early and reports more than the limit.
-	doc, _ := parser.ParseQuery(&ast.Source{Input: `{ a { b { c { d { e { f } } } } } }`})
-	if got := selectionDepth(doc.Operations[0].SelectionSet, 0, 3); got <= 3 {
-		t.Errorf("depth with limit 3 = %d, want > 3", got)
-	}
-}
 
 func TestRateLimiter(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })

@@ -27,13 +27,20 @@ import (
 type HandlerConfig struct {
 	// MaxUploadBytes is the largest accepted file (UPLOAD_MAX_BYTES).
 	MaxUploadBytes int64
-	// ComplexityLimit bounds the cost of one operation (default 1000).
-	ComplexityLimit int
-	// DepthLimit bounds the nesting of one operation (default 12).
-	DepthLimit int
-	// RateLimit is the steady number of HTTP requests per second allowed to
-	// one user (or, without a token, one address); RateBurst the burst above
-	// it. Zero turns rate limiting off.
+	// MaxRequestBytes is the largest body of a request that is not an
+	// upload (MAX_REQUEST_BYTES, default 1 MiB).
+	MaxRequestBytes int64
+	// MaxUploadFiles bounds the files of one upload request (default 10).
+	MaxUploadFiles int
+	// Limits bounds each operation (zero fields take their defaults).
+	Limits Limits
+	// GraphiQL serves the GraphiQL page at / (GRAPHIQL).
+	GraphiQL bool
+	// Suggestions lets validation errors suggest names ("Did you mean").
+	Suggestions bool
+	// RateLimit is the steady number of HTTP requests (and operations on a
+	// WebSocket) per second allowed to one user (or, without a token, one
+	// address); RateBurst the burst above it. Zero turns rate limiting off.
 	RateLimit float64
 	RateBurst int
 	// TrustedOrigins may post multipart uploads from a browser on another
@@ -51,15 +58,24 @@ type HandlerConfig struct {
 	WebSockets *graphws.Shutdown
 }
 
-// NewHandler returns the HTTP API: GraphiQL at /, GraphQL at /graphql (POST,
-// GET for queries, multipart uploads, WebSocket with graphql-transport-ws and
-// graphql-ws, SSE), and /healthz.
+// NewHandler returns the HTTP API: GraphiQL at / (when enabled), GraphQL at
+// /graphql (POST, GET for queries, multipart uploads, WebSocket with
+// graphql-transport-ws and graphql-ws, SSE), and /healthz.
 func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
-	if cfg.ComplexityLimit <= 0 {
-		cfg.ComplexityLimit = 1000
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = 1 << 20
 	}
-	if cfg.DepthLimit <= 0 {
-		cfg.DepthLimit = 12
+	if cfg.MaxUploadFiles <= 0 {
+		cfg.MaxUploadFiles = 10
+	}
+	limits := cfg.Limits.withDefaults()
+	var limiter *rateLimiter
+	if cfg.RateLimit > 0 {
+		proxies, err := ParseTrustedProxies(cfg.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		limiter = newRateLimiter(cfg.RateLimit, max(cfg.RateBurst, 1), proxies)
 	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
 	srv.AddTransport(&graphws.Transport{
@@ -68,25 +84,31 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		KeepAlive:   15 * time.Second,
 		CheckOrigin: wsOriginCheck(cfg.TrustedOrigins),
 		Shutdown:    cfg.WebSockets,
+		Allow:       limiter.allowOperation,
 		ErrorLog: func(ctx context.Context, err error) {
 			r.Logger.Debug().Err(err).Msg("websocket closed")
 		},
 	})
-	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(sseTransport{maxBody: cfg.MaxRequestBytes})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{
-		// gqlgen's own cap sits above ours, so that an upload just over the
-		// limit gets our error naming UPLOAD_MAX_BYTES; bodies past this are cut.
-		MaxUploadSize: cfg.MaxUploadBytes + 1<<20,
-		MaxMemory:     8 << 20, // the rest of a file spools to disk
+	srv.AddTransport(uploadTransport{
+		// The files and room for the operations and map parts.
+		maxBody:   cfg.MaxUploadBytes + cfg.MaxRequestBytes + maxMapBytes,
+		maxParams: cfg.MaxRequestBytes,
+		maxFiles:  cfg.MaxUploadFiles,
+		limitName: "UPLOAD_MAX_BYTES",
 	})
+	srv.AddTransport(httpTransport{maxBody: cfg.MaxRequestBytes})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
-	srv.Use(depthLimit{max: cfg.DepthLimit})
+	srv.SetParserTokenLimit(limits.MaxTokens)
+	srv.SetDisableSuggestion(!cfg.Suggestions)
+	if limits.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
+	srv.Use(newDocumentLimits(limits))
+	srv.Use(costLimits{l: limits})
+	srv.AroundFields(pageDefaults(limits.DefaultPage))
 	// No entgql.Transactioner: a mutation may stream an upload or wait on the
 	// sandbox, and on SQLite an open write transaction would block every other
 	// writer for that long. Services open short transactions themselves.
@@ -96,18 +118,12 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		return errcode.New(errcode.Internal, "internal error")
 	})
 
-	var api http.Handler = limitBody(cfg.MaxUploadBytes+1<<20, srv)
-	api, err := multipartOriginCheck(cfg.TrustedOrigins, api)
+	api, err := multipartOriginCheck(cfg.TrustedOrigins, srv)
 	if err != nil {
 		return nil, fmt.Errorf("TRUSTED_ORIGINS: %w", err)
 	}
-	if cfg.RateLimit > 0 {
-		proxies, err := ParseTrustedProxies(cfg.TrustedProxies)
-		if err != nil {
-			return nil, err
-		}
-		burst := max(cfg.RateBurst, 1)
-		api = newRateLimiter(cfg.RateLimit, burst, proxies).middleware(api)
+	if limiter != nil {
+		api = limiter.middleware(api)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", r.Auth.Middleware(api))
@@ -129,7 +145,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		}
 		w.Write([]byte(`{"status":"ok"}`))
 	})
-	mux.Handle("GET /{$}", playground.Handler("Auto-Analyst", "/graphql"))
+	if cfg.GraphiQL {
+		mux.Handle("GET /{$}", playground.Handler("Auto-Analyst", "/graphql"))
+	}
 	registerReportDownload(mux, r)
 	return mux, nil
 }
@@ -179,17 +197,4 @@ func wsOriginCheck(trusted []string) func(*http.Request) bool {
 		}
 		return strings.EqualFold(u.Host, req.Host) || ok[strings.ToLower(u.Scheme+"://"+u.Host)]
 	}
-}
-
-// limitBody refuses a request whose declared length is over max with a
-// GraphQL error naming the limit, before reading it.
-func limitBody(max int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.ContentLength > max {
-			writeError(w, http.StatusRequestEntityTooLarge, errcode.LimitExceeded,
-				fmt.Sprintf("request body of %d bytes is over the upload limit (UPLOAD_MAX_BYTES)", req.ContentLength))
-			return
-		}
-		next.ServeHTTP(w, req)
-	})
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need when it is missing: Go modules,
-# and Debian's Python data stack and bubblewrap. Without the rights to install,
-# it prints the exact command to run and fails.
+# Debian's Python data stack and bubblewrap, Node.js (for the GraphQL-over-HTTP
+# audit, e2e_httpspec_test.go) and that audit's npm packages. Without the rights
+# to install, it prints the exact command to run and fails.
 set -euo pipefail
 
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -21,6 +22,9 @@ if ! "$PYTHON" -c 'import pandas, numpy, sklearn, statsmodels, scipy, plotly, ma
 fi
 if ! command -v bwrap >/dev/null 2>&1; then
   missing+=(bubblewrap)
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
 if [ "$WANT_BENCH_DEBS" = 1 ] && ! "$PYTHON" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1; then
   missing+=(python3-ipykernel python3-jupyter-client)
@@ -44,10 +48,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "Missing: the Python data stack for $PYTHON (pandas numpy scikit-learn statsmodels scipy plotly matplotlib openpyxl) and bubblewrap." >&2
+    echo "Missing Debian packages: ${missing[*]} (for $PYTHON's data stack, the sandbox and the HTTP audit)." >&2
     echo "On Debian or Ubuntu: sudo apt-get update && sudo $cmd" >&2
     exit 1
   fi
+fi
+
+# The GraphQL-over-HTTP audit's npm packages (graphql-http, pinned by its
+# package-lock.json). node_modules/.deps-lock is the lock they were installed
+# from; a different one means they are stale.
+audit="$(dirname "$0")/../testdata/graphql-http-audit"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+   { [ ! -f "$audit/node_modules/.deps-lock" ] || ! cmp -s "$audit/package-lock.json" "$audit/node_modules/.deps-lock"; }; then
+  echo "Installing: graphql-http (npm ci in testdata/graphql-http-audit)" >&2
+  (cd "$audit" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp "$audit/package-lock.json" "$audit/node_modules/.deps-lock"
 fi
 
 go mod download

@@ -17,7 +17,7 @@ type config struct {
 	RedisURL        string            `env:"REDIS_URL"`
 	RedisPrefix     string            `env:"REDIS_PREFIX" envDefault:"autoanalyst:"`
 	EventRetention  time.Duration     `env:"EVENT_LOG_RETENTION" envDefault:"1h"`
-	EventMaxLen     int64             `env:"EVENT_LOG_MAXLEN" envDefault:"10000"`
+	EventMaxLen     int64             `env:"EVENT_LOG_MAXLEN" envDefault:"2000"`
 	RunLease        time.Duration     `env:"RUN_LEASE" envDefault:"30s"`
 	BlobURL         string            `env:"BLOB_URL"`
 	UploadMaxBytes  int64             `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
@@ -48,7 +48,7 @@ type config struct {
 	ShutdownTimeout time.Duration     `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	MaxRequestBytes int64             `env:"MAX_REQUEST_BYTES" envDefault:"1048576"`
 	UploadMaxFiles  int               `env:"UPLOAD_MAX_FILES" envDefault:"10"`
-	QueryMaxTokens  int               `env:"QUERY_MAX_TOKENS" envDefault:"10000"`
+	QueryMaxTokens  int               `env:"QUERY_MAX_TOKENS" envDefault:"2000"`
 	QueryMaxFields  int               `env:"QUERY_MAX_FIELDS" envDefault:"500"`
 	QueryMaxDepth   int               `env:"QUERY_MAX_DEPTH" envDefault:"12"`
 	QueryCostLimit  int               `env:"QUERY_COST_LIMIT" envDefault:"5000"`

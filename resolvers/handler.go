@@ -89,16 +89,18 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 			r.Logger.Debug().Err(err).Msg("websocket closed")
 		},
 	})
-	srv.AddTransport(sseTransport{maxBody: cfg.MaxRequestBytes})
+	jsonHTTP := newHTTPTransport(cfg.MaxRequestBytes, limits.MaxQueryBytes)
+	srv.AddTransport(sseTransport{http: jsonHTTP})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(uploadTransport{
 		// The files and room for the operations and map parts.
 		maxBody:   cfg.MaxUploadBytes + cfg.MaxRequestBytes + maxMapBytes,
 		maxParams: cfg.MaxRequestBytes,
 		maxFiles:  cfg.MaxUploadFiles,
+		maxQuery:  limits.MaxQueryBytes,
 		limitName: "UPLOAD_MAX_BYTES",
 	})
-	srv.AddTransport(httpTransport{maxBody: cfg.MaxRequestBytes})
+	srv.AddTransport(jsonHTTP)
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(limits.MaxTokens)
 	srv.SetDisableSuggestion(!cfg.Suggestions)

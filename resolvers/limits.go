@@ -24,6 +24,9 @@ import (
 type Limits struct {
 	// MaxTokens bounds the lexical tokens of a document (QUERY_MAX_TOKENS).
 	MaxTokens int
+	// MaxQueryBytes bounds a document's bytes, checked before the request
+	// body is decoded (default 32 bytes a token).
+	MaxQueryBytes int
 	// MaxFields bounds the fields of a document with every fragment spread
 	// expanded where it is spread (QUERY_MAX_FIELDS).
 	MaxFields int
@@ -52,8 +55,9 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	def(&l.MaxTokens, 10_000)
+	def(&l.MaxTokens, 2_000)
 	def(&l.MaxFields, 500)
+	def(&l.MaxQueryBytes, 32*l.MaxTokens)
 	def(&l.MaxDirectives, 50)
 	def(&l.MaxDepth, 12)
 	def(&l.MaxCost, 5_000)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -31,7 +32,15 @@ const (
 // answers every request it cannot run with a GraphQL error carrying a code,
 // whose message never quotes the request. It is safe for concurrent use.
 type httpTransport struct {
-	maxBody int64
+	maxBody  int64
+	maxQuery int // bytes of a document
+	// buffers are the buffers bodies are read into, reused so that reading
+	// a large body allocates (and clears, and collects) nothing.
+	buffers *sync.Pool
+}
+
+func newHTTPTransport(maxBody int64, maxQuery int) httpTransport {
+	return httpTransport{maxBody: maxBody, maxQuery: maxQuery, buffers: &sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
 
 var _ graphql.Transport = httpTransport{}
@@ -71,7 +80,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	if err != nil {
 		code := errcode.BadUserInput
-		if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestURITooLong {
+		if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestURITooLong || errors.Is(err, errTooManyValues) || errors.Is(err, errQueryTooLong) {
 			code = errcode.LimitExceeded
 		}
 		writeResponse(w, media, status, requestError(code, err.Error()))
@@ -126,7 +135,13 @@ func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphq
 	if r.ContentLength > t.maxBody {
 		return nil, http.StatusRequestEntityTooLarge, bodyTooLarge(t.maxBody)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.maxBody))
+	buf := t.buffers.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		t.buffers.Put(buf)
+	}()
+	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, t.maxBody))
+	body := buf.Bytes() // decodeParams copies what it keeps
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -134,7 +149,7 @@ func (t httpTransport) readPOST(w http.ResponseWriter, r *http.Request) (*graphq
 		}
 		return nil, http.StatusBadRequest, errors.New("the request body could not be read")
 	}
-	params, err := decodeParams(body)
+	params, err := decodeParams(body, t.maxQuery)
 	if err != nil {
 		return nil, http.StatusBadRequest, err
 	}
@@ -153,6 +168,9 @@ func readGET(r *http.Request) (*graphql.RawParams, int, error) {
 	}
 	q := r.URL.Query()
 	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
+	if scanBody([]byte(q.Get("variables")), maxJSONValues).values > maxJSONValues {
+		return nil, http.StatusBadRequest, errTooManyValues
+	}
 	for _, f := range []struct {
 		name string
 		into *map[string]any
@@ -170,53 +188,134 @@ func readGET(r *http.Request) (*graphql.RawParams, int, error) {
 	return p, 0, nil
 }
 
+// maxJSONValues bounds the values (array elements and object members) of a
+// request body: decoding and coercing many small values costs far more
+// than their bytes, so they are counted, cheaply, before decoding.
+const maxJSONValues = 2_000
+
+// Refusals of a body's shape, before it is decoded.
+var (
+	errTooManyValues = fmt.Errorf("the body holds more than %d JSON values (list elements and object members)", maxJSONValues)
+	errQueryTooLong  = errors.New("the query is over the limit")
+)
+
+// bodyShape is what a cheap scan of a JSON body finds before it is decoded:
+// decoding costs far more per byte, so what is too large is refused first.
+type bodyShape struct {
+	values   int // separators outside strings (commas, colons): about the values
+	queryLen int // bytes of the top-level "query" string, escapes included
+}
+
+// scanBody scans b once, without allocating (but for an escaped key). It
+// stops counting values past maxValues.
+func scanBody(b []byte, maxValues int) bodyShape {
+	var sh bodyShape
+	depth, inString, escaped, keyEscaped := 0, false, false, false
+	expectKey, valueOfQuery := false, false
+	strStart, key := 0, ""
+	for i, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped, keyEscaped = true, true
+			case '"':
+				inString = false
+				if depth != 1 {
+					break
+				}
+				if expectKey {
+					key = string(b[strStart:i])
+					if keyEscaped {
+						json.Unmarshal(b[strStart-1:i+1], &key)
+					}
+				} else if valueOfQuery {
+					sh.queryLen = i - strStart
+				}
+			}
+		case c == '"':
+			inString, keyEscaped, strStart = true, false, i+1
+		case c == '{' || c == '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case c == '}' || c == ']':
+			depth--
+		case c == ':' || c == ',':
+			if sh.values < maxValues+1 {
+				sh.values++
+			}
+			if depth == 1 {
+				valueOfQuery = c == ':' && key == "query"
+				expectKey = c == ','
+			}
+		}
+	}
+	return sh
+}
+
+// wireParams is a request body as decoded, each parameter of any type
+// until checked.
+type wireParams struct {
+	Query         any `json:"query"`
+	OperationName any `json:"operationName"`
+	Variables     any `json:"variables"`
+	Extensions    any `json:"extensions"`
+}
+
 // decodeParams decodes a request body: one JSON object whose query and
 // operationName are strings and whose variables and extensions are objects
 // (each may be null or absent). Its errors name what is wrong, never the
 // body's content.
-func decodeParams(body []byte) (*graphql.RawParams, error) {
-	var fields map[string]json.RawMessage
-	if err := strictDecode(body, &fields); err != nil {
+func decodeParams(body []byte, maxQuery int) (*graphql.RawParams, error) {
+	sh := scanBody(body, maxJSONValues)
+	if sh.values > maxJSONValues {
+		return nil, errTooManyValues
+	}
+	if sh.queryLen > maxQuery {
+		return nil, fmt.Errorf("%w of %d bytes: send large values as variables", errQueryTooLong, maxQuery)
+	}
+	var w *wireParams
+	if err := strictDecode(body, &w); err != nil {
 		trimmed := bytes.TrimSpace(body)
+		var typeErr *json.UnmarshalTypeError
 		switch {
 		case len(trimmed) > 0 && trimmed[0] == '[':
 			return nil, errors.New("the body is a JSON array: batched requests are not supported, send one operation per request")
-		case len(trimmed) > 0 && trimmed[0] != '{' && json.Valid(trimmed):
+		case errors.As(err, &typeErr):
 			return nil, errors.New(`the body must be a JSON object ({"query": "..."})`)
 		}
 		return nil, fmt.Errorf("the body is not valid JSON: %s", jsonProblem(err))
 	}
-	if fields == nil {
+	if w == nil {
 		return nil, errors.New(`the body must be a JSON object ({"query": "..."})`)
 	}
 	p := &graphql.RawParams{}
-	for _, s := range []struct {
-		name string
-		into *string
-	}{{"query", &p.Query}, {"operationName", &p.OperationName}} {
-		raw, ok := fields[s.name]
-		if !ok || isNull(raw) {
-			continue
-		}
-		if err := json.Unmarshal(raw, s.into); err != nil {
-			return nil, fmt.Errorf("%s must be a string", s.name)
-		}
+	var ok bool
+	if p.Query, ok = optional[string](w.Query); !ok {
+		return nil, errors.New("query must be a string")
 	}
-	for _, o := range []struct {
-		name string
-		into *map[string]any
-	}{{"variables", &p.Variables}, {"extensions", &p.Extensions}} {
-		raw, ok := fields[o.name]
-		if !ok || isNull(raw) {
-			continue
-		}
-		m, err := decodeObject(o.name, raw)
-		if err != nil {
-			return nil, err
-		}
-		*o.into = m
+	if p.OperationName, ok = optional[string](w.OperationName); !ok {
+		return nil, errors.New("operationName must be a string")
+	}
+	if p.Variables, ok = optional[map[string]any](w.Variables); !ok {
+		return nil, errors.New("variables must be a JSON object")
+	}
+	if p.Extensions, ok = optional[map[string]any](w.Extensions); !ok {
+		return nil, errors.New("extensions must be a JSON object")
 	}
 	return p, nil
+}
+
+// optional returns v as a T; a nil v (absent or null) is T's zero value.
+func optional[T any](v any) (T, bool) {
+	var zero T
+	if v == nil {
+		return zero, true
+	}
+	t, ok := v.(T)
+	return t, ok
 }
 
 // decodeObject decodes the JSON object of the named parameter, numbers kept
@@ -271,7 +370,7 @@ func jsonProblem(err error) string {
 	return "it cannot be decoded"
 }
 
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+func isNull(raw []byte) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 // responseMedia picks the response's media type from the Accept headers:
 // application/graphql-response+json when the client accepts it, else
@@ -335,12 +434,12 @@ func writeResponse(w http.ResponseWriter, media string, status int, resp *graphq
 // not JSON. It is safe for concurrent use.
 type sseTransport struct {
 	transport.SSE
-	maxBody int64
+	http httpTransport
 }
 
 // Do checks the body, then streams the operation's results.
 func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	params, status, err := httpTransport{maxBody: t.maxBody}.readPOST(w, r)
+	params, status, err := t.http.readPOST(w, r)
 	if err != nil {
 		code := errcode.BadUserInput
 		if status == http.StatusRequestEntityTooLarge {

@@ -29,12 +29,16 @@ func TestDecodeParams(t *testing.T) {
 		{"variables array", `{"query":"q","variables":[]}`, "variables must be a JSON object"},
 		{"extensions string", `{"query":"q","extensions":"x"}`, "extensions must be a JSON object"},
 		{"deep", deep, "nested too deeply"},
+		{"values", `{"query":"q","variables":{"ids":[` + strings.Repeat(`"a",`, maxJSONValues) + `"a"]}}`, "more than"},
+		{"long query", `{"query":"` + strings.Repeat("x", 2<<20) + `"}`, "query is over the limit"},
+		{"escaped key", `{"\u0071uery":"` + strings.Repeat("x", 2<<20) + `"}`, "query is over the limit"},
+		{"long variable", `{"query":"q","variables":{"s":"` + strings.Repeat("x", 2<<20) + `"}}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			secret := "CANARY-SECRET"
 			body := strings.Replace(tt.body, `"q"`, `"`+secret+`"`, 1)
-			_, err := decodeParams([]byte(body))
+			_, err := decodeParams([]byte(body), 1<<20)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("error %v", err)

@@ -30,6 +30,7 @@ const maxMapBytes = 64 << 10
 type uploadTransport struct {
 	maxBody   int64 // the whole body: UPLOAD_MAX_BYTES and room for the rest
 	maxParams int64 // the operations part: MAX_REQUEST_BYTES
+	maxQuery  int   // bytes of a document
 	maxFiles  int
 	limitName string // the setting that sets maxBody, for errors
 }
@@ -114,7 +115,7 @@ func (t uploadTransport) read(w http.ResponseWriter, r *http.Request, files *[]*
 	if err != nil {
 		return nil, wrap(err, `the "operations" part is over MAX_REQUEST_BYTES or cannot be read`)
 	}
-	params, err := decodeParams(ops)
+	params, err := decodeParams(ops, t.maxQuery)
 	if err != nil {
 		return nil, badUpload("operations: %s", err)
 	}

@@ -2,6 +2,8 @@
 GO      ?= go
 PYTHON  ?= /usr/bin/python3
 BIN     := bin/autoanalyst
+# The version `autoanalyst version` and /healthz report (empty: the module's).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 export PYTHON
 
 .PHONY: run test build generate bench lint deps check-generated
@@ -10,7 +12,7 @@ deps:
 	@./scripts/deps.sh
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -buildvcs=auto -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 run: deps build
 	./$(BIN) serve
@@ -19,16 +21,19 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-# ent first (it writes graph/ent.graphql), then gqlgen, then a migration for
-# each dialect when the schema changed (needs PostgreSQL at DIFF_POSTGRES_URL).
+# ent first (it writes graph/ent.graphql), then gqlgen, then the published
+# schema (api/schema.graphql), then a migration for each dialect when the
+# schema changed (needs PostgreSQL at DIFF_POSTGRES_URL).
 generate:
 	$(GO) generate ./ent
 	$(GO) run github.com/99designs/gqlgen generate
+	@mkdir -p api
+	$(GO) run . schema > api/schema.graphql.tmp && mv api/schema.graphql.tmp api/schema.graphql
 	$(GO) run ./ent/migrate/diff.go changes
 
 check-generated: generate
 	git diff --exit-code
-	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph resolvers)" || { git status --porcelain -- ent graph resolvers; echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph resolvers api)" || { git status --porcelain -- ent graph resolvers api; echo "generated code is stale: run make generate and commit"; exit 1; }
 
 # The executor's side-by-side comparison wants Jupyter (installed when missing).
 bench:

@@ -60,7 +60,8 @@ type config struct {
 	SandboxUser     string            `env:"SANDBOX_USER" envDefault:"nobody"`
 	RateLimit       float64           `env:"RATE_LIMIT" envDefault:"20"`
 	RateLimitBurst  int               `env:"RATE_LIMIT_BURST" envDefault:"60"`
-	TrustedOrigins  []string          `env:"TRUSTED_ORIGINS" envSeparator:","`
+	CORSOrigins     []string          `env:"CORS_ORIGINS" envSeparator:","`
+	TrustedOrigins  []string          `env:"TRUSTED_ORIGINS" envSeparator:","` // the former name of CORS_ORIGINS, still read
 	TrustedProxies  []string          `env:"TRUSTED_PROXIES" envSeparator:","`
 	DebugAddr       string            `env:"DEBUG_ADDR"`
 	TemplatesFile   string            `env:"TEMPLATES_FILE"`

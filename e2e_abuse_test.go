@@ -268,7 +268,7 @@ func abuseCases() []abuseCase {
 			req: func(e *abuseEnv) *http.Request { return e.jsonBody(body) }}
 	}
 	signIn := `{"query":"mutation($i: SignInInput!) { signIn(input: $i) { token } }","variables":{"i":{"email":"canary@example.com","password":"CANARY-PASSWORD-8d1f"}}}`
-	settings := `{"query":"mutation($i: UpdateModelSettingsInput!) { updateModelSettings(input: $i) { provider } }","variables":{"i":{"provider":"openai","model":"gpt-5-mini","apiKey":"CANARY-KEY-33aa"}}`
+	settings := `{"query":"mutation($i: UpdateModelSettingsInput!) { updateModelSettings(input: $i) { provider } }","variables":{"i":{"provider":"OPENAI","model":"gpt-5-mini","apiKey":"CANARY-KEY-33aa"}}`
 	deep := `{"query":"{__typename}","variables":{"a":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "}}"
 	otherHash := sha256.Sum256([]byte("{ viewer { id } }"))
 	nul := func(name, query string, vars func(e *abuseEnv) map[string]any) abuseCase {

@@ -48,9 +48,12 @@ func TestUsageAndAdmin(t *testing.T) {
 		err := srv.subscribeAny(ctx, http.Header{"X-Admin-Key": {adminKey}}, nil,
 			`subscription { usageUpdates { id modelName provider totalTokens cost } }`, ready, func(data json.RawMessage) {
 				var p struct {
-					UsageUpdates struct{ ID, ModelName string } `json:"usageUpdates"`
+					UsageUpdates struct{ ID, ModelName, Provider string } `json:"usageUpdates"`
 				}
 				json.Unmarshal(data, &p)
+				if p.UsageUpdates.Provider != "OPENAI" {
+					t.Errorf("usageUpdates provider %q, want OPENAI", p.UsageUpdates.Provider)
+				}
 				mu.Lock()
 				feed = append(feed, p.UsageUpdates.ModelName)
 				mu.Unlock()
@@ -78,15 +81,15 @@ func TestUsageAndAdmin(t *testing.T) {
 				Calls, TotalTokens, Runs int
 				CostUSD                  float64
 				ByModel                  []struct {
-					Model string
-					Calls int
+					Provider, Model string
+					Calls           int
 				}
 			}
 		}
 	}
-	srv.must(alice, `{ viewer { usage(period: P7D) { calls totalTokens costUSD runs byModel { model calls } } } }`, nil, &mine)
+	srv.must(alice, `{ viewer { usage(period: P7D) { calls totalTokens costUSD runs byModel { provider model calls } } } }`, nil, &mine)
 	u := mine.Viewer.Usage
-	if u.Calls < 3 || u.TotalTokens == 0 || u.Runs != 1 || len(u.ByModel) == 0 || u.ByModel[0].Model != "gpt-5-mini" {
+	if u.Calls < 3 || u.TotalTokens == 0 || u.Runs != 1 || len(u.ByModel) == 0 || u.ByModel[0].Model != "gpt-5-mini" || u.ByModel[0].Provider != "OPENAI" {
 		t.Fatalf("viewer usage = %+v", u)
 	}
 

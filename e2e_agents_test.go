@@ -137,7 +137,7 @@ func TestAgentsChatTurns(t *testing.T) {
 	t.Run("two @mentioned agents, the second repaired on the second try", func(t *testing.T) {
 		evs := send(t, turnOneQuestion)
 		plan := find(evs, "PLAN")
-		if plan == nil || plan.Plan.Complexity != "direct" || len(plan.Plan.Steps) != 2 ||
+		if plan == nil || plan.Plan.Complexity != "DIRECT" || len(plan.Plan.Steps) != 2 ||
 			plan.Plan.Steps[0].Agent != "preprocessing_agent" || plan.Plan.Steps[1].Agent != "data_viz_agent" {
 			t.Fatalf("PLAN = %+v", plan)
 		}
@@ -219,7 +219,7 @@ func TestAgentsChatTurns(t *testing.T) {
 	t.Run("a question unrelated to the data goes to basic_qa_agent, with no code", func(t *testing.T) {
 		evs := send(t, turnThreeQuestion)
 		plan := find(evs, "PLAN")
-		if plan == nil || plan.Plan.Complexity != "unrelated" || len(plan.Plan.Steps) != 1 || plan.Plan.Steps[0].Agent != "basic_qa_agent" {
+		if plan == nil || plan.Plan.Complexity != "UNRELATED" || len(plan.Plan.Steps) != 1 || plan.Plan.Steps[0].Agent != "basic_qa_agent" {
 			t.Fatalf("PLAN = %+v", plan)
 		}
 		if find(evs, "EXECUTION_STARTED") != nil || find(evs, "AGENT_CODE") != nil {
@@ -271,7 +271,7 @@ func TestAgentsChatTurns(t *testing.T) {
 				TotalCount int
 				Edges      []struct {
 					Node struct {
-						ModelName              string
+						ModelName, Provider    string
 						IsStreaming            bool
 						QuerySize, TotalTokens int
 					}
@@ -279,15 +279,20 @@ func TestAgentsChatTurns(t *testing.T) {
 			}
 			CodeExecutions struct{ TotalCount int }
 		}
-		const list = `{ modelUsages(first: 50, where: {step: "rater"}, orderBy: [{field: CREATED_AT}]) {
-			totalCount edges { node { modelName isStreaming querySize totalTokens } } }
+		const list = `{ modelUsages(first: 50, where: {step: "rater", provider: OPENAI}, orderBy: [{field: CREATED_AT}]) {
+			totalCount edges { node { modelName provider isStreaming querySize totalTokens } } }
 			codeExecutions(first: 10) { totalCount } }`
 		srv.must(alice, list, nil, &rows)
 		if rows.ModelUsages.TotalCount != 2 || rows.CodeExecutions.TotalCount != 2 {
 			t.Fatalf("rater usage rows %d, code executions %d", rows.ModelUsages.TotalCount, rows.CodeExecutions.TotalCount)
 		}
-		if n := rows.ModelUsages.Edges[0].Node; n.ModelName != "gpt-5-nano" || !n.IsStreaming || n.QuerySize == 0 || n.TotalTokens == 0 {
+		if n := rows.ModelUsages.Edges[0].Node; n.ModelName != "gpt-5-nano" || n.Provider != "OPENAI" || !n.IsStreaming || n.QuerySize == 0 || n.TotalTokens == 0 {
 			t.Fatalf("rater usage row %+v", n)
+		}
+		var others struct{ ModelUsages struct{ TotalCount int } }
+		srv.must(alice, `{ modelUsages(where: {providerNotIn: [OPENAI]}) { totalCount } }`, nil, &others)
+		if others.ModelUsages.TotalCount != 0 {
+			t.Fatalf("%d usage rows of another provider", others.ModelUsages.TotalCount)
 		}
 		var none struct {
 			ModelUsages    struct{ TotalCount int }

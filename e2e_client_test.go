@@ -289,17 +289,21 @@ type event struct {
 		} `json:"steps"`
 	} `json:"plan"`
 	Result *struct {
-		OK      bool     `json:"ok"`
-		Stdout  string   `json:"stdout"`
-		Error   string   `json:"error"`
-		Figures []string `json:"figures"`
+		OK      bool              `json:"ok"`
+		Stdout  string            `json:"stdout"`
+		Error   string            `json:"error"`
+		Figures []json.RawMessage `json:"figures"`
+		Tables  []struct {
+			Columns []string `json:"columns"`
+			Rows    [][]any  `json:"rows"`
+		} `json:"tables"`
 	} `json:"result"`
 }
 
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
   seq type agent text code messageID errorCode progress
   plan { complexity steps { agent create use } }
-  result { ok stdout error figures } } }`
+  result { ok stdout error figures tables { columns rows } } } }`
 
 // subscribe follows a run over a WebSocket with the given subprotocol
 // ("graphql-transport-ws" or the legacy "graphql-ws") until the server

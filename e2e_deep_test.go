@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -92,16 +94,22 @@ type deepReport struct {
 	Node struct {
 		Status string
 		Report *struct {
-			ID, Status, Goal, ModelName, DownloadURL, Synthesis, FinalConclusion, AnalysisCode, DeepPlan string
-			ErrorMessage                                                                                 *string
-			ProgressPercentage, TotalTokensUsed                                                          int
-			DeepQuestions, StepsCompleted, PlotlyFigures, Summaries                                      []string
+			ID, Status, Goal, ModelName, ModelProvider, DownloadURL, Synthesis, FinalConclusion, AnalysisCode string
+			ErrorMessage                                                                                      *string
+			ProgressPercentage, TotalTokensUsed                                                               int
+			DeepQuestions, StepsCompleted, Summaries                                                          []string
+			DeepPlan                                                                                          *struct {
+				Complexity string
+				Steps      []struct{ Agent, Instruction string }
+			}
+			PlotlyFigures []map[string]json.RawMessage
 		}
 	}
 }
 
 const runReportQuery = `query($id: ID!) { node(id: $id) { ... on Run { status report {
-  id status goal modelName downloadURL synthesis finalConclusion analysisCode deepPlan errorMessage
+  id status goal modelName modelProvider downloadURL synthesis finalConclusion analysisCode errorMessage
+  deepPlan { complexity steps { agent instruction } }
   progressPercentage totalTokensUsed deepQuestions stepsCompleted plotlyFigures summaries } } } }`
 
 // TestDeepAnalysis runs a deep analysis to its end, on each database
@@ -212,9 +220,20 @@ func testDeepAnalysis(t *testing.T, databaseURL string) {
 	if rep.Status != "COMPLETED" || rep.ProgressPercentage != 100 || rep.Goal != "What drives house prices?" || len(rep.StepsCompleted) != 7 ||
 		len(rep.DeepQuestions) != 2 || len(rep.PlotlyFigures) != 2 || len(rep.Summaries) != 2 || rep.ModelName != "gpt-5-mini" ||
 		rep.AnalysisCode != deepCode.fixed || !strings.Contains(rep.Synthesis, "Nice is the dearest") ||
-		!strings.Contains(rep.FinalConclusion, "Key takeaways") || !strings.Contains(rep.DeepPlan, "data_viz_agent") ||
+		!strings.Contains(rep.FinalConclusion, "Key takeaways") || rep.ModelProvider != "OPENAI" ||
 		rep.TotalTokensUsed == 0 || rep.ErrorMessage != nil {
 		t.Fatalf("report = %+v", rep)
+	}
+	// The plan and the figures are typed, not JSON in strings.
+	if p := rep.DeepPlan; p == nil || p.Complexity != "DEEP" || !slices.ContainsFunc(p.Steps, func(s struct{ Agent, Instruction string }) bool {
+		return s.Agent == "data_viz_agent" && s.Instruction != ""
+	}) {
+		t.Fatalf("deepPlan = %+v", rep.DeepPlan)
+	}
+	for _, f := range rep.PlotlyFigures {
+		if len(f["data"]) == 0 || f["data"][0] != '[' {
+			t.Fatalf("plotlyFigures = %v", rep.PlotlyFigures)
+		}
 	}
 
 	// Every LLM call has its usage row.

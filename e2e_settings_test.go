@@ -64,17 +64,17 @@ func TestModelSettingsAndFeedback(t *testing.T) {
 	if v.Viewer.ModelSettings != nil {
 		t.Fatalf("a new user has settings: %+v", v.Viewer.ModelSettings)
 	}
-	wantCode(t, srv.do(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "acme", "model": "gpt-4o"}}), "BAD_USER_INPUT", "provider")
-	wantCode(t, srv.do(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "openai", "model": "claude-opus-4-6"}}), "BAD_USER_INPUT", "model")
-	wantCode(t, srv.do(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "openai", "model": "gpt-4o", "maxTokens": -5}}), "BAD_USER_INPUT", "maxTokens")
+	wantCode(t, srv.do(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "ACME", "model": "gpt-4o"}}), "BAD_USER_INPUT", "")
+	wantCode(t, srv.do(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "OPENAI", "model": "claude-opus-4-6"}}), "BAD_USER_INPUT", "model")
+	wantCode(t, srv.do(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "OPENAI", "model": "gpt-4o", "maxTokens": -5}}), "BAD_USER_INPUT", "maxTokens")
 	r := srv.do(alice, updateSettings, map[string]any{"in": map[string]any{
-		"provider": "openai", "model": "gpt-4o", "temperature": 0.5, "maxTokens": 100000, "apiKey": aliceKey}})
+		"provider": "OPENAI", "model": "gpt-4o", "temperature": 0.5, "maxTokens": 100000, "apiKey": aliceKey}})
 	if len(r.Errors) > 0 || strings.Contains(string(r.Data), aliceKey) {
 		t.Fatalf("updateModelSettings: %s %+v", r.Data, r.Errors)
 	}
 	srv.must(alice, `{ viewer { modelSettings { provider model temperature maxTokens hasCustomKey } } }`, nil, &v)
 	if st := v.Viewer.ModelSettings; st == nil || st.Model != "gpt-4o" || st.Temperature != 0.5 || st.MaxTokens == nil ||
-		*st.MaxTokens != 4096 || !st.HasCustomKey || st.Provider != "openai" {
+		*st.MaxTokens != 4096 || !st.HasCustomKey || st.Provider != "OPENAI" {
 		t.Fatalf("settings: %+v", st)
 	}
 
@@ -100,7 +100,7 @@ func TestModelSettingsAndFeedback(t *testing.T) {
 	}
 	var rated struct{ RateMessage fb }
 	srv.must(alice, rateMutation, map[string]any{"in": map[string]any{"messageID": answer, "rating": 4, "comment": "clear"}}, &rated)
-	if f := rated.RateMessage; f.Rating != 4 || f.Comment != "clear" || f.ModelName != "gpt-4o" || f.ModelProvider != "openai" ||
+	if f := rated.RateMessage; f.Rating != 4 || f.Comment != "clear" || f.ModelName != "gpt-4o" || f.ModelProvider != "OPENAI" ||
 		f.Temperature != 0.5 || f.MaxTokens != 4096 {
 		t.Fatalf("rateMessage: %+v", f)
 	}
@@ -142,7 +142,7 @@ func TestModelSettingsAndFeedback(t *testing.T) {
 	wantCode(t, srv.do(bob, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": first}), "NOT_FOUND", "")
 
 	// Removing the key: runs go back to the server's key, with her model.
-	srv.must(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "openai", "model": "gpt-4o", "apiKey": ""}}, &struct{}{})
+	srv.must(alice, updateSettings, map[string]any{"in": map[string]any{"provider": "OPENAI", "model": "gpt-4o", "apiKey": ""}}, &struct{}{})
 	askQA(ctx, t, srv, alice)
 	if req := llmSrv.LastRequest(); req.APIKey() != llmKey || req.Model != "gpt-4o" || req.MaxTokens != 4096 {
 		t.Fatalf("after removing the key: key %q model %s max tokens %d", req.APIKey(), req.Model, req.MaxTokens)
@@ -157,13 +157,13 @@ func TestModelSettingsWithoutSecret(t *testing.T) {
 	}
 	srv := startServer(t, nil)
 	tok := srv.session()
-	r := srv.do(tok, updateSettings, map[string]any{"in": map[string]any{"provider": "anthropic", "model": "claude-haiku-4-5", "apiKey": "sk-ant"}})
+	r := srv.do(tok, updateSettings, map[string]any{"in": map[string]any{"provider": "ANTHROPIC", "model": "claude-haiku-4-5", "apiKey": "sk-ant"}})
 	wantCode(t, r, "UNAVAILABLE", "apiKey")
 	if !strings.Contains(r.Errors[0].Message, "SECRET_KEY") {
 		t.Fatalf("message: %s", r.Errors[0].Message)
 	}
 	var out struct{ UpdateModelSettings settingsOut }
-	srv.must(tok, updateSettings, map[string]any{"in": map[string]any{"provider": "anthropic", "model": "claude-haiku-4-5", "temperature": 3}}, &out)
+	srv.must(tok, updateSettings, map[string]any{"in": map[string]any{"provider": "ANTHROPIC", "model": "claude-haiku-4-5", "temperature": 3}}, &out)
 	if st := out.UpdateModelSettings; st.Temperature != 1 || st.HasCustomKey || st.MaxTokens != nil {
 		t.Fatalf("settings: %+v", st)
 	}

@@ -101,6 +101,17 @@ func TestTemplates(t *testing.T) {
 	if strings.Join(cats.TemplateCategories, ",") != "Data Manipulation,Data Modelling,Data Visualization" {
 		t.Fatalf("categories: %v", cats.TemplateCategories)
 	}
+	// Where-filters are named after the fields they filter.
+	var filtered struct {
+		Templates struct {
+			Edges []struct{ Node struct{ Name string } }
+		}
+	}
+	srv.must(alice, `{ templates(where: {nameHasPrefix: "time_", isPremium: true, variantIn: [BOTH], promptContains: "statsmodels"}) {
+		edges { node { name } } } }`, nil, &filtered)
+	if e := filtered.Templates.Edges; len(e) != 1 || e[0].Node.Name != "time_series_agent" {
+		t.Fatalf("filtered templates: %+v", e)
+	}
 
 	const setOne = `mutation($id: ID!, $on: Boolean!) { setTemplateEnabled(templateID: $id, enabled: $on) { id name enabled } }`
 	const setMany = `mutation($in: [TemplatePreferenceInput!]!) { setTemplatesEnabled(input: $in) { name enabled } }`

@@ -164,7 +164,7 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		var r struct {
 			ExecuteCode struct{ ID, Status string } `json:"executeCode"`
 		}
-		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": "print(df.shape)\nprint(houses_2024.shape)"}, &r)
+		srv.must(alice, executeMutation, map[string]any{"chat": chatID, "code": "print(df.shape)\nprint(houses_2024.shape)\ndisplay(df.head(3))"}, &r)
 		evs, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 0, nil)
 		if err != nil || gerr != nil {
 			t.Fatalf("subscribe: %v %+v", err, gerr)
@@ -177,6 +177,9 @@ func testEndToEnd(t *testing.T, databaseURL string) {
 		res := find(evs, "EXECUTION_RESULT")
 		if res == nil || !res.Result.OK || res.Result.Stdout != "(5, 3)\n(5, 3)\n" {
 			t.Fatalf("EXECUTION_RESULT = %+v", res)
+		}
+		if tables, _ := json.Marshal(res.Result.Tables); string(tables) != `[{"columns":["price","area","city"],"rows":[[100,50,"Paris"],[200,80,"Lyon"],[150,null,"Paris"]]}]` {
+			t.Fatalf("tables = %s, want rows of JSON cells (numbers as numbers, a missing value null)", tables)
 		}
 		// A late subscriber with after= gets only the rest.
 		rest, _, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(alice), r.ExecuteCode.ID, 2, nil)
@@ -651,11 +654,11 @@ func TestModelsAndCleanCode(t *testing.T) {
 		}
 		CleanCode string
 	}
-	srv.must("", `{ models(provider: "anthropic") { provider name inputPricePer1K credits maxOutputTokens }
+	srv.must("", `{ models(provider: ANTHROPIC) { provider name inputPricePer1K credits maxOutputTokens }
 		cleanCode(code: "x = 1\nimport os\nimport os") }`, nil, &out)
 	found := false
 	for _, m := range out.Models {
-		if m.Provider != "anthropic" {
+		if m.Provider != "ANTHROPIC" {
 			t.Fatalf("provider filter let %+v through", m)
 		}
 		if m.Name == "claude-sonnet-4-6" {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -24,9 +25,11 @@ import (
 	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/buildinfo"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
@@ -35,10 +38,19 @@ import (
 	"github.com/autoanalyst/autoanalyst/secret"
 )
 
+// version is the release version, set with -ldflags "-X main.version=v1.2.3"
+// (GoReleaser's convention; the same as setting buildinfo.Version).
+var version string
+
 func main() {
+	if version != "" {
+		buildinfo.Version = version
+	}
+	cli.VersionPrinter = func(*cli.Command) { fmt.Println("autoanalyst", buildinfo.Read()) }
 	cmd := &cli.Command{
-		Name:  "autoanalyst",
-		Usage: "multi-agent AI data analysis backend",
+		Name:    "autoanalyst",
+		Usage:   "multi-agent AI data analysis backend",
+		Version: buildinfo.Read().Version,
 		Commands: []*cli.Command{
 			{
 				Name:  "serve",
@@ -48,7 +60,7 @@ func main() {
 				},
 				Action: func(ctx context.Context, c *cli.Command) error {
 					if c.Args().Present() {
-						return fmt.Errorf("unknown command %q: the commands are serve, worker, queues, migrate, users and templates (autoanalyst --help)", c.Args().First())
+						return fmt.Errorf("unknown command %q: the commands are serve, worker, queues, migrate, users, templates, schema and version (autoanalyst --help)", c.Args().First())
 					}
 					return serve(ctx, int(c.Int("workers")))
 				},
@@ -112,6 +124,19 @@ func main() {
 					},
 				},
 			},
+			{
+				Name:   "schema",
+				Usage:  "print the GraphQL schema (SDL) that the API publishes; needs no configuration",
+				Action: func(ctx context.Context, c *cli.Command) error { return printSchema() },
+			},
+			{
+				Name:  "version",
+				Usage: "print the version, the commit and the Go toolchain (--json: as JSON)",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "json", Usage: "print a JSON object (version, commit, time, dirty, goVersion, platform)"},
+				},
+				Action: func(ctx context.Context, c *cli.Command) error { return printVersion(c.Bool("json")) },
+			},
 		},
 		DefaultCommand: "serve",
 	}
@@ -119,6 +144,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "autoanalyst:", err)
 		os.Exit(1)
 	}
+}
+
+// printSchema writes the published GraphQL SDL to stdout (make generate
+// saves it as api/schema.graphql). It reads no configuration and opens
+// nothing.
+func printSchema() error {
+	_, err := os.Stdout.WriteString(sdl.String())
+	return err
+}
+
+// printVersion writes the build's version, commit and toolchain to stdout:
+// one line, or with asJSON a JSON object.
+func printVersion(asJSON bool) error {
+	info := buildinfo.Read()
+	if !asJSON {
+		_, err := fmt.Println("autoanalyst", info)
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(info)
 }
 
 func newLogger(cfg *config) zerolog.Logger {
@@ -415,7 +461,7 @@ func serve(ctx context.Context, workers int) error {
 		Suggestions:    cfg.Suggestions,
 		RateLimit:      cfg.RateLimit,
 		RateBurst:      cfg.RateLimitBurst,
-		TrustedOrigins: cfg.TrustedOrigins,
+		CORSOrigins:    append(cfg.CORSOrigins, cfg.TrustedOrigins...),
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
@@ -436,7 +482,8 @@ func serve(ctx context.Context, workers int) error {
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	log.Info().Str("graphiql", fmt.Sprintf("http://localhost:%d/", cfg.Port)).
+	bi := buildinfo.Read()
+	log.Info().Str("version", bi.Version).Str("commit", bi.ShortCommit()).Str("graphiql", fmt.Sprintf("http://localhost:%d/", cfg.Port)).
 		Str("graphql", fmt.Sprintf("http://localhost:%d/graphql", cfg.Port)).Int("workers", workers).Msg("listening")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -24,22 +24,22 @@ type AgentTemplate struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID *string `json:"user_id,omitempty"`
-	// TemplateName holds the value of the "template_name" field.
-	TemplateName string `json:"template_name,omitempty"`
+	// Name holds the value of the "name" field.
+	Name string `json:"name,omitempty"`
 	// DisplayName holds the value of the "display_name" field.
 	DisplayName string `json:"display_name,omitempty"`
 	// Description holds the value of the "description" field.
 	Description string `json:"description,omitempty"`
-	// PromptTemplate holds the value of the "prompt_template" field.
-	PromptTemplate string `json:"prompt_template,omitempty"`
+	// Prompt holds the value of the "prompt" field.
+	Prompt string `json:"prompt,omitempty"`
 	// IconURL holds the value of the "icon_url" field.
 	IconURL string `json:"icon_url,omitempty"`
 	// Category holds the value of the "category" field.
 	Category string `json:"category,omitempty"`
-	// IsPremiumOnly holds the value of the "is_premium_only" field.
-	IsPremiumOnly bool `json:"is_premium_only,omitempty"`
-	// VariantType holds the value of the "variant_type" field.
-	VariantType agenttemplate.VariantType `json:"variant_type,omitempty"`
+	// IsPremium holds the value of the "is_premium" field.
+	IsPremium bool `json:"is_premium,omitempty"`
+	// Variant holds the value of the "variant" field.
+	Variant agenttemplate.Variant `json:"variant,omitempty"`
 	// BaseAgent holds the value of the "base_agent" field.
 	BaseAgent string `json:"base_agent,omitempty"`
 	// IsActive holds the value of the "is_active" field.
@@ -92,11 +92,11 @@ func (*AgentTemplate) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case agenttemplate.FieldIsPremiumOnly, agenttemplate.FieldIsActive, agenttemplate.FieldDefaultEnabled:
+		case agenttemplate.FieldIsPremium, agenttemplate.FieldIsActive, agenttemplate.FieldDefaultEnabled:
 			values[i] = new(sql.NullBool)
 		case agenttemplate.FieldUsageCount:
 			values[i] = new(sql.NullInt64)
-		case agenttemplate.FieldID, agenttemplate.FieldUserID, agenttemplate.FieldTemplateName, agenttemplate.FieldDisplayName, agenttemplate.FieldDescription, agenttemplate.FieldPromptTemplate, agenttemplate.FieldIconURL, agenttemplate.FieldCategory, agenttemplate.FieldVariantType, agenttemplate.FieldBaseAgent:
+		case agenttemplate.FieldID, agenttemplate.FieldUserID, agenttemplate.FieldName, agenttemplate.FieldDisplayName, agenttemplate.FieldDescription, agenttemplate.FieldPrompt, agenttemplate.FieldIconURL, agenttemplate.FieldCategory, agenttemplate.FieldVariant, agenttemplate.FieldBaseAgent:
 			values[i] = new(sql.NullString)
 		case agenttemplate.FieldCreatedAt, agenttemplate.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -140,11 +140,11 @@ func (_m *AgentTemplate) assignValues(columns []string, values []any) error {
 				_m.UserID = new(string)
 				*_m.UserID = value.String
 			}
-		case agenttemplate.FieldTemplateName:
+		case agenttemplate.FieldName:
 			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field template_name", values[i])
+				return fmt.Errorf("unexpected type %T for field name", values[i])
 			} else if value.Valid {
-				_m.TemplateName = value.String
+				_m.Name = value.String
 			}
 		case agenttemplate.FieldDisplayName:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -158,11 +158,11 @@ func (_m *AgentTemplate) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Description = value.String
 			}
-		case agenttemplate.FieldPromptTemplate:
+		case agenttemplate.FieldPrompt:
 			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field prompt_template", values[i])
+				return fmt.Errorf("unexpected type %T for field prompt", values[i])
 			} else if value.Valid {
-				_m.PromptTemplate = value.String
+				_m.Prompt = value.String
 			}
 		case agenttemplate.FieldIconURL:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -176,17 +176,17 @@ func (_m *AgentTemplate) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Category = value.String
 			}
-		case agenttemplate.FieldIsPremiumOnly:
+		case agenttemplate.FieldIsPremium:
 			if value, ok := values[i].(*sql.NullBool); !ok {
-				return fmt.Errorf("unexpected type %T for field is_premium_only", values[i])
+				return fmt.Errorf("unexpected type %T for field is_premium", values[i])
 			} else if value.Valid {
-				_m.IsPremiumOnly = value.Bool
+				_m.IsPremium = value.Bool
 			}
-		case agenttemplate.FieldVariantType:
+		case agenttemplate.FieldVariant:
 			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field variant_type", values[i])
+				return fmt.Errorf("unexpected type %T for field variant", values[i])
 			} else if value.Valid {
-				_m.VariantType = agenttemplate.VariantType(value.String)
+				_m.Variant = agenttemplate.Variant(value.String)
 			}
 		case agenttemplate.FieldBaseAgent:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -269,8 +269,8 @@ func (_m *AgentTemplate) String() string {
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")
-	builder.WriteString("template_name=")
-	builder.WriteString(_m.TemplateName)
+	builder.WriteString("name=")
+	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
 	builder.WriteString("display_name=")
 	builder.WriteString(_m.DisplayName)
@@ -278,8 +278,8 @@ func (_m *AgentTemplate) String() string {
 	builder.WriteString("description=")
 	builder.WriteString(_m.Description)
 	builder.WriteString(", ")
-	builder.WriteString("prompt_template=")
-	builder.WriteString(_m.PromptTemplate)
+	builder.WriteString("prompt=")
+	builder.WriteString(_m.Prompt)
 	builder.WriteString(", ")
 	builder.WriteString("icon_url=")
 	builder.WriteString(_m.IconURL)
@@ -287,11 +287,11 @@ func (_m *AgentTemplate) String() string {
 	builder.WriteString("category=")
 	builder.WriteString(_m.Category)
 	builder.WriteString(", ")
-	builder.WriteString("is_premium_only=")
-	builder.WriteString(fmt.Sprintf("%v", _m.IsPremiumOnly))
+	builder.WriteString("is_premium=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IsPremium))
 	builder.WriteString(", ")
-	builder.WriteString("variant_type=")
-	builder.WriteString(fmt.Sprintf("%v", _m.VariantType))
+	builder.WriteString("variant=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Variant))
 	builder.WriteString(", ")
 	builder.WriteString("base_agent=")
 	builder.WriteString(_m.BaseAgent)

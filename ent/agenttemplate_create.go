@@ -67,9 +67,9 @@ func (_c *AgentTemplateCreate) SetNillableUserID(v *string) *AgentTemplateCreate
 	return _c
 }
 
-// SetTemplateName sets the "template_name" field.
-func (_c *AgentTemplateCreate) SetTemplateName(v string) *AgentTemplateCreate {
-	_c.mutation.SetTemplateName(v)
+// SetName sets the "name" field.
+func (_c *AgentTemplateCreate) SetName(v string) *AgentTemplateCreate {
+	_c.mutation.SetName(v)
 	return _c
 }
 
@@ -101,16 +101,16 @@ func (_c *AgentTemplateCreate) SetNillableDescription(v *string) *AgentTemplateC
 	return _c
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (_c *AgentTemplateCreate) SetPromptTemplate(v string) *AgentTemplateCreate {
-	_c.mutation.SetPromptTemplate(v)
+// SetPrompt sets the "prompt" field.
+func (_c *AgentTemplateCreate) SetPrompt(v string) *AgentTemplateCreate {
+	_c.mutation.SetPrompt(v)
 	return _c
 }
 
-// SetNillablePromptTemplate sets the "prompt_template" field if the given value is not nil.
-func (_c *AgentTemplateCreate) SetNillablePromptTemplate(v *string) *AgentTemplateCreate {
+// SetNillablePrompt sets the "prompt" field if the given value is not nil.
+func (_c *AgentTemplateCreate) SetNillablePrompt(v *string) *AgentTemplateCreate {
 	if v != nil {
-		_c.SetPromptTemplate(*v)
+		_c.SetPrompt(*v)
 	}
 	return _c
 }
@@ -143,30 +143,30 @@ func (_c *AgentTemplateCreate) SetNillableCategory(v *string) *AgentTemplateCrea
 	return _c
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (_c *AgentTemplateCreate) SetIsPremiumOnly(v bool) *AgentTemplateCreate {
-	_c.mutation.SetIsPremiumOnly(v)
+// SetIsPremium sets the "is_premium" field.
+func (_c *AgentTemplateCreate) SetIsPremium(v bool) *AgentTemplateCreate {
+	_c.mutation.SetIsPremium(v)
 	return _c
 }
 
-// SetNillableIsPremiumOnly sets the "is_premium_only" field if the given value is not nil.
-func (_c *AgentTemplateCreate) SetNillableIsPremiumOnly(v *bool) *AgentTemplateCreate {
+// SetNillableIsPremium sets the "is_premium" field if the given value is not nil.
+func (_c *AgentTemplateCreate) SetNillableIsPremium(v *bool) *AgentTemplateCreate {
 	if v != nil {
-		_c.SetIsPremiumOnly(*v)
+		_c.SetIsPremium(*v)
 	}
 	return _c
 }
 
-// SetVariantType sets the "variant_type" field.
-func (_c *AgentTemplateCreate) SetVariantType(v agenttemplate.VariantType) *AgentTemplateCreate {
-	_c.mutation.SetVariantType(v)
+// SetVariant sets the "variant" field.
+func (_c *AgentTemplateCreate) SetVariant(v agenttemplate.Variant) *AgentTemplateCreate {
+	_c.mutation.SetVariant(v)
 	return _c
 }
 
-// SetNillableVariantType sets the "variant_type" field if the given value is not nil.
-func (_c *AgentTemplateCreate) SetNillableVariantType(v *agenttemplate.VariantType) *AgentTemplateCreate {
+// SetNillableVariant sets the "variant" field if the given value is not nil.
+func (_c *AgentTemplateCreate) SetNillableVariant(v *agenttemplate.Variant) *AgentTemplateCreate {
 	if v != nil {
-		_c.SetVariantType(*v)
+		_c.SetVariant(*v)
 	}
 	return _c
 }
@@ -320,9 +320,9 @@ func (_c *AgentTemplateCreate) defaults() error {
 		v := agenttemplate.DefaultDescription
 		_c.mutation.SetDescription(v)
 	}
-	if _, ok := _c.mutation.PromptTemplate(); !ok {
-		v := agenttemplate.DefaultPromptTemplate
-		_c.mutation.SetPromptTemplate(v)
+	if _, ok := _c.mutation.Prompt(); !ok {
+		v := agenttemplate.DefaultPrompt
+		_c.mutation.SetPrompt(v)
 	}
 	if _, ok := _c.mutation.IconURL(); !ok {
 		v := agenttemplate.DefaultIconURL
@@ -332,13 +332,13 @@ func (_c *AgentTemplateCreate) defaults() error {
 		v := agenttemplate.DefaultCategory
 		_c.mutation.SetCategory(v)
 	}
-	if _, ok := _c.mutation.IsPremiumOnly(); !ok {
-		v := agenttemplate.DefaultIsPremiumOnly
-		_c.mutation.SetIsPremiumOnly(v)
+	if _, ok := _c.mutation.IsPremium(); !ok {
+		v := agenttemplate.DefaultIsPremium
+		_c.mutation.SetIsPremium(v)
 	}
-	if _, ok := _c.mutation.VariantType(); !ok {
-		v := agenttemplate.DefaultVariantType
-		_c.mutation.SetVariantType(v)
+	if _, ok := _c.mutation.Variant(); !ok {
+		v := agenttemplate.DefaultVariant
+		_c.mutation.SetVariant(v)
 	}
 	if _, ok := _c.mutation.BaseAgent(); !ok {
 		v := agenttemplate.DefaultBaseAgent
@@ -374,12 +374,12 @@ func (_c *AgentTemplateCreate) check() error {
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "AgentTemplate.updated_at"`)}
 	}
-	if _, ok := _c.mutation.TemplateName(); !ok {
-		return &ValidationError{Name: "template_name", err: errors.New(`ent: missing required field "AgentTemplate.template_name"`)}
+	if _, ok := _c.mutation.Name(); !ok {
+		return &ValidationError{Name: "name", err: errors.New(`ent: missing required field "AgentTemplate.name"`)}
 	}
-	if v, ok := _c.mutation.TemplateName(); ok {
-		if err := agenttemplate.TemplateNameValidator(v); err != nil {
-			return &ValidationError{Name: "template_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.template_name": %w`, err)}
+	if v, ok := _c.mutation.Name(); ok {
+		if err := agenttemplate.NameValidator(v); err != nil {
+			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.name": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.DisplayName(); !ok {
@@ -393,8 +393,8 @@ func (_c *AgentTemplateCreate) check() error {
 	if _, ok := _c.mutation.Description(); !ok {
 		return &ValidationError{Name: "description", err: errors.New(`ent: missing required field "AgentTemplate.description"`)}
 	}
-	if _, ok := _c.mutation.PromptTemplate(); !ok {
-		return &ValidationError{Name: "prompt_template", err: errors.New(`ent: missing required field "AgentTemplate.prompt_template"`)}
+	if _, ok := _c.mutation.Prompt(); !ok {
+		return &ValidationError{Name: "prompt", err: errors.New(`ent: missing required field "AgentTemplate.prompt"`)}
 	}
 	if _, ok := _c.mutation.IconURL(); !ok {
 		return &ValidationError{Name: "icon_url", err: errors.New(`ent: missing required field "AgentTemplate.icon_url"`)}
@@ -402,15 +402,15 @@ func (_c *AgentTemplateCreate) check() error {
 	if _, ok := _c.mutation.Category(); !ok {
 		return &ValidationError{Name: "category", err: errors.New(`ent: missing required field "AgentTemplate.category"`)}
 	}
-	if _, ok := _c.mutation.IsPremiumOnly(); !ok {
-		return &ValidationError{Name: "is_premium_only", err: errors.New(`ent: missing required field "AgentTemplate.is_premium_only"`)}
+	if _, ok := _c.mutation.IsPremium(); !ok {
+		return &ValidationError{Name: "is_premium", err: errors.New(`ent: missing required field "AgentTemplate.is_premium"`)}
 	}
-	if _, ok := _c.mutation.VariantType(); !ok {
-		return &ValidationError{Name: "variant_type", err: errors.New(`ent: missing required field "AgentTemplate.variant_type"`)}
+	if _, ok := _c.mutation.Variant(); !ok {
+		return &ValidationError{Name: "variant", err: errors.New(`ent: missing required field "AgentTemplate.variant"`)}
 	}
-	if v, ok := _c.mutation.VariantType(); ok {
-		if err := agenttemplate.VariantTypeValidator(v); err != nil {
-			return &ValidationError{Name: "variant_type", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant_type": %w`, err)}
+	if v, ok := _c.mutation.Variant(); ok {
+		if err := agenttemplate.VariantValidator(v); err != nil {
+			return &ValidationError{Name: "variant", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.BaseAgent(); !ok {
@@ -479,9 +479,9 @@ func (_c *AgentTemplateCreate) createSpec() (*AgentTemplate, *sqlgraph.CreateSpe
 		_spec.SetField(agenttemplate.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
-	if value, ok := _c.mutation.TemplateName(); ok {
-		_spec.SetField(agenttemplate.FieldTemplateName, field.TypeString, value)
-		_node.TemplateName = value
+	if value, ok := _c.mutation.Name(); ok {
+		_spec.SetField(agenttemplate.FieldName, field.TypeString, value)
+		_node.Name = value
 	}
 	if value, ok := _c.mutation.DisplayName(); ok {
 		_spec.SetField(agenttemplate.FieldDisplayName, field.TypeString, value)
@@ -491,9 +491,9 @@ func (_c *AgentTemplateCreate) createSpec() (*AgentTemplate, *sqlgraph.CreateSpe
 		_spec.SetField(agenttemplate.FieldDescription, field.TypeString, value)
 		_node.Description = value
 	}
-	if value, ok := _c.mutation.PromptTemplate(); ok {
-		_spec.SetField(agenttemplate.FieldPromptTemplate, field.TypeString, value)
-		_node.PromptTemplate = value
+	if value, ok := _c.mutation.Prompt(); ok {
+		_spec.SetField(agenttemplate.FieldPrompt, field.TypeString, value)
+		_node.Prompt = value
 	}
 	if value, ok := _c.mutation.IconURL(); ok {
 		_spec.SetField(agenttemplate.FieldIconURL, field.TypeString, value)
@@ -503,13 +503,13 @@ func (_c *AgentTemplateCreate) createSpec() (*AgentTemplate, *sqlgraph.CreateSpe
 		_spec.SetField(agenttemplate.FieldCategory, field.TypeString, value)
 		_node.Category = value
 	}
-	if value, ok := _c.mutation.IsPremiumOnly(); ok {
-		_spec.SetField(agenttemplate.FieldIsPremiumOnly, field.TypeBool, value)
-		_node.IsPremiumOnly = value
+	if value, ok := _c.mutation.IsPremium(); ok {
+		_spec.SetField(agenttemplate.FieldIsPremium, field.TypeBool, value)
+		_node.IsPremium = value
 	}
-	if value, ok := _c.mutation.VariantType(); ok {
-		_spec.SetField(agenttemplate.FieldVariantType, field.TypeEnum, value)
-		_node.VariantType = value
+	if value, ok := _c.mutation.Variant(); ok {
+		_spec.SetField(agenttemplate.FieldVariant, field.TypeEnum, value)
+		_node.Variant = value
 	}
 	if value, ok := _c.mutation.BaseAgent(); ok {
 		_spec.SetField(agenttemplate.FieldBaseAgent, field.TypeString, value)
@@ -624,15 +624,15 @@ func (u *AgentTemplateUpsert) UpdateUpdatedAt() *AgentTemplateUpsert {
 	return u
 }
 
-// SetTemplateName sets the "template_name" field.
-func (u *AgentTemplateUpsert) SetTemplateName(v string) *AgentTemplateUpsert {
-	u.Set(agenttemplate.FieldTemplateName, v)
+// SetName sets the "name" field.
+func (u *AgentTemplateUpsert) SetName(v string) *AgentTemplateUpsert {
+	u.Set(agenttemplate.FieldName, v)
 	return u
 }
 
-// UpdateTemplateName sets the "template_name" field to the value that was provided on create.
-func (u *AgentTemplateUpsert) UpdateTemplateName() *AgentTemplateUpsert {
-	u.SetExcluded(agenttemplate.FieldTemplateName)
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *AgentTemplateUpsert) UpdateName() *AgentTemplateUpsert {
+	u.SetExcluded(agenttemplate.FieldName)
 	return u
 }
 
@@ -660,15 +660,15 @@ func (u *AgentTemplateUpsert) UpdateDescription() *AgentTemplateUpsert {
 	return u
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (u *AgentTemplateUpsert) SetPromptTemplate(v string) *AgentTemplateUpsert {
-	u.Set(agenttemplate.FieldPromptTemplate, v)
+// SetPrompt sets the "prompt" field.
+func (u *AgentTemplateUpsert) SetPrompt(v string) *AgentTemplateUpsert {
+	u.Set(agenttemplate.FieldPrompt, v)
 	return u
 }
 
-// UpdatePromptTemplate sets the "prompt_template" field to the value that was provided on create.
-func (u *AgentTemplateUpsert) UpdatePromptTemplate() *AgentTemplateUpsert {
-	u.SetExcluded(agenttemplate.FieldPromptTemplate)
+// UpdatePrompt sets the "prompt" field to the value that was provided on create.
+func (u *AgentTemplateUpsert) UpdatePrompt() *AgentTemplateUpsert {
+	u.SetExcluded(agenttemplate.FieldPrompt)
 	return u
 }
 
@@ -696,27 +696,27 @@ func (u *AgentTemplateUpsert) UpdateCategory() *AgentTemplateUpsert {
 	return u
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (u *AgentTemplateUpsert) SetIsPremiumOnly(v bool) *AgentTemplateUpsert {
-	u.Set(agenttemplate.FieldIsPremiumOnly, v)
+// SetIsPremium sets the "is_premium" field.
+func (u *AgentTemplateUpsert) SetIsPremium(v bool) *AgentTemplateUpsert {
+	u.Set(agenttemplate.FieldIsPremium, v)
 	return u
 }
 
-// UpdateIsPremiumOnly sets the "is_premium_only" field to the value that was provided on create.
-func (u *AgentTemplateUpsert) UpdateIsPremiumOnly() *AgentTemplateUpsert {
-	u.SetExcluded(agenttemplate.FieldIsPremiumOnly)
+// UpdateIsPremium sets the "is_premium" field to the value that was provided on create.
+func (u *AgentTemplateUpsert) UpdateIsPremium() *AgentTemplateUpsert {
+	u.SetExcluded(agenttemplate.FieldIsPremium)
 	return u
 }
 
-// SetVariantType sets the "variant_type" field.
-func (u *AgentTemplateUpsert) SetVariantType(v agenttemplate.VariantType) *AgentTemplateUpsert {
-	u.Set(agenttemplate.FieldVariantType, v)
+// SetVariant sets the "variant" field.
+func (u *AgentTemplateUpsert) SetVariant(v agenttemplate.Variant) *AgentTemplateUpsert {
+	u.Set(agenttemplate.FieldVariant, v)
 	return u
 }
 
-// UpdateVariantType sets the "variant_type" field to the value that was provided on create.
-func (u *AgentTemplateUpsert) UpdateVariantType() *AgentTemplateUpsert {
-	u.SetExcluded(agenttemplate.FieldVariantType)
+// UpdateVariant sets the "variant" field to the value that was provided on create.
+func (u *AgentTemplateUpsert) UpdateVariant() *AgentTemplateUpsert {
+	u.SetExcluded(agenttemplate.FieldVariant)
 	return u
 }
 
@@ -842,17 +842,17 @@ func (u *AgentTemplateUpsertOne) UpdateUpdatedAt() *AgentTemplateUpsertOne {
 	})
 }
 
-// SetTemplateName sets the "template_name" field.
-func (u *AgentTemplateUpsertOne) SetTemplateName(v string) *AgentTemplateUpsertOne {
+// SetName sets the "name" field.
+func (u *AgentTemplateUpsertOne) SetName(v string) *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetTemplateName(v)
+		s.SetName(v)
 	})
 }
 
-// UpdateTemplateName sets the "template_name" field to the value that was provided on create.
-func (u *AgentTemplateUpsertOne) UpdateTemplateName() *AgentTemplateUpsertOne {
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *AgentTemplateUpsertOne) UpdateName() *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdateTemplateName()
+		s.UpdateName()
 	})
 }
 
@@ -884,17 +884,17 @@ func (u *AgentTemplateUpsertOne) UpdateDescription() *AgentTemplateUpsertOne {
 	})
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (u *AgentTemplateUpsertOne) SetPromptTemplate(v string) *AgentTemplateUpsertOne {
+// SetPrompt sets the "prompt" field.
+func (u *AgentTemplateUpsertOne) SetPrompt(v string) *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetPromptTemplate(v)
+		s.SetPrompt(v)
 	})
 }
 
-// UpdatePromptTemplate sets the "prompt_template" field to the value that was provided on create.
-func (u *AgentTemplateUpsertOne) UpdatePromptTemplate() *AgentTemplateUpsertOne {
+// UpdatePrompt sets the "prompt" field to the value that was provided on create.
+func (u *AgentTemplateUpsertOne) UpdatePrompt() *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdatePromptTemplate()
+		s.UpdatePrompt()
 	})
 }
 
@@ -926,31 +926,31 @@ func (u *AgentTemplateUpsertOne) UpdateCategory() *AgentTemplateUpsertOne {
 	})
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (u *AgentTemplateUpsertOne) SetIsPremiumOnly(v bool) *AgentTemplateUpsertOne {
+// SetIsPremium sets the "is_premium" field.
+func (u *AgentTemplateUpsertOne) SetIsPremium(v bool) *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetIsPremiumOnly(v)
+		s.SetIsPremium(v)
 	})
 }
 
-// UpdateIsPremiumOnly sets the "is_premium_only" field to the value that was provided on create.
-func (u *AgentTemplateUpsertOne) UpdateIsPremiumOnly() *AgentTemplateUpsertOne {
+// UpdateIsPremium sets the "is_premium" field to the value that was provided on create.
+func (u *AgentTemplateUpsertOne) UpdateIsPremium() *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdateIsPremiumOnly()
+		s.UpdateIsPremium()
 	})
 }
 
-// SetVariantType sets the "variant_type" field.
-func (u *AgentTemplateUpsertOne) SetVariantType(v agenttemplate.VariantType) *AgentTemplateUpsertOne {
+// SetVariant sets the "variant" field.
+func (u *AgentTemplateUpsertOne) SetVariant(v agenttemplate.Variant) *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetVariantType(v)
+		s.SetVariant(v)
 	})
 }
 
-// UpdateVariantType sets the "variant_type" field to the value that was provided on create.
-func (u *AgentTemplateUpsertOne) UpdateVariantType() *AgentTemplateUpsertOne {
+// UpdateVariant sets the "variant" field to the value that was provided on create.
+func (u *AgentTemplateUpsertOne) UpdateVariant() *AgentTemplateUpsertOne {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdateVariantType()
+		s.UpdateVariant()
 	})
 }
 
@@ -1252,17 +1252,17 @@ func (u *AgentTemplateUpsertBulk) UpdateUpdatedAt() *AgentTemplateUpsertBulk {
 	})
 }
 
-// SetTemplateName sets the "template_name" field.
-func (u *AgentTemplateUpsertBulk) SetTemplateName(v string) *AgentTemplateUpsertBulk {
+// SetName sets the "name" field.
+func (u *AgentTemplateUpsertBulk) SetName(v string) *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetTemplateName(v)
+		s.SetName(v)
 	})
 }
 
-// UpdateTemplateName sets the "template_name" field to the value that was provided on create.
-func (u *AgentTemplateUpsertBulk) UpdateTemplateName() *AgentTemplateUpsertBulk {
+// UpdateName sets the "name" field to the value that was provided on create.
+func (u *AgentTemplateUpsertBulk) UpdateName() *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdateTemplateName()
+		s.UpdateName()
 	})
 }
 
@@ -1294,17 +1294,17 @@ func (u *AgentTemplateUpsertBulk) UpdateDescription() *AgentTemplateUpsertBulk {
 	})
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (u *AgentTemplateUpsertBulk) SetPromptTemplate(v string) *AgentTemplateUpsertBulk {
+// SetPrompt sets the "prompt" field.
+func (u *AgentTemplateUpsertBulk) SetPrompt(v string) *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetPromptTemplate(v)
+		s.SetPrompt(v)
 	})
 }
 
-// UpdatePromptTemplate sets the "prompt_template" field to the value that was provided on create.
-func (u *AgentTemplateUpsertBulk) UpdatePromptTemplate() *AgentTemplateUpsertBulk {
+// UpdatePrompt sets the "prompt" field to the value that was provided on create.
+func (u *AgentTemplateUpsertBulk) UpdatePrompt() *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdatePromptTemplate()
+		s.UpdatePrompt()
 	})
 }
 
@@ -1336,31 +1336,31 @@ func (u *AgentTemplateUpsertBulk) UpdateCategory() *AgentTemplateUpsertBulk {
 	})
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (u *AgentTemplateUpsertBulk) SetIsPremiumOnly(v bool) *AgentTemplateUpsertBulk {
+// SetIsPremium sets the "is_premium" field.
+func (u *AgentTemplateUpsertBulk) SetIsPremium(v bool) *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetIsPremiumOnly(v)
+		s.SetIsPremium(v)
 	})
 }
 
-// UpdateIsPremiumOnly sets the "is_premium_only" field to the value that was provided on create.
-func (u *AgentTemplateUpsertBulk) UpdateIsPremiumOnly() *AgentTemplateUpsertBulk {
+// UpdateIsPremium sets the "is_premium" field to the value that was provided on create.
+func (u *AgentTemplateUpsertBulk) UpdateIsPremium() *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdateIsPremiumOnly()
+		s.UpdateIsPremium()
 	})
 }
 
-// SetVariantType sets the "variant_type" field.
-func (u *AgentTemplateUpsertBulk) SetVariantType(v agenttemplate.VariantType) *AgentTemplateUpsertBulk {
+// SetVariant sets the "variant" field.
+func (u *AgentTemplateUpsertBulk) SetVariant(v agenttemplate.Variant) *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.SetVariantType(v)
+		s.SetVariant(v)
 	})
 }
 
-// UpdateVariantType sets the "variant_type" field to the value that was provided on create.
-func (u *AgentTemplateUpsertBulk) UpdateVariantType() *AgentTemplateUpsertBulk {
+// UpdateVariant sets the "variant" field to the value that was provided on create.
+func (u *AgentTemplateUpsertBulk) UpdateVariant() *AgentTemplateUpsertBulk {
 	return u.Update(func(s *AgentTemplateUpsert) {
-		s.UpdateVariantType()
+		s.UpdateVariant()
 	})
 }
 

@@ -36,16 +36,16 @@ func (_u *AgentTemplateUpdate) SetUpdatedAt(v time.Time) *AgentTemplateUpdate {
 	return _u
 }
 
-// SetTemplateName sets the "template_name" field.
-func (_u *AgentTemplateUpdate) SetTemplateName(v string) *AgentTemplateUpdate {
-	_u.mutation.SetTemplateName(v)
+// SetName sets the "name" field.
+func (_u *AgentTemplateUpdate) SetName(v string) *AgentTemplateUpdate {
+	_u.mutation.SetName(v)
 	return _u
 }
 
-// SetNillableTemplateName sets the "template_name" field if the given value is not nil.
-func (_u *AgentTemplateUpdate) SetNillableTemplateName(v *string) *AgentTemplateUpdate {
+// SetNillableName sets the "name" field if the given value is not nil.
+func (_u *AgentTemplateUpdate) SetNillableName(v *string) *AgentTemplateUpdate {
 	if v != nil {
-		_u.SetTemplateName(*v)
+		_u.SetName(*v)
 	}
 	return _u
 }
@@ -78,16 +78,16 @@ func (_u *AgentTemplateUpdate) SetNillableDescription(v *string) *AgentTemplateU
 	return _u
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (_u *AgentTemplateUpdate) SetPromptTemplate(v string) *AgentTemplateUpdate {
-	_u.mutation.SetPromptTemplate(v)
+// SetPrompt sets the "prompt" field.
+func (_u *AgentTemplateUpdate) SetPrompt(v string) *AgentTemplateUpdate {
+	_u.mutation.SetPrompt(v)
 	return _u
 }
 
-// SetNillablePromptTemplate sets the "prompt_template" field if the given value is not nil.
-func (_u *AgentTemplateUpdate) SetNillablePromptTemplate(v *string) *AgentTemplateUpdate {
+// SetNillablePrompt sets the "prompt" field if the given value is not nil.
+func (_u *AgentTemplateUpdate) SetNillablePrompt(v *string) *AgentTemplateUpdate {
 	if v != nil {
-		_u.SetPromptTemplate(*v)
+		_u.SetPrompt(*v)
 	}
 	return _u
 }
@@ -120,30 +120,30 @@ func (_u *AgentTemplateUpdate) SetNillableCategory(v *string) *AgentTemplateUpda
 	return _u
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (_u *AgentTemplateUpdate) SetIsPremiumOnly(v bool) *AgentTemplateUpdate {
-	_u.mutation.SetIsPremiumOnly(v)
+// SetIsPremium sets the "is_premium" field.
+func (_u *AgentTemplateUpdate) SetIsPremium(v bool) *AgentTemplateUpdate {
+	_u.mutation.SetIsPremium(v)
 	return _u
 }
 
-// SetNillableIsPremiumOnly sets the "is_premium_only" field if the given value is not nil.
-func (_u *AgentTemplateUpdate) SetNillableIsPremiumOnly(v *bool) *AgentTemplateUpdate {
+// SetNillableIsPremium sets the "is_premium" field if the given value is not nil.
+func (_u *AgentTemplateUpdate) SetNillableIsPremium(v *bool) *AgentTemplateUpdate {
 	if v != nil {
-		_u.SetIsPremiumOnly(*v)
+		_u.SetIsPremium(*v)
 	}
 	return _u
 }
 
-// SetVariantType sets the "variant_type" field.
-func (_u *AgentTemplateUpdate) SetVariantType(v agenttemplate.VariantType) *AgentTemplateUpdate {
-	_u.mutation.SetVariantType(v)
+// SetVariant sets the "variant" field.
+func (_u *AgentTemplateUpdate) SetVariant(v agenttemplate.Variant) *AgentTemplateUpdate {
+	_u.mutation.SetVariant(v)
 	return _u
 }
 
-// SetNillableVariantType sets the "variant_type" field if the given value is not nil.
-func (_u *AgentTemplateUpdate) SetNillableVariantType(v *agenttemplate.VariantType) *AgentTemplateUpdate {
+// SetNillableVariant sets the "variant" field if the given value is not nil.
+func (_u *AgentTemplateUpdate) SetNillableVariant(v *agenttemplate.Variant) *AgentTemplateUpdate {
 	if v != nil {
-		_u.SetVariantType(*v)
+		_u.SetVariant(*v)
 	}
 	return _u
 }
@@ -296,9 +296,9 @@ func (_u *AgentTemplateUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *AgentTemplateUpdate) check() error {
-	if v, ok := _u.mutation.TemplateName(); ok {
-		if err := agenttemplate.TemplateNameValidator(v); err != nil {
-			return &ValidationError{Name: "template_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.template_name": %w`, err)}
+	if v, ok := _u.mutation.Name(); ok {
+		if err := agenttemplate.NameValidator(v); err != nil {
+			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.name": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.DisplayName(); ok {
@@ -306,9 +306,9 @@ func (_u *AgentTemplateUpdate) check() error {
 			return &ValidationError{Name: "display_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.display_name": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.VariantType(); ok {
-		if err := agenttemplate.VariantTypeValidator(v); err != nil {
-			return &ValidationError{Name: "variant_type", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant_type": %w`, err)}
+	if v, ok := _u.mutation.Variant(); ok {
+		if err := agenttemplate.VariantValidator(v); err != nil {
+			return &ValidationError{Name: "variant", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.UsageCount(); ok {
@@ -340,8 +340,8 @@ func (_u *AgentTemplateUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(agenttemplate.FieldUpdatedAt, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.TemplateName(); ok {
-		_spec.SetField(agenttemplate.FieldTemplateName, field.TypeString, value)
+	if value, ok := _u.mutation.Name(); ok {
+		_spec.SetField(agenttemplate.FieldName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.DisplayName(); ok {
 		_spec.SetField(agenttemplate.FieldDisplayName, field.TypeString, value)
@@ -349,8 +349,8 @@ func (_u *AgentTemplateUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(agenttemplate.FieldDescription, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.PromptTemplate(); ok {
-		_spec.SetField(agenttemplate.FieldPromptTemplate, field.TypeString, value)
+	if value, ok := _u.mutation.Prompt(); ok {
+		_spec.SetField(agenttemplate.FieldPrompt, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.IconURL(); ok {
 		_spec.SetField(agenttemplate.FieldIconURL, field.TypeString, value)
@@ -358,11 +358,11 @@ func (_u *AgentTemplateUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if value, ok := _u.mutation.Category(); ok {
 		_spec.SetField(agenttemplate.FieldCategory, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.IsPremiumOnly(); ok {
-		_spec.SetField(agenttemplate.FieldIsPremiumOnly, field.TypeBool, value)
+	if value, ok := _u.mutation.IsPremium(); ok {
+		_spec.SetField(agenttemplate.FieldIsPremium, field.TypeBool, value)
 	}
-	if value, ok := _u.mutation.VariantType(); ok {
-		_spec.SetField(agenttemplate.FieldVariantType, field.TypeEnum, value)
+	if value, ok := _u.mutation.Variant(); ok {
+		_spec.SetField(agenttemplate.FieldVariant, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.BaseAgent(); ok {
 		_spec.SetField(agenttemplate.FieldBaseAgent, field.TypeString, value)
@@ -452,16 +452,16 @@ func (_u *AgentTemplateUpdateOne) SetUpdatedAt(v time.Time) *AgentTemplateUpdate
 	return _u
 }
 
-// SetTemplateName sets the "template_name" field.
-func (_u *AgentTemplateUpdateOne) SetTemplateName(v string) *AgentTemplateUpdateOne {
-	_u.mutation.SetTemplateName(v)
+// SetName sets the "name" field.
+func (_u *AgentTemplateUpdateOne) SetName(v string) *AgentTemplateUpdateOne {
+	_u.mutation.SetName(v)
 	return _u
 }
 
-// SetNillableTemplateName sets the "template_name" field if the given value is not nil.
-func (_u *AgentTemplateUpdateOne) SetNillableTemplateName(v *string) *AgentTemplateUpdateOne {
+// SetNillableName sets the "name" field if the given value is not nil.
+func (_u *AgentTemplateUpdateOne) SetNillableName(v *string) *AgentTemplateUpdateOne {
 	if v != nil {
-		_u.SetTemplateName(*v)
+		_u.SetName(*v)
 	}
 	return _u
 }
@@ -494,16 +494,16 @@ func (_u *AgentTemplateUpdateOne) SetNillableDescription(v *string) *AgentTempla
 	return _u
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (_u *AgentTemplateUpdateOne) SetPromptTemplate(v string) *AgentTemplateUpdateOne {
-	_u.mutation.SetPromptTemplate(v)
+// SetPrompt sets the "prompt" field.
+func (_u *AgentTemplateUpdateOne) SetPrompt(v string) *AgentTemplateUpdateOne {
+	_u.mutation.SetPrompt(v)
 	return _u
 }
 
-// SetNillablePromptTemplate sets the "prompt_template" field if the given value is not nil.
-func (_u *AgentTemplateUpdateOne) SetNillablePromptTemplate(v *string) *AgentTemplateUpdateOne {
+// SetNillablePrompt sets the "prompt" field if the given value is not nil.
+func (_u *AgentTemplateUpdateOne) SetNillablePrompt(v *string) *AgentTemplateUpdateOne {
 	if v != nil {
-		_u.SetPromptTemplate(*v)
+		_u.SetPrompt(*v)
 	}
 	return _u
 }
@@ -536,30 +536,30 @@ func (_u *AgentTemplateUpdateOne) SetNillableCategory(v *string) *AgentTemplateU
 	return _u
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (_u *AgentTemplateUpdateOne) SetIsPremiumOnly(v bool) *AgentTemplateUpdateOne {
-	_u.mutation.SetIsPremiumOnly(v)
+// SetIsPremium sets the "is_premium" field.
+func (_u *AgentTemplateUpdateOne) SetIsPremium(v bool) *AgentTemplateUpdateOne {
+	_u.mutation.SetIsPremium(v)
 	return _u
 }
 
-// SetNillableIsPremiumOnly sets the "is_premium_only" field if the given value is not nil.
-func (_u *AgentTemplateUpdateOne) SetNillableIsPremiumOnly(v *bool) *AgentTemplateUpdateOne {
+// SetNillableIsPremium sets the "is_premium" field if the given value is not nil.
+func (_u *AgentTemplateUpdateOne) SetNillableIsPremium(v *bool) *AgentTemplateUpdateOne {
 	if v != nil {
-		_u.SetIsPremiumOnly(*v)
+		_u.SetIsPremium(*v)
 	}
 	return _u
 }
 
-// SetVariantType sets the "variant_type" field.
-func (_u *AgentTemplateUpdateOne) SetVariantType(v agenttemplate.VariantType) *AgentTemplateUpdateOne {
-	_u.mutation.SetVariantType(v)
+// SetVariant sets the "variant" field.
+func (_u *AgentTemplateUpdateOne) SetVariant(v agenttemplate.Variant) *AgentTemplateUpdateOne {
+	_u.mutation.SetVariant(v)
 	return _u
 }
 
-// SetNillableVariantType sets the "variant_type" field if the given value is not nil.
-func (_u *AgentTemplateUpdateOne) SetNillableVariantType(v *agenttemplate.VariantType) *AgentTemplateUpdateOne {
+// SetNillableVariant sets the "variant" field if the given value is not nil.
+func (_u *AgentTemplateUpdateOne) SetNillableVariant(v *agenttemplate.Variant) *AgentTemplateUpdateOne {
 	if v != nil {
-		_u.SetVariantType(*v)
+		_u.SetVariant(*v)
 	}
 	return _u
 }
@@ -725,9 +725,9 @@ func (_u *AgentTemplateUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *AgentTemplateUpdateOne) check() error {
-	if v, ok := _u.mutation.TemplateName(); ok {
-		if err := agenttemplate.TemplateNameValidator(v); err != nil {
-			return &ValidationError{Name: "template_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.template_name": %w`, err)}
+	if v, ok := _u.mutation.Name(); ok {
+		if err := agenttemplate.NameValidator(v); err != nil {
+			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.name": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.DisplayName(); ok {
@@ -735,9 +735,9 @@ func (_u *AgentTemplateUpdateOne) check() error {
 			return &ValidationError{Name: "display_name", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.display_name": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.VariantType(); ok {
-		if err := agenttemplate.VariantTypeValidator(v); err != nil {
-			return &ValidationError{Name: "variant_type", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant_type": %w`, err)}
+	if v, ok := _u.mutation.Variant(); ok {
+		if err := agenttemplate.VariantValidator(v); err != nil {
+			return &ValidationError{Name: "variant", err: fmt.Errorf(`ent: validator failed for field "AgentTemplate.variant": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.UsageCount(); ok {
@@ -786,8 +786,8 @@ func (_u *AgentTemplateUpdateOne) sqlSave(ctx context.Context) (_node *AgentTemp
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(agenttemplate.FieldUpdatedAt, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.TemplateName(); ok {
-		_spec.SetField(agenttemplate.FieldTemplateName, field.TypeString, value)
+	if value, ok := _u.mutation.Name(); ok {
+		_spec.SetField(agenttemplate.FieldName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.DisplayName(); ok {
 		_spec.SetField(agenttemplate.FieldDisplayName, field.TypeString, value)
@@ -795,8 +795,8 @@ func (_u *AgentTemplateUpdateOne) sqlSave(ctx context.Context) (_node *AgentTemp
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(agenttemplate.FieldDescription, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.PromptTemplate(); ok {
-		_spec.SetField(agenttemplate.FieldPromptTemplate, field.TypeString, value)
+	if value, ok := _u.mutation.Prompt(); ok {
+		_spec.SetField(agenttemplate.FieldPrompt, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.IconURL(); ok {
 		_spec.SetField(agenttemplate.FieldIconURL, field.TypeString, value)
@@ -804,11 +804,11 @@ func (_u *AgentTemplateUpdateOne) sqlSave(ctx context.Context) (_node *AgentTemp
 	if value, ok := _u.mutation.Category(); ok {
 		_spec.SetField(agenttemplate.FieldCategory, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.IsPremiumOnly(); ok {
-		_spec.SetField(agenttemplate.FieldIsPremiumOnly, field.TypeBool, value)
+	if value, ok := _u.mutation.IsPremium(); ok {
+		_spec.SetField(agenttemplate.FieldIsPremium, field.TypeBool, value)
 	}
-	if value, ok := _u.mutation.VariantType(); ok {
-		_spec.SetField(agenttemplate.FieldVariantType, field.TypeEnum, value)
+	if value, ok := _u.mutation.Variant(); ok {
+		_spec.SetField(agenttemplate.FieldVariant, field.TypeEnum, value)
 	}
 	if value, ok := _u.mutation.BaseAgent(); ok {
 		_spec.SetField(agenttemplate.FieldBaseAgent, field.TypeString, value)

@@ -52,7 +52,7 @@ type DeepAnalysisReport struct {
 	// AnalysisCode holds the value of the "analysis_code" field.
 	AnalysisCode string `json:"analysis_code,omitempty"`
 	// PlotlyFigures holds the value of the "plotly_figures" field.
-	PlotlyFigures []string `json:"plotly_figures,omitempty"`
+	PlotlyFigures []json.RawMessage `json:"plotly_figures,omitempty"`
 	// Synthesis holds the value of the "synthesis" field.
 	Synthesis string `json:"synthesis,omitempty"`
 	// FinalConclusion holds the value of the "final_conclusion" field.

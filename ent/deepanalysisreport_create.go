@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -197,7 +198,7 @@ func (_c *DeepAnalysisReportCreate) SetNillableAnalysisCode(v *string) *DeepAnal
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (_c *DeepAnalysisReportCreate) SetPlotlyFigures(v []string) *DeepAnalysisReportCreate {
+func (_c *DeepAnalysisReportCreate) SetPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportCreate {
 	_c.mutation.SetPlotlyFigures(v)
 	return _c
 }
@@ -1015,7 +1016,7 @@ func (u *DeepAnalysisReportUpsert) UpdateAnalysisCode() *DeepAnalysisReportUpser
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (u *DeepAnalysisReportUpsert) SetPlotlyFigures(v []string) *DeepAnalysisReportUpsert {
+func (u *DeepAnalysisReportUpsert) SetPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpsert {
 	u.Set(deepanalysisreport.FieldPlotlyFigures, v)
 	return u
 }
@@ -1494,7 +1495,7 @@ func (u *DeepAnalysisReportUpsertOne) UpdateAnalysisCode() *DeepAnalysisReportUp
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (u *DeepAnalysisReportUpsertOne) SetPlotlyFigures(v []string) *DeepAnalysisReportUpsertOne {
+func (u *DeepAnalysisReportUpsertOne) SetPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpsertOne {
 	return u.Update(func(s *DeepAnalysisReportUpsert) {
 		s.SetPlotlyFigures(v)
 	})
@@ -2173,7 +2174,7 @@ func (u *DeepAnalysisReportUpsertBulk) UpdateAnalysisCode() *DeepAnalysisReportU
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (u *DeepAnalysisReportUpsertBulk) SetPlotlyFigures(v []string) *DeepAnalysisReportUpsertBulk {
+func (u *DeepAnalysisReportUpsertBulk) SetPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpsertBulk {
 	return u.Update(func(s *DeepAnalysisReportUpsert) {
 		s.SetPlotlyFigures(v)
 	})

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -238,13 +239,13 @@ func (_u *DeepAnalysisReportUpdate) SetNillableAnalysisCode(v *string) *DeepAnal
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (_u *DeepAnalysisReportUpdate) SetPlotlyFigures(v []string) *DeepAnalysisReportUpdate {
+func (_u *DeepAnalysisReportUpdate) SetPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpdate {
 	_u.mutation.SetPlotlyFigures(v)
 	return _u
 }
 
 // AppendPlotlyFigures appends value to the "plotly_figures" field.
-func (_u *DeepAnalysisReportUpdate) AppendPlotlyFigures(v []string) *DeepAnalysisReportUpdate {
+func (_u *DeepAnalysisReportUpdate) AppendPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpdate {
 	_u.mutation.AppendPlotlyFigures(v)
 	return _u
 }
@@ -980,13 +981,13 @@ func (_u *DeepAnalysisReportUpdateOne) SetNillableAnalysisCode(v *string) *DeepA
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (_u *DeepAnalysisReportUpdateOne) SetPlotlyFigures(v []string) *DeepAnalysisReportUpdateOne {
+func (_u *DeepAnalysisReportUpdateOne) SetPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpdateOne {
 	_u.mutation.SetPlotlyFigures(v)
 	return _u
 }
 
 // AppendPlotlyFigures appends value to the "plotly_figures" field.
-func (_u *DeepAnalysisReportUpdateOne) AppendPlotlyFigures(v []string) *DeepAnalysisReportUpdateOne {
+func (_u *DeepAnalysisReportUpdateOne) AppendPlotlyFigures(v []json.RawMessage) *DeepAnalysisReportUpdateOne {
 	_u.mutation.AppendPlotlyFigures(v)
 	return _u
 }

@@ -40,14 +40,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 			agenttemplate.FieldCreatedAt:      {Type: field.TypeTime, Column: agenttemplate.FieldCreatedAt},
 			agenttemplate.FieldUpdatedAt:      {Type: field.TypeTime, Column: agenttemplate.FieldUpdatedAt},
 			agenttemplate.FieldUserID:         {Type: field.TypeString, Column: agenttemplate.FieldUserID},
-			agenttemplate.FieldTemplateName:   {Type: field.TypeString, Column: agenttemplate.FieldTemplateName},
+			agenttemplate.FieldName:           {Type: field.TypeString, Column: agenttemplate.FieldName},
 			agenttemplate.FieldDisplayName:    {Type: field.TypeString, Column: agenttemplate.FieldDisplayName},
 			agenttemplate.FieldDescription:    {Type: field.TypeString, Column: agenttemplate.FieldDescription},
-			agenttemplate.FieldPromptTemplate: {Type: field.TypeString, Column: agenttemplate.FieldPromptTemplate},
+			agenttemplate.FieldPrompt:         {Type: field.TypeString, Column: agenttemplate.FieldPrompt},
 			agenttemplate.FieldIconURL:        {Type: field.TypeString, Column: agenttemplate.FieldIconURL},
 			agenttemplate.FieldCategory:       {Type: field.TypeString, Column: agenttemplate.FieldCategory},
-			agenttemplate.FieldIsPremiumOnly:  {Type: field.TypeBool, Column: agenttemplate.FieldIsPremiumOnly},
-			agenttemplate.FieldVariantType:    {Type: field.TypeEnum, Column: agenttemplate.FieldVariantType},
+			agenttemplate.FieldIsPremium:      {Type: field.TypeBool, Column: agenttemplate.FieldIsPremium},
+			agenttemplate.FieldVariant:        {Type: field.TypeEnum, Column: agenttemplate.FieldVariant},
 			agenttemplate.FieldBaseAgent:      {Type: field.TypeString, Column: agenttemplate.FieldBaseAgent},
 			agenttemplate.FieldIsActive:       {Type: field.TypeBool, Column: agenttemplate.FieldIsActive},
 			agenttemplate.FieldDefaultEnabled: {Type: field.TypeBool, Column: agenttemplate.FieldDefaultEnabled},
@@ -906,9 +906,9 @@ func (f *AgentTemplateFilter) WhereUserID(p entql.StringP) {
 	f.Where(p.Field(agenttemplate.FieldUserID))
 }
 
-// WhereTemplateName applies the entql string predicate on the template_name field.
-func (f *AgentTemplateFilter) WhereTemplateName(p entql.StringP) {
-	f.Where(p.Field(agenttemplate.FieldTemplateName))
+// WhereName applies the entql string predicate on the name field.
+func (f *AgentTemplateFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(agenttemplate.FieldName))
 }
 
 // WhereDisplayName applies the entql string predicate on the display_name field.
@@ -921,9 +921,9 @@ func (f *AgentTemplateFilter) WhereDescription(p entql.StringP) {
 	f.Where(p.Field(agenttemplate.FieldDescription))
 }
 
-// WherePromptTemplate applies the entql string predicate on the prompt_template field.
-func (f *AgentTemplateFilter) WherePromptTemplate(p entql.StringP) {
-	f.Where(p.Field(agenttemplate.FieldPromptTemplate))
+// WherePrompt applies the entql string predicate on the prompt field.
+func (f *AgentTemplateFilter) WherePrompt(p entql.StringP) {
+	f.Where(p.Field(agenttemplate.FieldPrompt))
 }
 
 // WhereIconURL applies the entql string predicate on the icon_url field.
@@ -936,14 +936,14 @@ func (f *AgentTemplateFilter) WhereCategory(p entql.StringP) {
 	f.Where(p.Field(agenttemplate.FieldCategory))
 }
 
-// WhereIsPremiumOnly applies the entql bool predicate on the is_premium_only field.
-func (f *AgentTemplateFilter) WhereIsPremiumOnly(p entql.BoolP) {
-	f.Where(p.Field(agenttemplate.FieldIsPremiumOnly))
+// WhereIsPremium applies the entql bool predicate on the is_premium field.
+func (f *AgentTemplateFilter) WhereIsPremium(p entql.BoolP) {
+	f.Where(p.Field(agenttemplate.FieldIsPremium))
 }
 
-// WhereVariantType applies the entql string predicate on the variant_type field.
-func (f *AgentTemplateFilter) WhereVariantType(p entql.StringP) {
-	f.Where(p.Field(agenttemplate.FieldVariantType))
+// WhereVariant applies the entql string predicate on the variant field.
+func (f *AgentTemplateFilter) WhereVariant(p entql.StringP) {
+	f.Where(p.Field(agenttemplate.FieldVariant))
 }
 
 // WhereBaseAgent applies the entql string predicate on the base_agent field.

@@ -59,9 +59,9 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				fieldSeen[agenttemplate.FieldUserID] = struct{}{}
 			}
 		case "name":
-			if _, ok := fieldSeen[agenttemplate.FieldTemplateName]; !ok {
-				selectedFields = append(selectedFields, agenttemplate.FieldTemplateName)
-				fieldSeen[agenttemplate.FieldTemplateName] = struct{}{}
+			if _, ok := fieldSeen[agenttemplate.FieldName]; !ok {
+				selectedFields = append(selectedFields, agenttemplate.FieldName)
+				fieldSeen[agenttemplate.FieldName] = struct{}{}
 			}
 		case "displayName":
 			if _, ok := fieldSeen[agenttemplate.FieldDisplayName]; !ok {
@@ -74,9 +74,9 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				fieldSeen[agenttemplate.FieldDescription] = struct{}{}
 			}
 		case "prompt":
-			if _, ok := fieldSeen[agenttemplate.FieldPromptTemplate]; !ok {
-				selectedFields = append(selectedFields, agenttemplate.FieldPromptTemplate)
-				fieldSeen[agenttemplate.FieldPromptTemplate] = struct{}{}
+			if _, ok := fieldSeen[agenttemplate.FieldPrompt]; !ok {
+				selectedFields = append(selectedFields, agenttemplate.FieldPrompt)
+				fieldSeen[agenttemplate.FieldPrompt] = struct{}{}
 			}
 		case "iconURL":
 			if _, ok := fieldSeen[agenttemplate.FieldIconURL]; !ok {
@@ -89,14 +89,14 @@ func (_q *AgentTemplateQuery) collectField(ctx context.Context, oneNode bool, op
 				fieldSeen[agenttemplate.FieldCategory] = struct{}{}
 			}
 		case "isPremium":
-			if _, ok := fieldSeen[agenttemplate.FieldIsPremiumOnly]; !ok {
-				selectedFields = append(selectedFields, agenttemplate.FieldIsPremiumOnly)
-				fieldSeen[agenttemplate.FieldIsPremiumOnly] = struct{}{}
+			if _, ok := fieldSeen[agenttemplate.FieldIsPremium]; !ok {
+				selectedFields = append(selectedFields, agenttemplate.FieldIsPremium)
+				fieldSeen[agenttemplate.FieldIsPremium] = struct{}{}
 			}
 		case "variant":
-			if _, ok := fieldSeen[agenttemplate.FieldVariantType]; !ok {
-				selectedFields = append(selectedFields, agenttemplate.FieldVariantType)
-				fieldSeen[agenttemplate.FieldVariantType] = struct{}{}
+			if _, ok := fieldSeen[agenttemplate.FieldVariant]; !ok {
+				selectedFields = append(selectedFields, agenttemplate.FieldVariant)
+				fieldSeen[agenttemplate.FieldVariant] = struct{}{}
 			}
 		case "baseAgent":
 			if _, ok := fieldSeen[agenttemplate.FieldBaseAgent]; !ok {

@@ -70,12 +70,12 @@ func (_m *AgentTemplate) Node(ctx context.Context) (node *Node, err error) {
 		Name:  "user_id",
 		Value: string(buf),
 	}
-	if buf, err = json.Marshal(_m.TemplateName); err != nil {
+	if buf, err = json.Marshal(_m.Name); err != nil {
 		return nil, err
 	}
 	node.Fields[3] = &Field{
 		Type:  "string",
-		Name:  "template_name",
+		Name:  "name",
 		Value: string(buf),
 	}
 	if buf, err = json.Marshal(_m.DisplayName); err != nil {
@@ -94,12 +94,12 @@ func (_m *AgentTemplate) Node(ctx context.Context) (node *Node, err error) {
 		Name:  "description",
 		Value: string(buf),
 	}
-	if buf, err = json.Marshal(_m.PromptTemplate); err != nil {
+	if buf, err = json.Marshal(_m.Prompt); err != nil {
 		return nil, err
 	}
 	node.Fields[6] = &Field{
 		Type:  "string",
-		Name:  "prompt_template",
+		Name:  "prompt",
 		Value: string(buf),
 	}
 	if buf, err = json.Marshal(_m.IconURL); err != nil {
@@ -118,20 +118,20 @@ func (_m *AgentTemplate) Node(ctx context.Context) (node *Node, err error) {
 		Name:  "category",
 		Value: string(buf),
 	}
-	if buf, err = json.Marshal(_m.IsPremiumOnly); err != nil {
+	if buf, err = json.Marshal(_m.IsPremium); err != nil {
 		return nil, err
 	}
 	node.Fields[9] = &Field{
 		Type:  "bool",
-		Name:  "is_premium_only",
+		Name:  "is_premium",
 		Value: string(buf),
 	}
-	if buf, err = json.Marshal(_m.VariantType); err != nil {
+	if buf, err = json.Marshal(_m.Variant); err != nil {
 		return nil, err
 	}
 	node.Fields[10] = &Field{
-		Type:  "agenttemplate.VariantType",
-		Name:  "variant_type",
+		Type:  "agenttemplate.Variant",
+		Name:  "variant",
 		Value: string(buf),
 	}
 	if buf, err = json.Marshal(_m.BaseAgent); err != nil {
@@ -626,7 +626,7 @@ func (_m *DeepAnalysisReport) Node(ctx context.Context) (node *Node, err error) 
 		return nil, err
 	}
 	node.Fields[15] = &Field{
-		Type:  "[]string",
+		Type:  "[]json.RawMessage",
 		Name:  "plotly_figures",
 		Value: string(buf),
 	}

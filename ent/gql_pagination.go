@@ -383,17 +383,17 @@ var (
 			}
 		},
 	}
-	// AgentTemplateOrderFieldTemplateName orders AgentTemplate by template_name.
-	AgentTemplateOrderFieldTemplateName = &TemplateOrderField{
+	// AgentTemplateOrderFieldName orders AgentTemplate by name.
+	AgentTemplateOrderFieldName = &TemplateOrderField{
 		Value: func(_m *Template) (ent.Value, error) {
-			return _m.TemplateName, nil
+			return _m.Name, nil
 		},
-		column: agenttemplate.FieldTemplateName,
-		toTerm: agenttemplate.ByTemplateName,
+		column: agenttemplate.FieldName,
+		toTerm: agenttemplate.ByName,
 		toCursor: func(_m *Template) Cursor {
 			return Cursor{
 				ID:    _m.ID,
-				Value: _m.TemplateName,
+				Value: _m.Name,
 			}
 		},
 	}
@@ -435,7 +435,7 @@ func (f TemplateOrderField) String() string {
 		str = "CREATED_AT"
 	case AgentTemplateOrderFieldUpdatedAt.column:
 		str = "UPDATED_AT"
-	case AgentTemplateOrderFieldTemplateName.column:
+	case AgentTemplateOrderFieldName.column:
 		str = "NAME"
 	case AgentTemplateOrderFieldCategory.column:
 		str = "CATEGORY"
@@ -462,7 +462,7 @@ func (f *TemplateOrderField) UnmarshalGQL(v interface{}) error {
 	case "UPDATED_AT":
 		*f = *AgentTemplateOrderFieldUpdatedAt
 	case "NAME":
-		*f = *AgentTemplateOrderFieldTemplateName
+		*f = *AgentTemplateOrderFieldName
 	case "CATEGORY":
 		*f = *AgentTemplateOrderFieldCategory
 	case "USAGE_COUNT":

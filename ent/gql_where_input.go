@@ -59,20 +59,20 @@ type TemplateWhereInput struct {
 	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
 	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
 
-	// "template_name" field predicates.
-	TemplateName             *string  `json:"templateName,omitempty"`
-	TemplateNameNEQ          *string  `json:"templateNameNEQ,omitempty"`
-	TemplateNameIn           []string `json:"templateNameIn,omitempty"`
-	TemplateNameNotIn        []string `json:"templateNameNotIn,omitempty"`
-	TemplateNameGT           *string  `json:"templateNameGT,omitempty"`
-	TemplateNameGTE          *string  `json:"templateNameGTE,omitempty"`
-	TemplateNameLT           *string  `json:"templateNameLT,omitempty"`
-	TemplateNameLTE          *string  `json:"templateNameLTE,omitempty"`
-	TemplateNameContains     *string  `json:"templateNameContains,omitempty"`
-	TemplateNameHasPrefix    *string  `json:"templateNameHasPrefix,omitempty"`
-	TemplateNameHasSuffix    *string  `json:"templateNameHasSuffix,omitempty"`
-	TemplateNameEqualFold    *string  `json:"templateNameEqualFold,omitempty"`
-	TemplateNameContainsFold *string  `json:"templateNameContainsFold,omitempty"`
+	// "name" field predicates.
+	Name             *string  `json:"name,omitempty"`
+	NameNEQ          *string  `json:"nameNEQ,omitempty"`
+	NameIn           []string `json:"nameIn,omitempty"`
+	NameNotIn        []string `json:"nameNotIn,omitempty"`
+	NameGT           *string  `json:"nameGT,omitempty"`
+	NameGTE          *string  `json:"nameGTE,omitempty"`
+	NameLT           *string  `json:"nameLT,omitempty"`
+	NameLTE          *string  `json:"nameLTE,omitempty"`
+	NameContains     *string  `json:"nameContains,omitempty"`
+	NameHasPrefix    *string  `json:"nameHasPrefix,omitempty"`
+	NameHasSuffix    *string  `json:"nameHasSuffix,omitempty"`
+	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
+	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
 
 	// "display_name" field predicates.
 	DisplayName             *string  `json:"displayName,omitempty"`
@@ -104,20 +104,20 @@ type TemplateWhereInput struct {
 	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
 	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
 
-	// "prompt_template" field predicates.
-	PromptTemplate             *string  `json:"promptTemplate,omitempty"`
-	PromptTemplateNEQ          *string  `json:"promptTemplateNEQ,omitempty"`
-	PromptTemplateIn           []string `json:"promptTemplateIn,omitempty"`
-	PromptTemplateNotIn        []string `json:"promptTemplateNotIn,omitempty"`
-	PromptTemplateGT           *string  `json:"promptTemplateGT,omitempty"`
-	PromptTemplateGTE          *string  `json:"promptTemplateGTE,omitempty"`
-	PromptTemplateLT           *string  `json:"promptTemplateLT,omitempty"`
-	PromptTemplateLTE          *string  `json:"promptTemplateLTE,omitempty"`
-	PromptTemplateContains     *string  `json:"promptTemplateContains,omitempty"`
-	PromptTemplateHasPrefix    *string  `json:"promptTemplateHasPrefix,omitempty"`
-	PromptTemplateHasSuffix    *string  `json:"promptTemplateHasSuffix,omitempty"`
-	PromptTemplateEqualFold    *string  `json:"promptTemplateEqualFold,omitempty"`
-	PromptTemplateContainsFold *string  `json:"promptTemplateContainsFold,omitempty"`
+	// "prompt" field predicates.
+	Prompt             *string  `json:"prompt,omitempty"`
+	PromptNEQ          *string  `json:"promptNEQ,omitempty"`
+	PromptIn           []string `json:"promptIn,omitempty"`
+	PromptNotIn        []string `json:"promptNotIn,omitempty"`
+	PromptGT           *string  `json:"promptGT,omitempty"`
+	PromptGTE          *string  `json:"promptGTE,omitempty"`
+	PromptLT           *string  `json:"promptLT,omitempty"`
+	PromptLTE          *string  `json:"promptLTE,omitempty"`
+	PromptContains     *string  `json:"promptContains,omitempty"`
+	PromptHasPrefix    *string  `json:"promptHasPrefix,omitempty"`
+	PromptHasSuffix    *string  `json:"promptHasSuffix,omitempty"`
+	PromptEqualFold    *string  `json:"promptEqualFold,omitempty"`
+	PromptContainsFold *string  `json:"promptContainsFold,omitempty"`
 
 	// "icon_url" field predicates.
 	IconURL             *string  `json:"iconURL,omitempty"`
@@ -149,15 +149,15 @@ type TemplateWhereInput struct {
 	CategoryEqualFold    *string  `json:"categoryEqualFold,omitempty"`
 	CategoryContainsFold *string  `json:"categoryContainsFold,omitempty"`
 
-	// "is_premium_only" field predicates.
-	IsPremiumOnly    *bool `json:"isPremiumOnly,omitempty"`
-	IsPremiumOnlyNEQ *bool `json:"isPremiumOnlyNEQ,omitempty"`
+	// "is_premium" field predicates.
+	IsPremium    *bool `json:"isPremium,omitempty"`
+	IsPremiumNEQ *bool `json:"isPremiumNEQ,omitempty"`
 
-	// "variant_type" field predicates.
-	VariantType      *agenttemplate.VariantType  `json:"variantType,omitempty"`
-	VariantTypeNEQ   *agenttemplate.VariantType  `json:"variantTypeNEQ,omitempty"`
-	VariantTypeIn    []agenttemplate.VariantType `json:"variantTypeIn,omitempty"`
-	VariantTypeNotIn []agenttemplate.VariantType `json:"variantTypeNotIn,omitempty"`
+	// "variant" field predicates.
+	Variant      *agenttemplate.Variant  `json:"variant,omitempty"`
+	VariantNEQ   *agenttemplate.Variant  `json:"variantNEQ,omitempty"`
+	VariantIn    []agenttemplate.Variant `json:"variantIn,omitempty"`
+	VariantNotIn []agenttemplate.Variant `json:"variantNotIn,omitempty"`
 
 	// "base_agent" field predicates.
 	BaseAgent             *string  `json:"baseAgent,omitempty"`
@@ -334,44 +334,44 @@ func (i *TemplateWhereInput) P() (predicate.AgentTemplate, error) {
 	if i.UpdatedAtLTE != nil {
 		predicates = append(predicates, agenttemplate.UpdatedAtLTE(*i.UpdatedAtLTE))
 	}
-	if i.TemplateName != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameEQ(*i.TemplateName))
+	if i.Name != nil {
+		predicates = append(predicates, agenttemplate.NameEQ(*i.Name))
 	}
-	if i.TemplateNameNEQ != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameNEQ(*i.TemplateNameNEQ))
+	if i.NameNEQ != nil {
+		predicates = append(predicates, agenttemplate.NameNEQ(*i.NameNEQ))
 	}
-	if len(i.TemplateNameIn) > 0 {
-		predicates = append(predicates, agenttemplate.TemplateNameIn(i.TemplateNameIn...))
+	if len(i.NameIn) > 0 {
+		predicates = append(predicates, agenttemplate.NameIn(i.NameIn...))
 	}
-	if len(i.TemplateNameNotIn) > 0 {
-		predicates = append(predicates, agenttemplate.TemplateNameNotIn(i.TemplateNameNotIn...))
+	if len(i.NameNotIn) > 0 {
+		predicates = append(predicates, agenttemplate.NameNotIn(i.NameNotIn...))
 	}
-	if i.TemplateNameGT != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameGT(*i.TemplateNameGT))
+	if i.NameGT != nil {
+		predicates = append(predicates, agenttemplate.NameGT(*i.NameGT))
 	}
-	if i.TemplateNameGTE != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameGTE(*i.TemplateNameGTE))
+	if i.NameGTE != nil {
+		predicates = append(predicates, agenttemplate.NameGTE(*i.NameGTE))
 	}
-	if i.TemplateNameLT != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameLT(*i.TemplateNameLT))
+	if i.NameLT != nil {
+		predicates = append(predicates, agenttemplate.NameLT(*i.NameLT))
 	}
-	if i.TemplateNameLTE != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameLTE(*i.TemplateNameLTE))
+	if i.NameLTE != nil {
+		predicates = append(predicates, agenttemplate.NameLTE(*i.NameLTE))
 	}
-	if i.TemplateNameContains != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameContains(*i.TemplateNameContains))
+	if i.NameContains != nil {
+		predicates = append(predicates, agenttemplate.NameContains(*i.NameContains))
 	}
-	if i.TemplateNameHasPrefix != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameHasPrefix(*i.TemplateNameHasPrefix))
+	if i.NameHasPrefix != nil {
+		predicates = append(predicates, agenttemplate.NameHasPrefix(*i.NameHasPrefix))
 	}
-	if i.TemplateNameHasSuffix != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameHasSuffix(*i.TemplateNameHasSuffix))
+	if i.NameHasSuffix != nil {
+		predicates = append(predicates, agenttemplate.NameHasSuffix(*i.NameHasSuffix))
 	}
-	if i.TemplateNameEqualFold != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameEqualFold(*i.TemplateNameEqualFold))
+	if i.NameEqualFold != nil {
+		predicates = append(predicates, agenttemplate.NameEqualFold(*i.NameEqualFold))
 	}
-	if i.TemplateNameContainsFold != nil {
-		predicates = append(predicates, agenttemplate.TemplateNameContainsFold(*i.TemplateNameContainsFold))
+	if i.NameContainsFold != nil {
+		predicates = append(predicates, agenttemplate.NameContainsFold(*i.NameContainsFold))
 	}
 	if i.DisplayName != nil {
 		predicates = append(predicates, agenttemplate.DisplayNameEQ(*i.DisplayName))
@@ -451,44 +451,44 @@ func (i *TemplateWhereInput) P() (predicate.AgentTemplate, error) {
 	if i.DescriptionContainsFold != nil {
 		predicates = append(predicates, agenttemplate.DescriptionContainsFold(*i.DescriptionContainsFold))
 	}
-	if i.PromptTemplate != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateEQ(*i.PromptTemplate))
+	if i.Prompt != nil {
+		predicates = append(predicates, agenttemplate.PromptEQ(*i.Prompt))
 	}
-	if i.PromptTemplateNEQ != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateNEQ(*i.PromptTemplateNEQ))
+	if i.PromptNEQ != nil {
+		predicates = append(predicates, agenttemplate.PromptNEQ(*i.PromptNEQ))
 	}
-	if len(i.PromptTemplateIn) > 0 {
-		predicates = append(predicates, agenttemplate.PromptTemplateIn(i.PromptTemplateIn...))
+	if len(i.PromptIn) > 0 {
+		predicates = append(predicates, agenttemplate.PromptIn(i.PromptIn...))
 	}
-	if len(i.PromptTemplateNotIn) > 0 {
-		predicates = append(predicates, agenttemplate.PromptTemplateNotIn(i.PromptTemplateNotIn...))
+	if len(i.PromptNotIn) > 0 {
+		predicates = append(predicates, agenttemplate.PromptNotIn(i.PromptNotIn...))
 	}
-	if i.PromptTemplateGT != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateGT(*i.PromptTemplateGT))
+	if i.PromptGT != nil {
+		predicates = append(predicates, agenttemplate.PromptGT(*i.PromptGT))
 	}
-	if i.PromptTemplateGTE != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateGTE(*i.PromptTemplateGTE))
+	if i.PromptGTE != nil {
+		predicates = append(predicates, agenttemplate.PromptGTE(*i.PromptGTE))
 	}
-	if i.PromptTemplateLT != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateLT(*i.PromptTemplateLT))
+	if i.PromptLT != nil {
+		predicates = append(predicates, agenttemplate.PromptLT(*i.PromptLT))
 	}
-	if i.PromptTemplateLTE != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateLTE(*i.PromptTemplateLTE))
+	if i.PromptLTE != nil {
+		predicates = append(predicates, agenttemplate.PromptLTE(*i.PromptLTE))
 	}
-	if i.PromptTemplateContains != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateContains(*i.PromptTemplateContains))
+	if i.PromptContains != nil {
+		predicates = append(predicates, agenttemplate.PromptContains(*i.PromptContains))
 	}
-	if i.PromptTemplateHasPrefix != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateHasPrefix(*i.PromptTemplateHasPrefix))
+	if i.PromptHasPrefix != nil {
+		predicates = append(predicates, agenttemplate.PromptHasPrefix(*i.PromptHasPrefix))
 	}
-	if i.PromptTemplateHasSuffix != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateHasSuffix(*i.PromptTemplateHasSuffix))
+	if i.PromptHasSuffix != nil {
+		predicates = append(predicates, agenttemplate.PromptHasSuffix(*i.PromptHasSuffix))
 	}
-	if i.PromptTemplateEqualFold != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateEqualFold(*i.PromptTemplateEqualFold))
+	if i.PromptEqualFold != nil {
+		predicates = append(predicates, agenttemplate.PromptEqualFold(*i.PromptEqualFold))
 	}
-	if i.PromptTemplateContainsFold != nil {
-		predicates = append(predicates, agenttemplate.PromptTemplateContainsFold(*i.PromptTemplateContainsFold))
+	if i.PromptContainsFold != nil {
+		predicates = append(predicates, agenttemplate.PromptContainsFold(*i.PromptContainsFold))
 	}
 	if i.IconURL != nil {
 		predicates = append(predicates, agenttemplate.IconURLEQ(*i.IconURL))
@@ -568,23 +568,23 @@ func (i *TemplateWhereInput) P() (predicate.AgentTemplate, error) {
 	if i.CategoryContainsFold != nil {
 		predicates = append(predicates, agenttemplate.CategoryContainsFold(*i.CategoryContainsFold))
 	}
-	if i.IsPremiumOnly != nil {
-		predicates = append(predicates, agenttemplate.IsPremiumOnlyEQ(*i.IsPremiumOnly))
+	if i.IsPremium != nil {
+		predicates = append(predicates, agenttemplate.IsPremiumEQ(*i.IsPremium))
 	}
-	if i.IsPremiumOnlyNEQ != nil {
-		predicates = append(predicates, agenttemplate.IsPremiumOnlyNEQ(*i.IsPremiumOnlyNEQ))
+	if i.IsPremiumNEQ != nil {
+		predicates = append(predicates, agenttemplate.IsPremiumNEQ(*i.IsPremiumNEQ))
 	}
-	if i.VariantType != nil {
-		predicates = append(predicates, agenttemplate.VariantTypeEQ(*i.VariantType))
+	if i.Variant != nil {
+		predicates = append(predicates, agenttemplate.VariantEQ(*i.Variant))
 	}
-	if i.VariantTypeNEQ != nil {
-		predicates = append(predicates, agenttemplate.VariantTypeNEQ(*i.VariantTypeNEQ))
+	if i.VariantNEQ != nil {
+		predicates = append(predicates, agenttemplate.VariantNEQ(*i.VariantNEQ))
 	}
-	if len(i.VariantTypeIn) > 0 {
-		predicates = append(predicates, agenttemplate.VariantTypeIn(i.VariantTypeIn...))
+	if len(i.VariantIn) > 0 {
+		predicates = append(predicates, agenttemplate.VariantIn(i.VariantIn...))
 	}
-	if len(i.VariantTypeNotIn) > 0 {
-		predicates = append(predicates, agenttemplate.VariantTypeNotIn(i.VariantTypeNotIn...))
+	if len(i.VariantNotIn) > 0 {
+		predicates = append(predicates, agenttemplate.VariantNotIn(i.VariantNotIn...))
 	}
 	if i.BaseAgent != nil {
 		predicates = append(predicates, agenttemplate.BaseAgentEQ(*i.BaseAgent))
@@ -2250,21 +2250,6 @@ type DeepAnalysisReportWhereInput struct {
 	DurationSecondsIsNil  bool      `json:"durationSecondsIsNil,omitempty"`
 	DurationSecondsNotNil bool      `json:"durationSecondsNotNil,omitempty"`
 
-	// "deep_plan" field predicates.
-	DeepPlan             *string  `json:"deepPlan,omitempty"`
-	DeepPlanNEQ          *string  `json:"deepPlanNEQ,omitempty"`
-	DeepPlanIn           []string `json:"deepPlanIn,omitempty"`
-	DeepPlanNotIn        []string `json:"deepPlanNotIn,omitempty"`
-	DeepPlanGT           *string  `json:"deepPlanGT,omitempty"`
-	DeepPlanGTE          *string  `json:"deepPlanGTE,omitempty"`
-	DeepPlanLT           *string  `json:"deepPlanLT,omitempty"`
-	DeepPlanLTE          *string  `json:"deepPlanLTE,omitempty"`
-	DeepPlanContains     *string  `json:"deepPlanContains,omitempty"`
-	DeepPlanHasPrefix    *string  `json:"deepPlanHasPrefix,omitempty"`
-	DeepPlanHasSuffix    *string  `json:"deepPlanHasSuffix,omitempty"`
-	DeepPlanEqualFold    *string  `json:"deepPlanEqualFold,omitempty"`
-	DeepPlanContainsFold *string  `json:"deepPlanContainsFold,omitempty"`
-
 	// "analysis_code" field predicates.
 	AnalysisCode             *string  `json:"analysisCode,omitempty"`
 	AnalysisCodeNEQ          *string  `json:"analysisCodeNEQ,omitempty"`
@@ -2786,45 +2771,6 @@ func (i *DeepAnalysisReportWhereInput) P() (predicate.DeepAnalysisReport, error)
 	}
 	if i.DurationSecondsNotNil {
 		predicates = append(predicates, deepanalysisreport.DurationSecondsNotNil())
-	}
-	if i.DeepPlan != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanEQ(*i.DeepPlan))
-	}
-	if i.DeepPlanNEQ != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanNEQ(*i.DeepPlanNEQ))
-	}
-	if len(i.DeepPlanIn) > 0 {
-		predicates = append(predicates, deepanalysisreport.DeepPlanIn(i.DeepPlanIn...))
-	}
-	if len(i.DeepPlanNotIn) > 0 {
-		predicates = append(predicates, deepanalysisreport.DeepPlanNotIn(i.DeepPlanNotIn...))
-	}
-	if i.DeepPlanGT != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanGT(*i.DeepPlanGT))
-	}
-	if i.DeepPlanGTE != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanGTE(*i.DeepPlanGTE))
-	}
-	if i.DeepPlanLT != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanLT(*i.DeepPlanLT))
-	}
-	if i.DeepPlanLTE != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanLTE(*i.DeepPlanLTE))
-	}
-	if i.DeepPlanContains != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanContains(*i.DeepPlanContains))
-	}
-	if i.DeepPlanHasPrefix != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanHasPrefix(*i.DeepPlanHasPrefix))
-	}
-	if i.DeepPlanHasSuffix != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanHasSuffix(*i.DeepPlanHasSuffix))
-	}
-	if i.DeepPlanEqualFold != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanEqualFold(*i.DeepPlanEqualFold))
-	}
-	if i.DeepPlanContainsFold != nil {
-		predicates = append(predicates, deepanalysisreport.DeepPlanContainsFold(*i.DeepPlanContainsFold))
 	}
 	if i.AnalysisCode != nil {
 		predicates = append(predicates, deepanalysisreport.AnalysisCodeEQ(*i.AnalysisCode))

@@ -59,14 +59,14 @@ type AgentTemplateMutation struct {
 	id                 *string
 	created_at         *time.Time
 	updated_at         *time.Time
-	template_name      *string
+	name               *string
 	display_name       *string
 	description        *string
-	prompt_template    *string
+	prompt             *string
 	icon_url           *string
 	category           *string
-	is_premium_only    *bool
-	variant_type       *agenttemplate.VariantType
+	is_premium         *bool
+	variant            *agenttemplate.Variant
 	base_agent         *string
 	is_active          *bool
 	default_enabled    *bool
@@ -308,40 +308,40 @@ func (m *AgentTemplateMutation) ResetUserID() {
 	delete(m.clearedFields, agenttemplate.FieldUserID)
 }
 
-// SetTemplateName sets the "template_name" field.
-func (m *AgentTemplateMutation) SetTemplateName(s string) {
-	m.template_name = &s
+// SetName sets the "name" field.
+func (m *AgentTemplateMutation) SetName(s string) {
+	m.name = &s
 }
 
-// TemplateName returns the value of the "template_name" field in the mutation.
-func (m *AgentTemplateMutation) TemplateName() (r string, exists bool) {
-	v := m.template_name
+// Name returns the value of the "name" field in the mutation.
+func (m *AgentTemplateMutation) Name() (r string, exists bool) {
+	v := m.name
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldTemplateName returns the old "template_name" field's value of the AgentTemplate entity.
+// OldName returns the old "name" field's value of the AgentTemplate entity.
 // If the AgentTemplate object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AgentTemplateMutation) OldTemplateName(ctx context.Context) (v string, err error) {
+func (m *AgentTemplateMutation) OldName(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldTemplateName is only allowed on UpdateOne operations")
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldTemplateName requires an ID field in the mutation")
+		return v, errors.New("OldName requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldTemplateName: %w", err)
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
 	}
-	return oldValue.TemplateName, nil
+	return oldValue.Name, nil
 }
 
-// ResetTemplateName resets all changes to the "template_name" field.
-func (m *AgentTemplateMutation) ResetTemplateName() {
-	m.template_name = nil
+// ResetName resets all changes to the "name" field.
+func (m *AgentTemplateMutation) ResetName() {
+	m.name = nil
 }
 
 // SetDisplayName sets the "display_name" field.
@@ -416,40 +416,40 @@ func (m *AgentTemplateMutation) ResetDescription() {
 	m.description = nil
 }
 
-// SetPromptTemplate sets the "prompt_template" field.
-func (m *AgentTemplateMutation) SetPromptTemplate(s string) {
-	m.prompt_template = &s
+// SetPrompt sets the "prompt" field.
+func (m *AgentTemplateMutation) SetPrompt(s string) {
+	m.prompt = &s
 }
 
-// PromptTemplate returns the value of the "prompt_template" field in the mutation.
-func (m *AgentTemplateMutation) PromptTemplate() (r string, exists bool) {
-	v := m.prompt_template
+// Prompt returns the value of the "prompt" field in the mutation.
+func (m *AgentTemplateMutation) Prompt() (r string, exists bool) {
+	v := m.prompt
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldPromptTemplate returns the old "prompt_template" field's value of the AgentTemplate entity.
+// OldPrompt returns the old "prompt" field's value of the AgentTemplate entity.
 // If the AgentTemplate object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AgentTemplateMutation) OldPromptTemplate(ctx context.Context) (v string, err error) {
+func (m *AgentTemplateMutation) OldPrompt(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldPromptTemplate is only allowed on UpdateOne operations")
+		return v, errors.New("OldPrompt is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldPromptTemplate requires an ID field in the mutation")
+		return v, errors.New("OldPrompt requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldPromptTemplate: %w", err)
+		return v, fmt.Errorf("querying old value for OldPrompt: %w", err)
 	}
-	return oldValue.PromptTemplate, nil
+	return oldValue.Prompt, nil
 }
 
-// ResetPromptTemplate resets all changes to the "prompt_template" field.
-func (m *AgentTemplateMutation) ResetPromptTemplate() {
-	m.prompt_template = nil
+// ResetPrompt resets all changes to the "prompt" field.
+func (m *AgentTemplateMutation) ResetPrompt() {
+	m.prompt = nil
 }
 
 // SetIconURL sets the "icon_url" field.
@@ -524,76 +524,76 @@ func (m *AgentTemplateMutation) ResetCategory() {
 	m.category = nil
 }
 
-// SetIsPremiumOnly sets the "is_premium_only" field.
-func (m *AgentTemplateMutation) SetIsPremiumOnly(b bool) {
-	m.is_premium_only = &b
+// SetIsPremium sets the "is_premium" field.
+func (m *AgentTemplateMutation) SetIsPremium(b bool) {
+	m.is_premium = &b
 }
 
-// IsPremiumOnly returns the value of the "is_premium_only" field in the mutation.
-func (m *AgentTemplateMutation) IsPremiumOnly() (r bool, exists bool) {
-	v := m.is_premium_only
+// IsPremium returns the value of the "is_premium" field in the mutation.
+func (m *AgentTemplateMutation) IsPremium() (r bool, exists bool) {
+	v := m.is_premium
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldIsPremiumOnly returns the old "is_premium_only" field's value of the AgentTemplate entity.
+// OldIsPremium returns the old "is_premium" field's value of the AgentTemplate entity.
 // If the AgentTemplate object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AgentTemplateMutation) OldIsPremiumOnly(ctx context.Context) (v bool, err error) {
+func (m *AgentTemplateMutation) OldIsPremium(ctx context.Context) (v bool, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldIsPremiumOnly is only allowed on UpdateOne operations")
+		return v, errors.New("OldIsPremium is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldIsPremiumOnly requires an ID field in the mutation")
+		return v, errors.New("OldIsPremium requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldIsPremiumOnly: %w", err)
+		return v, fmt.Errorf("querying old value for OldIsPremium: %w", err)
 	}
-	return oldValue.IsPremiumOnly, nil
+	return oldValue.IsPremium, nil
 }
 
-// ResetIsPremiumOnly resets all changes to the "is_premium_only" field.
-func (m *AgentTemplateMutation) ResetIsPremiumOnly() {
-	m.is_premium_only = nil
+// ResetIsPremium resets all changes to the "is_premium" field.
+func (m *AgentTemplateMutation) ResetIsPremium() {
+	m.is_premium = nil
 }
 
-// SetVariantType sets the "variant_type" field.
-func (m *AgentTemplateMutation) SetVariantType(at agenttemplate.VariantType) {
-	m.variant_type = &at
+// SetVariant sets the "variant" field.
+func (m *AgentTemplateMutation) SetVariant(a agenttemplate.Variant) {
+	m.variant = &a
 }
 
-// VariantType returns the value of the "variant_type" field in the mutation.
-func (m *AgentTemplateMutation) VariantType() (r agenttemplate.VariantType, exists bool) {
-	v := m.variant_type
+// Variant returns the value of the "variant" field in the mutation.
+func (m *AgentTemplateMutation) Variant() (r agenttemplate.Variant, exists bool) {
+	v := m.variant
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldVariantType returns the old "variant_type" field's value of the AgentTemplate entity.
+// OldVariant returns the old "variant" field's value of the AgentTemplate entity.
 // If the AgentTemplate object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AgentTemplateMutation) OldVariantType(ctx context.Context) (v agenttemplate.VariantType, err error) {
+func (m *AgentTemplateMutation) OldVariant(ctx context.Context) (v agenttemplate.Variant, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldVariantType is only allowed on UpdateOne operations")
+		return v, errors.New("OldVariant is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldVariantType requires an ID field in the mutation")
+		return v, errors.New("OldVariant requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldVariantType: %w", err)
+		return v, fmt.Errorf("querying old value for OldVariant: %w", err)
 	}
-	return oldValue.VariantType, nil
+	return oldValue.Variant, nil
 }
 
-// ResetVariantType resets all changes to the "variant_type" field.
-func (m *AgentTemplateMutation) ResetVariantType() {
-	m.variant_type = nil
+// ResetVariant resets all changes to the "variant" field.
+func (m *AgentTemplateMutation) ResetVariant() {
+	m.variant = nil
 }
 
 // SetBaseAgent sets the "base_agent" field.
@@ -885,8 +885,8 @@ func (m *AgentTemplateMutation) Fields() []string {
 	if m.user != nil {
 		fields = append(fields, agenttemplate.FieldUserID)
 	}
-	if m.template_name != nil {
-		fields = append(fields, agenttemplate.FieldTemplateName)
+	if m.name != nil {
+		fields = append(fields, agenttemplate.FieldName)
 	}
 	if m.display_name != nil {
 		fields = append(fields, agenttemplate.FieldDisplayName)
@@ -894,8 +894,8 @@ func (m *AgentTemplateMutation) Fields() []string {
 	if m.description != nil {
 		fields = append(fields, agenttemplate.FieldDescription)
 	}
-	if m.prompt_template != nil {
-		fields = append(fields, agenttemplate.FieldPromptTemplate)
+	if m.prompt != nil {
+		fields = append(fields, agenttemplate.FieldPrompt)
 	}
 	if m.icon_url != nil {
 		fields = append(fields, agenttemplate.FieldIconURL)
@@ -903,11 +903,11 @@ func (m *AgentTemplateMutation) Fields() []string {
 	if m.category != nil {
 		fields = append(fields, agenttemplate.FieldCategory)
 	}
-	if m.is_premium_only != nil {
-		fields = append(fields, agenttemplate.FieldIsPremiumOnly)
+	if m.is_premium != nil {
+		fields = append(fields, agenttemplate.FieldIsPremium)
 	}
-	if m.variant_type != nil {
-		fields = append(fields, agenttemplate.FieldVariantType)
+	if m.variant != nil {
+		fields = append(fields, agenttemplate.FieldVariant)
 	}
 	if m.base_agent != nil {
 		fields = append(fields, agenttemplate.FieldBaseAgent)
@@ -935,22 +935,22 @@ func (m *AgentTemplateMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case agenttemplate.FieldUserID:
 		return m.UserID()
-	case agenttemplate.FieldTemplateName:
-		return m.TemplateName()
+	case agenttemplate.FieldName:
+		return m.Name()
 	case agenttemplate.FieldDisplayName:
 		return m.DisplayName()
 	case agenttemplate.FieldDescription:
 		return m.Description()
-	case agenttemplate.FieldPromptTemplate:
-		return m.PromptTemplate()
+	case agenttemplate.FieldPrompt:
+		return m.Prompt()
 	case agenttemplate.FieldIconURL:
 		return m.IconURL()
 	case agenttemplate.FieldCategory:
 		return m.Category()
-	case agenttemplate.FieldIsPremiumOnly:
-		return m.IsPremiumOnly()
-	case agenttemplate.FieldVariantType:
-		return m.VariantType()
+	case agenttemplate.FieldIsPremium:
+		return m.IsPremium()
+	case agenttemplate.FieldVariant:
+		return m.Variant()
 	case agenttemplate.FieldBaseAgent:
 		return m.BaseAgent()
 	case agenttemplate.FieldIsActive:
@@ -974,22 +974,22 @@ func (m *AgentTemplateMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldUpdatedAt(ctx)
 	case agenttemplate.FieldUserID:
 		return m.OldUserID(ctx)
-	case agenttemplate.FieldTemplateName:
-		return m.OldTemplateName(ctx)
+	case agenttemplate.FieldName:
+		return m.OldName(ctx)
 	case agenttemplate.FieldDisplayName:
 		return m.OldDisplayName(ctx)
 	case agenttemplate.FieldDescription:
 		return m.OldDescription(ctx)
-	case agenttemplate.FieldPromptTemplate:
-		return m.OldPromptTemplate(ctx)
+	case agenttemplate.FieldPrompt:
+		return m.OldPrompt(ctx)
 	case agenttemplate.FieldIconURL:
 		return m.OldIconURL(ctx)
 	case agenttemplate.FieldCategory:
 		return m.OldCategory(ctx)
-	case agenttemplate.FieldIsPremiumOnly:
-		return m.OldIsPremiumOnly(ctx)
-	case agenttemplate.FieldVariantType:
-		return m.OldVariantType(ctx)
+	case agenttemplate.FieldIsPremium:
+		return m.OldIsPremium(ctx)
+	case agenttemplate.FieldVariant:
+		return m.OldVariant(ctx)
 	case agenttemplate.FieldBaseAgent:
 		return m.OldBaseAgent(ctx)
 	case agenttemplate.FieldIsActive:
@@ -1028,12 +1028,12 @@ func (m *AgentTemplateMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUserID(v)
 		return nil
-	case agenttemplate.FieldTemplateName:
+	case agenttemplate.FieldName:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetTemplateName(v)
+		m.SetName(v)
 		return nil
 	case agenttemplate.FieldDisplayName:
 		v, ok := value.(string)
@@ -1049,12 +1049,12 @@ func (m *AgentTemplateMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDescription(v)
 		return nil
-	case agenttemplate.FieldPromptTemplate:
+	case agenttemplate.FieldPrompt:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetPromptTemplate(v)
+		m.SetPrompt(v)
 		return nil
 	case agenttemplate.FieldIconURL:
 		v, ok := value.(string)
@@ -1070,19 +1070,19 @@ func (m *AgentTemplateMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCategory(v)
 		return nil
-	case agenttemplate.FieldIsPremiumOnly:
+	case agenttemplate.FieldIsPremium:
 		v, ok := value.(bool)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetIsPremiumOnly(v)
+		m.SetIsPremium(v)
 		return nil
-	case agenttemplate.FieldVariantType:
-		v, ok := value.(agenttemplate.VariantType)
+	case agenttemplate.FieldVariant:
+		v, ok := value.(agenttemplate.Variant)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetVariantType(v)
+		m.SetVariant(v)
 		return nil
 	case agenttemplate.FieldBaseAgent:
 		v, ok := value.(string)
@@ -1194,8 +1194,8 @@ func (m *AgentTemplateMutation) ResetField(name string) error {
 	case agenttemplate.FieldUserID:
 		m.ResetUserID()
 		return nil
-	case agenttemplate.FieldTemplateName:
-		m.ResetTemplateName()
+	case agenttemplate.FieldName:
+		m.ResetName()
 		return nil
 	case agenttemplate.FieldDisplayName:
 		m.ResetDisplayName()
@@ -1203,8 +1203,8 @@ func (m *AgentTemplateMutation) ResetField(name string) error {
 	case agenttemplate.FieldDescription:
 		m.ResetDescription()
 		return nil
-	case agenttemplate.FieldPromptTemplate:
-		m.ResetPromptTemplate()
+	case agenttemplate.FieldPrompt:
+		m.ResetPrompt()
 		return nil
 	case agenttemplate.FieldIconURL:
 		m.ResetIconURL()
@@ -1212,11 +1212,11 @@ func (m *AgentTemplateMutation) ResetField(name string) error {
 	case agenttemplate.FieldCategory:
 		m.ResetCategory()
 		return nil
-	case agenttemplate.FieldIsPremiumOnly:
-		m.ResetIsPremiumOnly()
+	case agenttemplate.FieldIsPremium:
+		m.ResetIsPremium()
 		return nil
-	case agenttemplate.FieldVariantType:
-		m.ResetVariantType()
+	case agenttemplate.FieldVariant:
+		m.ResetVariant()
 		return nil
 	case agenttemplate.FieldBaseAgent:
 		m.ResetBaseAgent()
@@ -5174,8 +5174,8 @@ type DeepAnalysisReportMutation struct {
 	summaries              *[]string
 	appendsummaries        []string
 	analysis_code          *string
-	plotly_figures         *[]string
-	appendplotly_figures   []string
+	plotly_figures         *[]json.RawMessage
+	appendplotly_figures   []json.RawMessage
 	synthesis              *string
 	final_conclusion       *string
 	html_report            *string
@@ -5994,13 +5994,13 @@ func (m *DeepAnalysisReportMutation) ResetAnalysisCode() {
 }
 
 // SetPlotlyFigures sets the "plotly_figures" field.
-func (m *DeepAnalysisReportMutation) SetPlotlyFigures(s []string) {
-	m.plotly_figures = &s
+func (m *DeepAnalysisReportMutation) SetPlotlyFigures(jm []json.RawMessage) {
+	m.plotly_figures = &jm
 	m.appendplotly_figures = nil
 }
 
 // PlotlyFigures returns the value of the "plotly_figures" field in the mutation.
-func (m *DeepAnalysisReportMutation) PlotlyFigures() (r []string, exists bool) {
+func (m *DeepAnalysisReportMutation) PlotlyFigures() (r []json.RawMessage, exists bool) {
 	v := m.plotly_figures
 	if v == nil {
 		return
@@ -6011,7 +6011,7 @@ func (m *DeepAnalysisReportMutation) PlotlyFigures() (r []string, exists bool) {
 // OldPlotlyFigures returns the old "plotly_figures" field's value of the DeepAnalysisReport entity.
 // If the DeepAnalysisReport object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *DeepAnalysisReportMutation) OldPlotlyFigures(ctx context.Context) (v []string, err error) {
+func (m *DeepAnalysisReportMutation) OldPlotlyFigures(ctx context.Context) (v []json.RawMessage, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldPlotlyFigures is only allowed on UpdateOne operations")
 	}
@@ -6025,13 +6025,13 @@ func (m *DeepAnalysisReportMutation) OldPlotlyFigures(ctx context.Context) (v []
 	return oldValue.PlotlyFigures, nil
 }
 
-// AppendPlotlyFigures adds s to the "plotly_figures" field.
-func (m *DeepAnalysisReportMutation) AppendPlotlyFigures(s []string) {
-	m.appendplotly_figures = append(m.appendplotly_figures, s...)
+// AppendPlotlyFigures adds jm to the "plotly_figures" field.
+func (m *DeepAnalysisReportMutation) AppendPlotlyFigures(jm []json.RawMessage) {
+	m.appendplotly_figures = append(m.appendplotly_figures, jm...)
 }
 
 // AppendedPlotlyFigures returns the list of values that were appended to the "plotly_figures" field in this mutation.
-func (m *DeepAnalysisReportMutation) AppendedPlotlyFigures() ([]string, bool) {
+func (m *DeepAnalysisReportMutation) AppendedPlotlyFigures() ([]json.RawMessage, bool) {
 	if len(m.appendplotly_figures) == 0 {
 		return nil, false
 	}
@@ -7056,7 +7056,7 @@ func (m *DeepAnalysisReportMutation) SetField(name string, value ent.Value) erro
 		m.SetAnalysisCode(v)
 		return nil
 	case deepanalysisreport.FieldPlotlyFigures:
-		v, ok := value.([]string)
+		v, ok := value.([]json.RawMessage)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -26,6 +27,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/user"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
+	"github.com/autoanalyst/autoanalyst/graph/scalars"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -529,22 +531,22 @@ type ComplexityRoot struct {
 	}
 
 	Template struct {
-		BaseAgent      func(childComplexity int) int
-		Category       func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Custom         func(childComplexity int) int
-		Description    func(childComplexity int) int
-		DisplayName    func(childComplexity int) int
-		Enabled        func(childComplexity int) int
-		ID             func(childComplexity int) int
-		IconURL        func(childComplexity int) int
-		IsPremiumOnly  func(childComplexity int) int
-		PromptTemplate func(childComplexity int) int
-		TemplateName   func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		UsageCount     func(childComplexity int) int
-		UserID         func(childComplexity int) int
-		VariantType    func(childComplexity int) int
+		BaseAgent   func(childComplexity int) int
+		Category    func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Custom      func(childComplexity int) int
+		Description func(childComplexity int) int
+		DisplayName func(childComplexity int) int
+		Enabled     func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IconURL     func(childComplexity int) int
+		IsPremium   func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Prompt      func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+		UsageCount  func(childComplexity int) int
+		UserID      func(childComplexity int) int
+		Variant     func(childComplexity int) int
 	}
 
 	TemplateConnection struct {
@@ -641,6 +643,8 @@ type DatasetResolver interface {
 	Profile(ctx context.Context, obj *ent.Dataset) ([]*schematype.DatasetColumn, error)
 }
 type DeepAnalysisReportResolver interface {
+	DeepPlan(ctx context.Context, obj *ent.DeepAnalysisReport) (*model.Plan, error)
+
 	DownloadURL(ctx context.Context, obj *ent.DeepAnalysisReport) (string, error)
 }
 type MutationResolver interface {
@@ -3011,23 +3015,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Template.IconURL(childComplexity), true
 	case "Template.isPremium":
-		if e.ComplexityRoot.Template.IsPremiumOnly == nil {
+		if e.ComplexityRoot.Template.IsPremium == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Template.IsPremiumOnly(childComplexity), true
-	case "Template.prompt":
-		if e.ComplexityRoot.Template.PromptTemplate == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Template.PromptTemplate(childComplexity), true
+		return e.ComplexityRoot.Template.IsPremium(childComplexity), true
 	case "Template.name":
-		if e.ComplexityRoot.Template.TemplateName == nil {
+		if e.ComplexityRoot.Template.Name == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Template.TemplateName(childComplexity), true
+		return e.ComplexityRoot.Template.Name(childComplexity), true
+	case "Template.prompt":
+		if e.ComplexityRoot.Template.Prompt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Template.Prompt(childComplexity), true
 	case "Template.updatedAt":
 		if e.ComplexityRoot.Template.UpdatedAt == nil {
 			break
@@ -3047,11 +3051,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Template.UserID(childComplexity), true
 	case "Template.variant":
-		if e.ComplexityRoot.Template.VariantType == nil {
+		if e.ComplexityRoot.Template.Variant == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Template.VariantType(childComplexity), true
+		return e.ComplexityRoot.Template.Variant(childComplexity), true
 
 	case "TemplateConnection.edges":
 		if e.ComplexityRoot.TemplateConnection.Edges == nil {
@@ -5642,7 +5646,7 @@ func (ec *executionContext) field_Query_models_args(ctx context.Context, rawArgs
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "provider",
 		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+			return ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6980,14 +6984,14 @@ func (ec *executionContext) _CodeExecution_modelProvider(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalOLLMProvider2string(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_CodeExecution_modelProvider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CodeExecution", field, false, false, "String")
+	return graphql.NewScalarFieldContext("CodeExecution", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _CodeExecution_modelName(ctx context.Context, field graphql.CollectedField, obj *ent.CodeExecution) (ret graphql.Marshaler) {
@@ -8738,18 +8742,27 @@ func (ec *executionContext) _DeepAnalysisReport_deepPlan(ctx context.Context, fi
 			return ec.fieldContext_DeepAnalysisReport_deepPlan(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.DeepPlan, nil
+			return ec.Resolvers.DeepAnalysisReport().DeepPlan(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Plan) graphql.Marshaler {
+			return ec.marshalOPlan2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlan(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_DeepAnalysisReport_deepPlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "String")
+	fc = &graphql.FieldContext{
+		Object:     "DeepAnalysisReport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Plan(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DeepAnalysisReport_summaries(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReport) (ret graphql.Marshaler) {
@@ -8810,15 +8823,15 @@ func (ec *executionContext) _DeepAnalysisReport_plotlyFigures(ctx context.Contex
 			return obj.PlotlyFigures, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []json.RawMessage) graphql.Marshaler {
+			return ec.marshalOJSON2ᚕencodingᚋjsonᚐRawMessageᚄ(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_DeepAnalysisReport_plotlyFigures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "String")
+	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _DeepAnalysisReport_synthesis(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReport) (ret graphql.Marshaler) {
@@ -8995,14 +9008,14 @@ func (ec *executionContext) _DeepAnalysisReport_modelProvider(ctx context.Contex
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalOLLMProvider2string(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_DeepAnalysisReport_modelProvider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "String")
+	return graphql.NewScalarFieldContext("DeepAnalysisReport", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _DeepAnalysisReport_modelName(ctx context.Context, field graphql.CollectedField, obj *ent.DeepAnalysisReport) (ret graphql.Marshaler) {
@@ -9481,15 +9494,15 @@ func (ec *executionContext) _ExecutionResult_figures(ctx context.Context, field 
 			return obj.Figures, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2ᚕencodingᚋjsonᚐRawMessageᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ExecutionResult_figures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _ExecutionResult_images(ctx context.Context, field graphql.CollectedField, obj *model.ExecutionResult) (ret graphql.Marshaler) {
@@ -9527,8 +9540,8 @@ func (ec *executionContext) _ExecutionResult_tables(ctx context.Context, field g
 			return obj.Tables, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.ResultTable) graphql.Marshaler {
-			return ec.marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐResultTableᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*executor.Table) graphql.Marshaler {
+			return ec.marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTableᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9684,14 +9697,14 @@ func (ec *executionContext) _LLMModel_provider(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalNLLMProvider2string(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LLMModel_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "String")
+	return graphql.NewScalarFieldContext("LLMModel", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _LLMModel_name(ctx context.Context, field graphql.CollectedField, obj *model.LLMModel) (ret graphql.Marshaler) {
@@ -10543,14 +10556,14 @@ func (ec *executionContext) _MessageFeedback_modelProvider(ctx context.Context, 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalOLLMProvider2string(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_MessageFeedback_modelProvider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MessageFeedback", field, false, false, "String")
+	return graphql.NewScalarFieldContext("MessageFeedback", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _MessageFeedback_temperature(ctx context.Context, field graphql.CollectedField, obj *ent.MessageFeedback) (ret graphql.Marshaler) {
@@ -10854,15 +10867,15 @@ func (ec *executionContext) _ModelSettings_provider(ctx context.Context, field g
 			return obj.Provider, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOLLMProvider2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_ModelSettings_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ModelSettings", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _ModelSettings_model(ctx context.Context, field graphql.CollectedField, obj *model.ModelSettings) (ret graphql.Marshaler) {
@@ -11154,14 +11167,14 @@ func (ec *executionContext) _ModelUsage_provider(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+			return ec.marshalOLLMProvider2string(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_ModelUsage_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ModelUsage", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ModelUsage", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _ModelUsage_promptTokens(ctx context.Context, field graphql.CollectedField, obj *ent.ModelUsage) (ret graphql.Marshaler) {
@@ -11525,15 +11538,15 @@ func (ec *executionContext) _ModelUsageStat_provider(ctx context.Context, field 
 			return obj.Provider, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOLLMProvider2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_ModelUsageStat_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ModelUsageStat", field, false, false, "LLMProvider")
 }
 
 func (ec *executionContext) _ModelUsageStat_model(ctx context.Context, field graphql.CollectedField, obj *model.ModelUsageStat) (ret graphql.Marshaler) {
@@ -12988,15 +13001,15 @@ func (ec *executionContext) _Plan_complexity(ctx context.Context, field graphql.
 			return obj.Complexity, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.PlanComplexity) graphql.Marshaler {
+			return ec.marshalNPlanComplexity2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanComplexity(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Plan_complexity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Plan", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Plan", field, false, false, "PlanComplexity")
 }
 
 func (ec *executionContext) _Plan_steps(ctx context.Context, field graphql.CollectedField, obj *model.Plan) (ret graphql.Marshaler) {
@@ -13927,7 +13940,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _ResultTable_columns(ctx context.Context, field graphql.CollectedField, obj *model.ResultTable) (ret graphql.Marshaler) {
+func (ec *executionContext) _ResultTable_columns(ctx context.Context, field graphql.CollectedField, obj *executor.Table) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13950,7 +13963,7 @@ func (ec *executionContext) fieldContext_ResultTable_columns(_ context.Context, 
 	return graphql.NewScalarFieldContext("ResultTable", field, false, false, "String")
 }
 
-func (ec *executionContext) _ResultTable_rows(ctx context.Context, field graphql.CollectedField, obj *model.ResultTable) (ret graphql.Marshaler) {
+func (ec *executionContext) _ResultTable_rows(ctx context.Context, field graphql.CollectedField, obj *executor.Table) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13962,18 +13975,18 @@ func (ec *executionContext) _ResultTable_rows(ctx context.Context, field graphql
 			return obj.Rows, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v [][]any) graphql.Marshaler {
+			return ec.marshalNJSON2ᚕᚕinterfaceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ResultTable_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ResultTable", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ResultTable", field, false, false, "JSON")
 }
 
-func (ec *executionContext) _ResultTable_truncated(ctx context.Context, field graphql.CollectedField, obj *model.ResultTable) (ret graphql.Marshaler) {
+func (ec *executionContext) _ResultTable_truncated(ctx context.Context, field graphql.CollectedField, obj *executor.Table) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14830,15 +14843,15 @@ func (ec *executionContext) _RunEvent_errorCode(ctx context.Context, field graph
 			return obj.ErrorCode, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
-			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RunErrorCode) graphql.Marshaler {
+			return ec.marshalORunErrorCode2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐRunErrorCode(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_RunEvent_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RunEvent", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RunEvent", field, false, false, "RunErrorCode")
 }
 
 func (ec *executionContext) _Subscription_runEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -15018,7 +15031,7 @@ func (ec *executionContext) _Template_name(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Template_name(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TemplateName, nil
+			return obj.Name, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -15087,7 +15100,7 @@ func (ec *executionContext) _Template_prompt(ctx context.Context, field graphql.
 			return ec.fieldContext_Template_prompt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PromptTemplate, nil
+			return obj.Prompt, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -15156,7 +15169,7 @@ func (ec *executionContext) _Template_isPremium(ctx context.Context, field graph
 			return ec.fieldContext_Template_isPremium(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.IsPremiumOnly, nil
+			return obj.IsPremium, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -15179,11 +15192,11 @@ func (ec *executionContext) _Template_variant(ctx context.Context, field graphql
 			return ec.fieldContext_Template_variant(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VariantType, nil
+			return obj.Variant, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v agenttemplate.VariantType) graphql.Marshaler {
-			return ec.marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v agenttemplate.Variant) graphql.Marshaler {
+			return ec.marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, selections, v)
 		},
 		true,
 		true,
@@ -18107,7 +18120,7 @@ func (ec *executionContext) unmarshalInputCodeExecutionWhereInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "messageID", "messageIDNEQ", "messageIDIn", "messageIDNotIn", "messageIDGT", "messageIDGTE", "messageIDLT", "messageIDLTE", "messageIDContains", "messageIDHasPrefix", "messageIDHasSuffix", "messageIDIsNil", "messageIDNotNil", "messageIDEqualFold", "messageIDContainsFold", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "initialCode", "initialCodeNEQ", "initialCodeIn", "initialCodeNotIn", "initialCodeGT", "initialCodeGTE", "initialCodeLT", "initialCodeLTE", "initialCodeContains", "initialCodeHasPrefix", "initialCodeHasSuffix", "initialCodeEqualFold", "initialCodeContainsFold", "latestCode", "latestCodeNEQ", "latestCodeIn", "latestCodeNotIn", "latestCodeGT", "latestCodeGTE", "latestCodeLT", "latestCodeLTE", "latestCodeContains", "latestCodeHasPrefix", "latestCodeHasSuffix", "latestCodeEqualFold", "latestCodeContainsFold", "output", "outputNEQ", "outputIn", "outputNotIn", "outputGT", "outputGTE", "outputLT", "outputLTE", "outputContains", "outputHasPrefix", "outputHasSuffix", "outputEqualFold", "outputContainsFold", "isSuccessful", "isSuccessfulNEQ", "modelProvider", "modelProviderNEQ", "modelProviderIn", "modelProviderNotIn", "modelProviderGT", "modelProviderGTE", "modelProviderLT", "modelProviderLTE", "modelProviderContains", "modelProviderHasPrefix", "modelProviderHasSuffix", "modelProviderEqualFold", "modelProviderContainsFold", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "modelTemperature", "modelTemperatureNEQ", "modelTemperatureIn", "modelTemperatureNotIn", "modelTemperatureGT", "modelTemperatureGTE", "modelTemperatureLT", "modelTemperatureLTE", "modelMaxTokens", "modelMaxTokensNEQ", "modelMaxTokensIn", "modelMaxTokensNotIn", "modelMaxTokensGT", "modelMaxTokensGTE", "modelMaxTokensLT", "modelMaxTokensLTE", "hasMessage", "hasMessageWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "messageID", "messageIDNEQ", "messageIDIn", "messageIDNotIn", "messageIDGT", "messageIDGTE", "messageIDLT", "messageIDLTE", "messageIDContains", "messageIDHasPrefix", "messageIDHasSuffix", "messageIDIsNil", "messageIDNotNil", "messageIDEqualFold", "messageIDContainsFold", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "initialCode", "initialCodeNEQ", "initialCodeIn", "initialCodeNotIn", "initialCodeGT", "initialCodeGTE", "initialCodeLT", "initialCodeLTE", "initialCodeContains", "initialCodeHasPrefix", "initialCodeHasSuffix", "initialCodeEqualFold", "initialCodeContainsFold", "latestCode", "latestCodeNEQ", "latestCodeIn", "latestCodeNotIn", "latestCodeGT", "latestCodeGTE", "latestCodeLT", "latestCodeLTE", "latestCodeContains", "latestCodeHasPrefix", "latestCodeHasSuffix", "latestCodeEqualFold", "latestCodeContainsFold", "output", "outputNEQ", "outputIn", "outputNotIn", "outputGT", "outputGTE", "outputLT", "outputLTE", "outputContains", "outputHasPrefix", "outputHasSuffix", "outputEqualFold", "outputContainsFold", "isSuccessful", "isSuccessfulNEQ", "modelProvider", "modelProviderNEQ", "modelProviderIn", "modelProviderNotIn", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "modelTemperature", "modelTemperatureNEQ", "modelTemperatureIn", "modelTemperatureNotIn", "modelTemperatureGT", "modelTemperatureGTE", "modelTemperatureLT", "modelTemperatureLTE", "modelMaxTokens", "modelMaxTokensNEQ", "modelMaxTokensIn", "modelMaxTokensNotIn", "modelMaxTokensGT", "modelMaxTokensGTE", "modelMaxTokensLT", "modelMaxTokensLTE", "hasMessage", "hasMessageWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18816,95 +18829,32 @@ func (ec *executionContext) unmarshalInputCodeExecutionWhereInput(ctx context.Co
 			it.IsSuccessfulNEQ = data
 		case "modelProvider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProvider"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProvider = data
 		case "modelProviderNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderNEQ = data
 		case "modelProviderIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderIn = data
 		case "modelProviderNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderNotIn = data
-		case "modelProviderGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderGT = data
-		case "modelProviderGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderGTE = data
-		case "modelProviderLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderLT = data
-		case "modelProviderLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderLTE = data
-		case "modelProviderContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderContains = data
-		case "modelProviderHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderHasPrefix = data
-		case "modelProviderHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderHasSuffix = data
-		case "modelProviderEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderEqualFold = data
-		case "modelProviderContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderContainsFold = data
 		case "modelName":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelName"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -19247,7 +19197,7 @@ func (ec *executionContext) unmarshalInputCreateTemplateInput(ctx context.Contex
 			it.Category = data
 		case "variant":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variant"))
-			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -20037,7 +19987,7 @@ func (ec *executionContext) unmarshalInputDeepAnalysisReportWhereInput(ctx conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "uuid", "uuidNEQ", "uuidIn", "uuidNotIn", "uuidGT", "uuidGTE", "uuidLT", "uuidLTE", "uuidContains", "uuidHasPrefix", "uuidHasSuffix", "uuidEqualFold", "uuidContainsFold", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "goal", "goalNEQ", "goalIn", "goalNotIn", "goalGT", "goalGTE", "goalLT", "goalLTE", "goalContains", "goalHasPrefix", "goalHasSuffix", "goalEqualFold", "goalContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "startTime", "startTimeNEQ", "startTimeIn", "startTimeNotIn", "startTimeGT", "startTimeGTE", "startTimeLT", "startTimeLTE", "startTimeIsNil", "startTimeNotNil", "endTime", "endTimeNEQ", "endTimeIn", "endTimeNotIn", "endTimeGT", "endTimeGTE", "endTimeLT", "endTimeLTE", "endTimeIsNil", "endTimeNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "deepPlan", "deepPlanNEQ", "deepPlanIn", "deepPlanNotIn", "deepPlanGT", "deepPlanGTE", "deepPlanLT", "deepPlanLTE", "deepPlanContains", "deepPlanHasPrefix", "deepPlanHasSuffix", "deepPlanEqualFold", "deepPlanContainsFold", "analysisCode", "analysisCodeNEQ", "analysisCodeIn", "analysisCodeNotIn", "analysisCodeGT", "analysisCodeGTE", "analysisCodeLT", "analysisCodeLTE", "analysisCodeContains", "analysisCodeHasPrefix", "analysisCodeHasSuffix", "analysisCodeEqualFold", "analysisCodeContainsFold", "synthesis", "synthesisNEQ", "synthesisIn", "synthesisNotIn", "synthesisGT", "synthesisGTE", "synthesisLT", "synthesisLTE", "synthesisContains", "synthesisHasPrefix", "synthesisHasSuffix", "synthesisEqualFold", "synthesisContainsFold", "finalConclusion", "finalConclusionNEQ", "finalConclusionIn", "finalConclusionNotIn", "finalConclusionGT", "finalConclusionGTE", "finalConclusionLT", "finalConclusionLTE", "finalConclusionContains", "finalConclusionHasPrefix", "finalConclusionHasSuffix", "finalConclusionEqualFold", "finalConclusionContainsFold", "reportSummary", "reportSummaryNEQ", "reportSummaryIn", "reportSummaryNotIn", "reportSummaryGT", "reportSummaryGTE", "reportSummaryLT", "reportSummaryLTE", "reportSummaryContains", "reportSummaryHasPrefix", "reportSummaryHasSuffix", "reportSummaryEqualFold", "reportSummaryContainsFold", "progressPercentage", "progressPercentageNEQ", "progressPercentageIn", "progressPercentageNotIn", "progressPercentageGT", "progressPercentageGTE", "progressPercentageLT", "progressPercentageLTE", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "modelProvider", "modelProviderNEQ", "modelProviderIn", "modelProviderNotIn", "modelProviderGT", "modelProviderGTE", "modelProviderLT", "modelProviderLTE", "modelProviderContains", "modelProviderHasPrefix", "modelProviderHasSuffix", "modelProviderEqualFold", "modelProviderContainsFold", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "totalTokensUsed", "totalTokensUsedNEQ", "totalTokensUsedIn", "totalTokensUsedNotIn", "totalTokensUsedGT", "totalTokensUsedGTE", "totalTokensUsedLT", "totalTokensUsedLTE", "estimatedCost", "estimatedCostNEQ", "estimatedCostIn", "estimatedCostNotIn", "estimatedCostGT", "estimatedCostGTE", "estimatedCostLT", "estimatedCostLTE", "creditsConsumed", "creditsConsumedNEQ", "creditsConsumedIn", "creditsConsumedNotIn", "creditsConsumedGT", "creditsConsumedGTE", "creditsConsumedLT", "creditsConsumedLTE"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "uuid", "uuidNEQ", "uuidIn", "uuidNotIn", "uuidGT", "uuidGTE", "uuidLT", "uuidLTE", "uuidContains", "uuidHasPrefix", "uuidHasSuffix", "uuidEqualFold", "uuidContainsFold", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "goal", "goalNEQ", "goalIn", "goalNotIn", "goalGT", "goalGTE", "goalLT", "goalLTE", "goalContains", "goalHasPrefix", "goalHasSuffix", "goalEqualFold", "goalContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "startTime", "startTimeNEQ", "startTimeIn", "startTimeNotIn", "startTimeGT", "startTimeGTE", "startTimeLT", "startTimeLTE", "startTimeIsNil", "startTimeNotNil", "endTime", "endTimeNEQ", "endTimeIn", "endTimeNotIn", "endTimeGT", "endTimeGTE", "endTimeLT", "endTimeLTE", "endTimeIsNil", "endTimeNotNil", "durationSeconds", "durationSecondsNEQ", "durationSecondsIn", "durationSecondsNotIn", "durationSecondsGT", "durationSecondsGTE", "durationSecondsLT", "durationSecondsLTE", "durationSecondsIsNil", "durationSecondsNotNil", "analysisCode", "analysisCodeNEQ", "analysisCodeIn", "analysisCodeNotIn", "analysisCodeGT", "analysisCodeGTE", "analysisCodeLT", "analysisCodeLTE", "analysisCodeContains", "analysisCodeHasPrefix", "analysisCodeHasSuffix", "analysisCodeEqualFold", "analysisCodeContainsFold", "synthesis", "synthesisNEQ", "synthesisIn", "synthesisNotIn", "synthesisGT", "synthesisGTE", "synthesisLT", "synthesisLTE", "synthesisContains", "synthesisHasPrefix", "synthesisHasSuffix", "synthesisEqualFold", "synthesisContainsFold", "finalConclusion", "finalConclusionNEQ", "finalConclusionIn", "finalConclusionNotIn", "finalConclusionGT", "finalConclusionGTE", "finalConclusionLT", "finalConclusionLTE", "finalConclusionContains", "finalConclusionHasPrefix", "finalConclusionHasSuffix", "finalConclusionEqualFold", "finalConclusionContainsFold", "reportSummary", "reportSummaryNEQ", "reportSummaryIn", "reportSummaryNotIn", "reportSummaryGT", "reportSummaryGTE", "reportSummaryLT", "reportSummaryLTE", "reportSummaryContains", "reportSummaryHasPrefix", "reportSummaryHasSuffix", "reportSummaryEqualFold", "reportSummaryContainsFold", "progressPercentage", "progressPercentageNEQ", "progressPercentageIn", "progressPercentageNotIn", "progressPercentageGT", "progressPercentageGTE", "progressPercentageLT", "progressPercentageLTE", "errorMessage", "errorMessageNEQ", "errorMessageIn", "errorMessageNotIn", "errorMessageGT", "errorMessageGTE", "errorMessageLT", "errorMessageLTE", "errorMessageContains", "errorMessageHasPrefix", "errorMessageHasSuffix", "errorMessageIsNil", "errorMessageNotNil", "errorMessageEqualFold", "errorMessageContainsFold", "modelProvider", "modelProviderNEQ", "modelProviderIn", "modelProviderNotIn", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "totalTokensUsed", "totalTokensUsedNEQ", "totalTokensUsedIn", "totalTokensUsedNotIn", "totalTokensUsedGT", "totalTokensUsedGTE", "totalTokensUsedLT", "totalTokensUsedLTE", "estimatedCost", "estimatedCostNEQ", "estimatedCostIn", "estimatedCostNotIn", "estimatedCostGT", "estimatedCostGTE", "estimatedCostLT", "estimatedCostLTE", "creditsConsumed", "creditsConsumedNEQ", "creditsConsumedIn", "creditsConsumedNotIn", "creditsConsumedGT", "creditsConsumedGTE", "creditsConsumedLT", "creditsConsumedLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20772,97 +20722,6 @@ func (ec *executionContext) unmarshalInputDeepAnalysisReportWhereInput(ctx conte
 				return it, err
 			}
 			it.DurationSecondsNotNil = data
-		case "deepPlan":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlan"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlan = data
-		case "deepPlanNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanNEQ = data
-		case "deepPlanIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanIn = data
-		case "deepPlanNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanNotIn = data
-		case "deepPlanGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanGT = data
-		case "deepPlanGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanGTE = data
-		case "deepPlanLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanLT = data
-		case "deepPlanLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanLTE = data
-		case "deepPlanContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanContains = data
-		case "deepPlanHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanHasPrefix = data
-		case "deepPlanHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanHasSuffix = data
-		case "deepPlanEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanEqualFold = data
-		case "deepPlanContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deepPlanContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.DeepPlanContainsFold = data
 		case "analysisCode":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("analysisCode"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -21390,95 +21249,32 @@ func (ec *executionContext) unmarshalInputDeepAnalysisReportWhereInput(ctx conte
 			it.ErrorMessageContainsFold = data
 		case "modelProvider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProvider"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProvider = data
 		case "modelProviderNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderNEQ = data
 		case "modelProviderIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderIn = data
 		case "modelProviderNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderNotIn = data
-		case "modelProviderGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderGT = data
-		case "modelProviderGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderGTE = data
-		case "modelProviderLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderLT = data
-		case "modelProviderLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderLTE = data
-		case "modelProviderContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderContains = data
-		case "modelProviderHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderHasPrefix = data
-		case "modelProviderHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderHasSuffix = data
-		case "modelProviderEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderEqualFold = data
-		case "modelProviderContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderContainsFold = data
 		case "modelName":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelName"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -21987,7 +21783,7 @@ func (ec *executionContext) unmarshalInputMessageFeedbackWhereInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "messageID", "messageIDNEQ", "messageIDIn", "messageIDNotIn", "messageIDGT", "messageIDGTE", "messageIDLT", "messageIDLTE", "messageIDContains", "messageIDHasPrefix", "messageIDHasSuffix", "messageIDEqualFold", "messageIDContainsFold", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "comment", "commentNEQ", "commentIn", "commentNotIn", "commentGT", "commentGTE", "commentLT", "commentLTE", "commentContains", "commentHasPrefix", "commentHasSuffix", "commentEqualFold", "commentContainsFold", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "modelProvider", "modelProviderNEQ", "modelProviderIn", "modelProviderNotIn", "modelProviderGT", "modelProviderGTE", "modelProviderLT", "modelProviderLTE", "modelProviderContains", "modelProviderHasPrefix", "modelProviderHasSuffix", "modelProviderEqualFold", "modelProviderContainsFold", "temperature", "temperatureNEQ", "temperatureIn", "temperatureNotIn", "temperatureGT", "temperatureGTE", "temperatureLT", "temperatureLTE", "maxTokens", "maxTokensNEQ", "maxTokensIn", "maxTokensNotIn", "maxTokensGT", "maxTokensGTE", "maxTokensLT", "maxTokensLTE", "hasMessage", "hasMessageWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "messageID", "messageIDNEQ", "messageIDIn", "messageIDNotIn", "messageIDGT", "messageIDGTE", "messageIDLT", "messageIDLTE", "messageIDContains", "messageIDHasPrefix", "messageIDHasSuffix", "messageIDEqualFold", "messageIDContainsFold", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "comment", "commentNEQ", "commentIn", "commentNotIn", "commentGT", "commentGTE", "commentLT", "commentLTE", "commentContains", "commentHasPrefix", "commentHasSuffix", "commentEqualFold", "commentContainsFold", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "modelProvider", "modelProviderNEQ", "modelProviderIn", "modelProviderNotIn", "temperature", "temperatureNEQ", "temperatureIn", "temperatureNotIn", "temperatureGT", "temperatureGTE", "temperatureLT", "temperatureLTE", "maxTokens", "maxTokensNEQ", "maxTokensIn", "maxTokensNotIn", "maxTokensGT", "maxTokensGTE", "maxTokensLT", "maxTokensLTE", "hasMessage", "hasMessageWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22528,95 +22324,32 @@ func (ec *executionContext) unmarshalInputMessageFeedbackWhereInput(ctx context.
 			it.ModelNameContainsFold = data
 		case "modelProvider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProvider"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProvider = data
 		case "modelProviderNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderNEQ = data
 		case "modelProviderIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderIn = data
 		case "modelProviderNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ModelProviderNotIn = data
-		case "modelProviderGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderGT = data
-		case "modelProviderGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderGTE = data
-		case "modelProviderLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderLT = data
-		case "modelProviderLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderLTE = data
-		case "modelProviderContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderContains = data
-		case "modelProviderHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderHasPrefix = data
-		case "modelProviderHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderHasSuffix = data
-		case "modelProviderEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderEqualFold = data
-		case "modelProviderContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modelProviderContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ModelProviderContainsFold = data
 		case "temperature":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("temperature"))
 			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
@@ -23367,7 +23100,7 @@ func (ec *executionContext) unmarshalInputModelUsageWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "step", "stepNEQ", "stepIn", "stepNotIn", "stepGT", "stepGTE", "stepLT", "stepLTE", "stepContains", "stepHasPrefix", "stepHasSuffix", "stepEqualFold", "stepContainsFold", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "provider", "providerNEQ", "providerIn", "providerNotIn", "providerGT", "providerGTE", "providerLT", "providerLTE", "providerContains", "providerHasPrefix", "providerHasSuffix", "providerEqualFold", "providerContainsFold", "promptTokens", "promptTokensNEQ", "promptTokensIn", "promptTokensNotIn", "promptTokensGT", "promptTokensGTE", "promptTokensLT", "promptTokensLTE", "completionTokens", "completionTokensNEQ", "completionTokensIn", "completionTokensNotIn", "completionTokensGT", "completionTokensGTE", "completionTokensLT", "completionTokensLTE", "totalTokens", "totalTokensNEQ", "totalTokensIn", "totalTokensNotIn", "totalTokensGT", "totalTokensGTE", "totalTokensLT", "totalTokensLTE", "querySize", "querySizeNEQ", "querySizeIn", "querySizeNotIn", "querySizeGT", "querySizeGTE", "querySizeLT", "querySizeLTE", "responseSize", "responseSizeNEQ", "responseSizeIn", "responseSizeNotIn", "responseSizeGT", "responseSizeGTE", "responseSizeLT", "responseSizeLTE", "cost", "costNEQ", "costIn", "costNotIn", "costGT", "costGTE", "costLT", "costLTE", "isStreaming", "isStreamingNEQ", "requestTimeMs", "requestTimeMsNEQ", "requestTimeMsIn", "requestTimeMsNotIn", "requestTimeMsGT", "requestTimeMsGTE", "requestTimeMsLT", "requestTimeMsLTE", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "chatID", "chatIDNEQ", "chatIDIn", "chatIDNotIn", "chatIDGT", "chatIDGTE", "chatIDLT", "chatIDLTE", "chatIDContains", "chatIDHasPrefix", "chatIDHasSuffix", "chatIDIsNil", "chatIDNotNil", "chatIDEqualFold", "chatIDContainsFold", "step", "stepNEQ", "stepIn", "stepNotIn", "stepGT", "stepGTE", "stepLT", "stepLTE", "stepContains", "stepHasPrefix", "stepHasSuffix", "stepEqualFold", "stepContainsFold", "modelName", "modelNameNEQ", "modelNameIn", "modelNameNotIn", "modelNameGT", "modelNameGTE", "modelNameLT", "modelNameLTE", "modelNameContains", "modelNameHasPrefix", "modelNameHasSuffix", "modelNameEqualFold", "modelNameContainsFold", "provider", "providerNEQ", "providerIn", "providerNotIn", "promptTokens", "promptTokensNEQ", "promptTokensIn", "promptTokensNotIn", "promptTokensGT", "promptTokensGTE", "promptTokensLT", "promptTokensLTE", "completionTokens", "completionTokensNEQ", "completionTokensIn", "completionTokensNotIn", "completionTokensGT", "completionTokensGTE", "completionTokensLT", "completionTokensLTE", "totalTokens", "totalTokensNEQ", "totalTokensIn", "totalTokensNotIn", "totalTokensGT", "totalTokensGTE", "totalTokensLT", "totalTokensLTE", "querySize", "querySizeNEQ", "querySizeIn", "querySizeNotIn", "querySizeGT", "querySizeGTE", "querySizeLT", "querySizeLTE", "responseSize", "responseSizeNEQ", "responseSizeIn", "responseSizeNotIn", "responseSizeGT", "responseSizeGTE", "responseSizeLT", "responseSizeLTE", "cost", "costNEQ", "costIn", "costNotIn", "costGT", "costGTE", "costLT", "costLTE", "isStreaming", "isStreamingNEQ", "requestTimeMs", "requestTimeMsNEQ", "requestTimeMsIn", "requestTimeMsNotIn", "requestTimeMsGT", "requestTimeMsGTE", "requestTimeMsLT", "requestTimeMsLTE", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23866,95 +23599,32 @@ func (ec *executionContext) unmarshalInputModelUsageWhereInput(ctx context.Conte
 			it.ModelNameContainsFold = data
 		case "provider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Provider = data
 		case "providerNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ProviderNEQ = data
 		case "providerIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ProviderIn = data
 		case "providerNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			data, err := ec.unmarshalOLLMProvider2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ProviderNotIn = data
-		case "providerGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderGT = data
-		case "providerGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderGTE = data
-		case "providerLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderLT = data
-		case "providerLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderLTE = data
-		case "providerContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderContains = data
-		case "providerHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderHasPrefix = data
-		case "providerHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderHasSuffix = data
-		case "providerEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderEqualFold = data
-		case "providerContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ProviderContainsFold = data
 		case "promptTokens":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTokens"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -25636,7 +25306,7 @@ func (ec *executionContext) unmarshalInputTemplateWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "templateName", "templateNameNEQ", "templateNameIn", "templateNameNotIn", "templateNameGT", "templateNameGTE", "templateNameLT", "templateNameLTE", "templateNameContains", "templateNameHasPrefix", "templateNameHasSuffix", "templateNameEqualFold", "templateNameContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "promptTemplate", "promptTemplateNEQ", "promptTemplateIn", "promptTemplateNotIn", "promptTemplateGT", "promptTemplateGTE", "promptTemplateLT", "promptTemplateLTE", "promptTemplateContains", "promptTemplateHasPrefix", "promptTemplateHasSuffix", "promptTemplateEqualFold", "promptTemplateContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLEqualFold", "iconURLContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "isPremiumOnly", "isPremiumOnlyNEQ", "variantType", "variantTypeNEQ", "variantTypeIn", "variantTypeNotIn", "baseAgent", "baseAgentNEQ", "baseAgentIn", "baseAgentNotIn", "baseAgentGT", "baseAgentGTE", "baseAgentLT", "baseAgentLTE", "baseAgentContains", "baseAgentHasPrefix", "baseAgentHasSuffix", "baseAgentEqualFold", "baseAgentContainsFold", "usageCount", "usageCountNEQ", "usageCountIn", "usageCountNotIn", "usageCountGT", "usageCountGTE", "usageCountLT", "usageCountLTE"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "prompt", "promptNEQ", "promptIn", "promptNotIn", "promptGT", "promptGTE", "promptLT", "promptLTE", "promptContains", "promptHasPrefix", "promptHasSuffix", "promptEqualFold", "promptContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLEqualFold", "iconURLContainsFold", "category", "categoryNEQ", "categoryIn", "categoryNotIn", "categoryGT", "categoryGTE", "categoryLT", "categoryLTE", "categoryContains", "categoryHasPrefix", "categoryHasSuffix", "categoryEqualFold", "categoryContainsFold", "isPremium", "isPremiumNEQ", "variant", "variantNEQ", "variantIn", "variantNotIn", "baseAgent", "baseAgentNEQ", "baseAgentIn", "baseAgentNotIn", "baseAgentGT", "baseAgentGTE", "baseAgentLT", "baseAgentLTE", "baseAgentContains", "baseAgentHasPrefix", "baseAgentHasSuffix", "baseAgentEqualFold", "baseAgentContainsFold", "usageCount", "usageCountNEQ", "usageCountIn", "usageCountNotIn", "usageCountGT", "usageCountGTE", "usageCountLT", "usageCountLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25846,97 +25516,97 @@ func (ec *executionContext) unmarshalInputTemplateWhereInput(ctx context.Context
 				return it, err
 			}
 			it.UpdatedAtLTE = data
-		case "templateName":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateName"))
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateName = data
-		case "templateNameNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameNEQ"))
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameNEQ = data
-		case "templateNameIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameIn"))
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameIn = data
-		case "templateNameNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameNotIn"))
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameNotIn = data
-		case "templateNameGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameGT"))
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameGT = data
-		case "templateNameGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameGTE"))
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameGTE = data
-		case "templateNameLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameLT"))
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameLT = data
-		case "templateNameLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameLTE"))
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameLTE = data
-		case "templateNameContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameContains"))
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameContains = data
-		case "templateNameHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameHasPrefix"))
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameHasPrefix = data
-		case "templateNameHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameHasSuffix"))
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameHasSuffix = data
-		case "templateNameEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameEqualFold"))
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameEqualFold = data
-		case "templateNameContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateNameContainsFold"))
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TemplateNameContainsFold = data
+			it.NameContainsFold = data
 		case "displayName":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("displayName"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -26119,97 +25789,97 @@ func (ec *executionContext) unmarshalInputTemplateWhereInput(ctx context.Context
 				return it, err
 			}
 			it.DescriptionContainsFold = data
-		case "promptTemplate":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplate"))
+		case "prompt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prompt"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplate = data
-		case "promptTemplateNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateNEQ"))
+			it.Prompt = data
+		case "promptNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptNEQ"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateNEQ = data
-		case "promptTemplateIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateIn"))
+			it.PromptNEQ = data
+		case "promptIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptIn"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateIn = data
-		case "promptTemplateNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateNotIn"))
+			it.PromptIn = data
+		case "promptNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptNotIn"))
 			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateNotIn = data
-		case "promptTemplateGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateGT"))
+			it.PromptNotIn = data
+		case "promptGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptGT"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateGT = data
-		case "promptTemplateGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateGTE"))
+			it.PromptGT = data
+		case "promptGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptGTE"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateGTE = data
-		case "promptTemplateLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateLT"))
+			it.PromptGTE = data
+		case "promptLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptLT"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateLT = data
-		case "promptTemplateLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateLTE"))
+			it.PromptLT = data
+		case "promptLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptLTE"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateLTE = data
-		case "promptTemplateContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateContains"))
+			it.PromptLTE = data
+		case "promptContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptContains"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateContains = data
-		case "promptTemplateHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateHasPrefix"))
+			it.PromptContains = data
+		case "promptHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptHasPrefix"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateHasPrefix = data
-		case "promptTemplateHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateHasSuffix"))
+			it.PromptHasPrefix = data
+		case "promptHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptHasSuffix"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateHasSuffix = data
-		case "promptTemplateEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateEqualFold"))
+			it.PromptHasSuffix = data
+		case "promptEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptEqualFold"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateEqualFold = data
-		case "promptTemplateContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptTemplateContainsFold"))
+			it.PromptEqualFold = data
+		case "promptContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptContainsFold"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PromptTemplateContainsFold = data
+			it.PromptContainsFold = data
 		case "iconURL":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconURL"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -26392,48 +26062,48 @@ func (ec *executionContext) unmarshalInputTemplateWhereInput(ctx context.Context
 				return it, err
 			}
 			it.CategoryContainsFold = data
-		case "isPremiumOnly":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumOnly"))
+		case "isPremium":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremium"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.IsPremiumOnly = data
-		case "isPremiumOnlyNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumOnlyNEQ"))
+			it.IsPremium = data
+		case "isPremiumNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isPremiumNEQ"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.IsPremiumOnlyNEQ = data
-		case "variantType":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantType"))
-			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			it.IsPremiumNEQ = data
+		case "variant":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variant"))
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.VariantType = data
-		case "variantTypeNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeNEQ"))
-			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			it.Variant = data
+		case "variantNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantNEQ"))
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.VariantTypeNEQ = data
-		case "variantTypeIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeIn"))
-			data, err := ec.unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx, v)
+			it.VariantNEQ = data
+		case "variantIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantIn"))
+			data, err := ec.unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.VariantTypeIn = data
-		case "variantTypeNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantTypeNotIn"))
-			data, err := ec.unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx, v)
+			it.VariantIn = data
+		case "variantNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantNotIn"))
+			data, err := ec.unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.VariantTypeNotIn = data
+			it.VariantNotIn = data
 		case "baseAgent":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseAgent"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -26702,7 +26372,7 @@ func (ec *executionContext) unmarshalInputUpdateModelSettingsInput(ctx context.C
 		switch k {
 		case "provider":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalNLLMProvider2string(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -26800,7 +26470,7 @@ func (ec *executionContext) unmarshalInputUpdateTemplateInput(ctx context.Contex
 			it.Category = data
 		case "variant":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variant"))
-			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, v)
+			data, err := ec.unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -27990,7 +27660,7 @@ func (ec *executionContext) _CodeExecution(ctx context.Context, sel ast.Selectio
 			}
 		case "modelProvider":
 			out.Values[i] = ec._CodeExecution_modelProvider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modelName":
@@ -28683,10 +28353,11 @@ func (ec *executionContext) _DeepAnalysisReport(ctx context.Context, sel ast.Sel
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "deepPlan":
-			out.Values[i] = ec._DeepAnalysisReport_deepPlan(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeepAnalysisReport_deepPlan(ctx, field, obj)
+				})
 		case "summaries":
 			out.Values[i] = ec._DeepAnalysisReport_summaries(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -28739,7 +28410,7 @@ func (ec *executionContext) _DeepAnalysisReport(ctx context.Context, sel ast.Sel
 			}
 		case "modelProvider":
 			out.Values[i] = ec._DeepAnalysisReport_modelProvider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "modelName":
@@ -29338,7 +29009,7 @@ func (ec *executionContext) _MessageFeedback(ctx context.Context, sel ast.Select
 			}
 		case "modelProvider":
 			out.Values[i] = ec._MessageFeedback_modelProvider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "temperature":
@@ -29511,7 +29182,7 @@ func (ec *executionContext) _ModelSettings(ctx context.Context, sel ast.Selectio
 			out.Values[i] = graphql.MarshalString("ModelSettings")
 		case "provider":
 			out.Values[i] = ec._ModelSettings_provider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "model":
@@ -29604,7 +29275,7 @@ func (ec *executionContext) _ModelUsage(ctx context.Context, sel ast.SelectionSe
 			}
 		case "provider":
 			out.Values[i] = ec._ModelUsage_provider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "promptTokens":
@@ -29763,7 +29434,7 @@ func (ec *executionContext) _ModelUsageStat(ctx context.Context, sel ast.Selecti
 			out.Values[i] = graphql.MarshalString("ModelUsageStat")
 		case "provider":
 			out.Values[i] = ec._ModelUsageStat_provider(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "model":
@@ -30377,7 +30048,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var resultTableImplementors = []string{"ResultTable"}
 
-func (ec *executionContext) _ResultTable(ctx context.Context, sel ast.SelectionSet, obj *model.ResultTable) graphql.Marshaler {
+func (ec *executionContext) _ResultTable(ctx context.Context, sel ast.SelectionSet, obj *executor.Table) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, resultTableImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -32273,6 +31944,105 @@ func (ec *executionContext) marshalNInt2ᚖint64(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
+	res, err := scalars.UnmarshalJSON(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, sel ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := scalars.MarshalJSON(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2ᚕencodingᚋjsonᚐRawMessageᚄ(ctx context.Context, v any) ([]json.RawMessage, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]json.RawMessage, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNJSON2ᚕencodingᚋjsonᚐRawMessageᚄ(ctx context.Context, sel ast.SelectionSet, v []json.RawMessage) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNJSON2ᚕinterface(ctx context.Context, v any) ([]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOJSON2interface(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNJSON2ᚕinterface(ctx context.Context, sel ast.SelectionSet, v []any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalOJSON2interface(ctx, sel, v[i])
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNJSON2ᚕᚕinterfaceᚄ(ctx context.Context, v any) ([][]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([][]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2ᚕinterface(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNJSON2ᚕᚕinterfaceᚄ(ctx context.Context, sel ast.SelectionSet, v [][]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2ᚕinterface(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNLLMModel2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐLLMModelᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LLMModel) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -32295,6 +32065,20 @@ func (ec *executionContext) marshalNLLMModel2ᚖgithubᚗcomᚋautoanalystᚋaut
 		return graphql.Null
 	}
 	return ec._LLMModel(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLLMProvider2string(ctx context.Context, v any) (string, error) {
+	res, err := scalars.UnmarshalLLMProvider(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLLMProvider2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := scalars.MarshalLLMProvider(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "LLMProvider!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNMessage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {
@@ -32517,6 +32301,16 @@ func (ec *executionContext) marshalNPeriod2githubᚗcomᚋautoanalystᚋautoanal
 	return v
 }
 
+func (ec *executionContext) unmarshalNPlanComplexity2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanComplexity(ctx context.Context, v any) (model.PlanComplexity, error) {
+	var res model.PlanComplexity
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlanComplexity2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanComplexity(ctx context.Context, sel ast.SelectionSet, v model.PlanComplexity) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNPlanStep2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlanStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -32554,11 +32348,11 @@ func (ec *executionContext) unmarshalNRateMessageInput2githubᚗcomᚋautoanalys
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐResultTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ResultTable) graphql.Marshaler {
+func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*executor.Table) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐResultTable(ctx, sel, v[i])
+		return ec.marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTable(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -32570,7 +32364,7 @@ func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalyst
 	return ret
 }
 
-func (ec *executionContext) marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐResultTable(ctx context.Context, sel ast.SelectionSet, v *model.ResultTable) graphql.Marshaler {
+func (ec *executionContext) marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTable(ctx context.Context, sel ast.SelectionSet, v *executor.Table) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ResultTable!")
 		return graphql.Null
@@ -32870,13 +32664,13 @@ func (ec *executionContext) unmarshalNTemplatePreferenceInput2ᚖgithubᚗcomᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, v any) (agenttemplate.VariantType, error) {
-	var res agenttemplate.VariantType
+func (ec *executionContext) unmarshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx context.Context, v any) (agenttemplate.Variant, error) {
+	var res agenttemplate.Variant
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, sel ast.SelectionSet, v agenttemplate.VariantType) graphql.Marshaler {
+func (ec *executionContext) marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx context.Context, sel ast.SelectionSet, v agenttemplate.Variant) graphql.Marshaler {
 	return v
 }
 
@@ -33878,6 +33672,125 @@ func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalOJSON2interface(ctx context.Context, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := scalars.UnmarshalJSONValue(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := scalars.MarshalJSONValue(v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2ᚕencodingᚋjsonᚐRawMessageᚄ(ctx context.Context, v any) ([]json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]json.RawMessage, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOJSON2ᚕencodingᚋjsonᚐRawMessageᚄ(ctx context.Context, sel ast.SelectionSet, v []json.RawMessage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOLLMProvider2string(ctx context.Context, v any) (string, error) {
+	res, err := scalars.UnmarshalLLMProvider(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLLMProvider2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := scalars.MarshalLLMProvider(v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLLMProvider2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNLLMProvider2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOLLMProvider2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLLMProvider2string(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOLLMProvider2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := scalars.UnmarshalLLMProvider(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLLMProvider2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := scalars.MarshalLLMProvider(*v)
+	return res
+}
+
 func (ec *executionContext) marshalOMessage2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐMessage(ctx context.Context, sel ast.SelectionSet, v *ent.Message) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -34185,6 +34098,22 @@ func (ec *executionContext) marshalORunEdge2ᚖgithubᚗcomᚋautoanalystᚋauto
 	return ec._RunEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalORunErrorCode2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐRunErrorCode(ctx context.Context, v any) (*model.RunErrorCode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.RunErrorCode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORunErrorCode2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐRunErrorCode(ctx context.Context, sel ast.SelectionSet, v *model.RunErrorCode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalORunKind2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋrunᚐKindᚄ(ctx context.Context, v any) ([]run.Kind, error) {
 	if v == nil {
 		return nil, nil
@@ -34440,16 +34369,16 @@ func (ec *executionContext) unmarshalOTemplateOrder2ᚕᚖgithubᚗcomᚋautoana
 	return res, nil
 }
 
-func (ec *executionContext) unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx context.Context, v any) ([]agenttemplate.VariantType, error) {
+func (ec *executionContext) unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantᚄ(ctx context.Context, v any) ([]agenttemplate.Variant, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]agenttemplate.VariantType, len(vSlice))
+	res := make([]agenttemplate.Variant, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -34457,14 +34386,14 @@ func (ec *executionContext) unmarshalOTemplateVariant2ᚕgithubᚗcomᚋautoanal
 	return res, nil
 }
 
-func (ec *executionContext) marshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []agenttemplate.VariantType) graphql.Marshaler {
+func (ec *executionContext) marshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []agenttemplate.Variant) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx, sel, v[i])
+		return ec.marshalNTemplateVariant2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -34476,16 +34405,16 @@ func (ec *executionContext) marshalOTemplateVariant2ᚕgithubᚗcomᚋautoanalys
 	return ret
 }
 
-func (ec *executionContext) unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, v any) (*agenttemplate.VariantType, error) {
+func (ec *executionContext) unmarshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx context.Context, v any) (*agenttemplate.Variant, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(agenttemplate.VariantType)
+	var res = new(agenttemplate.Variant)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariantType(ctx context.Context, sel ast.SelectionSet, v *agenttemplate.VariantType) graphql.Marshaler {
+func (ec *executionContext) marshalOTemplateVariant2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋagenttemplateᚐVariant(ctx context.Context, sel ast.SelectionSet, v *agenttemplate.Variant) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

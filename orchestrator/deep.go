@@ -201,11 +201,7 @@ func (s *Service) saveReport(ctx context.Context, d *deepRun) error {
 	}
 	u.SetSummaries(summaries)
 	if d.result != nil {
-		figs := make([]string, 0, len(d.result.Figures))
-		for _, f := range d.result.Figures {
-			figs = append(figs, string(f))
-		}
-		u.SetPlotlyFigures(figs)
+		u.SetPlotlyFigures(d.result.Figures)
 	}
 	tokens, cost := s.runUsage(ctx, d.t.rc.run.ID)
 	u.SetTotalTokensUsed(tokens).SetEstimatedCost(cost)

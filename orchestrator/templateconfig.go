@@ -98,7 +98,7 @@ func ParseTemplateConfig(b []byte) (*TemplateConfig, error) {
 		t.Prompt = strings.TrimSpace(t.Prompt)
 		t.Description = strings.TrimSpace(t.Description)
 		if t.Variant == "" {
-			t.Variant = string(agenttemplate.VariantTypeBOTH)
+			t.Variant = string(agenttemplate.VariantBOTH)
 		}
 		if t.DisplayName == "" {
 			t.DisplayName = t.Name
@@ -113,7 +113,7 @@ func ParseTemplateConfig(b []byte) (*TemplateConfig, error) {
 			return nil, fmt.Errorf("%s: prompt must be 1 to %d bytes", where, maxPrompt)
 		case !slices.Contains(Categories, t.Category):
 			return nil, fmt.Errorf("%s: category must be one of %s", where, strings.Join(Categories, ", "))
-		case agenttemplate.VariantTypeValidator(agenttemplate.VariantType(t.Variant)) != nil:
+		case agenttemplate.VariantValidator(agenttemplate.Variant(t.Variant)) != nil:
 			return nil, fmt.Errorf("%s: variant must be INDIVIDUAL, PLANNER or BOTH", where)
 		case len(t.DisplayName) > maxDisplayName || len(t.Description) > maxDescription:
 			return nil, fmt.Errorf("%s: display_name or description too long", where)

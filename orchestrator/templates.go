@@ -62,13 +62,13 @@ func (t *Templates) sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, 
 	for _, spec := range cfg.Templates {
 		active := spec.Active == nil || *spec.Active
 		existing, err := tx.AgentTemplate.Query().
-			Where(agenttemplate.UserIDIsNil(), agenttemplate.TemplateName(spec.Name)).Only(sys)
+			Where(agenttemplate.UserIDIsNil(), agenttemplate.Name(spec.Name)).Only(sys)
 		switch {
 		case ent.IsNotFound(err):
-			err = tx.AgentTemplate.Create().SetTemplateName(spec.Name).SetDisplayName(spec.DisplayName).
-				SetDescription(spec.Description).SetPromptTemplate(spec.Prompt).SetIconURL(spec.IconURL).
-				SetCategory(spec.Category).SetIsPremiumOnly(spec.Premium).
-				SetVariantType(agenttemplate.VariantType(spec.Variant)).SetBaseAgent(spec.BaseAgent).
+			err = tx.AgentTemplate.Create().SetName(spec.Name).SetDisplayName(spec.DisplayName).
+				SetDescription(spec.Description).SetPrompt(spec.Prompt).SetIconURL(spec.IconURL).
+				SetCategory(spec.Category).SetIsPremium(spec.Premium).
+				SetVariant(agenttemplate.Variant(spec.Variant)).SetBaseAgent(spec.BaseAgent).
 				SetIsActive(active).SetDefaultEnabled(spec.DefaultEnabled).Exec(sys)
 			if err != nil {
 				return res, fmt.Errorf("create template %s: %w", spec.Name, err)
@@ -81,9 +81,9 @@ func (t *Templates) sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, 
 				continue
 			}
 			err = existing.Update().SetDisplayName(spec.DisplayName).
-				SetDescription(spec.Description).SetPromptTemplate(spec.Prompt).SetIconURL(spec.IconURL).
-				SetCategory(spec.Category).SetIsPremiumOnly(spec.Premium).
-				SetVariantType(agenttemplate.VariantType(spec.Variant)).SetBaseAgent(spec.BaseAgent).
+				SetDescription(spec.Description).SetPrompt(spec.Prompt).SetIconURL(spec.IconURL).
+				SetCategory(spec.Category).SetIsPremium(spec.Premium).
+				SetVariant(agenttemplate.Variant(spec.Variant)).SetBaseAgent(spec.BaseAgent).
 				SetIsActive(active).SetDefaultEnabled(spec.DefaultEnabled).Exec(sys)
 			if err != nil {
 				return res, fmt.Errorf("update template %s: %w", spec.Name, err)
@@ -93,7 +93,7 @@ func (t *Templates) sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, 
 	}
 	if len(cfg.Remove) > 0 {
 		n, err := tx.AgentTemplate.Delete().
-			Where(agenttemplate.UserIDIsNil(), agenttemplate.TemplateNameIn(cfg.Remove...)).Exec(sys)
+			Where(agenttemplate.UserIDIsNil(), agenttemplate.NameIn(cfg.Remove...)).Exec(sys)
 		if err != nil {
 			return res, fmt.Errorf("remove templates: %w", err)
 		}
@@ -106,9 +106,9 @@ func (t *Templates) sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, 
 }
 
 func sameAsSpec(t *ent.AgentTemplate, s TemplateSpec, active bool) bool {
-	return t.DisplayName == s.DisplayName && t.Description == s.Description && t.PromptTemplate == s.Prompt &&
-		t.IconURL == s.IconURL && t.Category == s.Category && t.IsPremiumOnly == s.Premium &&
-		string(t.VariantType) == s.Variant && t.BaseAgent == s.BaseAgent && t.IsActive == active &&
+	return t.DisplayName == s.DisplayName && t.Description == s.Description && t.Prompt == s.Prompt &&
+		t.IconURL == s.IconURL && t.Category == s.Category && t.IsPremium == s.Premium &&
+		string(t.Variant) == s.Variant && t.BaseAgent == s.BaseAgent && t.IsActive == active &&
 		t.DefaultEnabled == s.DefaultEnabled
 }
 
@@ -161,9 +161,9 @@ func (t *Templates) Query(ctx context.Context, userID string, variant VariantFil
 	q := t.db.AgentTemplate.Query().Where(visible(userID))
 	switch variant {
 	case VariantIndividual:
-		q.Where(agenttemplate.VariantTypeIn(agenttemplate.VariantTypeINDIVIDUAL, agenttemplate.VariantTypeBOTH))
+		q.Where(agenttemplate.VariantIn(agenttemplate.VariantINDIVIDUAL, agenttemplate.VariantBOTH))
 	case VariantPlanner:
-		q.Where(agenttemplate.VariantTypeIn(agenttemplate.VariantTypePLANNER, agenttemplate.VariantTypeBOTH))
+		q.Where(agenttemplate.VariantIn(agenttemplate.VariantPLANNER, agenttemplate.VariantBOTH))
 	}
 	if category != "" {
 		q.Where(agenttemplate.Category(category))
@@ -257,9 +257,9 @@ func (t *Templates) SetEnabled(ctx context.Context, v *viewer.Viewer, prefs []Pr
 			if tp == nil {
 				return &errcode.Error{Code: errcode.NotFound, Field: idField(i), Message: "template not found"}
 			}
-			if p.Enabled && tp.IsPremiumOnly && v.Plan != string(user.PlanPRO) {
+			if p.Enabled && tp.IsPremium && v.Plan != string(user.PlanPRO) {
 				return &errcode.Error{Code: errcode.PremiumRequired, Field: idField(i),
-					Message: fmt.Sprintf("%s is a premium template: it needs the PRO plan", tp.TemplateName)}
+					Message: fmt.Sprintf("%s is a premium template: it needs the PRO plan", tp.Name)}
 			}
 		}
 		for _, p := range prefs {
@@ -365,7 +365,7 @@ type TemplateInput struct {
 	Description *string
 	Prompt      *string
 	Category    *string
-	Variant     *agenttemplate.VariantType
+	Variant     *agenttemplate.Variant
 }
 
 func (in *TemplateInput) check(create bool) error {
@@ -399,7 +399,7 @@ func (in *TemplateInput) check(create bool) error {
 		return errcode.Field("prompt", "must be 1 to %d characters", maxPrompt)
 	case in.Category != nil && !slices.Contains(Categories, *in.Category):
 		return errcode.Field("category", "must be one of %s", strings.Join(Categories, ", "))
-	case in.Variant != nil && agenttemplate.VariantTypeValidator(*in.Variant) != nil:
+	case in.Variant != nil && agenttemplate.VariantValidator(*in.Variant) != nil:
 		return errcode.Field("variant", "must be INDIVIDUAL, PLANNER or BOTH")
 	}
 	return nil
@@ -421,7 +421,7 @@ func (t *Templates) Create(ctx context.Context, v *viewer.Viewer, in TemplateInp
 		if n >= MaxCustomTemplates {
 			return &errcode.Error{Code: errcode.LimitExceeded, Field: "name", Message: fmt.Sprintf("at most %d custom templates", MaxCustomTemplates)}
 		}
-		taken, err := tx.AgentTemplate.Query().Where(agenttemplate.TemplateName(in.Name),
+		taken, err := tx.AgentTemplate.Query().Where(agenttemplate.Name(in.Name),
 			agenttemplate.Or(agenttemplate.UserIDIsNil(), agenttemplate.UserID(v.UserID))).Exist(sys)
 		if err != nil {
 			return fmt.Errorf("check template name: %w", err)
@@ -432,8 +432,8 @@ func (t *Templates) Create(ctx context.Context, v *viewer.Viewer, in TemplateInp
 		if err := t.enableDefaults(sys, tx, v.UserID); err != nil {
 			return err
 		}
-		c := tx.AgentTemplate.Create().SetUserID(v.UserID).SetTemplateName(in.Name).
-			SetPromptTemplate(*in.Prompt).SetCategory(*in.Category).SetDisplayName(in.Name)
+		c := tx.AgentTemplate.Create().SetUserID(v.UserID).SetName(in.Name).
+			SetPrompt(*in.Prompt).SetCategory(*in.Category).SetDisplayName(in.Name)
 		if in.DisplayName != nil && *in.DisplayName != "" {
 			c.SetDisplayName(*in.DisplayName)
 		}
@@ -441,7 +441,7 @@ func (t *Templates) Create(ctx context.Context, v *viewer.Viewer, in TemplateInp
 			c.SetDescription(*in.Description)
 		}
 		if in.Variant != nil {
-			c.SetVariantType(*in.Variant)
+			c.SetVariant(*in.Variant)
 		}
 		tpl, err := c.Save(sys)
 		if err != nil {
@@ -475,7 +475,7 @@ func (t *Templates) custom(ctx context.Context, userID, id string) (*ent.AgentTe
 		return nil, fmt.Errorf("load template %s: %w", id, err)
 	}
 	if tpl.UserID == nil {
-		return nil, errcode.Field("id", "%s is a built-in template: only custom templates can be changed or deleted", tpl.TemplateName)
+		return nil, errcode.Field("id", "%s is a built-in template: only custom templates can be changed or deleted", tpl.Name)
 	}
 	return tpl, nil
 }
@@ -493,20 +493,20 @@ func (t *Templates) Update(ctx context.Context, v *viewer.Viewer, id string, in 
 	if in.DisplayName != nil {
 		u.SetDisplayName(*in.DisplayName)
 		if *in.DisplayName == "" {
-			u.SetDisplayName(tpl.TemplateName)
+			u.SetDisplayName(tpl.Name)
 		}
 	}
 	if in.Description != nil {
 		u.SetDescription(*in.Description)
 	}
 	if in.Prompt != nil {
-		u.SetPromptTemplate(*in.Prompt)
+		u.SetPrompt(*in.Prompt)
 	}
 	if in.Category != nil {
 		u.SetCategory(*in.Category)
 	}
 	if in.Variant != nil {
-		u.SetVariantType(*in.Variant)
+		u.SetVariant(*in.Variant)
 	}
 	if err := u.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("update template %s: %w", id, err)
@@ -545,7 +545,7 @@ func (t *Templates) Delete(ctx context.Context, v *viewer.Viewer, id string) err
 // ignored.
 func (t *Templates) RecordUse(ctx context.Context, userID, name string) error {
 	sys := system(ctx)
-	tpls, err := t.db.AgentTemplate.Query().Where(visible(userID), agenttemplate.TemplateName(name)).All(sys)
+	tpls, err := t.db.AgentTemplate.Query().Where(visible(userID), agenttemplate.Name(name)).All(sys)
 	if err != nil {
 		return fmt.Errorf("load template %s: %w", name, err)
 	}
@@ -584,7 +584,7 @@ func (t *Templates) ForRun(ctx context.Context, userID string) ([]*ent.AgentTemp
 	sys := system(ctx)
 	tpls, err := t.db.AgentTemplate.Query().Where(visible(userID)).
 		WithPreferences(func(pq *ent.UserTemplatePreferenceQuery) { pq.Where(usertemplatepreference.UserID(userID)) }).
-		Order(ent.Asc(agenttemplate.FieldTemplateName)).All(sys)
+		Order(ent.Asc(agenttemplate.FieldName)).All(sys)
 	if err != nil {
 		return nil, fmt.Errorf("load templates of %s: %w", userID, err)
 	}

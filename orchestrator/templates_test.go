@@ -145,7 +145,7 @@ func testTemplatePreferences(t *testing.T, db *ent.Client) {
 	}
 	enabled := 0
 	for _, a := range all {
-		ids[a.TemplateName] = a.ID
+		ids[a.Name] = a.ID
 		if on, _ := tpl.Enabled(vctx, u.ID, a); on {
 			enabled++
 		}
@@ -271,7 +271,7 @@ func testTemplatePreferences(t *testing.T, db *ent.Client) {
 	if res, err := tpl.Sync(ctx, cfg); err != nil || res.Removed != 1 {
 		t.Fatalf("sync with remove = %+v, %v", res, err)
 	}
-	if n, _ := db.AgentTemplate.Query().Where(agenttemplate.TemplateName("time_series_agent")).Count(system(ctx)); n != 0 {
+	if n, _ := db.AgentTemplate.Query().Where(agenttemplate.Name("time_series_agent")).Count(system(ctx)); n != 0 {
 		t.Fatal("removed template still there")
 	}
 }

@@ -26,10 +26,10 @@ func (s *Service) turnAgents(rc *runContext) (*agentSet, error) {
 	}
 	set := &agentSet{mentionable: map[string]bool{}, planner: map[string]bool{}}
 	for _, t := range tpls {
-		if t.IsPremiumOnly && u.Plan != user.PlanPRO {
+		if t.IsPremium && u.Plan != user.PlanPRO {
 			continue
 		}
-		ag := agentOf(t.TemplateName, t.Description, t.PromptTemplate)
+		ag := agentOf(t.Name, t.Description, t.Prompt)
 		if _, ok := set.agents[ag.Name]; ok && t.UserID != nil {
 			continue // a built-in name is never shadowed (custom names cannot take one)
 		}
@@ -38,10 +38,10 @@ func (s *Service) turnAgents(rc *runContext) (*agentSet, error) {
 		for _, p := range t.Edges.Preferences {
 			enabled = enabled || p.IsEnabled
 		}
-		if t.VariantType != agenttemplate.VariantTypePLANNER {
+		if t.Variant != agenttemplate.VariantPLANNER {
 			set.mentionable[ag.Name] = true
 		}
-		if enabled && t.VariantType != agenttemplate.VariantTypeINDIVIDUAL {
+		if enabled && t.Variant != agenttemplate.VariantINDIVIDUAL {
 			set.planner[ag.Name] = true
 		}
 	}

@@ -38,12 +38,12 @@ func TestTurnAgents(t *testing.T) {
 	ids := map[string]string{}
 	all, _ := db.AgentTemplate.Query().All(system(ctx))
 	for _, a := range all {
-		ids[a.TemplateName] = a.ID
+		ids[a.Name] = a.ID
 	}
 
 	free, freeRC := newUser(user.PlanFREE)
 	if _, err := tpl.Create(viewer.NewContext(ctx, free), free, TemplateInput{Name: "churn_agent", Prompt: ptr("You are churn_agent."),
-		Category: ptr(CategoryModelling), Variant: ptr(agenttemplate.VariantTypeINDIVIDUAL)}); err != nil {
+		Category: ptr(CategoryModelling), Variant: ptr(agenttemplate.VariantINDIVIDUAL)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, free), free, []Preference{{TemplateID: ids["sk_learn_agent"]}}, ""); err != nil {

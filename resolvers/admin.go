@@ -30,7 +30,7 @@ func toUsageSummary(s *analytics.Summary) *model.UsageSummary {
 	}
 	for _, m := range s.ByModel {
 		out.ByModel = append(out.ByModel, &model.ModelUsageStat{
-			Provider: m.Provider, Model: m.Model, Calls: m.Calls, InputTokens: m.InputTokens,
+			Provider: &m.Provider, Model: m.Model, Calls: m.Calls, InputTokens: m.InputTokens,
 			OutputTokens: m.OutputTokens, TotalTokens: m.TotalTokens, CostUsd: m.CostUSD,
 		})
 	}

@@ -11,7 +11,13 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph"
+	"github.com/autoanalyst/autoanalyst/graph/model"
 )
+
+// DeepPlan is the resolver for the deepPlan field.
+func (r *deepAnalysisReportResolver) DeepPlan(ctx context.Context, obj *ent.DeepAnalysisReport) (*model.Plan, error) {
+	return r.deepPlan(obj), nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {

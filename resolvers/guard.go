@@ -173,6 +173,9 @@ func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
 // Origin checks. Requests from non-browser clients and same-origin pages pass;
 // JSON posts are governed by CORS preflight as usual.
 func multipartOriginCheck(trusted []string, next http.Handler) (http.Handler, error) {
+	if anyOrigin(trusted) {
+		return next, nil
+	}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range trusted {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -183,7 +186,7 @@ func multipartOriginCheck(trusted []string, next http.Handler) (http.Handler, er
 		if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt == "multipart/form-data" {
 			if err := cop.Check(req); err != nil {
 				writeError(w, http.StatusForbidden, errcode.BadUserInput,
-					"cross-origin form uploads are refused: send the request from the API's origin or a trusted origin (TRUSTED_ORIGINS)")
+					"cross-origin form uploads are refused: send the request from the API's origin or one in CORS_ORIGINS")
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -16,24 +17,31 @@ import (
 	"github.com/autoanalyst/autoanalyst/database"
 )
 
+// testHandler is the API on a fresh SQLite database, without services
+// beyond authentication.
+func testHandler(tb testing.TB, cfg HandlerConfig) http.Handler {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, "", tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	h, err := NewHandler(&Resolver{DB: db.Client, Auth: auth.New(db.Client, time.Hour, ""), Logger: zerolog.Nop()}, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
 // BenchmarkGuards serves the worst request of each class the guards refuse,
 // in process, next to { viewer { id } }: the handler's own CPU, without
 // the network's (BenchmarkAbuse measures the whole server).
 func BenchmarkGuards(b *testing.B) {
-	ctx := context.Background()
-	db, err := database.Open(ctx, "", b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	h, err := NewHandler(&Resolver{DB: db.Client, Auth: auth.New(db.Client, time.Hour, ""), Logger: zerolog.Nop()},
-		HandlerConfig{MaxUploadBytes: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := testHandler(b, HandlerConfig{MaxUploadBytes: 1 << 20})
 	body := func(query string, vars map[string]any) []byte {
 		out, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 		return out

@@ -2,6 +2,7 @@ package resolvers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,13 +14,15 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/buildinfo"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph"
+	"github.com/autoanalyst/autoanalyst/graph/sdl"
+	"github.com/autoanalyst/autoanalyst/graphiql"
 	"github.com/autoanalyst/autoanalyst/graphws"
 )
 
@@ -43,9 +46,10 @@ type HandlerConfig struct {
 	// address); RateBurst the burst above it. Zero turns rate limiting off.
 	RateLimit float64
 	RateBurst int
-	// TrustedOrigins may post multipart uploads from a browser on another
-	// origin ("https://app.example.com").
-	TrustedOrigins []string
+	// CORSOrigins are the origins ("https://app.example.com", or "*")
+	// whose browser pages may call the API (CORS_ORIGINS): CORS, the
+	// WebSocket's origin check and the multipart origin check follow it.
+	CORSOrigins []string
 	// TrustedProxies are the load balancers (addresses or CIDR prefixes)
 	// whose X-Forwarded-For names the client, for the per-address rate limit.
 	TrustedProxies []string
@@ -69,6 +73,10 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		cfg.MaxUploadFiles = 10
 	}
 	limits := cfg.Limits.withDefaults()
+	origins, err := parseOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
 	var limiter *rateLimiter
 	if cfg.RateLimit > 0 {
 		proxies, err := ParseTrustedProxies(cfg.TrustedProxies)
@@ -77,12 +85,14 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		}
 		limiter = newRateLimiter(cfg.RateLimit, max(cfg.RateBurst, 1), proxies)
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r}))
+	// The published schema (api/schema.graphql): introspection shows what
+	// clients generate from, without gqlgen's Go-only directives.
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: r, Schema: sdl.Schema()}))
 	srv.AddTransport(&graphws.Transport{
 		InitFunc:    wsInit(r.Auth),
 		InitTimeout: 10 * time.Second,
 		KeepAlive:   15 * time.Second,
-		CheckOrigin: wsOriginCheck(cfg.TrustedOrigins),
+		CheckOrigin: wsOriginCheck(origins),
 		Shutdown:    cfg.WebSockets,
 		Allow:       limiter.allowOperation,
 		ErrorLog: func(ctx context.Context, err error) {
@@ -120,9 +130,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		return errcode.New(errcode.Internal, "internal error")
 	})
 
-	api, err := multipartOriginCheck(cfg.TrustedOrigins, srv)
+	api, err := multipartOriginCheck(origins, srv)
 	if err != nil {
-		return nil, fmt.Errorf("TRUSTED_ORIGINS: %w", err)
+		return nil, fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
 	if limiter != nil {
 		api = limiter.middleware(api)
@@ -133,7 +143,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		if cfg.Ready != nil && !cfg.Ready() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"status":"draining"}`))
+			w.Write(health("draining"))
 			return
 		}
 		if cfg.Ping != nil {
@@ -141,17 +151,29 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 			defer cancel()
 			if err := cfg.Ping(ctx); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
-				w.Write([]byte(`{"status":"database unreachable"}`))
+				w.Write(health("database unreachable"))
 				return
 			}
 		}
-		w.Write([]byte(`{"status":"ok"}`))
+		w.Write(health("ok"))
 	})
+	mux.Handle("GET /graphql/schema.graphql", sdl.Handler())
 	if cfg.GraphiQL {
-		mux.Handle("GET /{$}", playground.Handler("Auto-Analyst", "/graphql"))
+		gq := graphiql.Handler("/graphql")
+		mux.Handle("GET /{$}", gq)                  // the page
+		mux.Handle("GET "+graphiql.AssetPrefix, gq) // its embedded assets
 	}
 	registerReportDownload(mux, r)
-	return mux, nil
+	return withCORS(origins, mux), nil
+}
+
+// health is /healthz's body: {"status":"ok","version":"v1.2.3"}.
+func health(status string) []byte {
+	b, _ := json.Marshal(struct {
+		Status  string `json:"status"`
+		Version string `json:"version"`
+	}{status, buildinfo.Read().Version})
+	return b
 }
 
 // wsInit authenticates a WebSocket from its connection_init payload
@@ -182,7 +204,7 @@ func wsInit(a *auth.Service) graphws.InitFunc {
 }
 
 // wsOriginCheck admits WebSockets from clients that send no Origin (not a
-// browser), from the API's own origin, and from trusted origins.
+// browser), from the API's own origin, and from CORS_ORIGINS.
 func wsOriginCheck(trusted []string) func(*http.Request) bool {
 	ok := make(map[string]bool, len(trusted))
 	for _, o := range trusted {
@@ -190,7 +212,7 @@ func wsOriginCheck(trusted []string) func(*http.Request) bool {
 	}
 	return func(req *http.Request) bool {
 		origin := req.Header.Get("Origin")
-		if origin == "" {
+		if origin == "" || anyOrigin(trusted) {
 			return true
 		}
 		u, err := url.Parse(origin)

@@ -68,8 +68,8 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 			client.DeepAnalysisReport.Create().SetUserID(uid).SetUUID(r.ID).SetGoal("g").SetRunID(r.ID).ExecX(sys)
 		}
 		for range chats {
-			client.AgentTemplate.Create().SetUserID(uid).SetTemplateName(fmt.Sprintf("c_%d", statements.Load())).
-				SetPromptTemplate("p").SetCategory(orchestrator.CategoryModelling).ExecX(sys)
+			client.AgentTemplate.Create().SetUserID(uid).SetName(fmt.Sprintf("c_%d", statements.Load())).
+				SetPrompt("p").SetCategory(orchestrator.CategoryModelling).ExecX(sys)
 		}
 	}
 	count := func(query string) int64 {

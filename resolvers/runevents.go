@@ -9,6 +9,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
@@ -135,15 +136,9 @@ func toRunEvent(e broker.Event) (*model.RunEvent, error) {
 		Text:      str(d.Text),
 		Code:      str(d.Code),
 		Progress:  d.Progress,
-		ErrorCode: str(d.ErrorCode),
+		ErrorCode: runErrorCode(d.ErrorCode),
 		MessageID: str(d.MessageID),
-	}
-	if d.Plan != nil {
-		p := &model.Plan{Complexity: d.Plan.Complexity}
-		for _, s := range d.Plan.Steps {
-			p.Steps = append(p.Steps, &model.PlanStep{Agent: s.Agent, Instruction: s.Instruction, Create: s.Create, Use: s.Use})
-		}
-		ev.Plan = p
+		Plan:      toPlan(d.Plan),
 	}
 	if d.Result != nil {
 		ev.Result = toExecutionResult(d.Result)
@@ -151,29 +146,68 @@ func toRunEvent(e broker.Event) (*model.RunEvent, error) {
 	return ev, nil
 }
 
+// runErrorCode maps an event's error code to the enum: none is nil, and a
+// code the enum lacks (an event of another version) is INTERNAL.
+func runErrorCode(code string) *model.RunErrorCode {
+	if code == "" {
+		return nil
+	}
+	c := model.RunErrorCode(code)
+	if !c.IsValid() {
+		c = model.RunErrorCodeInternal
+	}
+	return &c
+}
+
+// toPlan maps a plan (nil stays nil). A complexity the enum lacks counts as
+// INTERMEDIATE, as the rater's unreadable answers do.
+func toPlan(p *orchestrator.Plan) *model.Plan {
+	if p == nil {
+		return nil
+	}
+	c := model.PlanComplexity(strings.ToUpper(p.Complexity))
+	if !c.IsValid() {
+		c = model.PlanComplexityIntermediate
+	}
+	out := &model.Plan{Complexity: c, Steps: make([]*model.PlanStep, 0, len(p.Steps))}
+	for _, s := range p.Steps {
+		out.Steps = append(out.Steps, &model.PlanStep{Agent: s.Agent, Instruction: s.Instruction, Create: s.Create, Use: s.Use})
+	}
+	return out
+}
+
+// deepPlan reads the plan a report stores as JSON: null before the planning
+// step, and (logged) when it cannot be read.
+func (r *Resolver) deepPlan(rep *ent.DeepAnalysisReport) *model.Plan {
+	if strings.TrimSpace(rep.DeepPlan) == "" {
+		return nil
+	}
+	var p orchestrator.Plan
+	if err := json.Unmarshal([]byte(rep.DeepPlan), &p); err != nil {
+		r.Logger.Warn().Err(err).Str("report", rep.ID).Msg("unreadable deep plan")
+		return nil
+	}
+	return toPlan(&p)
+}
+
 func toExecutionResult(res *executor.Result) *model.ExecutionResult {
 	out := &model.ExecutionResult{
 		Ok:         res.OK,
 		Stdout:     res.Stdout,
 		Stderr:     res.Stderr,
-		Figures:    make([]string, 0, len(res.Figures)),
+		Figures:    res.Figures,
 		Images:     res.Images,
-		Tables:     []*model.ResultTable{},
+		Tables:     make([]*executor.Table, 0, len(res.Tables)),
 		DurationMs: int(res.Duration.Milliseconds()),
+	}
+	if out.Figures == nil {
+		out.Figures = []json.RawMessage{}
 	}
 	if out.Images == nil {
 		out.Images = []string{}
 	}
-	for _, f := range res.Figures {
-		out.Figures = append(out.Figures, string(f))
-	}
-	for _, t := range res.Tables {
-		rt := &model.ResultTable{Columns: t.Columns, Rows: make([]string, 0, len(t.Rows)), Truncated: t.Truncated}
-		for _, row := range t.Rows {
-			b, _ := json.Marshal(row)
-			rt.Rows = append(rt.Rows, string(b))
-		}
-		out.Tables = append(out.Tables, rt)
+	for i := range res.Tables {
+		out.Tables = append(out.Tables, &res.Tables[i])
 	}
 	if e := res.Error; e != nil {
 		msg := e.Type

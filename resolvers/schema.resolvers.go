@@ -17,6 +17,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph"
 	"github.com/autoanalyst/autoanalyst/graph/model"
+	"github.com/autoanalyst/autoanalyst/graph/scalars"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
@@ -203,8 +204,8 @@ func (r *queryResolver) Models(ctx context.Context, provider *string) ([]*model.
 	}
 	out := []*model.LLMModel{}
 	for _, m := range reg.Models() {
-		if provider != nil && !strings.EqualFold(*provider, m.Provider) {
-			continue
+		if (provider != nil && !strings.EqualFold(*provider, m.Provider)) || !scalars.KnownProvider(m.Provider) {
+			continue // another provider's, or one LLMProvider lacks
 		}
 		out = append(out, &model.LLMModel{
 			Provider: m.Provider, Name: m.Name, DisplayName: m.DisplayName, ContextWindow: m.ContextWindow,

@@ -10,7 +10,7 @@ func modelSettings(st *orchestrator.ModelSettings) *model.ModelSettings {
 	if st == nil {
 		return nil
 	}
-	out := &model.ModelSettings{Provider: st.Provider, Model: st.Model, Temperature: st.Temperature, HasCustomKey: st.HasCustomKey}
+	out := &model.ModelSettings{Provider: &st.Provider, Model: st.Model, Temperature: st.Temperature, HasCustomKey: st.HasCustomKey}
 	if st.MaxTokens > 0 {
 		out.MaxTokens = &st.MaxTokens
 	}

@@ -121,8 +121,17 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 			"subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) or SSE (POST with Accept: text/event-stream)"))
 		return
 	}
+	multipart := acceptsMultipart(r)
+	if !multipart {
+		rc.Doc, rc.Operation = withoutDefer(rc.Doc, rc.Operation)
+	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, media, http.StatusOK, responses(ctx))
+	first := responses(ctx)
+	if multipart && first.HasNext != nil && *first.HasNext {
+		writeIncremental(w, first, responses, ctx)
+		return
+	}
+	writeResponse(w, media, http.StatusOK, first)
 }
 
 // readPOST reads a JSON body of at most t.maxBody bytes into params.
@@ -391,7 +400,7 @@ func responseMedia(accept []string) (string, bool) {
 				return mediaGraphQLResponse, true
 			case mediaJSON:
 				json = true
-			case "*/*", "application/*":
+			case "*/*", "application/*", "multipart/mixed":
 				any = true
 			}
 		}

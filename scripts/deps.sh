@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need when it is missing: Go modules,
 # Debian's Python data stack and bubblewrap, Node.js (for the GraphQL-over-HTTP
-# audit, e2e_httpspec_test.go) and that audit's npm packages. Without the rights
-# to install, it prints the exact command to run and fails.
+# audit, e2e_httpspec_test.go, and the browser test, e2e_browser_test.go),
+# Debian's Chromium (/usr/bin/chromium, for the browser test) and both tests'
+# npm packages. Without the rights to install, it prints the exact command to
+# run and fails.
 set -euo pipefail
 
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -26,6 +28,10 @@ fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
+# The browser test drives Debian's Chromium at this path (never a downloaded build).
+if [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
 if [ "$WANT_BENCH_DEBS" = 1 ] && ! "$PYTHON" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1; then
   missing+=(python3-ipykernel python3-jupyter-client)
 fi
@@ -48,21 +54,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "Missing Debian packages: ${missing[*]} (for $PYTHON's data stack, the sandbox and the HTTP audit)." >&2
+    echo "Missing Debian packages: ${missing[*]} (for $PYTHON's data stack, the sandbox, the HTTP audit and the browser test)." >&2
     echo "On Debian or Ubuntu: sudo apt-get update && sudo $cmd" >&2
     exit 1
   fi
 fi
 
-# The GraphQL-over-HTTP audit's npm packages (graphql-http, pinned by its
-# package-lock.json). node_modules/.deps-lock is the lock they were installed
-# from; a different one means they are stale.
-audit="$(dirname "$0")/../testdata/graphql-http-audit"
-if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
-   { [ ! -f "$audit/node_modules/.deps-lock" ] || ! cmp -s "$audit/package-lock.json" "$audit/node_modules/.deps-lock"; }; then
-  echo "Installing: graphql-http (npm ci in testdata/graphql-http-audit)" >&2
-  (cd "$audit" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-  cp "$audit/package-lock.json" "$audit/node_modules/.deps-lock"
-fi
+# The npm packages of the GraphQL-over-HTTP audit (graphql-http) and of the
+# browser test (playwright-core, which drives /usr/bin/chromium and downloads no
+# browser), each pinned by its package-lock.json. node_modules/.deps-lock is the
+# lock they were installed from; a different one means they are stale.
+npm_ci() { # DIR PACKAGES
+  local dir="$(dirname "$0")/../$1"
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+     { [ ! -f "$dir/node_modules/.deps-lock" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.deps-lock"; }; then
+    echo "Installing: $2 (npm ci in $1)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$dir/package-lock.json" "$dir/node_modules/.deps-lock"
+  fi
+}
+npm_ci testdata/graphql-http-audit graphql-http
+npm_ci testdata/browser playwright-core
 
 go mod download

@@ -24,22 +24,22 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
-	// FieldTemplateName holds the string denoting the template_name field in the database.
-	FieldTemplateName = "template_name"
+	// FieldName holds the string denoting the name field in the database.
+	FieldName = "template_name"
 	// FieldDisplayName holds the string denoting the display_name field in the database.
 	FieldDisplayName = "display_name"
 	// FieldDescription holds the string denoting the description field in the database.
 	FieldDescription = "description"
-	// FieldPromptTemplate holds the string denoting the prompt_template field in the database.
-	FieldPromptTemplate = "prompt_template"
+	// FieldPrompt holds the string denoting the prompt field in the database.
+	FieldPrompt = "prompt_template"
 	// FieldIconURL holds the string denoting the icon_url field in the database.
 	FieldIconURL = "icon_url"
 	// FieldCategory holds the string denoting the category field in the database.
 	FieldCategory = "category"
-	// FieldIsPremiumOnly holds the string denoting the is_premium_only field in the database.
-	FieldIsPremiumOnly = "is_premium_only"
-	// FieldVariantType holds the string denoting the variant_type field in the database.
-	FieldVariantType = "variant_type"
+	// FieldIsPremium holds the string denoting the is_premium field in the database.
+	FieldIsPremium = "is_premium_only"
+	// FieldVariant holds the string denoting the variant field in the database.
+	FieldVariant = "variant_type"
 	// FieldBaseAgent holds the string denoting the base_agent field in the database.
 	FieldBaseAgent = "base_agent"
 	// FieldIsActive holds the string denoting the is_active field in the database.
@@ -76,14 +76,14 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldUserID,
-	FieldTemplateName,
+	FieldName,
 	FieldDisplayName,
 	FieldDescription,
-	FieldPromptTemplate,
+	FieldPrompt,
 	FieldIconURL,
 	FieldCategory,
-	FieldIsPremiumOnly,
-	FieldVariantType,
+	FieldIsPremium,
+	FieldVariant,
 	FieldBaseAgent,
 	FieldIsActive,
 	FieldDefaultEnabled,
@@ -114,22 +114,22 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
-	// TemplateNameValidator is a validator for the "template_name" field. It is called by the builders before save.
-	TemplateNameValidator func(string) error
+	// NameValidator is a validator for the "name" field. It is called by the builders before save.
+	NameValidator func(string) error
 	// DefaultDisplayName holds the default value on creation for the "display_name" field.
 	DefaultDisplayName string
 	// DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
 	DisplayNameValidator func(string) error
 	// DefaultDescription holds the default value on creation for the "description" field.
 	DefaultDescription string
-	// DefaultPromptTemplate holds the default value on creation for the "prompt_template" field.
-	DefaultPromptTemplate string
+	// DefaultPrompt holds the default value on creation for the "prompt" field.
+	DefaultPrompt string
 	// DefaultIconURL holds the default value on creation for the "icon_url" field.
 	DefaultIconURL string
 	// DefaultCategory holds the default value on creation for the "category" field.
 	DefaultCategory string
-	// DefaultIsPremiumOnly holds the default value on creation for the "is_premium_only" field.
-	DefaultIsPremiumOnly bool
+	// DefaultIsPremium holds the default value on creation for the "is_premium" field.
+	DefaultIsPremium bool
 	// DefaultBaseAgent holds the default value on creation for the "base_agent" field.
 	DefaultBaseAgent string
 	// DefaultIsActive holds the default value on creation for the "is_active" field.
@@ -146,30 +146,30 @@ var (
 	IDValidator func(string) error
 )
 
-// VariantType defines the type for the "variant_type" enum field.
-type VariantType string
+// Variant defines the type for the "variant" enum field.
+type Variant string
 
-// VariantTypeBOTH is the default value of the VariantType enum.
-const DefaultVariantType = VariantTypeBOTH
+// VariantBOTH is the default value of the Variant enum.
+const DefaultVariant = VariantBOTH
 
-// VariantType values.
+// Variant values.
 const (
-	VariantTypeINDIVIDUAL VariantType = "INDIVIDUAL"
-	VariantTypePLANNER    VariantType = "PLANNER"
-	VariantTypeBOTH       VariantType = "BOTH"
+	VariantINDIVIDUAL Variant = "INDIVIDUAL"
+	VariantPLANNER    Variant = "PLANNER"
+	VariantBOTH       Variant = "BOTH"
 )
 
-func (vt VariantType) String() string {
-	return string(vt)
+func (v Variant) String() string {
+	return string(v)
 }
 
-// VariantTypeValidator is a validator for the "variant_type" field enum values. It is called by the builders before save.
-func VariantTypeValidator(vt VariantType) error {
-	switch vt {
-	case VariantTypeINDIVIDUAL, VariantTypePLANNER, VariantTypeBOTH:
+// VariantValidator is a validator for the "variant" field enum values. It is called by the builders before save.
+func VariantValidator(v Variant) error {
+	switch v {
+	case VariantINDIVIDUAL, VariantPLANNER, VariantBOTH:
 		return nil
 	default:
-		return fmt.Errorf("agenttemplate: invalid enum value for variant_type field: %q", vt)
+		return fmt.Errorf("agenttemplate: invalid enum value for variant field: %q", v)
 	}
 }
 
@@ -196,9 +196,9 @@ func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
 }
 
-// ByTemplateName orders the results by the template_name field.
-func ByTemplateName(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldTemplateName, opts...).ToFunc()
+// ByName orders the results by the name field.
+func ByName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldName, opts...).ToFunc()
 }
 
 // ByDisplayName orders the results by the display_name field.
@@ -211,9 +211,9 @@ func ByDescription(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDescription, opts...).ToFunc()
 }
 
-// ByPromptTemplate orders the results by the prompt_template field.
-func ByPromptTemplate(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldPromptTemplate, opts...).ToFunc()
+// ByPrompt orders the results by the prompt field.
+func ByPrompt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPrompt, opts...).ToFunc()
 }
 
 // ByIconURL orders the results by the icon_url field.
@@ -226,14 +226,14 @@ func ByCategory(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCategory, opts...).ToFunc()
 }
 
-// ByIsPremiumOnly orders the results by the is_premium_only field.
-func ByIsPremiumOnly(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldIsPremiumOnly, opts...).ToFunc()
+// ByIsPremium orders the results by the is_premium field.
+func ByIsPremium(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIsPremium, opts...).ToFunc()
 }
 
-// ByVariantType orders the results by the variant_type field.
-func ByVariantType(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldVariantType, opts...).ToFunc()
+// ByVariant orders the results by the variant field.
+func ByVariant(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldVariant, opts...).ToFunc()
 }
 
 // ByBaseAgent orders the results by the base_agent field.
@@ -292,19 +292,19 @@ func newPreferencesStep() *sqlgraph.Step {
 }
 
 // MarshalGQL implements graphql.Marshaler interface.
-func (e VariantType) MarshalGQL(w io.Writer) {
+func (e Variant) MarshalGQL(w io.Writer) {
 	io.WriteString(w, strconv.Quote(e.String()))
 }
 
 // UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *VariantType) UnmarshalGQL(val interface{}) error {
+func (e *Variant) UnmarshalGQL(val interface{}) error {
 	str, ok := val.(string)
 	if !ok {
 		return fmt.Errorf("enum %T must be a string", val)
 	}
-	*e = VariantType(str)
-	if err := VariantTypeValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid VariantType", str)
+	*e = Variant(str)
+	if err := VariantValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Variant", str)
 	}
 	return nil
 }

@@ -80,9 +80,9 @@ func UserID(v string) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldEQ(FieldUserID, v))
 }
 
-// TemplateName applies equality check predicate on the "template_name" field. It's identical to TemplateNameEQ.
-func TemplateName(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldTemplateName, v))
+// Name applies equality check predicate on the "name" field. It's identical to NameEQ.
+func Name(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldName, v))
 }
 
 // DisplayName applies equality check predicate on the "display_name" field. It's identical to DisplayNameEQ.
@@ -95,9 +95,9 @@ func Description(v string) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldEQ(FieldDescription, v))
 }
 
-// PromptTemplate applies equality check predicate on the "prompt_template" field. It's identical to PromptTemplateEQ.
-func PromptTemplate(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldPromptTemplate, v))
+// Prompt applies equality check predicate on the "prompt" field. It's identical to PromptEQ.
+func Prompt(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldPrompt, v))
 }
 
 // IconURL applies equality check predicate on the "icon_url" field. It's identical to IconURLEQ.
@@ -110,9 +110,9 @@ func Category(v string) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldEQ(FieldCategory, v))
 }
 
-// IsPremiumOnly applies equality check predicate on the "is_premium_only" field. It's identical to IsPremiumOnlyEQ.
-func IsPremiumOnly(v bool) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldIsPremiumOnly, v))
+// IsPremium applies equality check predicate on the "is_premium" field. It's identical to IsPremiumEQ.
+func IsPremium(v bool) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldIsPremium, v))
 }
 
 // BaseAgent applies equality check predicate on the "base_agent" field. It's identical to BaseAgentEQ.
@@ -290,69 +290,69 @@ func UserIDContainsFold(v string) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldContainsFold(FieldUserID, v))
 }
 
-// TemplateNameEQ applies the EQ predicate on the "template_name" field.
-func TemplateNameEQ(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldTemplateName, v))
+// NameEQ applies the EQ predicate on the "name" field.
+func NameEQ(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldName, v))
 }
 
-// TemplateNameNEQ applies the NEQ predicate on the "template_name" field.
-func TemplateNameNEQ(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNEQ(FieldTemplateName, v))
+// NameNEQ applies the NEQ predicate on the "name" field.
+func NameNEQ(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNEQ(FieldName, v))
 }
 
-// TemplateNameIn applies the In predicate on the "template_name" field.
-func TemplateNameIn(vs ...string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldIn(FieldTemplateName, vs...))
+// NameIn applies the In predicate on the "name" field.
+func NameIn(vs ...string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldIn(FieldName, vs...))
 }
 
-// TemplateNameNotIn applies the NotIn predicate on the "template_name" field.
-func TemplateNameNotIn(vs ...string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNotIn(FieldTemplateName, vs...))
+// NameNotIn applies the NotIn predicate on the "name" field.
+func NameNotIn(vs ...string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNotIn(FieldName, vs...))
 }
 
-// TemplateNameGT applies the GT predicate on the "template_name" field.
-func TemplateNameGT(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldGT(FieldTemplateName, v))
+// NameGT applies the GT predicate on the "name" field.
+func NameGT(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldGT(FieldName, v))
 }
 
-// TemplateNameGTE applies the GTE predicate on the "template_name" field.
-func TemplateNameGTE(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldGTE(FieldTemplateName, v))
+// NameGTE applies the GTE predicate on the "name" field.
+func NameGTE(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldGTE(FieldName, v))
 }
 
-// TemplateNameLT applies the LT predicate on the "template_name" field.
-func TemplateNameLT(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldLT(FieldTemplateName, v))
+// NameLT applies the LT predicate on the "name" field.
+func NameLT(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldLT(FieldName, v))
 }
 
-// TemplateNameLTE applies the LTE predicate on the "template_name" field.
-func TemplateNameLTE(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldLTE(FieldTemplateName, v))
+// NameLTE applies the LTE predicate on the "name" field.
+func NameLTE(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldLTE(FieldName, v))
 }
 
-// TemplateNameContains applies the Contains predicate on the "template_name" field.
-func TemplateNameContains(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldContains(FieldTemplateName, v))
+// NameContains applies the Contains predicate on the "name" field.
+func NameContains(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldContains(FieldName, v))
 }
 
-// TemplateNameHasPrefix applies the HasPrefix predicate on the "template_name" field.
-func TemplateNameHasPrefix(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldHasPrefix(FieldTemplateName, v))
+// NameHasPrefix applies the HasPrefix predicate on the "name" field.
+func NameHasPrefix(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldHasPrefix(FieldName, v))
 }
 
-// TemplateNameHasSuffix applies the HasSuffix predicate on the "template_name" field.
-func TemplateNameHasSuffix(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldHasSuffix(FieldTemplateName, v))
+// NameHasSuffix applies the HasSuffix predicate on the "name" field.
+func NameHasSuffix(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldHasSuffix(FieldName, v))
 }
 
-// TemplateNameEqualFold applies the EqualFold predicate on the "template_name" field.
-func TemplateNameEqualFold(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEqualFold(FieldTemplateName, v))
+// NameEqualFold applies the EqualFold predicate on the "name" field.
+func NameEqualFold(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEqualFold(FieldName, v))
 }
 
-// TemplateNameContainsFold applies the ContainsFold predicate on the "template_name" field.
-func TemplateNameContainsFold(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldContainsFold(FieldTemplateName, v))
+// NameContainsFold applies the ContainsFold predicate on the "name" field.
+func NameContainsFold(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldContainsFold(FieldName, v))
 }
 
 // DisplayNameEQ applies the EQ predicate on the "display_name" field.
@@ -485,69 +485,69 @@ func DescriptionContainsFold(v string) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldContainsFold(FieldDescription, v))
 }
 
-// PromptTemplateEQ applies the EQ predicate on the "prompt_template" field.
-func PromptTemplateEQ(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldPromptTemplate, v))
+// PromptEQ applies the EQ predicate on the "prompt" field.
+func PromptEQ(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldPrompt, v))
 }
 
-// PromptTemplateNEQ applies the NEQ predicate on the "prompt_template" field.
-func PromptTemplateNEQ(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNEQ(FieldPromptTemplate, v))
+// PromptNEQ applies the NEQ predicate on the "prompt" field.
+func PromptNEQ(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNEQ(FieldPrompt, v))
 }
 
-// PromptTemplateIn applies the In predicate on the "prompt_template" field.
-func PromptTemplateIn(vs ...string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldIn(FieldPromptTemplate, vs...))
+// PromptIn applies the In predicate on the "prompt" field.
+func PromptIn(vs ...string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldIn(FieldPrompt, vs...))
 }
 
-// PromptTemplateNotIn applies the NotIn predicate on the "prompt_template" field.
-func PromptTemplateNotIn(vs ...string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNotIn(FieldPromptTemplate, vs...))
+// PromptNotIn applies the NotIn predicate on the "prompt" field.
+func PromptNotIn(vs ...string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNotIn(FieldPrompt, vs...))
 }
 
-// PromptTemplateGT applies the GT predicate on the "prompt_template" field.
-func PromptTemplateGT(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldGT(FieldPromptTemplate, v))
+// PromptGT applies the GT predicate on the "prompt" field.
+func PromptGT(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldGT(FieldPrompt, v))
 }
 
-// PromptTemplateGTE applies the GTE predicate on the "prompt_template" field.
-func PromptTemplateGTE(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldGTE(FieldPromptTemplate, v))
+// PromptGTE applies the GTE predicate on the "prompt" field.
+func PromptGTE(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldGTE(FieldPrompt, v))
 }
 
-// PromptTemplateLT applies the LT predicate on the "prompt_template" field.
-func PromptTemplateLT(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldLT(FieldPromptTemplate, v))
+// PromptLT applies the LT predicate on the "prompt" field.
+func PromptLT(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldLT(FieldPrompt, v))
 }
 
-// PromptTemplateLTE applies the LTE predicate on the "prompt_template" field.
-func PromptTemplateLTE(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldLTE(FieldPromptTemplate, v))
+// PromptLTE applies the LTE predicate on the "prompt" field.
+func PromptLTE(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldLTE(FieldPrompt, v))
 }
 
-// PromptTemplateContains applies the Contains predicate on the "prompt_template" field.
-func PromptTemplateContains(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldContains(FieldPromptTemplate, v))
+// PromptContains applies the Contains predicate on the "prompt" field.
+func PromptContains(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldContains(FieldPrompt, v))
 }
 
-// PromptTemplateHasPrefix applies the HasPrefix predicate on the "prompt_template" field.
-func PromptTemplateHasPrefix(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldHasPrefix(FieldPromptTemplate, v))
+// PromptHasPrefix applies the HasPrefix predicate on the "prompt" field.
+func PromptHasPrefix(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldHasPrefix(FieldPrompt, v))
 }
 
-// PromptTemplateHasSuffix applies the HasSuffix predicate on the "prompt_template" field.
-func PromptTemplateHasSuffix(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldHasSuffix(FieldPromptTemplate, v))
+// PromptHasSuffix applies the HasSuffix predicate on the "prompt" field.
+func PromptHasSuffix(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldHasSuffix(FieldPrompt, v))
 }
 
-// PromptTemplateEqualFold applies the EqualFold predicate on the "prompt_template" field.
-func PromptTemplateEqualFold(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEqualFold(FieldPromptTemplate, v))
+// PromptEqualFold applies the EqualFold predicate on the "prompt" field.
+func PromptEqualFold(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEqualFold(FieldPrompt, v))
 }
 
-// PromptTemplateContainsFold applies the ContainsFold predicate on the "prompt_template" field.
-func PromptTemplateContainsFold(v string) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldContainsFold(FieldPromptTemplate, v))
+// PromptContainsFold applies the ContainsFold predicate on the "prompt" field.
+func PromptContainsFold(v string) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldContainsFold(FieldPrompt, v))
 }
 
 // IconURLEQ applies the EQ predicate on the "icon_url" field.
@@ -680,34 +680,34 @@ func CategoryContainsFold(v string) predicate.AgentTemplate {
 	return predicate.AgentTemplate(sql.FieldContainsFold(FieldCategory, v))
 }
 
-// IsPremiumOnlyEQ applies the EQ predicate on the "is_premium_only" field.
-func IsPremiumOnlyEQ(v bool) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldIsPremiumOnly, v))
+// IsPremiumEQ applies the EQ predicate on the "is_premium" field.
+func IsPremiumEQ(v bool) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldIsPremium, v))
 }
 
-// IsPremiumOnlyNEQ applies the NEQ predicate on the "is_premium_only" field.
-func IsPremiumOnlyNEQ(v bool) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNEQ(FieldIsPremiumOnly, v))
+// IsPremiumNEQ applies the NEQ predicate on the "is_premium" field.
+func IsPremiumNEQ(v bool) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNEQ(FieldIsPremium, v))
 }
 
-// VariantTypeEQ applies the EQ predicate on the "variant_type" field.
-func VariantTypeEQ(v VariantType) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldEQ(FieldVariantType, v))
+// VariantEQ applies the EQ predicate on the "variant" field.
+func VariantEQ(v Variant) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldEQ(FieldVariant, v))
 }
 
-// VariantTypeNEQ applies the NEQ predicate on the "variant_type" field.
-func VariantTypeNEQ(v VariantType) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNEQ(FieldVariantType, v))
+// VariantNEQ applies the NEQ predicate on the "variant" field.
+func VariantNEQ(v Variant) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNEQ(FieldVariant, v))
 }
 
-// VariantTypeIn applies the In predicate on the "variant_type" field.
-func VariantTypeIn(vs ...VariantType) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldIn(FieldVariantType, vs...))
+// VariantIn applies the In predicate on the "variant" field.
+func VariantIn(vs ...Variant) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldIn(FieldVariant, vs...))
 }
 
-// VariantTypeNotIn applies the NotIn predicate on the "variant_type" field.
-func VariantTypeNotIn(vs ...VariantType) predicate.AgentTemplate {
-	return predicate.AgentTemplate(sql.FieldNotIn(FieldVariantType, vs...))
+// VariantNotIn applies the NotIn predicate on the "variant" field.
+func VariantNotIn(vs ...Variant) predicate.AgentTemplate {
+	return predicate.AgentTemplate(sql.FieldNotIn(FieldVariant, vs...))
 }
 
 // BaseAgentEQ applies the EQ predicate on the "base_agent" field.

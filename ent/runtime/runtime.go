@@ -54,18 +54,18 @@ func init() {
 	agenttemplate.DefaultUpdatedAt = agenttemplateDescUpdatedAt.Default.(func() time.Time)
 	// agenttemplate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	agenttemplate.UpdateDefaultUpdatedAt = agenttemplateDescUpdatedAt.UpdateDefault.(func() time.Time)
-	// agenttemplateDescTemplateName is the schema descriptor for template_name field.
-	agenttemplateDescTemplateName := agenttemplateFields[1].Descriptor()
-	// agenttemplate.TemplateNameValidator is a validator for the "template_name" field. It is called by the builders before save.
-	agenttemplate.TemplateNameValidator = func() func(string) error {
-		validators := agenttemplateDescTemplateName.Validators
+	// agenttemplateDescName is the schema descriptor for name field.
+	agenttemplateDescName := agenttemplateFields[1].Descriptor()
+	// agenttemplate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	agenttemplate.NameValidator = func() func(string) error {
+		validators := agenttemplateDescName.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
 		}
-		return func(template_name string) error {
+		return func(name string) error {
 			for _, fn := range fns {
-				if err := fn(template_name); err != nil {
+				if err := fn(name); err != nil {
 					return err
 				}
 			}
@@ -82,10 +82,10 @@ func init() {
 	agenttemplateDescDescription := agenttemplateFields[3].Descriptor()
 	// agenttemplate.DefaultDescription holds the default value on creation for the description field.
 	agenttemplate.DefaultDescription = agenttemplateDescDescription.Default.(string)
-	// agenttemplateDescPromptTemplate is the schema descriptor for prompt_template field.
-	agenttemplateDescPromptTemplate := agenttemplateFields[4].Descriptor()
-	// agenttemplate.DefaultPromptTemplate holds the default value on creation for the prompt_template field.
-	agenttemplate.DefaultPromptTemplate = agenttemplateDescPromptTemplate.Default.(string)
+	// agenttemplateDescPrompt is the schema descriptor for prompt field.
+	agenttemplateDescPrompt := agenttemplateFields[4].Descriptor()
+	// agenttemplate.DefaultPrompt holds the default value on creation for the prompt field.
+	agenttemplate.DefaultPrompt = agenttemplateDescPrompt.Default.(string)
 	// agenttemplateDescIconURL is the schema descriptor for icon_url field.
 	agenttemplateDescIconURL := agenttemplateFields[5].Descriptor()
 	// agenttemplate.DefaultIconURL holds the default value on creation for the icon_url field.
@@ -94,10 +94,10 @@ func init() {
 	agenttemplateDescCategory := agenttemplateFields[6].Descriptor()
 	// agenttemplate.DefaultCategory holds the default value on creation for the category field.
 	agenttemplate.DefaultCategory = agenttemplateDescCategory.Default.(string)
-	// agenttemplateDescIsPremiumOnly is the schema descriptor for is_premium_only field.
-	agenttemplateDescIsPremiumOnly := agenttemplateFields[7].Descriptor()
-	// agenttemplate.DefaultIsPremiumOnly holds the default value on creation for the is_premium_only field.
-	agenttemplate.DefaultIsPremiumOnly = agenttemplateDescIsPremiumOnly.Default.(bool)
+	// agenttemplateDescIsPremium is the schema descriptor for is_premium field.
+	agenttemplateDescIsPremium := agenttemplateFields[7].Descriptor()
+	// agenttemplate.DefaultIsPremium holds the default value on creation for the is_premium field.
+	agenttemplate.DefaultIsPremium = agenttemplateDescIsPremium.Default.(bool)
 	// agenttemplateDescBaseAgent is the schema descriptor for base_agent field.
 	agenttemplateDescBaseAgent := agenttemplateFields[9].Descriptor()
 	// agenttemplate.DefaultBaseAgent holds the default value on creation for the base_agent field.

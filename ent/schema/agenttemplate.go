@@ -28,19 +28,20 @@ func (AgentTemplate) Fields() []ent.Field {
 	return []ent.Field{
 		// UserID is empty for built-in templates.
 		field.String("user_id").Optional().Nillable().Immutable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
-		// TemplateName is the agent's name (a Python identifier, as in
-		// @mentions): unique among built-in templates, and among one user's
-		// custom templates.
-		field.String("template_name").NotEmpty().MaxLen(100).
-			Annotations(entgql.OrderField("NAME"), entgql.MapsTo("name")),
+		// Name is the agent's name (a Python identifier, as in @mentions):
+		// unique among built-in templates, and among one user's custom
+		// templates. The fields are named as in GraphQL (and so are their
+		// where-filters); their columns keep their first names.
+		field.String("name").StorageKey("template_name").NotEmpty().MaxLen(100).
+			Annotations(entgql.OrderField("NAME")),
 		field.String("display_name").Default("").MaxLen(200),
 		field.Text("description").Default(""),
-		field.Text("prompt_template").Default("").Annotations(entgql.MapsTo("prompt")),
+		field.Text("prompt").StorageKey("prompt_template").Default(""),
 		field.String("icon_url").Default(""),
 		field.String("category").Default("").Annotations(entgql.OrderField("CATEGORY")),
-		field.Bool("is_premium_only").Default(false).Annotations(entgql.MapsTo("isPremium")),
-		field.Enum("variant_type").Values("INDIVIDUAL", "PLANNER", "BOTH").Default("BOTH").
-			Annotations(entgql.MapsTo("variant"), entgql.Type("TemplateVariant")),
+		field.Bool("is_premium").StorageKey("is_premium_only").Default(false),
+		field.Enum("variant").StorageKey("variant_type").Values("INDIVIDUAL", "PLANNER", "BOTH").Default("BOTH").
+			Annotations(entgql.Type("TemplateVariant")),
 		field.String("base_agent").Default(""),
 		// IsActive is false for a template that is kept but not offered.
 		field.Bool("is_active").Default(true).Annotations(entgql.Skip()),
@@ -56,8 +57,8 @@ func (AgentTemplate) Fields() []ent.Field {
 // Indexes of AgentTemplate.
 func (AgentTemplate) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("user_id", "template_name").Unique(),
-		index.Fields("template_name").Unique().Annotations(entsql.IndexWhere("user_id IS NULL")).
+		index.Fields("user_id", "name").Unique(),
+		index.Fields("name").Unique().Annotations(entsql.IndexWhere("user_id IS NULL")).
 			StorageKey("agenttemplate_builtin_name"),
 	}
 }

@@ -29,7 +29,7 @@ func (CodeExecution) Fields() []ent.Field {
 		field.Text("latest_code"),
 		field.Text("output").Default(""),
 		field.Bool("is_successful").Default(false),
-		field.String("model_provider").Default(""),
+		field.String("model_provider").Default("").Annotations(LLMProviderType()),
 		field.String("model_name").Default(""),
 		field.Float("model_temperature").Default(0),
 		field.Int("model_max_tokens").Default(0),

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"encoding/json"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -31,10 +33,15 @@ func (DeepAnalysisReport) Fields() []ent.Field {
 		field.Time("end_time").Optional().Nillable(),
 		field.Float("duration_seconds").Optional().Nillable(),
 		field.Strings("deep_questions").Optional(),
-		field.Text("deep_plan").Default(""),
+		// DeepPlan is the plan as JSON (orchestrator.Plan); GraphQL reads it
+		// as a Plan, null until the planning step stored one.
+		field.Text("deep_plan").Default("").Annotations(entgql.Type("Plan"),
+			entgql.Skip(entgql.SkipWhereInput), entgql.Directives(forceResolver())),
 		field.Strings("summaries").Optional(),
 		field.Text("analysis_code").Default(""),
-		field.Strings("plotly_figures").Optional(),
+		// PlotlyFigures are the figures of the analysis's script, each a
+		// Plotly figure ({"data": [...], "layout": {...}}).
+		field.JSON("plotly_figures", []json.RawMessage{}).Optional().Annotations(entgql.Type("[JSON!]")),
 		field.Text("synthesis").Default(""),
 		field.Text("final_conclusion").Default(""),
 		field.Text("html_report").Default("").Annotations(entgql.Skip(entgql.SkipWhereInput)),
@@ -42,7 +49,7 @@ func (DeepAnalysisReport) Fields() []ent.Field {
 		field.Int("progress_percentage").Default(0).Range(0, 100),
 		field.Strings("steps_completed").Optional(),
 		field.Text("error_message").Optional().Nillable(),
-		field.String("model_provider").Default(""),
+		field.String("model_provider").Default("").Annotations(LLMProviderType()),
 		field.String("model_name").Default(""),
 		field.Int("total_tokens_used").Default(0),
 		field.Float("estimated_cost").Default(0),

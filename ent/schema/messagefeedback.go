@@ -27,7 +27,7 @@ func (MessageFeedback) Fields() []ent.Field {
 		field.Int("rating").Range(1, 5).Annotations(entgql.OrderField("RATING")),
 		field.Text("comment").Default(""),
 		field.String("model_name").Default(""),
-		field.String("model_provider").Default(""),
+		field.String("model_provider").Default("").Annotations(LLMProviderType()),
 		field.Float("temperature").Default(0),
 		field.Int("max_tokens").Default(0),
 	}

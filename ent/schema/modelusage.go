@@ -28,7 +28,7 @@ func (ModelUsage) Fields() []ent.Field {
 		// Step names what the call was for ("planner", "data_viz_agent", ...).
 		field.String("step").Default(""),
 		field.String("model_name").Annotations(entgql.OrderField("MODEL_NAME")),
-		field.String("provider"),
+		field.String("provider").Annotations(LLMProviderType()),
 		field.Int("prompt_tokens").Default(0),
 		field.Int("completion_tokens").Default(0),
 		field.Int("total_tokens").Default(0).Annotations(entgql.OrderField("TOTAL_TOKENS")),

@@ -4,6 +4,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
+	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 type AdminDashboard struct {
@@ -74,8 +76,8 @@ type CreateTemplateInput struct {
 	// The agent's instructions: 1 to 20,000 characters.
 	Prompt string `json:"prompt"`
 	// Data Manipulation, Data Modelling or Data Visualization.
-	Category string                     `json:"category"`
-	Variant  *agenttemplate.VariantType `json:"variant,omitempty"`
+	Category string                 `json:"category"`
+	Variant  *agenttemplate.Variant `json:"variant,omitempty"`
 }
 
 type DailyUsage struct {
@@ -113,12 +115,12 @@ type ExecutionResult struct {
 	ErrorType  *string `json:"errorType,omitempty"`
 	ErrorLine  *int    `json:"errorLine,omitempty"`
 	ErrorAgent *string `json:"errorAgent,omitempty"`
-	// Plotly figure JSON documents.
-	Figures []string `json:"figures"`
+	// Plotly figures, each a JSON object with data (the traces) and layout (and sometimes frames).
+	Figures []json.RawMessage `json:"figures"`
 	// matplotlib figures as base64 PNG.
-	Images     []string       `json:"images"`
-	Tables     []*ResultTable `json:"tables"`
-	DurationMs int            `json:"durationMs"`
+	Images     []string          `json:"images"`
+	Tables     []*executor.Table `json:"tables"`
+	DurationMs int               `json:"durationMs"`
 }
 
 type FeedbackStats struct {
@@ -167,8 +169,8 @@ type ModelFeedback struct {
 
 // The model a user's runs use. Without settings, runs use the server's defaults (DEFAULT_MODEL).
 type ModelSettings struct {
-	// openai, anthropic, groq or gemini.
-	Provider string `json:"provider"`
+	// Null when the stored provider is not one of LLMProvider (set by another version of the server).
+	Provider *string `json:"provider,omitempty"`
 	// A model of the registry (the models query).
 	Model string `json:"model"`
 	// 0 to 1; always 1 for reasoning models.
@@ -180,7 +182,8 @@ type ModelSettings struct {
 }
 
 type ModelUsageStat struct {
-	Provider     string  `json:"provider"`
+	// Null for calls of a provider LLMProvider lacks (another version's, a test double's).
+	Provider     *string `json:"provider,omitempty"`
 	Model        string  `json:"model"`
 	Calls        int     `json:"calls"`
 	InputTokens  int     `json:"inputTokens"`
@@ -189,10 +192,10 @@ type ModelUsageStat struct {
 	CostUsd      float64 `json:"costUSD"`
 }
 
+// Which agents run, in order: each step's agent, its instruction, and the variables it creates and uses.
 type Plan struct {
-	// The rater's rating: basic, intermediate, advanced or unrelated; direct for @mentions (no planner), deep for a deep analysis.
-	Complexity string      `json:"complexity"`
-	Steps      []*PlanStep `json:"steps"`
+	Complexity PlanComplexity `json:"complexity"`
+	Steps      []*PlanStep    `json:"steps"`
 }
 
 type PlanStep struct {
@@ -219,13 +222,6 @@ type RateMessageInput struct {
 	Comment *string `json:"comment,omitempty"`
 }
 
-type ResultTable struct {
-	Columns []string `json:"columns"`
-	// Rows as JSON arrays.
-	Rows      []string `json:"rows"`
-	Truncated bool     `json:"truncated"`
-}
-
 type RunEvent struct {
 	// 1, 2, 3... without gaps within a run.
 	Seq      int              `json:"seq"`
@@ -240,8 +236,8 @@ type RunEvent struct {
 	Plan *Plan `json:"plan,omitempty"`
 	// The stored assistant message (MESSAGE events).
 	MessageID *string `json:"messageID,omitempty"`
-	// Machine-readable error code (RUN_FAILED events).
-	ErrorCode *string `json:"errorCode,omitempty"`
+	// Why the run failed (RUN_FAILED events), or why an agent gave up (AGENT_FINISHED events, MODEL_ERROR).
+	ErrorCode *RunErrorCode `json:"errorCode,omitempty"`
 }
 
 type SendMessageInput struct {
@@ -308,11 +304,11 @@ type UpdateModelSettingsInput struct {
 }
 
 type UpdateTemplateInput struct {
-	DisplayName *string                    `json:"displayName,omitempty"`
-	Description *string                    `json:"description,omitempty"`
-	Prompt      *string                    `json:"prompt,omitempty"`
-	Category    *string                    `json:"category,omitempty"`
-	Variant     *agenttemplate.VariantType `json:"variant,omitempty"`
+	DisplayName *string                `json:"displayName,omitempty"`
+	Description *string                `json:"description,omitempty"`
+	Prompt      *string                `json:"prompt,omitempty"`
+	Category    *string                `json:"category,omitempty"`
+	Variant     *agenttemplate.Variant `json:"variant,omitempty"`
 }
 
 type UploadDatasetInput struct {
@@ -427,6 +423,143 @@ func (e *Period) UnmarshalJSON(b []byte) error {
 }
 
 func (e Period) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How the rater rated a question, or how the plan was made.
+type PlanComplexity string
+
+const (
+	PlanComplexityBasic        PlanComplexity = "BASIC"
+	PlanComplexityIntermediate PlanComplexity = "INTERMEDIATE"
+	PlanComplexityAdvanced     PlanComplexity = "ADVANCED"
+	// Not about the data: basic_qa_agent answers.
+	PlanComplexityUnrelated PlanComplexity = "UNRELATED"
+	// @mentions chose the agents (no planner).
+	PlanComplexityDirect PlanComplexity = "DIRECT"
+	// A deep analysis's plan.
+	PlanComplexityDeep PlanComplexity = "DEEP"
+)
+
+var AllPlanComplexity = []PlanComplexity{
+	PlanComplexityBasic,
+	PlanComplexityIntermediate,
+	PlanComplexityAdvanced,
+	PlanComplexityUnrelated,
+	PlanComplexityDirect,
+	PlanComplexityDeep,
+}
+
+func (e PlanComplexity) IsValid() bool {
+	switch e {
+	case PlanComplexityBasic, PlanComplexityIntermediate, PlanComplexityAdvanced, PlanComplexityUnrelated, PlanComplexityDirect, PlanComplexityDeep:
+		return true
+	}
+	return false
+}
+
+func (e PlanComplexity) String() string {
+	return string(e)
+}
+
+func (e *PlanComplexity) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlanComplexity(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlanComplexity", str)
+	}
+	return nil
+}
+
+func (e PlanComplexity) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlanComplexity) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlanComplexity) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a run failed (README "Errors").
+type RunErrorCode string
+
+const (
+	// No model provider is configured (no API key for the model's provider).
+	RunErrorCodeModelNotConfigured RunErrorCode = "MODEL_NOT_CONFIGURED"
+	// The model failed or answered with something unusable.
+	RunErrorCodeModelError RunErrorCode = "MODEL_ERROR"
+	// The code failed, or could not be run.
+	RunErrorCodeExecutionError RunErrorCode = "EXECUTION_ERROR"
+	// The code sandbox (bubblewrap) is unavailable.
+	RunErrorCodeSandboxUnavailable RunErrorCode = "SANDBOX_UNAVAILABLE"
+	// The run's input cannot be used (a deleted dataset, a missing goal).
+	RunErrorCodeBadUserInput RunErrorCode = "BAD_USER_INPUT"
+	// An error of the server.
+	RunErrorCodeInternal RunErrorCode = "INTERNAL"
+)
+
+var AllRunErrorCode = []RunErrorCode{
+	RunErrorCodeModelNotConfigured,
+	RunErrorCodeModelError,
+	RunErrorCodeExecutionError,
+	RunErrorCodeSandboxUnavailable,
+	RunErrorCodeBadUserInput,
+	RunErrorCodeInternal,
+}
+
+func (e RunErrorCode) IsValid() bool {
+	switch e {
+	case RunErrorCodeModelNotConfigured, RunErrorCodeModelError, RunErrorCodeExecutionError, RunErrorCodeSandboxUnavailable, RunErrorCodeBadUserInput, RunErrorCodeInternal:
+		return true
+	}
+	return false
+}
+
+func (e RunErrorCode) String() string {
+	return string(e)
+}
+
+func (e *RunErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RunErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RunErrorCode", str)
+	}
+	return nil
+}
+
+func (e RunErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RunErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RunErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,8 +1,12 @@
 package resolvers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -123,5 +127,34 @@ func BenchmarkValidate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntrospectionPasses sends graphql-js's getIntrospectionQuery() (as
+// GraphiQL, graphql-codegen, rover and Postman do), with its default options
+// and with all of them (testdata/introspection*.graphql, written by
+// graphql 16.15), through the guards: it must answer the schema.
+func TestIntrospectionPasses(t *testing.T) {
+	h := testHandler(t, HandlerConfig{MaxUploadBytes: 1 << 20, Limits: Limits{Introspection: true}})
+	for _, file := range []string{"testdata/introspection.graphql", "testdata/introspection-all.graphql"} {
+		q, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{"query": string(q)})
+		req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var resp struct {
+			Data struct {
+				Schema *struct{ Types []struct{ Name string } } `json:"__schema"`
+			}
+			Errors []map[string]any
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 || len(resp.Errors) > 0 ||
+			resp.Data.Schema == nil || len(resp.Data.Schema.Types) < 20 {
+			t.Errorf("%s: %d %.300s", file, rec.Code, rec.Body)
+		}
 	}
 }

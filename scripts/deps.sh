@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need when it is missing: Go modules,
 # Debian's Python data stack and bubblewrap, Node.js (for the GraphQL-over-HTTP
-# audit, e2e_httpspec_test.go, and the browser test, e2e_browser_test.go),
-# Debian's Chromium (/usr/bin/chromium, for the browser test) and both tests'
-# npm packages. Without the rights to install, it prints the exact command to
-# run and fails.
+# audit, e2e_httpspec_test.go, the browser test, e2e_browser_test.go, and the
+# codegen test, e2e_codegen_test.go), Debian's Chromium (/usr/bin/chromium, for
+# the browser test) and the three tests' npm packages. Without the rights to
+# install, it prints the exact command to run and fails.
 set -euo pipefail
 
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -60,10 +60,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# The npm packages of the GraphQL-over-HTTP audit (graphql-http) and of the
+# The npm packages of the GraphQL-over-HTTP audit (graphql-http), of the
 # browser test (playwright-core, which drives /usr/bin/chromium and downloads no
-# browser), each pinned by its package-lock.json. node_modules/.deps-lock is the
-# lock they were installed from; a different one means they are stale.
+# browser) and of the codegen test (@graphql-codegen/cli and typescript), each
+# pinned by its package-lock.json. node_modules/.deps-lock is the lock they were
+# installed from; a different one means they are stale.
 npm_ci() { # DIR PACKAGES
   local dir="$(dirname "$0")/../$1"
   if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
@@ -75,5 +76,6 @@ npm_ci() { # DIR PACKAGES
 }
 npm_ci testdata/graphql-http-audit graphql-http
 npm_ci testdata/browser playwright-core
+npm_ci testdata/codegen '@graphql-codegen/cli and typescript'
 
 go mod download

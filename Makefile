@@ -22,18 +22,20 @@ test: deps
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # ent first (it writes graph/ent.graphql), then gqlgen, then the published
-# schema (api/schema.graphql), then a migration for each dialect when the
-# schema changed (needs PostgreSQL at DIFF_POSTGRES_URL).
+# schema (api/schema.graphql), then the Go client from it (genqlient:
+# client/generated.go), then a migration for each dialect when the schema
+# changed (needs PostgreSQL at DIFF_POSTGRES_URL).
 generate:
 	$(GO) generate ./ent
 	$(GO) run github.com/99designs/gqlgen generate
 	@mkdir -p api
 	$(GO) run . schema > api/schema.graphql.tmp && mv api/schema.graphql.tmp api/schema.graphql
+	$(GO) generate ./client
 	$(GO) run ./ent/migrate/diff.go changes
 
 check-generated: generate
 	git diff --exit-code
-	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph resolvers api)" || { git status --porcelain -- ent graph resolvers api; echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph resolvers api client)" || { git status --porcelain -- ent graph resolvers api client; echo "generated code is stale: run make generate and commit"; exit 1; }
 
 # The executor's side-by-side comparison wants Jupyter (installed when missing).
 bench:

@@ -7,4 +7,5 @@ package main
 import (
 	_ "github.com/99designs/gqlgen"
 	_ "github.com/99designs/gqlgen/graphql/introspection"
+	_ "github.com/Khan/genqlient"
 )

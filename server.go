@@ -371,6 +371,8 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
+		// An answer's stored result is bounded as its execution is.
+		MaxResultBytes: cfg.ExecMaxResult,
 		// Deep analysis: its execution step's limit, and plotly.js for its reports.
 		DeepExecTimeout: cfg.DeepExecTimeout,
 		Plotly:          &report.PlotlyLoader{Python: cfg.Python},

@@ -41,6 +41,8 @@ type CodeExecution struct {
 	Output string `json:"output,omitempty"`
 	// IsSuccessful holds the value of the "is_successful" field.
 	IsSuccessful bool `json:"is_successful,omitempty"`
+	// What latestCode produced when it last ran (the same shape as a run's EXECUTION_RESULT); null for code that never ran.
+	Result string `json:"result,omitempty"`
 	// ModelProvider holds the value of the "model_provider" field.
 	ModelProvider string `json:"model_provider,omitempty"`
 	// ModelName holds the value of the "model_name" field.
@@ -122,7 +124,7 @@ func (*CodeExecution) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullFloat64)
 		case codeexecution.FieldModelMaxTokens:
 			values[i] = new(sql.NullInt64)
-		case codeexecution.FieldID, codeexecution.FieldUserID, codeexecution.FieldMessageID, codeexecution.FieldChatID, codeexecution.FieldRunID, codeexecution.FieldInitialCode, codeexecution.FieldLatestCode, codeexecution.FieldOutput, codeexecution.FieldModelProvider, codeexecution.FieldModelName, codeexecution.FieldCorrectionSummary:
+		case codeexecution.FieldID, codeexecution.FieldUserID, codeexecution.FieldMessageID, codeexecution.FieldChatID, codeexecution.FieldRunID, codeexecution.FieldInitialCode, codeexecution.FieldLatestCode, codeexecution.FieldOutput, codeexecution.FieldResult, codeexecution.FieldModelProvider, codeexecution.FieldModelName, codeexecution.FieldCorrectionSummary:
 			values[i] = new(sql.NullString)
 		case codeexecution.FieldCreatedAt, codeexecution.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -209,6 +211,12 @@ func (_m *CodeExecution) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field is_successful", values[i])
 			} else if value.Valid {
 				_m.IsSuccessful = value.Bool
+			}
+		case codeexecution.FieldResult:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field result", values[i])
+			} else if value.Valid {
+				_m.Result = value.String
 			}
 		case codeexecution.FieldModelProvider:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -342,6 +350,9 @@ func (_m *CodeExecution) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("is_successful=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IsSuccessful))
+	builder.WriteString(", ")
+	builder.WriteString("result=")
+	builder.WriteString(_m.Result)
 	builder.WriteString(", ")
 	builder.WriteString("model_provider=")
 	builder.WriteString(_m.ModelProvider)

@@ -142,6 +142,20 @@ func (_c *CodeExecutionCreate) SetNillableIsSuccessful(v *bool) *CodeExecutionCr
 	return _c
 }
 
+// SetResult sets the "result" field.
+func (_c *CodeExecutionCreate) SetResult(v string) *CodeExecutionCreate {
+	_c.mutation.SetResult(v)
+	return _c
+}
+
+// SetNillableResult sets the "result" field if the given value is not nil.
+func (_c *CodeExecutionCreate) SetNillableResult(v *string) *CodeExecutionCreate {
+	if v != nil {
+		_c.SetResult(*v)
+	}
+	return _c
+}
+
 // SetModelProvider sets the "model_provider" field.
 func (_c *CodeExecutionCreate) SetModelProvider(v string) *CodeExecutionCreate {
 	_c.mutation.SetModelProvider(v)
@@ -457,6 +471,10 @@ func (_c *CodeExecutionCreate) createSpec() (*CodeExecution, *sqlgraph.CreateSpe
 		_spec.SetField(codeexecution.FieldIsSuccessful, field.TypeBool, value)
 		_node.IsSuccessful = value
 	}
+	if value, ok := _c.mutation.Result(); ok {
+		_spec.SetField(codeexecution.FieldResult, field.TypeString, value)
+		_node.Result = value
+	}
 	if value, ok := _c.mutation.ModelProvider(); ok {
 		_spec.SetField(codeexecution.FieldModelProvider, field.TypeString, value)
 		_node.ModelProvider = value
@@ -681,6 +699,24 @@ func (u *CodeExecutionUpsert) SetIsSuccessful(v bool) *CodeExecutionUpsert {
 // UpdateIsSuccessful sets the "is_successful" field to the value that was provided on create.
 func (u *CodeExecutionUpsert) UpdateIsSuccessful() *CodeExecutionUpsert {
 	u.SetExcluded(codeexecution.FieldIsSuccessful)
+	return u
+}
+
+// SetResult sets the "result" field.
+func (u *CodeExecutionUpsert) SetResult(v string) *CodeExecutionUpsert {
+	u.Set(codeexecution.FieldResult, v)
+	return u
+}
+
+// UpdateResult sets the "result" field to the value that was provided on create.
+func (u *CodeExecutionUpsert) UpdateResult() *CodeExecutionUpsert {
+	u.SetExcluded(codeexecution.FieldResult)
+	return u
+}
+
+// ClearResult clears the value of the "result" field.
+func (u *CodeExecutionUpsert) ClearResult() *CodeExecutionUpsert {
+	u.SetNull(codeexecution.FieldResult)
 	return u
 }
 
@@ -958,6 +994,27 @@ func (u *CodeExecutionUpsertOne) SetIsSuccessful(v bool) *CodeExecutionUpsertOne
 func (u *CodeExecutionUpsertOne) UpdateIsSuccessful() *CodeExecutionUpsertOne {
 	return u.Update(func(s *CodeExecutionUpsert) {
 		s.UpdateIsSuccessful()
+	})
+}
+
+// SetResult sets the "result" field.
+func (u *CodeExecutionUpsertOne) SetResult(v string) *CodeExecutionUpsertOne {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.SetResult(v)
+	})
+}
+
+// UpdateResult sets the "result" field to the value that was provided on create.
+func (u *CodeExecutionUpsertOne) UpdateResult() *CodeExecutionUpsertOne {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.UpdateResult()
+	})
+}
+
+// ClearResult clears the value of the "result" field.
+func (u *CodeExecutionUpsertOne) ClearResult() *CodeExecutionUpsertOne {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.ClearResult()
 	})
 }
 
@@ -1420,6 +1477,27 @@ func (u *CodeExecutionUpsertBulk) SetIsSuccessful(v bool) *CodeExecutionUpsertBu
 func (u *CodeExecutionUpsertBulk) UpdateIsSuccessful() *CodeExecutionUpsertBulk {
 	return u.Update(func(s *CodeExecutionUpsert) {
 		s.UpdateIsSuccessful()
+	})
+}
+
+// SetResult sets the "result" field.
+func (u *CodeExecutionUpsertBulk) SetResult(v string) *CodeExecutionUpsertBulk {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.SetResult(v)
+	})
+}
+
+// UpdateResult sets the "result" field to the value that was provided on create.
+func (u *CodeExecutionUpsertBulk) UpdateResult() *CodeExecutionUpsertBulk {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.UpdateResult()
+	})
+}
+
+// ClearResult clears the value of the "result" field.
+func (u *CodeExecutionUpsertBulk) ClearResult() *CodeExecutionUpsertBulk {
+	return u.Update(func(s *CodeExecutionUpsert) {
+		s.ClearResult()
 	})
 }
 

@@ -133,6 +133,26 @@ func (_u *CodeExecutionUpdate) SetNillableIsSuccessful(v *bool) *CodeExecutionUp
 	return _u
 }
 
+// SetResult sets the "result" field.
+func (_u *CodeExecutionUpdate) SetResult(v string) *CodeExecutionUpdate {
+	_u.mutation.SetResult(v)
+	return _u
+}
+
+// SetNillableResult sets the "result" field if the given value is not nil.
+func (_u *CodeExecutionUpdate) SetNillableResult(v *string) *CodeExecutionUpdate {
+	if v != nil {
+		_u.SetResult(*v)
+	}
+	return _u
+}
+
+// ClearResult clears the value of the "result" field.
+func (_u *CodeExecutionUpdate) ClearResult() *CodeExecutionUpdate {
+	_u.mutation.ClearResult()
+	return _u
+}
+
 // SetModelProvider sets the "model_provider" field.
 func (_u *CodeExecutionUpdate) SetModelProvider(v string) *CodeExecutionUpdate {
 	_u.mutation.SetModelProvider(v)
@@ -358,6 +378,12 @@ func (_u *CodeExecutionUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	if value, ok := _u.mutation.IsSuccessful(); ok {
 		_spec.SetField(codeexecution.FieldIsSuccessful, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.Result(); ok {
+		_spec.SetField(codeexecution.FieldResult, field.TypeString, value)
+	}
+	if _u.mutation.ResultCleared() {
+		_spec.ClearField(codeexecution.FieldResult, field.TypeString)
+	}
 	if value, ok := _u.mutation.ModelProvider(); ok {
 		_spec.SetField(codeexecution.FieldModelProvider, field.TypeString, value)
 	}
@@ -551,6 +577,26 @@ func (_u *CodeExecutionUpdateOne) SetNillableIsSuccessful(v *bool) *CodeExecutio
 	if v != nil {
 		_u.SetIsSuccessful(*v)
 	}
+	return _u
+}
+
+// SetResult sets the "result" field.
+func (_u *CodeExecutionUpdateOne) SetResult(v string) *CodeExecutionUpdateOne {
+	_u.mutation.SetResult(v)
+	return _u
+}
+
+// SetNillableResult sets the "result" field if the given value is not nil.
+func (_u *CodeExecutionUpdateOne) SetNillableResult(v *string) *CodeExecutionUpdateOne {
+	if v != nil {
+		_u.SetResult(*v)
+	}
+	return _u
+}
+
+// ClearResult clears the value of the "result" field.
+func (_u *CodeExecutionUpdateOne) ClearResult() *CodeExecutionUpdateOne {
+	_u.mutation.ClearResult()
 	return _u
 }
 
@@ -808,6 +854,12 @@ func (_u *CodeExecutionUpdateOne) sqlSave(ctx context.Context) (_node *CodeExecu
 	}
 	if value, ok := _u.mutation.IsSuccessful(); ok {
 		_spec.SetField(codeexecution.FieldIsSuccessful, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Result(); ok {
+		_spec.SetField(codeexecution.FieldResult, field.TypeString, value)
+	}
+	if _u.mutation.ResultCleared() {
+		_spec.ClearField(codeexecution.FieldResult, field.TypeString)
 	}
 	if value, ok := _u.mutation.ModelProvider(); ok {
 		_spec.SetField(codeexecution.FieldModelProvider, field.TypeString, value)

@@ -92,6 +92,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			codeexecution.FieldLatestCode:        {Type: field.TypeString, Column: codeexecution.FieldLatestCode},
 			codeexecution.FieldOutput:            {Type: field.TypeString, Column: codeexecution.FieldOutput},
 			codeexecution.FieldIsSuccessful:      {Type: field.TypeBool, Column: codeexecution.FieldIsSuccessful},
+			codeexecution.FieldResult:            {Type: field.TypeString, Column: codeexecution.FieldResult},
 			codeexecution.FieldModelProvider:     {Type: field.TypeString, Column: codeexecution.FieldModelProvider},
 			codeexecution.FieldModelName:         {Type: field.TypeString, Column: codeexecution.FieldModelName},
 			codeexecution.FieldModelTemperature:  {Type: field.TypeFloat64, Column: codeexecution.FieldModelTemperature},
@@ -1240,6 +1241,11 @@ func (f *CodeExecutionFilter) WhereOutput(p entql.StringP) {
 // WhereIsSuccessful applies the entql bool predicate on the is_successful field.
 func (f *CodeExecutionFilter) WhereIsSuccessful(p entql.BoolP) {
 	f.Where(p.Field(codeexecution.FieldIsSuccessful))
+}
+
+// WhereResult applies the entql string predicate on the result field.
+func (f *CodeExecutionFilter) WhereResult(p entql.StringP) {
+	f.Where(p.Field(codeexecution.FieldResult))
 }
 
 // WhereModelProvider applies the entql string predicate on the model_provider field.

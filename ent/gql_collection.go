@@ -644,6 +644,11 @@ func (_q *CodeExecutionQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, codeexecution.FieldIsSuccessful)
 				fieldSeen[codeexecution.FieldIsSuccessful] = struct{}{}
 			}
+		case "result":
+			if _, ok := fieldSeen[codeexecution.FieldResult]; !ok {
+				selectedFields = append(selectedFields, codeexecution.FieldResult)
+				fieldSeen[codeexecution.FieldResult] = struct{}{}
+			}
 		case "modelProvider":
 			if _, ok := fieldSeen[codeexecution.FieldModelProvider]; !ok {
 				selectedFields = append(selectedFields, codeexecution.FieldModelProvider)

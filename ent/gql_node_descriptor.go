@@ -232,7 +232,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "CodeExecution",
-		Fields: make([]*Field, 17),
+		Fields: make([]*Field, 18),
 		Edges:  make([]*Edge, 1),
 	}
 	var buf []byte
@@ -316,10 +316,18 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 		Name:  "is_successful",
 		Value: string(buf),
 	}
-	if buf, err = json.Marshal(_m.ModelProvider); err != nil {
+	if buf, err = json.Marshal(_m.Result); err != nil {
 		return nil, err
 	}
 	node.Fields[10] = &Field{
+		Type:  "string",
+		Name:  "result",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.ModelProvider); err != nil {
+		return nil, err
+	}
+	node.Fields[11] = &Field{
 		Type:  "string",
 		Name:  "model_provider",
 		Value: string(buf),
@@ -327,7 +335,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	if buf, err = json.Marshal(_m.ModelName); err != nil {
 		return nil, err
 	}
-	node.Fields[11] = &Field{
+	node.Fields[12] = &Field{
 		Type:  "string",
 		Name:  "model_name",
 		Value: string(buf),
@@ -335,7 +343,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	if buf, err = json.Marshal(_m.ModelTemperature); err != nil {
 		return nil, err
 	}
-	node.Fields[12] = &Field{
+	node.Fields[13] = &Field{
 		Type:  "float64",
 		Name:  "model_temperature",
 		Value: string(buf),
@@ -343,7 +351,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	if buf, err = json.Marshal(_m.ModelMaxTokens); err != nil {
 		return nil, err
 	}
-	node.Fields[13] = &Field{
+	node.Fields[14] = &Field{
 		Type:  "int",
 		Name:  "model_max_tokens",
 		Value: string(buf),
@@ -351,7 +359,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	if buf, err = json.Marshal(_m.FailedAgents); err != nil {
 		return nil, err
 	}
-	node.Fields[14] = &Field{
+	node.Fields[15] = &Field{
 		Type:  "[]string",
 		Name:  "failed_agents",
 		Value: string(buf),
@@ -359,7 +367,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	if buf, err = json.Marshal(_m.ErrorMessages); err != nil {
 		return nil, err
 	}
-	node.Fields[15] = &Field{
+	node.Fields[16] = &Field{
 		Type:  "[]string",
 		Name:  "error_messages",
 		Value: string(buf),
@@ -367,7 +375,7 @@ func (_m *CodeExecution) Node(ctx context.Context) (node *Node, err error) {
 	if buf, err = json.Marshal(_m.CorrectionSummary); err != nil {
 		return nil, err
 	}
-	node.Fields[16] = &Field{
+	node.Fields[17] = &Field{
 		Type:  "string",
 		Name:  "correction_summary",
 		Value: string(buf),

@@ -2397,6 +2397,7 @@ type CodeExecutionMutation struct {
 	latest_code          *string
 	output               *string
 	is_successful        *bool
+	result               *string
 	model_provider       *string
 	model_name           *string
 	model_temperature    *float64
@@ -2923,6 +2924,55 @@ func (m *CodeExecutionMutation) ResetIsSuccessful() {
 	m.is_successful = nil
 }
 
+// SetResult sets the "result" field.
+func (m *CodeExecutionMutation) SetResult(s string) {
+	m.result = &s
+}
+
+// Result returns the value of the "result" field in the mutation.
+func (m *CodeExecutionMutation) Result() (r string, exists bool) {
+	v := m.result
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResult returns the old "result" field's value of the CodeExecution entity.
+// If the CodeExecution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CodeExecutionMutation) OldResult(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResult is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResult requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResult: %w", err)
+	}
+	return oldValue.Result, nil
+}
+
+// ClearResult clears the value of the "result" field.
+func (m *CodeExecutionMutation) ClearResult() {
+	m.result = nil
+	m.clearedFields[codeexecution.FieldResult] = struct{}{}
+}
+
+// ResultCleared returns if the "result" field was cleared in this mutation.
+func (m *CodeExecutionMutation) ResultCleared() bool {
+	_, ok := m.clearedFields[codeexecution.FieldResult]
+	return ok
+}
+
+// ResetResult resets all changes to the "result" field.
+func (m *CodeExecutionMutation) ResetResult() {
+	m.result = nil
+	delete(m.clearedFields, codeexecution.FieldResult)
+}
+
 // SetModelProvider sets the "model_provider" field.
 func (m *CodeExecutionMutation) SetModelProvider(s string) {
 	m.model_provider = &s
@@ -3388,7 +3438,7 @@ func (m *CodeExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CodeExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, codeexecution.FieldCreatedAt)
 	}
@@ -3418,6 +3468,9 @@ func (m *CodeExecutionMutation) Fields() []string {
 	}
 	if m.is_successful != nil {
 		fields = append(fields, codeexecution.FieldIsSuccessful)
+	}
+	if m.result != nil {
+		fields = append(fields, codeexecution.FieldResult)
 	}
 	if m.model_provider != nil {
 		fields = append(fields, codeexecution.FieldModelProvider)
@@ -3468,6 +3521,8 @@ func (m *CodeExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.Output()
 	case codeexecution.FieldIsSuccessful:
 		return m.IsSuccessful()
+	case codeexecution.FieldResult:
+		return m.Result()
 	case codeexecution.FieldModelProvider:
 		return m.ModelProvider()
 	case codeexecution.FieldModelName:
@@ -3511,6 +3566,8 @@ func (m *CodeExecutionMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldOutput(ctx)
 	case codeexecution.FieldIsSuccessful:
 		return m.OldIsSuccessful(ctx)
+	case codeexecution.FieldResult:
+		return m.OldResult(ctx)
 	case codeexecution.FieldModelProvider:
 		return m.OldModelProvider(ctx)
 	case codeexecution.FieldModelName:
@@ -3603,6 +3660,13 @@ func (m *CodeExecutionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetIsSuccessful(v)
+		return nil
+	case codeexecution.FieldResult:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResult(v)
 		return nil
 	case codeexecution.FieldModelProvider:
 		v, ok := value.(string)
@@ -3719,6 +3783,9 @@ func (m *CodeExecutionMutation) ClearedFields() []string {
 	if m.FieldCleared(codeexecution.FieldRunID) {
 		fields = append(fields, codeexecution.FieldRunID)
 	}
+	if m.FieldCleared(codeexecution.FieldResult) {
+		fields = append(fields, codeexecution.FieldResult)
+	}
 	if m.FieldCleared(codeexecution.FieldFailedAgents) {
 		fields = append(fields, codeexecution.FieldFailedAgents)
 	}
@@ -3747,6 +3814,9 @@ func (m *CodeExecutionMutation) ClearField(name string) error {
 		return nil
 	case codeexecution.FieldRunID:
 		m.ClearRunID()
+		return nil
+	case codeexecution.FieldResult:
+		m.ClearResult()
 		return nil
 	case codeexecution.FieldFailedAgents:
 		m.ClearFailedAgents()
@@ -3791,6 +3861,9 @@ func (m *CodeExecutionMutation) ResetField(name string) error {
 		return nil
 	case codeexecution.FieldIsSuccessful:
 		m.ResetIsSuccessful()
+		return nil
+	case codeexecution.FieldResult:
+		m.ResetResult()
 		return nil
 	case codeexecution.FieldModelProvider:
 		m.ResetModelProvider()

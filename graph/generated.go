@@ -42,6 +42,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	CodeExecution() CodeExecutionResolver
 	Dataset() DatasetResolver
 	DeepAnalysisReport() DeepAnalysisReportResolver
 	Mutation() MutationResolver
@@ -118,6 +119,7 @@ type ComplexityRoot struct {
 		ModelProvider     func(childComplexity int) int
 		ModelTemperature  func(childComplexity int) int
 		Output            func(childComplexity int) int
+		Result            func(childComplexity int) int
 		RunID             func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 		UserID            func(childComplexity int) int
@@ -267,6 +269,7 @@ type ComplexityRoot struct {
 		Stderr     func(childComplexity int) int
 		Stdout     func(childComplexity int) int
 		Tables     func(childComplexity int) int
+		Traceback  func(childComplexity int) int
 	}
 
 	FeedbackStats struct {
@@ -638,6 +641,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CodeExecutionResolver interface {
+	Result(ctx context.Context, obj *ent.CodeExecution) (*model.ExecutionResult, error)
+}
 type DatasetResolver interface {
 	Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*executor.Preview, error)
 	Profile(ctx context.Context, obj *ent.Dataset) ([]*schematype.DatasetColumn, error)
@@ -1012,6 +1018,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CodeExecution.Output(childComplexity), true
+	case "CodeExecution.result":
+		if e.ComplexityRoot.CodeExecution.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CodeExecution.Result(childComplexity), true
 	case "CodeExecution.runID":
 		if e.ComplexityRoot.CodeExecution.RunID == nil {
 			break
@@ -1639,6 +1651,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ExecutionResult.Tables(childComplexity), true
+	case "ExecutionResult.traceback":
+		if e.ComplexityRoot.ExecutionResult.Traceback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionResult.Traceback(childComplexity), true
 
 	case "FeedbackStats.average":
 		if e.ComplexityRoot.FeedbackStats.Average == nil {
@@ -3661,6 +3679,8 @@ func (ec *executionContext) childFields_CodeExecution(ctx context.Context, field
 		return ec.fieldContext_CodeExecution_output(ctx, field)
 	case "isSuccessful":
 		return ec.fieldContext_CodeExecution_isSuccessful(ctx, field)
+	case "result":
+		return ec.fieldContext_CodeExecution_result(ctx, field)
 	case "modelProvider":
 		return ec.fieldContext_CodeExecution_modelProvider(ctx, field)
 	case "modelName":
@@ -3961,6 +3981,8 @@ func (ec *executionContext) childFields_ExecutionResult(ctx context.Context, fie
 		return ec.fieldContext_ExecutionResult_errorLine(ctx, field)
 	case "errorAgent":
 		return ec.fieldContext_ExecutionResult_errorAgent(ctx, field)
+	case "traceback":
+		return ec.fieldContext_ExecutionResult_traceback(ctx, field)
 	case "figures":
 		return ec.fieldContext_ExecutionResult_figures(ctx, field)
 	case "images":
@@ -6971,6 +6993,38 @@ func (ec *executionContext) fieldContext_CodeExecution_isSuccessful(_ context.Co
 	return graphql.NewScalarFieldContext("CodeExecution", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _CodeExecution_result(ctx context.Context, field graphql.CollectedField, obj *ent.CodeExecution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CodeExecution_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CodeExecution().Result(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ExecutionResult) graphql.Marshaler {
+			return ec.marshalOExecutionResult2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐExecutionResult(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CodeExecution_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CodeExecution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutionResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CodeExecution_modelProvider(ctx context.Context, field graphql.CollectedField, obj *ent.CodeExecution) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9479,6 +9533,29 @@ func (ec *executionContext) _ExecutionResult_errorAgent(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_ExecutionResult_errorAgent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExecutionResult_traceback(ctx context.Context, field graphql.CollectedField, obj *model.ExecutionResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionResult_traceback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Traceback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionResult_traceback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExecutionResult", field, false, false, "String")
 }
 
@@ -27658,6 +27735,12 @@ func (ec *executionContext) _CodeExecution(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "result":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CodeExecution_result(ctx, field, obj)
+				})
 		case "modelProvider":
 			out.Values[i] = ec._CodeExecution_modelProvider(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -28618,6 +28701,11 @@ func (ec *executionContext) _ExecutionResult(ctx context.Context, sel ast.Select
 			}
 		case "errorAgent":
 			out.Values[i] = ec._ExecutionResult_errorAgent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "traceback":
+			out.Values[i] = ec._ExecutionResult_traceback(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

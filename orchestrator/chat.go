@@ -384,8 +384,9 @@ func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (stri
 	return resp.Content, nil
 }
 
-// storeAnswer writes the assistant message and its code execution, once per
-// run even when the job is delivered again, and returns the message.
+// storeAnswer writes the assistant message and its code execution (with res,
+// what the latest code produced), once per run even when the job is
+// delivered again, and returns the message.
 func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest string, res *executor.Result,
 	failed map[string]bool, errorMessages []string) (*ent.Message, error) {
 	rc := t.rc
@@ -415,19 +416,17 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 		for a := range failed {
 			fa = append(fa, a)
 		}
-		output := ""
-		ok := false
-		if res != nil {
-			output, ok = res.Stdout, res.OK
-		}
-		err = tx.CodeExecution.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
+		ce := tx.CodeExecution.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
 			SetMessageID(m.ID).SetRunID(rc.run.ID).
-			SetInitialCode(initial).SetLatestCode(latest).SetOutput(output).SetIsSuccessful(ok).
+			SetInitialCode(initial).SetLatestCode(latest).
 			SetModelProvider(t.model.Provider.Name()).SetModelName(t.model.Model).
 			SetModelTemperature(t.model.Temperature).SetModelMaxTokens(t.model.MaxTokens).
-			SetFailedAgents(fa).SetErrorMessages(errorMessages).
-			Exec(ctx)
-		if err != nil {
+			SetFailedAgents(fa).SetErrorMessages(errorMessages)
+		if res != nil {
+			// What the latest code produced, for a reopened chat.
+			ce.SetOutput(res.Stdout).SetIsSuccessful(res.OK).SetResult(s.encodeResult(res))
+		}
+		if err = ce.Exec(ctx); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("store code execution: %w", err)
 		}

@@ -111,11 +111,13 @@ func (s *Service) ExecuteMessageCode(ctx context.Context, chatID, messageID, cod
 }
 
 // recordMessageCode stores an execution of a message's code on the message's
-// code execution record (made when the answer had none).
+// code execution record (made when the answer had none): the code as its
+// latest, with what it produced.
 func (s *Service) recordMessageCode(rc *runContext, chatID string, res *executor.Result) error {
 	id := rc.in.MessageID
+	result := s.encodeResult(res)
 	upd := s.cfg.DB.CodeExecution.Update().Where(codeexecution.MessageID(id)).
-		SetLatestCode(rc.in.Code).SetOutput(res.Stdout).SetIsSuccessful(res.OK)
+		SetLatestCode(rc.in.Code).SetOutput(res.Stdout).SetIsSuccessful(res.OK).SetResult(result)
 	if !res.OK {
 		upd.AppendErrorMessages([]string{describeError(res)})
 	}
@@ -128,7 +130,7 @@ func (s *Service) recordMessageCode(rc *runContext, chatID string, res *executor
 	}
 	c := s.cfg.DB.CodeExecution.Create().SetUserID(rc.run.UserID).SetChatID(chatID).SetMessageID(id).
 		SetRunID(rc.run.ID).SetInitialCode(rc.in.Code).SetLatestCode(rc.in.Code).
-		SetOutput(res.Stdout).SetIsSuccessful(res.OK)
+		SetOutput(res.Stdout).SetIsSuccessful(res.OK).SetResult(result)
 	if !res.OK {
 		c.SetErrorMessages([]string{describeError(res)})
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/errcode"
@@ -32,7 +33,11 @@ func (s *Service) RateMessage(ctx context.Context, messageID string, rating int,
 		return nil, errcode.Field("comment", "must be at most %d characters", maxCommentLen)
 	}
 	// Privacy: another user's message is not found.
-	m, err := s.cfg.DB.Message.Query().Where(message.ID(messageID)).WithCodeExecution().Only(ctx)
+	m, err := s.cfg.DB.Message.Query().Where(message.ID(messageID)).
+		WithCodeExecution(func(q *ent.CodeExecutionQuery) { // its model settings, not its (large) result
+			q.Select(codeexecution.FieldModelProvider, codeexecution.FieldModelName,
+				codeexecution.FieldModelTemperature, codeexecution.FieldModelMaxTokens)
+		}).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, &errcode.Error{Code: errcode.NotFound, Field: "messageID", Message: "message not found"}
 	}

@@ -67,6 +67,10 @@ type Config struct {
 	MaxFixAttempts int
 	// ExecTimeout bounds one code execution (0: the executor's default).
 	ExecTimeout time.Duration
+	// MaxResultBytes bounds the figures, images and tables stored with an
+	// answer's code execution (0: DefaultMaxResultBytes); give it the
+	// executor's bound of one execution's (EXEC_MAX_RESULT_BYTES).
+	MaxResultBytes int64
 	// StepModels gives steps (see ModelSteps) a model of their own.
 	StepModels map[string]StepModel
 	// DeepExecTimeout bounds each execution of a deep analysis (default 5m).

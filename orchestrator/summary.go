@@ -78,7 +78,8 @@ func (s *Service) summarizeAnswer(t *turn, m *ent.Message) {
 // with the code and what fixed it; later repairs in the chat are shown it.
 func (s *Service) summarizeCorrection(t *turn, m *ent.Message, c *correction) {
 	ctx := t.rc.user
-	ce, err := s.cfg.DB.CodeExecution.Query().Where(codeexecution.MessageID(m.ID)).Only(ctx)
+	ce, err := s.cfg.DB.CodeExecution.Query().Where(codeexecution.MessageID(m.ID)).
+		Select(codeexecution.FieldID, codeexecution.FieldCorrectionSummary).Only(ctx)
 	if err != nil || ce.CorrectionSummary != "" {
 		return
 	}

@@ -14,6 +14,11 @@ import (
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
 
+// Result is the resolver for the result field.
+func (r *codeExecutionResolver) Result(ctx context.Context, obj *ent.CodeExecution) (*model.ExecutionResult, error) {
+	return r.storedResult(obj), nil
+}
+
 // DeepPlan is the resolver for the deepPlan field.
 func (r *deepAnalysisReportResolver) DeepPlan(ctx context.Context, obj *ent.DeepAnalysisReport) (*model.Plan, error) {
 	return r.deepPlan(obj), nil
@@ -98,6 +103,9 @@ func (r *queryResolver) Runs(ctx context.Context, after *entgql.Cursor[string], 
 		ent.WithRunOrder(orderBy), ent.WithRunFilter(where.Filter))
 }
 
+// CodeExecution returns graph.CodeExecutionResolver implementation.
+func (r *Resolver) CodeExecution() graph.CodeExecutionResolver { return &codeExecutionResolver{r} }
+
 // Dataset returns graph.DatasetResolver implementation.
 func (r *Resolver) Dataset() graph.DatasetResolver { return &datasetResolver{r} }
 
@@ -116,6 +124,7 @@ func (r *Resolver) Template() graph.TemplateResolver { return &templateResolver{
 func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
 
 type (
+	codeExecutionResolver      struct{ *Resolver }
 	datasetResolver            struct{ *Resolver }
 	deepAnalysisReportResolver struct{ *Resolver }
 	queryResolver              struct{ *Resolver }

@@ -20,12 +20,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
 // TestNestedQueriesDoNotGrow counts the SQL statements of nested queries
-// (chats -> messages -> feedback; templates with the viewer's enabled; runs
-// with their reports) and
+// (chats -> messages -> feedback, and -> code execution with its stored
+// result; templates with the viewer's enabled; runs with their reports) and
 // fails when they grow with the number of rows.
 func TestNestedQueriesDoNotGrow(t *testing.T) {
 	ctx := context.Background()
@@ -57,12 +58,30 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	}
 	sys := auth.SystemContext(ctx)
 	uid := guest.User.ID
+	result := orchestrator.EncodeResult(&executor.Result{OK: true, Stdout: "5\n",
+		Figures: []json.RawMessage{json.RawMessage(`{"data":[{"type":"bar","y":[1,2]}],"layout":{}}`)},
+		Tables:  []executor.Table{{Columns: []string{"a"}, Rows: [][]any{{1.0}, {nil}}}}}, 0)
+	// answer adds an answer with its feedback and its code's stored result.
+	answer := func(chatID string) {
+		m := client.Message.Create().SetUserID(uid).SetChatID(chatID).SetSender(message.SenderAI).SetContent("a").SaveX(sys)
+		client.MessageFeedback.Create().SetUserID(uid).SetMessageID(m.ID).SetRating(3).ExecX(sys)
+		client.CodeExecution.Create().SetUserID(uid).SetChatID(chatID).SetMessageID(m.ID).
+			SetInitialCode("fig.show()").SetLatestCode("fig.show()").SetResult(result).ExecX(sys)
+	}
+	var first string // the first chat, reopened through node(id:)
 	addRows := func(chats, msgs int) {
+		if first != "" {
+			for range msgs {
+				answer(first)
+			}
+		}
 		for range chats {
 			c := client.Chat.Create().SetUserID(uid).SaveX(sys)
+			if first == "" {
+				first = c.ID
+			}
 			for range msgs {
-				m := client.Message.Create().SetUserID(uid).SetChatID(c.ID).SetSender(message.SenderAI).SetContent("a").SaveX(sys)
-				client.MessageFeedback.Create().SetUserID(uid).SetMessageID(m.ID).SetRating(3).ExecX(sys)
+				answer(c.ID)
 			}
 			r := client.Run.Create().SetUserID(uid).SetChatID(c.ID).SetKind(run.KindDEEP_ANALYSIS).SaveX(sys)
 			client.DeepAnalysisReport.Create().SetUserID(uid).SetUUID(r.ID).SetGoal("g").SetRunID(r.ID).ExecX(sys)
@@ -86,12 +105,17 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 		}
 		return n
 	}
+	addRows(1, 1)
 	queries := []string{
 		`{ chats { edges { node { title messages { edges { node { content feedback { rating } } } } } } } }`,
+		// A reopened chat: each answer with what its code produced.
+		`{ chats(first: 10) { edges { node { messages(first: 10) { edges { node { content codeExecution { latestCode
+			result { ok stdout figures images tables { columns rows } error traceback durationMs } } } } } } } } }`,
+		`{ node(id: "` + first + `") { ... on Chat { messages(first: 50) { edges { node { content
+			codeExecution { result { ok stdout figures tables { columns rows } error } } } } } } } }`,
 		`{ templates { edges { node { name enabled usageCount } } } }`,
 		`{ runs { edges { node { kind report { status progressPercentage } } } } }`,
 	}
-	addRows(1, 1)
 	var small []int64
 	for _, q := range queries {
 		small = append(small, count(q))

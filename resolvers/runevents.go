@@ -190,6 +190,22 @@ func (r *Resolver) deepPlan(rep *ent.DeepAnalysisReport) *model.Plan {
 	return toPlan(&p)
 }
 
+// storedResult reads what an answer's code produced, stored with its code
+// execution: null when nothing was stored, and (logged) when it cannot be
+// read.
+func (r *Resolver) storedResult(ce *ent.CodeExecution) *model.ExecutionResult {
+	res, err := orchestrator.DecodeResult(ce.Result)
+	if err != nil {
+		r.Logger.Warn().Err(err).Str("execution", ce.ID).Msg("unreadable stored result")
+	}
+	if res == nil {
+		return nil
+	}
+	return toExecutionResult(res)
+}
+
+// toExecutionResult maps an executor's result, as events carry it and code
+// executions store it.
 func toExecutionResult(res *executor.Result) *model.ExecutionResult {
 	out := &model.ExecutionResult{
 		Ok:         res.OK,
@@ -217,6 +233,7 @@ func toExecutionResult(res *executor.Result) *model.ExecutionResult {
 		out.Error = &msg
 		out.ErrorType = str(e.Type)
 		out.ErrorAgent = str(e.Agent)
+		out.Traceback = str(e.Traceback)
 		if e.Line > 0 {
 			l := e.Line
 			out.ErrorLine = &l

@@ -35,6 +35,8 @@ const (
 	FieldOutput = "output"
 	// FieldIsSuccessful holds the string denoting the is_successful field in the database.
 	FieldIsSuccessful = "is_successful"
+	// FieldResult holds the string denoting the result field in the database.
+	FieldResult = "result"
 	// FieldModelProvider holds the string denoting the model_provider field in the database.
 	FieldModelProvider = "model_provider"
 	// FieldModelName holds the string denoting the model_name field in the database.
@@ -93,6 +95,7 @@ var Columns = []string{
 	FieldLatestCode,
 	FieldOutput,
 	FieldIsSuccessful,
+	FieldResult,
 	FieldModelProvider,
 	FieldModelName,
 	FieldModelTemperature,
@@ -204,6 +207,11 @@ func ByOutput(opts ...sql.OrderTermOption) OrderOption {
 // ByIsSuccessful orders the results by the is_successful field.
 func ByIsSuccessful(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIsSuccessful, opts...).ToFunc()
+}
+
+// ByResult orders the results by the result field.
+func ByResult(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResult, opts...).ToFunc()
 }
 
 // ByModelProvider orders the results by the model_provider field.

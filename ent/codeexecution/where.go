@@ -115,6 +115,11 @@ func IsSuccessful(v bool) predicate.CodeExecution {
 	return predicate.CodeExecution(sql.FieldEQ(FieldIsSuccessful, v))
 }
 
+// Result applies equality check predicate on the "result" field. It's identical to ResultEQ.
+func Result(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldEQ(FieldResult, v))
+}
+
 // ModelProvider applies equality check predicate on the "model_provider" field. It's identical to ModelProviderEQ.
 func ModelProvider(v string) predicate.CodeExecution {
 	return predicate.CodeExecution(sql.FieldEQ(FieldModelProvider, v))
@@ -713,6 +718,81 @@ func IsSuccessfulEQ(v bool) predicate.CodeExecution {
 // IsSuccessfulNEQ applies the NEQ predicate on the "is_successful" field.
 func IsSuccessfulNEQ(v bool) predicate.CodeExecution {
 	return predicate.CodeExecution(sql.FieldNEQ(FieldIsSuccessful, v))
+}
+
+// ResultEQ applies the EQ predicate on the "result" field.
+func ResultEQ(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldEQ(FieldResult, v))
+}
+
+// ResultNEQ applies the NEQ predicate on the "result" field.
+func ResultNEQ(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldNEQ(FieldResult, v))
+}
+
+// ResultIn applies the In predicate on the "result" field.
+func ResultIn(vs ...string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldIn(FieldResult, vs...))
+}
+
+// ResultNotIn applies the NotIn predicate on the "result" field.
+func ResultNotIn(vs ...string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldNotIn(FieldResult, vs...))
+}
+
+// ResultGT applies the GT predicate on the "result" field.
+func ResultGT(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldGT(FieldResult, v))
+}
+
+// ResultGTE applies the GTE predicate on the "result" field.
+func ResultGTE(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldGTE(FieldResult, v))
+}
+
+// ResultLT applies the LT predicate on the "result" field.
+func ResultLT(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldLT(FieldResult, v))
+}
+
+// ResultLTE applies the LTE predicate on the "result" field.
+func ResultLTE(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldLTE(FieldResult, v))
+}
+
+// ResultContains applies the Contains predicate on the "result" field.
+func ResultContains(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldContains(FieldResult, v))
+}
+
+// ResultHasPrefix applies the HasPrefix predicate on the "result" field.
+func ResultHasPrefix(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldHasPrefix(FieldResult, v))
+}
+
+// ResultHasSuffix applies the HasSuffix predicate on the "result" field.
+func ResultHasSuffix(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldHasSuffix(FieldResult, v))
+}
+
+// ResultIsNil applies the IsNil predicate on the "result" field.
+func ResultIsNil() predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldIsNull(FieldResult))
+}
+
+// ResultNotNil applies the NotNil predicate on the "result" field.
+func ResultNotNil() predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldNotNull(FieldResult))
+}
+
+// ResultEqualFold applies the EqualFold predicate on the "result" field.
+func ResultEqualFold(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldEqualFold(FieldResult, v))
+}
+
+// ResultContainsFold applies the ContainsFold predicate on the "result" field.
+func ResultContainsFold(v string) predicate.CodeExecution {
+	return predicate.CodeExecution(sql.FieldContainsFold(FieldResult, v))
 }
 
 // ModelProviderEQ applies the EQ predicate on the "model_provider" field.

@@ -96,6 +96,7 @@ var (
 		{Name: "latest_code", Type: field.TypeString, Size: 2147483647},
 		{Name: "output", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "is_successful", Type: field.TypeBool, Default: false},
+		{Name: "result", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "model_provider", Type: field.TypeString, Default: ""},
 		{Name: "model_name", Type: field.TypeString, Default: ""},
 		{Name: "model_temperature", Type: field.TypeFloat64, Default: 0},
@@ -115,19 +116,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "code_executions_chats_code_executions",
-				Columns:    []*schema.Column{CodeExecutionsColumns[15]},
+				Columns:    []*schema.Column{CodeExecutionsColumns[16]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "code_executions_messages_code_execution",
-				Columns:    []*schema.Column{CodeExecutionsColumns[16]},
+				Columns:    []*schema.Column{CodeExecutionsColumns[17]},
 				RefColumns: []*schema.Column{MessagesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "code_executions_users_code_executions",
-				Columns:    []*schema.Column{CodeExecutionsColumns[17]},
+				Columns:    []*schema.Column{CodeExecutionsColumns[18]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -136,7 +137,7 @@ var (
 			{
 				Name:    "codeexecution_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{CodeExecutionsColumns[17]},
+				Columns: []*schema.Column{CodeExecutionsColumns[18]},
 			},
 		},
 	}

@@ -235,23 +235,23 @@ func init() {
 	// codeexecution.DefaultIsSuccessful holds the default value on creation for the is_successful field.
 	codeexecution.DefaultIsSuccessful = codeexecutionDescIsSuccessful.Default.(bool)
 	// codeexecutionDescModelProvider is the schema descriptor for model_provider field.
-	codeexecutionDescModelProvider := codeexecutionFields[7].Descriptor()
+	codeexecutionDescModelProvider := codeexecutionFields[8].Descriptor()
 	// codeexecution.DefaultModelProvider holds the default value on creation for the model_provider field.
 	codeexecution.DefaultModelProvider = codeexecutionDescModelProvider.Default.(string)
 	// codeexecutionDescModelName is the schema descriptor for model_name field.
-	codeexecutionDescModelName := codeexecutionFields[8].Descriptor()
+	codeexecutionDescModelName := codeexecutionFields[9].Descriptor()
 	// codeexecution.DefaultModelName holds the default value on creation for the model_name field.
 	codeexecution.DefaultModelName = codeexecutionDescModelName.Default.(string)
 	// codeexecutionDescModelTemperature is the schema descriptor for model_temperature field.
-	codeexecutionDescModelTemperature := codeexecutionFields[9].Descriptor()
+	codeexecutionDescModelTemperature := codeexecutionFields[10].Descriptor()
 	// codeexecution.DefaultModelTemperature holds the default value on creation for the model_temperature field.
 	codeexecution.DefaultModelTemperature = codeexecutionDescModelTemperature.Default.(float64)
 	// codeexecutionDescModelMaxTokens is the schema descriptor for model_max_tokens field.
-	codeexecutionDescModelMaxTokens := codeexecutionFields[10].Descriptor()
+	codeexecutionDescModelMaxTokens := codeexecutionFields[11].Descriptor()
 	// codeexecution.DefaultModelMaxTokens holds the default value on creation for the model_max_tokens field.
 	codeexecution.DefaultModelMaxTokens = codeexecutionDescModelMaxTokens.Default.(int)
 	// codeexecutionDescCorrectionSummary is the schema descriptor for correction_summary field.
-	codeexecutionDescCorrectionSummary := codeexecutionFields[13].Descriptor()
+	codeexecutionDescCorrectionSummary := codeexecutionFields[14].Descriptor()
 	// codeexecution.DefaultCorrectionSummary holds the default value on creation for the correction_summary field.
 	codeexecution.DefaultCorrectionSummary = codeexecutionDescCorrectionSummary.Default.(string)
 	// codeexecutionDescID is the schema descriptor for id field.

@@ -29,6 +29,16 @@ func (CodeExecution) Fields() []ent.Field {
 		field.Text("latest_code"),
 		field.Text("output").Default(""),
 		field.Bool("is_successful").Default(false),
+		// Result is what latest_code produced when it last ran: the executor's
+		// result as JSON (stdout, stderr, the error, Plotly figures, images,
+		// tables), bounded as the execution was (EXEC_MAX_RESULT_BYTES; see
+		// orchestrator.EncodeResult). Text, not jsonb: PostgreSQL's jsonb
+		// refuses the \u0000 that a program may print. Null for code that
+		// never ran and for executions stored before results were kept.
+		field.Text("result").Optional().
+			Comment("What latestCode produced when it last ran (the same shape as a run's EXECUTION_RESULT); null for code that never ran.").
+			Annotations(entgql.Type("ExecutionResult"),
+				entgql.Skip(entgql.SkipWhereInput), entgql.Directives(forceResolver())),
 		field.String("model_provider").Default("").Annotations(LLMProviderType()),
 		field.String("model_name").Default(""),
 		field.Float("model_temperature").Default(0),

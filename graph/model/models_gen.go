@@ -107,14 +107,23 @@ type ExecuteCodeInput struct {
 	MessageID *string `json:"messageID,omitempty"`
 }
 
+// What one execution of code produced: in a run's EXECUTION_RESULT events, and
+// stored with an answer's code execution (CodeExecution.result) for a reopened
+// chat. Bounded as the execution is: stdout and stderr by EXEC_MAX_OUTPUT_BYTES
+// each, figures, images and tables together by EXEC_MAX_RESULT_BYTES.
 type ExecutionResult struct {
-	Ok         bool    `json:"ok"`
-	Stdout     string  `json:"stdout"`
-	Stderr     string  `json:"stderr"`
-	Error      *string `json:"error,omitempty"`
-	ErrorType  *string `json:"errorType,omitempty"`
-	ErrorLine  *int    `json:"errorLine,omitempty"`
+	// The code ran without raising.
+	Ok     bool   `json:"ok"`
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	// The exception as Python prints its last line ("NameError: name 'x' is not defined"); null when ok.
+	Error     *string `json:"error,omitempty"`
+	ErrorType *string `json:"errorType,omitempty"`
+	ErrorLine *int    `json:"errorLine,omitempty"`
+	// The agent whose block raised (answers combine the agents' blocks).
 	ErrorAgent *string `json:"errorAgent,omitempty"`
+	// The exception's Python traceback (its last 50,000 characters); null when ok or when there is none (a time or memory limit).
+	Traceback *string `json:"traceback,omitempty"`
 	// Plotly figures, each a JSON object with data (the traces) and layout (and sometimes frames).
 	Figures []json.RawMessage `json:"figures"`
 	// matplotlib figures as base64 PNG.

@@ -2253,10 +2253,18 @@ func (v *RunEventPlanStepsPlanStep) GetCreate() []string { return v.Create }
 func (v *RunEventPlanStepsPlanStep) GetUse() []string { return v.Use }
 
 // RunEventResultExecutionResult includes the requested fields of the GraphQL type ExecutionResult.
+// The GraphQL type's documentation follows.
+//
+// What one execution of code produced: in a run's EXECUTION_RESULT events, and
+// stored with an answer's code execution (CodeExecution.result) for a reopened
+// chat. Bounded as the execution is: stdout and stderr by EXEC_MAX_OUTPUT_BYTES
+// each, figures, images and tables together by EXEC_MAX_RESULT_BYTES.
 type RunEventResultExecutionResult struct {
-	Ok        bool   `json:"ok"`
-	Stdout    string `json:"stdout"`
-	Stderr    string `json:"stderr"`
+	// The code ran without raising.
+	Ok     bool   `json:"ok"`
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	// The exception as Python prints its last line ("NameError: name 'x' is not defined"); null when ok.
 	Error     string `json:"error"`
 	ErrorType string `json:"errorType"`
 	ErrorLine int    `json:"errorLine"`

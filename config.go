@@ -46,7 +46,7 @@ type config struct {
 	SessionTTL      time.Duration     `env:"SESSION_TTL" envDefault:"720h"`
 	AdminAPIKey     string            `env:"ADMIN_API_KEY"`
 	ShutdownTimeout time.Duration     `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	MaxRequestBytes int64             `env:"MAX_REQUEST_BYTES" envDefault:"1048576"`
+	MaxRequestBytes int64             `env:"MAX_REQUEST_BYTES" envDefault:"524288"`
 	UploadMaxFiles  int               `env:"UPLOAD_MAX_FILES" envDefault:"10"`
 	QueryMaxTokens  int               `env:"QUERY_MAX_TOKENS" envDefault:"2000"`
 	QueryMaxFields  int               `env:"QUERY_MAX_FIELDS" envDefault:"500"`

@@ -425,9 +425,9 @@ func abuseCases() []abuseCase {
 			req: func(e *abuseEnv) *http.Request { return e.jsonBody(signIn[:strings.Index(signIn, "8d1f")+4]) }},
 		{name: "secret/malformed updateModelSettings", kind: httpLevel, status: []int{400}, code: "BAD_USER_INPUT",
 			req: func(e *abuseEnv) *http.Request { return e.post(acceptJSON, e.token, bodyOf(settings), false) }},
-		{name: "secret/1 MB malformed body", kind: httpLevel, status: []int{400}, code: "BAD_USER_INPUT",
+		{name: "secret/400 KB malformed body", kind: httpLevel, status: []int{400}, code: "BAD_USER_INPUT",
 			req: func(e *abuseEnv) *http.Request {
-				return e.post(acceptJSON, "", abuseBody{prefix: `{"query":"{__typename}","variables":{"k":"CANARY-KEY-33aa`, pat: "x", n: 1e6}, false)
+				return e.post(acceptJSON, "", abuseBody{prefix: `{"query":"{__typename}","variables":{"k":"CANARY-KEY-33aa`, pat: "x", n: 400e3}, false)
 			}},
 		{name: "secret/updateModelSettings with a wrong-typed variable", kind: requestError, code: "BAD_USER_INPUT",
 			req: func(e *abuseEnv) *http.Request {

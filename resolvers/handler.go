@@ -31,7 +31,8 @@ type HandlerConfig struct {
 	// MaxUploadBytes is the largest accepted file (UPLOAD_MAX_BYTES).
 	MaxUploadBytes int64
 	// MaxRequestBytes is the largest body of a request that is not an
-	// upload (MAX_REQUEST_BYTES, default 1 MiB).
+	// upload (MAX_REQUEST_BYTES, default 512 KiB: twice the largest text
+	// input, 256 KiB, with room for JSON's escapes).
 	MaxRequestBytes int64
 	// MaxUploadFiles bounds the files of one upload request (default 10).
 	MaxUploadFiles int
@@ -67,7 +68,7 @@ type HandlerConfig struct {
 // graphql-transport-ws and graphql-ws, SSE), and /healthz.
 func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	if cfg.MaxRequestBytes <= 0 {
-		cfg.MaxRequestBytes = 1 << 20
+		cfg.MaxRequestBytes = 512 << 10
 	}
 	if cfg.MaxUploadFiles <= 0 {
 		cfg.MaxUploadFiles = 10

@@ -152,6 +152,8 @@ func startProcess(t testing.TB, port int, env map[string]string, args ...string)
 		"LOG_FORMAT=json",
 		"LOG_LEVEL=debug",
 		"SHUTDOWN_TIMEOUT=10s",
+		// Workers' health endpoints: any free port (several run at once).
+		"HEALTH_ADDR=127.0.0.1:0",
 	}
 	for k, v := range env {
 		e = append(e, k+"="+v)

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
 
@@ -167,20 +166,6 @@ func printVersion(asJSON bool) error {
 	return enc.Encode(info)
 }
 
-func newLogger(cfg *config) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(cfg.LogLevel)
-	if err != nil || cfg.LogLevel == "" {
-		lvl = zerolog.InfoLevel
-	}
-	var log zerolog.Logger
-	if cfg.LogFormat == "console" || (cfg.LogFormat == "" && isatty.IsTerminal(os.Stderr.Fd())) {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
-	} else {
-		log = zerolog.New(os.Stderr)
-	}
-	return log.Level(lvl).With().Timestamp().Logger()
-}
-
 func openDatabase(ctx context.Context, cfg *config, log zerolog.Logger) (*database.DB, error) {
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
@@ -256,7 +241,9 @@ type node struct {
 	runs      *orchestrator.Service
 	templates *orchestrator.Templates
 	settings  *orchestrator.Settings
-	closers   []func() error
+	// checks are what /readyz checks: the database, Redis, the sandbox.
+	checks  []resolvers.HealthCheck
+	closers []func() error
 }
 
 // close releases what start opened, last opened first.
@@ -275,6 +262,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	if err := checkMode(cfg, workers, role); err != nil {
 		return nil, err
 	}
+	logStart(log, cfg, role, workers)
 	n := &node{cfg: cfg, log: log}
 	ok := false
 	defer func() {
@@ -293,6 +281,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	}
 	n.db = db
 	n.closers = append(n.closers, db.Close)
+	n.checks = append(n.checks, resolvers.HealthCheck{Name: "database", Check: db.SQL.PingContext})
 
 	exec, err := executor.New(executor.Config{
 		Python:            cfg.Python,
@@ -319,7 +308,10 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		}
 		log.Error().Err(err).Msg("code execution is disabled: install bubblewrap, or set EXECUTOR_SANDBOX=off for development only")
 		runner = unavailable{err}
+		sandboxErr := err
+		n.checks = append(n.checks, resolvers.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return sandboxErr }})
 	} else {
+		n.checks = append(n.checks, resolvers.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return nil }})
 		n.closers = append(n.closers, exec.Close)
 	}
 
@@ -329,6 +321,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	}
 	n.broker = brk
 	n.closers = append(n.closers, closeBroker)
+	if p, ok := brk.(interface{ Ping(context.Context) error }); ok && cfg.RedisURL != "" {
+		n.checks = append(n.checks, resolvers.HealthCheck{Name: "redis", Check: p.Ping})
+	}
 
 	blobURL := cfg.BlobURL
 	if blobURL == "" {
@@ -467,6 +462,7 @@ func serve(ctx context.Context, workers int) error {
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
+		Checks:         n.checks,
 		// Subscribers follow running runs while they finish, then reconnect.
 		WebSockets: webSockets,
 	})
@@ -531,10 +527,17 @@ func work(ctx context.Context, workers int) error {
 		return err
 	}
 	defer n.close()
+	var draining atomic.Bool
+	stopHTTP, err := startWorkerHTTP(cfg, log, func() bool { return !draining.Load() }, n.checks)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	pool := n.runs.StartWorkers(workers)
 	log.Info().Int("workers", workers).Msg("worker ready")
 	<-ctx.Done()
 	log.Info().Msg("shutting down: running runs finish or go back to the queue")
+	draining.Store(true)
 	n.runs.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -134,7 +134,7 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 		}
 		k.isolated, k.python, k.importSeconds = r.Isolated, r.Python, r.ImportSeconds
 		k.memory.Store(r.Memory)
-		k.log.Debug().Dur("took", time.Since(start)).Int("pid", cmd.Process.Pid).Bool("isolated", r.Isolated).Msg("kernel started")
+		k.log.Debug().Dur("took_ms", time.Since(start)).Int("pid", cmd.Process.Pid).Bool("isolated", r.Isolated).Msg("kernel started")
 		return k, nil
 	case <-k.done:
 		k.stop()
@@ -398,7 +398,7 @@ func (k *kernel) run(ctx context.Context, req request, files []*os.File, timeout
 			}
 			return nil, 0, fmt.Errorf("%w: the kernel died during the execution (%s)%s", ErrKernel, k.describeExit(), k.outputNote())
 		case <-backstop.C:
-			k.log.Error().Dur("timeout", timeout).Msg("kernel stopped answering; killing it")
+			k.log.Error().Dur("timeout_ms", timeout).Msg("kernel stopped answering; killing it")
 			k.stop()
 			return &reply{Type: "result", Status: "timeout"}, time.Since(start), nil
 		case <-ctx.Done():

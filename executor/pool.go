@@ -175,7 +175,7 @@ func (p *pool) start(ent *entry, datasets []Dataset) {
 		p.s.log.Warn().Err(err).Msg("kernel start failed")
 	} else {
 		p.s.log.Debug().Uint64("kernel", k.id).Bool("spare", spare).Int("datasets", len(datasets)).
-			Dur("took", time.Since(began)).Msg("kernel assigned")
+			Dur("took_ms", time.Since(began)).Msg("kernel assigned")
 	}
 	p.refillSpare()
 }

@@ -144,7 +144,7 @@ func (s *Service) recordModel(rc *runContext, mc *ModelChoice) {
 		SetModelTemperature(mc.Temperature).SetModelMaxTokens(mc.MaxTokens).
 		Exec(privacy.DecisionContext(rc.user, privacy.Allow))
 	if err != nil {
-		s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("store the run's model settings")
+		s.runLog(rc.user, rc.run.ID).Warn().Err(err).Msg("store the run's model settings")
 	}
 }
 
@@ -451,7 +451,7 @@ func (s *Service) countUses(rc *runContext, outs []agentOutput) {
 	}
 	for _, o := range outs {
 		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, o.agent); err != nil {
-			s.cfg.Logger.Warn().Err(err).Str("run", rc.run.ID).Msg("count template use")
+			s.runLog(rc.user, rc.run.ID).Warn().Err(err).Msg("count template use")
 		}
 	}
 }

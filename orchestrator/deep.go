@@ -82,7 +82,7 @@ func (s *Service) failReport(ctx context.Context, runID string, st run.Status, e
 		SetStatus(deepanalysisreport.StatusFAILED).SetErrorMessage(truncate(msg, 2000)).SetEndTime(now).
 		Exec(ctx)
 	if err != nil {
-		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("mark the deep-analysis report failed")
+		s.runLog(ctx, runID).Error().Err(err).Msg("mark the deep-analysis report failed")
 	}
 }
 
@@ -216,7 +216,7 @@ func (s *Service) runUsage(ctx context.Context, runID string) (int, float64) {
 	rows, err := s.cfg.DB.ModelUsage.Query().Where(modelusage.RunID(runID)).
 		Select(modelusage.FieldTotalTokens, modelusage.FieldCost).All(privacy.DecisionContext(ctx, privacy.Allow))
 	if err != nil {
-		s.cfg.Logger.Warn().Err(err).Str("run", runID).Msg("sum the run's usage")
+		s.runLog(ctx, runID).Warn().Err(err).Msg("sum the run's usage")
 		return 0, 0
 	}
 	tokens, cost := 0, 0.0

@@ -22,6 +22,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/report"
+	"github.com/autoanalyst/autoanalyst/requestid"
 )
 
 // Executor runs code in a chat's sandboxed kernel.
@@ -115,6 +116,10 @@ func New(cfg Config) (*Service, error) {
 // jobPayload is what a run's job carries.
 type jobPayload struct {
 	RunID string `json:"runId"`
+	// UserID and RequestID name the run's owner and the request that
+	// started it on the worker's log lines.
+	UserID    string `json:"userId,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // runInput is a run's stored arguments.
@@ -248,7 +253,7 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 }
 
 func (s *Service) enqueue(ctx context.Context, r *ent.Run) error {
-	payload, _ := json.Marshal(jobPayload{RunID: r.ID})
+	payload, _ := json.Marshal(jobPayload{RunID: r.ID, UserID: r.UserID, RequestID: requestid.FromContext(ctx)})
 	return s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload})
 }
 
@@ -321,19 +326,19 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 		upd.SetError(errText)
 	}
 	if _, err := upd.Save(sys); err != nil {
-		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run end")
+		s.runLog(ctx, runID).Error().Err(err).Msg("store run end")
 	}
 	if st != run.StatusSUCCEEDED {
 		s.failReport(sys, runID, st, errText) // a deep analysis's report ends FAILED too
 	}
 	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
-		s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("append terminal event")
+		s.runLog(ctx, runID).Error().Err(err).Msg("append terminal event")
 	}
 	// Keep the whole log with the run, for when the broker's copy expires.
 	if evs, err := s.cfg.Broker.Read(sys, runID, 0, 0); err == nil {
 		if b, err := json.Marshal(evs); err == nil {
 			if err := s.cfg.DB.Run.UpdateOneID(runID).SetEvents(b).Exec(sys); err != nil && !ent.IsNotFound(err) {
-				s.cfg.Logger.Error().Err(err).Str("run", runID).Msg("store run events")
+				s.runLog(ctx, runID).Error().Err(err).Msg("store run events")
 			}
 		}
 	}

@@ -51,7 +51,7 @@ func (s *Service) shortAnswer(t *turn, step string, tpl *template.Template, data
 	}
 	answer, err := s.call(t, step, prompt, nil)
 	if err != nil {
-		s.cfg.Logger.Debug().Err(err).Str("step", step).Str("run", t.rc.run.ID).Msg("summarising failed")
+		s.runLog(t.rc.user, t.rc.run.ID).Debug().Err(err).Str("step", step).Msg("summarising failed")
 		return ""
 	}
 	return truncate(strings.TrimSpace(answer), limit)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/ent"
@@ -108,15 +110,25 @@ func (w *Workers) loop(ctx context.Context) {
 
 // handle executes one claimed job to its end.
 func (s *Service) handle(l *broker.Lease) {
-	log := s.cfg.Logger.With().Str("run", l.Job.ID).Int("attempt", l.Attempt).Logger()
-	log.Debug().Msg("run claimed")
 	var p jobPayload
-	if err := json.Unmarshal(l.Job.Payload, &p); err != nil || p.RunID == "" {
-		log.Error().Err(err).Msg("malformed job; dead-lettering it")
+	perr := json.Unmarshal(l.Job.Payload, &p)
+	lc := s.cfg.Logger.With().Str("run", l.Job.ID).Int("attempt", l.Attempt)
+	if p.UserID != "" {
+		lc = lc.Str("user_id", p.UserID)
+	}
+	if p.RequestID != "" {
+		lc = lc.Str("request_id", p.RequestID)
+	}
+	log := lc.Logger()
+	log.Debug().Msg("run claimed")
+	if perr != nil || p.RunID == "" {
+		log.Error().Err(perr).Msg("malformed job; dead-lettering it")
 		s.cfg.Broker.Fail(context.Background(), l, fmt.Errorf("malformed job payload"), false)
 		return
 	}
-	ctx, stop := context.WithCancelCause(context.Background())
+	// The run's steps log through this logger (runLog): every line names
+	// the run, its user and the request that started it.
+	ctx, stop := context.WithCancelCause(context.WithValue(context.Background(), runLogKey{}, &log))
 	defer stop(nil)
 	s.mu.Lock()
 	s.local[p.RunID] = stop
@@ -129,7 +141,7 @@ func (s *Service) handle(l *broker.Lease) {
 
 	hbDone := make(chan struct{})
 	go s.heartbeat(ctx, l, stop, hbDone)
-	err := s.execute(ctx, p.RunID, l.Attempt)
+	err := s.execute(ctx, p.RunID, l.Attempt, p.UserID == "")
 	stop(nil)
 	<-hbDone
 
@@ -147,7 +159,7 @@ func (s *Service) handle(l *broker.Lease) {
 		log.Info().Msg("run handed back to the queue")
 	default:
 		if err != nil {
-			log.Error().Err(err).Msg("run failed")
+			logRunEnd(&log, cause, err)
 		}
 		if err := s.cfg.Broker.Ack(bg, l); err != nil && !errors.Is(err, broker.ErrLeaseLost) {
 			log.Error().Err(err).Msg("ack job")
@@ -177,7 +189,7 @@ func (s *Service) heartbeat(ctx context.Context, l *broker.Lease, stop context.C
 				stop(errLeaseLost)
 				return
 			case err != nil:
-				s.cfg.Logger.Warn().Err(err).Str("run", l.Job.ID).Msg("extend lease")
+				s.runLog(ctx, l.Job.ID).Warn().Err(err).Msg("extend lease")
 			}
 		}
 	}
@@ -193,8 +205,9 @@ type runContext struct {
 }
 
 // execute runs a run's steps and records how it ended. The returned error is
-// for logging only.
-func (s *Service) execute(ctx context.Context, runID string, attempt int) error {
+// for logging only. addUser names the run's user on its log lines (ctx's
+// logger does not yet).
+func (s *Service) execute(ctx context.Context, runID string, attempt int, addUser bool) error {
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	r, err := s.cfg.DB.Run.Get(sys, runID)
 	if ent.IsNotFound(err) {
@@ -215,6 +228,11 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int) error 
 	}
 	if n == 0 {
 		return nil
+	}
+	if addUser {
+		// A job enqueued before jobs named their user.
+		l := s.runLog(ctx, runID).With().Str("user_id", r.UserID).Logger()
+		ctx = context.WithValue(ctx, runLogKey{}, &l)
 	}
 	em := &emitter{log: s.cfg.Broker, runID: runID}
 	rc := &runContext{
@@ -276,4 +294,37 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 		code, msg = CodeSandboxUnavailable, "the code sandbox is unavailable: install bubblewrap, or set EXECUTOR_SANDBOX=off for development"
 	}
 	s.finish(ctx, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, EventData{Text: msg, ErrorCode: code})
+}
+
+type runLogKey struct{}
+
+// runLog is the logger of the run that ctx belongs to (set by the worker:
+// it names the run, its user and the request that started it), else the
+// service's logger naming runID.
+func (s *Service) runLog(ctx context.Context, runID string) *zerolog.Logger {
+	if l, ok := ctx.Value(runLogKey{}).(*zerolog.Logger); ok {
+		return l
+	}
+	l := s.cfg.Logger.With().Str("run", runID).Logger()
+	return &l
+}
+
+// logRunEnd logs why a run did not succeed. What the user caused is not a
+// failure of the service: their own code failing (EXECUTION_ERROR), their
+// input refused, their cancel are logged at info or debug level; the rest
+// at error level.
+func logRunEnd(log *zerolog.Logger, cause, err error) {
+	var re *runError
+	switch {
+	case errors.Is(cause, errCancelRequested):
+		log.Info().Msg("run cancelled")
+	case errors.As(err, &re) && (re.code == CodeExecutionError || re.code == CodeBadInput):
+		log.Info().Str("code", re.code).Str("reason", re.msg).Msg("run ended: the user's code or input failed")
+	case errors.As(err, &re) && (re.code == CodeModelError || re.code == CodeModelNotConfigured):
+		log.Warn().Err(err).Str("code", re.code).Msg("run failed")
+	case errors.Is(err, llm.ErrNotConfigured):
+		log.Warn().Err(err).Msg("run failed")
+	default:
+		log.Error().Err(err).Msg("run failed")
+	}
 }

@@ -46,7 +46,7 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		}
 		code, msg := classify(ctx, inner)
 		if code == errcode.Internal {
-			log.Error().Err(inner).Str("path", gerr.Path.String()).Msg("internal error in resolver")
+			logFor(ctx, log).Error().Err(inner).Str("path", gerr.Path.String()).Msg("internal error in resolver")
 		}
 		gerr.Message = msg
 		ext := map[string]any{"code": string(code)}

@@ -58,6 +58,8 @@ type HandlerConfig struct {
 	Ready func() bool
 	// Ping checks the database for /healthz.
 	Ping func(ctx context.Context) error
+	// Checks are what /readyz checks (the database, Redis, the sandbox).
+	Checks []HealthCheck
 	// WebSockets, if set, ends the WebSocket connections when the server
 	// stops (they close with 1001, so that clients reconnect, to another node).
 	WebSockets *graphws.Shutdown
@@ -65,7 +67,8 @@ type HandlerConfig struct {
 
 // NewHandler returns the HTTP API: GraphiQL at / (when enabled), GraphQL at
 // /graphql (POST, GET for queries, multipart uploads, WebSocket with
-// graphql-transport-ws and graphql-ws, SSE), and /healthz.
+// graphql-transport-ws and graphql-ws, SSE), /healthz, /livez and /readyz;
+// every request gets an id and an access log line (AccessLog).
 func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 512 << 10
@@ -118,6 +121,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	if limits.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(operationRecorder{})
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
 	srv.Use(newDocumentLimits(limits))
 	srv.Use(costLimits{l: limits})
@@ -127,7 +131,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	// writer for that long. Services open short transactions themselves.
 	srv.SetErrorPresenter(ErrorPresenter(r.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
-		r.Logger.Error().Str("panic", fmt.Sprint(p)).Msg("panic in resolver")
+		logFor(ctx, r.Logger).Error().Str("panic", fmt.Sprint(p)).Msg("panic in resolver")
 		return errcode.New(errcode.Internal, "internal error")
 	})
 
@@ -158,6 +162,8 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		}
 		w.Write(health("ok"))
 	})
+	mux.Handle("GET /livez", Livez())
+	mux.Handle("GET /readyz", Readyz(cfg.Ready, cfg.Checks))
 	mux.Handle("GET /graphql/schema.graphql", sdl.Handler())
 	if cfg.GraphiQL {
 		gq := graphiql.Handler("/graphql")
@@ -165,7 +171,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		mux.Handle("GET "+graphiql.AssetPrefix, gq) // its embedded assets
 	}
 	registerReportDownload(mux, r)
-	return withCORS(origins, mux), nil
+	return AccessLog(r.Logger, withCORS(origins, mux)), nil
 }
 
 // health is /healthz's body: {"status":"ok","version":"v1.2.3"}.

@@ -64,6 +64,7 @@ type config struct {
 	TrustedOrigins  []string          `env:"TRUSTED_ORIGINS" envSeparator:","` // the former name of CORS_ORIGINS, still read
 	TrustedProxies  []string          `env:"TRUSTED_PROXIES" envSeparator:","`
 	DebugAddr       string            `env:"DEBUG_ADDR"`
+	MetricsAddr     string            `env:"METRICS_ADDR"`
 	TemplatesFile   string            `env:"TEMPLATES_FILE"`
 	SecretKey       string            `env:"SECRET_KEY"`
 	LogLevel        string            `env:"LOG_LEVEL" envDefault:"info"`

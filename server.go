@@ -32,6 +32,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
@@ -256,6 +257,7 @@ type node struct {
 	runs      *orchestrator.Service
 	templates *orchestrator.Templates
 	settings  *orchestrator.Settings
+	metrics   *metrics.Metrics
 	closers   []func() error
 }
 
@@ -275,7 +277,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	if err := checkMode(cfg, workers, role); err != nil {
 		return nil, err
 	}
-	n := &node{cfg: cfg, log: log}
+	n := &node{cfg: cfg, log: log, metrics: metrics.New()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -308,6 +310,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		MaxConcurrent:     cfg.ExecConcurrency,
 		IdleTimeout:       cfg.KernelIdle,
 		Logger:            log,
+		Metrics:           n.metrics,
 	})
 	var runner interface {
 		orchestrator.Executor
@@ -323,11 +326,12 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		n.closers = append(n.closers, exec.Close)
 	}
 
-	brk, closeBroker, err := openBroker(ctx, cfg, log)
+	brk, closeBroker, err := openBroker(ctx, cfg, log, n.metrics)
 	if err != nil {
 		return nil, err
 	}
 	n.broker = brk
+	watchQueue(n.metrics, brk)
 	n.closers = append(n.closers, closeBroker)
 
 	blobURL := cfg.BlobURL
@@ -369,6 +373,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
 		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
+		Metrics:     n.metrics,
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
 		// An answer's stored result is bounded as its execution is.
@@ -469,6 +474,7 @@ func serve(ctx context.Context, workers int) error {
 		Ping:           db.SQL.PingContext,
 		// Subscribers follow running runs while they finish, then reconnect.
 		WebSockets: webSockets,
+		Metrics:    n.metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -487,6 +493,12 @@ func serve(ctx context.Context, workers int) error {
 	bi := buildinfo.Read()
 	log.Info().Str("version", bi.Version).Str("commit", bi.ShortCommit()).Str("graphiql", fmt.Sprintf("http://localhost:%d/", cfg.Port)).
 		Str("graphql", fmt.Sprintf("http://localhost:%d/graphql", cfg.Port)).Int("workers", workers).Msg("listening")
+	// /metrics is on the API port; METRICS_ADDR, when set, serves it there too.
+	stopMetrics, err := startMetricsServer(cfg.MetricsAddr, n.metrics, nil, nil, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -531,10 +543,21 @@ func work(ctx context.Context, workers int) error {
 		return err
 	}
 	defer n.close()
+	addr := cfg.MetricsAddr
+	if addr == "" {
+		addr = defaultWorkerMetricsAddr
+	}
+	var draining atomic.Bool
+	stopMetrics, err := startMetricsServer(addr, n.metrics, func() bool { return !draining.Load() }, n.db.SQL.PingContext, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	pool := n.runs.StartWorkers(workers)
 	log.Info().Int("workers", workers).Msg("worker ready")
 	<-ctx.Done()
 	log.Info().Msg("shutting down: running runs finish or go back to the queue")
+	draining.Store(true)
 	n.runs.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -15,11 +15,12 @@ import (
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/broker/memory"
 	redisbroker "github.com/autoanalyst/autoanalyst/broker/redis"
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 // openBroker returns the broker named by the configuration: Redis when
 // REDIS_URL is set, else the in-memory broker of this process.
-func openBroker(ctx context.Context, cfg *config, log zerolog.Logger) (broker.Broker, func() error, error) {
+func openBroker(ctx context.Context, cfg *config, log zerolog.Logger, m *metrics.Metrics) (broker.Broker, func() error, error) {
 	if cfg.RedisURL == "" {
 		b := memory.New(memory.WithLogRetention(cfg.EventRetention))
 		return b, b.Close, nil
@@ -42,6 +43,7 @@ func openBroker(ctx context.Context, cfg *config, log zerolog.Logger) (broker.Br
 		redisbroker.WithLogRetention(cfg.EventRetention),
 		redisbroker.WithMaxLen(cfg.EventMaxLen),
 		redisbroker.WithLogf(func(format string, args ...any) { rlog.Warn().Msgf(format, args...) }),
+		redisbroker.WithMetrics(m),
 	)
 	log.Info().Str("redis", opts.Addr).Str("prefix", cfg.RedisPrefix).Msg("Redis broker ready")
 	return b, func() error {
@@ -59,10 +61,10 @@ func queues(ctx context.Context, watch bool) error {
 		return err
 	}
 	if cfg.RedisURL == "" {
-		return fmt.Errorf("queues: REDIS_URL is not set; the in-memory broker's queue lives inside the serving process (see the server's logs)")
+		return fmt.Errorf("queues: REDIS_URL is not set: the in-memory broker's queue lives inside the serving process, which serves the same counts at /metrics (autoanalyst_queue_jobs{state=\"ready\"|\"leased\"|\"retrying\"|\"dead\"}): curl -s localhost:$PORT/metrics | grep queue_jobs")
 	}
 	log := newLogger(cfg)
-	b, closeBroker, err := openBroker(ctx, cfg, log.Level(zerolog.WarnLevel))
+	b, closeBroker, err := openBroker(ctx, cfg, log.Level(zerolog.WarnLevel), nil)
 	if err != nil {
 		return err
 	}

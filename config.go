@@ -65,6 +65,7 @@ type config struct {
 	TrustedProxies  []string          `env:"TRUSTED_PROXIES" envSeparator:","`
 	DebugAddr       string            `env:"DEBUG_ADDR"`
 	HealthAddr      string            `env:"HEALTH_ADDR" envDefault:":9090"`
+	MetricsAddr     string            `env:"METRICS_ADDR"`
 	TemplatesFile   string            `env:"TEMPLATES_FILE"`
 	SecretKey       string            `env:"SECRET_KEY"`
 	LogLevel        string            `env:"LOG_LEVEL" envDefault:"info"`

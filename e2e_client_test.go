@@ -155,6 +155,11 @@ func startProcess(t testing.TB, port int, env map[string]string, args ...string)
 		// Workers' health endpoints: any free port (several run at once).
 		"HEALTH_ADDR=127.0.0.1:0",
 	}
+	if _, set := env["METRICS_ADDR"]; !set && len(args) > 0 && args[0] == "worker" {
+		// A worker serves /metrics on port (not :9090, shared by every worker
+		// of a test).
+		e = append(e, fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", port))
+	}
 	for k, v := range env {
 		e = append(e, k+"="+v)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
@@ -243,6 +244,7 @@ type node struct {
 	settings  *orchestrator.Settings
 	// checks are what /readyz checks: the database, Redis, the sandbox.
 	checks  []resolvers.HealthCheck
+	metrics *metrics.Metrics
 	closers []func() error
 }
 
@@ -263,7 +265,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		return nil, err
 	}
 	logStart(log, cfg, role, workers)
-	n := &node{cfg: cfg, log: log}
+	n := &node{cfg: cfg, log: log, metrics: metrics.New()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -297,6 +299,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		MaxConcurrent:     cfg.ExecConcurrency,
 		IdleTimeout:       cfg.KernelIdle,
 		Logger:            log,
+		Metrics:           n.metrics,
 	})
 	var runner interface {
 		orchestrator.Executor
@@ -315,11 +318,12 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		n.closers = append(n.closers, exec.Close)
 	}
 
-	brk, closeBroker, err := openBroker(ctx, cfg, log)
+	brk, closeBroker, err := openBroker(ctx, cfg, log, n.metrics)
 	if err != nil {
 		return nil, err
 	}
 	n.broker = brk
+	watchQueue(n.metrics, brk)
 	n.closers = append(n.closers, closeBroker)
 	if p, ok := brk.(interface{ Ping(context.Context) error }); ok && cfg.RedisURL != "" {
 		n.checks = append(n.checks, resolvers.HealthCheck{Name: "redis", Check: p.Ping})
@@ -364,6 +368,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
 		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
+		Metrics:     n.metrics,
 		ExecTimeout: cfg.ExecTimeout,
 		Lease:       cfg.RunLease,
 		// An answer's stored result is bounded as its execution is.
@@ -465,6 +470,7 @@ func serve(ctx context.Context, workers int) error {
 		Checks:         n.checks,
 		// Subscribers follow running runs while they finish, then reconnect.
 		WebSockets: webSockets,
+		Metrics:    n.metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -483,6 +489,12 @@ func serve(ctx context.Context, workers int) error {
 	bi := buildinfo.Read()
 	log.Info().Str("version", bi.Version).Str("commit", bi.ShortCommit()).Str("graphiql", fmt.Sprintf("http://localhost:%d/", cfg.Port)).
 		Str("graphql", fmt.Sprintf("http://localhost:%d/graphql", cfg.Port)).Int("workers", workers).Msg("listening")
+	// /metrics is on the API port; METRICS_ADDR, when set, serves it there too.
+	stopMetrics, err := startMetricsServer(cfg.MetricsAddr, n.metrics, nil, nil, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
@@ -528,7 +540,7 @@ func work(ctx context.Context, workers int) error {
 	}
 	defer n.close()
 	var draining atomic.Bool
-	stopHTTP, err := startWorkerHTTP(cfg, log, func() bool { return !draining.Load() }, n.checks)
+	stopHTTP, err := startWorkerHTTP(cfg, log, n.metrics, func() bool { return !draining.Load() }, n.checks)
 	if err != nil {
 		return err
 	}

@@ -9,28 +9,41 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
-// startWorkerHTTP serves a worker's /livez and /readyz on HEALTH_ADDR
-// (workers serve no API). It returns a function that stops it.
-func startWorkerHTTP(cfg *config, log zerolog.Logger, ready func() bool, checks []resolvers.HealthCheck) (func(), error) {
+// startWorkerHTTP serves a worker's /livez, /readyz, /healthz and /metrics
+// (workers serve no API) on HEALTH_ADDR, and on METRICS_ADDR too when that
+// is set to another address. It returns a function that stops them.
+func startWorkerHTTP(cfg *config, log zerolog.Logger, m *metrics.Metrics, ready func() bool, checks []resolvers.HealthCheck) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /livez", resolvers.Livez())
 	mux.Handle("GET /readyz", resolvers.Readyz(ready, checks))
-	ln, err := net.Listen("tcp", cfg.HealthAddr)
-	if err != nil {
-		return nil, fmt.Errorf("configuration: HEALTH_ADDR: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           resolvers.AccessLog(log.With().Str("component", "health").Logger(), mux),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	go srv.Serve(ln)
-	log.Info().Str("addr", ln.Addr().String()).Msg("health endpoints on /livez and /readyz")
-	return func() {
+	mux.Handle("GET /healthz", resolvers.Readyz(ready, checks))
+	mux.Handle("GET /metrics", m.Handler())
+	handler := resolvers.AccessLog(log.With().Str("component", "health").Logger(), m.InstrumentHTTP(mux))
+	var servers []*http.Server
+	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+		for _, srv := range servers {
+			srv.Shutdown(ctx)
+		}
+	}
+	for _, a := range []struct{ name, addr string }{{"HEALTH_ADDR", cfg.HealthAddr}, {"METRICS_ADDR", cfg.MetricsAddr}} {
+		if a.addr == "" || (a.name == "METRICS_ADDR" && a.addr == cfg.HealthAddr) {
+			continue
+		}
+		ln, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("configuration: %s: %w", a.name, err)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		go srv.Serve(ln)
+		log.Info().Str("addr", ln.Addr().String()).Str("setting", a.name).Msg("health and metrics on /livez, /readyz, /healthz and /metrics")
+	}
+	return stop, nil
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 //go:embed kernel.py
@@ -100,6 +102,8 @@ type Config struct {
 	DisableSpare bool
 	// Logger receives the executor's logs (default: none).
 	Logger zerolog.Logger
+	// Metrics, if set, records kernels and executions.
+	Metrics *metrics.Metrics
 }
 
 // settings is a Config with defaults applied and resolved paths.
@@ -246,6 +250,7 @@ func New(cfg Config) (*Executor, error) {
 		s.log.Warn().Msg("executor: no user namespaces for executions; each execution is sandboxed but could disturb its kernel")
 	}
 	e := &Executor{s: s, pool: newPool(s), slots: make(chan struct{}, s.MaxConcurrent)}
+	c.Metrics.WatchKernels(e.pool.gauges)
 	if c.DisableSpare {
 		k.close()
 	} else {
@@ -309,12 +314,43 @@ func (e *Executor) Execute(ctx context.Context, req Request) (*Result, error) {
 		timeout = e.s.ExecTimeout
 	}
 	var res *Result
+	start := time.Now()
 	err = e.withKernel(ctx, req.Key, datasets, func(k *kernel) error {
 		var err error
 		res, err = k.exec(ctx, req.Code, timeout)
 		return err
 	})
+	outcome, limit := executionOutcome(res, err)
+	e.s.Metrics.Execution(outcome, limit, time.Since(start))
 	return res, err
+}
+
+// executionOutcome classifies an execution for the metrics: its outcome and
+// the limit of the sandbox it hit, from the error the kernel reported.
+func executionOutcome(res *Result, err error) (outcome, limit string) {
+	switch {
+	case err != nil || res == nil:
+		return metrics.ExecFailed, metrics.LimitNone
+	case res.OK:
+		return metrics.ExecOK, metrics.LimitNone
+	case res.Error == nil:
+		return metrics.ExecError, metrics.LimitNone
+	}
+	switch msg := res.Error.Message; {
+	case res.Error.Type == "TimeoutError" && strings.Contains(msg, "time limit"):
+		limit = metrics.LimitTimeout
+	case res.Error.Type == "OutputLimitError":
+		limit = metrics.LimitOutput
+	case strings.Contains(msg, "processes and threads"):
+		limit = metrics.LimitProcesses
+	case strings.Contains(msg, "limit of /tmp"):
+		limit = metrics.LimitTmp
+	case res.Error.Type == "MemoryError":
+		limit = metrics.LimitMemory
+	default:
+		limit = metrics.LimitNone
+	}
+	return metrics.ExecError, limit
 }
 
 // Profile reads ds inside the sandbox and returns its row count and, per

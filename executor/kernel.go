@@ -135,6 +135,7 @@ func startKernel(ctx context.Context, s *settings) (*kernel, error) {
 		k.isolated, k.python, k.importSeconds = r.Isolated, r.Python, r.ImportSeconds
 		k.memory.Store(r.Memory)
 		k.log.Debug().Dur("took_ms", time.Since(start)).Int("pid", cmd.Process.Pid).Bool("isolated", r.Isolated).Msg("kernel started")
+		s.Metrics.KernelStarted()
 		return k, nil
 	case <-k.done:
 		k.stop()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 // pool keeps the kernels: one per (Request.Key, datasets), least recently used
@@ -96,6 +98,9 @@ func (p *pool) acquire(ctx context.Context, key string, datasets []Dataset) (*en
 		}
 		ent := p.entries[pkey]
 		if ent != nil && ent.isReady() && (ent.err != nil || !ent.k.alive()) {
+			if ent.err == nil {
+				p.s.Metrics.KernelEvicted(metrics.EvictDead, 1)
+			}
 			p.removeLocked(ent)
 			ent = nil
 		}
@@ -104,6 +109,7 @@ func (p *pool) acquire(ctx context.Context, key string, datasets []Dataset) (*en
 			ent.elem = p.lru.PushFront(ent)
 			p.entries[pkey] = ent
 			stale := p.evictKeyLocked(key, pkey)
+			p.s.Metrics.KernelEvicted(metrics.EvictDatasetsChanged, len(stale))
 			p.wg.Add(1)
 			p.mu.Unlock()
 			closeKernels(stale)
@@ -191,6 +197,9 @@ func (p *pool) release(ent *entry) {
 // discard removes ent (whose kernel died) from the pool.
 func (p *pool) discard(ent *entry) {
 	p.mu.Lock()
+	if !ent.removed {
+		p.s.Metrics.KernelEvicted(metrics.EvictDead, 1)
+	}
 	p.removeLocked(ent)
 	p.mu.Unlock()
 	if ent.k != nil {
@@ -225,6 +234,11 @@ func (p *pool) evictLRULocked() []*kernel {
 		prev := el.Prev()
 		ent := el.Value.(*entry)
 		if ent.refs == 0 && ent.isReady() {
+			reason := metrics.EvictMemory
+			if p.lru.Len() > p.s.MaxKernels {
+				reason = metrics.EvictMaxKernels
+			}
+			p.s.Metrics.KernelEvicted(reason, 1)
 			held -= ent.memory()
 			p.removeLocked(ent)
 			if ent.k != nil {
@@ -276,6 +290,7 @@ func (p *pool) evictIdle() {
 		p.spare = nil
 	}
 	p.mu.Unlock()
+	p.s.Metrics.KernelEvicted(metrics.EvictIdle, len(victims))
 	if len(victims) > 0 {
 		p.s.log.Debug().Int("kernels", len(victims)).Msg("closing idle kernels")
 	}
@@ -368,6 +383,25 @@ func (p *pool) kernelFor(key string, datasets []Dataset) *kernel {
 		return ent.k
 	}
 	return nil
+}
+
+// gauges returns the live kernels (the pool's and the spare) and the memory
+// they hold, for the metrics.
+func (p *pool) gauges() (running int, memory int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for el := p.lru.Front(); el != nil; el = el.Next() {
+		ent := el.Value.(*entry)
+		if ent.isReady() && ent.k != nil && ent.k.alive() {
+			running++
+			memory += ent.k.memory.Load()
+		}
+	}
+	if p.spare != nil && p.spare.alive() {
+		running++
+		memory += p.spare.memory.Load()
+	}
+	return running, memory
 }
 
 // size returns the number of kernels in the pool, not counting the spare.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gorilla/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -70,6 +71,8 @@ func (c *conn) serve(ctx context.Context) {
 	c.ctx, c.stop = context.WithCancel(ctx)
 	c.cancel = c.stop
 	defer c.shutdown()
+	c.t.Metrics.WebSocketOpened()
+	defer c.t.Metrics.WebSocketClosed()
 	if sd := c.t.Shutdown; sd != nil {
 		sd.conns.Add(1)
 		defer sd.conns.Done()
@@ -283,6 +286,10 @@ func (c *conn) start(m message) {
 
 // run executes one operation and sends its results.
 func (c *conn) run(ctx context.Context, id string, rc *graphql.OperationContext, cancel context.CancelFunc) {
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		c.t.Metrics.SubscriptionStarted()
+		defer c.t.Metrics.SubscriptionEnded()
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err := rc.Recover(ctx, p)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gorilla/websocket"
+
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 // Defaults of a Transport's zero fields.
@@ -61,6 +63,9 @@ type Transport struct {
 	ErrorLog func(ctx context.Context, err error)
 	// Shutdown, if set, ends the connections when the server stops.
 	Shutdown *Shutdown
+	// Metrics, if set, counts the open connections and their running
+	// subscriptions.
+	Metrics *metrics.Metrics
 
 	once     sync.Once
 	upgrader websocket.Upgrader

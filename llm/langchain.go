@@ -98,7 +98,11 @@ func (c *caller) generate(ctx context.Context, req Request, model string, opts [
 		attemptTimedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		cancel()
 		if err == nil {
-			return c.response(req, model, resp, time.Since(start))
+			r, err := c.response(req, model, resp, time.Since(start))
+			if r != nil {
+				r.Usage.Attempts = attempt
+			}
+			return r, err
 		}
 
 		var partial *Response

@@ -55,6 +55,9 @@ type Usage struct {
 	// messages sent and of the answer received.
 	QueryChars    int
 	ResponseChars int
+	// Attempts is how many HTTP attempts the call made (1: no retry; 0:
+	// not reported by the provider).
+	Attempts int
 }
 
 // TotalTokens is InputTokens + OutputTokens.

@@ -56,7 +56,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 	s.recordModel(rc, mc)
 	t := &turn{
 		rc: rc, chat: c, files: files, model: mc,
-		provider: llm.Metered(mc.Provider, s.cfg.Registry, s.recordUsage),
+		provider: s.metered(mc.Provider),
 		datasets: describeDatasets(c.Edges.Datasets),
 		memory:   s.memory(rc, c.ID),
 	}

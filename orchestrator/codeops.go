@@ -3,8 +3,6 @@ package orchestrator
 import (
 	"strconv"
 	"strings"
-
-	"github.com/autoanalyst/autoanalyst/llm"
 )
 
 // codeTurn prepares a turn for a code run: the chat, its datasets and the
@@ -21,7 +19,7 @@ func (s *Service) codeTurn(rc *runContext) (*turn, error) {
 	s.recordModel(rc, mc)
 	return &turn{
 		rc: rc, chat: c, files: files, model: mc,
-		provider: llm.Metered(mc.Provider, s.cfg.Registry, s.recordUsage),
+		provider: s.metered(mc.Provider),
 		datasets: describeDatasets(c.Edges.Datasets),
 	}, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/errcode"
-	"github.com/autoanalyst/autoanalyst/llm"
 )
 
 // maxDescribeDatasets bounds the datasets one description covers.
@@ -77,7 +76,7 @@ func (s *Service) describeDatasetsRun(rc *runContext) error {
 		return err
 	}
 	s.recordModel(rc, mc)
-	t := &turn{rc: rc, model: mc, provider: llm.Metered(mc.Provider, s.cfg.Registry, s.recordUsage)}
+	t := &turn{rc: rc, model: mc, provider: s.metered(mc.Provider)}
 	prompt, err := s.describePrompt(ordered)
 	if err != nil {
 		return err

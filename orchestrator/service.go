@@ -21,6 +21,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/requestid"
 )
@@ -62,6 +63,8 @@ type Config struct {
 	// Registry prices the LLM calls (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger
+	// Metrics, if set, records runs and LLM calls.
+	Metrics *metrics.Metrics
 	// Lease is how long a claimed run is held without a heartbeat (default 30s).
 	Lease time.Duration
 	// MaxFixAttempts bounds the code-fix loop of a chat turn (default 3).

@@ -36,7 +36,7 @@ func (s *Service) stepModels(cfg map[string]StepModel) (map[string]StepModel, er
 		if sm.Provider == nil || sm.Model == "" {
 			return nil, fmt.Errorf("step model for %q: no provider or model", step)
 		}
-		out[step] = StepModel{Provider: llm.Metered(sm.Provider, s.cfg.Registry, s.recordUsage), Model: sm.Model}
+		out[step] = StepModel{Provider: s.metered(sm.Provider), Model: sm.Model}
 	}
 	return out, nil
 }

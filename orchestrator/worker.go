@@ -197,9 +197,10 @@ func (s *Service) heartbeat(ctx context.Context, l *broker.Lease, stop context.C
 
 // runContext is what the steps of one run share.
 type runContext struct {
-	run  *ent.Run
-	in   runInput
-	emit func(t EventType, d EventData) error
+	started time.Time // on this worker
+	run     *ent.Run
+	in      runInput
+	emit    func(t EventType, d EventData) error
 	// user is the context of the run's owner: privacy applies to every query.
 	user context.Context
 }
@@ -234,11 +235,14 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 		l := s.runLog(ctx, runID).With().Str("user_id", r.UserID).Logger()
 		ctx = context.WithValue(ctx, runLogKey{}, &l)
 	}
+	started := time.Now()
+	s.cfg.Metrics.RunStarted(string(r.Kind), started.Sub(r.CreatedAt))
 	em := &emitter{log: s.cfg.Broker, runID: runID}
 	rc := &runContext{
-		run:  r,
-		emit: func(t EventType, d EventData) error { return em.emit(ctx, t, d) },
-		user: viewer.NewContext(ctx, &viewer.Viewer{UserID: r.UserID}),
+		started: started,
+		run:     r,
+		emit:    func(t EventType, d EventData) error { return em.emit(ctx, t, d) },
+		user:    viewer.NewContext(ctx, &viewer.Viewer{UserID: r.UserID}),
 	}
 	if len(r.Input) > 0 {
 		if err := json.Unmarshal(r.Input, &rc.in); err != nil {
@@ -274,11 +278,16 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 	if errors.Is(cause, errShutdown) || errors.Is(cause, errLeaseLost) {
 		return
 	}
+	// Counted before the terminal event, so that a client that saw it
+	// finds the run counted.
+	ended := func(st run.Status) { s.cfg.Metrics.RunEnded(string(rc.run.Kind), string(st), time.Since(rc.started)) }
 	if errors.Is(cause, errCancelRequested) {
+		ended(run.StatusCANCELLED)
 		s.finish(ctx, rc.run.ID, run.StatusCANCELLED, "cancelled", EventRunCancelled, EventData{Text: "cancelled"})
 		return
 	}
 	if err == nil {
+		ended(run.StatusSUCCEEDED)
 		s.finish(ctx, rc.run.ID, run.StatusSUCCEEDED, "", EventRunSucceeded, EventData{})
 		return
 	}
@@ -293,6 +302,7 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 	case errors.Is(err, executor.ErrSandboxUnavailable):
 		code, msg = CodeSandboxUnavailable, "the code sandbox is unavailable: install bubblewrap, or set EXECUTOR_SANDBOX=off for development"
 	}
+	ended(run.StatusFAILED)
 	s.finish(ctx, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, EventData{Text: msg, ErrorCode: code})
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/errcode"
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 // rateLimiter allows each client (a signed-in user, else a remote address) a
@@ -32,6 +33,7 @@ type rateLimiter struct {
 	proxies   []netip.Prefix // whose X-Forwarded-For is believed
 	mu        sync.Mutex
 	clients   *lru.Cache[string, *rate.Limiter]
+	metrics   *metrics.Metrics // counts refusals (nil: none)
 }
 
 func newRateLimiter(perSecond float64, burst int, proxies []netip.Prefix) *rateLimiter {
@@ -57,6 +59,7 @@ func (l *rateLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		key := clientKey(req, l.proxies)
 		if secs := l.take(key); secs > 0 {
+			l.metrics.RateLimited("http")
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeError(w, http.StatusTooManyRequests, errcode.RateLimited,
 				fmt.Sprintf("too many requests: retry in %ds (RATE_LIMIT per second, RATE_LIMIT_BURST)", secs))
@@ -93,6 +96,7 @@ func (l *rateLimiter) allowOperation(ctx context.Context) error {
 		key = "user:" + v.UserID
 	}
 	if secs := l.take(key); secs > 0 {
+		l.metrics.RateLimited("websocket")
 		return errcode.New(errcode.RateLimited,
 			"too many operations: retry in %ds (RATE_LIMIT per second, RATE_LIMIT_BURST)", secs)
 	}

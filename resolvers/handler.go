@@ -24,6 +24,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphiql"
 	"github.com/autoanalyst/autoanalyst/graphws"
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 // HandlerConfig configures the HTTP API.
@@ -63,12 +64,16 @@ type HandlerConfig struct {
 	// WebSockets, if set, ends the WebSocket connections when the server
 	// stops (they close with 1001, so that clients reconnect, to another node).
 	WebSockets *graphws.Shutdown
+	// Metrics, if set, records HTTP requests, GraphQL operations and
+	// errors, rate-limit refusals and WebSockets, and is served at /metrics.
+	Metrics *metrics.Metrics
 }
 
 // NewHandler returns the HTTP API: GraphiQL at / (when enabled), GraphQL at
 // /graphql (POST, GET for queries, multipart uploads, WebSocket with
-// graphql-transport-ws and graphql-ws, SSE), /healthz, /livez and /readyz;
-// every request gets an id and an access log line (AccessLog).
+// graphql-transport-ws and graphql-ws, SSE), /healthz, /livez and /readyz,
+// and /metrics when cfg.Metrics is set; every request gets an id and an
+// access log line (AccessLog).
 func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 512 << 10
@@ -88,6 +93,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 			return nil, err
 		}
 		limiter = newRateLimiter(cfg.RateLimit, max(cfg.RateBurst, 1), proxies)
+		limiter.metrics = cfg.Metrics
 	}
 	// The published schema (api/schema.graphql): introspection shows what
 	// clients generate from, without gqlgen's Go-only directives.
@@ -98,6 +104,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		KeepAlive:   15 * time.Second,
 		CheckOrigin: wsOriginCheck(origins),
 		Shutdown:    cfg.WebSockets,
+		Metrics:     cfg.Metrics,
 		Allow:       limiter.allowOperation,
 		ErrorLog: func(ctx context.Context, err error) {
 			r.Logger.Debug().Err(err).Msg("websocket closed")
@@ -126,6 +133,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	srv.Use(newDocumentLimits(limits))
 	srv.Use(costLimits{l: limits})
 	srv.AroundFields(pageDefaults(limits.DefaultPage))
+	if cfg.Metrics != nil {
+		srv.Use(operationMetrics{cfg.Metrics})
+	}
 	// No entgql.Transactioner: a mutation may stream an upload or wait on the
 	// sandbox, and on SQLite an open write transaction would block every other
 	// writer for that long. Services open short transactions themselves.
@@ -171,7 +181,10 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 		mux.Handle("GET "+graphiql.AssetPrefix, gq) // its embedded assets
 	}
 	registerReportDownload(mux, r)
-	return AccessLog(r.Logger, withCORS(origins, mux)), nil
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
+	return AccessLog(r.Logger, withCORS(origins, cfg.Metrics.InstrumentHTTP(mux))), nil
 }
 
 // health is /healthz's body: {"status":"ok","version":"v1.2.3"}.

@@ -32,6 +32,10 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
+# promtool checks the scraped /metrics in e2e_metrics_test.go (Debian's prometheus package).
+if ! command -v promtool >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 if [ "$WANT_BENCH_DEBS" = 1 ] && ! "$PYTHON" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1; then
   missing+=(python3-ipykernel python3-jupyter-client)
 fi

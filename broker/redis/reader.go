@@ -368,6 +368,7 @@ func (r *reader) loop() {
 			if err != nil || len(evs) == 0 {
 				return
 			}
+			r.b.cfg.metrics.EventReaderLag(time.Since(evs[len(evs)-1].At))
 			r.fanOut(strings.TrimPrefix(stream, cmd.prefix), evs)
 		})
 		if err != nil {

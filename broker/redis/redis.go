@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
 // Defaults used by New when no option overrides them.
@@ -49,7 +50,12 @@ type config struct {
 	deadLimit     int
 	followerQueue int
 	logf          func(format string, args ...any)
+	metrics       *metrics.Metrics
 }
+
+// WithMetrics makes the event reader report its lag (the age of the last
+// event it delivered) to m.
+func WithMetrics(m *metrics.Metrics) Option { return func(c *config) { c.metrics = m } }
 
 // WithPrefix sets the prefix of every key (default DefaultPrefix). Processes
 // share jobs and logs exactly when they share a Redis server and a prefix.

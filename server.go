@@ -20,6 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth"
@@ -36,6 +37,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
 	"github.com/autoanalyst/autoanalyst/secret"
+	"github.com/autoanalyst/autoanalyst/tracing"
 )
 
 // version is the release version, set with -ldflags "-X main.version=v1.2.3"
@@ -245,6 +247,7 @@ type node struct {
 	// checks are what /readyz checks: the database, Redis, the sandbox.
 	checks  []resolvers.HealthCheck
 	metrics *metrics.Metrics
+	tracer  trace.TracerProvider
 	closers []func() error
 }
 
@@ -277,6 +280,18 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		return nil, err
 	}
 	n.closers = append(n.closers, func() error { stopDebug(); return nil })
+	// Traces (OTEL_* variables; off without them). Shut down last: the
+	// spans of the runs that ended while stopping are flushed.
+	tp, stopTracing, err := tracing.Setup(ctx, "autoanalyst", buildinfo.Read().Version)
+	if err != nil {
+		return nil, err
+	}
+	n.tracer = tp
+	n.closers = append(n.closers, func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return stopTracing(sctx)
+	})
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -370,7 +385,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		Metrics:     n.metrics,
 		ExecTimeout: cfg.ExecTimeout,
-		Lease:       cfg.RunLease,
+		// The run's span continues the request's trace (it travels in the job).
+		TracerProvider: n.tracer,
+		Lease:          cfg.RunLease,
 		// An answer's stored result is bounded as its execution is.
 		MaxResultBytes: cfg.ExecMaxResult,
 		// Deep analysis: its execution step's limit, and plotly.js for its reports.
@@ -468,6 +485,7 @@ func serve(ctx context.Context, workers int) error {
 		Ready:          func() bool { return !draining.Load() },
 		Ping:           db.SQL.PingContext,
 		Checks:         n.checks,
+		TracerProvider: n.tracer,
 		// Subscribers follow running runs while they finish, then reconnect.
 		WebSockets: webSockets,
 		Metrics:    n.metrics,

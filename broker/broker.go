@@ -38,6 +38,10 @@ type Job struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 	// MaxAttempts bounds deliveries (first run plus retries); 0 means DefaultMaxAttempts.
 	MaxAttempts int `json:"maxAttempts,omitempty"`
+	// TraceContext carries the trace of whoever enqueued the job (W3C
+	// tracecontext: traceparent, tracestate) to whoever claims it; nil
+	// when there is none. It is stored and delivered as given.
+	TraceContext map[string]string `json:"traceContext,omitempty"`
 }
 
 // DefaultMaxAttempts is used when Job.MaxAttempts is zero.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"strings"
 	"time"
 
@@ -47,7 +50,23 @@ func (s *Service) runCode(rc *runContext, ctx context.Context, key string, files
 func (s *Service) runCodeWithin(rc *runContext, ctx context.Context, key string, files []executor.Dataset, code, agent string,
 	limit time.Duration) (*executor.Result, error) {
 	rc.emit(EventExecutionStarted, EventData{Code: code, Agent: agent})
+	ctx, span := s.tracer.Start(ctx, "execution", trace.WithAttributes(attribute.Int64("execution.limit_ms", limit.Milliseconds())))
+	start := time.Now()
 	res, err := s.cfg.Executor.Execute(ctx, executor.Request{Key: key, Datasets: files, Code: code, Timeout: limit})
+	outcome := "error"
+	switch {
+	case err != nil:
+	case res.OK:
+		outcome = "ok"
+	default:
+		outcome = "failed"
+	}
+	span.SetAttributes(attribute.String("execution.outcome", outcome),
+		attribute.Int64("execution.duration_ms", time.Since(start).Milliseconds()))
+	if outcome != "ok" {
+		span.SetStatus(codes.Error, "execution "+outcome)
+	}
+	span.End()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

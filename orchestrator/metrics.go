@@ -3,6 +3,9 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"regexp"
 	"time"
 
@@ -14,10 +17,45 @@ import (
 // counted in the metrics by provider, model and step.
 func (s *Service) metered(p llm.Provider) llm.Provider {
 	inner := llm.Metered(p, s.cfg.Registry, s.recordUsage)
-	if s.cfg.Metrics == nil {
-		return inner
+	if s.cfg.Metrics != nil {
+		inner = &observed{Provider: inner, s: s}
 	}
-	return &observed{Provider: inner, s: s}
+	return &traced{Provider: inner, s: s}
+}
+
+// traced gives each of a provider's calls a span "llm.generate" with the
+// provider, model, step, tokens and attempts (never prompts or answers).
+type traced struct {
+	llm.Provider
+	s *Service
+}
+
+func (t *traced) Generate(ctx context.Context, req llm.Request) (*llm.Response, error) {
+	ctx, span := t.s.tracer.Start(ctx, "llm.generate", trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	model := metrics.Other
+	if m, known := t.s.cfg.Registry.Lookup(req.Model); known {
+		model = m.Name
+	}
+	attrs := []attribute.KeyValue{attribute.String("llm.provider", t.Name()), attribute.String("llm.model", model)}
+	if m, ok := ctx.Value(usageKey{}).(usageMeta); ok && stepLabel.MatchString(m.step) {
+		attrs = append(attrs, attribute.String("llm.step", m.step))
+	}
+	resp, err := t.Provider.Generate(ctx, req)
+	if resp != nil {
+		u := resp.Usage
+		attrs = append(attrs, attribute.Int64("llm.input_tokens", int64(u.InputTokens)),
+			attribute.Int64("llm.output_tokens", int64(u.OutputTokens)), attribute.Int("llm.attempts", u.Attempts))
+	}
+	var apiErr *llm.APIError
+	if errors.As(err, &apiErr) {
+		attrs = append(attrs, attribute.Int("llm.attempts", apiErr.Attempts))
+	}
+	span.SetAttributes(attrs...)
+	if err != nil {
+		span.SetStatus(codes.Error, "llm call failed")
+	}
+	return resp, err
 }
 
 // observed counts a provider's calls in the metrics.

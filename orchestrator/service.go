@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/autoanalyst/autoanalyst/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"strings"
 	"sync"
 	"time"
@@ -81,12 +85,17 @@ type Config struct {
 	DeepExecTimeout time.Duration
 	// Plotly provides the plotly.js that reports inline (nil: looked up per report).
 	Plotly *report.PlotlyLoader
+	// TracerProvider traces runs: the enqueue, the run on a worker (the
+	// trace context travels in the job), its LLM calls and executions
+	// (nil: no traces).
+	TracerProvider trace.TracerProvider
 }
 
 // Service starts, cancels and executes runs. Safe for concurrent use.
 type Service struct {
 	cfg     Config
 	prompts *prompts
+	tracer  trace.Tracer
 	steps   map[string]StepModel // metered StepModels
 
 	mu       sync.Mutex
@@ -109,7 +118,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}}
+	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}, tracer: tracing.Tracer(cfg.TracerProvider)}
 	if s.steps, err = s.stepModels(cfg.StepModels); err != nil {
 		return nil, err
 	}
@@ -256,8 +265,15 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 }
 
 func (s *Service) enqueue(ctx context.Context, r *ent.Run) error {
+	ctx, span := s.tracer.Start(ctx, "run.enqueue", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String("run.id", r.ID), attribute.String("run.kind", string(r.Kind))))
+	defer span.End()
 	payload, _ := json.Marshal(jobPayload{RunID: r.ID, UserID: r.UserID, RequestID: requestid.FromContext(ctx)})
-	return s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload})
+	err := s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload, TraceContext: tracing.Inject(ctx)})
+	if err != nil {
+		span.SetStatus(codes.Error, "enqueue failed")
+	}
+	return err
 }
 
 // Cancel stops a queued or running run of the viewer. A run that has already

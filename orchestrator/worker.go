@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/autoanalyst/autoanalyst/tracing"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"sync"
 	"time"
 
@@ -119,6 +123,12 @@ func (s *Service) handle(l *broker.Lease) {
 	if p.RequestID != "" {
 		lc = lc.Str("request_id", p.RequestID)
 	}
+	// The run's span continues the trace of the request that enqueued it.
+	tctx, span := s.tracer.Start(tracing.Extract(context.Background(), l.Job.TraceContext), "run",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("run.id", l.Job.ID), attribute.String("run.kind", l.Job.Kind), attribute.Int("run.attempt", l.Attempt)))
+	defer span.End()
+	lc = tracing.LogContext(lc, span.SpanContext())
 	log := lc.Logger()
 	log.Debug().Msg("run claimed")
 	if perr != nil || p.RunID == "" {
@@ -128,7 +138,7 @@ func (s *Service) handle(l *broker.Lease) {
 	}
 	// The run's steps log through this logger (runLog): every line names
 	// the run, its user and the request that started it.
-	ctx, stop := context.WithCancelCause(context.WithValue(context.Background(), runLogKey{}, &log))
+	ctx, stop := context.WithCancelCause(context.WithValue(tctx, runLogKey{}, &log))
 	defer stop(nil)
 	s.mu.Lock()
 	s.local[p.RunID] = stop
@@ -142,6 +152,9 @@ func (s *Service) handle(l *broker.Lease) {
 	hbDone := make(chan struct{})
 	go s.heartbeat(ctx, l, stop, hbDone)
 	err := s.execute(ctx, p.RunID, l.Attempt, p.UserID == "")
+	if err != nil {
+		span.SetStatus(codes.Error, "run failed")
+	}
 	stop(nil)
 	<-hbDone
 

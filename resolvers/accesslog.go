@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"go.opentelemetry.io/otel/trace"
 	"net"
 	"net/http"
 	"sync"
@@ -28,6 +29,13 @@ type requestInfo struct {
 	mu        sync.Mutex
 	operation string
 	userID    string
+	traceID   string // of the first traced operation
+}
+
+func (ri *requestInfo) trace() string {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.traceID
 }
 
 type requestInfoKey struct{}
@@ -42,7 +50,8 @@ func (ri *requestInfo) get() (op, user string) {
 // valid, else a new one), returns it in the response's X-Request-ID, puts it
 // and a logger naming it in the request's context (zerolog.Ctx), and logs
 // one line per request when it ends: method, path, operation, status,
-// duration_ms, bytes, user_id, request_id. Health probes log at debug level,
+// duration_ms, bytes, user_id, request_id, and trace_id when an operation
+// was traced. Health probes log at debug level,
 // the rest at info.
 func AccessLog(log zerolog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +80,9 @@ func AccessLog(log zerolog.Logger, next http.Handler) http.Handler {
 		}
 		if user != "" {
 			ev = ev.Str("user_id", user)
+		}
+		if tid := info.trace(); tid != "" {
+			ev = ev.Str("trace_id", tid)
 		}
 		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).
 			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
@@ -148,6 +160,9 @@ func (operationRecorder) InterceptOperation(ctx context.Context, next graphql.Op
 		info.mu.Lock()
 		if name != "" {
 			info.operation = name
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && info.traceID == "" {
+			info.traceID = sc.TraceID().String()
 		}
 		if v := viewer.FromContext(ctx); v != nil && v.UserID != "" {
 			info.userID = v.UserID

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/graphiql"
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/metrics"
+	"github.com/autoanalyst/autoanalyst/tracing"
 )
 
 // HandlerConfig configures the HTTP API.
@@ -67,6 +69,8 @@ type HandlerConfig struct {
 	// Metrics, if set, records HTTP requests, GraphQL operations and
 	// errors, rate-limit refusals and WebSockets, and is served at /metrics.
 	Metrics *metrics.Metrics
+	// TracerProvider traces every GraphQL operation (nil: no traces).
+	TracerProvider trace.TracerProvider
 }
 
 // NewHandler returns the HTTP API: GraphiQL at / (when enabled), GraphQL at
@@ -128,6 +132,8 @@ func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
 	if limits.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	// Outermost, so that the others (the access log's recorder) see the span.
+	srv.Use(operationTracer{tracing.Tracer(cfg.TracerProvider)})
 	srv.Use(operationRecorder{})
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)}})
 	srv.Use(newDocumentLimits(limits))

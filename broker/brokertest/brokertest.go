@@ -48,6 +48,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"sync"
@@ -356,6 +357,33 @@ var queueCases = []testCase{
 		noClaim(t, b)
 		wantErr(t, "second Ack", b.Ack(bg(t), l), broker.ErrLeaseLost)
 		wantErr(t, "Extend after Ack", b.Extend(bg(t), l, LongTTL), broker.ErrLeaseLost)
+	}},
+	{"TraceContext", func(t *testing.T, b broker.Broker) {
+		// A job's trace context is delivered as enqueued, on every delivery;
+		// a job without one has none.
+		tc := map[string]string{
+			"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			"tracestate":  "vendor=value",
+		}
+		j := testJob("traced")
+		j.TraceContext = maps.Clone(tc)
+		enqueue(t, b, j)
+		l := claim(t, b, LongTTL, "traced")
+		if !maps.Equal(l.Job.TraceContext, tc) {
+			t.Errorf("TraceContext = %v, want %v", l.Job.TraceContext, tc)
+		}
+		noErr(t, "Release", b.Release(bg(t), l))
+		l = claim(t, b, LongTTL, "traced")
+		if !maps.Equal(l.Job.TraceContext, tc) {
+			t.Errorf("TraceContext after Release = %v, want %v", l.Job.TraceContext, tc)
+		}
+		noErr(t, "Ack", b.Ack(bg(t), l))
+		enqueue(t, b, testJob("plain"))
+		p := claim(t, b, LongTTL, "plain")
+		if len(p.Job.TraceContext) != 0 {
+			t.Errorf("TraceContext of a job without one = %v, want none", p.Job.TraceContext)
+		}
+		noErr(t, "Ack", b.Ack(bg(t), p))
 	}},
 	{"FIFO", func(t *testing.T, b broker.Broker) {
 		const n = 10

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -240,6 +241,7 @@ func (b *Broker) Enqueue(ctx context.Context, jb broker.Job) error {
 		return fmt.Errorf("%w: %q", broker.ErrDuplicateJob, jb.ID)
 	}
 	jb.Payload = slices.Clone(jb.Payload)
+	jb.TraceContext = maps.Clone(jb.TraceContext)
 	j := &job{job: jb}
 	b.jobs[jb.ID] = j
 	b.makeReady(j)
@@ -276,6 +278,7 @@ func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, e
 			b.leased[j] = struct{}{}
 			l := &broker.Lease{Job: j.job, Attempt: j.attempts, Token: j.token, ExpiresAt: j.expiresAt}
 			l.Job.Payload = slices.Clone(l.Job.Payload)
+			l.Job.TraceContext = maps.Clone(l.Job.TraceContext)
 			b.mu.Unlock()
 			return l, nil
 		}

@@ -53,10 +53,10 @@ local function bury(jobkey, id, reason, deadkey, limit, now)
 end
 `
 
-// KEYS: job, ready, wake. ARGV: id, kind, payload, max.
+// KEYS: job, ready, wake. ARGV: id, kind, payload, max, trace context (JSON, or empty).
 var enqueueScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'payload', ARGV[3], 'max', ARGV[4], 'attempt', 0, 'state', 'queued')
+redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'payload', ARGV[3], 'max', ARGV[4], 'attempt', 0, 'state', 'queued', 'trace', ARGV[5] or '')
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('RPUSH', KEYS[3], 1)
 redis.call('LTRIM', KEYS[3], -64, -1)
@@ -64,7 +64,7 @@ return 1
 `)
 
 // KEYS: ready, leased, retry, dead, job prefix. ARGV: ttl ms, token, dead limit.
-// Returns {id, kind, payload, attempt, max, expires} or {false, wait ms}.
+// Returns {id, kind, payload, attempt, max, expires, trace} or {false, wait ms}.
 var claimScript = goredis.NewScript(luaHelpers + `
 local now = now_ms()
 local limit = tonumber(ARGV[3])
@@ -99,8 +99,8 @@ local attempt = redis.call('HINCRBY', jobkey, 'attempt', 1)
 local expires = now + tonumber(ARGV[1])
 redis.call('HSET', jobkey, 'state', 'leased', 'token', ARGV[2])
 redis.call('ZADD', KEYS[2], expires, id)
-local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max')
-return {id, j[1], j[2], attempt, tonumber(j[3]), expires}
+local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'trace')
+return {id, j[1], j[2], attempt, tonumber(j[3]), expires, j[4] or ''}
 `)
 
 // luaHeld checks that the lease (id ARGV[1], token ARGV[2]) is still held:
@@ -192,8 +192,12 @@ func (b *Broker) Enqueue(ctx context.Context, job broker.Job) error {
 	if maxAttempts <= 0 {
 		maxAttempts = broker.DefaultMaxAttempts
 	}
+	var trace []byte
+	if len(job.TraceContext) > 0 {
+		trace, _ = json.Marshal(job.TraceContext)
+	}
 	n, err := enqueueScript.Run(ctx, b.rdb, []string{b.jobKey(job.ID), b.key("q:ready"), b.key("q:wake")},
-		job.ID, job.Kind, string(job.Payload), maxAttempts).Int()
+		job.ID, job.Kind, string(job.Payload), maxAttempts, string(trace)).Int()
 	if err != nil {
 		return fmt.Errorf("redis broker: enqueue %s: %w", job.ID, err)
 	}
@@ -234,7 +238,7 @@ func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, e
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		if len(res) == 6 {
+		if len(res) == 7 {
 			return leaseFrom(res, token)
 		}
 		wait := maxClaimWait
@@ -269,6 +273,10 @@ func leaseFrom(res []any, token string) (*broker.Lease, error) {
 	job := broker.Job{ID: id, Kind: kind, MaxAttempts: int(maxAttempts)}
 	if payload != "" {
 		job.Payload = json.RawMessage(payload)
+	}
+	if trace, _ := res[6].(string); trace != "" {
+		// A malformed trace context only loses the trace, not the job.
+		_ = json.Unmarshal([]byte(trace), &job.TraceContext)
 	}
 	return &broker.Lease{Job: job, Attempt: int(attempt), Token: token, ExpiresAt: time.UnixMilli(expires)}, nil
 }

@@ -3,11 +3,12 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"regexp"
+	"time"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"regexp"
-	"time"
 
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/autoanalyst/autoanalyst/tracing"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/broker"
@@ -28,6 +27,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/requestid"
+	"github.com/autoanalyst/autoanalyst/tracing"
 )
 
 // Executor runs code in a chat's sandboxed kernel.

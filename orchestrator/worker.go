@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/autoanalyst/autoanalyst/tracing"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/broker"
@@ -21,6 +20,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/tracing"
 )
 
 // Causes of a run's context being cancelled.

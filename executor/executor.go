@@ -2,7 +2,7 @@ package executor
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
 	"os"
@@ -19,8 +19,31 @@ import (
 	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
-//go:embed kernel.py
-var kernelSource string
+// kernelFiles are the kernel's Python source, split by concern; their
+// names order them.
+//
+//go:embed kernel/*.py
+var kernelFiles embed.FS
+
+// kernelSource is the kernel's whole source, the files of kernel/ in the
+// order of their names, passed to the interpreter with -c.
+var kernelSource = joinKernelSource()
+
+func joinKernelSource() string {
+	entries, err := kernelFiles.ReadDir("kernel")
+	if err != nil {
+		panic(err) // embedded: cannot fail
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		src, err := kernelFiles.ReadFile("kernel/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		b.Write(src)
+	}
+	return b.String()
+}
 
 // Errors returned by the Executor. Match them with errors.Is.
 var (

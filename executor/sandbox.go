@@ -54,11 +54,11 @@ func kernelEnv(home string) []string {
 		"NUMEXPR_NUM_THREADS=1",
 		"VECLIB_MAXIMUM_THREADS=1",
 		"JOBLIB_MULTIPROCESSING=0",
-		"PYTHONMALLOC=malloc", // Python's objects in the C heap, in huge pages (kernel.py)
+		"PYTHONMALLOC=malloc", // Python's objects in the C heap, in huge pages (kernel/*.py)
 	}
 }
 
-// kernelConfig is the JSON configuration passed to kernel.py as argv[1].
+// kernelConfig is the JSON configuration passed to kernel/*.py as argv[1].
 // In the sandbox it carries the execution seccomp filter, which each
 // execution loads once its namespaces and mounts are set up.
 func kernelConfig(s *settings) string {
@@ -85,8 +85,8 @@ const seccompFD = 4
 // pythonArgs is the interpreter's command line: no user site (-s), no bytecode
 // files (-B), and the kernel's source passed inline so that nothing outside
 // the binary is needed on the host. Not -I: it would ignore PYTHONMALLOC
-// (kernel.py, "Huge pages"). What -I adds is in place anyway: the environment
-// is kernelEnv and nothing else, and kernel.py drops the current directory
+// (kernel/*.py, "Huge pages"). What -I adds is in place anyway: the environment
+// is kernelEnv and nothing else, and kernel/*.py drops the current directory
 // from sys.path before its first import.
 func pythonArgs(s *settings) []string {
 	return []string{s.Python, "-s", "-B", "-c", kernelSource, kernelConfig(s)}
@@ -159,7 +159,7 @@ func bwrapArgs(s *settings) []string {
 		// Everything else is read-only: the root and /dev are tmpfs shared by
 		// the kernel and all its executions, so a file written there would
 		// reach the next execution (and they have no size limit). Executions
-		// get their own /tmp and /dev/shm (kernel.py: sandbox_child).
+		// get their own /tmp and /dev/shm (kernel/*.py: sandbox_child).
 		"--remount-ro", "/dev",
 		"--remount-ro", "/",
 		"--chdir", "/tmp",
@@ -174,7 +174,7 @@ func bwrapArgs(s *settings) []string {
 // sandbox, as runc and Docker hide them: kernel memory and symbols, keyrings,
 // kernel logs and timers, page maps, the magic SysRq key, and hardware trees.
 // (What stays visible of /proc but must not be written, the sysctls in
-// /proc/sys above all, is made read-only by kernel.py: enter_namespaces.)
+// /proc/sys above all, is made read-only by kernel/*.py: enter_namespaces.)
 var (
 	procMaskedFiles = []string{
 		"kcore", "kallsyms", "kmsg", "keys", "key-users", "sysrq-trigger",

@@ -22,32 +22,16 @@ func watchQueue(m *metrics.Metrics, brk broker.Broker) {
 	})
 }
 
-// startMetricsServer serves /metrics (and, with ping, /healthz: 503 while
-// draining or when ping fails) on addr, apart from the API; it returns the
-// function that stops it. An empty addr serves nothing.
-func startMetricsServer(addr string, m *metrics.Metrics, ready func() bool, ping func(context.Context) error, log zerolog.Logger) (func(), error) {
+// startMetricsServer serves an API node's /metrics on addr (METRICS_ADDR),
+// apart from the API port, so that it can be kept off the load balancer;
+// it returns the function that stops it. An empty addr serves nothing.
+// Workers serve theirs with their health endpoints (worker_http.go).
+func startMetricsServer(addr string, m *metrics.Metrics, log zerolog.Logger) (func(), error) {
 	if addr == "" {
 		return func() {}, nil
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	if ping != nil {
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, req *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
-			defer cancel()
-			switch {
-			case ready != nil && !ready():
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintln(w, `{"status":"draining"}`)
-			case ping(ctx) != nil:
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintln(w, `{"status":"database unreachable"}`)
-			default:
-				fmt.Fprintln(w, `{"status":"ok"}`)
-			}
-		})
-	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: METRICS_ADDR: %w", err)

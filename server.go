@@ -508,7 +508,7 @@ func serve(ctx context.Context, workers int) error {
 	log.Info().Str("version", bi.Version).Str("commit", bi.ShortCommit()).Str("graphiql", fmt.Sprintf("http://localhost:%d/", cfg.Port)).
 		Str("graphql", fmt.Sprintf("http://localhost:%d/graphql", cfg.Port)).Int("workers", workers).Msg("listening")
 	// /metrics is on the API port; METRICS_ADDR, when set, serves it there too.
-	stopMetrics, err := startMetricsServer(cfg.MetricsAddr, n.metrics, nil, nil, log)
+	stopMetrics, err := startMetricsServer(cfg.MetricsAddr, n.metrics, log)
 	if err != nil {
 		return err
 	}

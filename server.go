@@ -494,7 +494,7 @@ func serve(ctx context.Context, workers int) error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           tracing.FollowIncoming(os.Getenv, h),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long URLs are refused (a GET's query is at most 16 KiB).
 		MaxHeaderBytes: 64 << 10,

@@ -59,6 +59,18 @@ type kernel struct {
 	stopOnce sync.Once
 }
 
+// logFor returns the logger for a line about the execution whose context is
+// ctx: the logger ctx carries (zerolog.Ctx: a run's, which names the run, its
+// user and its trace) with the kernel's fields, or the kernel's own logger.
+func (k *kernel) logFor(ctx context.Context) *zerolog.Logger {
+	l := zerolog.Ctx(ctx)
+	if l.GetLevel() == zerolog.Disabled || l == zerolog.DefaultContextLogger {
+		return &k.log
+	}
+	nl := l.With().Str("component", "executor").Uint64("kernel", k.id).Logger()
+	return &nl
+}
+
 // startKernel starts a kernel process and waits until it has imported the
 // data stack.
 func startKernel(ctx context.Context, s *settings) (*kernel, error) {
@@ -399,11 +411,11 @@ func (k *kernel) run(ctx context.Context, req request, files []*os.File, timeout
 			}
 			return nil, 0, fmt.Errorf("%w: the kernel died during the execution (%s)%s", ErrKernel, k.describeExit(), k.outputNote())
 		case <-backstop.C:
-			k.log.Error().Dur("timeout_ms", timeout).Msg("kernel stopped answering; killing it")
+			k.logFor(ctx).Error().Dur("timeout_ms", timeout).Msg("kernel stopped answering; killing it")
 			k.stop()
 			return &reply{Type: "result", Status: "timeout"}, time.Since(start), nil
 		case <-ctx.Done():
-			k.cancel(req.ID, ch)
+			k.cancel(k.logFor(ctx), req.ID, ch)
 			return nil, 0, ctx.Err()
 		}
 	}
@@ -411,7 +423,7 @@ func (k *kernel) run(ctx context.Context, req request, files []*os.File, timeout
 
 // cancel asks the kernel to kill the running child and waits for it to
 // confirm; a kernel that does not is killed.
-func (k *kernel) cancel(id uint64, ch chan *reply) {
+func (k *kernel) cancel(log *zerolog.Logger, id uint64, ch chan *reply) {
 	if err := k.send(request{Op: "cancel", ID: id}, nil); err != nil {
 		k.stop()
 		return
@@ -427,7 +439,7 @@ func (k *kernel) cancel(id uint64, ch chan *reply) {
 		case <-k.done:
 			return
 		case <-timer.C:
-			k.log.Warn().Msg("kernel did not confirm a cancellation; killing it")
+			log.Warn().Msg("kernel did not confirm a cancellation; killing it")
 			k.stop()
 			return
 		}

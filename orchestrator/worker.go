@@ -136,9 +136,10 @@ func (s *Service) handle(l *broker.Lease) {
 		s.cfg.Broker.Fail(context.Background(), l, fmt.Errorf("malformed job payload"), false)
 		return
 	}
-	// The run's steps log through this logger (runLog): every line names
-	// the run, its user and the request that started it.
-	ctx, stop := context.WithCancelCause(context.WithValue(tctx, runLogKey{}, &log))
+	// The run's steps log through this logger (runLog, and zerolog.Ctx for
+	// the executor and the libraries): every line names the run, its user
+	// and the request that started it.
+	ctx, stop := context.WithCancelCause(context.WithValue(log.WithContext(tctx), runLogKey{}, &log))
 	defer stop(nil)
 	s.mu.Lock()
 	s.local[p.RunID] = stop

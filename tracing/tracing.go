@@ -15,6 +15,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -64,9 +65,12 @@ func Setup(ctx context.Context, serviceName, version string) (trace.TracerProvid
 	}
 	// The env detector (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) comes
 	// last, so that it overrides the defaults given here.
-	res, err := resource.Merge(
-		resource.NewSchemaless(semconv.ServiceName(serviceName), semconv.ServiceVersion(version)),
-		resource.Environment(),
+	// The process's pid and host name tell an API node's spans from a
+	// worker's in one trace.
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName(serviceName), semconv.ServiceVersion(version)),
+		resource.WithProcessPID(), resource.WithHost(),
+		resource.WithFromEnv(),
 	)
 	if err != nil {
 		res = resource.Environment()
@@ -89,6 +93,25 @@ func Tracer(tp trace.TracerProvider) trace.Tracer {
 }
 
 var propagator = propagation.TraceContext{}
+
+// FollowIncoming returns a handler that continues the W3C trace context a
+// request carries (its traceparent and tracestate headers), so that a
+// client's or a gateway's trace goes on through this service; with no such
+// headers the request starts a trace of its own. getenv("OTEL_PROPAGATORS")
+// set to "none" turns it off: next is returned as is.
+func FollowIncoming(getenv func(string) string, next http.Handler) http.Handler {
+	if strings.TrimSpace(strings.ToLower(getenv("OTEL_PROPAGATORS"))) == "none" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("traceparent") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
 
 // Inject returns the W3C trace context of ctx's span as a map (traceparent,
 // tracestate), or nil when ctx has no valid span.

@@ -2,6 +2,8 @@ package tracing
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 
@@ -85,5 +87,35 @@ func TestInjectExtract(t *testing.T) {
 	}
 	if Extract(context.Background(), nil) != context.Background() {
 		t.Error("Extract(nil) changed the context")
+	}
+}
+
+func TestFollowIncoming(t *testing.T) {
+	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	for _, tc := range []struct {
+		name, propagators, traceparent string
+		want                           string // the trace id seen by the handler, or ""
+	}{
+		{"follows", "", parent, "0af7651916cd43dd8448eb211c80319c"},
+		{"no header", "", "", ""},
+		{"malformed", "", "00-zz-b7ad6b7169203331-01", ""},
+		{"off", "none", parent, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got string
+			h := FollowIncoming(func(string) string { return tc.propagators }, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+					got = sc.TraceID().String()
+				}
+			}))
+			req := httptest.NewRequest("POST", "/graphql", nil)
+			if tc.traceparent != "" {
+				req.Header.Set("traceparent", tc.traceparent)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			if got != tc.want {
+				t.Errorf("trace id %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -40,9 +40,9 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function bury(jobkey, id, reason, deadkey, limit, now)
-  local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'attempt')
+  local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'attempt', 'trace')
   local entry = cjson.encode({id = id, kind = j[1] or '', payload = j[2] or '', max = tonumber(j[3]) or 0,
-    attempts = tonumber(j[4]) or 0, reason = reason, at = now})
+    attempts = tonumber(j[4]) or 0, reason = reason, at = now, trace = j[5] or ''})
   redis.call('RPUSH', deadkey, entry)
   if limit > 0 then
     redis.call('LTRIM', deadkey, -limit, -1)
@@ -424,6 +424,7 @@ func (b *Broker) Dead(ctx context.Context) ([]DeadJob, error) {
 			Attempts int    `json:"attempts"`
 			Reason   string `json:"reason"`
 			At       int64  `json:"at"`
+			Trace    string `json:"trace"`
 		}
 		if err := json.Unmarshal([]byte(r), &d); err != nil {
 			return nil, fmt.Errorf("redis broker: decode dead job: %w", err)
@@ -431,6 +432,10 @@ func (b *Broker) Dead(ctx context.Context) ([]DeadJob, error) {
 		job := broker.Job{ID: d.ID, Kind: d.Kind, MaxAttempts: d.Max}
 		if d.Payload != "" {
 			job.Payload = json.RawMessage(d.Payload)
+		}
+		if d.Trace != "" {
+			// A malformed trace context only loses the trace.
+			_ = json.Unmarshal([]byte(d.Trace), &job.TraceContext)
 		}
 		out = append(out, DeadJob{Job: job, Attempts: d.Attempts, Reason: d.Reason, At: time.UnixMilli(d.At)})
 	}

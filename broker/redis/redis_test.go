@@ -86,7 +86,8 @@ func TestDeadWorkerTakenOver(t *testing.T) {
 	a, c, prefix := newBroker(t)
 	b := redis.New(c, redis.WithPrefix(prefix)) // another process
 	defer b.Close()
-	if err := a.Enqueue(ctx, broker.Job{ID: "j1", Kind: "k", Payload: json.RawMessage(`{"x":1}`), MaxAttempts: 2}); err != nil {
+	tc := map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	if err := a.Enqueue(ctx, broker.Job{ID: "j1", Kind: "k", Payload: json.RawMessage(`{"x":1}`), MaxAttempts: 2, TraceContext: tc}); err != nil {
 		t.Fatal(err)
 	}
 	l1, err := a.Claim(ctx, 100*time.Millisecond)
@@ -111,6 +112,10 @@ func TestDeadWorkerTakenOver(t *testing.T) {
 	dead, err := b.Dead(ctx)
 	if err != nil || len(dead) != 1 || dead[0].Job.ID != "j1" || dead[0].Attempts != 2 || !strings.Contains(dead[0].Reason, "lease expired") {
 		t.Fatalf("dead: %+v %v", dead, err)
+	}
+	// The dead-lettered job keeps its trace context.
+	if got := dead[0].Job.TraceContext["traceparent"]; got != tc["traceparent"] {
+		t.Errorf("dead job's traceparent %q, want %q", got, tc["traceparent"])
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -113,7 +114,9 @@ func hashToken(token string) string {
 }
 
 // Authenticate returns the viewer for a token. An unknown or expired token is
-// an UNAUTHENTICATED error.
+// an UNAUTHENTICATED error; a token that cannot be checked (the database does
+// not answer) is an UNAVAILABLE one, so that a client retries instead of
+// signing its user out. It is safe for concurrent use.
 func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 100 {
 		return nil, errcode.New(errcode.Unauthenticated, "invalid token")
@@ -127,7 +130,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 		return nil, errcode.New(errcode.Unauthenticated, "invalid or expired token")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up session: %w", err)
+		return nil, &errcode.Error{Code: errcode.Unavailable, Message: "the sign-in could not be checked: the database is unavailable; try again", Err: fmt.Errorf("look up session: %w", err)}
 	}
 	if time.Now().After(ses.ExpiresAt) {
 		return nil, errcode.New(errcode.Unauthenticated, "invalid or expired token")
@@ -162,13 +165,20 @@ func (s *Service) AdminKeyValid(key string) bool {
 
 // Middleware puts the viewer of a valid bearer token in the request context.
 // Requests without a (valid) token go on without a viewer: what they may do
-// is decided by the resolvers and privacy rules.
+// is decided by the resolvers and privacy rules. A token that cannot be
+// checked (the database is unavailable) is answered 503 with a GraphQL
+// error coded UNAVAILABLE and Retry-After, never as if it were invalid.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if tok := BearerToken(r.Header.Get("Authorization")); tok != "" {
-			if v, err := s.Authenticate(ctx, tok); err == nil {
+			v, err := s.Authenticate(ctx, tok)
+			switch {
+			case err == nil:
 				ctx = viewer.NewContext(ctx, v)
+			case errcode.Of(err) == errcode.Unavailable:
+				writeUnavailable(w, err)
+				return
 			}
 		}
 		if s.AdminKeyValid(r.Header.Get("X-Admin-Key")) {
@@ -184,4 +194,21 @@ func (s *Service) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// writeUnavailable answers a request whose token could not be checked: 503,
+// Retry-After, and a GraphQL response with one error coded UNAVAILABLE.
+func writeUnavailable(w http.ResponseWriter, err error) {
+	msg := "the service is unavailable; try again"
+	if e, ok := errcode.As(err); ok {
+		msg = e.Message
+	}
+	body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
+		"message": msg, "extensions": map[string]any{"code": errcode.Unavailable},
+	}}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Retry-After", "2")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(body)
 }

@@ -156,7 +156,15 @@ func (c *conn) init() bool {
 				b, _ := json.Marshal(map[string]string{"message": err.Error()})
 				c.send(message{Type: "connection_error", Payload: b})
 			}
-			c.closeWith(CloseForbidden, err.Error())
+			// A refusal is 4403, unless the error says the service could
+			// not decide (UNAVAILABLE): then 1013, try again later, so that
+			// a client reconnects instead of signing its user out.
+			code := CloseForbidden
+			var coded interface{ ErrorCode() string }
+			if errors.As(err, &coded) && coded.ErrorCode() == "UNAVAILABLE" {
+				code = CloseTryAgainLater
+			}
+			c.closeWith(code, err.Error())
 			return false
 		}
 		if ctx != nil {

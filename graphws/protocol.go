@@ -18,6 +18,7 @@ const (
 	CloseNormal            = 1000
 	CloseGoingAway         = 1001
 	CloseInternal          = 1011
+	CloseTryAgainLater     = 1013
 	CloseBadRequest        = 4400
 	CloseUnauthorized      = 4401
 	CloseForbidden         = 4403

@@ -29,7 +29,8 @@ const (
 // InitFunc authenticates a connection from its connection_init payload. It
 // returns the context the connection's operations run in (ctx with, say, the
 // viewer), or an error, which closes the socket with 4403 and the error's
-// text as the reason.
+// text as the reason; an error with an ErrorCode() of "UNAVAILABLE" (the
+// token could not be checked) closes it with 1013, try again later.
 type InitFunc func(ctx context.Context, payload InitPayload) (context.Context, error)
 
 // Transport is a gqlgen transport (handler.Server.AddTransport) for GraphQL

@@ -182,10 +182,13 @@ func TestSubscription(t *testing.T) {
 
 func TestInit(t *testing.T) {
 	refuse := func(ctx context.Context, p graphws.InitPayload) (context.Context, error) {
-		if p.Authorization() != "Bearer good" {
-			return nil, errors.New("invalid or expired token")
+		switch p.Authorization() {
+		case "Bearer good":
+			return ctx, nil
+		case "Bearer unchecked":
+			return nil, unavailableError{}
 		}
-		return ctx, nil
+		return nil, errors.New("invalid or expired token")
 	}
 	cases := []struct {
 		name  string
@@ -196,6 +199,7 @@ func TestInit(t *testing.T) {
 	}{
 		{"bad token", graphws.TransportWS, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer bad"}}, "", graphws.CloseForbidden},
 		{"bad token, legacy", graphws.LegacyWS, map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer bad"}}, "connection_error", graphws.CloseForbidden},
+		{"token not checked", graphws.TransportWS, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer unchecked"}}, "", graphws.CloseTryAgainLater},
 		{"subscribe first", graphws.TransportWS, subscribe(graphws.TransportWS, "a", 1), "", graphws.CloseUnauthorized},
 		{"not JSON", graphws.TransportWS, "{", "", graphws.CloseBadRequest},
 		{"payload not an object", graphws.TransportWS, map[string]any{"type": "connection_init", "payload": 3}, "", graphws.CloseBadRequest},
@@ -380,3 +384,10 @@ func TestOrigin(t *testing.T) {
 		t.Fatalf("foreign origin: %v %v, want 403", resp, err)
 	}
 }
+
+// unavailableError is an init refusal because the service could not decide
+// (its database is down): it carries the UNAVAILABLE code.
+type unavailableError struct{}
+
+func (unavailableError) Error() string     { return "the database is unavailable" }
+func (unavailableError) ErrorCode() string { return "UNAVAILABLE" }

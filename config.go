@@ -12,6 +12,7 @@ import (
 type config struct {
 	Port            int               `env:"PORT" envDefault:"8000"`
 	DataDir         string            `env:"DATA_DIR" envDefault:"./data"`
+	DiskMinFree     int64             `env:"DISK_MIN_FREE_BYTES" envDefault:"67108864"`
 	DatabaseURL     string            `env:"DATABASE_URL"`
 	Workers         int               `env:"WORKERS" envDefault:"2"`
 	RedisURL        string            `env:"REDIS_URL"`

@@ -28,6 +28,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/buildinfo"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
+	"github.com/autoanalyst/autoanalyst/diskspace"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphws"
@@ -347,6 +348,14 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	blobURL := cfg.BlobURL
 	if blobURL == "" {
 		blobURL = "file://" + filepath.Join(cfg.DataDir, "blobs")
+	}
+	// /readyz fails while the data folder (SQLite, blob cache) or a blob
+	// folder has less than DISK_MIN_FREE_BYTES left.
+	if cfg.DiskMinFree > 0 {
+		n.checks = append(n.checks, resolvers.HealthCheck{Name: "disk", Check: diskspace.Check(cfg.DataDir, uint64(cfg.DiskMinFree))})
+		if dir, ok := strings.CutPrefix(blobURL, "file://"); ok {
+			n.checks = append(n.checks, resolvers.HealthCheck{Name: "blob disk", Check: diskspace.Check(dir, uint64(cfg.DiskMinFree))})
+		}
 	}
 	store, err := dataset.OpenStore(ctx, blobURL, filepath.Join(cfg.DataDir, "blob-cache"))
 	if err != nil {

@@ -47,6 +47,8 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		code, msg := classify(ctx, inner)
 		if code == errcode.Internal {
 			logFor(ctx, log).Error().Err(inner).Str("path", gerr.Path.String()).Msg("internal error in resolver")
+		} else if _, outage := errcode.Outage(inner); outage {
+			logFor(ctx, log).Warn().Err(inner).Str("path", gerr.Path.String()).Msg("answered UNAVAILABLE: a dependency is down or out of room")
 		}
 		gerr.Message = msg
 		ext := map[string]any{"code": string(code)}
@@ -103,6 +105,9 @@ func classify(ctx context.Context, err error) (errcode.Code, string) {
 		return errcode.BadUserInput, ve.Name + ": invalid value"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errcode.Unavailable, "the request was cancelled or timed out"
+	}
+	if reason, ok := errcode.Outage(err); ok {
+		return errcode.Unavailable, reason
 	}
 	return errcode.Internal, "internal error"
 }

@@ -1,14 +1,17 @@
-// Package llmtest provides a local HTTP server that speaks OpenAI's
-// chat-completions protocol, for tests of anything that calls a model
-// through llm.NewOpenAI (or any OpenAI-compatible client).
+// Package llmtest provides local HTTP servers that stand in for a model
+// provider in tests: NewOpenAIServer speaks OpenAI's chat-completions
+// protocol (for llm.NewOpenAI or any OpenAI-compatible client) and
+// NewAnthropicServer Anthropic's Messages API (for llm.NewAnthropic). Both
+// record the requests and take their replies from the same handlers.
 //
-// The server answers POST /chat/completions and /v1/chat/completions, with a
-// JSON body (usage included) or, when the request has "stream": true, with
-// server-sent events: a role chunk, one chunk per word of the reply, a
+// The OpenAI server answers POST /chat/completions and /v1/chat/completions,
+// with a JSON body (usage included) or, when the request has "stream": true,
+// with server-sent events: a role chunk, one chunk per word of the reply, a
 // finish chunk, a usage chunk when stream_options.include_usage is true, and
-// "data: [DONE]". A handler decides each reply; Script (a queue) and Router
-// (rules on the messages) are ready-made handlers. Token counts are words,
-// so tests can predict them.
+// "data: [DONE]" (NewAnthropicServer says what the Anthropic one sends). A
+// handler decides each reply; Script (a queue) and Router (rules on the
+// messages) are ready-made handlers. Token counts are words, so tests can
+// predict them.
 //
 //	srv := llmtest.NewOpenAIServer(t, llmtest.NewScript(
 //		llmtest.RateLimited("1"),

@@ -73,7 +73,7 @@ type Broker struct {
 	ready   *list.List        // of *job, in claim order
 	delayed map[*job]struct{} // waiting for a retry
 	leased  map[*job]struct{}
-	dead    []DeadJob
+	dead    []broker.DeadJob
 
 	runs     map[string]*runLog
 	finished []finishedRun // ordered by removal time

@@ -13,18 +13,6 @@ import (
 	"github.com/autoanalyst/autoanalyst/broker"
 )
 
-// DeadJob is a dead-lettered job, as reported by Broker.Dead. It is a copy,
-// safe to use from any goroutine.
-type DeadJob struct {
-	Job broker.Job
-	// Attempts is the number of deliveries the job had.
-	Attempts int
-	// Reason says why the job was given up: the Fail reason or a lease expiry.
-	Reason string
-	// At is when the job was dead-lettered.
-	At time.Time
-}
-
 // jobState is where a job is: in the ready queue, waiting for a retry, or
 // leased to a worker.
 type jobState int
@@ -245,7 +233,7 @@ func (b *Broker) Cancel(ctx context.Context, jobID string) (broker.JobState, err
 
 // Dead returns the dead-lettered jobs, oldest first (at most the WithDeadLimit
 // most recent). It is safe for concurrent use.
-func (b *Broker) Dead() []DeadJob {
+func (b *Broker) Dead() []broker.DeadJob {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reap(time.Now())
@@ -324,7 +312,7 @@ func (b *Broker) bury(j *job, reason string, now time.Time) {
 	if len(b.dead) >= b.cfg.deadLimit {
 		b.dead = slices.Delete(b.dead, 0, len(b.dead)-b.cfg.deadLimit+1)
 	}
-	b.dead = append(b.dead, DeadJob{Job: j.job, Attempts: j.attempts, Reason: reason, At: now})
+	b.dead = append(b.dead, broker.DeadJob{Job: j.job, Attempts: j.attempts, Reason: reason, At: now})
 }
 
 // notify wakes every blocked Claim.

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -32,16 +29,10 @@ func startMetricsServer(addr string, m *metrics.Metrics, log zerolog.Logger) (fu
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	ln, err := net.Listen("tcp", addr)
+	at, stop, err := serveOn("METRICS_ADDR", addr, m.InstrumentHTTP(mux))
 	if err != nil {
-		return nil, fmt.Errorf("configuration: METRICS_ADDR: %w", err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: m.InstrumentHTTP(mux), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	log.Info().Str("addr", ln.Addr().String()).Msg("metrics endpoint on /metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
+	log.Info().Str("addr", at.String()).Msg("metrics endpoint on /metrics")
+	return stop, nil
 }

@@ -239,6 +239,7 @@ func migrate(ctx context.Context) error {
 type node struct {
 	cfg       *config
 	log       zerolog.Logger
+	workers   int // the workers this process runs (0: API only)
 	db        *database.DB
 	broker    broker.Broker
 	datasets  *dataset.Service
@@ -269,7 +270,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		return nil, err
 	}
 	logStart(log, cfg, role, workers)
-	n := &node{cfg: cfg, log: log, metrics: metrics.New()}
+	n := &node{cfg: cfg, log: log, workers: workers, metrics: metrics.New()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -429,23 +430,35 @@ func checkMode(cfg *config, workers int, role string) error {
 	return nil
 }
 
-func serve(ctx context.Context, workers int) error {
+// bootNode is the start-up serve and work share: the configuration, the
+// logger, a context that SIGTERM and SIGINT end, and the node of role with
+// workers workers (WORKERS when negative). The caller must call stop, which
+// closes the node and stops catching the signals.
+func bootNode(ctx context.Context, workers int, role string) (_ context.Context, _ *node, stop func(), _ error) {
 	cfg, err := loadConfig()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if workers < 0 {
 		workers = cfg.Workers
 	}
 	log := newLogger(cfg)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	n, err := startNode(ctx, cfg, log, workers, role)
+	if err != nil {
+		stopSignals()
+		return nil, nil, nil, err
+	}
+	return ctx, n, func() { n.close(); stopSignals() }, nil
+}
 
-	n, err := startNode(ctx, cfg, log, workers, "serve")
+func serve(ctx context.Context, workers int) error {
+	ctx, n, stop, err := bootNode(ctx, workers, "serve")
 	if err != nil {
 		return err
 	}
-	defer n.close()
+	defer stop()
+	cfg, log, workers := n.cfg, n.log, n.workers
 	db, runs, datasets, brk := n.db, n.runs, n.datasets, n.broker
 	if err := syncTemplates(ctx, cfg, log, n.templates, ""); err != nil {
 		return err
@@ -551,21 +564,12 @@ func serve(ctx context.Context, workers int) error {
 // work runs workers only, until SIGTERM: then running runs finish for
 // SHUTDOWN_TIMEOUT and the rest go back to the queue at once.
 func work(ctx context.Context, workers int) error {
-	cfg, err := loadConfig()
+	ctx, n, stop, err := bootNode(ctx, workers, "worker")
 	if err != nil {
 		return err
 	}
-	if workers < 0 {
-		workers = cfg.Workers
-	}
-	log := newLogger(cfg)
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	n, err := startNode(ctx, cfg, log, workers, "worker")
-	if err != nil {
-		return err
-	}
-	defer n.close()
+	cfg, log, workers := n.cfg, n.log, n.workers
 	var draining atomic.Bool
 	stopHTTP, err := startWorkerHTTP(cfg, log, n.metrics, func() bool { return !draining.Load() }, n.checks)
 	if err != nil {

@@ -125,6 +125,19 @@ type QueueStats struct {
 	Dead int64 `json:"dead"`
 }
 
+// DeadJob is a dead-lettered job, as an implementation's Dead reports it. It
+// is a copy, safe to use from any goroutine.
+type DeadJob struct {
+	Job Job
+	// Attempts is the number of deliveries the job had.
+	Attempts int
+	// Reason says why the job was given up: the Fail reason or a lease expiry.
+	Reason string
+	// At is when the job was dead-lettered, by the broker's clock (the
+	// process's, or the Redis server's).
+	At time.Time
+}
+
 // Event is one entry of a run's event log. Seq is assigned by Append: 1, 2, 3...
 type Event struct {
 	Seq  int64           `json:"seq"`

@@ -5,9 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/errcode"
-	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 // Choosing what of an upload to store: its sheets and its columns.
@@ -47,17 +46,17 @@ func checkSheets(field string, want, have []string) error {
 
 // chooseColumns keeps the columns named in want, in that order (all of them
 // when want is empty), refusing a name the dataset does not have.
-func chooseColumns(cols []schematype.DatasetColumn, want []string, sheet string) ([]schematype.DatasetColumn, error) {
+func chooseColumns(cols []column.Profile, want []string, sheet string) ([]column.Profile, error) {
 	if len(want) == 0 {
 		return cols, nil
 	}
-	byName := make(map[string]schematype.DatasetColumn, len(cols))
+	byName := make(map[string]column.Profile, len(cols))
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		byName[c.Name] = c
 		names[i] = c.Name
 	}
-	out := make([]schematype.DatasetColumn, 0, len(want))
+	out := make([]column.Profile, 0, len(want))
 	for _, w := range want {
 		c, ok := byName[w]
 		if !ok {
@@ -70,21 +69,6 @@ func chooseColumns(cols []schematype.DatasetColumn, want []string, sheet string)
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// columnsOf converts a sandbox profile into stored columns.
-func columnsOf(p *executor.Profile) []schematype.DatasetColumn {
-	cols := make([]schematype.DatasetColumn, len(p.Columns))
-	for i, c := range p.Columns {
-		distinct := c.DistinctCount
-		col := schematype.DatasetColumn{Name: c.Name, Dtype: c.Dtype, NullCount: c.NullCount,
-			DistinctCount: &distinct, Min: c.Min, Max: c.Max}
-		for _, t := range c.TopValues {
-			col.TopValues = append(col.TopValues, schematype.ValueCount{Value: t.Value, Count: t.Count})
-		}
-		cols[i] = col
-	}
-	return cols
 }
 
 // quoteList is names quoted and joined, cut after 20.
@@ -107,7 +91,7 @@ func quoteList(names []string) string {
 }
 
 // columnNames are the names of stored columns: the columns a kernel keeps.
-func columnNames(cols []schematype.DatasetColumn) []string {
+func columnNames(cols []column.Profile) []string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
 		out[i] = c.Name

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 )
@@ -33,8 +33,8 @@ func (s *Service) Preview(ctx context.Context, d *ent.Dataset, limit int) (*exec
 // Profile describes each column of a stored dataset: the profile stored at
 // upload, or, for a dataset stored before profiles were complete, one
 // computed in the sandbox now and stored for next time.
-func (s *Service) Profile(ctx context.Context, d *ent.Dataset) ([]schematype.DatasetColumn, error) {
-	if schematype.Profiled(d.Columns) {
+func (s *Service) Profile(ctx context.Context, d *ent.Dataset) ([]column.Profile, error) {
+	if column.Profiled(d.Columns) {
 		return d.Columns, nil
 	}
 	files, err := s.Files(ctx, []*ent.Dataset{d})
@@ -45,7 +45,7 @@ func (s *Service) Profile(ctx context.Context, d *ent.Dataset) ([]schematype.Dat
 	if err != nil {
 		return nil, readError(ctx, err, d.Format, d.ID)
 	}
-	cols := columnsOf(prof)
+	cols := prof.Columns
 	if err := s.DB.Dataset.UpdateOneID(d.ID).SetColumns(cols).SetRowCount(prof.RowCount).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("store the profile of dataset %s: %w", d.ID, err)
 	}

@@ -12,10 +12,10 @@ import (
 	"strings"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent"
 	entdataset "github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/schema/pulid"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 )
@@ -124,7 +124,7 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 	type part struct {
 		sheet string
 		prof  *executor.Profile
-		cols  []schematype.DatasetColumn
+		cols  []column.Profile
 	}
 	parts := []part{{}}
 	if len(sheets) > 0 {
@@ -144,7 +144,7 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 			}
 			return nil, errcode.Field("file", "the file has no data (no column with a value)")
 		}
-		cols, err := chooseColumns(columnsOf(prof), columns, parts[i].sheet)
+		cols, err := chooseColumns(prof.Columns, columns, parts[i].sheet)
 		if err != nil {
 			return nil, err
 		}

@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 )
@@ -119,7 +119,7 @@ func TestUploadSheetsAndColumns(t *testing.T) {
 				t.Fatalf("datasets %s, want %s", got, tt.want)
 			}
 			for _, d := range ds {
-				if !schematype.Profiled(d.Columns) {
+				if !column.Profiled(d.Columns) {
 					t.Errorf("%s is stored without a full profile", d.Name)
 				}
 			}
@@ -146,7 +146,7 @@ func TestProfileOfAnOlderDataset(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As stored before profiles had statistics.
-	old := []schematype.DatasetColumn{{Name: "a", Dtype: "int64"}, {Name: "b", Dtype: "object", NullCount: 1}}
+	old := []column.Profile{{Name: "a", Dtype: "int64"}, {Name: "b", Dtype: "object", NullCount: 1}}
 	d := s.DB.Dataset.UpdateOneID(ds[0].ID).SetColumns(old).SaveX(ctx)
 	cols, err := s.Profile(ctx, d)
 	if err != nil {
@@ -155,7 +155,7 @@ func TestProfileOfAnOlderDataset(t *testing.T) {
 	if len(cols) != 2 || *cols[0].DistinctCount != 2 || *cols[0].Max != 2 || *cols[1].DistinctCount != 2 || len(cols[1].TopValues) != 2 {
 		t.Fatalf("profile %+v", cols)
 	}
-	if stored := s.DB.Dataset.GetX(ctx, d.ID); !schematype.Profiled(stored.Columns) {
+	if stored := s.DB.Dataset.GetX(ctx, d.ID); !column.Profiled(stored.Columns) {
 		t.Fatal("the profile was not stored")
 	}
 }

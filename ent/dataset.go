@@ -10,8 +10,8 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -45,7 +45,7 @@ type Dataset struct {
 	// RowCount holds the value of the "row_count" field.
 	RowCount int64 `json:"row_count,omitempty"`
 	// Columns holds the value of the "columns" field.
-	Columns []schematype.DatasetColumn `json:"columns,omitempty"`
+	Columns []column.Profile `json:"columns,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DatasetQuery when eager-loading is set.
 	Edges        DatasetEdges `json:"edges"`

@@ -12,9 +12,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -147,7 +147,7 @@ func (_c *DatasetCreate) SetNillableRowCount(v *int64) *DatasetCreate {
 }
 
 // SetColumns sets the "columns" field.
-func (_c *DatasetCreate) SetColumns(v []schematype.DatasetColumn) *DatasetCreate {
+func (_c *DatasetCreate) SetColumns(v []column.Profile) *DatasetCreate {
 	_c.mutation.SetColumns(v)
 	return _c
 }
@@ -638,7 +638,7 @@ func (u *DatasetUpsert) AddRowCount(v int64) *DatasetUpsert {
 }
 
 // SetColumns sets the "columns" field.
-func (u *DatasetUpsert) SetColumns(v []schematype.DatasetColumn) *DatasetUpsert {
+func (u *DatasetUpsert) SetColumns(v []column.Profile) *DatasetUpsert {
 	u.Set(dataset.FieldColumns, v)
 	return u
 }
@@ -865,7 +865,7 @@ func (u *DatasetUpsertOne) UpdateRowCount() *DatasetUpsertOne {
 }
 
 // SetColumns sets the "columns" field.
-func (u *DatasetUpsertOne) SetColumns(v []schematype.DatasetColumn) *DatasetUpsertOne {
+func (u *DatasetUpsertOne) SetColumns(v []column.Profile) *DatasetUpsertOne {
 	return u.Update(func(s *DatasetUpsert) {
 		s.SetColumns(v)
 	})
@@ -1261,7 +1261,7 @@ func (u *DatasetUpsertBulk) UpdateRowCount() *DatasetUpsertBulk {
 }
 
 // SetColumns sets the "columns" field.
-func (u *DatasetUpsertBulk) SetColumns(v []schematype.DatasetColumn) *DatasetUpsertBulk {
+func (u *DatasetUpsertBulk) SetColumns(v []column.Profile) *DatasetUpsertBulk {
 	return u.Update(func(s *DatasetUpsert) {
 		s.SetColumns(v)
 	})

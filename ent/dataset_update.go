@@ -12,10 +12,10 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 )
 
 // DatasetUpdate is the builder for updating Dataset entities.
@@ -185,13 +185,13 @@ func (_u *DatasetUpdate) AddRowCount(v int64) *DatasetUpdate {
 }
 
 // SetColumns sets the "columns" field.
-func (_u *DatasetUpdate) SetColumns(v []schematype.DatasetColumn) *DatasetUpdate {
+func (_u *DatasetUpdate) SetColumns(v []column.Profile) *DatasetUpdate {
 	_u.mutation.SetColumns(v)
 	return _u
 }
 
 // AppendColumns appends value to the "columns" field.
-func (_u *DatasetUpdate) AppendColumns(v []schematype.DatasetColumn) *DatasetUpdate {
+func (_u *DatasetUpdate) AppendColumns(v []column.Profile) *DatasetUpdate {
 	_u.mutation.AppendColumns(v)
 	return _u
 }
@@ -592,13 +592,13 @@ func (_u *DatasetUpdateOne) AddRowCount(v int64) *DatasetUpdateOne {
 }
 
 // SetColumns sets the "columns" field.
-func (_u *DatasetUpdateOne) SetColumns(v []schematype.DatasetColumn) *DatasetUpdateOne {
+func (_u *DatasetUpdateOne) SetColumns(v []column.Profile) *DatasetUpdateOne {
 	_u.mutation.SetColumns(v)
 	return _u
 }
 
 // AppendColumns appends value to the "columns" field.
-func (_u *DatasetUpdateOne) AppendColumns(v []schematype.DatasetColumn) *DatasetUpdateOne {
+func (_u *DatasetUpdateOne) AppendColumns(v []column.Profile) *DatasetUpdateOne {
 	_u.mutation.AppendColumns(v)
 	return _u
 }

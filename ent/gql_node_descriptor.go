@@ -494,7 +494,7 @@ func (_m *Dataset) Node(ctx context.Context) (node *Node, err error) {
 		return nil, err
 	}
 	node.Fields[11] = &Field{
-		Type:  "[]schematype.DatasetColumn",
+		Type:  "[]column.Profile",
 		Name:  "columns",
 		Value: string(buf),
 	}

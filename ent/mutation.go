@@ -12,6 +12,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
@@ -22,7 +23,6 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/ent/session"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 	"github.com/autoanalyst/autoanalyst/ent/usertemplatepreference"
@@ -4019,8 +4019,8 @@ type DatasetMutation struct {
 	storage_key   *string
 	row_count     *int64
 	addrow_count  *int64
-	columns       *[]schematype.DatasetColumn
-	appendcolumns []schematype.DatasetColumn
+	columns       *[]column.Profile
+	appendcolumns []column.Profile
 	clearedFields map[string]struct{}
 	user          *string
 	cleareduser   bool
@@ -4622,13 +4622,13 @@ func (m *DatasetMutation) ResetRowCount() {
 }
 
 // SetColumns sets the "columns" field.
-func (m *DatasetMutation) SetColumns(sc []schematype.DatasetColumn) {
-	m.columns = &sc
+func (m *DatasetMutation) SetColumns(c []column.Profile) {
+	m.columns = &c
 	m.appendcolumns = nil
 }
 
 // Columns returns the value of the "columns" field in the mutation.
-func (m *DatasetMutation) Columns() (r []schematype.DatasetColumn, exists bool) {
+func (m *DatasetMutation) Columns() (r []column.Profile, exists bool) {
 	v := m.columns
 	if v == nil {
 		return
@@ -4639,7 +4639,7 @@ func (m *DatasetMutation) Columns() (r []schematype.DatasetColumn, exists bool) 
 // OldColumns returns the old "columns" field's value of the Dataset entity.
 // If the Dataset object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *DatasetMutation) OldColumns(ctx context.Context) (v []schematype.DatasetColumn, err error) {
+func (m *DatasetMutation) OldColumns(ctx context.Context) (v []column.Profile, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldColumns is only allowed on UpdateOne operations")
 	}
@@ -4653,13 +4653,13 @@ func (m *DatasetMutation) OldColumns(ctx context.Context) (v []schematype.Datase
 	return oldValue.Columns, nil
 }
 
-// AppendColumns adds sc to the "columns" field.
-func (m *DatasetMutation) AppendColumns(sc []schematype.DatasetColumn) {
-	m.appendcolumns = append(m.appendcolumns, sc...)
+// AppendColumns adds c to the "columns" field.
+func (m *DatasetMutation) AppendColumns(c []column.Profile) {
+	m.appendcolumns = append(m.appendcolumns, c...)
 }
 
 // AppendedColumns returns the list of values that were appended to the "columns" field in this mutation.
-func (m *DatasetMutation) AppendedColumns() ([]schematype.DatasetColumn, bool) {
+func (m *DatasetMutation) AppendedColumns() ([]column.Profile, bool) {
 	if len(m.appendcolumns) == 0 {
 		return nil, false
 	}
@@ -4990,7 +4990,7 @@ func (m *DatasetMutation) SetField(name string, value ent.Value) error {
 		m.SetRowCount(v)
 		return nil
 	case dataset.FieldColumns:
-		v, ok := value.([]schematype.DatasetColumn)
+		v, ok := value.([]column.Profile)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

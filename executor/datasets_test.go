@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/autoanalyst/autoanalyst/column"
 )
 
 // writeFile writes content to a file in a test directory and returns its path.
@@ -102,16 +104,16 @@ func TestProfileStatistics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]ColumnProfile{}
+	byName := map[string]column.Profile{}
 	for _, c := range p.Columns {
 		byName[c.Name] = c
 	}
 	units := byName["units"]
-	if units.DistinctCount != 5 || units.Min == nil || *units.Min != 3 || units.Max == nil || *units.Max != 12 || units.TopValues != nil {
+	if units.DistinctCount == nil || *units.DistinctCount != 5 || units.Min == nil || *units.Min != 3 || units.Max == nil || *units.Max != 12 || units.TopValues != nil {
 		t.Errorf("units: %+v", units)
 	}
 	region := byName["region"]
-	if region.DistinctCount != 4 || region.Min != nil || len(region.TopValues) != 4 ||
+	if region.DistinctCount == nil || *region.DistinctCount != 4 || region.Min != nil || len(region.TopValues) != 4 ||
 		region.TopValues[0].Count != 2 || region.TopValues[3].Count != 1 {
 		t.Errorf("region: %+v", region)
 	}

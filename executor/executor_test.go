@@ -484,7 +484,7 @@ func TestReservedNamesCoverBuiltins(t *testing.T) {
 	}
 }
 
-// col is the part of a ColumnProfile TestProfile compares.
+// col is the part of a column.Profile TestProfile compares.
 type col struct {
 	name, dtype string
 	nulls       int64

@@ -3,6 +3,8 @@ package executor
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/autoanalyst/autoanalyst/column"
 )
 
 // Dataset is a file to load into a kernel as a pandas DataFrame.
@@ -69,27 +71,6 @@ type Result struct {
 	Duration time.Duration `json:"duration"`
 }
 
-// ColumnProfile describes one column of a dataset.
-type ColumnProfile struct {
-	Name      string `json:"name"`
-	Dtype     string `json:"dtype"`
-	NullCount int64  `json:"nullCount"`
-	// DistinctCount is the number of distinct non-null values.
-	DistinctCount int64 `json:"distinctCount"`
-	// Min and Max are set for numeric columns with a finite value.
-	Min *float64 `json:"min,omitempty"`
-	Max *float64 `json:"max,omitempty"`
-	// TopValues are the most frequent values of a non-numeric column, most
-	// frequent first (at most 5).
-	TopValues []ValueCount `json:"topValues,omitempty"`
-}
-
-// ValueCount is a value and how often it occurs.
-type ValueCount struct {
-	Value string `json:"value"`
-	Count int64  `json:"count"`
-}
-
 // Preview is the first rows of a dataset as the kernel reads it; a cell is
 // its text, or nil when missing.
 type Preview struct {
@@ -110,6 +91,6 @@ type Inspection struct {
 
 // Profile describes a dataset.
 type Profile struct {
-	RowCount int64           `json:"rowCount"`
-	Columns  []ColumnProfile `json:"columns"`
+	RowCount int64            `json:"rowCount"`
+	Columns  []column.Profile `json:"columns"`
 }

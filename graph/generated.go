@@ -17,13 +17,13 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
@@ -646,7 +646,7 @@ type CodeExecutionResolver interface {
 }
 type DatasetResolver interface {
 	Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*executor.Preview, error)
-	Profile(ctx context.Context, obj *ent.Dataset) ([]*schematype.DatasetColumn, error)
+	Profile(ctx context.Context, obj *ent.Dataset) ([]*column.Profile, error)
 }
 type DeepAnalysisReportResolver interface {
 	DeepPlan(ctx context.Context, obj *ent.DeepAnalysisReport) (*model.Plan, error)
@@ -7539,7 +7539,7 @@ func (ec *executionContext) fieldContext_CodeExecutionStats_scanned(_ context.Co
 	return graphql.NewScalarFieldContext("CodeExecutionStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ColumnProfile_name(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_name(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7562,7 +7562,7 @@ func (ec *executionContext) fieldContext_ColumnProfile_name(_ context.Context, f
 	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "String")
 }
 
-func (ec *executionContext) _ColumnProfile_dtype(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_dtype(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7585,7 +7585,7 @@ func (ec *executionContext) fieldContext_ColumnProfile_dtype(_ context.Context, 
 	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "String")
 }
 
-func (ec *executionContext) _ColumnProfile_nullCount(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_nullCount(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7608,7 +7608,7 @@ func (ec *executionContext) fieldContext_ColumnProfile_nullCount(_ context.Conte
 	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ColumnProfile_distinctCount(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_distinctCount(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7631,7 +7631,7 @@ func (ec *executionContext) fieldContext_ColumnProfile_distinctCount(_ context.C
 	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ColumnProfile_min(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_min(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7654,7 +7654,7 @@ func (ec *executionContext) fieldContext_ColumnProfile_min(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Float")
 }
 
-func (ec *executionContext) _ColumnProfile_max(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_max(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7677,7 +7677,7 @@ func (ec *executionContext) fieldContext_ColumnProfile_max(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ColumnProfile", field, false, false, "Float")
 }
 
-func (ec *executionContext) _ColumnProfile_topValues(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _ColumnProfile_topValues(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7689,8 +7689,8 @@ func (ec *executionContext) _ColumnProfile_topValues(ctx context.Context, field 
 			return obj.TopValues, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []schematype.ValueCount) graphql.Marshaler {
-			return ec.marshalNValueCount2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCountᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []column.ValueCount) graphql.Marshaler {
+			return ec.marshalNValueCount2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐValueCountᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8135,8 +8135,8 @@ func (ec *executionContext) _Dataset_columns(ctx context.Context, field graphql.
 			return obj.Columns, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []schematype.DatasetColumn) graphql.Marshaler {
-			return ec.marshalNDatasetColumn2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumnᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []column.Profile) graphql.Marshaler {
+			return ec.marshalNDatasetColumn2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfileᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8211,8 +8211,8 @@ func (ec *executionContext) _Dataset_profile(ctx context.Context, field graphql.
 			return ec.Resolvers.Dataset().Profile(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*schematype.DatasetColumn) graphql.Marshaler {
-			return ec.marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumnᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*column.Profile) graphql.Marshaler {
+			return ec.marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfileᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8231,7 +8231,7 @@ func (ec *executionContext) fieldContext_Dataset_profile(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _DatasetColumn_name(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _DatasetColumn_name(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8254,7 +8254,7 @@ func (ec *executionContext) fieldContext_DatasetColumn_name(_ context.Context, f
 	return graphql.NewScalarFieldContext("DatasetColumn", field, false, false, "String")
 }
 
-func (ec *executionContext) _DatasetColumn_dtype(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _DatasetColumn_dtype(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8277,7 +8277,7 @@ func (ec *executionContext) fieldContext_DatasetColumn_dtype(_ context.Context, 
 	return graphql.NewScalarFieldContext("DatasetColumn", field, false, false, "String")
 }
 
-func (ec *executionContext) _DatasetColumn_nullCount(ctx context.Context, field graphql.CollectedField, obj *schematype.DatasetColumn) (ret graphql.Marshaler) {
+func (ec *executionContext) _DatasetColumn_nullCount(ctx context.Context, field graphql.CollectedField, obj *column.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -16604,7 +16604,7 @@ func (ec *executionContext) fieldContext_UserStats_active(_ context.Context, fie
 	return graphql.NewScalarFieldContext("UserStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ValueCount_value(ctx context.Context, field graphql.CollectedField, obj *schematype.ValueCount) (ret graphql.Marshaler) {
+func (ec *executionContext) _ValueCount_value(ctx context.Context, field graphql.CollectedField, obj *column.ValueCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -16627,7 +16627,7 @@ func (ec *executionContext) fieldContext_ValueCount_value(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ValueCount", field, false, false, "String")
 }
 
-func (ec *executionContext) _ValueCount_count(ctx context.Context, field graphql.CollectedField, obj *schematype.ValueCount) (ret graphql.Marshaler) {
+func (ec *executionContext) _ValueCount_count(ctx context.Context, field graphql.CollectedField, obj *column.ValueCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -27945,7 +27945,7 @@ func (ec *executionContext) _CodeExecutionStats(ctx context.Context, sel ast.Sel
 
 var columnProfileImplementors = []string{"ColumnProfile"}
 
-func (ec *executionContext) _ColumnProfile(ctx context.Context, sel ast.SelectionSet, obj *schematype.DatasetColumn) graphql.Marshaler {
+func (ec *executionContext) _ColumnProfile(ctx context.Context, sel ast.SelectionSet, obj *column.Profile) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, columnProfileImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -28199,7 +28199,7 @@ func (ec *executionContext) _Dataset(ctx context.Context, sel ast.SelectionSet, 
 
 var datasetColumnImplementors = []string{"DatasetColumn"}
 
-func (ec *executionContext) _DatasetColumn(ctx context.Context, sel ast.SelectionSet, obj *schematype.DatasetColumn) graphql.Marshaler {
+func (ec *executionContext) _DatasetColumn(ctx context.Context, sel ast.SelectionSet, obj *column.Profile) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, datasetColumnImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -31122,7 +31122,7 @@ func (ec *executionContext) _UserStats(ctx context.Context, sel ast.SelectionSet
 
 var valueCountImplementors = []string{"ValueCount"}
 
-func (ec *executionContext) _ValueCount(ctx context.Context, sel ast.SelectionSet, obj *schematype.ValueCount) graphql.Marshaler {
+func (ec *executionContext) _ValueCount(ctx context.Context, sel ast.SelectionSet, obj *column.ValueCount) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, valueCountImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -31654,11 +31654,11 @@ func (ec *executionContext) unmarshalNCodeExecutionWhereInput2ᚖgithubᚗcomᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumnᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.DatasetColumn) graphql.Marshaler {
+func (ec *executionContext) marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []*column.Profile) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNColumnProfile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumn(ctx, sel, v[i])
+		return ec.marshalNColumnProfile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfile(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -31670,7 +31670,7 @@ func (ec *executionContext) marshalNColumnProfile2ᚕᚖgithubᚗcomᚋautoanaly
 	return ret
 }
 
-func (ec *executionContext) marshalNColumnProfile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumn(ctx context.Context, sel ast.SelectionSet, v *schematype.DatasetColumn) graphql.Marshaler {
+func (ec *executionContext) marshalNColumnProfile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfile(ctx context.Context, sel ast.SelectionSet, v *column.Profile) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ColumnProfile!")
 		return graphql.Null
@@ -31749,15 +31749,15 @@ func (ec *executionContext) marshalNDataset2ᚖgithubᚗcomᚋautoanalystᚋauto
 	return ec._Dataset(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDatasetColumn2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumn(ctx context.Context, sel ast.SelectionSet, v schematype.DatasetColumn) graphql.Marshaler {
+func (ec *executionContext) marshalNDatasetColumn2githubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfile(ctx context.Context, sel ast.SelectionSet, v column.Profile) graphql.Marshaler {
 	return ec._DatasetColumn(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNDatasetColumn2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumnᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.DatasetColumn) graphql.Marshaler {
+func (ec *executionContext) marshalNDatasetColumn2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfileᚄ(ctx context.Context, sel ast.SelectionSet, v []column.Profile) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDatasetColumn2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐDatasetColumn(ctx, sel, v[i])
+		return ec.marshalNDatasetColumn2githubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐProfile(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -32939,15 +32939,15 @@ func (ec *executionContext) unmarshalNUserWhereInput2ᚖgithubᚗcomᚋautoanaly
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNValueCount2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCount(ctx context.Context, sel ast.SelectionSet, v schematype.ValueCount) graphql.Marshaler {
+func (ec *executionContext) marshalNValueCount2githubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐValueCount(ctx context.Context, sel ast.SelectionSet, v column.ValueCount) graphql.Marshaler {
 	return ec._ValueCount(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNValueCount2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCountᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ValueCount) graphql.Marshaler {
+func (ec *executionContext) marshalNValueCount2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐValueCountᚄ(ctx context.Context, sel ast.SelectionSet, v []column.ValueCount) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNValueCount2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋschemaᚋschematypeᚐValueCount(ctx, sel, v[i])
+		return ec.marshalNValueCount2githubᚗcomᚋautoanalystᚋautoanalystᚋcolumnᚐValueCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

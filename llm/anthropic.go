@@ -2,9 +2,7 @@ package llm
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tmc/langchaingo/llms"
@@ -40,8 +38,6 @@ type AnthropicConfig struct {
 }
 
 type anthropicProvider struct {
-	cfg  AnthropicConfig
-	reg  *Registry
 	call *caller
 }
 
@@ -50,67 +46,50 @@ type anthropicProvider struct {
 // usage and retry policy as NewOpenAI. System messages become the request's
 // system prompt.
 func NewAnthropic(cfg AnthropicConfig) (Provider, error) {
-	var err error
-	if cfg.BaseURL, err = checkEndpoint(cfg.APIKey, cfg.BaseURL, DefaultAnthropicBaseURL); err != nil {
-		return nil, err
-	}
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = DefaultAnthropicModel
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
-	}
-	reg := cfg.Registry
-	if reg == nil {
-		reg = DefaultRegistry()
-	}
-	policy := retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter}
-	policy.setDefaults()
-	client, err := anthropic.New(
-		anthropic.WithToken(cfg.APIKey),
-		anthropic.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/")),
-		anthropic.WithModel(cfg.DefaultModel),
-		anthropic.WithHTTPClient(&recordingDoer{client: cfg.HTTPClient}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("llm: anthropic client: %s", redact(err.Error(), cfg.APIKey))
-	}
-	return &anthropicProvider{cfg: cfg, reg: reg, call: &caller{
-		name:   ProviderAnthropic,
-		secret: cfg.APIKey,
-		policy: policy,
-		model:  client,
+	call, err := newCaller(endpoint{
+		name:           ProviderAnthropic,
+		key:            cfg.APIKey,
+		baseURL:        cfg.BaseURL,
+		defaultBaseURL: DefaultAnthropicBaseURL,
+		defaultModel:   cfg.DefaultModel,
+		httpClient:     cfg.HTTPClient,
+		registry:       cfg.Registry,
+		policy:         retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter},
 		tokens: func(info map[string]any) (int, int) {
 			return intInfo(info, "InputTokens"), intInfo(info, "OutputTokens")
 		},
-	}}, nil
+	}, func(baseURL, model string, doer *recordingDoer) (llms.Model, error) {
+		return anthropic.New(
+			anthropic.WithToken(cfg.APIKey),
+			anthropic.WithBaseURL(baseURL),
+			anthropic.WithModel(model),
+			anthropic.WithHTTPClient(doer),
+		)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &anthropicProvider{call: call}, nil
 }
 
 func (p *anthropicProvider) Name() string { return ProviderAnthropic }
 
 func (p *anthropicProvider) Generate(ctx context.Context, req Request) (*Response, error) {
-	if len(req.Messages) == 0 {
-		return nil, fmt.Errorf("llm: anthropic: request has no messages")
+	model, opts, err := p.call.prepare(req)
+	if err != nil {
+		return nil, err
 	}
-	model := req.Model
-	if model == "" {
-		model = p.cfg.DefaultModel
-	}
-	apiModel := model
-	if m, ok := p.reg.Lookup(model); ok {
-		apiModel = m.RequestName()
-	}
-	maxTokens := p.reg.CapMaxTokens(model, req.MaxTokens)
+	reg := p.call.reg
+	maxTokens := reg.CapMaxTokens(model, req.MaxTokens)
 	if maxTokens <= 0 {
-		maxTokens = min(p.reg.MaxOutputTokens(model), DefaultAnthropicMaxTokens)
+		maxTokens = min(reg.MaxOutputTokens(model), DefaultAnthropicMaxTokens)
 	}
 	if maxTokens <= 0 {
 		maxTokens = DefaultAnthropicMaxTokens
 	}
-	opts := []llms.CallOption{
-		llms.WithModel(apiModel),
-		llms.WithTemperature(p.reg.ClampTemperature(model, req.Temperature)),
-		llms.WithMaxTokens(maxTokens),
-	}
+	opts = append(opts, llms.WithMaxTokens(maxTokens))
 	return p.call.generate(ctx, req, model, opts)
 }

@@ -53,6 +53,81 @@ type caller struct {
 	model  llms.Model
 	// tokens reads the reported input and output tokens of a choice.
 	tokens func(info map[string]any) (in, out int)
+	// defaultModel is the model of a Request that names none.
+	defaultModel string
+	reg          *Registry
+}
+
+// endpoint is what NewOpenAI and NewAnthropic read alike from their
+// configurations, for newCaller.
+type endpoint struct {
+	name           string // the provider's, in errors and usage
+	key            string
+	baseURL        string
+	defaultBaseURL string
+	defaultModel   string // already defaulted by the provider
+	httpClient     *http.Client
+	registry       *Registry
+	policy         retryPolicy
+	tokens         func(info map[string]any) (in, out int)
+}
+
+// connectFunc makes a provider's langchaingo model for the checked base URL
+// (without a trailing slash) and default model; its requests must go through
+// doer.
+type connectFunc func(baseURL, model string, doer *recordingDoer) (llms.Model, error)
+
+// newCaller checks e's key and base URL (checkEndpoint), fills the defaults
+// of its HTTP client, registry and retry policy, and returns the caller
+// around the model connect makes.
+func newCaller(e endpoint, connect connectFunc) (*caller, error) {
+	base, err := checkEndpoint(e.key, e.baseURL, e.defaultBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	client := e.httpClient
+	if client == nil {
+		client = &http.Client{}
+	}
+	e.policy.setDefaults()
+	reg := e.registry
+	if reg == nil {
+		reg = DefaultRegistry()
+	}
+	model, err := connect(strings.TrimSuffix(base, "/"), e.defaultModel, &recordingDoer{client: client})
+	if err != nil {
+		return nil, fmt.Errorf("llm: %s client: %s", e.name, redact(err.Error(), e.key))
+	}
+	return &caller{
+		name:         e.name,
+		secret:       e.key,
+		policy:       e.policy,
+		model:        model,
+		tokens:       e.tokens,
+		defaultModel: e.defaultModel,
+		reg:          reg,
+	}, nil
+}
+
+// prepare refuses a request without messages and resolves its model: the one
+// req names, else the default. opts are the options every provider sends:
+// the model's API name (Registry.Lookup) and the clamped temperature.
+func (c *caller) prepare(req Request) (model string, opts []llms.CallOption, err error) {
+	if len(req.Messages) == 0 {
+		return "", nil, fmt.Errorf("llm: %s: request has no messages", c.name)
+	}
+	model = req.Model
+	if model == "" {
+		model = c.defaultModel
+	}
+	apiModel := model
+	if m, ok := c.reg.Lookup(model); ok {
+		apiModel = m.RequestName()
+	}
+	return model, []llms.CallOption{
+		llms.WithModel(apiModel),
+		llms.WithTemperature(c.reg.ClampTemperature(model, req.Temperature)),
+	}, nil
 }
 
 // generate calls the model named model with opts (the provider's own:

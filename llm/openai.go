@@ -76,7 +76,6 @@ type OpenAIConfig struct {
 
 type openAIProvider struct {
 	cfg  OpenAIConfig
-	reg  *Registry
 	call *caller
 }
 
@@ -92,66 +91,47 @@ type openAIProvider struct {
 // (and retry-after-ms), never on other 4xx and never once streamed chunks
 // have been delivered.
 func NewOpenAI(cfg OpenAIConfig) (Provider, error) {
-	var err error
-	if cfg.BaseURL, err = checkEndpoint(cfg.APIKey, cfg.BaseURL, DefaultOpenAIBaseURL); err != nil {
-		return nil, err
-	}
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = DefaultOpenAIModel
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
 	}
 	if cfg.Name == "" {
 		cfg.Name = ProviderOpenAI
 	}
-	policy := retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter}
-	policy.setDefaults()
-	reg := cfg.Registry
-	if reg == nil {
-		reg = DefaultRegistry()
-	}
-	client, err := openai.New(
-		openai.WithToken(cfg.APIKey),
-		openai.WithBaseURL(strings.TrimSuffix(cfg.BaseURL, "/")),
-		openai.WithModel(cfg.DefaultModel),
-		openai.WithOrganization(""), // do not pick up OPENAI_ORGANIZATION
-		openai.WithHTTPClient(&recordingDoer{client: cfg.HTTPClient}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("llm: %s client: %s", cfg.Name, redact(err.Error(), cfg.APIKey))
-	}
-	return &openAIProvider{cfg: cfg, reg: reg, call: &caller{
-		name:   cfg.Name,
-		secret: cfg.APIKey,
-		policy: policy,
-		model:  client,
+	call, err := newCaller(endpoint{
+		name:           cfg.Name,
+		key:            cfg.APIKey,
+		baseURL:        cfg.BaseURL,
+		defaultBaseURL: DefaultOpenAIBaseURL,
+		defaultModel:   cfg.DefaultModel,
+		httpClient:     cfg.HTTPClient,
+		registry:       cfg.Registry,
+		policy:         retryPolicy{Timeout: cfg.Timeout, MaxAttempts: cfg.MaxAttempts, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff, MaxRetryAfter: cfg.MaxRetryAfter},
 		tokens: func(info map[string]any) (int, int) {
 			return intInfo(info, "PromptTokens"), intInfo(info, "CompletionTokens")
 		},
-	}}, nil
+	}, func(baseURL, model string, doer *recordingDoer) (llms.Model, error) {
+		return openai.New(
+			openai.WithToken(cfg.APIKey),
+			openai.WithBaseURL(baseURL),
+			openai.WithModel(model),
+			openai.WithOrganization(""), // do not pick up OPENAI_ORGANIZATION
+			openai.WithHTTPClient(doer),
+		)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &openAIProvider{cfg: cfg, call: call}, nil
 }
 
 func (p *openAIProvider) Name() string { return p.cfg.Name }
 
 func (p *openAIProvider) Generate(ctx context.Context, req Request) (*Response, error) {
-	if len(req.Messages) == 0 {
-		return nil, fmt.Errorf("llm: %s: request has no messages", p.cfg.Name)
+	model, opts, err := p.call.prepare(req)
+	if err != nil {
+		return nil, err
 	}
-	model := req.Model
-	if model == "" {
-		model = p.cfg.DefaultModel
-	}
-	apiModel := model
-	if m, ok := p.reg.Lookup(model); ok {
-		apiModel = m.RequestName()
-	}
-
-	opts := []llms.CallOption{
-		llms.WithModel(apiModel),
-		llms.WithTemperature(p.reg.ClampTemperature(model, req.Temperature)),
-	}
-	if n := p.reg.CapMaxTokens(model, req.MaxTokens); n > 0 {
+	if n := p.call.reg.CapMaxTokens(model, req.MaxTokens); n > 0 {
 		opts = append(opts, llms.WithMaxTokens(n))
 		if p.cfg.LegacyMaxTokens {
 			opts = append(opts, openai.WithLegacyMaxTokensField())

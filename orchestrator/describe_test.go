@@ -3,8 +3,8 @@ package orchestrator
 import (
 	"testing"
 
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 )
 
 // TestDescribePromptGolden renders the dataset-description prompt for one
@@ -16,15 +16,15 @@ func TestDescribePromptGolden(t *testing.T) {
 	}
 	s := &Service{prompts: p}
 	housing := &ent.Dataset{Name: "housing", FileName: "housing.csv", RowCount: 545, Description: "House prices in one city.",
-		Columns: []schematype.DatasetColumn{
+		Columns: []column.Profile{
 			{Name: "price", Dtype: "int64", DistinctCount: ptr[int64](219), Min: ptr(1750000.0), Max: ptr(13300000.0)},
 			{Name: "area", Dtype: "float64", NullCount: 3, DistinctCount: ptr[int64](284), Min: ptr(1650.0), Max: ptr(16200.5)},
-			{Name: "furnishingstatus", Dtype: "object", DistinctCount: ptr[int64](3), TopValues: []schematype.ValueCount{
+			{Name: "furnishingstatus", Dtype: "object", DistinctCount: ptr[int64](3), TopValues: []column.ValueCount{
 				{Value: "semi-furnished", Count: 227}, {Value: "unfurnished", Count: 178}, {Value: "furnished", Count: 140}}},
 		}}
 	targets := &ent.Dataset{Name: "targets", FileName: "sales.xlsx", Sheet: "Targets", RowCount: 4,
-		Columns: []schematype.DatasetColumn{
-			{Name: "region", Dtype: "object", DistinctCount: ptr[int64](4), TopValues: []schematype.ValueCount{{Value: "North", Count: 1}}},
+		Columns: []column.Profile{
+			{Name: "region", Dtype: "object", DistinctCount: ptr[int64](4), TopValues: []column.ValueCount{{Value: "North", Count: 1}}},
 			// A column stored before profiles had statistics.
 			{Name: "target", Dtype: "int64"},
 		}}

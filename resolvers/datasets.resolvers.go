@@ -9,8 +9,8 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
@@ -28,7 +28,7 @@ func (r *datasetResolver) Preview(ctx context.Context, obj *ent.Dataset, limit *
 }
 
 // Profile is the resolver for the profile field.
-func (r *datasetResolver) Profile(ctx context.Context, obj *ent.Dataset) ([]*schematype.DatasetColumn, error) {
+func (r *datasetResolver) Profile(ctx context.Context, obj *ent.Dataset) ([]*column.Profile, error) {
 	if _, err := requireViewer(ctx); err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (r *datasetResolver) Profile(ctx context.Context, obj *ent.Dataset) ([]*sch
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*schematype.DatasetColumn, len(cols))
+	out := make([]*column.Profile, len(cols))
 	for i := range cols {
 		out[i] = &cols[i]
 	}

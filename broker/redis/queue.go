@@ -379,17 +379,6 @@ func (b *Broker) Cancel(ctx context.Context, jobID string) (broker.JobState, err
 	return broker.JobRunning, nil
 }
 
-// DeadJob is a dead-lettered job, as reported by Broker.Dead.
-type DeadJob struct {
-	Job broker.Job
-	// Attempts is the number of deliveries the job had.
-	Attempts int
-	// Reason says why the job was given up: the Fail reason or a lease expiry.
-	Reason string
-	// At is when the job was dead-lettered (the Redis server's clock).
-	At time.Time
-}
-
 // Stats implements broker.Queue, from one pipelined round trip. It is safe
 // for concurrent use.
 func (b *Broker) Stats(ctx context.Context) (broker.QueueStats, error) {
@@ -409,12 +398,12 @@ func (b *Broker) Stats(ctx context.Context) (broker.QueueStats, error) {
 
 // Dead lists the dead-lettered jobs, oldest first (at most WithDeadLimit).
 // It is safe for concurrent use.
-func (b *Broker) Dead(ctx context.Context) ([]DeadJob, error) {
+func (b *Broker) Dead(ctx context.Context) ([]broker.DeadJob, error) {
 	raw, err := b.rdb.LRange(ctx, b.key("q:dead"), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis broker: list dead jobs: %w", err)
 	}
-	out := make([]DeadJob, 0, len(raw))
+	out := make([]broker.DeadJob, 0, len(raw))
 	for _, r := range raw {
 		var d struct {
 			ID       string `json:"id"`
@@ -437,7 +426,7 @@ func (b *Broker) Dead(ctx context.Context) ([]DeadJob, error) {
 			// A malformed trace context only loses the trace.
 			_ = json.Unmarshal([]byte(d.Trace), &job.TraceContext)
 		}
-		out = append(out, DeadJob{Job: job, Attempts: d.Attempts, Reason: d.Reason, At: time.UnixMilli(d.At)})
+		out = append(out, broker.DeadJob{Job: job, Attempts: d.Attempts, Reason: d.Reason, At: time.UnixMilli(d.At)})
 	}
 	return out, nil
 }

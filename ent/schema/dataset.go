@@ -7,8 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 
+	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent/schema/pulid"
-	"github.com/autoanalyst/autoanalyst/ent/schema/schematype"
 )
 
 // Dataset is an uploaded table, stored as a file and loaded into kernels as a
@@ -34,7 +34,7 @@ func (Dataset) Fields() []ent.Field {
 		// StorageKey locates the file in blob storage; never exposed.
 		field.String("storage_key").Sensitive().Annotations(entgql.Skip()),
 		field.Int64("row_count").Default(0),
-		field.JSON("columns", []schematype.DatasetColumn{}).
+		field.JSON("columns", []column.Profile{}).
 			Annotations(entgql.Type("[DatasetColumn!]")),
 	}
 }

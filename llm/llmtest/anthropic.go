@@ -2,10 +2,9 @@ package llmtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -22,15 +21,13 @@ import (
 // The server is closed when t ends.
 func NewAnthropicServer(t testing.TB, handler func(req ChatRequest) Reply) *Server {
 	t.Helper()
-	s := &Server{handler: handler}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /messages", s.serveMessages)
-	mux.HandleFunc("POST /v1/messages", s.serveMessages)
-	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
-	return s
+	return newServer(t, handler, anthropic{}, "/messages")
 }
 
+// anthropic is the Messages API protocol of NewAnthropicServer.
+type anthropic struct{}
+
+// anthropicRequest is the part of a Messages API request the server reads.
 type anthropicRequest struct {
 	Model     string          `json:"model"`
 	System    json.RawMessage `json:"system"`
@@ -43,29 +40,20 @@ type anthropicRequest struct {
 	Temperature *float64 `json:"temperature"`
 }
 
-func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
-	if err != nil {
-		writeAnthropicError(w, http.StatusBadRequest, "cannot read body")
-		return
-	}
+func (anthropic) parse(r *http.Request, body []byte) (ChatRequest, error) {
 	var ar anthropicRequest
 	if err := json.Unmarshal(body, &ar); err != nil {
-		writeAnthropicError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
-		return
+		return ChatRequest{}, errors.New("invalid JSON: " + err.Error())
 	}
 	if ar.MaxTokens <= 0 {
-		writeAnthropicError(w, http.StatusBadRequest, "max_tokens: field required")
-		return
+		return ChatRequest{}, errors.New("max_tokens: field required")
 	}
 	req := ChatRequest{
-		Path:          r.URL.Path,
 		Model:         ar.Model,
 		Stream:        ar.Stream,
 		Temperature:   ar.Temperature,
 		MaxTokens:     ar.MaxTokens,
 		Authorization: "Bearer " + r.Header.Get("x-api-key"),
-		Body:          json.RawMessage(body),
 	}
 	if sys := contentText(ar.System); len(ar.System) > 0 && sys != "null" && sys != "" {
 		req.Messages = append(req.Messages, Message{Role: "system", Content: sys})
@@ -73,82 +61,58 @@ func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request) {
 	for _, m := range ar.Messages {
 		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
 	}
-	reply, ok := s.reply(w, r, req, writeAnthropicError)
-	if !ok {
-		return
+	return req, nil
+}
+
+func messageID() string { return fmt.Sprintf("msg_test_%d", time.Now().UnixNano()) }
+
+func (anthropic) message(a answer) any {
+	return map[string]any{
+		"id": messageID(), "type": "message", "role": "assistant", "model": a.req.Model,
+		"content":     []any{map[string]any{"type": "text", "text": a.content}},
+		"stop_reason": a.finishReason("end_turn"), "stop_sequence": nil,
+		"usage": map[string]any{"input_tokens": a.in, "output_tokens": a.out},
 	}
-	content := reply.text()
-	in, out := reply.tokens(req, content)
-	stop := reply.FinishReason
-	if stop == "" {
-		stop = "end_turn"
-	}
-	id := fmt.Sprintf("msg_test_%d", time.Now().UnixNano())
-	if !req.Stream {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"id": id, "type": "message", "role": "assistant", "model": req.Model,
-			"content":     []any{map[string]any{"type": "text", "text": content}},
-			"stop_reason": stop, "stop_sequence": nil,
-			"usage": map[string]any{"input_tokens": in, "output_tokens": out},
-		})
-		return
-	}
-	chunks := reply.Chunks
-	if chunks == nil {
-		chunks = splitWords(content)
-	}
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	send := func(event string, data map[string]any) bool {
-		b, _ := json.Marshal(data)
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return false
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return r.Context().Err() == nil
-	}
-	if !send("message_start", map[string]any{"type": "message_start", "message": map[string]any{
-		"id": id, "type": "message", "role": "assistant", "model": req.Model, "content": []any{},
-		"stop_reason": nil, "usage": map[string]any{"input_tokens": in, "output_tokens": 1},
+}
+
+// stream writes message_start, content_block_start, ping, a
+// content_block_delta a delta, content_block_stop, message_delta and
+// message_stop.
+func (anthropic) stream(es *eventStream, a answer) {
+	if !es.send("message_start", map[string]any{"type": "message_start", "message": map[string]any{
+		"id": messageID(), "type": "message", "role": "assistant", "model": a.req.Model, "content": []any{},
+		"stop_reason": nil, "usage": map[string]any{"input_tokens": a.in, "output_tokens": 1},
 	}}) {
 		return
 	}
-	if !send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+	if !es.send("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
 		"content_block": map[string]any{"type": "text", "text": ""}}) {
 		return
 	}
-	if !send("ping", map[string]any{"type": "ping"}) {
+	if !es.send("ping", map[string]any{"type": "ping"}) {
 		return
 	}
-	for i, c := range chunks {
-		if i > 0 && !wait(r, reply.ChunkDelay) {
-			return
-		}
-		if !send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-			"delta": map[string]any{"type": "text_delta", "text": c}}) {
-			return
-		}
-	}
-	if !send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0}) {
+	if !es.each(a.chunks(), a.reply.ChunkDelay, func(c string) bool {
+		return es.send("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
+			"delta": map[string]any{"type": "text_delta", "text": c}})
+	}) {
 		return
 	}
-	usage := map[string]any{"output_tokens": out}
-	if reply.OmitUsage {
+	if !es.send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0}) {
+		return
+	}
+	usage := map[string]any{"output_tokens": a.out}
+	if a.reply.OmitUsage {
 		usage = map[string]any{}
 	}
-	if !send("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil}, "usage": usage}) {
+	if !es.send("message_delta", map[string]any{"type": "message_delta",
+		"delta": map[string]any{"stop_reason": a.finishReason("end_turn"), "stop_sequence": nil}, "usage": usage}) {
 		return
 	}
-	send("message_stop", map[string]any{"type": "message_stop"})
+	es.send("message_stop", map[string]any{"type": "message_stop"})
 }
 
-func writeAnthropicError(w http.ResponseWriter, status int, msg string) {
+func (anthropic) writeError(w http.ResponseWriter, status int, msg string) {
 	typ := "invalid_request_error"
 	switch {
 	case status == http.StatusTooManyRequests:

@@ -1,14 +1,17 @@
-// Package llmtest provides a local HTTP server that speaks OpenAI's
-// chat-completions protocol, for tests of anything that calls a model
-// through llm.NewOpenAI (or any OpenAI-compatible client).
+// Package llmtest provides local HTTP servers that stand in for a model
+// provider in tests: NewOpenAIServer speaks OpenAI's chat-completions
+// protocol (for llm.NewOpenAI or any OpenAI-compatible client) and
+// NewAnthropicServer Anthropic's Messages API (for llm.NewAnthropic). Both
+// record the requests and take their replies from the same handlers.
 //
-// The server answers POST /chat/completions and /v1/chat/completions, with a
-// JSON body (usage included) or, when the request has "stream": true, with
-// server-sent events: a role chunk, one chunk per word of the reply, a
+// The OpenAI server answers POST /chat/completions and /v1/chat/completions,
+// with a JSON body (usage included) or, when the request has "stream": true,
+// with server-sent events: a role chunk, one chunk per word of the reply, a
 // finish chunk, a usage chunk when stream_options.include_usage is true, and
-// "data: [DONE]". A handler decides each reply; Script (a queue) and Router
-// (rules on the messages) are ready-made handlers. Token counts are words,
-// so tests can predict them.
+// "data: [DONE]" (NewAnthropicServer says what the Anthropic one sends). A
+// handler decides each reply; Script (a queue) and Router (rules on the
+// messages) are ready-made handlers. Token counts are words, so tests can
+// predict them.
 //
 //	srv := llmtest.NewOpenAIServer(t, llmtest.NewScript(
 //		llmtest.RateLimited("1"),
@@ -23,7 +26,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -180,10 +182,17 @@ type Server struct {
 // once per request, possibly concurrently) and closes it when t ends.
 func NewOpenAIServer(t testing.TB, handler func(req ChatRequest) Reply) *Server {
 	t.Helper()
+	return newServer(t, handler, openAI{}, "/chat/completions")
+}
+
+// newServer starts a server speaking p at path and at "/v1" + path, and
+// closes it when t ends.
+func newServer(t testing.TB, handler func(req ChatRequest) Reply, p protocol, path string) *Server {
+	t.Helper()
 	s := &Server{handler: handler}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /chat/completions", s.serveChat)
-	mux.HandleFunc("POST /v1/chat/completions", s.serveChat)
+	mux.HandleFunc("POST "+path, s.serve(p))
+	mux.HandleFunc("POST /v1"+path, s.serve(p))
 	s.Server = httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s
@@ -226,132 +235,125 @@ func (s *Server) Reset() {
 	s.requests = nil
 }
 
-// wireRequest is the part of a chat-completions request the server reads.
-type wireRequest struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
-	} `json:"messages"`
-	Stream        bool     `json:"stream"`
-	Temperature   *float64 `json:"temperature"`
-	MaxTokens     int      `json:"max_tokens"`
-	MaxCompletion int      `json:"max_completion_tokens"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
+// protocol is what differs between the wire protocols the server speaks:
+// how a request reads, how an error, a whole answer and a streamed one are
+// written.
+type protocol interface {
+	// parse reads a request's body (r for its headers); an error is
+	// answered with 400 and the error's text.
+	parse(r *http.Request, body []byte) (ChatRequest, error)
+	// writeError writes an error response in the protocol's body.
+	writeError(w http.ResponseWriter, status int, msg string)
+	// message is the JSON body of an answer that is not streamed.
+	message(a answer) any
+	// stream writes a streamed answer's events through es.
+	stream(es *eventStream, a answer)
 }
 
-func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "cannot read body")
-		return
-	}
-	var wr wireRequest
-	if err := json.Unmarshal(body, &wr); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
-		return
-	}
-	req := ChatRequest{
-		Path:          r.URL.Path,
-		Model:         wr.Model,
-		Stream:        wr.Stream,
-		IncludeUsage:  wr.StreamOptions != nil && wr.StreamOptions.IncludeUsage,
-		Temperature:   wr.Temperature,
-		MaxTokens:     wr.MaxCompletion,
-		Authorization: r.Header.Get("Authorization"),
-		Body:          json.RawMessage(body),
-	}
-	if req.MaxTokens == 0 {
-		req.MaxTokens = wr.MaxTokens
-	}
-	for _, m := range wr.Messages {
-		req.Messages = append(req.Messages, Message{Role: m.Role, Content: contentText(m.Content)})
-	}
-	reply, ok := s.reply(w, r, req, writeError)
-	if !ok {
-		return
-	}
+// answer is a reply about to be written.
+type answer struct {
+	req   ChatRequest
+	reply Reply
+	// content is the whole text; in and out the tokens reported.
+	content string
+	in, out int
+}
 
-	content := reply.text()
-	prompt, completion := reply.tokens(req, content)
-	u := usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
-	finish := reply.FinishReason
-	if finish == "" {
-		finish = "stop"
+// chunks are the streamed content deltas: the reply's own, else a word each.
+func (a answer) chunks() []string {
+	if a.reply.Chunks != nil {
+		return a.reply.Chunks
 	}
-	model := req.Model
-	created := time.Now().Unix()
-	id := fmt.Sprintf("chatcmpl-test-%d", time.Now().UnixNano())
+	return splitWords(a.content)
+}
 
-	if !req.Stream {
-		resp := map[string]any{
-			"id": id, "object": "chat.completion", "created": created, "model": model,
-			"choices": []any{map[string]any{
-				"index":         0,
-				"message":       map[string]any{"role": "assistant", "content": content},
-				"finish_reason": finish,
-			}},
-		}
-		if !reply.OmitUsage {
-			resp["usage"] = u
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(resp)
-		return
+// finishReason is the reply's FinishReason, else the protocol's default.
+func (a answer) finishReason(def string) string {
+	if a.reply.FinishReason == "" {
+		return def
 	}
+	return a.reply.FinishReason
+}
 
-	chunks := reply.Chunks
-	if chunks == nil {
-		chunks = splitWords(content)
+// serve is the handler of one endpoint speaking p: it reads and records the
+// request, asks the handler for the reply and writes it, whole or streamed.
+func (s *Server) serve(p protocol) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+		if err != nil {
+			p.writeError(w, http.StatusBadRequest, "cannot read body")
+			return
+		}
+		req, err := p.parse(r, body)
+		if err != nil {
+			p.writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		req.Path = r.URL.Path
+		req.Body = json.RawMessage(body)
+		reply, ok := s.reply(w, r, req, p.writeError)
+		if !ok {
+			return
+		}
+		a := answer{req: req, reply: reply, content: reply.text()}
+		a.in, a.out = reply.tokens(req, a.content)
+		if !req.Stream {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(p.message(a))
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		es := &eventStream{w: w, r: r}
+		es.flusher, _ = w.(http.Flusher)
+		p.stream(es, a)
 	}
-	withUsage := req.IncludeUsage && !reply.OmitUsage
-	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	send := func(choices []any, u *usage) bool {
-		chunk := map[string]any{
-			"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-			"choices": choices,
-		}
-		if withUsage {
-			chunk["usage"] = u // null on all but the last chunk, as OpenAI does
-		}
-		b, _ := json.Marshal(chunk)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+}
+
+// eventStream writes server-sent events to one response.
+type eventStream struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	flusher http.Flusher
+}
+
+// send writes one event (without an "event:" line when event is empty)
+// whose data is data as JSON, and flushes it. It reports false when the
+// client went away.
+func (es *eventStream) send(event string, data any) bool {
+	b, _ := json.Marshal(data)
+	line := "data: %s\n\n"
+	args := []any{b}
+	if event != "" {
+		line = "event: %s\n" + line
+		args = []any{event, b}
+	}
+	if _, err := fmt.Fprintf(es.w, line, args...); err != nil {
+		return false
+	}
+	es.flush()
+	return es.r.Context().Err() == nil
+}
+
+func (es *eventStream) flush() {
+	if es.flusher != nil {
+		es.flusher.Flush()
+	}
+}
+
+// each calls send for every chunk, waiting delay between two. It reports
+// false when the client went away or send did.
+func (es *eventStream) each(chunks []string, delay time.Duration, send func(chunk string) bool) bool {
+	for i, c := range chunks {
+		if i > 0 && !wait(es.r, delay) {
 			return false
 		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return r.Context().Err() == nil
-	}
-	delta := func(d map[string]any, finish any) []any {
-		return []any{map[string]any{"index": 0, "delta": d, "finish_reason": finish}}
-	}
-	if !send(delta(map[string]any{"role": "assistant", "content": ""}, nil), nil) {
-		return
-	}
-	for i, c := range chunks {
-		if i > 0 && !wait(r, reply.ChunkDelay) {
-			return
-		}
-		if !send(delta(map[string]any{"content": c}, nil), nil) {
-			return
+		if !send(c) {
+			return false
 		}
 	}
-	if !send(delta(map[string]any{}, finish), nil) {
-		return
-	}
-	if withUsage && !send([]any{}, &u) {
-		return
-	}
-	_, _ = io.WriteString(w, "data: [DONE]\n\n")
-	if flusher != nil {
-		flusher.Flush()
-	}
+	return true
 }
 
 // reply records req, asks the handler for its reply and waits its Delay,
@@ -381,27 +383,6 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, req ChatRequest, 
 		return reply, false
 	}
 	return reply, true
-}
-
-type usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	TotalTokens      int `json:"total_tokens"`
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	typ := "invalid_request_error"
-	switch {
-	case status == http.StatusTooManyRequests:
-		typ = "rate_limit_exceeded"
-	case status >= 500:
-		typ = "server_error"
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"error": map[string]any{"message": msg, "type": typ, "code": strconv.Itoa(status)},
-	})
 }
 
 // wait sleeps d, returning false if the client went away first.

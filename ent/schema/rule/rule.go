@@ -3,6 +3,10 @@
 // A request is either the system (a worker, a migration: privacy.DecisionContext
 // with Allow), an admin (reads everything), or a viewer who reads and writes
 // only rows whose user_id is theirs. Without a viewer, private rows are denied.
+//
+// Its import of auth/viewer, to read the caller from the context as ent's
+// privacy pattern does, is the one import edge of the project allowed to
+// point upwards (from ent to a package above it); no other may.
 package rule
 
 import (

@@ -3,6 +3,7 @@ matplotlib images and tables captured, through the hooks too) and of
 kernel.tasks.task_exec, which runs code and returns its result's JSON."""
 
 import base64
+import io
 import json
 import os
 import sys
@@ -30,7 +31,7 @@ class Executing(unittest.TestCase):
         self.addCleanup(setattr, capture, "current", None)
         self.addCleanup(self.m["plt"].close, "all")
         # Notes go to stderr, as an execution's.
-        self.stderr = mock.patch.object(sys, "stderr", new_callable=lambda: __import__("io").StringIO())
+        self.stderr = mock.patch.object(sys, "stderr", new_callable=io.StringIO)
         self.err = self.stderr.start()
         self.addCleanup(self.stderr.stop)
 
@@ -160,7 +161,7 @@ class TestTables(Executing):
         with mock.patch("builtins.print", side_effect=lambda *a, **k: printed.append(a)):
             self.cap.show_value(plt.plot([1, 2])[0])  # a matplotlib artist: not shown
             self.cap.show_value({"k": 1})
-        with mock.patch.object(sys, "stdout", new_callable=lambda: __import__("io").StringIO()) as out:
+        with mock.patch.object(sys, "stdout", new_callable=io.StringIO) as out:
             print_("frame:", frame)
             print_(frame, file=sys.stderr)  # not stdout: not a table
         self.assertEqual(printed, [("{'k': 1}",)])
@@ -177,7 +178,7 @@ class TestTaskExec(unittest.TestCase):
         plotting()
         self.addCleanup(setattr, capture, "current", None)
         self.addCleanup(plotting()["plt"].close, "all")
-        with mock.patch.object(sys, "stdout", new_callable=lambda: __import__("io").StringIO()) as out:
+        with mock.patch.object(sys, "stdout", new_callable=io.StringIO) as out:
             body = tasks.task_exec({"code": code})
         return json.loads(body), out.getvalue()
 

@@ -6,7 +6,7 @@ BIN     := bin/autoanalyst
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 export PYTHON
 
-.PHONY: run test build generate bench lint deps check-generated
+.PHONY: run test test-python build generate bench lint deps check-generated
 
 deps:
 	@./scripts/deps.sh
@@ -19,7 +19,13 @@ run: deps build
 
 test: deps
 	$(GO) vet ./...
+	@$(MAKE) --no-print-directory test-python
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# The executor kernel's Python unit tests (executor/kernel/tests): the parts
+# that need no sandbox, with Debian's Python and data stack, in seconds.
+test-python:
+	cd executor && $(PYTHON) -B -m unittest discover -s kernel/tests -t .
 
 # ent first (it writes graph/ent.graphql), then gqlgen, then the published
 # schema (api/schema.graphql), then the Go client from it (genqlient:

@@ -84,6 +84,27 @@ func BenchmarkExecuteDataFrame(b *testing.B) {
 	}
 }
 
+// BenchmarkKernelStart measures starting one sandboxed kernel until it is
+// ready: bubblewrap, the kernel's own source (its Python package, compiled
+// from the binary), its namespaces and the import of the data stack. It also
+// reports the import's own share (import-s) as the kernel measures it.
+func BenchmarkKernelStart(b *testing.B) {
+	e := shared(b)
+	var imports float64
+	b.ResetTimer()
+	for b.Loop() {
+		k, err := startKernel(context.Background(), e.s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		imports += k.importSeconds
+		b.StopTimer()
+		k.close()
+		b.StartTimer()
+	}
+	b.ReportMetric(imports/float64(b.N), "import-s")
+}
+
 // BenchmarkColdPythonStart is what a naive executor does for the same work as
 // BenchmarkExecuteDataFrame: start an interpreter, import the data stack,
 // read the dataset and describe it, every time (without any sandbox).

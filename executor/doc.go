@@ -3,8 +3,9 @@
 //
 // # Kernels
 //
-// A kernel is a long-lived Python process (kernel/*.py, embedded in the binary
-// and passed to the interpreter with -c) that has imported the data stack
+// A kernel is a long-lived Python process (the package kernel/, embedded in the
+// binary and passed to the interpreter on its command line, see pythonArgs)
+// that has imported the data stack
 // (pandas, numpy, plotly, matplotlib with the Agg backend, scikit-learn,
 // statsmodels, scipy, openpyxl, seaborn when installed) and loaded one chat's
 // datasets as DataFrames: each dataset under its Dataset.Name, and the first
@@ -95,5 +96,5 @@
 // Go and a kernel exchange length-prefixed frames (a JSON header and a body)
 // on a Unix socket that is fd 3 in the kernel; the kernel's stdout and stderr
 // are only logged. Dataset descriptors travel as SCM_RIGHTS with the frame
-// that names them. See protocol.go and the top of kernel/*.py.
+// that names them. See protocol.go and kernel/protocol.py.
 package executor

@@ -5,8 +5,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -19,30 +21,46 @@ import (
 	"github.com/autoanalyst/autoanalyst/metrics"
 )
 
-// kernelFiles are the kernel's Python source, split by concern; their
-// names order them.
+// kernelFiles is the kernel's Python package, kernel/ (its modules; not its
+// tests, in kernel/tests).
 //
 //go:embed kernel/*.py
 var kernelFiles embed.FS
 
-// kernelSource is the kernel's whole source, the files of kernel/ in the
-// order of their names, passed to the interpreter with -c.
-var kernelSource = joinKernelSource()
+// kernelLoader is the program the interpreter runs (with -c): it imports the
+// kernel package from kernelModules, passed after it on the command line,
+// and runs the kernel.
+//
+//go:embed kernel_loader.py
+var kernelLoader string
 
-func joinKernelSource() string {
-	entries, err := kernelFiles.ReadDir("kernel")
+// kernelModules are the arguments that carry the package to kernelLoader,
+// one per module: its path in the package ("kernel/capture.py"), a newline,
+// its source. One argument each keeps every one far below the kernel's limit
+// on the length of an argument (MAX_ARG_STRLEN, 128 KiB).
+var kernelModules = packageArgs(kernelFiles, "kernel")
+
+// packageArgs returns the loader's arguments for the Python files of dir in
+// fsys, in the order of their names. It panics when fsys cannot be read, as
+// an embedded file system always can.
+func packageArgs(fsys fs.FS, dir string) []string {
+	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		panic(err) // embedded: cannot fail
+		panic(fmt.Errorf("executor: reading the embedded kernel: %w", err))
 	}
-	var b strings.Builder
+	var args []string
 	for _, e := range entries {
-		src, err := kernelFiles.ReadFile("kernel/" + e.Name())
-		if err != nil {
-			panic(err)
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".py") {
+			continue
 		}
-		b.Write(src)
+		name := path.Join(dir, e.Name())
+		src, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			panic(fmt.Errorf("executor: reading the embedded kernel: %w", err))
+		}
+		args = append(args, name+"\n"+string(src))
 	}
-	return b.String()
+	return args
 }
 
 // Errors returned by the Executor. Match them with errors.Is.

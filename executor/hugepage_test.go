@@ -11,7 +11,7 @@ import (
 )
 
 // TestKernelKeepsHugePages checks the mechanism behind the executor's speed
-// (kernel/*.py, "Huge pages"): a kernel with a 100,000-row dataset loaded keeps
+// (kernel/hugepages.py): a kernel with a 100,000-row dataset loaded keeps
 // much of its memory (40% at least; 60-70% measured) in huge pages while it
 // serves executions, so that the fork and exit of each execution copy and
 // free few page tables. Skipped where the host disables transparent huge

@@ -9,7 +9,7 @@ import (
 	"io"
 )
 
-// The wire protocol between Go and a kernel (see kernel/*.py): frames on a Unix
+// The wire protocol between Go and a kernel (see kernel/protocol.py): frames on a Unix
 // stream socket (fd 3 in the kernel), in both directions
 //
 //	u32 header length | header JSON | u32 body length | body

@@ -54,11 +54,12 @@ func kernelEnv(home string) []string {
 		"NUMEXPR_NUM_THREADS=1",
 		"VECLIB_MAXIMUM_THREADS=1",
 		"JOBLIB_MULTIPROCESSING=0",
-		"PYTHONMALLOC=malloc", // Python's objects in the C heap, in huge pages (kernel/*.py)
+		"PYTHONMALLOC=malloc", // Python's objects in the C heap, in huge pages (kernel/hugepages.py)
 	}
 }
 
-// kernelConfig is the JSON configuration passed to kernel/*.py as argv[1].
+// kernelConfig is the JSON configuration passed to the kernel as argv[1]
+// (kernel/config.py).
 // In the sandbox it carries the execution seccomp filter, which each
 // execution loads once its namespaces and mounts are set up.
 func kernelConfig(s *settings) string {
@@ -83,13 +84,15 @@ func kernelConfig(s *settings) string {
 const seccompFD = 4
 
 // pythonArgs is the interpreter's command line: no user site (-s), no bytecode
-// files (-B), and the kernel's source passed inline so that nothing outside
-// the binary is needed on the host. Not -I: it would ignore PYTHONMALLOC
-// (kernel/*.py, "Huge pages"). What -I adds is in place anyway: the environment
-// is kernelEnv and nothing else, and kernel/*.py drops the current directory
-// from sys.path before its first import.
+// files (-B), and the kernel passed inline, its loader with -c and its package
+// as arguments (kernelModules), so that nothing outside the binary is needed
+// on the host or in the sandbox. Not -I: it would ignore PYTHONMALLOC
+// (kernel/hugepages.py). What -I adds is in place anyway: the environment is
+// kernelEnv and nothing else, and kernel_loader.py drops the current
+// directory from sys.path before its first import.
 func pythonArgs(s *settings) []string {
-	return []string{s.Python, "-s", "-B", "-c", kernelSource, kernelConfig(s)}
+	args := []string{s.Python, "-s", "-B", "-c", kernelLoader, kernelConfig(s)}
+	return append(args, kernelModules...)
 }
 
 // kernelCommand builds the command that starts one kernel.
@@ -159,7 +162,7 @@ func bwrapArgs(s *settings) []string {
 		// Everything else is read-only: the root and /dev are tmpfs shared by
 		// the kernel and all its executions, so a file written there would
 		// reach the next execution (and they have no size limit). Executions
-		// get their own /tmp and /dev/shm (kernel/*.py: sandbox_child).
+		// get their own /tmp and /dev/shm (kernel/sandbox.py: sandbox_child).
 		"--remount-ro", "/dev",
 		"--remount-ro", "/",
 		"--chdir", "/tmp",
@@ -174,7 +177,7 @@ func bwrapArgs(s *settings) []string {
 // sandbox, as runc and Docker hide them: kernel memory and symbols, keyrings,
 // kernel logs and timers, page maps, the magic SysRq key, and hardware trees.
 // (What stays visible of /proc but must not be written, the sysctls in
-// /proc/sys above all, is made read-only by kernel/*.py: enter_namespaces.)
+// /proc/sys above all, is made read-only by kernel/sandbox.py: proc_read_only.)
 var (
 	procMaskedFiles = []string{
 		"kcore", "kallsyms", "kmsg", "keys", "key-users", "sysrq-trigger",

@@ -21,7 +21,7 @@ import (
 //     modules, kexec or other administration calls, and no sockets but
 //     AF_UNIX (no IPv4, IPv6, netlink or packet sockets);
 //   - the execution filter, loaded by each execution's process once its
-//     sandbox is set up (kernel/*.py: child_main), adds what only the kernel
+//     sandbox is set up (kernel/child.py: child_main), adds what only the kernel
 //     needs: no new namespaces (unshare, setns, clone with CLONE_NEW* flags),
 //     no mounts, no chroot or pivot_root. clone3 fails with ENOSYS instead,
 //     since its flags cannot be inspected: the C library then falls back to
@@ -153,7 +153,7 @@ func existing(info *arch.Info, names []string) []string {
 // seccompFilters are the two assembled filters of a sandbox.
 type seccompFilters struct {
 	kernel    []byte // for bubblewrap's --seccomp
-	execution []byte // for kernel/*.py, loaded in each execution
+	execution []byte // for kernel/child.py, loaded in each execution
 }
 
 // buildSeccompFilters assembles both layers.

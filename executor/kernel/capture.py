@@ -1,174 +1,28 @@
-# ---------------------------------------------------------------------------
-# Datasets
+"""What an execution shows: its stdout and stderr (CapWriter, capped), and
+the Plotly figures, matplotlib images and tables it produces (Capture).
 
+install_hooks makes plotly's show/to_html/write_html and matplotlib's
+show/savefig report to the Capture of the execution under way (current),
+which only ever exists in an execution's process.
+"""
 
-RESERVED = {"df", "pd", "np", "px", "go", "pio", "plt", "matplotlib", "make_subplots", "scipy", "stats",
-            "sklearn", "sm", "smf", "sns", "display", "print"}
+import base64
+import builtins
+import io
+import json
+import sys
 
+from . import config
+from .stack import BASE, M
+from .util import human_bytes, write_all
 
-def check_name(name, first):
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
-        raise ValueError("invalid dataset name %r" % (name,))
-    if name in RESERVED and not (name == "df" and first):
-        raise ValueError("dataset name %r is reserved" % name)
-    if hasattr(builtins, name):
-        raise ValueError("dataset name %r would hide the Python built-in of that name" % name)
+MAX_FIGURES = 50
+MAX_IMAGES = 50
+MAX_TABLES = 20
+MAX_TABLE_ROWS = 200
+MAX_TABLE_COLS = 100
 
-
-def read_dataset(fd, fmt, sheet, columns=None):
-    """Reads a dataset file into a cleaned DataFrame (see clean_frame).
-
-    columns, when given, are the columns to keep, in that order (those the
-    dataset was stored with); when one of them is missing the list is out of
-    date and every column is kept.
-    """
-    pd = M["pd"]
-    with os.fdopen(fd, "rb", closefd=True) as f:
-        fmt = (fmt or "").lower()
-        if fmt == "csv":
-            frame = read_csv(f)
-        elif fmt == "xlsx":
-            frame = pd.read_excel(f, sheet_name=sheet if sheet else 0, engine="openpyxl")
-        elif fmt == "json":
-            frame = read_json(f)
-        else:
-            raise ValueError("unsupported dataset format %r" % fmt)
-    frame = clean_frame(frame)
-    if columns:
-        if all(c in frame.columns for c in columns):
-            frame = frame[list(columns)]
-        else:
-            log("stored columns no longer match the file; keeping every column")
-    return frame
-
-
-def clean_frame(frame):
-    """Trims the headers (made unique), drops empty rows and columns."""
-    names, seen = [], set()
-    for c in frame.columns:
-        name = c.strip() if isinstance(c, str) else c
-        if isinstance(name, str) and name == "":
-            name = "column"
-        base, n = name, 1
-        while name in seen:
-            n += 1
-            name = "%s_%d" % (base, n)
-        seen.add(name)
-        names.append(name)
-    frame.columns = names
-    empty = frame.isna()
-    obj = frame.select_dtypes(include=["object"]).columns
-    for c in obj:
-        try:
-            # Cells of blanks are empty too (non-strings give NaN, not equal).
-            empty[c] = empty[c] | frame[c].str.strip().eq("")
-        except (AttributeError, TypeError):
-            pass  # no strings in the column
-    drop_rows = empty.all(axis=1)
-    # Columns are empty when all their cells are; without rows (a file of
-    # headers only), they are kept.
-    keep_cols = ~empty.all(axis=0).values if len(frame) else [True] * frame.shape[1]
-    frame = frame.loc[~drop_rows, keep_cols]
-    if drop_rows.any():
-        frame = restore_integers(frame.copy())
-    return frame.reset_index(drop=True)
-
-
-def restore_integers(frame):
-    """Gives back their integer type to the columns that empty rows made float.
-
-    pandas reads a column of integers with an empty row as float (the row's
-    NaN); once that row is dropped, a float column without a missing value
-    whose values are all whole numbers is integer again.
-    """
-    np = M["np"]
-    for c in frame.columns:
-        col = frame[c]
-        if col.dtype.kind != "f" or len(col) == 0 or col.isna().any():
-            continue
-        values = col.to_numpy()
-        if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2 ** 53):
-            frame[c] = col.astype("int64")
-    return frame
-
-
-BINARY_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
-
-
-def check_text(head):
-    """Refuses bytes that are not text (NUL bytes, control characters)."""
-    if not head:
-        return
-    bad = sum(1 for b in head if b in BINARY_CONTROL)
-    if bad > max(2, len(head) // 100):
-        raise ValueError("the file is binary, not text")
-
-
-def detect_encoding(head):
-    """The encoding of a text file: UTF-8 (with or without BOM), else a one-byte code page."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    try:
-        head.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as e:
-        if len(head) - e.start < 4 and e.reason == "unexpected end of data":
-            return "utf-8"  # a character cut by the end of the sample
-    # Windows-1252 uses 0x80-0x9F for printable characters (the euro sign,
-    # quotes); ISO-8859-1 has control characters there.
-    if any(0x80 <= b <= 0x9F for b in head):
-        try:
-            head.decode("cp1252")
-            return "cp1252"
-        except UnicodeDecodeError:
-            pass
-    return "latin-1"
-
-
-def read_csv(f):
-    pd = M["pd"]
-    head = f.read(65536)
-    check_text(head)
-    enc = detect_encoding(head)
-    sep = sniff_delimiter(head)
-    last = None
-    for e in [enc] + [x for x in ("utf-8", "latin-1") if x != enc]:
-        f.seek(0)
-        try:
-            return pd.read_csv(f, sep=sep, encoding=e, low_memory=False)
-        except UnicodeDecodeError as err:
-            last = err
-    raise last
-
-
-def sniff_delimiter(head):
-    text = head.decode("latin-1")
-    if len(head) == 65536 and "\n" in text:
-        text = text[: text.rfind("\n") + 1]
-    try:
-        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
-def read_json(f):
-    pd = M["pd"]
-    raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("["):
-            return pd.read_json(io.StringIO(text), orient="records")
-        return pd.read_json(io.StringIO(text))
-    except ValueError:
-        return pd.read_json(io.StringIO(text), lines=True)
-
-
-# ---------------------------------------------------------------------------
-# Capture of an execution's output (used in the child only)
+current = None  # the current execution's Capture (only ever set in a child)
 
 
 class CapWriter(io.TextIOBase):
@@ -225,18 +79,6 @@ class CapWriter(io.TextIOBase):
         write_all(self.fd, data)
 
 
-def write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except InterruptedError:
-            continue
-        except OSError:
-            return
-        view = view[n:]
-
-
 class Capture:
     """Figures, images and tables produced by one execution."""
 
@@ -261,8 +103,8 @@ class Capture:
         doc = pio.to_json(fig, validate=False).encode()
         if doc in self.figure_keys:
             return
-        if self.figure_bytes + len(doc) > MAX_RESULT // 2:
-            self.note("a figure was dropped: figures exceed %s" % human_bytes(MAX_RESULT // 2))
+        if self.figure_bytes + len(doc) > config.MAX_RESULT // 2:
+            self.note("a figure was dropped: figures exceed %s" % human_bytes(config.MAX_RESULT // 2))
             return
         self.figure_keys.add(doc)
         self.figure_bytes += len(doc)
@@ -354,6 +196,8 @@ def is_plotly_figure(value):
 
 
 def to_table(obj):
+    """A DataFrame or Series as a table: columns and rows of JSON values, at
+    most MAX_TABLE_ROWS by MAX_TABLE_COLS, a non-default index as columns."""
     pd = M["pd"]
     if isinstance(obj, pd.Series):
         obj = obj.to_frame()
@@ -383,3 +227,59 @@ def to_table(obj):
     return table
 
 
+# ---------------------------------------------------------------------------
+# Hooks into plotly and matplotlib
+
+
+def install_hooks():
+    """Makes plotly and matplotlib (imported in M) report what an execution
+    shows or exports to its Capture."""
+    _hook_plotly(M["pio"])
+    _hook_matplotlib(M["plt"], M["Figure"])
+
+
+def _hook_plotly(pio):
+    orig_to_html = pio.to_html
+    orig_write_html = pio.write_html
+
+    def show(fig, *args, **kwargs):
+        if current is not None:
+            current.add_figure(fig)
+
+    def to_html(fig, *args, **kwargs):
+        if current is not None:
+            current.add_figure(fig)
+        return orig_to_html(fig, *args, **kwargs)
+
+    def write_html(fig, *args, **kwargs):
+        if current is not None:
+            current.add_figure(fig)
+        kwargs["auto_open"] = False
+        return orig_write_html(fig, *args, **kwargs)
+
+    pio.show = show
+    pio.to_html = to_html
+    pio.write_html = write_html
+
+
+def _hook_matplotlib(plt, Figure):
+    orig_savefig = Figure.savefig
+    M["savefig"] = orig_savefig
+
+    def plt_show(*args, **kwargs):
+        if current is not None:
+            current.add_open_mpl(close=True)
+
+    def fig_show(self, *args, **kwargs):
+        if current is not None:
+            current.add_mpl(self)
+
+    def savefig(self, *args, **kwargs):
+        result = orig_savefig(self, *args, **kwargs)
+        if current is not None:
+            current.add_mpl(self)
+        return result
+
+    plt.show = plt_show
+    Figure.show = fig_show
+    Figure.savefig = savefig

@@ -1,0 +1,37 @@
+"""The kernel's configuration: the JSON the Go executor passes as argv[1].
+
+The values below are the defaults; load sets them from the configuration
+before the kernel starts. Other modules read them as config.NAME when they
+need them (never `from .config import NAME`, which would keep the default).
+"""
+
+import base64
+
+MEMORY = 0  # RLIMIT_AS of the kernel and its executions (0: none)
+TMP_SIZE = 64 << 20  # the private /tmp of each execution, and its largest file
+MAX_OUTPUT = 1 << 20  # stdout and stderr of an execution, each
+MAX_RESULT = 64 << 20  # figures, images, tables of an execution
+NOFILE = 1024
+NPROC = 256
+ISOLATE = True  # enter namespaces of the kernel's own (false: development only)
+# The execution seccomp filter (classic BPF, struct sock_filter[]), assembled by
+# the Go side (seccomp.go); each execution loads it once its sandbox is set up.
+SECCOMP_FILTER = b""
+# The heap's growth ahead of the imports and the load (hugepages): a quarter
+# of the address-space limit at most, as it counts in it until the load is
+# over.
+HEAP_RESERVE = 512 << 20
+
+
+def load(cfg):
+    """Sets the configuration from cfg, the decoded JSON of argv[1]."""
+    global MEMORY, TMP_SIZE, MAX_OUTPUT, MAX_RESULT, NOFILE, NPROC, ISOLATE, SECCOMP_FILTER, HEAP_RESERVE
+    MEMORY = int(cfg.get("memory") or 0)
+    TMP_SIZE = int(cfg.get("tmp_size") or (64 << 20))
+    MAX_OUTPUT = int(cfg.get("max_output") or (1 << 20))
+    MAX_RESULT = int(cfg.get("max_result") or (64 << 20))
+    NOFILE = int(cfg.get("nofile") or 1024)
+    NPROC = int(cfg.get("nproc") or 256)
+    ISOLATE = bool(cfg.get("isolate", True))
+    SECCOMP_FILTER = base64.b64decode(cfg["seccomp"]) if cfg.get("seccomp") else b""
+    HEAP_RESERVE = min(512 << 20, MEMORY // 4) if MEMORY > 0 else 512 << 20

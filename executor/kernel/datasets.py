@@ -1,0 +1,239 @@
+"""Reading dataset files into cleaned DataFrames: CSV (its encoding and
+delimiter sniffed), Excel (XLSX) and JSON (records, columns or lines); the
+checks on a dataset's name; and a column's profile.
+
+Files come as descriptors (the sandbox has no path to them); pandas and
+numpy come from stack.M.
+"""
+
+import builtins
+import csv
+import io
+import keyword
+import os
+
+from .stack import M
+from .util import log
+
+RESERVED = {"df", "pd", "np", "px", "go", "pio", "plt", "matplotlib", "make_subplots", "scipy", "stats",
+            "sklearn", "sm", "smf", "sns", "display", "print"}
+SNIFF_BYTES = 65536  # what encoding and delimiter sniffing read of a file
+TOP_VALUES = 5
+
+
+def check_name(name, first):
+    """Raises ValueError for a name a dataset cannot have in an execution's
+    globals (df only for the first dataset)."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
+        raise ValueError("invalid dataset name %r" % (name,))
+    if name in RESERVED and not (name == "df" and first):
+        raise ValueError("dataset name %r is reserved" % name)
+    if hasattr(builtins, name):
+        raise ValueError("dataset name %r would hide the Python built-in of that name" % name)
+
+
+def read_spec(spec, fd):
+    """Reads the dataset of a request's spec ({format, sheet, columns}) from fd."""
+    return read_dataset(fd, spec.get("format"), spec.get("sheet"), spec.get("columns") or None)
+
+
+def read_dataset(fd, fmt, sheet, columns=None):
+    """Reads a dataset file into a cleaned DataFrame (see clean_frame).
+
+    columns, when given, are the columns to keep, in that order (those the
+    dataset was stored with); when one of them is missing the list is out of
+    date and every column is kept. Closes fd.
+    """
+    pd = M["pd"]
+    with os.fdopen(fd, "rb", closefd=True) as f:
+        fmt = (fmt or "").lower()
+        if fmt == "csv":
+            frame = read_csv(f)
+        elif fmt == "xlsx":
+            frame = pd.read_excel(f, sheet_name=sheet if sheet else 0, engine="openpyxl")
+        elif fmt == "json":
+            frame = read_json(f)
+        else:
+            raise ValueError("unsupported dataset format %r" % fmt)
+    frame = clean_frame(frame)
+    if columns:
+        if all(c in frame.columns for c in columns):
+            frame = frame[list(columns)]
+        else:
+            log("stored columns no longer match the file; keeping every column")
+    return frame
+
+
+def clean_frame(frame):
+    """Trims the headers (made unique), drops empty rows and columns."""
+    names, seen = [], set()
+    for c in frame.columns:
+        name = c.strip() if isinstance(c, str) else c
+        if isinstance(name, str) and name == "":
+            name = "column"
+        base, n = name, 1
+        while name in seen:
+            n += 1
+            name = "%s_%d" % (base, n)
+        seen.add(name)
+        names.append(name)
+    frame.columns = names
+    empty = frame.isna()
+    obj = frame.select_dtypes(include=["object"]).columns
+    for c in obj:
+        try:
+            # Cells of blanks are empty too (non-strings give NaN, not equal).
+            empty[c] = empty[c] | frame[c].str.strip().eq("")
+        except (AttributeError, TypeError):
+            pass  # no strings in the column
+    drop_rows = empty.all(axis=1)
+    # Columns are empty when all their cells are; without rows (a file of
+    # headers only), they are kept.
+    keep_cols = ~empty.all(axis=0).values if len(frame) else [True] * frame.shape[1]
+    frame = frame.loc[~drop_rows, keep_cols]
+    if drop_rows.any():
+        frame = restore_integers(frame.copy())
+    return frame.reset_index(drop=True)
+
+
+def restore_integers(frame):
+    """Gives back their integer type to the columns that empty rows made float.
+
+    pandas reads a column of integers with an empty row as float (the row's
+    NaN); once that row is dropped, a float column without a missing value
+    whose values are all whole numbers is integer again.
+    """
+    np = M["np"]
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype.kind != "f" or len(col) == 0 or col.isna().any():
+            continue
+        values = col.to_numpy()
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2 ** 53):
+            frame[c] = col.astype("int64")
+    return frame
+
+
+BINARY_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
+
+
+def check_text(head):
+    """Refuses bytes that are not text (NUL bytes, control characters)."""
+    if not head:
+        return
+    bad = sum(1 for b in head if b in BINARY_CONTROL)
+    if bad > max(2, len(head) // 100):
+        raise ValueError("the file is binary, not text")
+
+
+def detect_encoding(head):
+    """The encoding of a text file: UTF-8 (with or without BOM), else a one-byte code page."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if len(head) - e.start < 4 and e.reason == "unexpected end of data":
+            return "utf-8"  # a character cut by the end of the sample
+    # Windows-1252 uses 0x80-0x9F for printable characters (the euro sign,
+    # quotes); ISO-8859-1 has control characters there.
+    if any(0x80 <= b <= 0x9F for b in head):
+        try:
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return "latin-1"
+
+
+def read_csv(f):
+    """Reads a CSV file (a binary file object) with its sniffed encoding and
+    delimiter, falling back to UTF-8 and then Latin-1."""
+    pd = M["pd"]
+    head = f.read(SNIFF_BYTES)
+    check_text(head)
+    enc = detect_encoding(head)
+    sep = sniff_delimiter(head)
+    last = None
+    for e in [enc] + [x for x in ("utf-8", "latin-1") if x != enc]:
+        f.seek(0)
+        try:
+            return pd.read_csv(f, sep=sep, encoding=e, low_memory=False)
+        except UnicodeDecodeError as err:
+            last = err
+    raise last
+
+
+def sniff_delimiter(head):
+    """The delimiter of CSV text (its first bytes): , ; tab or |; "," when unsure."""
+    text = head.decode("latin-1")
+    if len(head) == SNIFF_BYTES and "\n" in text:
+        text = text[: text.rfind("\n") + 1]
+    try:
+        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_json(f):
+    """Reads a JSON file (a binary file object): an array of records, an
+    object of columns, or JSON Lines."""
+    pd = M["pd"]
+    raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("["):
+            return pd.read_json(io.StringIO(text), orient="records")
+        return pd.read_json(io.StringIO(text))
+    except ValueError:
+        return pd.read_json(io.StringIO(text), lines=True)
+
+
+# ---------------------------------------------------------------------------
+# Profiles and cells
+
+
+def column_profile(name, series):
+    """Name, dtype, nulls, distinct values; min and max of numbers, the most frequent values of the rest."""
+    pd = M["pd"]
+    col = {"name": str(name), "dtype": str(series.dtype), "nullCount": int(series.isna().sum())}
+    values = series.dropna()
+    try:
+        col["distinctCount"] = int(values.nunique())
+    except TypeError:  # unhashable values (lists in JSON)
+        values = values.astype(str)
+        col["distinctCount"] = int(values.nunique())
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if numeric:
+        finite = values[values.abs() != float("inf")] if len(values) else values
+        if len(finite):
+            col["min"] = float(finite.min())
+            col["max"] = float(finite.max())
+    else:
+        try:
+            counts = values.value_counts().head(TOP_VALUES)
+        except TypeError:
+            counts = values.astype(str).value_counts().head(TOP_VALUES)
+        col["topValues"] = [{"value": cell_text(v), "count": int(n)} for v, n in counts.items()]
+    return col
+
+
+def cell_text(v):
+    """A cell as text (dates in ISO 8601)."""
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
+def is_missing(v):
+    """Whether a cell is missing (None, NaN, NaT)."""
+    pd = M["pd"]
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False

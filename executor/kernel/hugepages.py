@@ -1,0 +1,139 @@
+"""The kernel's C heap in transparent huge pages, and its own memory.
+
+Every execution is a fork of the kernel, and a fork copies the page tables
+of the kernel's memory; the execution's exit tears its copy down. With 4 KiB
+pages the ~200 MB of a loaded kernel are ~50,000 entries each way, most of
+an execution's cost; with 2 MiB pages they are a few hundred. The kernel
+runs with PYTHONMALLOC=malloc, so that Python's objects live in the C heap
+(pymalloc's 1 MiB arenas cannot hold a huge page), and advises that heap to
+use transparent huge pages.
+
+A huge page stays whole only while the kernel does not write to it: the
+kernel always has children (the spares), so a write copies the 4 KiB page
+written to and splits the huge page into small ones. Reference
+counts make writes to the objects the serve loop uses unavoidable, but its
+allocations need not fall all over the heap: the loop runs in a thread,
+whose malloc arena is apart from the main heap, and the main thread, idle
+otherwise, reads the datasets into the main heap. Measured on 2 cores: 100
+to 150 of a kernel's 200 MB stay in huge pages (65 MB when the loop ran in
+the main thread); back-to-back executions went from 16-18 ms to 8-10 ms.
+A kernel forks no spares before its chat's first load or task: a fresh
+kernel has all of its 178 MB in huge pages, and every fork until the load
+costs some (the executor's self-test, one fork, costs the first kernel 42 MB
+of them). What the kernel's writes split, it collapses back into huge pages
+once it is idle (Kernel.collapse_heap): a loaded kernel's 4 KiB pages go
+from 60-87 MB to 20 MB, and 40-50 MB after a few hundred executions back to
+back; executions back to back cost about a tenth less.
+
+What a load allocates beyond the reserve (a dataset of several hundred MB)
+gets small pages. Best effort: without THP the kernel keeps small pages and
+works the same.
+"""
+
+import ctypes
+import errno
+import os
+
+from . import config
+from .libc import MADV_COLLAPSE, MADV_HUGEPAGE, M_TOP_PAD, M_TRIM_THRESHOLD, libc
+
+HUGE_PAGE = 2 << 20
+# What one MADV_COLLAPSE covers, between two looks at the connection, and how
+# long the kernel must have been idle before it collapses (Kernel.collapse_heap).
+COLLAPSE_STEP = HUGE_PAGE
+IDLE_BEFORE_COLLAPSE = 0.05
+# Python's objects are in the C heap (kernelEnv sets it).
+C_HEAP = os.environ.get("PYTHONMALLOC") == "malloc"
+
+heap_from = 0  # where the reserve begins (reserve_huge_heap); 0: none
+
+
+def reserve_huge_heap():
+    """Grows the C heap by config.HEAP_RESERVE at once and advises huge pages for it.
+
+    The heap grows by brk, and each growth is a new mapping without the
+    advice, so the heap is grown once, ahead, by a large pad: what the imports
+    and the datasets then allocate is backed by huge pages as it is touched.
+    (glibc's glibc.malloc.hugetlb tunable does this on every growth, but it
+    needs /sys/kernel/mm/transparent_hugepage, which the sandbox does not
+    show.) release_heap_reserve undoes the pad once the kernel is loaded.
+    """
+    if not C_HEAP:
+        return
+    libc.mallopt(M_TRIM_THRESHOLD, 2 * config.HEAP_RESERVE)
+    libc.mallopt(M_TOP_PAD, config.HEAP_RESERVE)
+    start = libc.sbrk(0)
+    global heap_from
+    heap_from = (start + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
+    held = []
+    # Allocate until the heap grows (its top may have room left); each block
+    # is below the mmap threshold, so it comes from the heap.
+    while libc.sbrk(0) == start and len(held) < 64:
+        held.append(libc.malloc(96 << 10))
+    for p in held:
+        libc.free(p)
+    advise_heap()
+
+
+def heap_mappings():
+    """Returns the (start, end) addresses of the C heap's mappings."""
+    ranges = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if line.rstrip().endswith("[heap]"):
+                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                    ranges.append((start, end))
+    except OSError:
+        pass
+    return ranges
+
+
+def huge_heap_steps():
+    """Returns the huge-page-aligned ranges of the heap from the reserve on,
+    COLLAPSE_STEP long at most: what Kernel.collapse_heap goes over."""
+    steps = []
+    for start, end in heap_mappings():
+        start = (max(start, heap_from) + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
+        end &= ~(HUGE_PAGE - 1)
+        steps.extend((a, min(a + COLLAPSE_STEP, end)) for a in range(start, end, COLLAPSE_STEP))
+    return steps
+
+
+def collapse(start, end):
+    """Collapses [start, end) of the heap into huge pages; returns False when
+    the host cannot (no MADV_COLLAPSE: Linux before 6.1, or transparent huge
+    pages off), True otherwise (whether or not it could this time)."""
+    return not (libc.madvise(start, end - start, MADV_COLLAPSE) != 0 and ctypes.get_errno() == errno.EINVAL)
+
+
+def own_memory():
+    """Returns the kernel's anonymous memory in bytes (what it holds of its
+    own, the data stack's objects and the datasets), or 0 when unknown."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def release_heap_reserve():
+    """Restores glibc's default heap growth and gives the untouched rest of
+    the reserve back, so that it no longer counts in the address-space limit.
+    Called on the main thread, whose arena is the heap."""
+    if not C_HEAP:
+        return
+    libc.mallopt(M_TOP_PAD, 128 << 10)
+    libc.mallopt(M_TRIM_THRESHOLD, 128 << 10)
+    # Freeing a block of 64 KiB or more makes glibc trim the top of the heap
+    # (the untouched rest of the reserve) when it exceeds the threshold.
+    libc.free(libc.malloc(96 << 10))
+
+
+def advise_heap():
+    """Advises transparent huge pages for the whole C heap."""
+    for start, end in heap_mappings():
+        libc.madvise(start, end - start, MADV_HUGEPAGE)

@@ -1,0 +1,162 @@
+"""The tasks an execution process runs, each returning the JSON body of its
+result: code (task_exec), and the reading of one dataset whose descriptor
+comes with the request (task_profile, task_preview, task_inspect)."""
+
+import ast
+import json
+import linecache
+import os
+import sys
+
+from . import capture
+from .capture import Capture
+from .datasets import (
+    SNIFF_BYTES,
+    check_text,
+    clean_frame,
+    cell_text,
+    column_profile,
+    detect_encoding,
+    is_missing,
+    read_json,
+    read_spec,
+    sniff_delimiter,
+)
+from .errors import CODE_FILE, MAX_MESSAGE, describe_error
+from .stack import BASE, M
+from .util import flush_std
+
+# The executed code may replace json.dumps (the module is shared with it); the
+# result is written with the original.
+_json_dumps = json.dumps
+
+INSPECT_ROWS = 10
+INSPECT_SAMPLE = 1000  # rows read to find the empty ones
+
+
+def task_exec(header):
+    """Runs header["code"] in a copy of BASE; the value of a last expression
+    is shown as a notebook would."""
+    code = header.get("code") or ""
+    cap = Capture()
+    capture.current = cap
+    ns = dict(BASE)
+    ns["display"] = cap.display
+    ns["print"] = cap.make_print()
+    linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
+    ok, err = True, None
+    try:
+        tree = ast.parse(code, CODE_FILE, "exec")
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = tree.body.pop()
+        exec(compile(tree, CODE_FILE, "exec"), ns)
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), CODE_FILE, "eval"), ns)
+            cap.show_value(value)
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            ok = False
+            err = describe_error(e, code)
+            err["type"] = "SystemExit"
+            err["message"] = "the code called exit(%r)" % (e.code,)
+    except BaseException as e:  # noqa: B036  (user code may raise anything)
+        ok = False
+        err = describe_error(e, code)
+    try:
+        cap.add_leftovers(ns)
+    except BaseException as e:  # noqa: B036
+        cap.note("figures left behind could not be captured: %r" % e)
+    return result_body(ok, err, cap)
+
+
+def result_body(ok, err, cap):
+    """The result of an execution as JSON (the figures are JSON already)."""
+    flush_std()
+    dumps = lambda v: _json_dumps(v, allow_nan=False, default=str).encode()  # noqa: E731
+    try:
+        tables = dumps(cap.tables)
+    except ValueError:
+        tables = _json_dumps(cap.tables, default=str).replace("NaN", "null").encode()
+    parts = [
+        b'{"ok":', b"true" if ok else b"false",
+        b',"error":', dumps(err),
+        b',"figures":[', b",".join(cap.figures), b"]",
+        b',"images":', dumps(cap.images),
+        b',"tables":', tables,
+        b',"stdout_truncated":', b"true" if getattr(sys.stdout, "truncated", False) else b"false",
+        b',"stderr_truncated":', b"true" if getattr(sys.stderr, "truncated", False) else b"false",
+        b"}",
+    ]
+    return b"".join(parts)
+
+
+def dataset_error(e):
+    """The result of a dataset task that failed with e."""
+    return json.dumps({"ok": False, "error": {"type": type(e).__name__, "message": str(e)[:MAX_MESSAGE]}}).encode()
+
+
+def task_profile(header, fd):
+    """Rows and each column's profile (datasets.column_profile)."""
+    spec = header.get("dataset") or {}
+    try:
+        frame = read_spec(spec, fd)
+        columns = [column_profile(c, frame[c]) for c in frame.columns]
+        return json.dumps({"ok": True, "profile": {"rowCount": int(len(frame)), "columns": columns}},
+                          allow_nan=False).encode()
+    except BaseException as e:  # noqa: B036
+        return dataset_error(e)
+
+
+def task_preview(header, fd):
+    """The columns and first rows (header["limit"], 1 to 1000), as text."""
+    spec = header.get("dataset") or {}
+    limit = max(1, min(int(header.get("limit") or 10), 1000))
+    try:
+        frame = read_spec(spec, fd).head(limit)
+        rows = [[None if is_missing(v) else cell_text(v) for v in row] for row in frame.astype(object).values.tolist()]
+        return json.dumps({"ok": True, "preview": {"columns": [str(c) for c in frame.columns], "rows": rows}}).encode()
+    except BaseException as e:  # noqa: B036
+        return dataset_error(e)
+
+
+def task_inspect(header, fd):
+    """Sheets, encoding, delimiter, headers and the first rows of a file, as text."""
+    pd = M["pd"]
+    spec = header.get("dataset") or {}
+    fmt = (spec.get("format") or "").lower()
+    out = {"sheets": [], "encoding": "", "delimiter": ""}
+    try:
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            if fmt == "csv":
+                head = f.read(SNIFF_BYTES)
+                check_text(head)
+                enc, sep = detect_encoding(head), sniff_delimiter(head)
+                f.seek(0)
+                frame = pd.read_csv(f, sep=sep, encoding=enc, dtype=str, keep_default_na=False,
+                                    nrows=INSPECT_SAMPLE, encoding_errors="replace")
+                out["encoding"], out["delimiter"] = enc, sep
+            elif fmt == "xlsx":
+                import openpyxl
+
+                book = openpyxl.load_workbook(f, read_only=True, data_only=True)
+                out["sheets"] = list(book.sheetnames)
+                book.close()
+                f.seek(0)
+                sheet = spec.get("sheet") or 0
+                frame = pd.read_excel(f, sheet_name=sheet, engine="openpyxl", dtype=str, nrows=INSPECT_SAMPLE)
+            elif fmt == "json":
+                frame = read_json(f).head(INSPECT_SAMPLE)
+                out["encoding"] = "utf-8"
+            else:
+                raise ValueError("unsupported dataset format %r" % fmt)
+        frame = clean_frame(frame).head(INSPECT_ROWS)
+        out["headers"] = [str(c) for c in frame.columns]
+        out["rows"] = [["" if is_missing(v) else cell_text(v) for v in row] for row in frame.astype(object).values.tolist()]
+        return json.dumps({"ok": True, "inspection": out}).encode()
+    except BaseException as e:  # noqa: B036
+        return dataset_error(e)
+
+
+# Tasks that read one dataset whose descriptor comes with the request.
+DATASET_TASKS = {"profile": task_profile, "preview": task_preview, "inspect": task_inspect}

@@ -68,7 +68,26 @@ const (
 	JobQueued JobState = "queued"
 	// JobRunning: a worker holds the job; it is told through Extend (ErrCanceled).
 	JobRunning JobState = "running"
+	// JobDead (Lookup only): the job was dead-lettered: it used up its
+	// attempts, or was failed for good.
+	JobDead JobState = "dead"
+	// JobUnknown (Lookup only): the queue holds no such job: it was acked or
+	// cancelled, never enqueued, its dead letter was dropped, or the queue
+	// lost it (a Redis server that lost its data).
+	JobUnknown JobState = "unknown"
 )
+
+// JobInfo is what Lookup found about a job.
+type JobInfo struct {
+	// State is JobQueued (waiting, or waiting for a retry), JobRunning
+	// (leased, even if the lease expired and no Claim took it back yet),
+	// JobDead or JobUnknown.
+	State JobState
+	// Attempts is the number of deliveries so far.
+	Attempts int
+	// Reason says why a dead job was given up.
+	Reason string
+}
 
 // Queue is the job half of a Broker: at-least-once delivery with leases.
 //
@@ -110,6 +129,9 @@ type Queue interface {
 	Cancel(ctx context.Context, jobID string) (JobState, error)
 	// Stats counts the jobs the queue holds, for monitoring.
 	Stats(ctx context.Context) (QueueStats, error)
+	// Lookup reports what the queue knows of a job, for reconciling the
+	// queue with a record of the jobs it should hold (the database's runs).
+	Lookup(ctx context.Context, jobID string) (JobInfo, error)
 }
 
 // QueueStats counts a Queue's jobs at one moment.
@@ -150,7 +172,8 @@ type Event struct {
 
 // EventLog is the event half of a Broker: one ordered log per run.
 //
-// A log is created by its first Append and numbered 1, 2, 3... without gaps.
+// A log is created by its first Append and numbered 1, 2, 3... without gaps
+// (except over the Seqs an Advance skips).
 // It ends with a Final event; some time after that (the implementation's
 // retention) it is removed, and the run then reads as unknown: callers that may
 // look at a long-finished run keep their own copy (the database) and use it
@@ -160,6 +183,16 @@ type EventLog interface {
 	// also stores in the event (ev.Seq is ignored). ev.At is set to the current
 	// time if zero. Appending after a Final event fails with ErrLogFinished.
 	Append(ctx context.Context, runID string, ev Event) (int64, error)
+	// Last returns the Seq of the run's last event, or 0 when the log holds
+	// none (an unknown run, or a log that was lost).
+	Last(ctx context.Context, runID string) (int64, error)
+	// Advance makes the next Append's Seq greater than after, for a log that
+	// must go on past Seqs its followers may have seen though the log no
+	// longer holds them (it was lost with a Redis server's data, or with an
+	// embedded process): the Seqs in between are never used, and followers
+	// pass over them without reporting a gap. A log already past after is
+	// unchanged. It fails with ErrLogFinished after a Final event.
+	Advance(ctx context.Context, runID string, after int64) error
 	// Read returns up to limit events with Seq > after, in order (limit <= 0:
 	// all). An unknown run has no events: Read returns an empty slice and no
 	// error. The Data of returned events must not be modified.

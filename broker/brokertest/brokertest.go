@@ -82,6 +82,7 @@ func RunConformance(t *testing.T, newBroker func(t *testing.T) broker.Broker) {
 		{"Queue", queueCases},
 		{"EventLog", eventCases},
 		{"Close", closeCases},
+		{"Reconcile", reconcileCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

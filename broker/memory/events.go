@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -12,7 +13,10 @@ import (
 
 // runLog is the event log of one run; b.mu guards it.
 type runLog struct {
-	events    []broker.Event
+	// events are in Seq order; Seqs are contiguous except over an Advance.
+	events []broker.Event
+	// last is the Seq of the last event, or what Advance set.
+	last      int64
 	final     bool
 	followers int
 	// parked are followers that have delivered every event and wait for
@@ -51,7 +55,8 @@ func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int
 	if r.final {
 		return 0, fmt.Errorf("%w: run %q", broker.ErrLogFinished, runID)
 	}
-	ev.Seq = int64(len(r.events)) + 1
+	r.last++
+	ev.Seq = r.last
 	if ev.At.IsZero() {
 		ev.At = now
 	}
@@ -63,6 +68,36 @@ func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int
 	}
 	r.wake()
 	return ev.Seq, nil
+}
+
+// Last implements broker.EventLog. It is safe for concurrent use.
+func (b *Broker) Last(ctx context.Context, runID string) (int64, error) {
+	if _, err := b.begin(ctx); err != nil {
+		return 0, err
+	}
+	defer b.mu.Unlock()
+	if r := b.runs[runID]; r != nil && len(r.events) > 0 {
+		return r.events[len(r.events)-1].Seq, nil
+	}
+	return 0, nil
+}
+
+// Advance implements broker.EventLog. It is safe for concurrent use.
+func (b *Broker) Advance(ctx context.Context, runID string, after int64) error {
+	if _, err := b.begin(ctx); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	r := b.runs[runID]
+	if r == nil {
+		r = &runLog{}
+		b.runs[runID] = r
+	}
+	if r.final {
+		return fmt.Errorf("%w: run %q", broker.ErrLogFinished, runID)
+	}
+	r.last = max(r.last, after)
+	return nil
 }
 
 // Read implements broker.EventLog. It is safe for concurrent use.
@@ -152,7 +187,7 @@ func (b *Broker) unfollow(runID string, r *runLog) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r.followers--
-	if r.followers == 0 && len(r.events) == 0 && b.runs[runID] == r {
+	if r.followers == 0 && len(r.events) == 0 && r.last == 0 && b.runs[runID] == r {
 		delete(b.runs, runID)
 	}
 }
@@ -160,13 +195,12 @@ func (b *Broker) unfollow(runID string, r *runLog) {
 // from returns the events with Seq > after. Elements below len(r.events) are
 // never modified, so the result may be read after b.mu is released.
 func (r *runLog) from(after int64) []broker.Event {
-	if after < 0 {
-		after = 0
-	}
-	if after >= int64(len(r.events)) {
+	n := len(r.events)
+	i, _ := slices.BinarySearchFunc(r.events, after+1, func(ev broker.Event, seq int64) int { return cmp.Compare(ev.Seq, seq) })
+	if i >= n {
 		return nil
 	}
-	return r.events[after:len(r.events):len(r.events)]
+	return r.events[i:n:n]
 }
 
 // purge removes finished logs whose retention has passed.

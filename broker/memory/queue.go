@@ -231,6 +231,28 @@ func (b *Broker) Cancel(ctx context.Context, jobID string) (broker.JobState, err
 	return broker.JobQueued, nil
 }
 
+// Lookup implements broker.Queue. A dead job is known while its dead letter
+// is kept (WithDeadLimit). It is safe for concurrent use.
+func (b *Broker) Lookup(ctx context.Context, jobID string) (broker.JobInfo, error) {
+	if _, err := b.begin(ctx); err != nil {
+		return broker.JobInfo{}, err
+	}
+	defer b.mu.Unlock()
+	if j, ok := b.jobs[jobID]; ok {
+		st := broker.JobQueued
+		if j.state == stateLeased {
+			st = broker.JobRunning
+		}
+		return broker.JobInfo{State: st, Attempts: j.attempts}, nil
+	}
+	for i := len(b.dead) - 1; i >= 0; i-- {
+		if d := b.dead[i]; d.Job.ID == jobID {
+			return broker.JobInfo{State: broker.JobDead, Attempts: d.Attempts, Reason: d.Reason}, nil
+		}
+	}
+	return broker.JobInfo{State: broker.JobUnknown}, nil
+}
+
 // Dead returns the dead-lettered jobs, oldest first (at most the WithDeadLimit
 // most recent). It is safe for concurrent use.
 func (b *Broker) Dead() []broker.DeadJob {

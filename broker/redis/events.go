@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -33,6 +34,64 @@ return seq
 `)
 
 func (b *Broker) streamKey(runID string) string { return b.key("ev:" + runID) }
+
+// KEYS: meta. ARGV: after, idle ms. Returns -1 when the log is finished.
+var advanceScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'final') == '1' then return -1 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq')) or 0
+local after = tonumber(ARGV[1])
+if cur < after then
+  redis.call('HSET', KEYS[1], 'seq', after, 'floor', after)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+`)
+
+// Last implements broker.EventLog. It is safe for concurrent use.
+func (b *Broker) Last(ctx context.Context, runID string) (int64, error) {
+	if err := b.check(ctx); err != nil {
+		return 0, err
+	}
+	s, err := b.rdb.XRevRangeN(ctx, b.streamKey(runID), "+", "-", 1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis broker: last event of run %s: %w", runID, err)
+	}
+	if len(s) == 0 {
+		return 0, nil
+	}
+	seq, _, _ := strings.Cut(s[0].ID, "-")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("redis broker: run %s: malformed event ID %q", runID, s[0].ID)
+	}
+	return n, nil
+}
+
+// Advance implements broker.EventLog: the log's counter moves to after, and
+// its floor (which followers may pass over without reporting a gap) with it.
+// It is safe for concurrent use.
+func (b *Broker) Advance(ctx context.Context, runID string, after int64) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	n, err := advanceScript.Run(ctx, b.rdb, []string{b.key("evm:" + runID)}, after, idleLogTTL.Milliseconds()).Int64()
+	if err != nil {
+		return fmt.Errorf("redis broker: advance run %s: %w", runID, err)
+	}
+	if n < 0 {
+		return fmt.Errorf("%w: run %s", broker.ErrLogFinished, runID)
+	}
+	return nil
+}
+
+// floor returns the Seq up to which a run's log may lack events (Advance).
+func (b *Broker) floor(ctx context.Context, runID string) (int64, error) {
+	v, err := b.rdb.HGet(ctx, b.key("evm:"+runID), "floor").Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	return v, err
+}
 
 // Append implements broker.EventLog. It is safe for concurrent use.
 func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int64, error) {

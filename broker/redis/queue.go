@@ -33,8 +33,14 @@ const (
 // processes agree on lease expiries. The key of a job's hash is
 // KEYS[prefix index] .. id.
 
+// deadRetention is how long a dead job's hash is kept (for Lookup; its
+// entry in the dead list is kept by count, WithDeadLimit).
+const deadRetention = 7 * 24 * time.Hour
+
+var deadRetentionMS = strconv.FormatInt(deadRetention.Milliseconds(), 10)
+
 // luaHelpers are shared by the scripts that may dead-letter a job.
-const luaHelpers = `
+var luaHelpers = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -49,7 +55,11 @@ local function bury(jobkey, id, reason, deadkey, limit, now)
   else
     redis.call('DEL', deadkey)
   end
-  redis.call('DEL', jobkey)
+  -- The hash stays, marked dead, for Lookup (and so that the ID is not
+  -- enqueued again), until the dead retention passes.
+  redis.call('HSET', jobkey, 'state', 'dead', 'reason', reason, 'token', '')
+  redis.call('HDEL', jobkey, 'cancel')
+  redis.call('PEXPIRE', jobkey, ` + deadRetentionMS + `)
 end
 `
 
@@ -159,7 +169,7 @@ return {1}
 // KEYS: job, ready, retry. ARGV: id. Returns 'queued', 'running' or false.
 var cancelScript = goredis.NewScript(`
 local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return false end
+if not state or state == 'dead' then return false end
 if state == 'queued' then
   redis.call('LREM', KEYS[2], 0, ARGV[1])
   redis.call('DEL', KEYS[1])
@@ -377,6 +387,34 @@ func (b *Broker) Cancel(ctx context.Context, jobID string) (broker.JobState, err
 		return broker.JobQueued, nil
 	}
 	return broker.JobRunning, nil
+}
+
+// Lookup implements broker.Queue, from the job's hash: a dead job is known
+// for a week after it was dead-lettered. It is safe for concurrent use.
+func (b *Broker) Lookup(ctx context.Context, jobID string) (broker.JobInfo, error) {
+	if err := b.check(ctx); err != nil {
+		return broker.JobInfo{}, err
+	}
+	v, err := b.rdb.HMGet(ctx, b.jobKey(jobID), "state", "attempt", "reason").Result()
+	if err != nil {
+		return broker.JobInfo{}, fmt.Errorf("redis broker: look up job %s: %w", jobID, err)
+	}
+	state, _ := v[0].(string)
+	attempts, _ := v[1].(string)
+	reason, _ := v[2].(string)
+	info := broker.JobInfo{Reason: reason}
+	info.Attempts, _ = strconv.Atoi(attempts)
+	switch state {
+	case "queued", "retry":
+		info.State = broker.JobQueued
+	case "leased":
+		info.State = broker.JobRunning
+	case "dead":
+		info.State = broker.JobDead
+	default:
+		return broker.JobInfo{State: broker.JobUnknown}, nil
+	}
+	return info, nil
 }
 
 // Stats implements broker.Queue, from one pipelined round trip. It is safe

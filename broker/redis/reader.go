@@ -181,8 +181,13 @@ func (f *follower) deliver(evs []broker.Event) bool {
 				return false
 			}
 			if len(gap) == 0 || gap[0].Seq != f.next || gap[len(gap)-1].Seq != ev.Seq-1 {
-				f.fail(fmt.Errorf("redis broker: run %s: events %d to %d are no longer in the stream", f.run, f.next, ev.Seq-1))
-				return false
+				// Seqs up to the log's floor (Advance) were skipped on
+				// purpose: pass over them. Others were trimmed away.
+				floor, ferr := f.b.floor(f.ctx, f.run)
+				if ferr != nil || ev.Seq-1 > floor {
+					f.fail(fmt.Errorf("redis broker: run %s: events %d to %d are no longer in the stream", f.run, f.next, ev.Seq-1))
+					return false
+				}
 			}
 			for _, g := range gap {
 				if !f.fn(g) {

@@ -26,6 +26,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/buildinfo"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/executor"
@@ -185,11 +186,11 @@ func openDatabase(ctx context.Context, cfg *config, log zerolog.Logger) (*databa
 
 // syncTemplates writes the templates configuration (file, else
 // TEMPLATES_FILE, else the embedded default) into the database.
-func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *orchestrator.Templates, file string) error {
+func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *catalog.Service, file string) error {
 	if file == "" {
 		file = cfg.TemplatesFile
 	}
-	tc, err := orchestrator.LoadTemplateConfig(file)
+	tc, err := catalog.LoadTemplateConfig(file)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
@@ -224,7 +225,7 @@ func withDatabase(ctx context.Context, fn func(cfg *config, log zerolog.Logger, 
 
 func syncTemplatesCommand(ctx context.Context, file string) error {
 	return withDatabase(ctx, func(cfg *config, log zerolog.Logger, db *database.DB) error {
-		return syncTemplates(ctx, cfg, log, orchestrator.NewTemplates(db.Client), file)
+		return syncTemplates(ctx, cfg, log, catalog.New(db.Client), file)
 	})
 }
 
@@ -242,7 +243,7 @@ type node struct {
 	broker    broker.Broker
 	datasets  *dataset.Service
 	runs      *orchestrator.Service
-	templates *orchestrator.Templates
+	templates *catalog.Service
 	settings  *orchestrator.Settings
 	// checks are what /readyz checks: the database, Redis, the sandbox.
 	checks  []resolvers.HealthCheck
@@ -361,7 +362,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Profiler: runner,
 		MaxBytes: cfg.UploadMaxBytes,
 	}
-	n.templates = orchestrator.NewTemplates(db.Client)
+	n.templates = catalog.New(db.Client)
 	box, err := secret.New(cfg.SecretKey)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"github.com/autoanalyst/autoanalyst/catalog"
 )
 
 //go:embed prompts/*.txt
@@ -94,7 +96,7 @@ func loadPrompts() (*prompts, error) {
 	if p.deep, err = loadDeepPrompts(parse); err != nil {
 		return nil, err
 	}
-	cfg, err := DefaultTemplateConfig()
+	cfg, err := catalog.DefaultTemplateConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/message"
@@ -62,8 +63,9 @@ type Config struct {
 	Executor Executor
 	Files    DatasetFiles
 	Models   Models
-	// Templates counts the agents' uses (nil: not counted).
-	Templates *Templates
+	// Templates gives a user's runs their agents and counts the agents' uses
+	// (nil: the built-in agents, not counted).
+	Templates *catalog.Service
 	// Registry prices the LLM calls (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/secret"
@@ -195,4 +196,8 @@ func (s *Settings) RunModels(defaultModel string, connect Connect) Models {
 			OwnKey:      key != "",
 		}, nil
 	}
+}
+
+func system(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/autoanalyst/autoanalyst/auth"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/message"
@@ -41,8 +42,8 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	var statements atomic.Int64
 	client := ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(dialect.SQLite, db.SQL),
 		func(context.Context, ...any) { statements.Add(1) })))
-	tpl := orchestrator.NewTemplates(client)
-	cfg, _ := orchestrator.DefaultTemplateConfig()
+	tpl := catalog.New(client)
+	cfg, _ := catalog.DefaultTemplateConfig()
 	if _, err := tpl.Sync(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 		}
 		for range chats {
 			client.AgentTemplate.Create().SetUserID(uid).SetName(fmt.Sprintf("c_%d", statements.Load())).
-				SetPrompt("p").SetCategory(orchestrator.CategoryModelling).ExecX(sys)
+				SetPrompt("p").SetCategory(catalog.CategoryModelling).ExecX(sys)
 		}
 	}
 	count := func(query string) int64 {

@@ -11,6 +11,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
@@ -26,7 +27,7 @@ type Resolver struct {
 	Datasets *dataset.Service
 	Runs     *orchestrator.Service
 	// Templates manages agent templates and the users' preferences.
-	TemplateService *orchestrator.Templates
+	TemplateService *catalog.Service
 	// Reports stores the deep-analysis reports.
 	Reports *report.Store
 	// Settings stores the users' model settings.

@@ -34,6 +34,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
@@ -244,7 +245,7 @@ type node struct {
 	datasets  *dataset.Service
 	runs      *orchestrator.Service
 	templates *catalog.Service
-	settings  *orchestrator.Settings
+	settings  *modelsetting.Service
 	// checks are what /readyz checks: the database, Redis, the sandbox.
 	checks  []resolvers.HealthCheck
 	metrics *metrics.Metrics
@@ -367,7 +368,10 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	n.settings = orchestrator.NewSettings(db.Client, nil, box)
+	n.settings = modelsetting.New(modelsetting.Config{
+		DB: db.Client, Box: box, DefaultModel: cfg.DefaultModel, Providers: providersFromEnv(cfg),
+		OpenAIBaseURL: cfg.OpenAIBaseURL, Timeout: cfg.LLMTimeout,
+	})
 	if box == nil {
 		log.Info().Msg("SECRET_KEY is not set: users cannot store their own API keys (updateModelSettings refuses apiKey)")
 	}
@@ -381,7 +385,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Broker:      brk,
 		Executor:    runner,
 		Files:       n.datasets,
-		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
+		Models:      n.settings,
 		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		Metrics:     n.metrics,
@@ -623,27 +627,6 @@ func stepModels(cfg *config) (map[string]orchestrator.StepModel, error) {
 
 // anyProvider reports whether some model provider is configured.
 func anyProvider(cfg *config) bool { return providersFromEnv(cfg).Configured() }
-
-// connector gives runs their provider: with a user's own key, that
-// provider's own client with the key (OpenAI's at OPENAI_BASE_URL when set);
-// otherwise the server's provider of that name, or, for a user without
-// settings (provider ""), the provider of DEFAULT_MODEL.
-func connector(cfg *config) orchestrator.Connect {
-	providers := providersFromEnv(cfg)
-	return func(provider, apiKey string) (llm.Provider, error) {
-		if apiKey == "" {
-			if provider == "" {
-				return providers.For(cfg.DefaultModel)
-			}
-			return providers.Named(provider)
-		}
-		creds := llm.Credentials{APIKey: apiKey, Timeout: cfg.LLMTimeout}
-		if provider == llm.ProviderOpenAI {
-			creds.BaseURL = cfg.OpenAIBaseURL
-		}
-		return llm.NewProvider(provider, creds)
-	}
-}
 
 // unavailable refuses to run code when the sandbox cannot start.
 type unavailable struct{ err error }

@@ -13,6 +13,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // Chat memory, as the original: the last 3 exchanges, 500 characters each.
@@ -34,7 +35,7 @@ type turn struct {
 	rc       *runContext
 	chat     *ent.Chat
 	files    []executor.Dataset
-	model    *ModelChoice
+	model    *modelsetting.Choice
 	provider llm.Provider
 	datasets string
 	memory   string
@@ -49,7 +50,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 	if err != nil {
 		return err
 	}
-	mc, err := s.cfg.Models(rc.user, rc.run.UserID)
+	mc, err := s.runModel(rc)
 	if err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 
 // recordModel stores on the run the model settings its LLM calls use (what
 // feedback on the answer refers to).
-func (s *Service) recordModel(rc *runContext, mc *ModelChoice) {
+func (s *Service) recordModel(rc *runContext, mc *modelsetting.Choice) {
 	provider := ""
 	if mc.Provider != nil {
 		provider = mc.Provider.Name()

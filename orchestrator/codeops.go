@@ -12,7 +12,7 @@ func (s *Service) codeTurn(rc *runContext) (*turn, error) {
 	if err != nil {
 		return nil, err
 	}
-	mc, err := s.cfg.Models(rc.user, rc.run.UserID)
+	mc, err := s.runModel(rc)
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func (s *Service) describeDatasetsRun(rc *runContext) error {
 		}
 		ordered = append(ordered, d)
 	}
-	mc, err := s.cfg.Models(rc.user, rc.run.UserID)
+	mc, err := s.runModel(rc)
 	if err != nil {
 		return err
 	}

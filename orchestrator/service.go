@@ -26,6 +26,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/requestid"
 	"github.com/autoanalyst/autoanalyst/tracing"
@@ -41,20 +42,12 @@ type DatasetFiles interface {
 	Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Dataset, error)
 }
 
-// ModelChoice is the provider and settings a run's LLM calls use.
-type ModelChoice struct {
-	Provider    llm.Provider
-	Model       string
-	Temperature float64
-	MaxTokens   int
-	// OwnKey is set when the provider uses the user's own API key: every
-	// call then goes to the user's model (StepModels do not apply).
-	OwnKey bool
+// Models picks the model of a user's run (*modelsetting.Service does). An
+// error wraps llm.ErrNotConfigured when no provider serves the model, and is
+// a *modelsetting.KeyError when the user's own key cannot be used.
+type Models interface {
+	ForRun(ctx context.Context, userID string) (*modelsetting.Choice, error)
 }
-
-// Models picks the model for a user's run. It returns llm.ErrNotConfigured
-// when no provider is available.
-type Models func(ctx context.Context, userID string) (*ModelChoice, error)
 
 // Config wires a Service.
 type Config struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
-	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
 )
@@ -30,14 +30,12 @@ type Resolver struct {
 	TemplateService *catalog.Service
 	// Reports stores the deep-analysis reports.
 	Reports *report.Store
-	// Settings stores the users' model settings.
-	Settings *orchestrator.Settings
+	// Settings stores the users' model settings and lists the models.
+	Settings *modelsetting.Service
 	Events   broker.EventLog
 	// Analytics answers usage and dashboard queries.
 	Analytics *analytics.Service
-	// Registry is the model registry (nil: llm.DefaultRegistry()).
-	Registry *llm.Registry
-	Logger   zerolog.Logger
+	Logger    zerolog.Logger
 
 	decodedOnce sync.Once
 	decoded     *lru.Cache[eventKey, *model.RunEvent] // see runEvent

@@ -18,7 +18,6 @@ import (
 	"github.com/autoanalyst/autoanalyst/graph"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 	"github.com/autoanalyst/autoanalyst/graph/scalars"
-	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
@@ -198,19 +197,19 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // Models is the resolver for the models field.
 func (r *queryResolver) Models(ctx context.Context, provider *string) ([]*model.LLMModel, error) {
-	reg := r.Registry
-	if reg == nil {
-		reg = llm.DefaultRegistry()
+	p := ""
+	if provider != nil {
+		p = *provider
 	}
 	out := []*model.LLMModel{}
-	for _, m := range reg.Models() {
-		if (provider != nil && !strings.EqualFold(*provider, m.Provider)) || !scalars.KnownProvider(m.Provider) {
-			continue // another provider's, or one LLMProvider lacks
+	for _, m := range r.Settings.Models(p) {
+		if !scalars.KnownProvider(m.Provider) {
+			continue // one LLMProvider lacks
 		}
 		out = append(out, &model.LLMModel{
 			Provider: m.Provider, Name: m.Name, DisplayName: m.DisplayName, ContextWindow: m.ContextWindow,
-			InputPricePer1k: m.InputPer1K, OutputPricePer1k: m.OutputPer1K, Tier: int(m.Tier),
-			Credits: m.Credits(), Reasoning: m.Reasoning, MaxOutputTokens: reg.MaxOutputTokens(m.Name),
+			InputPricePer1k: m.InputPer1K, OutputPricePer1k: m.OutputPer1K, Tier: m.Tier,
+			Credits: m.Credits, Reasoning: m.Reasoning, MaxOutputTokens: m.MaxOutputTokens,
 		})
 	}
 	return out, nil

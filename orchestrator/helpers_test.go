@@ -7,6 +7,8 @@ import (
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/database/databasetest"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // openTestDB returns a migrated database: SQLite in a temporary directory,
@@ -29,3 +31,15 @@ func openTestDB(t *testing.T, postgres bool) *ent.Client {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// modelsFunc is a Models of a test.
+type modelsFunc func(ctx context.Context, userID string) (*modelsetting.Choice, error)
+
+func (f modelsFunc) ForRun(ctx context.Context, userID string) (*modelsetting.Choice, error) {
+	return f(ctx, userID)
+}
+
+// system is ctx with privacy checks off, as the service's own queries run.
+func system(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/buildinfo"
 	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/chat"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/executor"
@@ -465,7 +466,7 @@ func serve(ctx context.Context, workers int) error {
 		return err
 	}
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
-		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk, Analytics: stats,
+		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Chats: chat.New(db.Client, runs), Events: brk, Analytics: stats,
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{

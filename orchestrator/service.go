@@ -307,6 +307,23 @@ func (s *Service) Cancel(ctx context.Context, runID string) (*ent.Run, error) {
 	return s.cfg.DB.Run.Get(ctx, runID)
 }
 
+// StopChatRuns cancels the queued and running runs of chats about to be
+// deleted: a queued run leaves the queue, and the worker that holds a running
+// one stops at its next heartbeat and finds the run gone.
+func (s *Service) StopChatRuns(ctx context.Context, chatIDs []string) error {
+	live, err := s.cfg.DB.Run.Query().
+		Where(run.ChatIDIn(chatIDs...), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("list the chats' runs: %w", err)
+	}
+	for _, id := range live {
+		if _, err := s.cfg.Broker.Cancel(ctx, id); err != nil && !errors.Is(err, broker.ErrJobNotFound) {
+			return fmt.Errorf("cancel run %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // waitEnd waits up to d for a run to reach a terminal status.
 func (s *Service) waitEnd(ctx context.Context, runID string, d time.Duration) {
 	deadline := time.Now().Add(d)

@@ -12,6 +12,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/chat"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
@@ -26,6 +27,8 @@ type Resolver struct {
 	Auth     *auth.Service
 	Datasets *dataset.Service
 	Runs     *orchestrator.Service
+	// Chats keeps the chats and the feedback on answers.
+	Chats *chat.Service
 	// Templates manages agent templates and the users' preferences.
 	TemplateService *catalog.Service
 	// Reports stores the deep-analysis reports.

@@ -248,16 +248,3 @@ func str(s string) *string {
 	}
 	return &s
 }
-
-func uniq(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := ids[:0:0]
-	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}

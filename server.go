@@ -443,7 +443,7 @@ func serve(ctx context.Context, workers int) error {
 		return err
 	}
 	defer n.close()
-	db, runs, datasets, brk := n.db, n.runs, n.datasets, n.broker
+	db, runs, datasets := n.db, n.runs, n.datasets
 	if err := syncTemplates(ctx, cfg, log, n.templates, ""); err != nil {
 		return err
 	}
@@ -466,7 +466,7 @@ func serve(ctx context.Context, workers int) error {
 		return err
 	}
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
-		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Chats: chat.New(db.Client, runs), Events: brk, Analytics: stats,
+		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Chats: chat.New(db.Client, runs), Analytics: stats,
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{

@@ -75,7 +75,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 	} else if plan, err = s.plan(t); err != nil {
 		return err
 	}
-	rc.emit(EventPlan, EventData{Plan: plan})
+	rc.emit(EventPlan, eventData{Plan: plan})
 
 	outs, err := s.runSteps(t, plan.Steps)
 	if err != nil {
@@ -178,7 +178,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 	known := t.agents.plannerKnown()
 	steps, perr := s.readPlan(t, answer, known)
 	if perr != nil {
-		t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan cannot be used (" + perr.Error() + "); asking again"})
+		t.rc.emit(EventStep, eventData{Agent: "planner", Text: "the plan cannot be used (" + perr.Error() + "); asking again"})
 		retry := prompt + "\n\nYour previous answer could not be used: " + perr.Error() +
 			". Answer again with only the JSON object."
 		answer, err = s.call(t, "planner", retry, nil)
@@ -193,7 +193,7 @@ func (s *Service) plan(t *turn) (*Plan, error) {
 		case again != nil:
 			// It reads but its variables do not add up a second time: run
 			// the agents in the planner's order rather than fail the turn.
-			t.rc.emit(EventStep, EventData{Agent: "planner", Text: "the plan's variables do not add up (" + perr.Error() + "); running the agents in the planner's order"})
+			t.rc.emit(EventStep, eventData{Agent: "planner", Text: "the plan's variables do not add up (" + perr.Error() + "); running the agents in the planner's order"})
 			steps = again
 		default:
 			return nil, &runError{code: CodeModelError, msg: "the planner's answer could not be read: " + perr.Error()}
@@ -273,7 +273,7 @@ var errDependencyFailed = errors.New("a step this one depends on failed")
 func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOutput, error) {
 	rc := t.rc
 	a := t.agents.agents[st.Agent]
-	rc.emit(EventAgentStarted, EventData{Agent: a.Name, Text: st.Instruction})
+	rc.emit(EventAgentStarted, eventData{Agent: a.Name, Text: st.Instruction})
 	var prompt string
 	var err error
 	if !a.WritesCode {
@@ -289,7 +289,7 @@ func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOut
 		return agentOutput{}, err
 	}
 	answer, err := s.call(t, a.Name, prompt, func(chunk string) {
-		rc.emit(EventToken, EventData{Agent: a.Name, Text: chunk})
+		rc.emit(EventToken, eventData{Agent: a.Name, Text: chunk})
 	})
 	if err != nil {
 		return agentOutput{}, err
@@ -297,7 +297,7 @@ func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOut
 	out := agentOutput{agent: a.Name}
 	if !a.WritesCode {
 		out.summary = strings.TrimSpace(answer)
-		rc.emit(EventAgentFinished, EventData{Agent: a.Name, Text: out.summary})
+		rc.emit(EventAgentFinished, eventData{Agent: a.Name, Text: out.summary})
 		return out, nil
 	}
 	code, summary, perr := parseAgentAnswer(answer)
@@ -305,11 +305,11 @@ func (s *Service) runAgent(t *turn, st PlanStep, before []agentOutput) (agentOut
 	if perr != nil {
 		out.failed = true
 		msg := fmt.Sprintf("%s: %v", a.Name, perr)
-		rc.emit(EventAgentFinished, EventData{Agent: a.Name, Text: msg, ErrorCode: CodeModelError})
+		rc.emit(EventAgentFinished, eventData{Agent: a.Name, Text: msg, ErrorCode: CodeModelError})
 		return out, nil
 	}
-	rc.emit(EventAgentCode, EventData{Agent: a.Name, Code: code})
-	rc.emit(EventAgentFinished, EventData{Agent: a.Name, Text: summary})
+	rc.emit(EventAgentCode, eventData{Agent: a.Name, Code: code})
+	rc.emit(EventAgentFinished, eventData{Agent: a.Name, Text: summary})
 	return out, nil
 }
 
@@ -331,7 +331,7 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 	if res.Error != nil && res.Error.Traceback != "" {
 		errText += "\n" + lastLines(res.Error.Traceback, 15)
 	}
-	t.rc.emit(EventStep, EventData{Agent: agent, Text: "repairing " + agent + " after: " + describeError(res)})
+	t.rc.emit(EventStep, eventData{Agent: agent, Text: "repairing " + agent + " after: " + describeError(res)})
 	prompt, err := render(s.prompts.fix, map[string]any{
 		"Datasets": t.datasets, "Agent": agent, "Code": blocks[idx].code, "Error": errText, "Lessons": s.lessons(t),
 	})
@@ -348,7 +348,7 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 	}
 	c := &correction{agent: agent, err: errText, failed: blocks[idx].code, fixed: fixed}
 	blocks[idx].code = fixed
-	t.rc.emit(EventAgentCode, EventData{Agent: agent, Code: fixed, Text: "repaired"})
+	t.rc.emit(EventAgentCode, eventData{Agent: agent, Code: fixed, Text: "repaired"})
 	return joinBlocks(blocks), c, nil
 }
 
@@ -396,7 +396,7 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 	existing, err := s.cfg.DB.Message.Query().
 		Where(message.RunID(rc.run.ID), message.SenderEQ(message.SenderAI)).First(ctx)
 	if err == nil {
-		rc.emit(EventMessage, EventData{MessageID: existing.ID, Text: existing.Content})
+		rc.emit(EventMessage, eventData{MessageID: existing.ID, Text: existing.Content})
 		return existing, nil
 	}
 	if !ent.IsNotFound(err) {
@@ -439,7 +439,7 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit answer: %w", err)
 	}
-	rc.emit(EventMessage, EventData{MessageID: m.ID, Text: content})
+	rc.emit(EventMessage, eventData{MessageID: m.ID, Text: content})
 	s.countUses(rc, outs)
 	return m, nil
 }

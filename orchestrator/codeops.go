@@ -38,7 +38,7 @@ func (s *Service) fixCodeRun(rc *runContext) error {
 		errText = "(no error message was given)"
 	}
 	for attempt := 1; attempt <= max(s.cfg.MaxFixAttempts, 1); attempt++ {
-		rc.emit(EventStep, EventData{Agent: "code_fix", Text: "repair attempt " + strconv.Itoa(attempt) + " after: " + firstLine(errText)})
+		rc.emit(EventStep, eventData{Agent: "code_fix", Text: "repair attempt " + strconv.Itoa(attempt) + " after: " + firstLine(errText)})
 		prompt, err := render(s.prompts.fixCode, map[string]any{
 			"Datasets": t.datasets, "Code": code, "Error": errText, "Lessons": s.lessons(t),
 		})
@@ -53,7 +53,7 @@ func (s *Service) fixCodeRun(rc *runContext) error {
 		if perr != nil {
 			return &runError{code: CodeModelError, msg: "the code-fix answer had no code: " + perr.Error(), err: perr}
 		}
-		rc.emit(EventAgentCode, EventData{Agent: "code_fix", Code: fixed, Text: summary})
+		rc.emit(EventAgentCode, eventData{Agent: "code_fix", Code: fixed, Text: summary})
 		res, err := s.runCode(rc, rc.user, t.chat.ID, t.files, fixed, "")
 		if err != nil {
 			return err
@@ -93,7 +93,7 @@ func (s *Service) editCodeRun(rc *runContext) error {
 	if perr != nil {
 		return &runError{code: CodeModelError, msg: "the code-edit answer had no code: " + perr.Error(), err: perr}
 	}
-	rc.emit(EventAgentCode, EventData{Agent: "code_edit", Code: edited, Text: summary})
+	rc.emit(EventAgentCode, eventData{Agent: "code_edit", Code: edited, Text: summary})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -91,7 +92,8 @@ type Service struct {
 	cfg     Config
 	prompts *prompts
 	tracer  trace.Tracer
-	steps   map[string]StepModel // metered StepModels
+	steps   map[string]StepModel         // metered StepModels
+	decoded *lru.Cache[eventKey, *Event] // see event
 
 	mu       sync.Mutex
 	draining bool
@@ -113,7 +115,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}, tracer: tracing.Tracer(cfg.TracerProvider)}
+	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}, tracer: tracing.Tracer(cfg.TracerProvider),
+		decoded: newEventCache()}
 	if s.steps, err = s.stepModels(cfg.StepModels); err != nil {
 		return nil, err
 	}
@@ -253,7 +256,7 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 	if err := s.enqueue(ctx, r); err != nil {
 		// The run could not be queued: end it now rather than leave it QUEUED forever.
 		s.finish(context.WithoutCancel(ctx), r.ID, run.StatusFAILED, "could not queue the run", EventRunFailed,
-			EventData{Text: "could not queue the run", ErrorCode: CodeInternal})
+			eventData{Text: "could not queue the run", ErrorCode: CodeInternal})
 		return nil, fmt.Errorf("enqueue run %s: %w", r.ID, err)
 	}
 	return r, nil
@@ -288,7 +291,7 @@ func (s *Service) Cancel(ctx context.Context, runID string) (*ent.Run, error) {
 	switch {
 	case err == nil && state == broker.JobQueued, errors.Is(err, broker.ErrJobNotFound) && r.Status == run.StatusQUEUED:
 		// Never started (or its job was lost): end it here.
-		s.finish(ctx, runID, run.StatusCANCELLED, "cancelled", EventRunCancelled, EventData{Text: "cancelled before it started"})
+		s.finish(ctx, runID, run.StatusCANCELLED, "cancelled", EventRunCancelled, eventData{Text: "cancelled before it started"})
 	case err == nil && state == broker.JobRunning:
 		// A worker holds it. If that worker is in this process, stop it now;
 		// otherwise it learns on its next heartbeat.
@@ -346,7 +349,7 @@ func terminal(st run.Status) bool {
 
 // finish ends a run: the terminal event, the status, and the event log copied
 // into the run's row.
-func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d EventData) {
+func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d eventData) {
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
 	// The status first: a client that sees the terminal event and then reads
 	// the run must find it ended.
@@ -373,19 +376,6 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 			}
 		}
 	}
-}
-
-// StoredEvents returns the events kept in a finished run's row (used when the
-// broker's copy has expired).
-func StoredEvents(r *ent.Run) ([]broker.Event, error) {
-	if len(r.Events) == 0 {
-		return nil, nil
-	}
-	var evs []broker.Event
-	if err := json.Unmarshal(r.Events, &evs); err != nil {
-		return nil, fmt.Errorf("decode stored events of run %s: %w", r.ID, err)
-	}
-	return evs, nil
 }
 
 // Recover puts back in the queue the runs that a previous process left QUEUED

@@ -21,7 +21,6 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
-	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
@@ -59,9 +58,9 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	}
 	sys := auth.SystemContext(ctx)
 	uid := guest.User.ID
-	result := orchestrator.EncodeResult(&executor.Result{OK: true, Stdout: "5\n",
+	result := orchestrator.EncodeResult(&orchestrator.Result{OK: true, Stdout: "5\n",
 		Figures: []json.RawMessage{json.RawMessage(`{"data":[{"type":"bar","y":[1,2]}],"layout":{}}`)},
-		Tables:  []executor.Table{{Columns: []string{"a"}, Rows: [][]any{{1.0}, {nil}}}}}, 0)
+		Tables:  []orchestrator.Table{{Columns: []string{"a"}, Rows: [][]any{{1.0}, {nil}}}}}, 0)
 	// answer adds an answer with its feedback and its code's stored result.
 	answer := func(chatID string) {
 		m := client.Message.Create().SetUserID(uid).SetChatID(chatID).SetSender(message.SenderAI).SetContent("a").SaveX(sys)

@@ -102,6 +102,14 @@ func (s *Service) executeCode(rc *runContext) error {
 	return nil
 }
 
+// ExecuteCode starts a run that executes code in the chat's kernel.
+func (s *Service) ExecuteCode(ctx context.Context, chatID, code string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindEXECUTE_CODE, chatID, runInput{Code: code}, "")
+}
+
 // ExecuteMessageCode starts a run that executes code from one of the
 // viewer's assistant messages in the chat's kernel; the message's code
 // execution record gets the code as its latest, with its output and success.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
@@ -65,4 +66,19 @@ func (s *Service) runModel(rc *runContext) (*modelsetting.Choice, error) {
 		return nil, &runError{code: CodeModelNotConfigured, err: ke.Err, msg: ke.Error()}
 	}
 	return mc, err
+}
+
+// recordModel stores on the run the model settings its LLM calls use (what
+// feedback on the answer refers to).
+func (s *Service) recordModel(rc *runContext, mc *modelsetting.Choice) {
+	provider := ""
+	if mc.Provider != nil {
+		provider = mc.Provider.Name()
+	}
+	err := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
+		SetModelTemperature(mc.Temperature).SetModelMaxTokens(mc.MaxTokens).
+		Exec(privacy.DecisionContext(rc.user, privacy.Allow))
+	if err != nil {
+		s.runLog(rc.user, rc.run.ID).Warn().Err(err).Msg("store the run's model settings")
+	}
 }

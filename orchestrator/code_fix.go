@@ -1,9 +1,40 @@
 package orchestrator
 
 import (
+	"context"
 	"strconv"
 	"strings"
+
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/errcode"
 )
+
+// FixCode starts a run in which the code-fix agent repairs code that failed
+// with errText, executing each repair in the chat's kernel, up to
+// MaxFixAttempts times; the run's last AGENT_CODE event holds the first
+// repair that ran (or the last one tried).
+func (s *Service) FixCode(ctx context.Context, chatID, code, errText string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	if len(errText) > maxInputBytes {
+		return nil, errcode.Field("error", "must be at most %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindFIX_CODE, chatID, runInput{Code: code, Error: errText}, "")
+}
+
+// EditCode starts a run in which the model edits code as instruction says;
+// the run's AGENT_CODE event holds the edited program.
+func (s *Service) EditCode(ctx context.Context, chatID, code, instruction string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	if strings.TrimSpace(instruction) == "" || len(instruction) > 8<<10 {
+		return nil, errcode.Field("instruction", "must be 1 to %d bytes", 8<<10)
+	}
+	return s.start(ctx, run.KindEDIT_CODE, chatID, runInput{Code: code, Instruction: instruction}, "")
+}
 
 // codeTurn prepares a turn for a code run: the chat, its datasets and the
 // model of the user who started it.

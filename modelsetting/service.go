@@ -223,6 +223,7 @@ type KeyError struct {
 	Err error
 }
 
+// Error says why the key cannot be used and what the user may do.
 func (e *KeyError) Error() string {
 	return "your own API key cannot be used (" + e.Err.Error() + "): store it again with updateModelSettings, or remove it"
 }

@@ -30,7 +30,7 @@ func (s *Service) Follow(ctx context.Context, runID string, after int64, send fu
 	// Privacy: another user's run is not found.
 	r, err := s.cfg.DB.Run.Get(ctx, runID)
 	if err != nil {
-		return err
+		return fmt.Errorf("load run %s: %w", runID, err)
 	}
 	deliver := func(e broker.Event) bool {
 		ev, err := s.event(runID, e)
@@ -42,7 +42,7 @@ func (s *Service) Follow(ctx context.Context, runID string, after int64, send fu
 	}
 	head, err := s.cfg.Broker.Read(ctx, runID, 0, 1)
 	if err != nil {
-		return err
+		return fmt.Errorf("read the events of run %s: %w", runID, err)
 	}
 	if len(head) == 0 && r.FinishedAt != nil {
 		// The broker's log expired: replay the stored copy.
@@ -84,7 +84,10 @@ func (s *Service) Follow(ctx context.Context, runID string, after int64, send fu
 			end()
 		})
 	}
-	return follow(after)
+	if err := follow(after); err != nil {
+		return fmt.Errorf("follow run %s: %w", runID, err)
+	}
+	return nil
 }
 
 // storedEvents returns the events kept in a finished run's row (for when the

@@ -26,6 +26,8 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/buildinfo"
+	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/chat"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/diskspace"
@@ -34,6 +36,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
@@ -186,11 +189,11 @@ func openDatabase(ctx context.Context, cfg *config, log zerolog.Logger) (*databa
 
 // syncTemplates writes the templates configuration (file, else
 // TEMPLATES_FILE, else the embedded default) into the database.
-func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *orchestrator.Templates, file string) error {
+func syncTemplates(ctx context.Context, cfg *config, log zerolog.Logger, tpl *catalog.Service, file string) error {
 	if file == "" {
 		file = cfg.TemplatesFile
 	}
-	tc, err := orchestrator.LoadTemplateConfig(file)
+	tc, err := catalog.LoadTemplateConfig(file)
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
@@ -225,7 +228,7 @@ func withDatabase(ctx context.Context, fn func(cfg *config, log zerolog.Logger, 
 
 func syncTemplatesCommand(ctx context.Context, file string) error {
 	return withDatabase(ctx, func(cfg *config, log zerolog.Logger, db *database.DB) error {
-		return syncTemplates(ctx, cfg, log, orchestrator.NewTemplates(db.Client), file)
+		return syncTemplates(ctx, cfg, log, catalog.New(db.Client), file)
 	})
 }
 
@@ -244,8 +247,8 @@ type node struct {
 	broker    broker.Broker
 	datasets  *dataset.Service
 	runs      *orchestrator.Service
-	templates *orchestrator.Templates
-	settings  *orchestrator.Settings
+	templates *catalog.Service
+	settings  *modelsetting.Service
 	// checks are what /readyz checks: the database, Redis, the sandbox.
 	checks  []resolvers.HealthCheck
 	metrics *metrics.Metrics
@@ -371,12 +374,15 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Profiler: runner,
 		MaxBytes: cfg.UploadMaxBytes,
 	}
-	n.templates = orchestrator.NewTemplates(db.Client)
+	n.templates = catalog.New(db.Client)
 	box, err := secret.New(cfg.SecretKey)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	n.settings = orchestrator.NewSettings(db.Client, nil, box)
+	n.settings = modelsetting.New(modelsetting.Config{
+		DB: db.Client, Box: box, DefaultModel: cfg.DefaultModel, Providers: providersFromEnv(cfg),
+		OpenAIBaseURL: cfg.OpenAIBaseURL, Timeout: cfg.LLMTimeout,
+	})
 	if box == nil {
 		log.Info().Msg("SECRET_KEY is not set: users cannot store their own API keys (updateModelSettings refuses apiKey)")
 	}
@@ -390,7 +396,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Broker:      brk,
 		Executor:    runner,
 		Files:       n.datasets,
-		Models:      n.settings.RunModels(cfg.DefaultModel, connector(cfg)),
+		Models:      n.settings,
 		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		Metrics:     n.metrics,
@@ -459,7 +465,7 @@ func serve(ctx context.Context, workers int) error {
 	}
 	defer stop()
 	cfg, log, workers := n.cfg, n.log, n.workers
-	db, runs, datasets, brk := n.db, n.runs, n.datasets, n.broker
+	db, runs, datasets := n.db, n.runs, n.datasets
 	if err := syncTemplates(ctx, cfg, log, n.templates, ""); err != nil {
 		return err
 	}
@@ -482,7 +488,7 @@ func serve(ctx context.Context, workers int) error {
 		return err
 	}
 	h, err := resolvers.NewHandler(&resolvers.Resolver{
-		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk, Analytics: stats,
+		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Chats: chat.New(db.Client, runs), Analytics: stats,
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
 	}, resolvers.HandlerConfig{
@@ -635,27 +641,6 @@ func stepModels(cfg *config) (map[string]orchestrator.StepModel, error) {
 
 // anyProvider reports whether some model provider is configured.
 func anyProvider(cfg *config) bool { return providersFromEnv(cfg).Configured() }
-
-// connector gives runs their provider: with a user's own key, that
-// provider's own client with the key (OpenAI's at OPENAI_BASE_URL when set);
-// otherwise the server's provider of that name, or, for a user without
-// settings (provider ""), the provider of DEFAULT_MODEL.
-func connector(cfg *config) orchestrator.Connect {
-	providers := providersFromEnv(cfg)
-	return func(provider, apiKey string) (llm.Provider, error) {
-		if apiKey == "" {
-			if provider == "" {
-				return providers.For(cfg.DefaultModel)
-			}
-			return providers.Named(provider)
-		}
-		creds := llm.Credentials{APIKey: apiKey, Timeout: cfg.LLMTimeout}
-		if provider == llm.ProviderOpenAI {
-			creds.BaseURL = cfg.OpenAIBaseURL
-		}
-		return llm.NewProvider(provider, creds)
-	}
-}
 
 // unavailable refuses to run code when the sandbox cannot start.
 type unavailable struct{ err error }

@@ -18,7 +18,7 @@ import (
 // rows as text (of sheet, or the first sheet), so that a client can choose
 // sheets and columns before uploading. The file lives in a temporary
 // directory until Inspect returns.
-func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet string) (*executor.Inspection, error) {
+func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet string) (*Inspection, error) {
 	if _, err := viewer.Require(ctx); err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet strin
 		return nil, readError(ctx, err, format, fileName)
 	}
 	if sheet == "" || (len(in.Sheets) > 0 && in.Sheets[0] == sheet) {
-		return in, nil
+		return inspectionOf(in), nil
 	}
 	if err := checkSheets("sheet", []string{sheet}, in.Sheets); err != nil {
 		return nil, err
@@ -59,5 +59,22 @@ func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet strin
 	if in, err = s.Profiler.Inspect(ctx, ds); err != nil {
 		return nil, readError(ctx, err, format, fileName)
 	}
-	return in, nil
+	return inspectionOf(in), nil
+}
+
+// Inspection is what an upload looks like before it is stored: its Excel
+// sheets, the encoding and delimiter found for CSV (empty when they do not
+// apply), and the headers and first rows (of the first sheet, or the one
+// asked for) as text.
+type Inspection struct {
+	Sheets    []string   `json:"sheets"`
+	Encoding  string     `json:"encoding"`
+	Delimiter string     `json:"delimiter"`
+	Headers   []string   `json:"headers"`
+	Rows      [][]string `json:"rows"`
+}
+
+func inspectionOf(in *executor.Inspection) *Inspection {
+	out := Inspection(*in)
+	return &out
 }

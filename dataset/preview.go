@@ -7,15 +7,22 @@ import (
 	"github.com/autoanalyst/autoanalyst/column"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/errcode"
-	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 // MaxPreviewRows is the largest preview a client may ask for.
 const MaxPreviewRows = 100
 
+// Preview is a dataset's first rows, as the sandbox reads them.
+type Preview struct {
+	Columns []string `json:"columns"`
+	// Rows are each row's cells as text (dates in ISO 8601); nil when
+	// missing.
+	Rows [][]*string `json:"rows"`
+}
+
 // Preview reads a stored dataset in the sandbox, as a kernel loads it, and
 // returns its first limit rows (1 to MaxPreviewRows).
-func (s *Service) Preview(ctx context.Context, d *ent.Dataset, limit int) (*executor.Preview, error) {
+func (s *Service) Preview(ctx context.Context, d *ent.Dataset, limit int) (*Preview, error) {
 	if limit < 1 || limit > MaxPreviewRows {
 		return nil, errcode.Field("limit", "must be 1 to %d", MaxPreviewRows)
 	}
@@ -27,7 +34,8 @@ func (s *Service) Preview(ctx context.Context, d *ent.Dataset, limit int) (*exec
 	if err != nil {
 		return nil, readError(ctx, err, d.Format, d.ID)
 	}
-	return p, nil
+	out := Preview(*p)
+	return &out, nil
 }
 
 // Profile describes each column of a stored dataset: the profile stored at

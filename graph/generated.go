@@ -18,16 +18,17 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/autoanalyst/autoanalyst/column"
+	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
-	"github.com/autoanalyst/autoanalyst/ent/dataset"
+	dataset1 "github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
-	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 	"github.com/autoanalyst/autoanalyst/graph/scalars"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -645,7 +646,7 @@ type CodeExecutionResolver interface {
 	Result(ctx context.Context, obj *ent.CodeExecution) (*model.ExecutionResult, error)
 }
 type DatasetResolver interface {
-	Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*executor.Preview, error)
+	Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*dataset.Preview, error)
 	Profile(ctx context.Context, obj *ent.Dataset) ([]*column.Profile, error)
 }
 type DeepAnalysisReportResolver interface {
@@ -8020,7 +8021,7 @@ func (ec *executionContext) _Dataset_format(ctx context.Context, field graphql.C
 			return obj.Format, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v dataset.Format) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v dataset1.Format) graphql.Marshaler {
 			return ec.marshalNDatasetFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx, selections, v)
 		},
 		true,
@@ -8168,8 +8169,8 @@ func (ec *executionContext) _Dataset_preview(ctx context.Context, field graphql.
 			return ec.Resolvers.Dataset().Preview(ctx, obj, fc.Args["limit"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *executor.Preview) graphql.Marshaler {
-			return ec.marshalODatasetPreview2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐPreview(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *dataset.Preview) graphql.Marshaler {
+			return ec.marshalODatasetPreview2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋdatasetᚐPreview(ctx, selections, v)
 		},
 		true,
 		false,
@@ -8442,7 +8443,7 @@ func (ec *executionContext) fieldContext_DatasetEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("DatasetEdge", field, false, false, "Cursor")
 }
 
-func (ec *executionContext) _DatasetPreview_columns(ctx context.Context, field graphql.CollectedField, obj *executor.Preview) (ret graphql.Marshaler) {
+func (ec *executionContext) _DatasetPreview_columns(ctx context.Context, field graphql.CollectedField, obj *dataset.Preview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8465,7 +8466,7 @@ func (ec *executionContext) fieldContext_DatasetPreview_columns(_ context.Contex
 	return graphql.NewScalarFieldContext("DatasetPreview", field, false, false, "String")
 }
 
-func (ec *executionContext) _DatasetPreview_rows(ctx context.Context, field graphql.CollectedField, obj *executor.Preview) (ret graphql.Marshaler) {
+func (ec *executionContext) _DatasetPreview_rows(ctx context.Context, field graphql.CollectedField, obj *dataset.Preview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9617,8 +9618,8 @@ func (ec *executionContext) _ExecutionResult_tables(ctx context.Context, field g
 			return obj.Tables, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*executor.Table) graphql.Marshaler {
-			return ec.marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTableᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*orchestrator.Table) graphql.Marshaler {
+			return ec.marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋorchestratorᚐTableᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14017,7 +14018,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _ResultTable_columns(ctx context.Context, field graphql.CollectedField, obj *executor.Table) (ret graphql.Marshaler) {
+func (ec *executionContext) _ResultTable_columns(ctx context.Context, field graphql.CollectedField, obj *orchestrator.Table) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14040,7 +14041,7 @@ func (ec *executionContext) fieldContext_ResultTable_columns(_ context.Context, 
 	return graphql.NewScalarFieldContext("ResultTable", field, false, false, "String")
 }
 
-func (ec *executionContext) _ResultTable_rows(ctx context.Context, field graphql.CollectedField, obj *executor.Table) (ret graphql.Marshaler) {
+func (ec *executionContext) _ResultTable_rows(ctx context.Context, field graphql.CollectedField, obj *orchestrator.Table) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14063,7 +14064,7 @@ func (ec *executionContext) fieldContext_ResultTable_rows(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ResultTable", field, false, false, "JSON")
 }
 
-func (ec *executionContext) _ResultTable_truncated(ctx context.Context, field graphql.CollectedField, obj *executor.Table) (ret graphql.Marshaler) {
+func (ec *executionContext) _ResultTable_truncated(ctx context.Context, field graphql.CollectedField, obj *orchestrator.Table) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -28323,7 +28324,7 @@ func (ec *executionContext) _DatasetEdge(ctx context.Context, sel ast.SelectionS
 
 var datasetPreviewImplementors = []string{"DatasetPreview"}
 
-func (ec *executionContext) _DatasetPreview(ctx context.Context, sel ast.SelectionSet, obj *executor.Preview) graphql.Marshaler {
+func (ec *executionContext) _DatasetPreview(ctx context.Context, sel ast.SelectionSet, obj *dataset.Preview) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, datasetPreviewImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -30136,7 +30137,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var resultTableImplementors = []string{"ResultTable"}
 
-func (ec *executionContext) _ResultTable(ctx context.Context, sel ast.SelectionSet, obj *executor.Table) graphql.Marshaler {
+func (ec *executionContext) _ResultTable(ctx context.Context, sel ast.SelectionSet, obj *orchestrator.Table) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, resultTableImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -31777,13 +31778,13 @@ func (ec *executionContext) marshalNDatasetConnection2ᚖgithubᚗcomᚋautoanal
 	return ec._DatasetConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNDatasetFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, v any) (dataset.Format, error) {
-	var res dataset.Format
+func (ec *executionContext) unmarshalNDatasetFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, v any) (dataset1.Format, error) {
+	var res dataset1.Format
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNDatasetFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, sel ast.SelectionSet, v dataset.Format) graphql.Marshaler {
+func (ec *executionContext) marshalNDatasetFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, sel ast.SelectionSet, v dataset1.Format) graphql.Marshaler {
 	return v
 }
 
@@ -32436,11 +32437,11 @@ func (ec *executionContext) unmarshalNRateMessageInput2githubᚗcomᚋautoanalys
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*executor.Table) graphql.Marshaler {
+func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋorchestratorᚐTableᚄ(ctx context.Context, sel ast.SelectionSet, v []*orchestrator.Table) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTable(ctx, sel, v[i])
+		return ec.marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋorchestratorᚐTable(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -32452,7 +32453,7 @@ func (ec *executionContext) marshalNResultTable2ᚕᚖgithubᚗcomᚋautoanalyst
 	return ret
 }
 
-func (ec *executionContext) marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐTable(ctx context.Context, sel ast.SelectionSet, v *executor.Table) graphql.Marshaler {
+func (ec *executionContext) marshalNResultTable2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋorchestratorᚐTable(ctx context.Context, sel ast.SelectionSet, v *orchestrator.Table) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ResultTable!")
 		return graphql.Null
@@ -33320,13 +33321,13 @@ func (ec *executionContext) marshalODatasetEdge2ᚖgithubᚗcomᚋautoanalystᚋ
 	return ec._DatasetEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalODatasetFormat2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormatᚄ(ctx context.Context, v any) ([]dataset.Format, error) {
+func (ec *executionContext) unmarshalODatasetFormat2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormatᚄ(ctx context.Context, v any) ([]dataset1.Format, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]dataset.Format, len(vSlice))
+	res := make([]dataset1.Format, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNDatasetFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx, vSlice[i])
@@ -33337,7 +33338,7 @@ func (ec *executionContext) unmarshalODatasetFormat2ᚕgithubᚗcomᚋautoanalys
 	return res, nil
 }
 
-func (ec *executionContext) marshalODatasetFormat2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormatᚄ(ctx context.Context, sel ast.SelectionSet, v []dataset.Format) graphql.Marshaler {
+func (ec *executionContext) marshalODatasetFormat2ᚕgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormatᚄ(ctx context.Context, sel ast.SelectionSet, v []dataset1.Format) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33356,16 +33357,16 @@ func (ec *executionContext) marshalODatasetFormat2ᚕgithubᚗcomᚋautoanalyst�
 	return ret
 }
 
-func (ec *executionContext) unmarshalODatasetFormat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, v any) (*dataset.Format, error) {
+func (ec *executionContext) unmarshalODatasetFormat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, v any) (*dataset1.Format, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(dataset.Format)
+	var res = new(dataset1.Format)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalODatasetFormat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, sel ast.SelectionSet, v *dataset.Format) graphql.Marshaler {
+func (ec *executionContext) marshalODatasetFormat2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚋdatasetᚐFormat(ctx context.Context, sel ast.SelectionSet, v *dataset1.Format) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -33389,7 +33390,7 @@ func (ec *executionContext) unmarshalODatasetOrder2ᚕᚖgithubᚗcomᚋautoanal
 	return res, nil
 }
 
-func (ec *executionContext) marshalODatasetPreview2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋexecutorᚐPreview(ctx context.Context, sel ast.SelectionSet, v *executor.Preview) graphql.Marshaler {
+func (ec *executionContext) marshalODatasetPreview2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋdatasetᚐPreview(ctx context.Context, sel ast.SelectionSet, v *dataset.Preview) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -119,7 +119,7 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 		// An earlier attempt of this run finished the report (and stopped
 		// before it could end the run): nothing to do again.
 		done := 100
-		rc.emit(EventStep, EventData{Agent: deepAgent, Text: "report ready: " + report.DownloadPath(rep.ID), Progress: &done})
+		rc.emit(EventStep, eventData{Agent: deepAgent, Text: "report ready: " + report.DownloadPath(rep.ID), Progress: &done})
 		return nil
 	}
 	t, err := s.codeTurn(rc)
@@ -156,7 +156,7 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 		if skip[st.name] {
 			text += " (kept from an earlier attempt)"
 		}
-		rc.emit(EventStep, EventData{Agent: deepAgent, Text: text, Progress: &p})
+		rc.emit(EventStep, eventData{Agent: deepAgent, Text: text, Progress: &p})
 		if !skip[st.name] {
 			if err := st.run(d); err != nil {
 				return err
@@ -175,7 +175,7 @@ func (s *Service) deepAnalysis(rc *runContext) error {
 		return err
 	}
 	done := 100
-	rc.emit(EventStep, EventData{Agent: deepAgent, Text: "report ready: " + report.DownloadPath(d.reportID), Progress: &done})
+	rc.emit(EventStep, eventData{Agent: deepAgent, Text: "report ready: " + report.DownloadPath(d.reportID), Progress: &done})
 	return nil
 }
 

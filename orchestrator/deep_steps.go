@@ -88,7 +88,7 @@ func (s *Service) deepQuestions(d *deepRun) error {
 	if len(d.questions) == 0 {
 		d.questions = []string{d.goal}
 	}
-	d.t.rc.emit(EventAgentFinished, EventData{Agent: "deep_questions", Text: d.numbered()})
+	d.t.rc.emit(EventAgentFinished, eventData{Agent: "deep_questions", Text: d.numbered()})
 	return nil
 }
 
@@ -134,7 +134,7 @@ func (s *Service) deepPlan(d *deepRun) error {
 	known := t.agents.plannerKnown()
 	steps, perr := parsePlan(answer, known)
 	if perr != nil {
-		t.rc.emit(EventStep, EventData{Agent: "deep_planner", Text: "the plan cannot be used (" + perr.Error() + "); repairing it", Progress: intp(15)})
+		t.rc.emit(EventStep, eventData{Agent: "deep_planner", Text: "the plan cannot be used (" + perr.Error() + "); repairing it", Progress: intp(15)})
 		prompt, err := render(s.prompts.deep.planFix, map[string]any{"Agents": agents, "Plan": answer, "Error": perr.Error()})
 		if err != nil {
 			return err
@@ -147,7 +147,7 @@ func (s *Service) deepPlan(d *deepRun) error {
 		}
 	}
 	d.plan = &Plan{Complexity: "deep", Steps: steps}
-	t.rc.emit(EventPlan, EventData{Plan: d.plan})
+	t.rc.emit(EventPlan, eventData{Plan: d.plan})
 	return nil
 }
 
@@ -241,7 +241,7 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 	}
 	best := attempt{score: -1}
 	for try := 1; ; try++ {
-		t.rc.emit(EventAgentCode, EventData{Agent: "deep_code_synthesizer", Code: code, Text: fmt.Sprintf("attempt %d of %d", try, maxSynthesisTries)})
+		t.rc.emit(EventAgentCode, eventData{Agent: "deep_code_synthesizer", Code: code, Text: fmt.Sprintf("attempt %d of %d", try, maxSynthesisTries)})
 		res, err := s.runDeepCode(d, code)
 		if err != nil {
 			return err
@@ -260,7 +260,7 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 				problem += "\n" + lastLines(res.Error.Traceback, 15)
 			}
 		}
-		t.rc.emit(EventStep, EventData{Agent: "deep_code_synthesizer",
+		t.rc.emit(EventStep, eventData{Agent: "deep_code_synthesizer",
 			Text: fmt.Sprintf("attempt %d of %d scored %d of 2 (%s); repairing", try, maxSynthesisTries, a.score, firstLine(problem)), Progress: intp(50)})
 		prompt, err := render(s.prompts.deep.codeFix, map[string]any{
 			"Datasets": t.datasets, "Goal": d.goal, "Code": code, "Problem": problem,
@@ -332,13 +332,13 @@ func (s *Service) deepSynthesis(d *deepRun) error {
 		return err
 	}
 	d.synthesis = strings.TrimSpace(answer)
-	d.t.rc.emit(EventAgentFinished, EventData{Agent: "deep_synthesizer", Text: d.synthesis})
+	d.t.rc.emit(EventAgentFinished, eventData{Agent: "deep_synthesizer", Text: d.synthesis})
 	return nil
 }
 
 // streamTo emits an LLM call's tokens as TOKEN events of agent.
 func (d *deepRun) streamTo(agent string) func(string) {
-	return func(chunk string) { d.t.rc.emit(EventToken, EventData{Agent: agent, Text: chunk}) }
+	return func(chunk string) { d.t.rc.emit(EventToken, eventData{Agent: agent, Text: chunk}) }
 }
 
 func figureCount(res *executor.Result) int {
@@ -403,7 +403,7 @@ func (s *Service) deepConclusion(d *deepRun) error {
 		return err
 	}
 	d.conclusion = parseConclusion(answer)
-	d.t.rc.emit(EventAgentFinished, EventData{Agent: "deep_conclusion", Text: d.conclusion.text})
+	d.t.rc.emit(EventAgentFinished, eventData{Agent: "deep_conclusion", Text: d.conclusion.text})
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // TestPromptsDeepGolden renders every deep-analysis prompt with the data its
@@ -166,7 +167,7 @@ func TestDeepReportLifecycle(t *testing.T) {
 	t.Cleanup(func() { brk.Close() })
 	s, err := New(Config{
 		DB: db, Broker: brk, Files: noFiles{}, Logger: zerolog.Nop(),
-		Models: func(context.Context, string) (*ModelChoice, error) { return nil, llm.ErrNotConfigured },
+		Models: modelsFunc(func(context.Context, string) (*modelsetting.Choice, error) { return nil, llm.ErrNotConfigured }),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -71,7 +71,7 @@ func (s *Service) describeDatasetsRun(rc *runContext) error {
 		}
 		ordered = append(ordered, d)
 	}
-	mc, err := s.cfg.Models(rc.user, rc.run.UserID)
+	mc, err := s.runModel(rc)
 	if err != nil {
 		return err
 	}
@@ -81,9 +81,9 @@ func (s *Service) describeDatasetsRun(rc *runContext) error {
 	if err != nil {
 		return err
 	}
-	rc.emit(EventAgentStarted, EventData{Agent: describeAgent, Text: fmt.Sprintf("describing %d dataset(s)", len(ordered))})
+	rc.emit(EventAgentStarted, eventData{Agent: describeAgent, Text: fmt.Sprintf("describing %d dataset(s)", len(ordered))})
 	answer, err := s.call(t, describeAgent, prompt, func(chunk string) {
-		rc.emit(EventToken, EventData{Agent: describeAgent, Text: chunk})
+		rc.emit(EventToken, eventData{Agent: describeAgent, Text: chunk})
 	})
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (s *Service) describeDatasetsRun(rc *runContext) error {
 	if answer == "" {
 		return &runError{code: CodeModelError, msg: "the model answered with an empty description"}
 	}
-	rc.emit(EventAgentFinished, EventData{Agent: describeAgent, Text: answer})
+	rc.emit(EventAgentFinished, eventData{Agent: describeAgent, Text: answer})
 	return nil
 }
 

@@ -1,6 +1,29 @@
-// Package orchestrator does everything a run does: it starts and cancels runs,
-// runs the worker loop that claims them from the broker, and executes them:
-// code execution, and chat turns (chat memory, the planner, the agents, the
-// combined code in the chat's kernel, repairs, and the stored answer). Every
-// step appends an event to the run's log in the broker.
+// Package orchestrator is the run service: it runs the engine that every
+// run goes through and the pipelines that do a run's work.
+//
+// The engine (service.go, run.go, worker.go, event.go, follow.go,
+// result.go): a run is stored QUEUED and enqueued on the broker (run.go);
+// workers claim it under a lease that a heartbeat extends, execute it, and
+// hand it back or let another worker take it over when they stop or die
+// (worker.go); every step appends an event to the run's log in the broker
+// (event.go), and Follow streams that log to a client, replayed from any
+// sequence number, then live, else from the copy stored with the finished
+// run (follow.go). Cancel and Recover end or requeue runs.
+//
+// The pipelines, one per run kind, each in the files named after it:
+//   - chat*.go: the chat turn (CHAT): chat memory, @mentions or the
+//     planner's plan, the agents writing code in parallel, the combined code
+//     run in the chat's kernel and repaired when it fails, the stored answer,
+//     its summary and the chat's title;
+//   - code_*.go: executing code (EXECUTE_CODE), and fixing and editing it
+//     (FIX_CODE, EDIT_CODE); CleanCode tidies a program's imports;
+//   - deep*.go: deep analysis (DEEP_ANALYSIS), seven steps ending in the
+//     stored HTML report;
+//   - describe.go: describing datasets (DESCRIBE_DATASETS).
+//
+// The pipelines share the prompts (prompts.go), the LLM calls with their
+// usage rows and metrics (llm.go), the choice of model of each call
+// (model.go), and the parsing of the models' answers (parse.go). What a run
+// reads but does not own comes from other services: its user's model from
+// package modelsetting, its agents from package catalog.
 package orchestrator

@@ -60,8 +60,8 @@ type Plan struct {
 	Steps      []PlanStep `json:"steps"`
 }
 
-// EventData is the payload of a run event.
-type EventData struct {
+// eventData is the payload of a run event, as it is appended.
+type eventData struct {
 	Agent     string           `json:"agent,omitempty"`
 	Text      string           `json:"text,omitempty"`
 	Code      string           `json:"code,omitempty"`
@@ -72,22 +72,37 @@ type EventData struct {
 	ErrorCode string           `json:"errorCode,omitempty"`
 }
 
-// Event is a decoded run event.
+// Event is one event of a run, as following the run yields it. Its payload
+// fields are those its type carries; the others are empty.
 type Event struct {
-	Seq  int64
-	Type EventType
-	At   time.Time
-	EventData
+	Seq  int64     `json:"-"`
+	Type EventType `json:"-"`
+	At   time.Time `json:"-"`
+	// Agent is the agent (or step) the event is about.
+	Agent string `json:"agent,omitempty"`
+	Text  string `json:"text,omitempty"`
+	Code  string `json:"code,omitempty"`
+	// Progress is a deep analysis's progress, in percent.
+	Progress *int `json:"progress,omitempty"`
+	// Result is what an execution produced (EXECUTION_RESULT).
+	Result *Result `json:"result,omitempty"`
+	// Plan is the planner's plan (PLAN).
+	Plan *Plan `json:"plan,omitempty"`
+	// MessageID is the stored answer (MESSAGE).
+	MessageID string `json:"messageId,omitempty"`
+	// ErrorCode is why the run failed (RUN_FAILED): one of the Code constants.
+	ErrorCode string `json:"errorCode,omitempty"`
 }
 
-// DecodeEvent decodes a broker event.
-func DecodeEvent(e broker.Event) (Event, error) {
-	out := Event{Seq: e.Seq, Type: EventType(e.Type), At: e.At}
+// decodeEvent decodes a broker event (the payload eventData encoded).
+func decodeEvent(e broker.Event) (*Event, error) {
+	out := &Event{}
 	if len(e.Data) > 0 {
-		if err := json.Unmarshal(e.Data, &out.EventData); err != nil {
-			return out, fmt.Errorf("decode event %d: %w", e.Seq, err)
+		if err := json.Unmarshal(e.Data, out); err != nil {
+			return nil, fmt.Errorf("decode event %d: %w", e.Seq, err)
 		}
 	}
+	out.Seq, out.Type, out.At = e.Seq, EventType(e.Type), e.At
 	return out, nil
 }
 
@@ -97,7 +112,7 @@ type emitter struct {
 	runID string
 }
 
-func (e *emitter) emit(ctx context.Context, t EventType, d EventData) error {
+func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", t, err)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"text/template"
+
+	"github.com/autoanalyst/autoanalyst/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with what the code produces now")
@@ -98,7 +100,7 @@ func TestAgentPromptsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := DefaultTemplateConfig()
+	cfg, err := catalog.DefaultTemplateConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

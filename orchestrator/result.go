@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/autoanalyst/autoanalyst/executor"
 )
@@ -22,7 +23,7 @@ const DefaultMaxResultBytes = 64 << 20
 // (which the executor does not let through) or when they cannot be encoded,
 // they are left out and stderr says so. HTML characters are not escaped, so
 // that a figure's "<br>" takes 4 bytes, not 14.
-func EncodeResult(res *executor.Result, maxResult int64) string {
+func EncodeResult(res *Result, maxResult int64) string {
 	if maxResult <= 0 {
 		maxResult = DefaultMaxResultBytes
 	}
@@ -46,12 +47,48 @@ func EncodeResult(res *executor.Result, maxResult int64) string {
 	return string(out)
 }
 
+// Result is what a code execution produced, as run events carry it and an
+// answer's code execution stores it: the executor's result, read back.
+type Result struct {
+	OK     bool       `json:"ok"`
+	Stdout string     `json:"stdout"`
+	Stderr string     `json:"stderr"`
+	Error  *ExecError `json:"error,omitempty"`
+	// Figures are Plotly figure JSON documents.
+	Figures []json.RawMessage `json:"figures"`
+	// Images are PNG images (matplotlib), base64-encoded.
+	Images   []string      `json:"images,omitempty"`
+	Tables   []Table       `json:"tables,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// ExecError is the Python exception a program raised.
+type ExecError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+	// Line is the line of the program that raised (0: unknown).
+	Line int `json:"line,omitempty"`
+	// Agent is the agent whose block raised (answers combine the agents'
+	// blocks).
+	Agent     string `json:"agent,omitempty"`
+	Traceback string `json:"traceback,omitempty"`
+}
+
+// Table is a DataFrame that a program displayed or printed.
+type Table struct {
+	Columns []string `json:"columns"`
+	// Rows are the rows' cells in the order of Columns: numbers (float64),
+	// strings, booleans or nil.
+	Rows      [][]any `json:"rows"`
+	Truncated bool    `json:"truncated,omitempty"`
+}
+
 // DecodeResult reads what EncodeResult stored: nil for nothing stored.
-func DecodeResult(stored string) (*executor.Result, error) {
+func DecodeResult(stored string) (*Result, error) {
 	if stored == "" {
 		return nil, nil
 	}
-	var res executor.Result
+	var res Result
 	if err := json.Unmarshal([]byte(stored), &res); err != nil {
 		return nil, fmt.Errorf("decode a stored execution result: %w", err)
 	}
@@ -60,7 +97,30 @@ func DecodeResult(stored string) (*executor.Result, error) {
 
 // encodeResult is EncodeResult with the service's bound.
 func (s *Service) encodeResult(res *executor.Result) string {
-	return EncodeResult(res, s.cfg.MaxResultBytes)
+	return EncodeResult(resultOf(res), s.cfg.MaxResultBytes)
+}
+
+// resultOf is the executor's result in the run service's terms (the same
+// JSON).
+func resultOf(res *executor.Result) *Result {
+	if res == nil {
+		return nil
+	}
+	out := &Result{
+		OK: res.OK, Stdout: res.Stdout, Stderr: res.Stderr, Figures: res.Figures,
+		Images: res.Images, Duration: res.Duration,
+	}
+	if res.Error != nil {
+		e := ExecError(*res.Error)
+		out.Error = &e
+	}
+	if res.Tables != nil {
+		out.Tables = make([]Table, len(res.Tables))
+		for i, t := range res.Tables {
+			out.Tables[i] = Table(t)
+		}
+	}
+	return out
 }
 
 func encodeJSON(v any) ([]byte, error) {

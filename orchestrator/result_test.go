@@ -14,12 +14,12 @@ import (
 // unescaped), read back the same, and its figures, images and tables are
 // left out, saying so, when they exceed the bound.
 func TestEncodeResult(t *testing.T) {
-	res := &executor.Result{
+	res := &Result{
 		OK: false, Stdout: "a\x00b\n", Stderr: "warn",
-		Error:    &executor.Error{Type: "KeyError", Message: "'x'", Line: 2, Agent: "data_viz_agent", Traceback: "Traceback …"},
+		Error:    &ExecError{Type: "KeyError", Message: "'x'", Line: 2, Agent: "data_viz_agent", Traceback: "Traceback …"},
 		Figures:  []json.RawMessage{json.RawMessage(`{"data":[{"type":"bar","hovertemplate":"<b>%{x}</b><br>"}],"layout":{}}`)},
 		Images:   []string{"iVBORw0KGgo="},
-		Tables:   []executor.Table{{Columns: []string{"a", "b"}, Rows: [][]any{{1.5, "x"}, {nil, true}}, Truncated: true}},
+		Tables:   []Table{{Columns: []string{"a", "b"}, Rows: [][]any{{1.5, "x"}, {nil, true}}, Truncated: true}},
 		Duration: 1500 * time.Millisecond,
 	}
 	stored := EncodeResult(res, 0)
@@ -50,5 +50,32 @@ func TestEncodeResult(t *testing.T) {
 	got, err = DecodeResult(EncodeResult(&bad, 0))
 	if err != nil || got.Stdout != res.Stdout || len(got.Figures) != 0 || !strings.Contains(got.Stderr, "could not be stored") {
 		t.Fatalf("unencodable figure: %+v (%v)", got, err)
+	}
+}
+
+// TestResultMirrorsExecutor: Result, ExecError and Table have the fields and
+// JSON names of the executor's types, so that a result reads back whole and
+// resultOf copies all of it.
+func TestResultMirrorsExecutor(t *testing.T) {
+	for _, c := range []struct{ ours, theirs any }{
+		{Result{}, executor.Result{}}, {ExecError{}, executor.Error{}}, {Table{}, executor.Table{}},
+	} {
+		o, e := reflect.TypeOf(c.ours), reflect.TypeOf(c.theirs)
+		if o.NumField() != e.NumField() {
+			t.Fatalf("%s has %d fields, %s %d", o, o.NumField(), e, e.NumField())
+		}
+		for i := range o.NumField() {
+			of, ef := o.Field(i), e.Field(i)
+			if of.Name != ef.Name || of.Tag.Get("json") != ef.Tag.Get("json") {
+				t.Errorf("%s.%s (%s) differs from %s.%s (%s)", o, of.Name, of.Tag, e, ef.Name, ef.Tag)
+			}
+		}
+	}
+	res := &executor.Result{OK: true, Stdout: "x", Stderr: "y", Error: &executor.Error{Type: "E", Line: 3},
+		Figures: []json.RawMessage{json.RawMessage(`{}`)}, Images: []string{"i"},
+		Tables: []executor.Table{{Columns: []string{"a"}, Rows: [][]any{{1.0}}}}, Duration: time.Second}
+	want, _ := json.Marshal(res)
+	if got, _ := json.Marshal(resultOf(res)); string(got) != string(want) {
+		t.Errorf("resultOf encodes as %s, want %s", got, want)
 	}
 }

@@ -2,31 +2,21 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/rs/zerolog"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/ent/chat"
-	"github.com/autoanalyst/autoanalyst/ent/message"
-	"github.com/autoanalyst/autoanalyst/ent/privacy"
-	"github.com/autoanalyst/autoanalyst/ent/run"
-	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 	"github.com/autoanalyst/autoanalyst/report"
-	"github.com/autoanalyst/autoanalyst/requestid"
 	"github.com/autoanalyst/autoanalyst/tracing"
 )
 
@@ -40,20 +30,12 @@ type DatasetFiles interface {
 	Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Dataset, error)
 }
 
-// ModelChoice is the provider and settings a run's LLM calls use.
-type ModelChoice struct {
-	Provider    llm.Provider
-	Model       string
-	Temperature float64
-	MaxTokens   int
-	// OwnKey is set when the provider uses the user's own API key: every
-	// call then goes to the user's model (StepModels do not apply).
-	OwnKey bool
+// Models picks the model of a user's run (*modelsetting.Service does). An
+// error wraps llm.ErrNotConfigured when no provider serves the model, and is
+// a *modelsetting.KeyError when the user's own key cannot be used.
+type Models interface {
+	ForRun(ctx context.Context, userID string) (*modelsetting.Choice, error)
 }
-
-// Models picks the model for a user's run. It returns llm.ErrNotConfigured
-// when no provider is available.
-type Models func(ctx context.Context, userID string) (*ModelChoice, error)
 
 // Config wires a Service.
 type Config struct {
@@ -62,8 +44,9 @@ type Config struct {
 	Executor Executor
 	Files    DatasetFiles
 	Models   Models
-	// Templates counts the agents' uses (nil: not counted).
-	Templates *Templates
+	// Templates gives a user's runs their agents and counts the agents' uses
+	// (nil: the built-in agents, not counted).
+	Templates *catalog.Service
 	// Registry prices the LLM calls (nil: llm.DefaultRegistry()).
 	Registry *llm.Registry
 	Logger   zerolog.Logger
@@ -91,12 +74,14 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 }
 
-// Service starts, cancels and executes runs. Safe for concurrent use.
+// Service starts, cancels, executes and follows runs. Safe for concurrent
+// use.
 type Service struct {
 	cfg     Config
 	prompts *prompts
 	tracer  trace.Tracer
-	steps   map[string]StepModel // metered StepModels
+	steps   map[string]StepModel         // metered StepModels
+	decoded *lru.Cache[eventKey, *Event] // see event
 
 	mu       sync.Mutex
 	draining bool
@@ -118,296 +103,10 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}, tracer: tracing.Tracer(cfg.TracerProvider)}
+	s := &Service{cfg: cfg, prompts: p, local: map[string]context.CancelCauseFunc{}, tracer: tracing.Tracer(cfg.TracerProvider),
+		decoded: newEventCache()}
 	if s.steps, err = s.stepModels(cfg.StepModels); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// jobPayload is what a run's job carries.
-type jobPayload struct {
-	RunID string `json:"runId"`
-	// UserID and RequestID name the run's owner and the request that
-	// started it on the worker's log lines.
-	UserID    string `json:"userId,omitempty"`
-	RequestID string `json:"requestId,omitempty"`
-}
-
-// runInput is a run's stored arguments.
-type runInput struct {
-	Content string `json:"content,omitempty"`
-	Code    string `json:"code,omitempty"`
-	// Error is what the code failed with (FIX_CODE); Instruction what to
-	// change (EDIT_CODE).
-	Error       string `json:"error,omitempty"`
-	Instruction string `json:"instruction,omitempty"`
-	// DatasetIDs are the datasets to describe (DESCRIBE_DATASETS).
-	DatasetIDs []string `json:"datasetIds,omitempty"`
-	// MessageID is the assistant message whose code runs (EXECUTE_CODE).
-	MessageID string `json:"messageId,omitempty"`
-}
-
-// maxInputBytes bounds a question or a program.
-const maxInputBytes = 256 << 10
-
-// SendMessage stores the viewer's message in a chat and starts a chat run.
-func (s *Service) SendMessage(ctx context.Context, chatID, content string) (*ent.Run, error) {
-	if len(content) == 0 || len(content) > maxInputBytes {
-		return nil, errcode.Field("content", "must be 1 to %d bytes", maxInputBytes)
-	}
-	return s.start(ctx, run.KindCHAT, chatID, runInput{Content: content}, content)
-}
-
-// FixCode starts a run in which the code-fix agent repairs code that failed
-// with errText, executing each repair in the chat's kernel, up to
-// MaxFixAttempts times; the run's last AGENT_CODE event holds the first
-// repair that ran (or the last one tried).
-func (s *Service) FixCode(ctx context.Context, chatID, code, errText string) (*ent.Run, error) {
-	if len(code) == 0 || len(code) > maxInputBytes {
-		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
-	}
-	if len(errText) > maxInputBytes {
-		return nil, errcode.Field("error", "must be at most %d bytes", maxInputBytes)
-	}
-	return s.start(ctx, run.KindFIX_CODE, chatID, runInput{Code: code, Error: errText}, "")
-}
-
-// EditCode starts a run in which the model edits code as instruction says;
-// the run's AGENT_CODE event holds the edited program.
-func (s *Service) EditCode(ctx context.Context, chatID, code, instruction string) (*ent.Run, error) {
-	if len(code) == 0 || len(code) > maxInputBytes {
-		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
-	}
-	if strings.TrimSpace(instruction) == "" || len(instruction) > 8<<10 {
-		return nil, errcode.Field("instruction", "must be 1 to %d bytes", 8<<10)
-	}
-	return s.start(ctx, run.KindEDIT_CODE, chatID, runInput{Code: code, Instruction: instruction}, "")
-}
-
-// ExecuteCode starts a run that executes code in the chat's kernel.
-func (s *Service) ExecuteCode(ctx context.Context, chatID, code string) (*ent.Run, error) {
-	if len(code) == 0 || len(code) > maxInputBytes {
-		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
-	}
-	return s.start(ctx, run.KindEXECUTE_CODE, chatID, runInput{Code: code}, "")
-}
-
-func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in runInput, userMessage string) (*ent.Run, error) {
-	v, err := viewer.Require(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	draining := s.draining
-	s.mu.Unlock()
-	if draining {
-		return nil, errcode.New(errcode.Unavailable, "the server is shutting down; retry on another node")
-	}
-	// Privacy: another user's chat is not found. A run without a chat
-	// (DESCRIBE_DATASETS) has checked what it reads itself.
-	if chatID == "" && userMessage != "" {
-		return nil, errcode.Field("chatID", "a message needs a chat")
-	}
-	if chatID != "" {
-		if _, err := s.cfg.DB.Chat.Query().Where(chat.ID(chatID), chat.UserID(v.UserID)).OnlyID(ctx); err != nil {
-			if ent.IsNotFound(err) {
-				return nil, &errcode.Error{Code: errcode.NotFound, Field: "chatID", Message: "chat not found"}
-			}
-			return nil, fmt.Errorf("load chat %s: %w", chatID, err)
-		}
-	}
-	input, err := json.Marshal(in)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := s.cfg.DB.Tx(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	create := tx.Run.Create().SetUserID(v.UserID).SetNillableChatID(nonEmpty(chatID)).SetKind(kind).SetInput(input)
-	r, err := create.Save(ctx)
-	if err != nil {
-		tx.Rollback()
-		return nil, fmt.Errorf("create run: %w", err)
-	}
-	if userMessage != "" {
-		if err := nameOnFirstMessage(ctx, tx, chatID, userMessage); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("name chat %s: %w", chatID, err)
-		}
-		m, err := tx.Message.Create().SetUserID(v.UserID).SetChatID(chatID).
-			SetSender(message.SenderUSER).SetContent(userMessage).SetRunID(r.ID).Save(ctx)
-		if err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("store message: %w", err)
-		}
-		if r, err = r.Update().SetMessageID(m.ID).Save(ctx); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("link message: %w", err)
-		}
-		if _, err := tx.Chat.UpdateOneID(chatID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
-			tx.Rollback()
-			return nil, fmt.Errorf("touch chat: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit run: %w", err)
-	}
-	r = r.Unwrap()
-	if err := s.enqueue(ctx, r); err != nil {
-		// The run could not be queued: end it now rather than leave it QUEUED forever.
-		s.finish(context.WithoutCancel(ctx), r.ID, run.StatusFAILED, "could not queue the run", EventRunFailed,
-			EventData{Text: "could not queue the run", ErrorCode: CodeInternal})
-		return nil, fmt.Errorf("enqueue run %s: %w", r.ID, err)
-	}
-	return r, nil
-}
-
-func (s *Service) enqueue(ctx context.Context, r *ent.Run) error {
-	ctx, span := s.tracer.Start(ctx, "run.enqueue", trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
-		attribute.String("run.id", r.ID), attribute.String("run.kind", string(r.Kind))))
-	defer span.End()
-	payload, _ := json.Marshal(jobPayload{RunID: r.ID, UserID: r.UserID, RequestID: requestid.FromContext(ctx)})
-	err := s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload, TraceContext: tracing.Inject(ctx)})
-	if err != nil {
-		span.SetStatus(codes.Error, "enqueue failed")
-	}
-	return err
-}
-
-// Cancel stops a queued or running run of the viewer. A run that has already
-// ended is returned as it is.
-func (s *Service) Cancel(ctx context.Context, runID string) (*ent.Run, error) {
-	r, err := s.cfg.DB.Run.Get(ctx, runID)
-	if ent.IsNotFound(err) {
-		return nil, &errcode.Error{Code: errcode.NotFound, Field: "id", Message: "run not found"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load run %s: %w", runID, err)
-	}
-	if terminal(r.Status) {
-		return r, nil
-	}
-	state, err := s.cfg.Broker.Cancel(ctx, runID)
-	switch {
-	case err == nil && state == broker.JobQueued, errors.Is(err, broker.ErrJobNotFound) && r.Status == run.StatusQUEUED:
-		// Never started (or its job was lost): end it here.
-		s.finish(ctx, runID, run.StatusCANCELLED, "cancelled", EventRunCancelled, EventData{Text: "cancelled before it started"})
-	case err == nil && state == broker.JobRunning:
-		// A worker holds it. If that worker is in this process, stop it now;
-		// otherwise it learns on its next heartbeat.
-		s.mu.Lock()
-		stop := s.local[runID]
-		s.mu.Unlock()
-		if stop != nil {
-			stop(errCancelRequested)
-		}
-		s.waitEnd(ctx, runID, 3*time.Second)
-	case errors.Is(err, broker.ErrJobNotFound):
-		// Finished meanwhile.
-	case err != nil:
-		return nil, fmt.Errorf("cancel run %s: %w", runID, err)
-	}
-	return s.cfg.DB.Run.Get(ctx, runID)
-}
-
-// waitEnd waits up to d for a run to reach a terminal status.
-func (s *Service) waitEnd(ctx context.Context, runID string, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		r, err := s.cfg.DB.Run.Get(ctx, runID)
-		if err != nil || terminal(r.Status) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
-func terminal(st run.Status) bool {
-	return st == run.StatusSUCCEEDED || st == run.StatusFAILED || st == run.StatusCANCELLED
-}
-
-// finish ends a run: the terminal event, the status, and the event log copied
-// into the run's row.
-func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d EventData) {
-	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
-	// The status first: a client that sees the terminal event and then reads
-	// the run must find it ended.
-	upd := s.cfg.DB.Run.Update().
-		Where(run.ID(runID), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).
-		SetStatus(st).SetFinishedAt(time.Now())
-	if errText != "" && st != run.StatusSUCCEEDED {
-		upd.SetError(errText)
-	}
-	if _, err := upd.Save(sys); err != nil {
-		s.runLog(ctx, runID).Error().Err(err).Msg("store run end")
-	}
-	if st != run.StatusSUCCEEDED {
-		s.failReport(sys, runID, st, errText) // a deep analysis's report ends FAILED too
-	}
-	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
-		s.runLog(ctx, runID).Error().Err(err).Msg("append terminal event")
-	}
-	// Keep the whole log with the run, for when the broker's copy expires.
-	if evs, err := s.cfg.Broker.Read(sys, runID, 0, 0); err == nil {
-		if b, err := json.Marshal(evs); err == nil {
-			if err := s.cfg.DB.Run.UpdateOneID(runID).SetEvents(b).Exec(sys); err != nil && !ent.IsNotFound(err) {
-				s.runLog(ctx, runID).Error().Err(err).Msg("store run events")
-			}
-		}
-	}
-}
-
-// StoredEvents returns the events kept in a finished run's row (used when the
-// broker's copy has expired).
-func StoredEvents(r *ent.Run) ([]broker.Event, error) {
-	if len(r.Events) == 0 {
-		return nil, nil
-	}
-	var evs []broker.Event
-	if err := json.Unmarshal(r.Events, &evs); err != nil {
-		return nil, fmt.Errorf("decode stored events of run %s: %w", r.ID, err)
-	}
-	return evs, nil
-}
-
-// Recover puts back in the queue the runs that a previous process left QUEUED
-// or RUNNING. Call it at start-up when this process owns the only queue (the
-// memory broker); with a shared broker, leases recover abandoned jobs instead.
-func (s *Service) Recover(ctx context.Context) (int, error) {
-	sys := privacy.DecisionContext(ctx, privacy.Allow)
-	runs, err := s.cfg.DB.Run.Query().Where(run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).All(sys)
-	if err != nil {
-		return 0, fmt.Errorf("list unfinished runs: %w", err)
-	}
-	n := 0
-	for _, r := range runs {
-		// A broker shared with other processes (Redis) still knows the jobs
-		// their workers hold or will claim: those are left alone.
-		err := s.enqueue(sys, r)
-		if errors.Is(err, broker.ErrDuplicateJob) {
-			continue
-		}
-		if err != nil {
-			return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
-		}
-		if r.Status == run.StatusRUNNING {
-			// Unless a worker has claimed it again meanwhile (and set a new
-			// start time), the run waits in the queue.
-			q := s.cfg.DB.Run.Update().Where(run.ID(r.ID), run.StatusEQ(run.StatusRUNNING))
-			if r.StartedAt != nil {
-				q = q.Where(run.StartedAt(*r.StartedAt))
-			}
-			if err := q.SetStatus(run.StatusQUEUED).Exec(sys); err != nil {
-				return n, fmt.Errorf("requeue run %s: %w", r.ID, err)
-			}
-		}
-		n++
-	}
-	return n, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // okExecutor runs every program successfully.
@@ -37,9 +38,9 @@ func TestRunTrace(t *testing.T) {
 	p := llm.NewScripted("Fixed.\n```python\nprint('fixed')\n```")
 	s, err := New(Config{
 		DB: db, Broker: brk, Files: noFiles{}, Logger: zerolog.Nop(), Executor: okExecutor{},
-		Models: func(context.Context, string) (*ModelChoice, error) {
-			return &ModelChoice{Provider: p, Model: "gpt-4o-mini"}, nil
-		},
+		Models: modelsFunc(func(context.Context, string) (*modelsetting.Choice, error) {
+			return &modelsetting.Choice{Provider: p, Model: "gpt-4o-mini"}, nil
+		}),
 		TracerProvider: tp,
 	})
 	if err != nil {

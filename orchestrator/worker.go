@@ -214,7 +214,7 @@ type runContext struct {
 	started time.Time // on this worker
 	run     *ent.Run
 	in      runInput
-	emit    func(t EventType, d EventData) error
+	emit    func(t EventType, d eventData) error
 	// user is the context of the run's owner: privacy applies to every query.
 	user context.Context
 }
@@ -255,7 +255,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	rc := &runContext{
 		started: started,
 		run:     r,
-		emit:    func(t EventType, d EventData) error { return em.emit(ctx, t, d) },
+		emit:    func(t EventType, d eventData) error { return em.emit(ctx, t, d) },
 		user:    viewer.NewContext(ctx, &viewer.Viewer{UserID: r.UserID}),
 	}
 	if len(r.Input) > 0 {
@@ -265,7 +265,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 			return err
 		}
 	}
-	rc.emit(EventRunStarted, EventData{Text: string(r.Kind)})
+	rc.emit(EventRunStarted, eventData{Text: string(r.Kind)})
 	switch r.Kind {
 	case run.KindEXECUTE_CODE:
 		err = s.executeCode(rc)
@@ -297,12 +297,12 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 	ended := func(st run.Status) { s.cfg.Metrics.RunEnded(string(rc.run.Kind), string(st), time.Since(rc.started)) }
 	if errors.Is(cause, errCancelRequested) {
 		ended(run.StatusCANCELLED)
-		s.finish(ctx, rc.run.ID, run.StatusCANCELLED, "cancelled", EventRunCancelled, EventData{Text: "cancelled"})
+		s.finish(ctx, rc.run.ID, run.StatusCANCELLED, "cancelled", EventRunCancelled, eventData{Text: "cancelled"})
 		return
 	}
 	if err == nil {
 		ended(run.StatusSUCCEEDED)
-		s.finish(ctx, rc.run.ID, run.StatusSUCCEEDED, "", EventRunSucceeded, EventData{})
+		s.finish(ctx, rc.run.ID, run.StatusSUCCEEDED, "", EventRunSucceeded, eventData{})
 		return
 	}
 	code, msg := CodeInternal, "internal error"
@@ -317,7 +317,7 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 		code, msg = CodeSandboxUnavailable, "the code sandbox is unavailable: install bubblewrap, or set EXECUTOR_SANDBOX=off for development"
 	}
 	ended(run.StatusFAILED)
-	s.finish(ctx, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, EventData{Text: msg, ErrorCode: code})
+	s.finish(ctx, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, eventData{Text: msg, ErrorCode: code})
 }
 
 type runLogKey struct{}

@@ -1,13 +1,13 @@
 package resolvers
 
 import (
-	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
 
 // inspection maps the sandbox's view of an upload to its GraphQL type: an
 // encoding or delimiter that does not apply is null.
-func inspection(in *executor.Inspection) *model.UploadInspection {
+func inspection(in *dataset.Inspection) *model.UploadInspection {
 	out := &model.UploadInspection{Sheets: in.Sheets, Headers: in.Headers, Rows: in.Rows}
 	if in.Encoding != "" {
 		out.Encoding = &in.Encoding

@@ -10,13 +10,13 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/autoanalyst/autoanalyst/column"
+	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 )
 
 // Preview is the resolver for the preview field.
-func (r *datasetResolver) Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*executor.Preview, error) {
+func (r *datasetResolver) Preview(ctx context.Context, obj *ent.Dataset, limit *int) (*dataset.Preview, error) {
 	if _, err := requireViewer(ctx); err != nil {
 		return nil, err
 	}

@@ -21,5 +21,5 @@ func (r *mutationResolver) RateMessage(ctx context.Context, input model.RateMess
 	if input.Comment != nil {
 		comment = *input.Comment
 	}
-	return r.Runs.RateMessage(ctx, input.MessageID, input.Rating, comment)
+	return r.Chats.RateMessage(ctx, input.MessageID, input.Rating, comment)
 }

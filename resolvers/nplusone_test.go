@@ -16,11 +16,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/autoanalyst/autoanalyst/auth"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
-	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
@@ -41,8 +41,8 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	var statements atomic.Int64
 	client := ent.NewClient(ent.Driver(dialect.DebugWithContext(entsql.OpenDB(dialect.SQLite, db.SQL),
 		func(context.Context, ...any) { statements.Add(1) })))
-	tpl := orchestrator.NewTemplates(client)
-	cfg, _ := orchestrator.DefaultTemplateConfig()
+	tpl := catalog.New(client)
+	cfg, _ := catalog.DefaultTemplateConfig()
 	if _, err := tpl.Sync(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +58,9 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	}
 	sys := auth.SystemContext(ctx)
 	uid := guest.User.ID
-	result := orchestrator.EncodeResult(&executor.Result{OK: true, Stdout: "5\n",
+	result := orchestrator.EncodeResult(&orchestrator.Result{OK: true, Stdout: "5\n",
 		Figures: []json.RawMessage{json.RawMessage(`{"data":[{"type":"bar","y":[1,2]}],"layout":{}}`)},
-		Tables:  []executor.Table{{Columns: []string{"a"}, Rows: [][]any{{1.0}, {nil}}}}}, 0)
+		Tables:  []orchestrator.Table{{Columns: []string{"a"}, Rows: [][]any{{1.0}, {nil}}}}}, 0)
 	// answer adds an answer with its feedback and its code's stored result.
 	answer := func(chatID string) {
 		m := client.Message.Create().SetUserID(uid).SetChatID(chatID).SetSender(message.SenderAI).SetContent("a").SaveX(sys)
@@ -88,7 +88,7 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 		}
 		for range chats {
 			client.AgentTemplate.Create().SetUserID(uid).SetName(fmt.Sprintf("c_%d", statements.Load())).
-				SetPrompt("p").SetCategory(orchestrator.CategoryModelling).ExecX(sys)
+				SetPrompt("p").SetCategory(catalog.CategoryModelling).ExecX(sys)
 		}
 	}
 	count := func(query string) int64 {

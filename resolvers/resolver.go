@@ -3,18 +3,15 @@
 package resolvers
 
 import (
-	"sync"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/rs/zerolog"
 
 	"github.com/autoanalyst/autoanalyst/analytics"
 	"github.com/autoanalyst/autoanalyst/auth"
-	"github.com/autoanalyst/autoanalyst/broker"
+	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/chat"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/graph/model"
-	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 	"github.com/autoanalyst/autoanalyst/report"
 )
@@ -24,22 +21,19 @@ type Resolver struct {
 	DB       *ent.Client
 	Auth     *auth.Service
 	Datasets *dataset.Service
-	Runs     *orchestrator.Service
-	// Templates manages agent templates and the users' preferences.
-	TemplateService *orchestrator.Templates
+	// Runs starts, cancels and follows runs.
+	Runs *orchestrator.Service
+	// Chats keeps the chats and the feedback on answers.
+	Chats *chat.Service
+	// TemplateService manages agent templates and the users' preferences.
+	TemplateService *catalog.Service
 	// Reports stores the deep-analysis reports.
 	Reports *report.Store
-	// Settings stores the users' model settings.
-	Settings *orchestrator.Settings
-	Events   broker.EventLog
+	// Settings stores the users' model settings and lists the models.
+	Settings *modelsetting.Service
 	// Analytics answers usage and dashboard queries.
 	Analytics *analytics.Service
-	// Registry is the model registry (nil: llm.DefaultRegistry()).
-	Registry *llm.Registry
-	Logger   zerolog.Logger
-
-	decodedOnce sync.Once
-	decoded     *lru.Cache[eventKey, *model.RunEvent] // see runEvent
+	Logger    zerolog.Logger
 }
 
 // maxCleanCodeBytes bounds the program cleanCode takes (as sendMessage and

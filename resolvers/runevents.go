@@ -3,147 +3,53 @@ package resolvers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
-	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/errcode"
-	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
-// followRun streams a run's events after a sequence number: from the broker's
-// log while it lasts, else from the copy stored with the finished run.
+// followRun streams a run's events after a sequence number, as the run
+// service follows the run, each mapped to its GraphQL type.
 func (r *Resolver) followRun(ctx context.Context, runID string, after *int) (<-chan *model.RunEvent, error) {
 	from := int64(0)
 	if after != nil {
-		if *after < 0 {
-			return nil, errcode.Field("after", "must be >= 0")
-		}
 		from = int64(*after)
 	}
-	// Privacy: another user's run is not found.
-	run, err := r.DB.Run.Get(ctx, runID)
-	if err != nil {
-		return nil, err
-	}
 	out := make(chan *model.RunEvent, 16)
-	send := func(e broker.Event) bool {
-		ev, err := r.runEvent(runID, e)
-		if err != nil {
-			r.Logger.Error().Err(err).Str("run", runID).Msg("decode run event")
-			return true
-		}
+	send := func(e *orchestrator.Event) bool {
 		select {
-		case out <- ev:
+		case out <- toRunEvent(e):
 			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
-	head, err := r.Events.Read(ctx, runID, 0, 1)
-	if err != nil {
-		return nil, err
-	}
-	if len(head) == 0 && run.FinishedAt != nil {
-		// The broker's log expired: replay the stored copy.
-		evs, err := orchestrator.StoredEvents(run)
-		if err != nil {
-			return nil, err
-		}
-		go func() {
-			defer close(out)
-			for _, e := range evs {
-				if e.Seq > from && !send(e) {
-					return
-				}
-			}
-		}()
-		return out, nil
-	}
-	// The broker's follower goroutine converts and sends: no goroutine of
-	// our own per subscriber.
-	last := from
-	var follow func(after int64) error
-	follow = func(after int64) error {
-		return r.Events.FollowFunc(ctx, runID, after, func(e broker.Event) bool {
-			if !send(e) {
-				return false
-			}
-			last = e.Seq
-			return true
-		}, func(err error) {
-			if err != nil && !errors.Is(err, broker.ErrClosed) && ctx.Err() == nil {
-				// The follower fell behind (a slow client): resume from the
-				// last event sent, so the client sees no gap.
-				r.Logger.Debug().Err(err).Str("run", runID).Int64("after", last).Msg("following the run again")
-				if err = follow(last); err == nil {
-					return
-				}
-			}
-			if err != nil && ctx.Err() == nil {
-				r.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
-			}
-			close(out)
-		})
-	}
-	if err := follow(from); err != nil {
+	if err := r.Runs.Follow(ctx, runID, from, send, func() { close(out) }); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// decodedEvents is how many decoded events the Resolver keeps: the
-// subscribers of one run on this process are handed the same event at about
-// the same time, and decode it once.
-const decodedEvents = 4096
-
-type eventKey struct {
-	run string
-	seq int64
-}
-
-// runEvent decodes e, once for all the subscribers of its run. The result is
-// shared: it must not be modified.
-func (r *Resolver) runEvent(runID string, e broker.Event) (*model.RunEvent, error) {
-	r.decodedOnce.Do(func() { r.decoded, _ = lru.New[eventKey, *model.RunEvent](decodedEvents) })
-	key := eventKey{runID, e.Seq}
-	if ev, ok := r.decoded.Get(key); ok {
-		return ev, nil
-	}
-	ev, err := toRunEvent(e)
-	if err != nil {
-		return nil, err
-	}
-	r.decoded.Add(key, ev)
-	return ev, nil
-}
-
-func toRunEvent(e broker.Event) (*model.RunEvent, error) {
-	d, err := orchestrator.DecodeEvent(e)
-	if err != nil {
-		return nil, err
-	}
+// toRunEvent maps a run's event.
+func toRunEvent(e *orchestrator.Event) *model.RunEvent {
 	ev := &model.RunEvent{
-		Seq:       int(d.Seq),
-		Type:      model.RunEventType(d.Type),
-		At:        d.At,
-		Agent:     str(d.Agent),
-		Text:      str(d.Text),
-		Code:      str(d.Code),
-		Progress:  d.Progress,
-		ErrorCode: runErrorCode(d.ErrorCode),
-		MessageID: str(d.MessageID),
-		Plan:      toPlan(d.Plan),
+		Seq:       int(e.Seq),
+		Type:      model.RunEventType(e.Type),
+		At:        e.At,
+		Agent:     str(e.Agent),
+		Text:      str(e.Text),
+		Code:      str(e.Code),
+		Progress:  e.Progress,
+		ErrorCode: runErrorCode(e.ErrorCode),
+		MessageID: str(e.MessageID),
+		Plan:      toPlan(e.Plan),
 	}
-	if d.Result != nil {
-		ev.Result = toExecutionResult(d.Result)
+	if e.Result != nil {
+		ev.Result = toExecutionResult(e.Result)
 	}
-	return ev, nil
+	return ev
 }
 
 // runErrorCode maps an event's error code to the enum: none is nil, and a
@@ -204,16 +110,16 @@ func (r *Resolver) storedResult(ce *ent.CodeExecution) *model.ExecutionResult {
 	return toExecutionResult(res)
 }
 
-// toExecutionResult maps an executor's result, as events carry it and code
-// executions store it.
-func toExecutionResult(res *executor.Result) *model.ExecutionResult {
+// toExecutionResult maps what an execution produced, as events carry it and
+// code executions store it.
+func toExecutionResult(res *orchestrator.Result) *model.ExecutionResult {
 	out := &model.ExecutionResult{
 		Ok:         res.OK,
 		Stdout:     res.Stdout,
 		Stderr:     res.Stderr,
 		Figures:    res.Figures,
 		Images:     res.Images,
-		Tables:     make([]*executor.Table, 0, len(res.Tables)),
+		Tables:     make([]*orchestrator.Table, 0, len(res.Tables)),
 		DurationMs: int(res.Duration.Milliseconds()),
 	}
 	if out.Figures == nil {
@@ -247,17 +153,4 @@ func str(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-func uniq(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := ids[:0:0]
-	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -8,9 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/ent"
-	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
@@ -18,21 +16,14 @@ import (
 // TestRunEventTypes: events decode into the schema's enums and typed
 // outputs, and values the enums lack map to safe ones.
 func TestRunEventTypes(t *testing.T) {
-	ev := func(d orchestrator.EventData) *model.RunEvent {
+	ev := func(e orchestrator.Event) *model.RunEvent {
 		t.Helper()
-		b, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := toRunEvent(broker.Event{Seq: 1, Type: "X", At: time.Now(), Data: b})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
+		e.Seq, e.Type, e.At = 1, "X", time.Now()
+		return toRunEvent(&e)
 	}
 	for code, want := range map[string]string{"": "", "EXECUTION_ERROR": "EXECUTION_ERROR", "SOMETHING_NEW": "INTERNAL"} {
 		got := ""
-		if c := ev(orchestrator.EventData{ErrorCode: code}).ErrorCode; c != nil {
+		if c := ev(orchestrator.Event{ErrorCode: code}).ErrorCode; c != nil {
 			got = c.String()
 		}
 		if got != want {
@@ -40,14 +31,14 @@ func TestRunEventTypes(t *testing.T) {
 		}
 	}
 	for c, want := range map[string]model.PlanComplexity{"basic": "BASIC", "direct": "DIRECT", "deep": "DEEP", "galactic": "INTERMEDIATE"} {
-		p := ev(orchestrator.EventData{Plan: &orchestrator.Plan{Complexity: c, Steps: []orchestrator.PlanStep{{Agent: "a"}}}}).Plan
+		p := ev(orchestrator.Event{Plan: &orchestrator.Plan{Complexity: c, Steps: []orchestrator.PlanStep{{Agent: "a"}}}}).Plan
 		if p.Complexity != want || len(p.Steps) != 1 || p.Steps[0].Agent != "a" {
 			t.Errorf("complexity %q -> %+v, want %s", c, p, want)
 		}
 	}
-	res := ev(orchestrator.EventData{Result: &executor.Result{OK: true,
+	res := ev(orchestrator.Event{Result: &orchestrator.Result{OK: true,
 		Figures: []json.RawMessage{json.RawMessage(`{"data":[],"layout":{}}`)},
-		Tables:  []executor.Table{{Columns: []string{"city", "price"}, Rows: [][]any{{"Paris", 100.0}, {"Nice", nil}}}}}}).Result
+		Tables:  []orchestrator.Table{{Columns: []string{"city", "price"}, Rows: [][]any{{"Paris", 100.0}, {"Nice", nil}}}}}}).Result
 	if len(res.Figures) != 1 || string(res.Figures[0]) != `{"data":[],"layout":{}}` || len(res.Tables) != 1 ||
 		len(res.Tables[0].Rows) != 2 || res.Tables[0].Rows[0][1] != 100.0 || res.Tables[0].Rows[1][1] != nil || len(res.Images) != 0 {
 		t.Errorf("result = %+v", res)

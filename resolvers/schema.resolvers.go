@@ -13,12 +13,10 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
-	entdataset "github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/graph"
 	"github.com/autoanalyst/autoanalyst/graph/model"
 	"github.com/autoanalyst/autoanalyst/graph/scalars"
-	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
@@ -86,37 +84,13 @@ func (r *mutationResolver) UploadDataset(ctx context.Context, input model.Upload
 
 // CreateChat is the resolver for the createChat field.
 func (r *mutationResolver) CreateChat(ctx context.Context, input *model.CreateChatInput) (*ent.Chat, error) {
-	v, err := requireViewer(ctx)
-	if err != nil {
+	if _, err := requireViewer(ctx); err != nil {
 		return nil, err
 	}
 	if input == nil {
 		input = &model.CreateChatInput{}
 	}
-	c := r.DB.Chat.Create().SetUserID(v.UserID)
-	if input.Title != nil {
-		t := strings.TrimSpace(*input.Title)
-		if t == "" || len(t) > 200 {
-			return nil, errcode.Field("title", "must be 1 to 200 characters")
-		}
-		c.SetTitle(t)
-	}
-	if len(input.DatasetIDs) > 20 {
-		return nil, errcode.Field("datasetIDs", "at most 20 datasets per chat")
-	}
-	if len(input.DatasetIDs) > 0 {
-		// Privacy filters the query to the viewer's datasets: another user's
-		// dataset is simply not found.
-		n, err := r.DB.Dataset.Query().Where(entdataset.IDIn(input.DatasetIDs...)).Count(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if n != len(uniq(input.DatasetIDs)) {
-			return nil, &errcode.Error{Code: errcode.NotFound, Field: "datasetIDs", Message: "dataset not found"}
-		}
-		c.AddDatasetIDs(uniq(input.DatasetIDs)...)
-	}
-	return c.Save(ctx)
+	return r.Chats.Create(ctx, input.Title, input.DatasetIDs)
 }
 
 // UpdateChat is the resolver for the updateChat field.
@@ -127,7 +101,7 @@ func (r *mutationResolver) UpdateChat(ctx context.Context, id string, input mode
 	if input.Title == nil {
 		return r.DB.Chat.Get(ctx, id) // nothing to change
 	}
-	return r.Runs.RenameChat(ctx, id, *input.Title)
+	return r.Chats.Rename(ctx, id, *input.Title)
 }
 
 // DeleteChat is the resolver for the deleteChat field.
@@ -135,7 +109,7 @@ func (r *mutationResolver) DeleteChat(ctx context.Context, id string) (string, e
 	if _, err := requireViewer(ctx); err != nil {
 		return "", err
 	}
-	if err := r.Runs.DeleteChat(ctx, id); err != nil {
+	if err := r.Chats.Delete(ctx, id); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -146,7 +120,7 @@ func (r *mutationResolver) DeleteEmptyChats(ctx context.Context) (int, error) {
 	if _, err := requireViewer(ctx); err != nil {
 		return 0, err
 	}
-	return r.Runs.DeleteEmptyChats(ctx)
+	return r.Chats.DeleteEmpty(ctx)
 }
 
 // AddDatasetsToChat is the resolver for the addDatasetsToChat field.
@@ -157,7 +131,7 @@ func (r *mutationResolver) AddDatasetsToChat(ctx context.Context, chatID string,
 	if len(datasetIDs) == 0 {
 		return nil, errcode.Field("datasetIDs", "name at least one dataset")
 	}
-	return r.Runs.AddDatasets(ctx, chatID, datasetIDs)
+	return r.Chats.AddDatasets(ctx, chatID, datasetIDs)
 }
 
 // SendMessage is the resolver for the sendMessage field.
@@ -198,19 +172,19 @@ func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
 
 // Models is the resolver for the models field.
 func (r *queryResolver) Models(ctx context.Context, provider *string) ([]*model.LLMModel, error) {
-	reg := r.Registry
-	if reg == nil {
-		reg = llm.DefaultRegistry()
+	p := ""
+	if provider != nil {
+		p = *provider
 	}
 	out := []*model.LLMModel{}
-	for _, m := range reg.Models() {
-		if (provider != nil && !strings.EqualFold(*provider, m.Provider)) || !scalars.KnownProvider(m.Provider) {
-			continue // another provider's, or one LLMProvider lacks
+	for _, m := range r.Settings.Models(p) {
+		if !scalars.KnownProvider(m.Provider) {
+			continue // one LLMProvider lacks
 		}
 		out = append(out, &model.LLMModel{
 			Provider: m.Provider, Name: m.Name, DisplayName: m.DisplayName, ContextWindow: m.ContextWindow,
-			InputPricePer1k: m.InputPer1K, OutputPricePer1k: m.OutputPer1K, Tier: int(m.Tier),
-			Credits: m.Credits(), Reasoning: m.Reasoning, MaxOutputTokens: reg.MaxOutputTokens(m.Name),
+			InputPricePer1k: m.InputPer1K, OutputPricePer1k: m.OutputPer1K, Tier: m.Tier,
+			Credits: m.Credits, Reasoning: m.Reasoning, MaxOutputTokens: m.MaxOutputTokens,
 		})
 	}
 	return out, nil

@@ -2,11 +2,11 @@ package resolvers
 
 import (
 	"github.com/autoanalyst/autoanalyst/graph/model"
-	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // modelSettings maps a user's settings to GraphQL (nil stays nil).
-func modelSettings(st *orchestrator.ModelSettings) *model.ModelSettings {
+func modelSettings(st *modelsetting.Settings) *model.ModelSettings {
 	if st == nil {
 		return nil
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
-	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // UpdateModelSettings is the resolver for the updateModelSettings field.
@@ -19,7 +19,7 @@ func (r *mutationResolver) UpdateModelSettings(ctx context.Context, input model.
 	if err != nil {
 		return nil, err
 	}
-	st, err := r.Settings.Update(ctx, v.UserID, orchestrator.SettingsInput{
+	st, err := r.Settings.Update(ctx, v.UserID, modelsetting.Input{
 		Provider: input.Provider, Model: input.Model, Temperature: input.Temperature,
 		MaxTokens: input.MaxTokens, APIKey: input.APIKey,
 	})

@@ -9,9 +9,9 @@ import (
 	"context"
 
 	"entgo.io/contrib/entgql"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/graph/model"
-	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
 // SetTemplateEnabled is the resolver for the setTemplateEnabled field.
@@ -20,7 +20,7 @@ func (r *mutationResolver) SetTemplateEnabled(ctx context.Context, templateID st
 	if err != nil {
 		return nil, err
 	}
-	tpls, err := r.TemplateService.SetEnabled(ctx, v, []orchestrator.Preference{{TemplateID: templateID, Enabled: enabled}}, "")
+	tpls, err := r.TemplateService.SetEnabled(ctx, v, []catalog.Preference{{TemplateID: templateID, Enabled: enabled}}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -33,9 +33,9 @@ func (r *mutationResolver) SetTemplatesEnabled(ctx context.Context, input []*mod
 	if err != nil {
 		return nil, err
 	}
-	prefs := make([]orchestrator.Preference, len(input))
+	prefs := make([]catalog.Preference, len(input))
 	for i, p := range input {
-		prefs[i] = orchestrator.Preference{TemplateID: p.TemplateID, Enabled: p.Enabled}
+		prefs[i] = catalog.Preference{TemplateID: p.TemplateID, Enabled: p.Enabled}
 	}
 	return r.TemplateService.SetEnabled(ctx, v, prefs, "input")
 }
@@ -46,7 +46,7 @@ func (r *mutationResolver) CreateTemplate(ctx context.Context, input model.Creat
 	if err != nil {
 		return nil, err
 	}
-	return r.TemplateService.Create(ctx, v, orchestrator.TemplateInput{
+	return r.TemplateService.Create(ctx, v, catalog.TemplateInput{
 		Name: input.Name, DisplayName: input.DisplayName, Description: input.Description,
 		Prompt: &input.Prompt, Category: &input.Category, Variant: input.Variant,
 	})
@@ -58,7 +58,7 @@ func (r *mutationResolver) UpdateTemplate(ctx context.Context, id string, input 
 	if err != nil {
 		return nil, err
 	}
-	return r.TemplateService.Update(ctx, v, id, orchestrator.TemplateInput{
+	return r.TemplateService.Update(ctx, v, id, catalog.TemplateInput{
 		DisplayName: input.DisplayName, Description: input.Description,
 		Prompt: input.Prompt, Category: input.Category, Variant: input.Variant,
 	})
@@ -82,9 +82,9 @@ func (r *queryResolver) Templates(ctx context.Context, after *entgql.Cursor[stri
 	if err != nil {
 		return nil, err
 	}
-	vf := orchestrator.VariantAll
+	vf := catalog.VariantAll
 	if variant != nil {
-		vf = orchestrator.VariantFilter(*variant)
+		vf = catalog.VariantFilter(*variant)
 	}
 	cat := ""
 	if category != nil {

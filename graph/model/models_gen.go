@@ -13,7 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
-	"github.com/autoanalyst/autoanalyst/executor"
+	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
 type AdminDashboard struct {
@@ -127,9 +127,9 @@ type ExecutionResult struct {
 	// Plotly figures, each a JSON object with data (the traces) and layout (and sometimes frames).
 	Figures []json.RawMessage `json:"figures"`
 	// matplotlib figures as base64 PNG.
-	Images     []string          `json:"images"`
-	Tables     []*executor.Table `json:"tables"`
-	DurationMs int               `json:"durationMs"`
+	Images     []string              `json:"images"`
+	Tables     []*orchestrator.Table `json:"tables"`
+	DurationMs int                   `json:"durationMs"`
 }
 
 type FeedbackStats struct {

@@ -1,4 +1,4 @@
-package orchestrator
+package catalog
 
 import (
 	"context"
@@ -118,7 +118,7 @@ func TestTemplatePreferences(t *testing.T) {
 
 func testTemplatePreferences(t *testing.T, db *ent.Client) {
 	ctx := context.Background()
-	tpl := NewTemplates(db)
+	tpl := New(db)
 	cfg, err := DefaultTemplateConfig()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -15,8 +16,8 @@ import (
 func TestTurnAgents(t *testing.T) {
 	db := openTestDB(t, false)
 	ctx := context.Background()
-	tpl := NewTemplates(db)
-	cfg, _ := DefaultTemplateConfig()
+	tpl := catalog.New(db)
+	cfg, _ := catalog.DefaultTemplateConfig()
 	if _, err := tpl.Sync(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -42,15 +43,15 @@ func TestTurnAgents(t *testing.T) {
 	}
 
 	free, freeRC := newUser(user.PlanFREE)
-	if _, err := tpl.Create(viewer.NewContext(ctx, free), free, TemplateInput{Name: "churn_agent", Prompt: ptr("You are churn_agent."),
-		Category: ptr(CategoryModelling), Variant: ptr(agenttemplate.VariantINDIVIDUAL)}); err != nil {
+	if _, err := tpl.Create(viewer.NewContext(ctx, free), free, catalog.TemplateInput{Name: "churn_agent", Prompt: ptr("You are churn_agent."),
+		Category: ptr(catalog.CategoryModelling), Variant: ptr(agenttemplate.VariantINDIVIDUAL)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, free), free, []Preference{{TemplateID: ids["sk_learn_agent"]}}, ""); err != nil {
+	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, free), free, []catalog.Preference{{TemplateID: ids["sk_learn_agent"]}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	pro, proRC := newUser(user.PlanPRO)
-	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, pro), pro, []Preference{{TemplateID: ids["time_series_agent"], Enabled: true}}, ""); err != nil {
+	if _, err := tpl.SetEnabled(viewer.NewContext(ctx, pro), pro, []catalog.Preference{{TemplateID: ids["time_series_agent"], Enabled: true}}, ""); err != nil {
 		t.Fatal(err)
 	}
 

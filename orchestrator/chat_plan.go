@@ -104,3 +104,81 @@ func dependencies(steps []PlanStep) [][]int {
 	}
 	return deps
 }
+
+// plan rates the question and asks the planner for a plan, re-asking once
+// when the plan cannot be read.
+func (s *Service) plan(t *turn) (*Plan, error) {
+	prompt, err := render(s.prompts.rate, map[string]any{"Datasets": t.datasets, "Question": t.question})
+	if err != nil {
+		return nil, err
+	}
+	answer, err := s.call(t, "rater", prompt, nil)
+	if err != nil {
+		return nil, err
+	}
+	complexity, needs := parseRating(answer)
+	if !needs || complexity == "unrelated" {
+		return &Plan{Complexity: complexity, Steps: []PlanStep{{Agent: "basic_qa_agent", Create: []string{}, Use: []string{}}}}, nil
+	}
+	prompt, err = render(s.prompts.plan, map[string]any{
+		"Agents": t.agents.plannerAgents(), "Datasets": t.datasets, "Memory": t.memory,
+		"Question": t.question, "Complexity": complexity,
+	})
+	if err != nil {
+		return nil, err
+	}
+	answer, err = s.call(t, "planner", prompt, nil)
+	if err != nil {
+		return nil, err
+	}
+	known := t.agents.plannerKnown()
+	steps, perr := s.readPlan(t, answer, known)
+	if perr != nil {
+		t.rc.emit(EventStep, eventData{Agent: "planner", Text: "the plan cannot be used (" + perr.Error() + "); asking again"})
+		retry := prompt + "\n\nYour previous answer could not be used: " + perr.Error() +
+			". Answer again with only the JSON object."
+		answer, err = s.call(t, "planner", retry, nil)
+		if err != nil {
+			return nil, err
+		}
+		var again []PlanStep
+		again, perr = s.readPlan(t, answer, known)
+		switch {
+		case perr == nil:
+			steps = again
+		case again != nil:
+			// It reads but its variables do not add up a second time: run
+			// the agents in the planner's order rather than fail the turn.
+			t.rc.emit(EventStep, eventData{Agent: "planner", Text: "the plan's variables do not add up (" + perr.Error() + "); running the agents in the planner's order"})
+			steps = again
+		default:
+			return nil, &runError{code: CodeModelError, msg: "the planner's answer could not be read: " + perr.Error()}
+		}
+	}
+	return &Plan{Complexity: complexity, Steps: steps}, nil
+}
+
+// readPlan parses the planner's answer and puts its steps in an order that
+// creates every variable before its use. When the plan parses but cannot be
+// ordered, it returns the parsed steps with the *planProblem.
+func (s *Service) readPlan(t *turn, answer string, known map[string]*Agent) ([]PlanStep, error) {
+	steps, err := parsePlan(answer, known)
+	if err != nil {
+		return nil, err
+	}
+	ordered, err := orderPlan(steps, t.provided())
+	if err != nil {
+		return steps, err
+	}
+	return ordered, nil
+}
+
+// provided are the names a plan may use without creating them: the datasets
+// and the modules of the kernel's namespace.
+func (t *turn) provided() []string {
+	names := []string{"df", "pd", "np", "px", "go", "plt"}
+	for _, d := range t.chat.Edges.Datasets {
+		names = append(names, d.Name)
+	}
+	return names
+}

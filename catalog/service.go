@@ -1,4 +1,4 @@
-package orchestrator
+package catalog
 
 import (
 	"context"
@@ -20,15 +20,15 @@ import (
 	"github.com/autoanalyst/autoanalyst/errcode"
 )
 
-// Templates manages agent templates (built-in and custom) and each user's
+// Service manages agent templates (built-in and custom) and each user's
 // preferences: which templates are enabled, and how often they were used.
 // Safe for concurrent use.
-type Templates struct {
+type Service struct {
 	db *ent.Client
 }
 
-// NewTemplates returns a Templates on db.
-func NewTemplates(db *ent.Client) *Templates { return &Templates{db: db} }
+// New returns a Service on db.
+func New(db *ent.Client) *Service { return &Service{db: db} }
 
 func system(ctx context.Context) context.Context {
 	return privacy.DecisionContext(ctx, privacy.Allow)
@@ -43,7 +43,7 @@ type SyncResult struct {
 // updated by name) and deletes the built-in templates it lists under remove,
 // with every user's preferences of them. Usage counts are kept. Sync is
 // idempotent; concurrent syncs (several nodes starting) are retried once.
-func (t *Templates) Sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, error) {
+func (t *Service) Sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, error) {
 	res, err := t.sync(ctx, cfg)
 	if ent.IsConstraintError(err) {
 		res, err = t.sync(ctx, cfg) // another process inserted the same names meanwhile
@@ -51,7 +51,7 @@ func (t *Templates) Sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, 
 	return res, err
 }
 
-func (t *Templates) sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, error) {
+func (t *Service) sync(ctx context.Context, cfg *TemplateConfig) (SyncResult, error) {
 	var res SyncResult
 	sys := system(ctx)
 	tx, err := t.db.Tx(sys)
@@ -116,11 +116,11 @@ func sameAsSpec(t *ent.AgentTemplate, s TemplateSpec, active bool) bool {
 // user who has no template enabled: a new user, one from before templates
 // existed, or one whose templates a sync removed. Otherwise it changes
 // nothing.
-func (t *Templates) EnableDefaults(ctx context.Context, userID string) error {
+func (t *Service) EnableDefaults(ctx context.Context, userID string) error {
 	return t.enableDefaults(system(ctx), t.db, userID)
 }
 
-func (t *Templates) enableDefaults(sys context.Context, db *ent.Client, userID string) error {
+func (t *Service) enableDefaults(sys context.Context, db *ent.Client, userID string) error {
 	n, err := countEnabled(sys, db, userID)
 	if err != nil || n > 0 {
 		return err
@@ -157,7 +157,7 @@ const (
 
 // Query returns the templates the viewer sees, with the viewer's preference
 // of each loaded (for Enabled), optionally of one variant and category.
-func (t *Templates) Query(ctx context.Context, userID string, variant VariantFilter, category string) *ent.AgentTemplateQuery {
+func (t *Service) Query(ctx context.Context, userID string, variant VariantFilter, category string) *ent.AgentTemplateQuery {
 	q := t.db.AgentTemplate.Query().Where(visible(userID))
 	switch variant {
 	case VariantIndividual:
@@ -174,7 +174,7 @@ func (t *Templates) Query(ctx context.Context, userID string, variant VariantFil
 }
 
 // Categories returns the categories of the templates the viewer sees, sorted.
-func (t *Templates) Categories(ctx context.Context, userID string) ([]string, error) {
+func (t *Service) Categories(ctx context.Context, userID string) ([]string, error) {
 	cs, err := t.db.AgentTemplate.Query().Where(visible(userID)).Unique(true).
 		Select(agenttemplate.FieldCategory).Strings(ctx)
 	if err != nil {
@@ -187,7 +187,7 @@ func (t *Templates) Categories(ctx context.Context, userID string) ([]string, er
 
 // Enabled reports whether the user has the template enabled, from its loaded
 // preferences when Query loaded them.
-func (t *Templates) Enabled(ctx context.Context, userID string, tpl *ent.AgentTemplate) (bool, error) {
+func (t *Service) Enabled(ctx context.Context, userID string, tpl *ent.AgentTemplate) (bool, error) {
 	if prefs, err := tpl.Edges.PreferencesOrErr(); err == nil {
 		for _, p := range prefs {
 			if p.UserID == userID {
@@ -218,7 +218,7 @@ type Preference struct {
 // refused to FREE users. field names the input in errors: "" for the single
 // toggle (errors name templateID and enabled), "input" for the bulk one
 // (input, input[i].templateID). The templates are returned in input order.
-func (t *Templates) SetEnabled(ctx context.Context, v *viewer.Viewer, prefs []Preference, field string) ([]*ent.AgentTemplate, error) {
+func (t *Service) SetEnabled(ctx context.Context, v *viewer.Viewer, prefs []Preference, field string) ([]*ent.AgentTemplate, error) {
 	single := field == ""
 	idField := func(i int) string {
 		if single {
@@ -297,7 +297,7 @@ func (t *Templates) SetEnabled(ctx context.Context, v *viewer.Viewer, prefs []Pr
 // inTx runs fn in a transaction that first writes the user's row, so that
 // concurrent preference changes of one user wait for each other (a row lock
 // on PostgreSQL; SQLite has one writer anyway) and the limits hold.
-func (t *Templates) inTx(sys context.Context, userID string, fn func(tx *ent.Client) error) error {
+func (t *Service) inTx(sys context.Context, userID string, fn func(tx *ent.Client) error) error {
 	tx, err := t.db.Tx(sys)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -338,7 +338,7 @@ func countEnabled(sys context.Context, db *ent.Client, userID string) (int, erro
 }
 
 // load returns templates by id, in that order, with the user's preferences.
-func (t *Templates) load(ctx context.Context, userID string, ids []string) ([]*ent.AgentTemplate, error) {
+func (t *Service) load(ctx context.Context, userID string, ids []string) ([]*ent.AgentTemplate, error) {
 	tpls, err := t.Query(ctx, userID, VariantAll, "").Where(agenttemplate.IDIn(ids...)).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
@@ -407,7 +407,7 @@ func (in *TemplateInput) check(create bool) error {
 
 // Create creates a custom template of the viewer. It is enabled when fewer
 // than MaxEnabledTemplates templates are.
-func (t *Templates) Create(ctx context.Context, v *viewer.Viewer, in TemplateInput) (*ent.AgentTemplate, error) {
+func (t *Service) Create(ctx context.Context, v *viewer.Viewer, in TemplateInput) (*ent.AgentTemplate, error) {
 	if err := in.check(true); err != nil {
 		return nil, err
 	}
@@ -466,7 +466,7 @@ func (t *Templates) Create(ctx context.Context, v *viewer.Viewer, in TemplateInp
 
 // custom loads one of the viewer's custom templates: a built-in template is
 // a BAD_USER_INPUT error, another user's is not found.
-func (t *Templates) custom(ctx context.Context, userID, id string) (*ent.AgentTemplate, error) {
+func (t *Service) custom(ctx context.Context, userID, id string) (*ent.AgentTemplate, error) {
 	tpl, err := t.db.AgentTemplate.Query().Where(agenttemplate.ID(id), visible(userID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, &errcode.Error{Code: errcode.NotFound, Field: "id", Message: "template not found"}
@@ -481,7 +481,7 @@ func (t *Templates) custom(ctx context.Context, userID, id string) (*ent.AgentTe
 }
 
 // Update changes one of the viewer's custom templates.
-func (t *Templates) Update(ctx context.Context, v *viewer.Viewer, id string, in TemplateInput) (*ent.AgentTemplate, error) {
+func (t *Service) Update(ctx context.Context, v *viewer.Viewer, id string, in TemplateInput) (*ent.AgentTemplate, error) {
 	if err := in.check(false); err != nil {
 		return nil, err
 	}
@@ -520,7 +520,7 @@ func (t *Templates) Update(ctx context.Context, v *viewer.Viewer, id string, in 
 
 // Delete deletes one of the viewer's custom templates, unless it is the only
 // one enabled.
-func (t *Templates) Delete(ctx context.Context, v *viewer.Viewer, id string) error {
+func (t *Service) Delete(ctx context.Context, v *viewer.Viewer, id string) error {
 	if _, err := t.custom(ctx, v.UserID, id); err != nil {
 		return err
 	}
@@ -543,7 +543,7 @@ func (t *Templates) Delete(ctx context.Context, v *viewer.Viewer, id string) err
 // RecordUse counts one use of the agent named name by a user's run: in the
 // user's preference and in the template's global count. Unknown names are
 // ignored.
-func (t *Templates) RecordUse(ctx context.Context, userID, name string) error {
+func (t *Service) RecordUse(ctx context.Context, userID, name string) error {
 	sys := system(ctx)
 	tpls, err := t.db.AgentTemplate.Query().Where(visible(userID), agenttemplate.Name(name)).All(sys)
 	if err != nil {
@@ -580,7 +580,7 @@ func (t *Templates) RecordUse(ctx context.Context, userID, name string) error {
 
 // ForRun returns the templates a user's run may use (the active built-in
 // ones and the user's own), with the user's preferences loaded.
-func (t *Templates) ForRun(ctx context.Context, userID string) ([]*ent.AgentTemplate, error) {
+func (t *Service) ForRun(ctx context.Context, userID string) ([]*ent.AgentTemplate, error) {
 	sys := system(ctx)
 	tpls, err := t.db.AgentTemplate.Query().Where(visible(userID)).
 		WithPreferences(func(pq *ent.UserTemplatePreferenceQuery) { pq.Where(usertemplatepreference.UserID(userID)) }).

@@ -50,7 +50,7 @@ func (s *Service) runCode(rc *runContext, ctx context.Context, key string, files
 // runCodeWithin is runCode with a time limit of its own.
 func (s *Service) runCodeWithin(rc *runContext, ctx context.Context, key string, files []executor.Dataset, code, agent string,
 	limit time.Duration) (*executor.Result, error) {
-	rc.emit(EventExecutionStarted, EventData{Code: code, Agent: agent})
+	rc.emit(EventExecutionStarted, eventData{Code: code, Agent: agent})
 	ctx, span := s.tracer.Start(ctx, "execution", trace.WithAttributes(attribute.Int64("execution.limit_ms", limit.Milliseconds())))
 	start := time.Now()
 	res, err := s.cfg.Executor.Execute(ctx, executor.Request{Key: key, Datasets: files, Code: code, Timeout: limit})
@@ -77,7 +77,7 @@ func (s *Service) runCodeWithin(rc *runContext, ctx context.Context, key string,
 		}
 		return nil, &runError{code: CodeExecutionError, msg: "the code could not be executed: " + err.Error(), err: err}
 	}
-	rc.emit(EventExecutionResult, EventData{Result: res, Agent: agent})
+	rc.emit(EventExecutionResult, eventData{Result: res, Agent: agent})
 	return res, nil
 }
 
@@ -100,6 +100,14 @@ func (s *Service) executeCode(rc *runContext) error {
 		return &runError{code: CodeExecutionError, msg: describeError(res)}
 	}
 	return nil
+}
+
+// ExecuteCode starts a run that executes code in the chat's kernel.
+func (s *Service) ExecuteCode(ctx context.Context, chatID, code string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindEXECUTE_CODE, chatID, runInput{Code: code}, "")
 }
 
 // ExecuteMessageCode starts a run that executes code from one of the

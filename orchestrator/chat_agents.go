@@ -1,15 +1,14 @@
 package orchestrator
 
 import (
-	"embed"
 	"fmt"
 	"regexp"
 	"strings"
-	"text/template"
-)
 
-//go:embed prompts/*.txt
-var promptFS embed.FS
+	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/ent/user"
+)
 
 // Agent is an analysis agent: a role prompt and what the planner is told of it.
 type Agent struct {
@@ -55,58 +54,12 @@ func (a *agentSet) plannerKnown() map[string]*Agent {
 	return out
 }
 
-// prompts holds the parsed prompt templates and the built-in agents (those
-// of the default templates configuration that need no premium plan). It is
-// built once from embedded files and never changes.
-type prompts struct {
-	rate, plan, agent, basicQA, fix, fixCode, name, edit, memory, correction, describe *template.Template
-	deep                                                                               deepPrompts
-	agentSet
-}
-
 // basicQAAgent answers in prose with its own prompt (prompts/basic_qa_agent.txt).
 const basicQAAgent = "basic_qa_agent"
 
 // agentOf makes the agent of a template.
 func agentOf(name, description, prompt string) *Agent {
 	return &Agent{Name: name, Description: description, WritesCode: name != basicQAAgent, role: strings.TrimSpace(prompt)}
-}
-
-func loadPrompts() (*prompts, error) {
-	p := &prompts{}
-	parse := func(name string) (*template.Template, error) {
-		b, err := promptFS.ReadFile("prompts/" + name + ".txt")
-		if err != nil {
-			return nil, err
-		}
-		return template.New(name).Option("missingkey=error").Parse(string(b))
-	}
-	var err error
-	for name, dst := range map[string]**template.Template{
-		"rate": &p.rate, "plan": &p.plan, "agent": &p.agent, "basic_qa_agent": &p.basicQA, "fix": &p.fix, "fix_code": &p.fixCode, "name": &p.name, "edit": &p.edit,
-		"memory": &p.memory, "correction": &p.correction,
-		"describe": &p.describe,
-	} {
-		if *dst, err = parse(name); err != nil {
-			return nil, fmt.Errorf("load prompt %s: %w", name, err)
-		}
-	}
-	if p.deep, err = loadDeepPrompts(parse); err != nil {
-		return nil, err
-	}
-	cfg, err := DefaultTemplateConfig()
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range cfg.Templates {
-		if !t.Premium {
-			p.add(agentOf(t.Name, t.Description, t.Prompt))
-		}
-	}
-	if _, ok := p.agents[basicQAAgent]; !ok {
-		return nil, fmt.Errorf("the default templates configuration has no %s", basicQAAgent)
-	}
-	return p, nil
 }
 
 // plannerAgents lists the agents the planner may use.
@@ -119,14 +72,6 @@ func (a *agentSet) plannerAgents() string {
 		}
 	}
 	return b.String()
-}
-
-func render(t *template.Template, data any) (string, error) {
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("render prompt %s: %w", t.Name(), err)
-	}
-	return b.String(), nil
 }
 
 var mentionRE = regexp.MustCompile(`@([A-Za-z_][A-Za-z0-9_]{0,99})`)
@@ -163,4 +108,57 @@ func (a *agentSet) mentions(content string) ([]string, string) {
 		return s
 	})
 	return out, strings.TrimSpace(rest)
+}
+
+// turnAgents returns the agents a user's chat turn may use: every template
+// they see may be @mentioned (INDIVIDUAL or BOTH variants), the planner
+// chooses among their enabled ones (PLANNER or BOTH), and premium templates
+// only on the PRO plan. Without a template service, the built-in agents.
+func (s *Service) turnAgents(rc *runContext) (*agentSet, error) {
+	if s.cfg.Templates == nil {
+		return &s.prompts.agentSet, nil
+	}
+	u, err := s.cfg.DB.User.Get(privacy.DecisionContext(rc.user, privacy.Allow), rc.run.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", rc.run.UserID, err)
+	}
+	tpls, err := s.cfg.Templates.ForRun(rc.user, rc.run.UserID)
+	if err != nil {
+		return nil, err
+	}
+	set := &agentSet{mentionable: map[string]bool{}, planner: map[string]bool{}}
+	for _, t := range tpls {
+		if t.IsPremium && u.Plan != user.PlanPRO {
+			continue
+		}
+		ag := agentOf(t.Name, t.Description, t.Prompt)
+		if _, ok := set.agents[ag.Name]; ok && t.UserID != nil {
+			continue // a built-in name is never shadowed (custom names cannot take one)
+		}
+		set.add(ag)
+		enabled := false
+		for _, p := range t.Edges.Preferences {
+			enabled = enabled || p.IsEnabled
+		}
+		if t.Variant != agenttemplate.VariantPLANNER {
+			set.mentionable[ag.Name] = true
+		}
+		if enabled && t.Variant != agenttemplate.VariantINDIVIDUAL {
+			set.planner[ag.Name] = true
+		}
+	}
+	if len(set.plannerKnown()) == 0 {
+		// No enabled template the planner may use (a user from before
+		// templates existed): the built-in agents.
+		for n, ag := range s.prompts.agents {
+			if _, ok := set.agents[n]; !ok {
+				set.add(ag)
+			}
+			set.planner[n] = true
+		}
+	}
+	if _, ok := set.agents[basicQAAgent]; !ok {
+		set.add(s.prompts.agents[basicQAAgent]) // unrelated questions go there
+	}
+	return set, nil
 }

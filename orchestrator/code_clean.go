@@ -1,8 +1,6 @@
 package orchestrator
 
-import (
-	"strings"
-)
+import "strings"
 
 // CleanCode moves a Python program's top-level imports to its top,
 // deduplicated, in the order they first appear (`from __future__` imports

@@ -1,11 +1,14 @@
 package orchestrator
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/llm"
+	"github.com/autoanalyst/autoanalyst/modelsetting"
 )
 
 // StepModel is the model one kind of LLM call uses instead of the run's,
@@ -52,4 +55,30 @@ func (s *Service) callModel(t *turn, step string) (llm.Provider, string, float64
 	}
 	return sm.Provider, sm.Model, s.cfg.Registry.ClampTemperature(sm.Model, t.model.Temperature),
 		s.cfg.Registry.CapMaxTokens(sm.Model, t.model.MaxTokens)
+}
+
+// runModel picks the model of a run: a user's own key that cannot be used
+// fails the run as MODEL_NOT_CONFIGURED, saying what to do.
+func (s *Service) runModel(rc *runContext) (*modelsetting.Choice, error) {
+	mc, err := s.cfg.Models.ForRun(rc.user, rc.run.UserID)
+	var ke *modelsetting.KeyError
+	if errors.As(err, &ke) {
+		return nil, &runError{code: CodeModelNotConfigured, err: ke.Err, msg: ke.Error()}
+	}
+	return mc, err
+}
+
+// recordModel stores on the run the model settings its LLM calls use (what
+// feedback on the answer refers to).
+func (s *Service) recordModel(rc *runContext, mc *modelsetting.Choice) {
+	provider := ""
+	if mc.Provider != nil {
+		provider = mc.Provider.Name()
+	}
+	err := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
+		SetModelTemperature(mc.Temperature).SetModelMaxTokens(mc.MaxTokens).
+		Exec(privacy.DecisionContext(rc.user, privacy.Allow))
+	if err != nil {
+		s.runLog(rc.user, rc.run.ID).Warn().Err(err).Msg("store the run's model settings")
+	}
 }

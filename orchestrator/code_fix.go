@@ -1,9 +1,40 @@
 package orchestrator
 
 import (
+	"context"
 	"strconv"
 	"strings"
+
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/errcode"
 )
+
+// FixCode starts a run in which the code-fix agent repairs code that failed
+// with errText, executing each repair in the chat's kernel, up to
+// MaxFixAttempts times; the run's last AGENT_CODE event holds the first
+// repair that ran (or the last one tried).
+func (s *Service) FixCode(ctx context.Context, chatID, code, errText string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	if len(errText) > maxInputBytes {
+		return nil, errcode.Field("error", "must be at most %d bytes", maxInputBytes)
+	}
+	return s.start(ctx, run.KindFIX_CODE, chatID, runInput{Code: code, Error: errText}, "")
+}
+
+// EditCode starts a run in which the model edits code as instruction says;
+// the run's AGENT_CODE event holds the edited program.
+func (s *Service) EditCode(ctx context.Context, chatID, code, instruction string) (*ent.Run, error) {
+	if len(code) == 0 || len(code) > maxInputBytes {
+		return nil, errcode.Field("code", "must be 1 to %d bytes", maxInputBytes)
+	}
+	if strings.TrimSpace(instruction) == "" || len(instruction) > 8<<10 {
+		return nil, errcode.Field("instruction", "must be 1 to %d bytes", 8<<10)
+	}
+	return s.start(ctx, run.KindEDIT_CODE, chatID, runInput{Code: code, Instruction: instruction}, "")
+}
 
 // codeTurn prepares a turn for a code run: the chat, its datasets and the
 // model of the user who started it.
@@ -12,7 +43,7 @@ func (s *Service) codeTurn(rc *runContext) (*turn, error) {
 	if err != nil {
 		return nil, err
 	}
-	mc, err := s.cfg.Models(rc.user, rc.run.UserID)
+	mc, err := s.runModel(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +69,7 @@ func (s *Service) fixCodeRun(rc *runContext) error {
 		errText = "(no error message was given)"
 	}
 	for attempt := 1; attempt <= max(s.cfg.MaxFixAttempts, 1); attempt++ {
-		rc.emit(EventStep, EventData{Agent: "code_fix", Text: "repair attempt " + strconv.Itoa(attempt) + " after: " + firstLine(errText)})
+		rc.emit(EventStep, eventData{Agent: "code_fix", Text: "repair attempt " + strconv.Itoa(attempt) + " after: " + firstLine(errText)})
 		prompt, err := render(s.prompts.fixCode, map[string]any{
 			"Datasets": t.datasets, "Code": code, "Error": errText, "Lessons": s.lessons(t),
 		})
@@ -53,7 +84,7 @@ func (s *Service) fixCodeRun(rc *runContext) error {
 		if perr != nil {
 			return &runError{code: CodeModelError, msg: "the code-fix answer had no code: " + perr.Error(), err: perr}
 		}
-		rc.emit(EventAgentCode, EventData{Agent: "code_fix", Code: fixed, Text: summary})
+		rc.emit(EventAgentCode, eventData{Agent: "code_fix", Code: fixed, Text: summary})
 		res, err := s.runCode(rc, rc.user, t.chat.ID, t.files, fixed, "")
 		if err != nil {
 			return err
@@ -93,7 +124,7 @@ func (s *Service) editCodeRun(rc *runContext) error {
 	if perr != nil {
 		return &runError{code: CodeModelError, msg: "the code-edit answer had no code: " + perr.Error(), err: perr}
 	}
-	rc.emit(EventAgentCode, EventData{Agent: "code_edit", Code: edited, Text: summary})
+	rc.emit(EventAgentCode, eventData{Agent: "code_edit", Code: edited, Text: summary})
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package orchestrator
+package catalog
 
 import (
 	_ "embed"

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
 )
@@ -88,4 +91,80 @@ func (o *observed) Generate(ctx context.Context, req llm.Request) (*llm.Response
 	}
 	o.s.cfg.Metrics.LLMCalled(c)
 	return resp, err
+}
+
+// call makes one LLM call for a step of the turn, on the step's model
+// (callModel). Every call is streamed, so that the provider reports the
+// tokens of an answer that breaks off; onToken (nil: none) receives the
+// chunks.
+func (s *Service) call(t *turn, step, prompt string, onToken func(string)) (string, error) {
+	if onToken == nil {
+		onToken = func(string) {}
+	}
+	chatID := ""
+	if t.chat != nil {
+		chatID = t.chat.ID
+	}
+	ctx := withUsageMeta(t.rc.user, usageMeta{userID: t.rc.run.UserID, chatID: chatID, runID: t.rc.run.ID, step: step})
+	provider, model, temperature, maxTokens := s.callModel(t, step)
+	resp, err := provider.Generate(ctx, llm.Request{
+		Model:       model,
+		Messages:    []llm.Message{{Role: llm.RoleUser, Content: prompt}},
+		Temperature: temperature,
+		MaxTokens:   maxTokens,
+		OnToken:     onToken,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		if errors.Is(err, llm.ErrNotConfigured) {
+			return "", err
+		}
+		return "", &runError{code: CodeModelError, msg: fmt.Sprintf("the model failed at step %s: %v", step, err), err: err}
+	}
+	return resp.Content, nil
+}
+
+// usageMeta says what an LLM call was for, so that its usage row can say so.
+type usageMeta struct {
+	userID, chatID, runID, step string
+}
+
+type usageKey struct{}
+
+func withUsageMeta(ctx context.Context, m usageMeta) context.Context {
+	return context.WithValue(ctx, usageKey{}, m)
+}
+
+// recordUsage writes one ModelUsage row per LLM call.
+func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
+	m, ok := ctx.Value(usageKey{}).(usageMeta)
+	if !ok {
+		s.cfg.Logger.Error().Msg("LLM call without usage metadata; usage not recorded")
+		return
+	}
+	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
+	row := func(chatID, runID *string) *ent.ModelUsageCreate {
+		c := s.cfg.DB.ModelUsage.Create().
+			SetUserID(m.userID).SetNillableChatID(chatID).SetNillableRunID(runID).SetStep(m.step).
+			SetModelName(u.Model).SetProvider(u.Provider).
+			SetPromptTokens(u.InputTokens).SetCompletionTokens(u.OutputTokens).
+			SetTotalTokens(u.InputTokens + u.OutputTokens).
+			SetCost(u.CostUSD).SetIsStreaming(u.Streamed).SetQuerySize(u.QueryChars).SetResponseSize(u.ResponseChars).
+			SetRequestTimeMs(int(u.Duration / time.Millisecond))
+		if callErr != nil {
+			c.SetError(truncate(callErr.Error(), 2000))
+		}
+		return c
+	}
+	err := row(nonEmpty(m.chatID), nonEmpty(m.runID)).Exec(sys)
+	if err != nil && ent.IsConstraintError(err) {
+		// The chat or run was deleted while the call ran: the row stays
+		// for accounting, without them.
+		err = row(nil, nil).Exec(sys)
+	}
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Str("run", m.runID).Msg("record model usage")
+	}
 }

@@ -1,4 +1,4 @@
-package orchestrator
+package chat
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (s *Service) RateMessage(ctx context.Context, messageID string, rating int,
 		return nil, errcode.Field("comment", "must be at most %d characters", maxCommentLen)
 	}
 	// Privacy: another user's message is not found.
-	m, err := s.cfg.DB.Message.Query().Where(message.ID(messageID)).
+	m, err := s.db.Message.Query().Where(message.ID(messageID)).
 		WithCodeExecution(func(q *ent.CodeExecutionQuery) { // its model settings, not its (large) result
 			q.Select(codeexecution.FieldModelProvider, codeexecution.FieldModelName,
 				codeexecution.FieldModelTemperature, codeexecution.FieldModelMaxTokens)
@@ -47,7 +47,7 @@ func (s *Service) RateMessage(ctx context.Context, messageID string, rating int,
 	if m.Sender != message.SenderAI {
 		return nil, errcode.Field("messageID", "only answers (sender AI) can be rated")
 	}
-	c := s.cfg.DB.MessageFeedback.Create().SetUserID(v.UserID).SetMessageID(m.ID).
+	c := s.db.MessageFeedback.Create().SetUserID(v.UserID).SetMessageID(m.ID).
 		SetRating(rating).SetComment(comment)
 	provider, model, temp, maxTok := s.answeredWith(ctx, m)
 	c.SetModelProvider(provider).SetModelName(model).SetTemperature(temp).SetMaxTokens(maxTok)
@@ -57,14 +57,14 @@ func (s *Service) RateMessage(ctx context.Context, messageID string, rating int,
 	if err != nil {
 		return nil, fmt.Errorf("store feedback on %s: %w", messageID, err)
 	}
-	return s.cfg.DB.MessageFeedback.Get(ctx, id)
+	return s.db.MessageFeedback.Get(ctx, id)
 }
 
 // answeredWith returns the model settings an answer was made with: those its
 // run recorded, else those of its code execution.
 func (s *Service) answeredWith(ctx context.Context, m *ent.Message) (provider, model string, temperature float64, maxTokens int) {
 	if m.RunID != nil {
-		r, err := s.cfg.DB.Run.Get(ctx, *m.RunID)
+		r, err := s.db.Run.Get(ctx, *m.RunID)
 		if err == nil && r.ModelName != nil {
 			provider, model = deref(r.ModelProvider), *r.ModelName
 			if r.ModelTemperature != nil {

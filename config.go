@@ -20,6 +20,8 @@ type config struct {
 	EventRetention  time.Duration     `env:"EVENT_LOG_RETENTION" envDefault:"1h"`
 	EventMaxLen     int64             `env:"EVENT_LOG_MAXLEN" envDefault:"2000"`
 	RunLease        time.Duration     `env:"RUN_LEASE" envDefault:"30s"`
+	ReconcileEvery  time.Duration     `env:"RECONCILE_INTERVAL" envDefault:"30s"`
+	DBPatience      time.Duration     `env:"DB_PATIENCE" envDefault:"60s"`
 	BlobURL         string            `env:"BLOB_URL"`
 	UploadMaxBytes  int64             `env:"UPLOAD_MAX_BYTES" envDefault:"104857600"`
 	OpenAIAPIKey    string            `env:"OPENAI_API_KEY"`

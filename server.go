@@ -343,6 +343,18 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		return nil, err
 	}
 	n.broker = brk
+	// Two deployments sharing a Redis server and prefix would take each
+	// other's jobs: say so at start.
+	if r, ok := brk.(interface {
+		Register(context.Context, string) (string, error)
+	}); ok {
+		if owner, err := r.Register(ctx, db.Location); err != nil {
+			log.Warn().Err(err).Msg("could not register this deployment with the Redis prefix")
+		} else if owner != db.Location {
+			log.Error().Str("prefix", cfg.RedisPrefix).Str("database", db.Location).Str("other_database", owner).
+				Msg("REDIS_PREFIX is shared with a deployment on another database: their workers take each other's jobs; give each deployment a REDIS_PREFIX of its own")
+		}
+	}
 	watchQueue(n.metrics, brk)
 	n.closers = append(n.closers, closeBroker)
 	if p, ok := brk.(interface{ Ping(context.Context) error }); ok && cfg.RedisURL != "" {
@@ -402,8 +414,10 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Metrics:     n.metrics,
 		ExecTimeout: cfg.ExecTimeout,
 		// The run's span continues the request's trace (it travels in the job).
-		TracerProvider: n.tracer,
-		Lease:          cfg.RunLease,
+		TracerProvider:    n.tracer,
+		Lease:             cfg.RunLease,
+		ReconcileInterval: cfg.ReconcileEvery,
+		DBPatience:        cfg.DBPatience,
 		// An answer's stored result is bounded as its execution is.
 		MaxResultBytes: cfg.ExecMaxResult,
 		// Deep analysis: its execution step's limit, and plotly.js for its reports.

@@ -263,6 +263,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			run.FieldInput:            {Type: field.TypeJSON, Column: run.FieldInput},
 			run.FieldError:            {Type: field.TypeString, Column: run.FieldError},
 			run.FieldAttempts:         {Type: field.TypeInt, Column: run.FieldAttempts},
+			run.FieldLastSeq:          {Type: field.TypeInt64, Column: run.FieldLastSeq},
+			run.FieldRecoveries:       {Type: field.TypeInt, Column: run.FieldRecoveries},
 			run.FieldStartedAt:        {Type: field.TypeTime, Column: run.FieldStartedAt},
 			run.FieldFinishedAt:       {Type: field.TypeTime, Column: run.FieldFinishedAt},
 			run.FieldEvents:           {Type: field.TypeJSON, Column: run.FieldEvents},
@@ -2170,6 +2172,16 @@ func (f *RunFilter) WhereError(p entql.StringP) {
 // WhereAttempts applies the entql int predicate on the attempts field.
 func (f *RunFilter) WhereAttempts(p entql.IntP) {
 	f.Where(p.Field(run.FieldAttempts))
+}
+
+// WhereLastSeq applies the entql int64 predicate on the last_seq field.
+func (f *RunFilter) WhereLastSeq(p entql.Int64P) {
+	f.Where(p.Field(run.FieldLastSeq))
+}
+
+// WhereRecoveries applies the entql int predicate on the recoveries field.
+func (f *RunFilter) WhereRecoveries(p entql.IntP) {
+	f.Where(p.Field(run.FieldRecoveries))
 }
 
 // WhereStartedAt applies the entql time.Time predicate on the started_at field.

@@ -11167,6 +11167,10 @@ type RunMutation struct {
 	error                *string
 	attempts             *int
 	addattempts          *int
+	last_seq             *int64
+	addlast_seq          *int64
+	recoveries           *int
+	addrecoveries        *int
 	started_at           *time.Time
 	finished_at          *time.Time
 	events               *json.RawMessage
@@ -11691,6 +11695,118 @@ func (m *RunMutation) AddedAttempts() (r int, exists bool) {
 func (m *RunMutation) ResetAttempts() {
 	m.attempts = nil
 	m.addattempts = nil
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (m *RunMutation) SetLastSeq(i int64) {
+	m.last_seq = &i
+	m.addlast_seq = nil
+}
+
+// LastSeq returns the value of the "last_seq" field in the mutation.
+func (m *RunMutation) LastSeq() (r int64, exists bool) {
+	v := m.last_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSeq returns the old "last_seq" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldLastSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSeq: %w", err)
+	}
+	return oldValue.LastSeq, nil
+}
+
+// AddLastSeq adds i to the "last_seq" field.
+func (m *RunMutation) AddLastSeq(i int64) {
+	if m.addlast_seq != nil {
+		*m.addlast_seq += i
+	} else {
+		m.addlast_seq = &i
+	}
+}
+
+// AddedLastSeq returns the value that was added to the "last_seq" field in this mutation.
+func (m *RunMutation) AddedLastSeq() (r int64, exists bool) {
+	v := m.addlast_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastSeq resets all changes to the "last_seq" field.
+func (m *RunMutation) ResetLastSeq() {
+	m.last_seq = nil
+	m.addlast_seq = nil
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (m *RunMutation) SetRecoveries(i int) {
+	m.recoveries = &i
+	m.addrecoveries = nil
+}
+
+// Recoveries returns the value of the "recoveries" field in the mutation.
+func (m *RunMutation) Recoveries() (r int, exists bool) {
+	v := m.recoveries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecoveries returns the old "recoveries" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldRecoveries(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecoveries is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecoveries requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecoveries: %w", err)
+	}
+	return oldValue.Recoveries, nil
+}
+
+// AddRecoveries adds i to the "recoveries" field.
+func (m *RunMutation) AddRecoveries(i int) {
+	if m.addrecoveries != nil {
+		*m.addrecoveries += i
+	} else {
+		m.addrecoveries = &i
+	}
+}
+
+// AddedRecoveries returns the value that was added to the "recoveries" field in this mutation.
+func (m *RunMutation) AddedRecoveries() (r int, exists bool) {
+	v := m.addrecoveries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRecoveries resets all changes to the "recoveries" field.
+func (m *RunMutation) ResetRecoveries() {
+	m.recoveries = nil
+	m.addrecoveries = nil
 }
 
 // SetStartedAt sets the "started_at" field.
@@ -12270,7 +12386,7 @@ func (m *RunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RunMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, run.FieldCreatedAt)
 	}
@@ -12297,6 +12413,12 @@ func (m *RunMutation) Fields() []string {
 	}
 	if m.attempts != nil {
 		fields = append(fields, run.FieldAttempts)
+	}
+	if m.last_seq != nil {
+		fields = append(fields, run.FieldLastSeq)
+	}
+	if m.recoveries != nil {
+		fields = append(fields, run.FieldRecoveries)
 	}
 	if m.started_at != nil {
 		fields = append(fields, run.FieldStartedAt)
@@ -12348,6 +12470,10 @@ func (m *RunMutation) Field(name string) (ent.Value, bool) {
 		return m.Error()
 	case run.FieldAttempts:
 		return m.Attempts()
+	case run.FieldLastSeq:
+		return m.LastSeq()
+	case run.FieldRecoveries:
+		return m.Recoveries()
 	case run.FieldStartedAt:
 		return m.StartedAt()
 	case run.FieldFinishedAt:
@@ -12391,6 +12517,10 @@ func (m *RunMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldError(ctx)
 	case run.FieldAttempts:
 		return m.OldAttempts(ctx)
+	case run.FieldLastSeq:
+		return m.OldLastSeq(ctx)
+	case run.FieldRecoveries:
+		return m.OldRecoveries(ctx)
 	case run.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case run.FieldFinishedAt:
@@ -12479,6 +12609,20 @@ func (m *RunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAttempts(v)
 		return nil
+	case run.FieldLastSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSeq(v)
+		return nil
+	case run.FieldRecoveries:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecoveries(v)
+		return nil
 	case run.FieldStartedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12546,6 +12690,12 @@ func (m *RunMutation) AddedFields() []string {
 	if m.addattempts != nil {
 		fields = append(fields, run.FieldAttempts)
 	}
+	if m.addlast_seq != nil {
+		fields = append(fields, run.FieldLastSeq)
+	}
+	if m.addrecoveries != nil {
+		fields = append(fields, run.FieldRecoveries)
+	}
 	if m.addmodel_temperature != nil {
 		fields = append(fields, run.FieldModelTemperature)
 	}
@@ -12562,6 +12712,10 @@ func (m *RunMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case run.FieldAttempts:
 		return m.AddedAttempts()
+	case run.FieldLastSeq:
+		return m.AddedLastSeq()
+	case run.FieldRecoveries:
+		return m.AddedRecoveries()
 	case run.FieldModelTemperature:
 		return m.AddedModelTemperature()
 	case run.FieldModelMaxTokens:
@@ -12581,6 +12735,20 @@ func (m *RunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttempts(v)
+		return nil
+	case run.FieldLastSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastSeq(v)
+		return nil
+	case run.FieldRecoveries:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRecoveries(v)
 		return nil
 	case run.FieldModelTemperature:
 		v, ok := value.(float64)
@@ -12718,6 +12886,12 @@ func (m *RunMutation) ResetField(name string) error {
 		return nil
 	case run.FieldAttempts:
 		m.ResetAttempts()
+		return nil
+	case run.FieldLastSeq:
+		m.ResetLastSeq()
+		return nil
+	case run.FieldRecoveries:
+		m.ResetRecoveries()
 		return nil
 	case run.FieldStartedAt:
 		m.ResetStartedAt()

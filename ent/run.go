@@ -39,6 +39,10 @@ type Run struct {
 	Error *string `json:"error,omitempty"`
 	// Attempts holds the value of the "attempts" field.
 	Attempts int `json:"attempts,omitempty"`
+	// LastSeq holds the value of the "last_seq" field.
+	LastSeq int64 `json:"last_seq,omitempty"`
+	// Recoveries holds the value of the "recoveries" field.
+	Recoveries int `json:"recoveries,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -118,7 +122,7 @@ func (*Run) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case run.FieldModelTemperature:
 			values[i] = new(sql.NullFloat64)
-		case run.FieldAttempts, run.FieldModelMaxTokens:
+		case run.FieldAttempts, run.FieldLastSeq, run.FieldRecoveries, run.FieldModelMaxTokens:
 			values[i] = new(sql.NullInt64)
 		case run.FieldID, run.FieldUserID, run.FieldChatID, run.FieldKind, run.FieldStatus, run.FieldError, run.FieldMessageID, run.FieldModelProvider, run.FieldModelName:
 			values[i] = new(sql.NullString)
@@ -202,6 +206,18 @@ func (_m *Run) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field attempts", values[i])
 			} else if value.Valid {
 				_m.Attempts = int(value.Int64)
+			}
+		case run.FieldLastSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field last_seq", values[i])
+			} else if value.Valid {
+				_m.LastSeq = value.Int64
+			}
+		case run.FieldRecoveries:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field recoveries", values[i])
+			} else if value.Valid {
+				_m.Recoveries = int(value.Int64)
 			}
 		case run.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -341,6 +357,12 @@ func (_m *Run) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("attempts=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))
+	builder.WriteString(", ")
+	builder.WriteString("last_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.LastSeq))
+	builder.WriteString(", ")
+	builder.WriteString("recoveries=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Recoveries))
 	builder.WriteString(", ")
 	if v := _m.StartedAt; v != nil {
 		builder.WriteString("started_at=")

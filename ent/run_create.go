@@ -129,6 +129,34 @@ func (_c *RunCreate) SetNillableAttempts(v *int) *RunCreate {
 	return _c
 }
 
+// SetLastSeq sets the "last_seq" field.
+func (_c *RunCreate) SetLastSeq(v int64) *RunCreate {
+	_c.mutation.SetLastSeq(v)
+	return _c
+}
+
+// SetNillableLastSeq sets the "last_seq" field if the given value is not nil.
+func (_c *RunCreate) SetNillableLastSeq(v *int64) *RunCreate {
+	if v != nil {
+		_c.SetLastSeq(*v)
+	}
+	return _c
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (_c *RunCreate) SetRecoveries(v int) *RunCreate {
+	_c.mutation.SetRecoveries(v)
+	return _c
+}
+
+// SetNillableRecoveries sets the "recoveries" field if the given value is not nil.
+func (_c *RunCreate) SetNillableRecoveries(v *int) *RunCreate {
+	if v != nil {
+		_c.SetRecoveries(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *RunCreate) SetStartedAt(v time.Time) *RunCreate {
 	_c.mutation.SetStartedAt(v)
@@ -335,6 +363,14 @@ func (_c *RunCreate) defaults() error {
 		v := run.DefaultAttempts
 		_c.mutation.SetAttempts(v)
 	}
+	if _, ok := _c.mutation.LastSeq(); !ok {
+		v := run.DefaultLastSeq
+		_c.mutation.SetLastSeq(v)
+	}
+	if _, ok := _c.mutation.Recoveries(); !ok {
+		v := run.DefaultRecoveries
+		_c.mutation.SetRecoveries(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if run.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized run.DefaultID (forgotten import ent/runtime?)")
@@ -379,6 +415,12 @@ func (_c *RunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "Run.attempts"`)}
+	}
+	if _, ok := _c.mutation.LastSeq(); !ok {
+		return &ValidationError{Name: "last_seq", err: errors.New(`ent: missing required field "Run.last_seq"`)}
+	}
+	if _, ok := _c.mutation.Recoveries(); !ok {
+		return &ValidationError{Name: "recoveries", err: errors.New(`ent: missing required field "Run.recoveries"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := run.IDValidator(v); err != nil {
@@ -451,6 +493,14 @@ func (_c *RunCreate) createSpec() (*Run, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Attempts(); ok {
 		_spec.SetField(run.FieldAttempts, field.TypeInt, value)
 		_node.Attempts = value
+	}
+	if value, ok := _c.mutation.LastSeq(); ok {
+		_spec.SetField(run.FieldLastSeq, field.TypeInt64, value)
+		_node.LastSeq = value
+	}
+	if value, ok := _c.mutation.Recoveries(); ok {
+		_spec.SetField(run.FieldRecoveries, field.TypeInt, value)
+		_node.Recoveries = value
 	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(run.FieldStartedAt, field.TypeTime, value)
@@ -661,6 +711,42 @@ func (u *RunUpsert) UpdateAttempts() *RunUpsert {
 // AddAttempts adds v to the "attempts" field.
 func (u *RunUpsert) AddAttempts(v int) *RunUpsert {
 	u.Add(run.FieldAttempts, v)
+	return u
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (u *RunUpsert) SetLastSeq(v int64) *RunUpsert {
+	u.Set(run.FieldLastSeq, v)
+	return u
+}
+
+// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
+func (u *RunUpsert) UpdateLastSeq() *RunUpsert {
+	u.SetExcluded(run.FieldLastSeq)
+	return u
+}
+
+// AddLastSeq adds v to the "last_seq" field.
+func (u *RunUpsert) AddLastSeq(v int64) *RunUpsert {
+	u.Add(run.FieldLastSeq, v)
+	return u
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (u *RunUpsert) SetRecoveries(v int) *RunUpsert {
+	u.Set(run.FieldRecoveries, v)
+	return u
+}
+
+// UpdateRecoveries sets the "recoveries" field to the value that was provided on create.
+func (u *RunUpsert) UpdateRecoveries() *RunUpsert {
+	u.SetExcluded(run.FieldRecoveries)
+	return u
+}
+
+// AddRecoveries adds v to the "recoveries" field.
+func (u *RunUpsert) AddRecoveries(v int) *RunUpsert {
+	u.Add(run.FieldRecoveries, v)
 	return u
 }
 
@@ -968,6 +1054,48 @@ func (u *RunUpsertOne) AddAttempts(v int) *RunUpsertOne {
 func (u *RunUpsertOne) UpdateAttempts() *RunUpsertOne {
 	return u.Update(func(s *RunUpsert) {
 		s.UpdateAttempts()
+	})
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (u *RunUpsertOne) SetLastSeq(v int64) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetLastSeq(v)
+	})
+}
+
+// AddLastSeq adds v to the "last_seq" field.
+func (u *RunUpsertOne) AddLastSeq(v int64) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.AddLastSeq(v)
+	})
+}
+
+// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateLastSeq() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateLastSeq()
+	})
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (u *RunUpsertOne) SetRecoveries(v int) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetRecoveries(v)
+	})
+}
+
+// AddRecoveries adds v to the "recoveries" field.
+func (u *RunUpsertOne) AddRecoveries(v int) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.AddRecoveries(v)
+	})
+}
+
+// UpdateRecoveries sets the "recoveries" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateRecoveries() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateRecoveries()
 	})
 }
 
@@ -1468,6 +1596,48 @@ func (u *RunUpsertBulk) AddAttempts(v int) *RunUpsertBulk {
 func (u *RunUpsertBulk) UpdateAttempts() *RunUpsertBulk {
 	return u.Update(func(s *RunUpsert) {
 		s.UpdateAttempts()
+	})
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (u *RunUpsertBulk) SetLastSeq(v int64) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetLastSeq(v)
+	})
+}
+
+// AddLastSeq adds v to the "last_seq" field.
+func (u *RunUpsertBulk) AddLastSeq(v int64) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.AddLastSeq(v)
+	})
+}
+
+// UpdateLastSeq sets the "last_seq" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateLastSeq() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateLastSeq()
+	})
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (u *RunUpsertBulk) SetRecoveries(v int) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetRecoveries(v)
+	})
+}
+
+// AddRecoveries adds v to the "recoveries" field.
+func (u *RunUpsertBulk) AddRecoveries(v int) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.AddRecoveries(v)
+	})
+}
+
+// UpdateRecoveries sets the "recoveries" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateRecoveries() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateRecoveries()
 	})
 }
 

@@ -111,6 +111,48 @@ func (_u *RunUpdate) AddAttempts(v int) *RunUpdate {
 	return _u
 }
 
+// SetLastSeq sets the "last_seq" field.
+func (_u *RunUpdate) SetLastSeq(v int64) *RunUpdate {
+	_u.mutation.ResetLastSeq()
+	_u.mutation.SetLastSeq(v)
+	return _u
+}
+
+// SetNillableLastSeq sets the "last_seq" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableLastSeq(v *int64) *RunUpdate {
+	if v != nil {
+		_u.SetLastSeq(*v)
+	}
+	return _u
+}
+
+// AddLastSeq adds value to the "last_seq" field.
+func (_u *RunUpdate) AddLastSeq(v int64) *RunUpdate {
+	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (_u *RunUpdate) SetRecoveries(v int) *RunUpdate {
+	_u.mutation.ResetRecoveries()
+	_u.mutation.SetRecoveries(v)
+	return _u
+}
+
+// SetNillableRecoveries sets the "recoveries" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableRecoveries(v *int) *RunUpdate {
+	if v != nil {
+		_u.SetRecoveries(*v)
+	}
+	return _u
+}
+
+// AddRecoveries adds value to the "recoveries" field.
+func (_u *RunUpdate) AddRecoveries(v int) *RunUpdate {
+	_u.mutation.AddRecoveries(v)
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *RunUpdate) SetStartedAt(v time.Time) *RunUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -415,6 +457,18 @@ func (_u *RunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedAttempts(); ok {
 		_spec.AddField(run.FieldAttempts, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.LastSeq(); ok {
+		_spec.SetField(run.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedLastSeq(); ok {
+		_spec.AddField(run.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Recoveries(); ok {
+		_spec.SetField(run.FieldRecoveries, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRecoveries(); ok {
+		_spec.AddField(run.FieldRecoveries, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(run.FieldStartedAt, field.TypeTime, value)
 	}
@@ -601,6 +655,48 @@ func (_u *RunUpdateOne) SetNillableAttempts(v *int) *RunUpdateOne {
 // AddAttempts adds value to the "attempts" field.
 func (_u *RunUpdateOne) AddAttempts(v int) *RunUpdateOne {
 	_u.mutation.AddAttempts(v)
+	return _u
+}
+
+// SetLastSeq sets the "last_seq" field.
+func (_u *RunUpdateOne) SetLastSeq(v int64) *RunUpdateOne {
+	_u.mutation.ResetLastSeq()
+	_u.mutation.SetLastSeq(v)
+	return _u
+}
+
+// SetNillableLastSeq sets the "last_seq" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableLastSeq(v *int64) *RunUpdateOne {
+	if v != nil {
+		_u.SetLastSeq(*v)
+	}
+	return _u
+}
+
+// AddLastSeq adds value to the "last_seq" field.
+func (_u *RunUpdateOne) AddLastSeq(v int64) *RunUpdateOne {
+	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
+// SetRecoveries sets the "recoveries" field.
+func (_u *RunUpdateOne) SetRecoveries(v int) *RunUpdateOne {
+	_u.mutation.ResetRecoveries()
+	_u.mutation.SetRecoveries(v)
+	return _u
+}
+
+// SetNillableRecoveries sets the "recoveries" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableRecoveries(v *int) *RunUpdateOne {
+	if v != nil {
+		_u.SetRecoveries(*v)
+	}
+	return _u
+}
+
+// AddRecoveries adds value to the "recoveries" field.
+func (_u *RunUpdateOne) AddRecoveries(v int) *RunUpdateOne {
+	_u.mutation.AddRecoveries(v)
 	return _u
 }
 
@@ -937,6 +1033,18 @@ func (_u *RunUpdateOne) sqlSave(ctx context.Context) (_node *Run, err error) {
 	}
 	if value, ok := _u.mutation.AddedAttempts(); ok {
 		_spec.AddField(run.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.LastSeq(); ok {
+		_spec.SetField(run.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedLastSeq(); ok {
+		_spec.AddField(run.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Recoveries(); ok {
+		_spec.SetField(run.FieldRecoveries, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRecoveries(); ok {
+		_spec.AddField(run.FieldRecoveries, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(run.FieldStartedAt, field.TypeTime, value)

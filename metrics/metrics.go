@@ -55,6 +55,7 @@ type Metrics struct {
 	runs          *prometheus.CounterVec
 	runDuration   *prometheus.HistogramVec
 	runQueued     *prometheus.HistogramVec
+	runRepairs    *prometheus.CounterVec
 	queue         *queueCollector
 	kernels       *kernelCollector
 	kernelStarts  prometheus.Counter
@@ -91,6 +92,7 @@ func New() *Metrics {
 	m.rateLimited = f.counter("rate_limited_total", "Requests (http) and WebSocket operations (websocket) refused by the rate limit.", "transport")
 	m.runs = f.counter("runs_total", "Runs that ended on this worker, by kind and final status.", "kind", "status")
 	m.runDuration = f.histogram("run_duration_seconds", "Time from a run's start on a worker to its end, by kind and final status.", long, "kind", "status")
+	m.runRepairs = f.counter("run_repairs_total", "Runs the reconciler repaired, by action: requeued (the broker had lost its job), failed_dead (its job was dead-lettered), failed_lost (its job was lost too often).", "action")
 	m.runQueued = f.histogram("run_queued_seconds", "Time a run waited between its creation and its start on a worker, by kind.", long, "kind")
 	m.kernelStarts = f.plainCounter("kernel_starts_total", "Python kernels started (warm spares included).")
 	m.kernelEvicted = f.counter("kernel_evictions_total", "Kernels stopped by the pool, by reason (max_kernels, memory, idle, datasets_changed, dead).", "reason")
@@ -239,6 +241,14 @@ func (m *Metrics) RunEnded(kind, status string, d time.Duration) {
 	}
 	m.runs.WithLabelValues(kind, status).Inc()
 	m.runDuration.WithLabelValues(kind, status).Observe(d.Seconds())
+}
+
+// RunRepaired counts a run the reconciler repaired, by action (requeued,
+// failed_dead, failed_lost). Safe for concurrent use.
+func (m *Metrics) RunRepaired(action string) {
+	if m != nil {
+		m.runRepairs.WithLabelValues(action).Inc()
+	}
 }
 
 // WebSocketOpened and WebSocketClosed count open WebSocket connections.

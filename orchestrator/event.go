@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/broker"
@@ -29,6 +30,10 @@ const (
 	EventRunSucceeded     EventType = "RUN_SUCCEEDED"
 	EventRunFailed        EventType = "RUN_FAILED"
 	EventRunCancelled     EventType = "RUN_CANCELLED"
+	// EventRunRestarted says that an attempt was abandoned (its worker
+	// stopped, or the broker lost the run's events) and a new one starts:
+	// a client drops what it showed of the run since its last RUN_STARTED.
+	EventRunRestarted EventType = "RUN_RESTARTED"
 )
 
 // Terminal reports whether t ends a run.
@@ -106,10 +111,13 @@ func decodeEvent(e broker.Event) (*Event, error) {
 	return out, nil
 }
 
-// emitter appends the events of one run.
+// emitter appends the events of one run. It is safe for concurrent use.
 type emitter struct {
 	log   broker.EventLog
 	runID string
+	// last is the Seq of the last event appended through it (or found in
+	// the log when the attempt began), for the worker's checkpoints.
+	last atomic.Int64
 }
 
 func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
@@ -124,7 +132,11 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	deadline := time.Now().Add(appendPatience)
 	backoff := 50 * time.Millisecond
 	for {
-		_, err = e.log.Append(context.WithoutCancel(ctx), e.runID, ev)
+		var seq int64
+		seq, err = e.log.Append(context.WithoutCancel(ctx), e.runID, ev)
+		if err == nil {
+			e.seen(seq)
+		}
 		if err == nil || errors.Is(err, broker.ErrLogFinished) || errors.Is(err, broker.ErrClosed) || time.Now().After(deadline) {
 			break
 		}
@@ -135,6 +147,16 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 		return fmt.Errorf("append %s event to run %s: %w", t, e.runID, err)
 	}
 	return nil
+}
+
+// seen records that the log holds seq.
+func (e *emitter) seen(seq int64) {
+	for {
+		cur := e.last.Load()
+		if seq <= cur || e.last.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
 }
 
 // appendPatience is how long an event is retried while the broker cannot be

@@ -158,11 +158,13 @@ func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
 		}
 		return c
 	}
-	err := row(nonEmpty(m.chatID), nonEmpty(m.runID)).Exec(sys)
+	// The provider has billed the call: the row is retried while the
+	// database does not answer (DBPatience), so that the usage is kept.
+	err := s.persist(sys, func(ctx context.Context) error { return row(nonEmpty(m.chatID), nonEmpty(m.runID)).Exec(ctx) })
 	if err != nil && ent.IsConstraintError(err) {
 		// The chat or run was deleted while the call ran: the row stays
 		// for accounting, without them.
-		err = row(nil, nil).Exec(sys)
+		err = s.persist(sys, func(ctx context.Context) error { return row(nil, nil).Exec(ctx) })
 	}
 	if err != nil {
 		s.cfg.Logger.Error().Err(err).Str("run", m.runID).Msg("record model usage")

@@ -207,7 +207,10 @@ func terminal(st run.Status) bool {
 
 // finish ends a run: the terminal event, the status, and the event log copied
 // into the run's row.
-func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d eventData) {
+//
+// It reports whether this call ended the run (false: it had ended already,
+// or the status could not be stored).
+func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d eventData) bool {
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
 	// The status first: a client that sees the terminal event and then reads
 	// the run must find it ended.
@@ -217,11 +220,25 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 	if errText != "" && st != run.StatusSUCCEEDED {
 		upd.SetError(errText)
 	}
-	if _, err := upd.Save(sys); err != nil {
-		s.runLog(ctx, runID).Error().Err(err).Msg("store run end")
+	// Retried while the database does not answer: the terminal event is
+	// only appended once the status says the same.
+	var n int
+	if err := s.persist(sys, func(ctx context.Context) (err error) { n, err = upd.Save(ctx); return err }); err != nil {
+		s.runLog(ctx, runID).Error().Err(err).Msg("store run end; the run is left to the reconciler")
+		return false
+	}
+	if n == 0 {
+		if _, err := s.cfg.DB.Run.Get(sys, runID); err == nil {
+			return false // ended already (by another process): its terminal event is there
+		}
 	}
 	if st != run.StatusSUCCEEDED {
 		s.failReport(sys, runID, st, errText) // a deep analysis's report ends FAILED too
+	}
+	// A log the broker lost goes on past what followers saw (the worker's
+	// attempt did this already; the reconciler and Cancel have not).
+	if r, err := s.cfg.DB.Run.Get(sys, runID); err == nil {
+		s.continueLog(sys, runID, r.LastSeq)
 	}
 	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
 		s.runLog(ctx, runID).Error().Err(err).Msg("append terminal event")
@@ -234,6 +251,7 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 			}
 		}
 	}
+	return true
 }
 
 // Recover puts back in the queue the runs that a previous process left QUEUED

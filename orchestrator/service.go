@@ -54,6 +54,14 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Lease is how long a claimed run is held without a heartbeat (default 30s).
 	Lease time.Duration
+	// ReconcileInterval is how often each worker process reconciles the
+	// database's unfinished runs with the broker (Reconcile); default 30s,
+	// negative: never.
+	ReconcileInterval time.Duration
+	// DBPatience is how long a worker retries a database write that must
+	// not be lost (a run's start and end, a usage row) while the database
+	// does not answer; default 60s.
+	DBPatience time.Duration
 	// MaxFixAttempts bounds the code-fix loop of a chat turn (default 3).
 	MaxFixAttempts int
 	// ExecTimeout bounds one code execution (0: the executor's default).
@@ -92,6 +100,12 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
+	}
+	if cfg.ReconcileInterval == 0 {
+		cfg.ReconcileInterval = 30 * time.Second
+	}
+	if cfg.DBPatience <= 0 {
+		cfg.DBPatience = 60 * time.Second
 	}
 	if cfg.MaxFixAttempts <= 0 {
 		cfg.MaxFixAttempts = 3

@@ -28,6 +28,13 @@ var (
 	errCancelRequested = errors.New("run cancelled by the user")
 	errShutdown        = errors.New("worker shutting down")
 	errLeaseLost       = errors.New("lease lost to another worker")
+	// errNotStarted: the run could not be loaded or marked running (the
+	// database did not answer): its job goes back to the queue.
+	errNotStarted = errors.New("run not started")
+	// errRunNotFound: the job names a run this database does not hold: it
+	// was deleted with its chat, or the job is another deployment's (one
+	// that shares the Redis server and key prefix).
+	errRunNotFound = errors.New("run not found in this deployment's database (deleted with its chat, or the job belongs to another deployment sharing the Redis key prefix)")
 )
 
 // runError is a failure with a code for the RUN_FAILED event.
@@ -49,7 +56,8 @@ type Workers struct {
 	inflight sync.WaitGroup
 }
 
-// StartWorkers starts n workers in this process.
+// StartWorkers starts n workers in this process, and its reconciler
+// (Reconcile every ReconcileInterval).
 func (s *Service) StartWorkers(n int) *Workers {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Workers{s: s, cancel: cancel}
@@ -60,6 +68,12 @@ func (s *Service) StartWorkers(n int) *Workers {
 			w.loop(ctx)
 		}()
 	}
+	// Each process with workers reconciles the database with the broker.
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		s.reconcileLoop(ctx)
+	}()
 	return w
 }
 
@@ -150,9 +164,10 @@ func (s *Service) handle(l *broker.Lease) {
 		s.mu.Unlock()
 	}()
 
+	em := &emitter{log: s.cfg.Broker, runID: p.RunID}
 	hbDone := make(chan struct{})
-	go s.heartbeat(ctx, l, stop, hbDone)
-	err := s.execute(ctx, p.RunID, l.Attempt, p.UserID == "")
+	go s.heartbeat(ctx, l, stop, hbDone, em)
+	err := s.execute(ctx, p.RunID, l.Attempt, p.UserID == "", em)
 	if err != nil {
 		span.SetStatus(codes.Error, "run failed")
 	}
@@ -166,11 +181,28 @@ func (s *Service) handle(l *broker.Lease) {
 		log.Warn().Msg("lease lost; another worker owns the run now")
 	case errors.Is(cause, errShutdown):
 		sys := privacy.DecisionContext(bg, privacy.Allow)
+		// The exact last Seq goes with the run, so that the next attempt's
+		// events follow it even if this process's log is gone (embedded).
 		s.cfg.DB.Run.Update().Where(run.ID(p.RunID), run.StatusEQ(run.StatusRUNNING)).SetStatus(run.StatusQUEUED).Exec(sys)
+		s.checkpoint(bg, em)
 		if err := s.cfg.Broker.Release(bg, l); err != nil {
 			log.Error().Err(err).Msg("hand back job")
 		}
 		log.Info().Msg("run handed back to the queue")
+	case errors.Is(err, errRunNotFound):
+		// Not acknowledged: another deployment's job goes back (and, after
+		// its attempts, to the dead list with this reason).
+		log.Warn().Msg("the job's run is not in this database; giving the job back")
+		if _, err := s.cfg.Broker.Fail(bg, l, err, true); err != nil && !errors.Is(err, broker.ErrLeaseLost) {
+			log.Error().Err(err).Msg("give back job")
+		}
+	case errors.Is(err, errNotStarted):
+		// The database did not answer: the job comes back later rather
+		// than being acknowledged for a run that never ran.
+		log.Warn().Err(err).Msg("run not started; giving the job back")
+		if _, err := s.cfg.Broker.Fail(bg, l, err, true); err != nil && !errors.Is(err, broker.ErrLeaseLost) {
+			log.Error().Err(err).Msg("give back job")
+		}
 	default:
 		if err != nil {
 			logRunEnd(&log, cause, err)
@@ -181,7 +213,9 @@ func (s *Service) handle(l *broker.Lease) {
 	}
 }
 
-func (s *Service) heartbeat(ctx context.Context, l *broker.Lease, stop context.CancelCauseFunc, done chan<- struct{}) {
+// heartbeat extends the lease until ctx ends, and checkpoints the run's last
+// Seq (em) in its row after each extension.
+func (s *Service) heartbeat(ctx context.Context, l *broker.Lease, stop context.CancelCauseFunc, done chan<- struct{}, em *emitter) {
 	defer close(done)
 	every := s.cfg.Lease / 3
 	if every > 2*time.Second {
@@ -204,6 +238,8 @@ func (s *Service) heartbeat(ctx context.Context, l *broker.Lease, stop context.C
 				return
 			case err != nil:
 				s.runLog(ctx, l.Job.ID).Warn().Err(err).Msg("extend lease")
+			default:
+				s.checkpoint(ctx, em)
 			}
 		}
 	}
@@ -222,24 +258,32 @@ type runContext struct {
 // execute runs a run's steps and records how it ended. The returned error is
 // for logging only. addUser names the run's user on its log lines (ctx's
 // logger does not yet).
-func (s *Service) execute(ctx context.Context, runID string, attempt int, addUser bool) error {
+func (s *Service) execute(ctx context.Context, runID string, attempt int, addUser bool, em *emitter) error {
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
-	r, err := s.cfg.DB.Run.Get(sys, runID)
+	var r *ent.Run
+	err := s.persist(ctx, func(ctx context.Context) (err error) {
+		r, err = s.cfg.DB.Run.Get(ctx, runID)
+		return err
+	})
 	if ent.IsNotFound(err) {
-		return nil // deleted with its chat
+		return errRunNotFound // deleted with its chat, or another deployment's job
 	}
 	if err != nil {
-		return fmt.Errorf("load run %s: %w", runID, err)
+		return fmt.Errorf("%w: load run %s: %w", errNotStarted, runID, err)
 	}
 	if terminal(r.Status) {
 		return nil // already ended (a redelivered job)
 	}
-	n, err := s.cfg.DB.Run.Update().
-		Where(run.ID(runID), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).
-		SetStatus(run.StatusRUNNING).SetStartedAt(time.Now()).SetAttempts(attempt).
-		Save(sys)
+	var n int
+	err = s.persist(sys, func(ctx context.Context) (err error) {
+		n, err = s.cfg.DB.Run.Update().
+			Where(run.ID(runID), run.StatusIn(run.StatusQUEUED, run.StatusRUNNING)).
+			SetStatus(run.StatusRUNNING).SetStartedAt(time.Now()).SetAttempts(attempt).
+			Save(ctx)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("mark run %s running: %w", runID, err)
+		return fmt.Errorf("%w: mark run %s running: %w", errNotStarted, runID, err)
 	}
 	if n == 0 {
 		return nil
@@ -251,7 +295,6 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	}
 	started := time.Now()
 	s.cfg.Metrics.RunStarted(string(r.Kind), started.Sub(r.CreatedAt))
-	em := &emitter{log: s.cfg.Broker, runID: runID}
 	rc := &runContext{
 		started: started,
 		run:     r,
@@ -265,6 +308,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 			return err
 		}
 	}
+	s.resume(ctx, rc, em, attempt)
 	rc.emit(EventRunStarted, eventData{Text: string(r.Kind)})
 	switch r.Kind {
 	case run.KindEXECUTE_CODE:

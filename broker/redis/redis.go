@@ -179,3 +179,21 @@ func (b *Broker) Ping(ctx context.Context) error {
 }
 
 var _ broker.Broker = (*Broker)(nil)
+
+// Register records deployment (something that names the deployment's
+// database, with no secret) as the owner of the key prefix, unless another
+// deployment registered first, and returns the owner. Workers of two
+// deployments that share a Redis server and prefix would take each other's
+// jobs: a caller that finds another owner warns. It is safe for concurrent
+// use.
+func (b *Broker) Register(ctx context.Context, deployment string) (string, error) {
+	key := b.key("deployment")
+	if err := b.rdb.SetNX(ctx, key, deployment, 0).Err(); err != nil {
+		return "", fmt.Errorf("redis broker: register deployment: %w", err)
+	}
+	owner, err := b.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return "", fmt.Errorf("redis broker: read deployment: %w", err)
+	}
+	return owner, nil
+}

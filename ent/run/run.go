@@ -36,6 +36,10 @@ const (
 	FieldError = "error"
 	// FieldAttempts holds the string denoting the attempts field in the database.
 	FieldAttempts = "attempts"
+	// FieldLastSeq holds the string denoting the last_seq field in the database.
+	FieldLastSeq = "last_seq"
+	// FieldRecoveries holds the string denoting the recoveries field in the database.
+	FieldRecoveries = "recoveries"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
@@ -95,6 +99,8 @@ var Columns = []string{
 	FieldInput,
 	FieldError,
 	FieldAttempts,
+	FieldLastSeq,
+	FieldRecoveries,
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldEvents,
@@ -133,6 +139,10 @@ var (
 	UserIDValidator func(string) error
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
+	// DefaultLastSeq holds the default value on creation for the "last_seq" field.
+	DefaultLastSeq int64
+	// DefaultRecoveries holds the default value on creation for the "recoveries" field.
+	DefaultRecoveries int
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -241,6 +251,16 @@ func ByError(opts ...sql.OrderTermOption) OrderOption {
 // ByAttempts orders the results by the attempts field.
 func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAttempts, opts...).ToFunc()
+}
+
+// ByLastSeq orders the results by the last_seq field.
+func ByLastSeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastSeq, opts...).ToFunc()
+}
+
+// ByRecoveries orders the results by the recoveries field.
+func ByRecoveries(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRecoveries, opts...).ToFunc()
 }
 
 // ByStartedAt orders the results by the started_at field.

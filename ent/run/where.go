@@ -95,6 +95,16 @@ func Attempts(v int) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldAttempts, v))
 }
 
+// LastSeq applies equality check predicate on the "last_seq" field. It's identical to LastSeqEQ.
+func LastSeq(v int64) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldLastSeq, v))
+}
+
+// Recoveries applies equality check predicate on the "recoveries" field. It's identical to RecoveriesEQ.
+func Recoveries(v int) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldRecoveries, v))
+}
+
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
 func StartedAt(v time.Time) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldStartedAt, v))
@@ -513,6 +523,86 @@ func AttemptsLT(v int) predicate.Run {
 // AttemptsLTE applies the LTE predicate on the "attempts" field.
 func AttemptsLTE(v int) predicate.Run {
 	return predicate.Run(sql.FieldLTE(FieldAttempts, v))
+}
+
+// LastSeqEQ applies the EQ predicate on the "last_seq" field.
+func LastSeqEQ(v int64) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldLastSeq, v))
+}
+
+// LastSeqNEQ applies the NEQ predicate on the "last_seq" field.
+func LastSeqNEQ(v int64) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldLastSeq, v))
+}
+
+// LastSeqIn applies the In predicate on the "last_seq" field.
+func LastSeqIn(vs ...int64) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldLastSeq, vs...))
+}
+
+// LastSeqNotIn applies the NotIn predicate on the "last_seq" field.
+func LastSeqNotIn(vs ...int64) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldLastSeq, vs...))
+}
+
+// LastSeqGT applies the GT predicate on the "last_seq" field.
+func LastSeqGT(v int64) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldLastSeq, v))
+}
+
+// LastSeqGTE applies the GTE predicate on the "last_seq" field.
+func LastSeqGTE(v int64) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldLastSeq, v))
+}
+
+// LastSeqLT applies the LT predicate on the "last_seq" field.
+func LastSeqLT(v int64) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldLastSeq, v))
+}
+
+// LastSeqLTE applies the LTE predicate on the "last_seq" field.
+func LastSeqLTE(v int64) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldLastSeq, v))
+}
+
+// RecoveriesEQ applies the EQ predicate on the "recoveries" field.
+func RecoveriesEQ(v int) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldRecoveries, v))
+}
+
+// RecoveriesNEQ applies the NEQ predicate on the "recoveries" field.
+func RecoveriesNEQ(v int) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldRecoveries, v))
+}
+
+// RecoveriesIn applies the In predicate on the "recoveries" field.
+func RecoveriesIn(vs ...int) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldRecoveries, vs...))
+}
+
+// RecoveriesNotIn applies the NotIn predicate on the "recoveries" field.
+func RecoveriesNotIn(vs ...int) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldRecoveries, vs...))
+}
+
+// RecoveriesGT applies the GT predicate on the "recoveries" field.
+func RecoveriesGT(v int) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldRecoveries, v))
+}
+
+// RecoveriesGTE applies the GTE predicate on the "recoveries" field.
+func RecoveriesGTE(v int) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldRecoveries, v))
+}
+
+// RecoveriesLT applies the LT predicate on the "recoveries" field.
+func RecoveriesLT(v int) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldRecoveries, v))
+}
+
+// RecoveriesLTE applies the LTE predicate on the "recoveries" field.
+func RecoveriesLTE(v int) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldRecoveries, v))
 }
 
 // StartedAtEQ applies the EQ predicate on the "started_at" field.

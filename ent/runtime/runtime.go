@@ -732,6 +732,14 @@ func init() {
 	runDescAttempts := runFields[5].Descriptor()
 	// run.DefaultAttempts holds the default value on creation for the attempts field.
 	run.DefaultAttempts = runDescAttempts.Default.(int)
+	// runDescLastSeq is the schema descriptor for last_seq field.
+	runDescLastSeq := runFields[6].Descriptor()
+	// run.DefaultLastSeq holds the default value on creation for the last_seq field.
+	run.DefaultLastSeq = runDescLastSeq.Default.(int64)
+	// runDescRecoveries is the schema descriptor for recoveries field.
+	runDescRecoveries := runFields[7].Descriptor()
+	// run.DefaultRecoveries holds the default value on creation for the recoveries field.
+	run.DefaultRecoveries = runDescRecoveries.Default.(int)
 	// runDescID is the schema descriptor for id field.
 	runDescID := runMixinFields0[0].Descriptor()
 	// run.DefaultID holds the default value on creation for the id field.

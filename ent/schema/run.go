@@ -35,6 +35,13 @@ func (Run) Fields() []ent.Field {
 		field.JSON("input", json.RawMessage{}).Optional().Annotations(entgql.Skip()),
 		field.Text("error").Optional().Nillable(),
 		field.Int("attempts").Default(0),
+		// last_seq is the Seq of the run's last event as its worker last
+		// checkpointed it (each heartbeat, and when it hands the run back):
+		// a log lost with the broker's data goes on past it.
+		field.Int64("last_seq").Default(0).Annotations(entgql.Skip()),
+		// recoveries counts the times the reconciler queued the run again
+		// because the broker had lost its job.
+		field.Int("recoveries").Default(0).Annotations(entgql.Skip()),
 		field.Time("started_at").Optional().Nillable(),
 		field.Time("finished_at").Optional().Nillable(),
 		// Events is the run's whole event log, kept once the run has ended so

@@ -264,6 +264,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			run.FieldError:            {Type: field.TypeString, Column: run.FieldError},
 			run.FieldAttempts:         {Type: field.TypeInt, Column: run.FieldAttempts},
 			run.FieldLastSeq:          {Type: field.TypeInt64, Column: run.FieldLastSeq},
+			run.FieldSeqReserved:      {Type: field.TypeInt64, Column: run.FieldSeqReserved},
 			run.FieldRecoveries:       {Type: field.TypeInt, Column: run.FieldRecoveries},
 			run.FieldStartedAt:        {Type: field.TypeTime, Column: run.FieldStartedAt},
 			run.FieldFinishedAt:       {Type: field.TypeTime, Column: run.FieldFinishedAt},
@@ -2177,6 +2178,11 @@ func (f *RunFilter) WhereAttempts(p entql.IntP) {
 // WhereLastSeq applies the entql int64 predicate on the last_seq field.
 func (f *RunFilter) WhereLastSeq(p entql.Int64P) {
 	f.Where(p.Field(run.FieldLastSeq))
+}
+
+// WhereSeqReserved applies the entql int64 predicate on the seq_reserved field.
+func (f *RunFilter) WhereSeqReserved(p entql.Int64P) {
+	f.Where(p.Field(run.FieldSeqReserved))
 }
 
 // WhereRecoveries applies the entql int predicate on the recoveries field.

@@ -11169,6 +11169,8 @@ type RunMutation struct {
 	addattempts          *int
 	last_seq             *int64
 	addlast_seq          *int64
+	seq_reserved         *int64
+	addseq_reserved      *int64
 	recoveries           *int
 	addrecoveries        *int
 	started_at           *time.Time
@@ -11751,6 +11753,62 @@ func (m *RunMutation) AddedLastSeq() (r int64, exists bool) {
 func (m *RunMutation) ResetLastSeq() {
 	m.last_seq = nil
 	m.addlast_seq = nil
+}
+
+// SetSeqReserved sets the "seq_reserved" field.
+func (m *RunMutation) SetSeqReserved(i int64) {
+	m.seq_reserved = &i
+	m.addseq_reserved = nil
+}
+
+// SeqReserved returns the value of the "seq_reserved" field in the mutation.
+func (m *RunMutation) SeqReserved() (r int64, exists bool) {
+	v := m.seq_reserved
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeqReserved returns the old "seq_reserved" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldSeqReserved(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeqReserved is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeqReserved requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeqReserved: %w", err)
+	}
+	return oldValue.SeqReserved, nil
+}
+
+// AddSeqReserved adds i to the "seq_reserved" field.
+func (m *RunMutation) AddSeqReserved(i int64) {
+	if m.addseq_reserved != nil {
+		*m.addseq_reserved += i
+	} else {
+		m.addseq_reserved = &i
+	}
+}
+
+// AddedSeqReserved returns the value that was added to the "seq_reserved" field in this mutation.
+func (m *RunMutation) AddedSeqReserved() (r int64, exists bool) {
+	v := m.addseq_reserved
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeqReserved resets all changes to the "seq_reserved" field.
+func (m *RunMutation) ResetSeqReserved() {
+	m.seq_reserved = nil
+	m.addseq_reserved = nil
 }
 
 // SetRecoveries sets the "recoveries" field.
@@ -12386,7 +12444,7 @@ func (m *RunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RunMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, run.FieldCreatedAt)
 	}
@@ -12416,6 +12474,9 @@ func (m *RunMutation) Fields() []string {
 	}
 	if m.last_seq != nil {
 		fields = append(fields, run.FieldLastSeq)
+	}
+	if m.seq_reserved != nil {
+		fields = append(fields, run.FieldSeqReserved)
 	}
 	if m.recoveries != nil {
 		fields = append(fields, run.FieldRecoveries)
@@ -12472,6 +12533,8 @@ func (m *RunMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempts()
 	case run.FieldLastSeq:
 		return m.LastSeq()
+	case run.FieldSeqReserved:
+		return m.SeqReserved()
 	case run.FieldRecoveries:
 		return m.Recoveries()
 	case run.FieldStartedAt:
@@ -12519,6 +12582,8 @@ func (m *RunMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldAttempts(ctx)
 	case run.FieldLastSeq:
 		return m.OldLastSeq(ctx)
+	case run.FieldSeqReserved:
+		return m.OldSeqReserved(ctx)
 	case run.FieldRecoveries:
 		return m.OldRecoveries(ctx)
 	case run.FieldStartedAt:
@@ -12616,6 +12681,13 @@ func (m *RunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastSeq(v)
 		return nil
+	case run.FieldSeqReserved:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeqReserved(v)
+		return nil
 	case run.FieldRecoveries:
 		v, ok := value.(int)
 		if !ok {
@@ -12693,6 +12765,9 @@ func (m *RunMutation) AddedFields() []string {
 	if m.addlast_seq != nil {
 		fields = append(fields, run.FieldLastSeq)
 	}
+	if m.addseq_reserved != nil {
+		fields = append(fields, run.FieldSeqReserved)
+	}
 	if m.addrecoveries != nil {
 		fields = append(fields, run.FieldRecoveries)
 	}
@@ -12714,6 +12789,8 @@ func (m *RunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAttempts()
 	case run.FieldLastSeq:
 		return m.AddedLastSeq()
+	case run.FieldSeqReserved:
+		return m.AddedSeqReserved()
 	case run.FieldRecoveries:
 		return m.AddedRecoveries()
 	case run.FieldModelTemperature:
@@ -12742,6 +12819,13 @@ func (m *RunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddLastSeq(v)
+		return nil
+	case run.FieldSeqReserved:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeqReserved(v)
 		return nil
 	case run.FieldRecoveries:
 		v, ok := value.(int)
@@ -12889,6 +12973,9 @@ func (m *RunMutation) ResetField(name string) error {
 		return nil
 	case run.FieldLastSeq:
 		m.ResetLastSeq()
+		return nil
+	case run.FieldSeqReserved:
+		m.ResetSeqReserved()
 		return nil
 	case run.FieldRecoveries:
 		m.ResetRecoveries()

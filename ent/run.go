@@ -41,6 +41,8 @@ type Run struct {
 	Attempts int `json:"attempts,omitempty"`
 	// LastSeq holds the value of the "last_seq" field.
 	LastSeq int64 `json:"last_seq,omitempty"`
+	// SeqReserved holds the value of the "seq_reserved" field.
+	SeqReserved int64 `json:"seq_reserved,omitempty"`
 	// Recoveries holds the value of the "recoveries" field.
 	Recoveries int `json:"recoveries,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
@@ -122,7 +124,7 @@ func (*Run) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case run.FieldModelTemperature:
 			values[i] = new(sql.NullFloat64)
-		case run.FieldAttempts, run.FieldLastSeq, run.FieldRecoveries, run.FieldModelMaxTokens:
+		case run.FieldAttempts, run.FieldLastSeq, run.FieldSeqReserved, run.FieldRecoveries, run.FieldModelMaxTokens:
 			values[i] = new(sql.NullInt64)
 		case run.FieldID, run.FieldUserID, run.FieldChatID, run.FieldKind, run.FieldStatus, run.FieldError, run.FieldMessageID, run.FieldModelProvider, run.FieldModelName:
 			values[i] = new(sql.NullString)
@@ -212,6 +214,12 @@ func (_m *Run) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_seq", values[i])
 			} else if value.Valid {
 				_m.LastSeq = value.Int64
+			}
+		case run.FieldSeqReserved:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field seq_reserved", values[i])
+			} else if value.Valid {
+				_m.SeqReserved = value.Int64
 			}
 		case run.FieldRecoveries:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -360,6 +368,9 @@ func (_m *Run) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_seq=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastSeq))
+	builder.WriteString(", ")
+	builder.WriteString("seq_reserved=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SeqReserved))
 	builder.WriteString(", ")
 	builder.WriteString("recoveries=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Recoveries))

@@ -143,6 +143,20 @@ func (_c *RunCreate) SetNillableLastSeq(v *int64) *RunCreate {
 	return _c
 }
 
+// SetSeqReserved sets the "seq_reserved" field.
+func (_c *RunCreate) SetSeqReserved(v int64) *RunCreate {
+	_c.mutation.SetSeqReserved(v)
+	return _c
+}
+
+// SetNillableSeqReserved sets the "seq_reserved" field if the given value is not nil.
+func (_c *RunCreate) SetNillableSeqReserved(v *int64) *RunCreate {
+	if v != nil {
+		_c.SetSeqReserved(*v)
+	}
+	return _c
+}
+
 // SetRecoveries sets the "recoveries" field.
 func (_c *RunCreate) SetRecoveries(v int) *RunCreate {
 	_c.mutation.SetRecoveries(v)
@@ -367,6 +381,10 @@ func (_c *RunCreate) defaults() error {
 		v := run.DefaultLastSeq
 		_c.mutation.SetLastSeq(v)
 	}
+	if _, ok := _c.mutation.SeqReserved(); !ok {
+		v := run.DefaultSeqReserved
+		_c.mutation.SetSeqReserved(v)
+	}
 	if _, ok := _c.mutation.Recoveries(); !ok {
 		v := run.DefaultRecoveries
 		_c.mutation.SetRecoveries(v)
@@ -418,6 +436,9 @@ func (_c *RunCreate) check() error {
 	}
 	if _, ok := _c.mutation.LastSeq(); !ok {
 		return &ValidationError{Name: "last_seq", err: errors.New(`ent: missing required field "Run.last_seq"`)}
+	}
+	if _, ok := _c.mutation.SeqReserved(); !ok {
+		return &ValidationError{Name: "seq_reserved", err: errors.New(`ent: missing required field "Run.seq_reserved"`)}
 	}
 	if _, ok := _c.mutation.Recoveries(); !ok {
 		return &ValidationError{Name: "recoveries", err: errors.New(`ent: missing required field "Run.recoveries"`)}
@@ -497,6 +518,10 @@ func (_c *RunCreate) createSpec() (*Run, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastSeq(); ok {
 		_spec.SetField(run.FieldLastSeq, field.TypeInt64, value)
 		_node.LastSeq = value
+	}
+	if value, ok := _c.mutation.SeqReserved(); ok {
+		_spec.SetField(run.FieldSeqReserved, field.TypeInt64, value)
+		_node.SeqReserved = value
 	}
 	if value, ok := _c.mutation.Recoveries(); ok {
 		_spec.SetField(run.FieldRecoveries, field.TypeInt, value)
@@ -729,6 +754,24 @@ func (u *RunUpsert) UpdateLastSeq() *RunUpsert {
 // AddLastSeq adds v to the "last_seq" field.
 func (u *RunUpsert) AddLastSeq(v int64) *RunUpsert {
 	u.Add(run.FieldLastSeq, v)
+	return u
+}
+
+// SetSeqReserved sets the "seq_reserved" field.
+func (u *RunUpsert) SetSeqReserved(v int64) *RunUpsert {
+	u.Set(run.FieldSeqReserved, v)
+	return u
+}
+
+// UpdateSeqReserved sets the "seq_reserved" field to the value that was provided on create.
+func (u *RunUpsert) UpdateSeqReserved() *RunUpsert {
+	u.SetExcluded(run.FieldSeqReserved)
+	return u
+}
+
+// AddSeqReserved adds v to the "seq_reserved" field.
+func (u *RunUpsert) AddSeqReserved(v int64) *RunUpsert {
+	u.Add(run.FieldSeqReserved, v)
 	return u
 }
 
@@ -1075,6 +1118,27 @@ func (u *RunUpsertOne) AddLastSeq(v int64) *RunUpsertOne {
 func (u *RunUpsertOne) UpdateLastSeq() *RunUpsertOne {
 	return u.Update(func(s *RunUpsert) {
 		s.UpdateLastSeq()
+	})
+}
+
+// SetSeqReserved sets the "seq_reserved" field.
+func (u *RunUpsertOne) SetSeqReserved(v int64) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.SetSeqReserved(v)
+	})
+}
+
+// AddSeqReserved adds v to the "seq_reserved" field.
+func (u *RunUpsertOne) AddSeqReserved(v int64) *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.AddSeqReserved(v)
+	})
+}
+
+// UpdateSeqReserved sets the "seq_reserved" field to the value that was provided on create.
+func (u *RunUpsertOne) UpdateSeqReserved() *RunUpsertOne {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateSeqReserved()
 	})
 }
 
@@ -1617,6 +1681,27 @@ func (u *RunUpsertBulk) AddLastSeq(v int64) *RunUpsertBulk {
 func (u *RunUpsertBulk) UpdateLastSeq() *RunUpsertBulk {
 	return u.Update(func(s *RunUpsert) {
 		s.UpdateLastSeq()
+	})
+}
+
+// SetSeqReserved sets the "seq_reserved" field.
+func (u *RunUpsertBulk) SetSeqReserved(v int64) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.SetSeqReserved(v)
+	})
+}
+
+// AddSeqReserved adds v to the "seq_reserved" field.
+func (u *RunUpsertBulk) AddSeqReserved(v int64) *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.AddSeqReserved(v)
+	})
+}
+
+// UpdateSeqReserved sets the "seq_reserved" field to the value that was provided on create.
+func (u *RunUpsertBulk) UpdateSeqReserved() *RunUpsertBulk {
+	return u.Update(func(s *RunUpsert) {
+		s.UpdateSeqReserved()
 	})
 }
 

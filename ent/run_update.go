@@ -132,6 +132,27 @@ func (_u *RunUpdate) AddLastSeq(v int64) *RunUpdate {
 	return _u
 }
 
+// SetSeqReserved sets the "seq_reserved" field.
+func (_u *RunUpdate) SetSeqReserved(v int64) *RunUpdate {
+	_u.mutation.ResetSeqReserved()
+	_u.mutation.SetSeqReserved(v)
+	return _u
+}
+
+// SetNillableSeqReserved sets the "seq_reserved" field if the given value is not nil.
+func (_u *RunUpdate) SetNillableSeqReserved(v *int64) *RunUpdate {
+	if v != nil {
+		_u.SetSeqReserved(*v)
+	}
+	return _u
+}
+
+// AddSeqReserved adds value to the "seq_reserved" field.
+func (_u *RunUpdate) AddSeqReserved(v int64) *RunUpdate {
+	_u.mutation.AddSeqReserved(v)
+	return _u
+}
+
 // SetRecoveries sets the "recoveries" field.
 func (_u *RunUpdate) SetRecoveries(v int) *RunUpdate {
 	_u.mutation.ResetRecoveries()
@@ -463,6 +484,12 @@ func (_u *RunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(run.FieldLastSeq, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.SeqReserved(); ok {
+		_spec.SetField(run.FieldSeqReserved, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSeqReserved(); ok {
+		_spec.AddField(run.FieldSeqReserved, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.Recoveries(); ok {
 		_spec.SetField(run.FieldRecoveries, field.TypeInt, value)
 	}
@@ -676,6 +703,27 @@ func (_u *RunUpdateOne) SetNillableLastSeq(v *int64) *RunUpdateOne {
 // AddLastSeq adds value to the "last_seq" field.
 func (_u *RunUpdateOne) AddLastSeq(v int64) *RunUpdateOne {
 	_u.mutation.AddLastSeq(v)
+	return _u
+}
+
+// SetSeqReserved sets the "seq_reserved" field.
+func (_u *RunUpdateOne) SetSeqReserved(v int64) *RunUpdateOne {
+	_u.mutation.ResetSeqReserved()
+	_u.mutation.SetSeqReserved(v)
+	return _u
+}
+
+// SetNillableSeqReserved sets the "seq_reserved" field if the given value is not nil.
+func (_u *RunUpdateOne) SetNillableSeqReserved(v *int64) *RunUpdateOne {
+	if v != nil {
+		_u.SetSeqReserved(*v)
+	}
+	return _u
+}
+
+// AddSeqReserved adds value to the "seq_reserved" field.
+func (_u *RunUpdateOne) AddSeqReserved(v int64) *RunUpdateOne {
+	_u.mutation.AddSeqReserved(v)
 	return _u
 }
 
@@ -1039,6 +1087,12 @@ func (_u *RunUpdateOne) sqlSave(ctx context.Context) (_node *Run, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastSeq(); ok {
 		_spec.AddField(run.FieldLastSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.SeqReserved(); ok {
+		_spec.SetField(run.FieldSeqReserved, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSeqReserved(); ok {
+		_spec.AddField(run.FieldSeqReserved, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.Recoveries(); ok {
 		_spec.SetField(run.FieldRecoveries, field.TypeInt, value)

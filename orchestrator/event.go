@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,6 +119,36 @@ type emitter struct {
 	// last is the Seq of the last event appended through it (or found in
 	// the log when the attempt began), for the worker's checkpoints.
 	last atomic.Int64
+	// reserve, when set, stores a new bound of the Seqs the run may use
+	// (the run's seq_reserved); reserved is the bound stored. Appends
+	// never go past it, so that a log lost with the broker's data can go
+	// on after every Seq a follower may have seen.
+	reserve  func(ctx context.Context, upTo int64) error
+	mu       sync.Mutex
+	reserved int64
+}
+
+// reserveBlock is how many Seqs one reservation covers: a run's worker
+// writes its row once per this many events.
+const reserveBlock = 1000
+
+// ensureReserved raises the reservation before an append would pass it.
+func (e *emitter) ensureReserved(ctx context.Context) error {
+	if e.reserve == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Room for the appends in flight of the run's concurrent steps.
+	if e.last.Load()+reserveBlock/10 < e.reserved {
+		return nil
+	}
+	upTo := e.last.Load() + reserveBlock
+	if err := e.reserve(ctx, upTo); err != nil {
+		return fmt.Errorf("reserve event numbers of run %s: %w", e.runID, err)
+	}
+	e.reserved = upTo
+	return nil
 }
 
 func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
@@ -128,6 +159,9 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	// Events are appended even when ctx was cancelled: a cancelled run still
 	// reports how it ended. A broker that cannot be reached (Redis
 	// restarting) is retried for a while, so that subscribers miss nothing.
+	if err := e.ensureReserved(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 	ev := broker.Event{Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal()}
 	deadline := time.Now().Add(appendPatience)
 	backoff := 50 * time.Millisecond

@@ -11,11 +11,6 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/run"
 )
 
-// seqGap is how far past its last checkpoint a run's log goes on when the
-// broker lost it: more than the events a run appends between two
-// checkpoints (a heartbeat), so that no follower has seen a Seq beyond it.
-const seqGap = 100_000
-
 // persist runs write, retrying it with a backoff for up to DBPatience while
 // it fails and ctx lasts, unless the error says the row is not there. What
 // it protects must not be lost to a database that is briefly unavailable: a
@@ -52,35 +47,50 @@ func (s *Service) checkpoint(ctx context.Context, em *emitter) {
 	}
 }
 
-// continueLog makes the run's log go on past lastSeq, the last Seq its
-// followers may have seen (the row's checkpoint), when the broker no longer
-// holds it (its data was lost, or it is a new embedded process). It
-// reports whether the log had been lost and the Seq the log is now at.
-func (s *Service) continueLog(ctx context.Context, runID string, lastSeq int64) (lost bool, at int64) {
-	last, err := s.cfg.Broker.Last(ctx, runID)
+// continueLog makes r's log go on past every Seq its followers may have
+// seen when the broker no longer holds it (its data was lost, or this is a
+// new embedded process): the log is lost when it holds less than the last
+// checkpoint, or nothing though Seqs were reserved; it then goes on after
+// the reservation (r.SeqReserved, which no append passed). It reports
+// whether the log had been lost, and the Seq the log is at.
+func (s *Service) continueLog(ctx context.Context, r *ent.Run) (lost bool, at int64) {
+	last, err := s.cfg.Broker.Last(ctx, r.ID)
 	if err != nil {
-		s.runLog(ctx, runID).Warn().Err(err).Msg("read the run's last event")
+		s.runLog(ctx, r.ID).Warn().Err(err).Msg("read the run's last event")
 		return false, 0
 	}
-	if last >= lastSeq {
+	if last >= r.LastSeq && (last > 0 || r.SeqReserved == 0) {
 		return false, last
 	}
-	at = lastSeq + seqGap
-	if err := s.cfg.Broker.Advance(ctx, runID, at); err != nil {
-		s.runLog(ctx, runID).Warn().Err(err).Msg("continue the run's lost event log")
+	at = max(r.SeqReserved, r.LastSeq, last)
+	if err := s.cfg.Broker.Advance(ctx, r.ID, at); err != nil {
+		s.runLog(ctx, r.ID).Warn().Err(err).Msg("continue the run's lost event log")
 		return true, last
 	}
-	s.runLog(ctx, runID).Warn().Int64("checkpoint", lastSeq).Int64("found", last).Int64("continues_after", at).
-		Msg("the run's event log was lost; it goes on past its checkpoint")
+	s.runLog(ctx, r.ID).Warn().Int64("checkpoint", r.LastSeq).Int64("reserved", r.SeqReserved).Int64("found", last).
+		Int64("continues_after", at).Msg("the run's event log was lost; it goes on past its reservation")
 	return true, at
+}
+
+// reserveFunc returns the emitter's reserve for run r: it raises the run's
+// seq_reserved, retried while the database does not answer.
+func (s *Service) reserveFunc(r *ent.Run) func(ctx context.Context, upTo int64) error {
+	return func(ctx context.Context, upTo int64) error {
+		sys := privacy.DecisionContext(ctx, privacy.Allow)
+		return s.persist(sys, func(ctx context.Context) error {
+			return s.cfg.DB.Run.Update().Where(run.ID(r.ID), run.SeqReservedLT(upTo)).SetSeqReserved(upTo).Exec(ctx)
+		})
+	}
 }
 
 // resume prepares an attempt's log: it goes on past what the run's
 // followers saw, and when an earlier attempt left events (or lost them),
 // a RUN_RESTARTED event says that what it showed is to be dropped.
 func (s *Service) resume(ctx context.Context, rc *runContext, em *emitter, attempt int) {
-	lost, at := s.continueLog(ctx, rc.run.ID, rc.run.LastSeq)
+	lost, at := s.continueLog(ctx, rc.run)
 	em.seen(at)
+	em.reserved = rc.run.SeqReserved
+	em.reserve = s.reserveFunc(rc.run)
 	switch {
 	case lost:
 		rc.emit(EventRunRestarted, eventData{Text: fmt.Sprintf("the run's events were lost with the broker's data; attempt %d starts again", attempt)})

@@ -238,7 +238,7 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 	// A log the broker lost goes on past what followers saw (the worker's
 	// attempt did this already; the reconciler and Cancel have not).
 	if r, err := s.cfg.DB.Run.Get(sys, runID); err == nil {
-		s.continueLog(sys, runID, r.LastSeq)
+		s.continueLog(sys, r)
 	}
 	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
 		s.runLog(ctx, runID).Error().Err(err).Msg("append terminal event")

@@ -261,7 +261,7 @@ type runContext struct {
 func (s *Service) execute(ctx context.Context, runID string, attempt int, addUser bool, em *emitter) error {
 	sys := privacy.DecisionContext(ctx, privacy.Allow)
 	var r *ent.Run
-	err := s.persist(ctx, func(ctx context.Context) (err error) {
+	err := s.persist(sys, func(ctx context.Context) (err error) {
 		r, err = s.cfg.DB.Run.Get(ctx, runID)
 		return err
 	})
@@ -310,6 +310,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	}
 	s.resume(ctx, rc, em, attempt)
 	rc.emit(EventRunStarted, eventData{Text: string(r.Kind)})
+	s.checkpoint(ctx, em)
 	switch r.Kind {
 	case run.KindEXECUTE_CODE:
 		err = s.executeCode(rc)

@@ -403,6 +403,7 @@ var (
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "last_seq", Type: field.TypeInt64, Default: 0},
+		{Name: "seq_reserved", Type: field.TypeInt64, Default: 0},
 		{Name: "recoveries", Type: field.TypeInt, Default: 0},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
@@ -423,13 +424,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "runs_chats_runs",
-				Columns:    []*schema.Column{RunsColumns[18]},
+				Columns:    []*schema.Column{RunsColumns[19]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "runs_users_runs",
-				Columns:    []*schema.Column{RunsColumns[19]},
+				Columns:    []*schema.Column{RunsColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -438,7 +439,7 @@ var (
 			{
 				Name:    "run_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{RunsColumns[19]},
+				Columns: []*schema.Column{RunsColumns[20]},
 			},
 			{
 				Name:    "run_status",

@@ -38,6 +38,8 @@ const (
 	FieldAttempts = "attempts"
 	// FieldLastSeq holds the string denoting the last_seq field in the database.
 	FieldLastSeq = "last_seq"
+	// FieldSeqReserved holds the string denoting the seq_reserved field in the database.
+	FieldSeqReserved = "seq_reserved"
 	// FieldRecoveries holds the string denoting the recoveries field in the database.
 	FieldRecoveries = "recoveries"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
@@ -100,6 +102,7 @@ var Columns = []string{
 	FieldError,
 	FieldAttempts,
 	FieldLastSeq,
+	FieldSeqReserved,
 	FieldRecoveries,
 	FieldStartedAt,
 	FieldFinishedAt,
@@ -141,6 +144,8 @@ var (
 	DefaultAttempts int
 	// DefaultLastSeq holds the default value on creation for the "last_seq" field.
 	DefaultLastSeq int64
+	// DefaultSeqReserved holds the default value on creation for the "seq_reserved" field.
+	DefaultSeqReserved int64
 	// DefaultRecoveries holds the default value on creation for the "recoveries" field.
 	DefaultRecoveries int
 	// DefaultID holds the default value on creation for the "id" field.
@@ -256,6 +261,11 @@ func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
 // ByLastSeq orders the results by the last_seq field.
 func ByLastSeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastSeq, opts...).ToFunc()
+}
+
+// BySeqReserved orders the results by the seq_reserved field.
+func BySeqReserved(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSeqReserved, opts...).ToFunc()
 }
 
 // ByRecoveries orders the results by the recoveries field.

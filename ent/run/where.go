@@ -100,6 +100,11 @@ func LastSeq(v int64) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldLastSeq, v))
 }
 
+// SeqReserved applies equality check predicate on the "seq_reserved" field. It's identical to SeqReservedEQ.
+func SeqReserved(v int64) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldSeqReserved, v))
+}
+
 // Recoveries applies equality check predicate on the "recoveries" field. It's identical to RecoveriesEQ.
 func Recoveries(v int) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldRecoveries, v))
@@ -563,6 +568,46 @@ func LastSeqLT(v int64) predicate.Run {
 // LastSeqLTE applies the LTE predicate on the "last_seq" field.
 func LastSeqLTE(v int64) predicate.Run {
 	return predicate.Run(sql.FieldLTE(FieldLastSeq, v))
+}
+
+// SeqReservedEQ applies the EQ predicate on the "seq_reserved" field.
+func SeqReservedEQ(v int64) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldSeqReserved, v))
+}
+
+// SeqReservedNEQ applies the NEQ predicate on the "seq_reserved" field.
+func SeqReservedNEQ(v int64) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldSeqReserved, v))
+}
+
+// SeqReservedIn applies the In predicate on the "seq_reserved" field.
+func SeqReservedIn(vs ...int64) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldSeqReserved, vs...))
+}
+
+// SeqReservedNotIn applies the NotIn predicate on the "seq_reserved" field.
+func SeqReservedNotIn(vs ...int64) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldSeqReserved, vs...))
+}
+
+// SeqReservedGT applies the GT predicate on the "seq_reserved" field.
+func SeqReservedGT(v int64) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldSeqReserved, v))
+}
+
+// SeqReservedGTE applies the GTE predicate on the "seq_reserved" field.
+func SeqReservedGTE(v int64) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldSeqReserved, v))
+}
+
+// SeqReservedLT applies the LT predicate on the "seq_reserved" field.
+func SeqReservedLT(v int64) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldSeqReserved, v))
+}
+
+// SeqReservedLTE applies the LTE predicate on the "seq_reserved" field.
+func SeqReservedLTE(v int64) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldSeqReserved, v))
 }
 
 // RecoveriesEQ applies the EQ predicate on the "recoveries" field.

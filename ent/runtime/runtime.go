@@ -736,8 +736,12 @@ func init() {
 	runDescLastSeq := runFields[6].Descriptor()
 	// run.DefaultLastSeq holds the default value on creation for the last_seq field.
 	run.DefaultLastSeq = runDescLastSeq.Default.(int64)
+	// runDescSeqReserved is the schema descriptor for seq_reserved field.
+	runDescSeqReserved := runFields[7].Descriptor()
+	// run.DefaultSeqReserved holds the default value on creation for the seq_reserved field.
+	run.DefaultSeqReserved = runDescSeqReserved.Default.(int64)
 	// runDescRecoveries is the schema descriptor for recoveries field.
-	runDescRecoveries := runFields[7].Descriptor()
+	runDescRecoveries := runFields[8].Descriptor()
 	// run.DefaultRecoveries holds the default value on creation for the recoveries field.
 	run.DefaultRecoveries = runDescRecoveries.Default.(int)
 	// runDescID is the schema descriptor for id field.

@@ -39,6 +39,11 @@ func (Run) Fields() []ent.Field {
 		// checkpointed it (each heartbeat, and when it hands the run back):
 		// a log lost with the broker's data goes on past it.
 		field.Int64("last_seq").Default(0).Annotations(entgql.Skip()),
+		// seq_reserved bounds the Seqs the run's workers may have appended:
+		// a worker raises it (by a block) before it appends past it, so a
+		// log lost with the broker's data goes on after it, past every
+		// event a follower may have seen.
+		field.Int64("seq_reserved").Default(0).Annotations(entgql.Skip()),
 		// recoveries counts the times the reconciler queued the run again
 		// because the broker had lost its job.
 		field.Int("recoveries").Default(0).Annotations(entgql.Skip()),

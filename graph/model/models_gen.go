@@ -232,7 +232,7 @@ type RateMessageInput struct {
 }
 
 type RunEvent struct {
-	// 1, 2, 3... without gaps within a run.
+	// Increasing within a run: 1, 2, 3... without gaps, except just before a RUN_RESTARTED whose run lost its log with the broker (the numbers skipped are never used). Resume with after: the last seq received.
 	Seq      int              `json:"seq"`
 	Type     RunEventType     `json:"type"`
 	At       time.Time        `json:"at"`
@@ -590,6 +590,8 @@ const (
 	RunEventTypeRunSucceeded     RunEventType = "RUN_SUCCEEDED"
 	RunEventTypeRunFailed        RunEventType = "RUN_FAILED"
 	RunEventTypeRunCancelled     RunEventType = "RUN_CANCELLED"
+	// An attempt of the run was abandoned (its worker stopped, or the broker lost the run's events) and a new one starts: drop what was shown of the run since its last RUN_STARTED. The text says why.
+	RunEventTypeRunRestarted RunEventType = "RUN_RESTARTED"
 )
 
 var AllRunEventType = []RunEventType{
@@ -606,11 +608,12 @@ var AllRunEventType = []RunEventType{
 	RunEventTypeRunSucceeded,
 	RunEventTypeRunFailed,
 	RunEventTypeRunCancelled,
+	RunEventTypeRunRestarted,
 }
 
 func (e RunEventType) IsValid() bool {
 	switch e {
-	case RunEventTypeRunStarted, RunEventTypePlan, RunEventTypeAgentStarted, RunEventTypeToken, RunEventTypeAgentCode, RunEventTypeAgentFinished, RunEventTypeExecutionStarted, RunEventTypeExecutionResult, RunEventTypeMessage, RunEventTypeStep, RunEventTypeRunSucceeded, RunEventTypeRunFailed, RunEventTypeRunCancelled:
+	case RunEventTypeRunStarted, RunEventTypePlan, RunEventTypeAgentStarted, RunEventTypeToken, RunEventTypeAgentCode, RunEventTypeAgentFinished, RunEventTypeExecutionStarted, RunEventTypeExecutionResult, RunEventTypeMessage, RunEventTypeStep, RunEventTypeRunSucceeded, RunEventTypeRunFailed, RunEventTypeRunCancelled, RunEventTypeRunRestarted:
 		return true
 	}
 	return false

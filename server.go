@@ -31,6 +31,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphws"
+	"github.com/autoanalyst/autoanalyst/httpapi"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
@@ -245,7 +246,7 @@ type node struct {
 	templates *orchestrator.Templates
 	settings  *orchestrator.Settings
 	// checks are what /readyz checks: the database, Redis, the sandbox.
-	checks  []resolvers.HealthCheck
+	checks  []httpapi.HealthCheck
 	metrics *metrics.Metrics
 	tracer  trace.TracerProvider
 	closers []func() error
@@ -298,7 +299,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	}
 	n.db = db
 	n.closers = append(n.closers, db.Close)
-	n.checks = append(n.checks, resolvers.HealthCheck{Name: "database", Check: db.SQL.PingContext})
+	n.checks = append(n.checks, httpapi.HealthCheck{Name: "database", Check: db.SQL.PingContext})
 
 	exec, err := executor.New(executor.Config{
 		Python:            cfg.Python,
@@ -327,9 +328,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		log.Error().Err(err).Msg("code execution is disabled: install bubblewrap, or set EXECUTOR_SANDBOX=off for development only")
 		runner = unavailable{err}
 		sandboxErr := err
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return sandboxErr }})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return sandboxErr }})
 	} else {
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return nil }})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return nil }})
 		n.closers = append(n.closers, exec.Close)
 	}
 
@@ -341,7 +342,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	watchQueue(n.metrics, brk)
 	n.closers = append(n.closers, closeBroker)
 	if p, ok := brk.(interface{ Ping(context.Context) error }); ok && cfg.RedisURL != "" {
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "redis", Check: p.Ping})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "redis", Check: p.Ping})
 	}
 
 	blobURL := cfg.BlobURL
@@ -459,15 +460,15 @@ func serve(ctx context.Context, workers int) error {
 	if err != nil {
 		return err
 	}
-	h, err := resolvers.NewHandler(&resolvers.Resolver{
+	h, err := httpapi.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Events: brk, Analytics: stats,
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
-	}, resolvers.HandlerConfig{
+	}, httpapi.Config{
 		MaxUploadBytes:  cfg.UploadMaxBytes,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		MaxUploadFiles:  cfg.UploadMaxFiles,
-		Limits: resolvers.Limits{
+		Limits: httpapi.Limits{
 			MaxTokens:     cfg.QueryMaxTokens,
 			MaxFields:     cfg.QueryMaxFields,
 			MaxDepth:      cfg.QueryMaxDepth,

@@ -99,7 +99,7 @@ func TestSchemaServed(t *testing.T) {
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		t.Errorf("GET /graphql/schema.graphql: 404: the route is not registered " +
-			`(mux.Handle("GET /graphql/schema.graphql", sdl.Handler()) in resolvers.NewHandler)`)
+			`(mux.Handle("GET /graphql/schema.graphql", sdl.Handler()) in httpapi.NewHandler)`)
 	case resp.StatusCode != http.StatusOK:
 		t.Errorf("GET /graphql/schema.graphql: %d %s", resp.StatusCode, body)
 	case resp.Header.Get("Content-Type") != sdl.ContentType:

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"net/http"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestCORS(t *testing.T) {
-	h := testHandler(t, HandlerConfig{MaxUploadBytes: 1 << 20, CORSOrigins: []string{"https://app.example.com/"}})
+	h := testHandler(t, Config{MaxUploadBytes: 1 << 20, CORSOrigins: []string{"https://app.example.com/"}})
 	tests := []struct {
 		name, method, origin string
 		preflight            bool

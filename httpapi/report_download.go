@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"net/http"
@@ -6,12 +6,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/report"
+	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
 // registerReportDownload serves GET /reports/{id}.html: a deep-analysis
 // report's HTML, to its owner only (the bearer token as for /graphql; 401
 // without one, 404 for another user's report or one without HTML yet).
-func registerReportDownload(mux *http.ServeMux, r *Resolver) {
+func registerReportDownload(mux *http.ServeMux, r *resolvers.Resolver) {
 	mux.Handle("GET /reports/{file}", r.Auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if v := viewer.FromContext(req.Context()); v == nil || v.UserID == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="autoanalyst"`)

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"bytes"
@@ -15,11 +15,12 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/database"
+	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
 // testHandler is the API on a fresh SQLite database, without services
 // beyond authentication.
-func testHandler(tb testing.TB, cfg HandlerConfig) http.Handler {
+func testHandler(tb testing.TB, cfg Config) http.Handler {
 	tb.Helper()
 	ctx := context.Background()
 	db, err := database.Open(ctx, "", tb.TempDir())
@@ -30,7 +31,7 @@ func testHandler(tb testing.TB, cfg HandlerConfig) http.Handler {
 	if _, err := db.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	h, err := NewHandler(&Resolver{DB: db.Client, Auth: auth.New(db.Client, time.Hour, ""), Logger: zerolog.Nop()}, cfg)
+	h, err := NewHandler(&resolvers.Resolver{DB: db.Client, Auth: auth.New(db.Client, time.Hour, ""), Logger: zerolog.Nop()}, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func testHandler(tb testing.TB, cfg HandlerConfig) http.Handler {
 // in process, next to { viewer { id } }: the handler's own CPU, without
 // the network's (BenchmarkAbuse measures the whole server).
 func BenchmarkGuards(b *testing.B) {
-	h := testHandler(b, HandlerConfig{MaxUploadBytes: 1 << 20})
+	h := testHandler(b, Config{MaxUploadBytes: 1 << 20})
 	body := func(query string, vars map[string]any) []byte {
 		out, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 		return out

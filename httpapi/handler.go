@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"context"
@@ -26,11 +26,12 @@ import (
 	"github.com/autoanalyst/autoanalyst/graphiql"
 	"github.com/autoanalyst/autoanalyst/graphws"
 	"github.com/autoanalyst/autoanalyst/metrics"
+	"github.com/autoanalyst/autoanalyst/resolvers"
 	"github.com/autoanalyst/autoanalyst/tracing"
 )
 
-// HandlerConfig configures the HTTP API.
-type HandlerConfig struct {
+// Config configures the HTTP API.
+type Config struct {
 	// MaxUploadBytes is the largest accepted file (UPLOAD_MAX_BYTES).
 	MaxUploadBytes int64
 	// MaxRequestBytes is the largest body of a request that is not an
@@ -73,12 +74,13 @@ type HandlerConfig struct {
 	TracerProvider trace.TracerProvider
 }
 
-// NewHandler returns the HTTP API: GraphiQL at / (when enabled), GraphQL at
-// /graphql (POST, GET for queries, multipart uploads, WebSocket with
-// graphql-transport-ws and graphql-ws, SSE), /healthz, /livez and /readyz,
-// and /metrics when cfg.Metrics is set; every request gets an id and an
-// access log line (AccessLog).
-func NewHandler(r *Resolver, cfg HandlerConfig) (http.Handler, error) {
+// NewHandler returns the HTTP API of r's resolvers: GraphiQL at / (when
+// enabled), GraphQL at /graphql (POST, GET for queries, multipart uploads,
+// WebSocket with graphql-transport-ws and graphql-ws, SSE), /healthz, /livez
+// and /readyz, the reports' HTML at /reports/{id}.html, and /metrics when
+// cfg.Metrics is set; every request gets an id and an access log line
+// (AccessLog).
+func NewHandler(r *resolvers.Resolver, cfg Config) (http.Handler, error) {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 512 << 10
 	}

@@ -1,4 +1,4 @@
-package resolvers
+package httpapi
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"github.com/autoanalyst/autoanalyst/graph"
+	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
 // fragmentBomb is k fragments that each spread the previous one twice:
@@ -107,7 +108,7 @@ func aliases(field string, n int) string {
 // BenchmarkValidate measures gqlgen's validation of the largest documents
 // the limits admit, next to an ordinary one.
 func BenchmarkValidate(b *testing.B) {
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &Resolver{}}).Schema()
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{}}).Schema()
 	l := Limits{}.withDefaults()
 	for _, q := range []struct{ name, query string }{
 		{"viewer", `{ viewer { id } }`},
@@ -135,7 +136,7 @@ func BenchmarkValidate(b *testing.B) {
 // and with all of them (testdata/introspection*.graphql, written by
 // graphql 16.15), through the guards: it must answer the schema.
 func TestIntrospectionPasses(t *testing.T) {
-	h := testHandler(t, HandlerConfig{MaxUploadBytes: 1 << 20, Limits: Limits{Introspection: true}})
+	h := testHandler(t, Config{MaxUploadBytes: 1 << 20, Limits: Limits{Introspection: true}})
 	for _, file := range []string{"testdata/introspection.graphql", "testdata/introspection-all.graphql"} {
 		q, err := os.ReadFile(file)
 		if err != nil {

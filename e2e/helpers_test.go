@@ -51,7 +51,7 @@ func buildBinary(t testing.TB) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "autoanalyst-e2e")
 		if err != nil {
-			buildErr = err
+			buildErr = fmt.Errorf("a directory for the binary: %w", err)
 			return
 		}
 		binPath = filepath.Join(dir, "autoanalyst")
@@ -64,7 +64,7 @@ func buildBinary(t testing.TB) string {
 		cmd.Dir = repoRoot
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/graph/sdl"
 	"github.com/autoanalyst/autoanalyst/graphws"
+	"github.com/autoanalyst/autoanalyst/httpapi"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/modelsetting"
@@ -250,7 +251,7 @@ type node struct {
 	templates *catalog.Service
 	settings  *modelsetting.Service
 	// checks are what /readyz checks: the database, Redis, the sandbox.
-	checks  []resolvers.HealthCheck
+	checks  []httpapi.HealthCheck
 	metrics *metrics.Metrics
 	tracer  trace.TracerProvider
 	closers []func() error
@@ -303,7 +304,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	}
 	n.db = db
 	n.closers = append(n.closers, db.Close)
-	n.checks = append(n.checks, resolvers.HealthCheck{Name: "database", Check: db.SQL.PingContext})
+	n.checks = append(n.checks, httpapi.HealthCheck{Name: "database", Check: db.SQL.PingContext})
 
 	exec, err := executor.New(executor.Config{
 		Python:            cfg.Python,
@@ -332,9 +333,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		log.Error().Err(err).Msg("code execution is disabled: install bubblewrap, or set EXECUTOR_SANDBOX=off for development only")
 		runner = unavailable{err}
 		sandboxErr := err
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return sandboxErr }})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return sandboxErr }})
 	} else {
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return nil }})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "sandbox", Check: func(context.Context) error { return nil }})
 		n.closers = append(n.closers, exec.Close)
 	}
 
@@ -358,7 +359,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	watchQueue(n.metrics, brk)
 	n.closers = append(n.closers, closeBroker)
 	if p, ok := brk.(interface{ Ping(context.Context) error }); ok && cfg.RedisURL != "" {
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "redis", Check: p.Ping})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "redis", Check: p.Ping})
 	}
 
 	blobURL := cfg.BlobURL
@@ -368,9 +369,9 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	// /readyz fails while the data folder (SQLite, blob cache) or a blob
 	// folder has less than DISK_MIN_FREE_BYTES left.
 	if cfg.DiskMinFree > 0 {
-		n.checks = append(n.checks, resolvers.HealthCheck{Name: "disk", Check: diskspace.Check(cfg.DataDir, uint64(cfg.DiskMinFree))})
+		n.checks = append(n.checks, httpapi.HealthCheck{Name: "disk", Check: diskspace.Check(cfg.DataDir, uint64(cfg.DiskMinFree))})
 		if dir, ok := strings.CutPrefix(blobURL, "file://"); ok {
-			n.checks = append(n.checks, resolvers.HealthCheck{Name: "blob disk", Check: diskspace.Check(dir, uint64(cfg.DiskMinFree))})
+			n.checks = append(n.checks, httpapi.HealthCheck{Name: "blob disk", Check: diskspace.Check(dir, uint64(cfg.DiskMinFree))})
 		}
 	}
 	store, err := dataset.OpenStore(ctx, blobURL, filepath.Join(cfg.DataDir, "blob-cache"))
@@ -501,15 +502,15 @@ func serve(ctx context.Context, workers int) error {
 	if err != nil {
 		return err
 	}
-	h, err := resolvers.NewHandler(&resolvers.Resolver{
+	h, err := httpapi.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Chats: chat.New(db.Client, runs), Analytics: stats,
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
 		Logger: log.With().Str("component", "api").Logger(),
-	}, resolvers.HandlerConfig{
+	}, httpapi.Config{
 		MaxUploadBytes:  cfg.UploadMaxBytes,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		MaxUploadFiles:  cfg.UploadMaxFiles,
-		Limits: resolvers.Limits{
+		Limits: httpapi.Limits{
 			MaxTokens:     cfg.QueryMaxTokens,
 			MaxFields:     cfg.QueryMaxFields,
 			MaxDepth:      cfg.QueryMaxDepth,

@@ -9,20 +9,20 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/autoanalyst/autoanalyst/httpapi"
 	"github.com/autoanalyst/autoanalyst/metrics"
-	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
 // startWorkerHTTP serves a worker's /livez, /readyz, /healthz and /metrics
 // (workers serve no API) on HEALTH_ADDR, and on METRICS_ADDR too when that
 // is set to another address. It returns a function that stops them.
-func startWorkerHTTP(cfg *config, log zerolog.Logger, m *metrics.Metrics, ready func() bool, checks []resolvers.HealthCheck) (func(), error) {
+func startWorkerHTTP(cfg *config, log zerolog.Logger, m *metrics.Metrics, ready func() bool, checks []httpapi.HealthCheck) (func(), error) {
 	mux := http.NewServeMux()
-	mux.Handle("GET /livez", resolvers.Livez())
-	mux.Handle("GET /readyz", resolvers.Readyz(ready, checks))
-	mux.Handle("GET /healthz", resolvers.Readyz(ready, checks))
+	mux.Handle("GET /livez", httpapi.Livez())
+	mux.Handle("GET /readyz", httpapi.Readyz(ready, checks))
+	mux.Handle("GET /healthz", httpapi.Readyz(ready, checks))
 	mux.Handle("GET /metrics", m.Handler())
-	handler := resolvers.AccessLog(log.With().Str("component", "health").Logger(), m.InstrumentHTTP(mux))
+	handler := httpapi.AccessLog(log.With().Str("component", "health").Logger(), m.InstrumentHTTP(mux))
 	var servers []*http.Server
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

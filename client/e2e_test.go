@@ -80,7 +80,7 @@ func TestEndToEnd(t *testing.T) {
 		ds[0].Columns[0].Name != "city" || ds[0].Format != client.DatasetFormatCsv {
 		t.Fatalf("uploaded = %+v", ds)
 	}
-	xlsx, err := os.ReadFile("../testdata/regions.xlsx")
+	xlsx, err := os.ReadFile("../e2e/testdata/regions.xlsx")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 var serverURL string
 
 // houses is the CSV the examples upload (5 rows: price, area, city).
-const houses = "../testdata/houses.csv"
+const houses = "../e2e/testdata/houses.csv"
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))

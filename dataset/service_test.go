@@ -73,7 +73,7 @@ func names(ds []*ent.Dataset) string {
 
 func TestUploadSheetsAndColumns(t *testing.T) {
 	s, ctx := newService(t)
-	book, err := os.ReadFile("../testdata/regions.xlsx")
+	book, err := os.ReadFile("../e2e/testdata/regions.xlsx")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestInspectStoresNothing(t *testing.T) {
 
 func TestInspectSheet(t *testing.T) {
 	s, ctx := newService(t)
-	book, err := os.ReadFile("../testdata/regions.xlsx")
+	book, err := os.ReadFile("../e2e/testdata/regions.xlsx")
 	if err != nil {
 		t.Fatal(err)
 	}

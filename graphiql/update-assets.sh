@@ -10,7 +10,7 @@
 # the tarballs' integrity and each file's SHA-256.
 #
 # To move to other versions, change them below, run this script, then
-# `go test ./graphiql/` and the browser test (go test -run TestGraphiQLBrowser .).
+# `go test ./graphiql/` and the browser test (go test -run TestGraphiQLBrowser ./e2e/).
 # React 18 is the last React with UMD builds; GraphiQL 3 is the last GraphiQL
 # with a UMD build that runs on React 18 without a bundler.
 set -euo pipefail

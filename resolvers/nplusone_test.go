@@ -1,4 +1,4 @@
-package resolvers
+package resolvers_test
 
 import (
 	"bytes"
@@ -21,7 +21,9 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/httpapi"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
+	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
 // TestNestedQueriesDoNotGrow counts the SQL statements of nested queries
@@ -52,7 +54,7 @@ func TestNestedQueriesDoNotGrow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(&Resolver{DB: client, Auth: a, TemplateService: tpl, Logger: zerolog.Nop()}, HandlerConfig{MaxUploadBytes: 1 << 20})
+	h, err := httpapi.NewHandler(&resolvers.Resolver{DB: client, Auth: a, TemplateService: tpl, Logger: zerolog.Nop()}, httpapi.Config{MaxUploadBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

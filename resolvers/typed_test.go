@@ -1,4 +1,4 @@
-package resolvers
+package resolvers_test
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/ent/run"
+	"github.com/autoanalyst/autoanalyst/httpapi"
+	"github.com/autoanalyst/autoanalyst/resolvers"
 )
 
 // TestTypedOutputs reads stored rows through GraphQL: a report's plan and
@@ -34,7 +36,7 @@ func TestTypedOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(&Resolver{DB: client, Auth: a, Logger: zerolog.Nop()}, HandlerConfig{MaxUploadBytes: 1 << 20})
+	h, err := httpapi.NewHandler(&resolvers.Resolver{DB: client, Auth: a, Logger: zerolog.Nop()}, httpapi.Config{MaxUploadBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

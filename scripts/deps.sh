@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need when it is missing: Go modules,
 # Debian's Python data stack and bubblewrap, Node.js (for the GraphQL-over-HTTP
-# audit, e2e_httpspec_test.go, the browser test, e2e_browser_test.go, and the
-# codegen test, e2e_codegen_test.go), Debian's Chromium (/usr/bin/chromium, for
+# audit, e2e/httpspec_test.go, the browser test, e2e/browser_test.go, and the
+# codegen test, e2e/codegen_test.go), Debian's Chromium (/usr/bin/chromium, for
 # the browser test) and the three tests' npm packages. Without the rights to
 # install, it prints the exact command to run and fails.
 set -euo pipefail
@@ -32,7 +32,7 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
-# promtool checks the scraped /metrics in e2e_metrics_test.go (Debian's prometheus package).
+# promtool checks the scraped /metrics in e2e/metrics_test.go (Debian's prometheus package).
 if ! command -v promtool >/dev/null 2>&1; then
   missing+=(prometheus)
 fi
@@ -78,8 +78,8 @@ npm_ci() { # DIR PACKAGES
     cp "$dir/package-lock.json" "$dir/node_modules/.deps-lock"
   fi
 }
-npm_ci testdata/graphql-http-audit graphql-http
-npm_ci testdata/browser playwright-core
-npm_ci testdata/codegen '@graphql-codegen/cli and typescript'
+npm_ci e2e/testdata/graphql-http-audit graphql-http
+npm_ci e2e/testdata/browser playwright-core
+npm_ci e2e/testdata/codegen '@graphql-codegen/cli and typescript'
 
 go mod download

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// subscribeAsync follows a run on node a in the background; started
+// receives a value at each EXECUTION_STARTED, and the events arrive on the
+// returned channel once the subscription ends.
+func subscribeAsync(ctx context.Context, t *testing.T, a *server, token, runID string, after int) (started <-chan struct{}, done <-chan []event) {
+	t.Helper()
+	st := make(chan struct{}, 16)
+	out := make(chan []event, 1)
+	go func() {
+		evs, gerr, err := a.subscribe(ctx, "graphql-transport-ws", authInit(token), runID, after, func(e event) {
+			if e.Type == "EXECUTION_STARTED" {
+				select {
+				case st <- struct{}{}:
+				default:
+				}
+			}
+		})
+		if err != nil || gerr != nil {
+			t.Errorf("subscribe: %v %+v", err, gerr)
+		}
+		out <- evs
+	}()
+	return st, out
+}
+
+func waitFor[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	panic("unreachable")
+}
+
+func countType(evs []event, typ string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWorkerKilledEveryAttempt: the worker holding a run is killed on each
+// of its attempts. The job is dead-lettered, and the reconciler of a live
+// worker ends the run FAILED with the reason; the subscriber gets the
+// terminal event, and each new attempt was announced by RUN_RESTARTED.
+func TestWorkerKilledEveryAttempt(t *testing.T) {
+	c := newCluster(t, map[string]string{"RECONCILE_INTERVAL": "1s"})
+	a := c.api()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "import time\ntime.sleep(120)")
+	started, done := subscribeAsync(ctx, t, a, token, runID, 0)
+	for attempt := 1; attempt <= 3; attempt++ {
+		w := c.worker()
+		waitFor(t, started, 90*time.Second, "the execution to start")
+		if !w.holds(runID) {
+			t.Fatalf("attempt %d: the only worker does not hold the run", attempt)
+		}
+		w.kill()
+	}
+	c.worker() // takes nothing back: its Claim dead-letters the job; its reconciler fails the run
+	evs := waitFor(t, done, 90*time.Second, "the run's end")
+	checkSeqs(t, evs, 1)
+	last := evs[len(evs)-1]
+	if last.Type != "RUN_FAILED" || !strings.Contains(last.Text, "given up after 3 attempts") {
+		t.Fatalf("last event %+v, want RUN_FAILED giving the reason", last)
+	}
+	if n := countType(evs, "RUN_RESTARTED"); n != 2 {
+		t.Errorf("%d RUN_RESTARTED events, want 2 (before attempts 2 and 3)", n)
+	}
+	if st := runStatus(t, a, token, runID); st != "FAILED" {
+		t.Fatalf("status = %s", st)
+	}
+}
+
+// TestRedisLostData: Redis restarts empty while a run executes (no
+// persistence, or a failover to an empty replica). The worker loses its
+// lease; the reconciler finds the run's job gone and queues the run again;
+// the log goes on past what the subscriber saw, with RUN_RESTARTED, and
+// the run completes. The repair is logged and counted.
+func TestRedisLostData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	rds := startPrivateRedis(t)
+	c := newCluster(t, map[string]string{"REDIS_URL": rds.url(), "RECONCILE_INTERVAL": "1s"})
+	a := c.api()
+	w := c.worker()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	token, chatID := chatWithData(t, a)
+	runID := execute(t, a, token, chatID, "import time\nfor i in range(6):\n    print(i, flush=True)\n    time.sleep(0.5)\nprint(df.shape)")
+	started, done := subscribeAsync(ctx, t, a, token, runID, 0)
+	waitFor(t, started, 90*time.Second, "the execution to start")
+	rds.stop()
+	entries, _ := os.ReadDir(rds.dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(rds.dir, e.Name()))
+	}
+	rds.start() // empty
+
+	evs := waitFor(t, done, 3*time.Minute, "the run's end")
+	if last := evs[len(evs)-1]; last.Type != "RUN_SUCCEEDED" {
+		t.Fatalf("last event %+v (events %+v)", last, evs)
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Seq <= evs[i-1].Seq {
+			t.Fatalf("seq went back: %d after %d", evs[i].Seq, evs[i-1].Seq)
+		}
+	}
+	if find(evs, "RUN_RESTARTED") == nil {
+		t.Errorf("no RUN_RESTARTED in %+v", evs)
+	}
+	if res := find(evs, "EXECUTION_RESULT"); res == nil || !strings.HasSuffix(res.Result.Stdout, "(2, 2)\n") {
+		t.Errorf("no complete execution result in %+v", evs)
+	}
+	if st := runStatus(t, a, token, runID); st != "SUCCEEDED" {
+		t.Errorf("status = %s", st)
+	}
+	if !strings.Contains(w.logs.String(), "reconciler: the broker had lost the run's job") {
+		t.Error("the worker did not log the repair")
+	}
+	resp, err := http.Get(w.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `autoanalyst_run_repairs_total{action="requeued"} 1`) {
+		t.Errorf("the repair is not counted:\n%s", grepLines(string(body), "run_repairs"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -572,10 +572,11 @@ func serve(ctx context.Context, workers int) error {
 	if pool != nil {
 		pool.Stop(sctx)
 	}
-	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer hcancel()
 	// Subscriptions to runs that have finished deliver their last events;
-	// the others close after a grace, and their clients reconnect elsewhere.
+	// the others close with 1001 after a grace, and their clients reconnect
+	// elsewhere. Every socket is closed before the broker is.
+	hctx, hcancel := context.WithTimeout(context.Background(), graphws.DefaultShutdownGrace+2*time.Second)
+	defer hcancel()
 	webSockets.Close(hctx)
 	srv.Shutdown(hctx)
 	log.Info().Msg("stopped")

@@ -42,7 +42,13 @@ var housekeepingRule = llmtest.Rule{
 
 // scriptedLLM answers each prompt of a chat turn like a model would.
 func scriptedLLM(t *testing.T) *llmtest.Server {
-	router := llmtest.Route(
+	return llmtest.NewOpenAIServer(t, scriptedRouter().Handle)
+}
+
+// scriptedRouter answers a chat turn on houses.csv: the rater, the planner,
+// a cleaning agent and a chart agent.
+func scriptedRouter() *llmtest.Router {
+	return llmtest.Route(
 		housekeepingRule,
 		llmtest.Rule{Contains: "You rate a user's question", Reply: llmtest.Text(
 			`{"complexity": "intermediate", "needs_analysis": true, "reason": "cleaning then a chart"}`)},
@@ -58,7 +64,6 @@ func scriptedLLM(t *testing.T) *llmtest.Server {
 			"```python\nimport plotly.express as px\nfig = px.bar(df_clean.groupby('city', as_index=False)['price'].mean(), x='city', y='price')\nfig.show()\n```\n" +
 				"A bar chart of the mean price per city.")},
 	)
-	return llmtest.NewOpenAIServer(t, router.Handle)
 }
 
 // TestEndToEnd runs the whole path on each database dialect.

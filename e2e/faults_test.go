@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"syscall"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // subscribeAsync follows a run on node a in the background; started
@@ -157,4 +162,80 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestEmbeddedRestartResume: the embedded server gets SIGTERM while runs
+// execute. Their subscriptions are closed with 1001 (going away), never
+// completed without a terminal event; the runs go back to the queue. A
+// client that resumes on the restarted server with after = its last seq
+// sees the new attempt whole: a RUN_RESTARTED after its last event, then
+// the run to its end, with no event of the new attempt skipped.
+func TestEmbeddedRestartResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	data := t.TempDir()
+	env := map[string]string{"DATA_DIR": data, "SHUTDOWN_TIMEOUT": "1s"}
+	srv := startServer(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	token, chatID := chatWithData(t, srv)
+	const runs = 4
+	ids := make([]string, runs)
+	for i := range ids {
+		ids[i] = execute(t, srv, token, chatID, "import time\nfor i in range(40):\n    print(i, flush=True)\n    time.sleep(0.25)\nprint(df.shape)")
+	}
+	type result struct {
+		evs []event
+		err error
+	}
+	results := make([]chan result, runs)
+	var once sync.Once
+	for i, id := range ids {
+		results[i] = make(chan result, 1)
+		go func() {
+			evs, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(token), id, 0, func(e event) {
+				if e.Type == "EXECUTION_STARTED" {
+					once.Do(func() { srv.cmd.Process.Signal(syscall.SIGTERM) })
+				}
+			})
+			if gerr != nil {
+				err = fmt.Errorf("graphql error %+v", gerr)
+			}
+			results[i] <- result{evs, err}
+		}()
+	}
+	lastSeq := make([]int, runs)
+	for i := range ids {
+		r := waitFor(t, results[i], 2*time.Minute, "a subscription's end")
+		if n := len(r.evs); n > 0 && r.evs[n-1].Type != "RUN_SUCCEEDED" && websocket.CloseStatus(r.err) != websocket.StatusGoingAway {
+			t.Errorf("run %d: subscription ended after %s with %v, want a close with 1001", i, r.evs[n-1].Type, r.err)
+		}
+		if n := len(r.evs); n > 0 {
+			lastSeq[i] = r.evs[n-1].Seq
+		}
+	}
+	waitFor(t, srv.done, 30*time.Second, "the server's exit")
+
+	srv = startServer(t, env) // the same database and data folder
+	for i, id := range ids {
+		evs, gerr, err := srv.subscribe(ctx, "graphql-transport-ws", authInit(token), id, lastSeq[i], nil)
+		if err != nil || gerr != nil {
+			t.Fatalf("run %d: resume after %d: %v %+v", i, lastSeq[i], err, gerr)
+		}
+		if len(evs) == 0 || evs[len(evs)-1].Type != "RUN_SUCCEEDED" {
+			t.Fatalf("run %d: resumed events %+v", i, evs)
+		}
+		if lastSeq[i] > 0 && find(evs, "RUN_STARTED") != nil && evs[0].Type != "RUN_RESTARTED" {
+			t.Errorf("run %d: the new attempt was not announced: %+v", i, evs[0])
+		}
+		if find(evs, "RUN_STARTED") != nil && find(evs, "EXECUTION_STARTED") == nil {
+			t.Errorf("run %d: an execution result without its start: %+v", i, evs)
+		}
+		for j, e := range evs {
+			if e.Seq <= lastSeq[i] || j > 0 && e.Seq != evs[j-1].Seq+1 {
+				t.Fatalf("run %d: seq %d after %d (resumed after %d)", i, e.Seq, evs[max(j-1, 0)].Seq, lastSeq[i])
+			}
+		}
+	}
 }

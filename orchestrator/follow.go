@@ -78,6 +78,16 @@ func (s *Service) Follow(ctx context.Context, runID string, after int64, send fu
 					return
 				}
 			}
+			if errors.Is(err, broker.ErrClosed) && ctx.Err() == nil {
+				// The broker closed under a follower of a run that has not
+				// ended (this process stops): the subscription is not
+				// completed, which would tell the client the run is over;
+				// it ends with its connection, which the server closes
+				// with 1001 (going away) so that the client resumes
+				// elsewhere with after.
+				context.AfterFunc(ctx, end)
+				return
+			}
 			if err != nil && ctx.Err() == nil {
 				s.cfg.Logger.Warn().Err(err).Str("run", runID).Msg("run event subscription ended early")
 			}

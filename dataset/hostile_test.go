@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"context"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/errcode"
+	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 // hostileBudget is how long a hostile file may hold an upload before it is
@@ -198,4 +200,21 @@ func deflated(p []byte, last bool) []byte {
 		fw.Flush()
 	}
 	return b.Bytes()
+}
+
+// TestReadLimitErrors checks that a read over a limit, its time included,
+// is BAD_USER_INPUT with the executor's message as it is (it names the
+// limit and its setting).
+func TestReadLimitErrors(t *testing.T) {
+	msg := "the file took longer than 20s to read (DATASET_READ_TIMEOUT); upload a smaller file"
+	err := readError(context.Background(), fmt.Errorf("%w: %w", executor.ErrDatasetLimit,
+		&executor.Error{Type: "TimeoutError", Message: msg}), "CSV", "k")
+	if e, ok := errcode.As(err); !ok || e.Code != errcode.BadUserInput || e.Field != "file" || e.Message != msg {
+		t.Errorf("got %#v, want BAD_USER_INPUT on file saying %q", err, msg)
+	}
+	err = readError(context.Background(), fmt.Errorf("%w: %w", executor.ErrDatasetLoad,
+		&executor.Error{Type: "ParserError", Message: "bad"}), "CSV", "k")
+	if e, ok := errcode.As(err); !ok || e.Message != "could not be read as CSV: ParserError: bad" {
+		t.Errorf("another read error: %v", err)
+	}
 }

@@ -45,6 +45,12 @@ type config struct {
 	MaxKernels      int               `env:"MAX_KERNELS" envDefault:"8"`
 	KernelsMemory   int64             `env:"KERNELS_MEMORY_BYTES" envDefault:"4294967296"`
 	ExecConcurrency int               `env:"EXEC_CONCURRENCY" envDefault:"0"`
+	ReadTimeout     time.Duration     `env:"DATASET_READ_TIMEOUT" envDefault:"20s"`
+	ReadConcurrency int               `env:"DATASET_READ_CONCURRENCY" envDefault:"2"`
+	MaxColumns      int               `env:"DATASET_MAX_COLUMNS" envDefault:"1000"`
+	MaxLineBytes    int64             `env:"DATASET_MAX_LINE_BYTES" envDefault:"1048576"`
+	XLSXMaxBytes    int64             `env:"DATASET_XLSX_MAX_UNCOMPRESSED_BYTES" envDefault:"536870912"`
+	XLSXMaxRatio    int               `env:"DATASET_XLSX_MAX_RATIO" envDefault:"100"`
 	KernelIdle      time.Duration     `env:"KERNEL_IDLE_TIMEOUT" envDefault:"10m"`
 	SessionTTL      time.Duration     `env:"SESSION_TTL" envDefault:"720h"`
 	AdminAPIKey     string            `env:"ADMIN_API_KEY"`
@@ -106,6 +112,12 @@ func loadConfig() (*config, error) {
 	}
 	if c.UploadMaxBytes <= 0 {
 		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")
+	}
+	if c.ReadTimeout < time.Second || c.ReadConcurrency < 1 || c.MaxColumns < 1 {
+		return nil, fmt.Errorf("configuration: DATASET_READ_TIMEOUT must be at least 1s, DATASET_READ_CONCURRENCY and DATASET_MAX_COLUMNS at least 1")
+	}
+	if c.MaxLineBytes < 1024 || c.XLSXMaxBytes < 1<<20 || c.XLSXMaxRatio < 1 {
+		return nil, fmt.Errorf("configuration: DATASET_MAX_LINE_BYTES must be at least 1024, DATASET_XLSX_MAX_UNCOMPRESSED_BYTES at least 1 MiB, DATASET_XLSX_MAX_RATIO at least 1")
 	}
 	if c.MaxRequestBytes < 1024 || c.UploadMaxFiles < 1 {
 		return nil, fmt.Errorf("configuration: MAX_REQUEST_BYTES must be at least 1024 and UPLOAD_MAX_FILES at least 1")

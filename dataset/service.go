@@ -269,6 +269,10 @@ func readError(ctx context.Context, err error, format entdataset.Format, key str
 		return ctx.Err()
 	}
 	var perr *executor.Error
+	if errors.Is(err, executor.ErrDatasetLimit) && errors.As(err, &perr) {
+		// The message says which limit, and the setting that sets it.
+		return errcode.Field("file", "%s", perr.Message)
+	}
 	if errors.As(err, &perr) {
 		return errcode.Field("file", "could not be read as %s: %s: %s", format, perr.Type, perr.Message)
 	}

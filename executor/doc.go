@@ -89,7 +89,12 @@
 // warm spare kernel (data stack imported, no datasets) is kept ready and given
 // to the next new key, so that a new chat's first execution pays only for
 // loading its datasets. One execution runs at a time per kernel; different
-// kernels run concurrently, Config.MaxConcurrent at most.
+// kernels run concurrently, Config.MaxConcurrent at most. Dataset reads
+// (Profile, Preview, Inspect) run apart, on Config.ReadConcurrency reader
+// kernels without datasets of their own, each read within
+// Config.ReadTimeout; a file over the limits on a dataset (its columns, a
+// line of a CSV file, the size a workbook inflates to: kernel/limits.py) is
+// refused before it is parsed.
 //
 // # Protocol
 //

@@ -76,6 +76,13 @@ var (
 	// ErrDatasetLoad is returned when a dataset cannot be read into a
 	// DataFrame (a parse error, an unreadable file, not enough memory).
 	ErrDatasetLoad = errors.New("executor: dataset could not be loaded")
+	// ErrDatasetLimit, an ErrDatasetLoad, is returned by Profile, Preview and
+	// Inspect for a file over one of the limits on a dataset read: its time
+	// (Config.ReadTimeout), its columns (MaxColumns), the length of a line of
+	// a CSV file (MaxLineBytes), the size a workbook inflates to
+	// (XLSXMaxUncompressedBytes, XLSXMaxRatio). The wrapped *Error's message
+	// says which, and the setting that sets it.
+	ErrDatasetLimit = fmt.Errorf("%w: the file is over a limit", ErrDatasetLoad)
 	// ErrKernel is returned when a kernel fails (cannot start, dies during an
 	// execution, stops answering). The next call starts a new kernel.
 	ErrKernel = errors.New("executor: kernel failure")
@@ -129,10 +136,39 @@ type Config struct {
 	// reports it once started and loaded; 0: no budget). Beyond it the least
 	// recently used idle kernels are closed, as beyond MaxKernels.
 	MemoryBudgetBytes int64
-	// MaxConcurrent is the number of executions and dataset reads that run at
-	// once over all kernels (default: twice the CPUs); more wait their turn
-	// (or until their context ends). A kernel runs one at a time.
+	// MaxConcurrent is the number of executions that run at once over all
+	// kernels (default: twice the CPUs); more wait their turn (or until their
+	// context ends). A kernel runs one at a time. Dataset reads have slots of
+	// their own (ReadConcurrency).
 	MaxConcurrent int
+	// ReadTimeout is the wall-time limit of one dataset read: Profile,
+	// Preview, Inspect (default 20s). A read that takes longer fails with
+	// ErrDatasetLimit. The caller reads the DATASET_READ_TIMEOUT environment
+	// variable.
+	ReadTimeout time.Duration
+	// ReadConcurrency is the number of dataset reads that run at once
+	// (default 2), each in a kernel of its own; more wait their turn. Reads
+	// do not take the slots of executions (MaxConcurrent), so that a
+	// hostile upload cannot hold up anyone's code, nor long code an upload.
+	// The caller reads DATASET_READ_CONCURRENCY.
+	ReadConcurrency int
+	// MaxColumns is the most columns a dataset may have (default 1000): a
+	// CSV file's header is counted before the file is parsed, other files
+	// once read. Reads of a wider file fail with ErrDatasetLimit, and so do
+	// the loads of a kernel's datasets. The caller reads DATASET_MAX_COLUMNS.
+	MaxColumns int
+	// MaxLineBytes is the longest line of a CSV file, in bytes (default
+	// 1 MiB), checked before the file is parsed. The caller reads
+	// DATASET_MAX_LINE_BYTES.
+	MaxLineBytes int64
+	// XLSXMaxUncompressedBytes is the most an Excel workbook's parts may
+	// inflate to, together (default 512 MiB), and XLSXMaxRatio the most
+	// that a part of 16 MiB or more may inflate by (default 100 times),
+	// checked from the archive's directory before the workbook is opened.
+	// The caller reads DATASET_XLSX_MAX_UNCOMPRESSED_BYTES and
+	// DATASET_XLSX_MAX_RATIO.
+	XLSXMaxUncompressedBytes int64
+	XLSXMaxRatio             int
 	// TmpSizeBytes is the size of the private /tmp of a kernel and of each
 	// execution (default 64 MiB).
 	TmpSizeBytes int64
@@ -160,7 +196,7 @@ type settings struct {
 const (
 	maxCodeBytes    = 4 << 20
 	maxDatasets     = 32
-	profilePoolKey  = "\x00profile"
+	readerPoolKey   = "\x00read"
 	defaultPython   = "/usr/bin/python3"
 	cancelGrace     = 5 * time.Second
 	backstopGrace   = 30 * time.Second
@@ -198,15 +234,36 @@ func (c Config) withDefaults() Config {
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = 2 * time.Minute
 	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 20 * time.Second
+	}
+	if c.ReadConcurrency <= 0 {
+		c.ReadConcurrency = 2
+	}
+	if c.MaxColumns <= 0 {
+		c.MaxColumns = 1000
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 1 << 20
+	}
+	if c.XLSXMaxUncompressedBytes <= 0 {
+		c.XLSXMaxUncompressedBytes = 512 << 20
+	}
+	if c.XLSXMaxRatio <= 0 {
+		c.XLSXMaxRatio = 100
+	}
 	return c
 }
 
 // Executor runs Python code next to datasets in sandboxed, pooled kernels.
 // All its methods are safe for concurrent use.
 type Executor struct {
-	s     *settings
-	pool  *pool
-	slots chan struct{} // one per execution running (Config.MaxConcurrent)
+	s       *settings
+	pool    *pool
+	slots   chan struct{} // one per execution running (Config.MaxConcurrent)
+	reads   chan struct{} // one per dataset read running (Config.ReadConcurrency)
+	readMu  sync.Mutex
+	readers []int // the free reader kernels' numbers, the last used last
 
 	closeOnce sync.Once
 }
@@ -290,7 +347,10 @@ func New(cfg Config) (*Executor, error) {
 	if !k.isolated {
 		s.log.Warn().Msg("executor: no user namespaces for executions; each execution is sandboxed but could disturb its kernel")
 	}
-	e := &Executor{s: s, pool: newPool(s), slots: make(chan struct{}, s.MaxConcurrent)}
+	e := &Executor{s: s, pool: newPool(s), slots: make(chan struct{}, s.MaxConcurrent), reads: make(chan struct{}, s.ReadConcurrency)}
+	for i := s.ReadConcurrency - 1; i >= 0; i-- {
+		e.readers = append(e.readers, i)
+	}
 	c.Metrics.WatchKernels(e.pool.gauges)
 	if c.DisableSpare {
 		k.close()
@@ -397,12 +457,15 @@ func executionOutcome(res *Result, err error) (outcome, limit string) {
 // Profile reads ds inside the sandbox and returns its row count and, per
 // column, the name, the pandas dtype, the number of nulls and of distinct
 // values, the range of numbers and the most frequent other values. The file
-// is never parsed in Go. Profile is safe for concurrent use.
+// is never parsed in Go. Like Preview and Inspect, it reads on a reader
+// kernel (Config.ReadConcurrency) within Config.ReadTimeout, and fails with
+// ErrDatasetLimit for a file over the limits on a read (a time out
+// included). Profile is safe for concurrent use.
 func (e *Executor) Profile(ctx context.Context, ds Dataset) (*Profile, error) {
 	var prof *Profile
 	err := e.withReader(ctx, ds, func(k *kernel, ds Dataset) error {
 		var err error
-		prof, err = k.profile(ctx, ds, e.s.ExecTimeout)
+		prof, err = k.profile(ctx, ds, e.s.ReadTimeout)
 		return err
 	})
 	return prof, err
@@ -420,7 +483,7 @@ func (e *Executor) Preview(ctx context.Context, ds Dataset, limit int) (*Preview
 	var p *Preview
 	err := e.withReader(ctx, ds, func(k *kernel, ds Dataset) error {
 		var err error
-		p, err = k.preview(ctx, ds, limit, e.s.ExecTimeout)
+		p, err = k.preview(ctx, ds, limit, e.s.ReadTimeout)
 		return err
 	})
 	return p, err
@@ -429,20 +492,22 @@ func (e *Executor) Preview(ctx context.Context, ds Dataset, limit int) (*Preview
 // Inspect looks at a file inside the sandbox before it is stored: its Excel
 // sheets, the encoding and delimiter of a CSV, and the headers and first 10
 // rows (of ds.Sheet, or the first sheet) as text. A file that cannot be read
-// fails with ErrDatasetLoad wrapping the Python *Error. Inspect is safe for
-// concurrent use.
+// fails with ErrDatasetLoad wrapping the Python *Error (ErrDatasetLimit for
+// one over the limits, as with Profile). Inspect is safe for concurrent use.
 func (e *Executor) Inspect(ctx context.Context, ds Dataset) (*Inspection, error) {
 	var in *Inspection
 	err := e.withReader(ctx, ds, func(k *kernel, ds Dataset) error {
 		var err error
-		in, err = k.inspect(ctx, ds, e.s.ExecTimeout)
+		in, err = k.inspect(ctx, ds, e.s.ReadTimeout)
 		return err
 	})
 	return in, err
 }
 
-// withReader validates ds and runs fn on the kernel that reads single
-// datasets (it has none of its own, so a chat's kernel is never disturbed).
+// withReader validates ds and runs fn on a free reader kernel: one of the
+// Config.ReadConcurrency kernels that read single datasets (they have none
+// of their own, so a chat's kernel is never disturbed), waiting for one
+// while all are busy.
 func (e *Executor) withReader(ctx context.Context, ds Dataset, fn func(*kernel, Dataset) error) error {
 	if ds.Name == "" {
 		ds.Name = "data"
@@ -451,12 +516,38 @@ func (e *Executor) withReader(ctx context.Context, ds Dataset, fn func(*kernel, 
 	if err != nil {
 		return err
 	}
-	return e.withKernel(ctx, profilePoolKey, nil, func(k *kernel) error { return fn(k, datasets[0]) })
+	select {
+	case e.reads <- struct{}{}:
+		defer func() { <-e.reads }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	reader := e.takeReader()
+	defer e.putReader(reader)
+	key := fmt.Sprintf("%s%d", readerPoolKey, reader)
+	return e.onKernel(ctx, key, nil, func(k *kernel) error { return fn(k, datasets[0]) })
 }
 
-// withKernel runs fn with the kernel for key and datasets locked, retrying once
-// on a fresh kernel when the kernel turned out to be dead before fn's work
-// started.
+// takeReader returns the number of a free reader kernel (the caller holds
+// a slot of e.reads): the last used, whose kernel is the likeliest to be
+// warm, so that a second reader kernel starts only for reads at once.
+func (e *Executor) takeReader() int {
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	n := e.readers[len(e.readers)-1]
+	e.readers = e.readers[:len(e.readers)-1]
+	return n
+}
+
+// putReader gives back the reader kernel numbered n.
+func (e *Executor) putReader(n int) {
+	e.readMu.Lock()
+	defer e.readMu.Unlock()
+	e.readers = append(e.readers, n)
+}
+
+// withKernel runs fn with the kernel for key and datasets locked (see
+// onKernel) once one of the Config.MaxConcurrent slots of executions is free.
 func (e *Executor) withKernel(ctx context.Context, key string, datasets []Dataset, fn func(*kernel) error) error {
 	select {
 	case e.slots <- struct{}{}:
@@ -464,6 +555,13 @@ func (e *Executor) withKernel(ctx context.Context, key string, datasets []Datase
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return e.onKernel(ctx, key, datasets, fn)
+}
+
+// onKernel runs fn with the kernel for key and datasets locked, retrying once
+// on a fresh kernel when the kernel turned out to be dead before fn's work
+// started.
+func (e *Executor) onKernel(ctx context.Context, key string, datasets []Dataset, fn func(*kernel) error) error {
 	for attempt := 0; ; attempt++ {
 		ent, err := e.pool.acquire(ctx, key, datasets)
 		if err != nil {

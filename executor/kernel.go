@@ -529,8 +529,13 @@ func withMarker(s string) string {
 	return s + truncationMarker
 }
 
+// datasetLimitError is the Python type of the errors of a file over the
+// limits on a dataset (kernel/limits.py).
+const datasetLimitError = "DatasetLimitError"
+
 // readTask runs a task that reads one dataset (profile, preview, inspect)
-// in a fork of the kernel and returns the child's result.
+// in a fork of the kernel and returns the child's result. A file over the
+// limits, its read time included, fails with ErrDatasetLimit.
 func (k *kernel) readTask(ctx context.Context, req request, ds Dataset, timeout time.Duration) (*childResult, error) {
 	f, err := os.Open(ds.Path)
 	if err != nil {
@@ -541,6 +546,10 @@ func (k *kernel) readTask(ctx context.Context, req request, ds Dataset, timeout 
 	r, _, err := k.run(ctx, req, []*os.File{f}, timeout)
 	if err != nil {
 		return nil, err
+	}
+	if r.Status == "timeout" {
+		return nil, fmt.Errorf("%w: %w", ErrDatasetLimit, &Error{Type: "TimeoutError",
+			Message: fmt.Sprintf("the file took longer than %s to read (DATASET_READ_TIMEOUT); upload a smaller file", timeout)})
 	}
 	if r.Status != "done" {
 		res, err := k.toResult(r, timeout, 0)
@@ -557,6 +566,9 @@ func (k *kernel) readTask(ctx context.Context, req request, ds Dataset, timeout 
 		return nil, fmt.Errorf("%w: %s", ErrKernel, cr.Internal)
 	}
 	if !cr.OK {
+		if cr.Error != nil && cr.Error.Type == datasetLimitError {
+			return nil, fmt.Errorf("%w: %w", ErrDatasetLimit, cr.Error)
+		}
 		if cr.Error != nil {
 			return nil, fmt.Errorf("%w: %w", ErrDatasetLoad, cr.Error)
 		}

@@ -71,6 +71,11 @@ func kernelConfig(s *settings) string {
 		"max_result": s.MaxResultBytes,
 		"nofile":     1024,
 		"nproc":      256,
+		// The limits on a dataset file (kernel/limits.py).
+		"max_columns":           s.MaxColumns,
+		"max_line":              s.MaxLineBytes,
+		"xlsx_max_uncompressed": s.XLSXMaxUncompressedBytes,
+		"xlsx_max_ratio":        s.XLSXMaxRatio,
 	}
 	if s.Sandbox && s.seccomp != nil {
 		cfg["seccomp"] = base64.StdEncoding.EncodeToString(s.seccomp.execution)

@@ -45,6 +45,7 @@ The modules, by concern:
     hugepages   the C heap in transparent huge pages
     stack       the data stack: imports, warm-up, an execution's globals
     capture     an execution's output: stdout/stderr, figures, images, tables
+    limits      refusing hostile dataset files before they are parsed
     datasets    reading, sniffing and cleaning dataset files
     errors      describing an execution's error
     tasks       what a child runs: code, dataset profile, preview, inspection

@@ -21,11 +21,19 @@ SECCOMP_FILTER = b""
 # of the address-space limit at most, as it counts in it until the load is
 # over.
 HEAP_RESERVE = 512 << 20
+# The limits on a dataset file (limits.py): its columns, the bytes of a line
+# of a CSV file, the bytes an Excel workbook inflates to and the ratio a
+# large part of it inflates by.
+MAX_COLUMNS = 1000
+MAX_LINE = 1 << 20
+XLSX_MAX_UNCOMPRESSED = 512 << 20
+XLSX_MAX_RATIO = 100
 
 
 def load(cfg):
     """Sets the configuration from cfg, the decoded JSON of argv[1]."""
     global MEMORY, TMP_SIZE, MAX_OUTPUT, MAX_RESULT, NOFILE, NPROC, ISOLATE, SECCOMP_FILTER, HEAP_RESERVE
+    global MAX_COLUMNS, MAX_LINE, XLSX_MAX_UNCOMPRESSED, XLSX_MAX_RATIO
     MEMORY = int(cfg.get("memory") or 0)
     TMP_SIZE = int(cfg.get("tmp_size") or (64 << 20))
     MAX_OUTPUT = int(cfg.get("max_output") or (1 << 20))
@@ -35,3 +43,7 @@ def load(cfg):
     ISOLATE = bool(cfg.get("isolate", True))
     SECCOMP_FILTER = base64.b64decode(cfg["seccomp"]) if cfg.get("seccomp") else b""
     HEAP_RESERVE = min(512 << 20, MEMORY // 4) if MEMORY > 0 else 512 << 20
+    MAX_COLUMNS = int(cfg.get("max_columns") or 1000)
+    MAX_LINE = int(cfg.get("max_line") or (1 << 20))
+    XLSX_MAX_UNCOMPRESSED = int(cfg.get("xlsx_max_uncompressed") or (512 << 20))
+    XLSX_MAX_RATIO = int(cfg.get("xlsx_max_ratio") or 100)

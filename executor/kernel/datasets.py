@@ -12,6 +12,7 @@ import io
 import keyword
 import os
 
+from .limits import check_columns, check_csv, check_xlsx
 from .stack import M
 from .util import log
 
@@ -42,7 +43,9 @@ def read_dataset(fd, fmt, sheet, columns=None):
 
     columns, when given, are the columns to keep, in that order (those the
     dataset was stored with); when one of them is missing the list is out of
-    date and every column is kept. Closes fd.
+    date and every column is kept. A file over one of the limits (see
+    limits) raises limits.DatasetLimitError, before it is parsed when its
+    header or archive tells. Closes fd.
     """
     pd = M["pd"]
     with os.fdopen(fd, "rb", closefd=True) as f:
@@ -50,11 +53,13 @@ def read_dataset(fd, fmt, sheet, columns=None):
         if fmt == "csv":
             frame = read_csv(f)
         elif fmt == "xlsx":
+            check_xlsx(f)
             frame = pd.read_excel(f, sheet_name=sheet if sheet else 0, engine="openpyxl")
         elif fmt == "json":
             frame = read_json(f)
         else:
             raise ValueError("unsupported dataset format %r" % fmt)
+    check_columns(frame.shape[1])
     frame = clean_frame(frame)
     if columns:
         if all(c in frame.columns for c in columns):
@@ -149,12 +154,14 @@ def detect_encoding(head):
 
 def read_csv(f):
     """Reads a CSV file (a binary file object) with its sniffed encoding and
-    delimiter, falling back to UTF-8 and then Latin-1."""
+    delimiter, falling back to UTF-8 and then Latin-1, once its header and
+    lines passed limits.check_csv."""
     pd = M["pd"]
     head = f.read(SNIFF_BYTES)
     check_text(head)
     enc = detect_encoding(head)
     sep = sniff_delimiter(head)
+    check_csv(f, enc, sep)
     last = None
     for e in [enc] + [x for x in ("utf-8", "latin-1") if x != enc]:
         f.seek(0)

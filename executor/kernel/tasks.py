@@ -23,6 +23,7 @@ from .datasets import (
     sniff_delimiter,
 )
 from .errors import CODE_FILE, MAX_MESSAGE, describe_error
+from .limits import check_columns, check_csv, check_xlsx
 from .stack import BASE, M
 from .util import flush_std
 
@@ -121,7 +122,10 @@ def task_preview(header, fd):
 
 
 def task_inspect(header, fd):
-    """Sheets, encoding, delimiter, headers and the first rows of a file, as text."""
+    """Sheets, encoding, delimiter, headers and the first rows of a file, as
+    text. A file over the limits (see limits) is refused as a read would
+    refuse it, but for the lines of a CSV file past the header, which the
+    read checks."""
     pd = M["pd"]
     spec = header.get("dataset") or {}
     fmt = (spec.get("format") or "").lower()
@@ -132,13 +136,14 @@ def task_inspect(header, fd):
                 head = f.read(SNIFF_BYTES)
                 check_text(head)
                 enc, sep = detect_encoding(head), sniff_delimiter(head)
-                f.seek(0)
+                check_csv(f, enc, sep, whole=False)
                 frame = pd.read_csv(f, sep=sep, encoding=enc, dtype=str, keep_default_na=False,
                                     nrows=INSPECT_SAMPLE, encoding_errors="replace")
                 out["encoding"], out["delimiter"] = enc, sep
             elif fmt == "xlsx":
                 import openpyxl
 
+                check_xlsx(f)
                 book = openpyxl.load_workbook(f, read_only=True, data_only=True)
                 out["sheets"] = list(book.sheetnames)
                 book.close()
@@ -150,6 +155,7 @@ def task_inspect(header, fd):
                 out["encoding"] = "utf-8"
             else:
                 raise ValueError("unsupported dataset format %r" % fmt)
+        check_columns(frame.shape[1])
         frame = clean_frame(frame).head(INSPECT_ROWS)
         out["headers"] = [str(c) for c in frame.columns]
         out["rows"] = [["" if is_missing(v) else cell_text(v) for v in row] for row in frame.astype(object).values.tolist()]

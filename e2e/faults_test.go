@@ -239,3 +239,39 @@ func TestEmbeddedRestartResume(t *testing.T) {
 		}
 	}
 }
+
+// TestTitleWhenQuestionsArriveTogether: a chat whose first questions are
+// sent together still gets the model's title, from its first question.
+func TestTitleWhenQuestionsArriveTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	llmSrv := scriptedLLM(t)
+	srv := startServer(t, map[string]string{"OPENAI_API_KEY": llmKey, "OPENAI_BASE_URL": llmSrv.BaseURL()})
+	token := srv.session()
+	chatID := housesChat(t, srv, token)
+	var ids []string
+	for i := range 3 {
+		var r struct {
+			SendMessage struct{ ID string } `json:"sendMessage"`
+		}
+		srv.must(token, sendMutation, map[string]any{"chat": chatID, "content": fmt.Sprintf("question %d: chart the price per city", i)}, &r)
+		ids = append(ids, r.SendMessage.ID)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, id := range ids {
+		for st := runStatus(t, srv, token, id); st != "SUCCEEDED"; st = runStatus(t, srv, token, id) {
+			if st == "FAILED" || time.Now().After(deadline) {
+				t.Fatalf("run %s: %s", id, st)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	var chat struct {
+		Node struct{ Title string } `json:"node"`
+	}
+	srv.must(token, `query($id: ID!) { node(id: $id) { ... on Chat { title } } }`, map[string]any{"id": chatID}, &chat)
+	if chat.Node.Title != "City Price Chart" {
+		t.Errorf("title %q, want the model's \"City Price Chart\"", chat.Node.Title)
+	}
+}

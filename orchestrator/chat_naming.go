@@ -77,8 +77,11 @@ func (s *Service) nameChat(t *turn) {
 	if t.chat.Title != provisional {
 		return
 	}
-	firsts, err := s.cfg.DB.Message.Query().Where(message.ChatID(t.chat.ID), message.SenderEQ(message.SenderUSER)).Limit(2).Count(t.rc.user)
-	if err != nil || firsts != 1 {
+	// Only the turn of the chat's first question names it, even when more
+	// questions arrived before this turn ran.
+	first, err := s.cfg.DB.Message.Query().Where(message.ChatID(t.chat.ID), message.SenderEQ(message.SenderUSER)).
+		Order(ent.Asc(message.FieldCreatedAt), ent.Asc(message.FieldID)).FirstID(t.rc.user)
+	if err != nil || t.rc.run.MessageID == nil || first != *t.rc.run.MessageID {
 		return
 	}
 	title := titleFrom(s.shortAnswer(t, "chat_name", s.prompts.name, map[string]any{"Question": truncate(t.rc.in.Content, 2000)}, 200))

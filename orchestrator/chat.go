@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
@@ -258,4 +261,247 @@ func (s *Service) fix(t *turn, code, agent string, res *executor.Result) (string
 	blocks[idx].code = fixed
 	t.rc.emit(EventAgentCode, eventData{Agent: agent, Code: fixed, Text: "repaired"})
 	return joinBlocks(blocks), c, nil
+}
+
+// Chat memory, as the original: the last 3 exchanges, 500 characters each.
+const (
+	memoryExchanges = 3
+	memoryChars     = 500
+)
+
+// memory returns the chat's last exchanges before this run: each question
+// and each answer's summary (the answer itself, cut, until it has one), at
+// most memoryChars each.
+func (s *Service) memory(rc *runContext, chatID string) string {
+	msgs, err := s.cfg.DB.Message.Query().
+		Where(message.ChatID(chatID), message.Or(message.RunIDIsNil(), message.RunIDNEQ(rc.run.ID))).
+		Order(ent.Desc(message.FieldCreatedAt), ent.Desc(message.FieldID)).
+		Limit(memoryExchanges * 2).
+		All(rc.user)
+	if err != nil || len(msgs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		who := "User"
+		if m.Sender == message.SenderAI {
+			who = "Assistant"
+		}
+		text := m.Content
+		if m.Summary != "" {
+			text = m.Summary
+		}
+		fmt.Fprintf(&b, "%s: %s\n", who, truncate(text, memoryChars))
+	}
+	return b.String()
+}
+
+// describeDatasets tells the model what the datasets are.
+func describeDatasets(ds []*ent.Dataset) string {
+	if len(ds) == 0 {
+		return "(no dataset is loaded)"
+	}
+	var b strings.Builder
+	for i, d := range ds {
+		alias := ""
+		if i == 0 {
+			alias = " (also available as df)"
+		}
+		fmt.Fprintf(&b, "- %s%s: %d rows, from %s", d.Name, alias, d.RowCount, d.FileName)
+		if d.Description != "" {
+			fmt.Fprintf(&b, "; %s", truncate(d.Description, 300))
+		}
+		b.WriteString("\n  columns: ")
+		for j, c := range d.Columns {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			if j == 60 {
+				fmt.Fprintf(&b, "... (%d more)", len(d.Columns)-60)
+				break
+			}
+			fmt.Fprintf(&b, "%s (%s", c.Name, c.Dtype)
+			if c.NullCount > 0 {
+				fmt.Fprintf(&b, ", %d missing", c.NullCount)
+			}
+			b.WriteString(")")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// block is one agent's part of a combined program.
+type block struct {
+	agent string
+	code  string
+}
+
+var blockStartRE = regexp.MustCompile(`^# (\w+) code start\s*$`)
+
+// combine joins the agents' code in plan order, each block between
+// "# <agent> code start" and "# <agent> code end" markers, so that an error
+// can be traced to its agent.
+func combine(outs []agentOutput) string {
+	var blocks []block
+	for _, o := range outs {
+		if o.code != "" {
+			blocks = append(blocks, block{agent: o.agent, code: o.code})
+		}
+	}
+	return joinBlocks(blocks)
+}
+
+func joinBlocks(blocks []block) string {
+	var b strings.Builder
+	for i, bl := range blocks {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString("# " + bl.agent + " code start\n")
+		b.WriteString(strings.TrimRight(bl.code, "\n"))
+		b.WriteString("\n# " + bl.agent + " code end")
+	}
+	return b.String()
+}
+
+// splitBlocks is the inverse of joinBlocks. Code outside markers becomes a
+// block with no agent.
+func splitBlocks(code string) []block {
+	var out []block
+	var cur *block
+	var loose []string
+	for _, line := range strings.Split(code, "\n") {
+		if m := blockStartRE.FindStringSubmatch(line); m != nil && cur == nil {
+			if len(loose) > 0 {
+				out = append(out, block{code: strings.Join(loose, "\n")})
+				loose = nil
+			}
+			cur = &block{agent: m[1]}
+			continue
+		}
+		if cur != nil && strings.TrimSpace(line) == "# "+cur.agent+" code end" {
+			out = append(out, *cur)
+			cur = nil
+			continue
+		}
+		if cur != nil {
+			if cur.code != "" {
+				cur.code += "\n"
+			}
+			cur.code += line
+		} else if strings.TrimSpace(line) != "" {
+			loose = append(loose, line)
+		}
+	}
+	if cur != nil {
+		out = append(out, *cur)
+	}
+	if len(loose) > 0 {
+		out = append(out, block{code: strings.Join(loose, "\n")})
+	}
+	return out
+}
+
+// storeAnswer writes the assistant message and its code execution (with res,
+// what the latest code produced), once per run even when the job is
+// delivered again, and returns the message.
+func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest string, res *executor.Result,
+	failed map[string]bool, errorMessages []string) (*ent.Message, error) {
+	rc := t.rc
+	ctx := rc.user
+	content := composeAnswer(outs, latest, res)
+	existing, err := s.cfg.DB.Message.Query().
+		Where(message.RunID(rc.run.ID), message.SenderEQ(message.SenderAI)).First(ctx)
+	if err == nil {
+		rc.emit(EventMessage, eventData{MessageID: existing.ID, Text: existing.Content})
+		return existing, nil
+	}
+	if !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("look up answer: %w", err)
+	}
+	tx, err := s.cfg.DB.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	m, err := tx.Message.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
+		SetSender(message.SenderAI).SetContent(content).SetRunID(rc.run.ID).Save(ctx)
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("store answer: %w", err)
+	}
+	if initial != "" {
+		var fa []string
+		for a := range failed {
+			fa = append(fa, a)
+		}
+		ce := tx.CodeExecution.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
+			SetMessageID(m.ID).SetRunID(rc.run.ID).
+			SetInitialCode(initial).SetLatestCode(latest).
+			SetModelProvider(t.model.Provider.Name()).SetModelName(t.model.Model).
+			SetModelTemperature(t.model.Temperature).SetModelMaxTokens(t.model.MaxTokens).
+			SetFailedAgents(fa).SetErrorMessages(errorMessages)
+		if res != nil {
+			// What the latest code produced, for a reopened chat.
+			ce.SetOutput(res.Stdout).SetIsSuccessful(res.OK).SetResult(s.encodeResult(res))
+		}
+		if err = ce.Exec(ctx); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("store code execution: %w", err)
+		}
+	}
+	if _, err := tx.Chat.UpdateOneID(t.chat.ID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("touch chat: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit answer: %w", err)
+	}
+	rc.emit(EventMessage, eventData{MessageID: m.ID, Text: content})
+	s.countUses(rc, outs)
+	return m, nil
+}
+
+// countUses counts one use of each agent of a run's answer, once the answer
+// is stored (so a run delivered again does not count its agents twice).
+func (s *Service) countUses(rc *runContext, outs []agentOutput) {
+	if s.cfg.Templates == nil {
+		return
+	}
+	for _, o := range outs {
+		if err := s.cfg.Templates.RecordUse(rc.user, rc.run.UserID, o.agent); err != nil {
+			s.runLog(rc.user, rc.run.ID).Warn().Err(err).Msg("count template use")
+		}
+	}
+}
+
+// composeAnswer is the assistant message in Markdown.
+func composeAnswer(outs []agentOutput, code string, res *executor.Result) string {
+	var b strings.Builder
+	for _, o := range outs {
+		if o.summary == "" {
+			continue
+		}
+		if len(outs) > 1 || o.code != "" {
+			fmt.Fprintf(&b, "### %s\n\n", o.agent)
+		}
+		b.WriteString(o.summary)
+		b.WriteString("\n\n")
+	}
+	if code != "" {
+		b.WriteString("```python\n" + code + "\n```\n\n")
+	}
+	if res != nil {
+		if out := strings.TrimSpace(res.Stdout); out != "" {
+			b.WriteString("Output:\n\n```\n" + truncate(out, 20000) + "\n```\n\n")
+		}
+		if !res.OK {
+			b.WriteString("The code failed: " + describeError(res) + "\n")
+		}
+		if n := len(res.Figures); n > 0 {
+			fmt.Fprintf(&b, "%d chart(s) were produced.\n", n)
+		}
+	}
+	return strings.TrimSpace(b.String())
 }

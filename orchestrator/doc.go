@@ -8,13 +8,19 @@
 // (worker.go); every step appends an event to the run's log in the broker
 // (event.go), and Follow streams that log to a client, replayed from any
 // sequence number, then live, else from the copy stored with the finished
-// run (follow.go). Cancel and Recover end or requeue runs.
+// run (follow.go). A worker reserves its run's sequence numbers and
+// checkpoints the last one in the run's row, so that a log lost with the
+// broker goes on past what clients saw (worker.go). Cancel and Recover end
+// or requeue runs; Reconcile, run by every process with workers, ends or
+// requeues the runs whose job the broker dead-lettered or lost
+// (reconcile.go), so that every run ends.
 //
 // The pipelines, one per run kind, each in the files named after it:
-//   - chat*.go: the chat turn (CHAT): chat memory, @mentions or the
-//     planner's plan, the agents writing code in parallel, the combined code
-//     run in the chat's kernel and repaired when it fails, the stored answer,
-//     its summary and the chat's title;
+//   - chat*.go: the chat turn (CHAT): chat.go the turn from its memory to
+//     the combined code run in the chat's kernel, repaired when it fails,
+//     and the stored answer; chat_agents.go @mentions or the planner's plan
+//     and the agents writing code in parallel; chat_summary.go the answer's
+//     summary for the chat's memory and the chat's title;
 //   - code_*.go: executing code (EXECUTE_CODE), and fixing and editing it
 //     (FIX_CODE, EDIT_CODE); CleanCode tidies a program's imports;
 //   - deep*.go: deep analysis (DEEP_ANALYSIS), seven steps ending in the
@@ -22,8 +28,8 @@
 //   - describe.go: describing datasets (DESCRIBE_DATASETS).
 //
 // The pipelines share the prompts (prompts.go), the LLM calls with their
-// usage rows and metrics (llm.go), the choice of model of each call
-// (model.go), and the parsing of the models' answers (parse.go). What a run
+// usage rows and metrics, and the choice of model of each call (llm.go),
+// and the parsing of the models' answers (parse.go). What a run
 // reads but does not own comes from other services: its user's model from
 // package modelsetting, its agents from package catalog.
 package orchestrator

@@ -3,13 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"sync"
-	"syscall"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 

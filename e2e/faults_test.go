@@ -275,3 +275,41 @@ func TestTitleWhenQuestionsArriveTogether(t *testing.T) {
 		t.Errorf("title %q, want the model's \"City Price Chart\"", chat.Node.Title)
 	}
 }
+
+// TestSharedRedisPrefix: the workers of another deployment (another
+// database) share the Redis server and key prefix. They say so at start,
+// and never acknowledge a job whose run their database does not hold: it
+// goes back, so every run of the first deployment ends (done by its own
+// worker, or failed with the reason once its attempts are used up).
+func TestSharedRedisPrefix(t *testing.T) {
+	a := newCluster(t, map[string]string{"RECONCILE_INTERVAL": "1s"})
+	b := newCluster(t, map[string]string{"REDIS_PREFIX": a.env["REDIS_PREFIX"], "RECONCILE_INTERVAL": "1s"})
+	api := a.api()
+	a.worker()
+	foreign := b.worker()
+	if !strings.Contains(foreign.logs.String(), "REDIS_PREFIX is shared with a deployment on another database") {
+		t.Error("the other deployment's worker did not warn of the shared prefix at start")
+	}
+	token, chatID := chatWithData(t, api)
+	var ids []string
+	for range 6 {
+		ids = append(ids, execute(t, api, token, chatID, "print(df.shape)"))
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for _, id := range ids {
+		for {
+			st := runStatus(t, api, token, id)
+			if st == "SUCCEEDED" || st == "FAILED" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s still %s", id, st)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if !strings.Contains(foreign.logs.String(), "the job's run is not in this database; giving the job back") &&
+		strings.Contains(foreign.logs.String(), "run claimed") {
+		t.Error("the other deployment's worker claimed a job and did not give it back")
+	}
+}

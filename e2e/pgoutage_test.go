@@ -136,6 +136,7 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	pg.start()
+	t.Logf("during the outage: %d UNAUTHENTICATED, %d UNAVAILABLE", unauthenticated, unavailable)
 	if unauthenticated > 0 {
 		t.Errorf("a valid token was answered UNAUTHENTICATED %d times during the outage (UNAVAILABLE %d times)", unauthenticated, unavailable)
 	}
@@ -167,6 +168,7 @@ func TestPostgresOutage(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM model_usages`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d usage rows for %d model calls answered", rows, llmSrv.Count())
 	if calls := llmSrv.Count(); rows != calls {
 		t.Errorf("%d usage rows for %d model calls answered", rows, calls)
 	}

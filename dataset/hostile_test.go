@@ -146,7 +146,7 @@ func writeWideCSV(w io.Writer) error {
 // by one whose XML inflates to 1 GiB (41 million rows of one number) from
 // about 1 MB: the deflate stream of 1 MiB of rows, repeated.
 func writeXLSXBomb(w io.Writer) error {
-	src, err := zip.OpenReader("../testdata/regions.xlsx")
+	src, err := zip.OpenReader("../e2e/testdata/regions.xlsx")
 	if err != nil {
 		return err
 	}

@@ -169,6 +169,7 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 		var seq int64
 		seq, err = e.log.Append(context.WithoutCancel(ctx), e.runID, ev)
 		if err == nil {
+			e.resetCheck(ctx, seq)
 			e.seen(seq)
 		}
 		if err == nil || errors.Is(err, broker.ErrLogFinished) || errors.Is(err, broker.ErrClosed) || time.Now().After(deadline) {
@@ -181,6 +182,24 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 		return fmt.Errorf("append %s event to run %s: %w", t, e.runID, err)
 	}
 	return nil
+}
+
+// resetCheck notices a log that was lost under this emitter (a Redis server
+// that restarted empty: the append got a Seq it had already used) and moves
+// the log's counter past every Seq this attempt reserved, so that whatever
+// comes next, from this attempt or the next, follows what clients saw.
+func (e *emitter) resetCheck(ctx context.Context, seq int64) {
+	prev := e.last.Load()
+	if prev == 0 || seq > prev {
+		return
+	}
+	e.mu.Lock()
+	floor := max(e.reserved, prev)
+	e.mu.Unlock()
+	if err := e.log.Advance(context.WithoutCancel(ctx), e.runID, floor); err != nil && !errors.Is(err, broker.ErrLogFinished) {
+		return
+	}
+	e.seen(floor)
 }
 
 // seen records that the log holds seq.

@@ -103,6 +103,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ChatExport struct {
+		Content   func(childComplexity int) int
+		Filename  func(childComplexity int) int
+		MediaType func(childComplexity int) int
+	}
+
 	CodeExecution struct {
 		ChatID            func(childComplexity int) int
 		CorrectionSummary func(childComplexity int) int
@@ -465,6 +471,7 @@ type ComplexityRoot struct {
 		CodeExecutions      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.CodeExecutionOrder, where *ent.CodeExecutionWhereInput) int
 		Datasets            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DatasetOrder, where *ent.DatasetWhereInput) int
 		DeepAnalysisReports func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.DeepAnalysisReportOrder, where *ent.DeepAnalysisReportWhereInput) int
+		ExportChat          func(childComplexity int, id string, format model.ChatExportFormat) int
 		MessageFeedbacks    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.MessageFeedbackOrder, where *ent.MessageFeedbackWhereInput) int
 		ModelUsages         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ModelUsageOrder, where *ent.ModelUsageWhereInput) int
 		Models              func(childComplexity int, provider *string) int
@@ -697,6 +704,7 @@ type QueryResolver interface {
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
 	AdminDashboard(ctx context.Context, period model.Period, topUsers *int) (*model.AdminDashboard, error)
 	PublicTicker(ctx context.Context) (*model.PublicTicker, error)
+	ExportChat(ctx context.Context, id string, format model.ChatExportFormat) (*model.ChatExport, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Models(ctx context.Context, provider *string) ([]*model.LLMModel, error)
 	CleanCode(ctx context.Context, code string) (string, error)
@@ -922,6 +930,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChatEdge.Node(childComplexity), true
+
+	case "ChatExport.content":
+		if e.ComplexityRoot.ChatExport.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChatExport.Content(childComplexity), true
+	case "ChatExport.filename":
+		if e.ComplexityRoot.ChatExport.Filename == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChatExport.Filename(childComplexity), true
+	case "ChatExport.mediaType":
+		if e.ComplexityRoot.ChatExport.MediaType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChatExport.MediaType(childComplexity), true
 
 	case "CodeExecution.chatID":
 		if e.ComplexityRoot.CodeExecution.ChatID == nil {
@@ -2637,6 +2664,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DeepAnalysisReports(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.DeepAnalysisReportOrder), args["where"].(*ent.DeepAnalysisReportWhereInput)), true
+	case "Query.exportChat":
+		if e.ComplexityRoot.Query.ExportChat == nil {
+			break
+		}
+
+		args, err := ec.field_Query_exportChat_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExportChat(childComplexity, args["id"].(string), args["format"].(model.ChatExportFormat)), true
 
 	case "Query.messageFeedbacks":
 		if e.ComplexityRoot.Query.MessageFeedbacks == nil {
@@ -3535,7 +3573,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "code.graphqls" "datasets.graphqls" "deep.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3551,6 +3589,7 @@ var sources = []*ast.Source{
 	{Name: "code.graphqls", Input: sourceData("code.graphqls"), BuiltIn: false},
 	{Name: "datasets.graphqls", Input: sourceData("datasets.graphqls"), BuiltIn: false},
 	{Name: "deep.graphqls", Input: sourceData("deep.graphqls"), BuiltIn: false},
+	{Name: "export.graphqls", Input: sourceData("export.graphqls"), BuiltIn: false},
 	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -3654,6 +3693,18 @@ func (ec *executionContext) childFields_ChatEdge(ctx context.Context, field grap
 		return ec.fieldContext_ChatEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ChatEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChatExport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "filename":
+		return ec.fieldContext_ChatExport_filename(ctx, field)
+	case "mediaType":
+		return ec.fieldContext_ChatExport_mediaType(ctx, field)
+	case "content":
+		return ec.fieldContext_ChatExport_content(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChatExport", field.Name)
 }
 
 func (ec *executionContext) childFields_CodeExecution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5556,6 +5607,28 @@ func (ec *executionContext) field_Query_deepAnalysisReports_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_exportChat_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (model.ChatExportFormat, error) {
+			return ec.unmarshalNChatExportFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐChatExportFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_messageFeedbacks_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6739,6 +6812,75 @@ func (ec *executionContext) _ChatEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_ChatEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChatEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ChatExport_filename(ctx context.Context, field graphql.CollectedField, obj *model.ChatExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChatExport_filename(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filename, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChatExport_filename(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChatExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChatExport_mediaType(ctx context.Context, field graphql.CollectedField, obj *model.ChatExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChatExport_mediaType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MediaType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChatExport_mediaType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChatExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChatExport_content(ctx context.Context, field graphql.CollectedField, obj *model.ChatExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChatExport_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChatExport_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChatExport", field, false, false, "String")
 }
 
 func (ec *executionContext) _CodeExecution_id(ctx context.Context, field graphql.CollectedField, obj *ent.CodeExecution) (ret graphql.Marshaler) {
@@ -13751,6 +13893,50 @@ func (ec *executionContext) fieldContext_Query_publicTicker(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PublicTicker(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_exportChat(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_exportChat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ExportChat(ctx, fc.Args["id"].(string), fc.Args["format"].(model.ChatExportFormat))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChatExport) graphql.Marshaler {
+			return ec.marshalNChatExport2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐChatExport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_exportChat(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChatExport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_exportChat_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -27670,6 +27856,49 @@ func (ec *executionContext) _ChatEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var chatExportImplementors = []string{"ChatExport"}
+
+func (ec *executionContext) _ChatExport(ctx context.Context, sel ast.SelectionSet, obj *model.ChatExport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chatExportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChatExport")
+		case "filename":
+			out.Values[i] = ec._ChatExport_filename(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mediaType":
+			out.Values[i] = ec._ChatExport_mediaType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "content":
+			out.Values[i] = ec._ChatExport_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var codeExecutionImplementors = []string{"CodeExecution", "Node"}
 
 func (ec *executionContext) _CodeExecution(ctx context.Context, sel ast.SelectionSet, obj *ent.CodeExecution) graphql.Marshaler {
@@ -30074,6 +30303,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_publicTicker(ctx, field)
 				})
+		case "exportChat":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_exportChat(ctx, field)
+				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -31589,6 +31824,24 @@ func (ec *executionContext) marshalNChatConnection2ᚖgithubᚗcomᚋautoanalyst
 		return graphql.Null
 	}
 	return ec._ChatConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNChatExport2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐChatExport(ctx context.Context, sel ast.SelectionSet, v *model.ChatExport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChatExport!")
+		return graphql.Null
+	}
+	return ec._ChatExport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChatExportFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐChatExportFormat(ctx context.Context, v any) (model.ChatExportFormat, error) {
+	var res model.ChatExportFormat
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChatExportFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐChatExportFormat(ctx context.Context, sel ast.SelectionSet, v model.ChatExportFormat) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNChatOrder2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐChatOrder(ctx context.Context, v any) (*ent.ChatOrder, error) {

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/report"
 	"github.com/autoanalyst/autoanalyst/resolvers"
@@ -14,9 +13,7 @@ import (
 // without one, 404 for another user's report or one without HTML yet).
 func registerReportDownload(mux *http.ServeMux, r *resolvers.Resolver) {
 	mux.Handle("GET /reports/{file}", r.Auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if v := viewer.FromContext(req.Context()); v == nil || v.UserID == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="autoanalyst"`)
-			http.Error(w, "authentication required: send Authorization: Bearer <token>", http.StatusUnauthorized)
+		if !authenticated(w, req) {
 			return
 		}
 		id, ok := report.IDFromFile(req.PathValue("file"))

@@ -36,6 +36,10 @@ fi
 if ! command -v promtool >/dev/null 2>&1; then
   missing+=(prometheus)
 fi
+# The chat export tests validate notebooks with nbformat (export/, e2e/export_test.go).
+if ! "$PYTHON" -c 'import nbformat' >/dev/null 2>&1; then
+  missing+=(python3-nbformat)
+fi
 if [ "$WANT_BENCH_DEBS" = 1 ] && ! "$PYTHON" -c 'import jupyter_client, ipykernel' >/dev/null 2>&1; then
   missing+=(python3-ipykernel python3-jupyter-client)
 fi

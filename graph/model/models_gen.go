@@ -43,6 +43,16 @@ type AuthPayload struct {
 	User      *ent.User `json:"user"`
 }
 
+// An exported chat: a file to save.
+type ChatExport struct {
+	// A file name from the chat's title, e.g. city-price-chart.ipynb.
+	Filename string `json:"filename"`
+	// application/x-ipynb+json or text/markdown; charset=utf-8.
+	MediaType string `json:"mediaType"`
+	// The file's content (UTF-8 text).
+	Content string `json:"content"`
+}
+
 type CodeExecutionStats struct {
 	Total     int `json:"total"`
 	Succeeded int `json:"succeeded"`
@@ -377,6 +387,64 @@ type UserStats struct {
 	New int `json:"new"`
 	// Made a model call or started a run in the period.
 	Active int `json:"active"`
+}
+
+// The formats a chat is exported in.
+type ChatExportFormat string
+
+const (
+	// A Jupyter notebook (nbformat 4.5): questions and answers as Markdown cells, code with its outputs as code cells.
+	ChatExportFormatNotebook ChatExportFormat = "NOTEBOOK"
+	// A Markdown document: questions, answers, code in python blocks, outputs in text blocks, tables as Markdown tables.
+	ChatExportFormatMarkdown ChatExportFormat = "MARKDOWN"
+)
+
+var AllChatExportFormat = []ChatExportFormat{
+	ChatExportFormatNotebook,
+	ChatExportFormatMarkdown,
+}
+
+func (e ChatExportFormat) IsValid() bool {
+	switch e {
+	case ChatExportFormatNotebook, ChatExportFormatMarkdown:
+		return true
+	}
+	return false
+}
+
+func (e ChatExportFormat) String() string {
+	return string(e)
+}
+
+func (e *ChatExportFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChatExportFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChatExportFormat", str)
+	}
+	return nil
+}
+
+func (e ChatExportFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChatExportFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChatExportFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A window ending now: 7, 30 or 90 days.

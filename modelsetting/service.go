@@ -233,7 +233,8 @@ func (e *KeyError) Unwrap() error { return e.Err }
 
 // ForRun picks the model of a run of userID: the user's settings (model,
 // temperature, max tokens, and their own key, opened here, in the worker),
-// else the server's default model. An error wraps llm.ErrNotConfigured when
+// else the server's default model at DefaultTemperature, clamped as the
+// settings' temperature is. An error wraps llm.ErrNotConfigured when
 // no provider serves the model, and is a *KeyError when the user's own key
 // cannot be opened.
 func (s *Service) ForRun(ctx context.Context, userID string) (*Choice, error) {
@@ -247,7 +248,8 @@ func (s *Service) ForRun(ctx context.Context, userID string) (*Choice, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Choice{Provider: p, Model: s.defaultModel, Temperature: DefaultTemperature}, nil
+		// The same clamp as the settings' (1 for a reasoning model).
+		return &Choice{Provider: p, Model: s.defaultModel, Temperature: s.reg.ClampTemperature(s.defaultModel, DefaultTemperature)}, nil
 	}
 	key := ""
 	if sealed := sealedKey(u); len(sealed) > 0 {

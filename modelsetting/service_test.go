@@ -44,8 +44,17 @@ func TestModelSettings(t *testing.T) {
 	}
 	st.connect = connect
 	models := st.ForRun
-	if mc, err := models(ctx, u.ID); err != nil || mc.Model != "gpt-5-mini" || mc.Provider.Name() != "server" || mc.Temperature != DefaultTemperature {
-		t.Fatalf("without settings: %+v, %v", mc, err)
+	// Without settings: the default model at the default temperature,
+	// clamped as the settings' is (a reasoning model takes only 1).
+	for _, d := range []struct {
+		model string
+		temp  float64
+	}{{"gpt-5-mini", 1}, {"gpt-4o-mini", DefaultTemperature}, {"o3", 1}} {
+		svc := New(Config{DB: db, Box: box, DefaultModel: d.model})
+		svc.connect = connect
+		if mc, err := svc.ForRun(ctx, u.ID); err != nil || mc.Model != d.model || mc.Provider.Name() != "server" || mc.Temperature != d.temp {
+			t.Fatalf("without settings, %s: %+v, %v; want temperature %v", d.model, mc, err, d.temp)
+		}
 	}
 
 	tests := []struct {

@@ -91,15 +91,17 @@ func New(cfg Config) *Service {
 
 // connector gives runs their provider: with a user's own key, that
 // provider's own client with the key (OpenAI's at OpenAIBaseURL when set);
-// otherwise the server's provider of that name, or, for a user without
-// settings (provider ""), the provider of DefaultModel.
+// otherwise the server's provider of that name (or the custom
+// OPENAI_BASE_URL endpoint when that provider has no server key, as for
+// DefaultModel), or, for a user without settings (provider ""), the
+// provider of DefaultModel.
 func connector(cfg Config) func(provider, apiKey string) (llm.Provider, error) {
 	return func(provider, apiKey string) (llm.Provider, error) {
 		if apiKey == "" {
 			if provider == "" {
 				return cfg.Providers.For(cfg.DefaultModel)
 			}
-			return cfg.Providers.Named(provider)
+			return cfg.Providers.Serving(provider)
 		}
 		creds := llm.Credentials{APIKey: apiKey, Timeout: cfg.Timeout}
 		if provider == llm.ProviderOpenAI {

@@ -61,12 +61,15 @@ func (s *Service) RateMessage(ctx context.Context, messageID string, rating int,
 }
 
 // answeredWith returns the model settings an answer was made with: those its
-// run recorded, else those of its code execution.
+// run recorded (temperature 1 for a reasoning model, for which the run
+// records none), else those of its code execution.
 func (s *Service) answeredWith(ctx context.Context, m *ent.Message) (provider, model string, temperature float64, maxTokens int) {
 	if m.RunID != nil {
 		r, err := s.db.Run.Get(ctx, *m.RunID)
 		if err == nil && r.ModelName != nil {
 			provider, model = deref(r.ModelProvider), *r.ModelName
+			// A run records no temperature for a reasoning model: it uses its own, 1.
+			temperature = 1
 			if r.ModelTemperature != nil {
 				temperature = *r.ModelTemperature
 			}

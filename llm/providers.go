@@ -101,16 +101,31 @@ func (ps *Providers) ProviderOf(model string) string {
 // fallback is a custom endpoint (not its provider's default URL).
 func (ps *Providers) For(model string) (Provider, error) {
 	name := ps.ProviderOf(model)
-	if _, ok := ps.creds[name]; !ok {
-		fb, fbOK := ps.creds[ps.fallback]
-		if !fbOK || fb.BaseURL == "" || fb.BaseURL == DefaultBaseURLs[ps.fallback] {
-			return nil, &notConfigured{msg: fmt.Sprintf("llm: model %s is served by %s, which is not configured: set %s", model, name, KeyVariable(name))}
-		}
+	if _, ok := ps.creds[name]; !ok && !ps.customFallback() {
+		return nil, &notConfigured{msg: fmt.Sprintf("llm: model %s is served by %s, which is not configured: set %s", model, name, KeyVariable(name))}
+	}
+	return ps.Serving(name)
+}
+
+// Serving returns the provider that serves the models of provider name
+// (a user's chosen provider): that provider when it is configured, else the
+// fallback when the fallback is a custom endpoint, else an error wrapping
+// ErrNotConfigured that names the variable to set.
+func (ps *Providers) Serving(name string) (Provider, error) {
+	if _, ok := ps.creds[name]; !ok && ps.customFallback() {
 		// An OpenAI-compatible endpoint of the operator's (OPENAI_BASE_URL
-		// at Groq, say) serves what no provider of its own is set up for.
+		// at Groq or a gateway, say) serves what no provider of its own is
+		// set up for.
 		name = ps.fallback
 	}
 	return ps.Named(name)
+}
+
+// customFallback reports whether the fallback is configured at a custom
+// endpoint (not its provider's default URL).
+func (ps *Providers) customFallback() bool {
+	fb, ok := ps.creds[ps.fallback]
+	return ok && fb.BaseURL != "" && fb.BaseURL != DefaultBaseURLs[ps.fallback]
 }
 
 // Named returns the configured provider called name ("anthropic"), or an

@@ -75,6 +75,33 @@ func TestProviders(t *testing.T) {
 			t.Fatalf("provider %v, err %v", p, err)
 		}
 	})
+	t.Run("a user's provider without a key", func(t *testing.T) {
+		tests := []struct {
+			name     string
+			openai   llm.Credentials
+			provider string
+			want     string // the provider that serves it, "" for ErrNotConfigured
+		}{
+			{"configured", llm.Credentials{APIKey: "k", BaseURL: creds["groq"].BaseURL}, "openai", "openai"},
+			{"at a custom OpenAI-compatible endpoint", llm.Credentials{APIKey: "k", BaseURL: creds["groq"].BaseURL}, "anthropic", "openai"},
+			{"at OpenAI's own endpoint", llm.Credentials{APIKey: "k"}, "anthropic", ""},
+			{"at OpenAI's own endpoint, named", llm.Credentials{APIKey: "k", BaseURL: llm.DefaultOpenAIBaseURL}, "anthropic", ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				p, err := llm.NewProviders(map[string]llm.Credentials{"openai": tt.openai}, "openai", nil).Serving(tt.provider)
+				if tt.want == "" {
+					if !errors.Is(err, llm.ErrNotConfigured) || !strings.Contains(err.Error(), "ANTHROPIC_API_KEY") {
+						t.Fatalf("provider %v, err %v; want not configured, naming ANTHROPIC_API_KEY", p, err)
+					}
+					return
+				}
+				if err != nil || p.Name() != tt.want {
+					t.Fatalf("provider %v, err %v; want %s", p, err, tt.want)
+				}
+			})
+		}
+	})
 	t.Run("unknown provider", func(t *testing.T) {
 		if _, err := llm.NewProvider("bard", llm.Credentials{APIKey: "k"}); err == nil || !strings.Contains(err.Error(), `"bard"`) {
 			t.Fatalf("err = %v", err)

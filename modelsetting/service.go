@@ -91,15 +91,17 @@ func New(cfg Config) *Service {
 
 // connector gives runs their provider: with a user's own key, that
 // provider's own client with the key (OpenAI's at OpenAIBaseURL when set);
-// otherwise the server's provider of that name, or, for a user without
-// settings (provider ""), the provider of DefaultModel.
+// otherwise the server's provider of that name (or the custom
+// OPENAI_BASE_URL endpoint when that provider has no server key, as for
+// DefaultModel), or, for a user without settings (provider ""), the
+// provider of DefaultModel.
 func connector(cfg Config) func(provider, apiKey string) (llm.Provider, error) {
 	return func(provider, apiKey string) (llm.Provider, error) {
 		if apiKey == "" {
 			if provider == "" {
 				return cfg.Providers.For(cfg.DefaultModel)
 			}
-			return cfg.Providers.Named(provider)
+			return cfg.Providers.Serving(provider)
 		}
 		creds := llm.Credentials{APIKey: apiKey, Timeout: cfg.Timeout}
 		if provider == llm.ProviderOpenAI {
@@ -233,7 +235,8 @@ func (e *KeyError) Unwrap() error { return e.Err }
 
 // ForRun picks the model of a run of userID: the user's settings (model,
 // temperature, max tokens, and their own key, opened here, in the worker),
-// else the server's default model. An error wraps llm.ErrNotConfigured when
+// else the server's default model at DefaultTemperature, clamped as the
+// settings' temperature is. An error wraps llm.ErrNotConfigured when
 // no provider serves the model, and is a *KeyError when the user's own key
 // cannot be opened.
 func (s *Service) ForRun(ctx context.Context, userID string) (*Choice, error) {
@@ -247,7 +250,8 @@ func (s *Service) ForRun(ctx context.Context, userID string) (*Choice, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Choice{Provider: p, Model: s.defaultModel, Temperature: DefaultTemperature}, nil
+		// The same clamp as the settings' (1 for a reasoning model).
+		return &Choice{Provider: p, Model: s.defaultModel, Temperature: s.reg.ClampTemperature(s.defaultModel, DefaultTemperature)}, nil
 	}
 	key := ""
 	if sealed := sealedKey(u); len(sealed) > 0 {

@@ -44,8 +44,17 @@ func TestModelSettings(t *testing.T) {
 	}
 	st.connect = connect
 	models := st.ForRun
-	if mc, err := models(ctx, u.ID); err != nil || mc.Model != "gpt-5-mini" || mc.Provider.Name() != "server" || mc.Temperature != DefaultTemperature {
-		t.Fatalf("without settings: %+v, %v", mc, err)
+	// Without settings: the default model at the default temperature,
+	// clamped as the settings' is (a reasoning model takes only 1).
+	for _, d := range []struct {
+		model string
+		temp  float64
+	}{{"gpt-5-mini", 1}, {"gpt-4o-mini", DefaultTemperature}, {"o3", 1}} {
+		svc := New(Config{DB: db, Box: box, DefaultModel: d.model})
+		svc.connect = connect
+		if mc, err := svc.ForRun(ctx, u.ID); err != nil || mc.Model != d.model || mc.Provider.Name() != "server" || mc.Temperature != d.temp {
+			t.Fatalf("without settings, %s: %+v, %v; want temperature %v", d.model, mc, err, d.temp)
+		}
 	}
 
 	tests := []struct {
@@ -138,3 +147,44 @@ func openTestDB(t *testing.T, postgres bool) *ent.Client {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestForRunFallback: a user whose settings choose a provider the server has
+// no key for is served by OPENAI_BASE_URL when that is a custom
+// OpenAI-compatible endpoint (as the default model is), and otherwise fails
+// with ErrNotConfigured naming the variable to set.
+func TestForRunFallback(t *testing.T) {
+	db := openTestDB(t, false)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		baseURL string
+		want    string // the provider of the run, "" for ErrNotConfigured
+	}{
+		{"a custom endpoint", "http://127.0.0.1:9/v1", llm.ProviderOpenAI},
+		{"OpenAI's own endpoint", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := db.User.Create().Save(system(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			providers := llm.NewProviders(map[string]llm.Credentials{llm.ProviderOpenAI: {APIKey: "sk-server", BaseURL: tt.baseURL}}, llm.ProviderOpenAI, nil)
+			st := New(Config{DB: db, DefaultModel: "gpt-5-mini", Providers: providers})
+			vctx := viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID})
+			if _, err := st.Update(vctx, u.ID, Input{Provider: "anthropic", Model: "claude-sonnet-4-6"}); err != nil {
+				t.Fatal(err)
+			}
+			mc, err := st.ForRun(ctx, u.ID)
+			if tt.want == "" {
+				if !errors.Is(err, llm.ErrNotConfigured) || !strings.Contains(err.Error(), "ANTHROPIC_API_KEY") {
+					t.Fatalf("ForRun = %+v, %v; want not configured, naming ANTHROPIC_API_KEY", mc, err)
+				}
+				return
+			}
+			if err != nil || mc.Provider.Name() != tt.want || mc.Model != "claude-sonnet-4-6" {
+				t.Fatalf("ForRun = %+v, %v; want %s serving claude-sonnet-4-6", mc, err, tt.want)
+			}
+		})
+	}
+}

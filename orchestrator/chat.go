@@ -107,21 +107,18 @@ func (s *Service) chatTurn(rc *runContext) error {
 			}
 			lastFix = nil
 			errorMessages = append(errorMessages, describeError(res))
-			agent := ""
-			if res.Error != nil {
-				agent = res.Error.Agent
-			}
+			agent, blamed := blame(code, res.Error)
 			if agent != "" {
 				failedAgents[agent] = true
 			}
 			if attempt >= s.cfg.MaxFixAttempts || agent == "" {
 				break
 			}
-			fixed, c, err := s.fix(t, code, agent, res)
+			fixed, c, err := s.fix(t, blamed, agent, res)
 			if err != nil {
 				return err
 			}
-			if fixed == code {
+			if fixed == blamed {
 				break
 			}
 			code, lastFix = fixed, c

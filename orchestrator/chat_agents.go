@@ -1,14 +1,17 @@
 package orchestrator
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 	"github.com/autoanalyst/autoanalyst/ent/user"
+	"github.com/autoanalyst/autoanalyst/errcode"
 )
 
 // planProblem is what is wrong with a plan that read as JSON but cannot run
@@ -339,4 +342,40 @@ func (s *Service) turnAgents(rc *runContext) (*agentSet, error) {
 		set.add(s.prompts.agents[basicQAAgent]) // unrelated questions go there
 	}
 	return set, nil
+}
+
+// checkMentions refuses a message that @mentions a premium template (by its
+// name or without its "_agent" suffix, as mentions resolves them) when the
+// viewer is not on the PRO plan: PREMIUM_REQUIRED naming the template, before
+// the run is created, rather than a turn that drops the mention silently.
+// Without a template service there are no premium agents.
+func (s *Service) checkMentions(ctx context.Context, v *viewer.Viewer, content string) error {
+	if s.cfg.Templates == nil || v.Plan == string(user.PlanPRO) {
+		return nil
+	}
+	found := mentionRE.FindAllStringSubmatch(content, -1)
+	if len(found) == 0 {
+		return nil
+	}
+	tpls, err := s.cfg.Templates.ForRun(ctx, v.UserID)
+	if err != nil {
+		return err
+	}
+	premium := map[string]bool{} // mentionable template name: is premium
+	for _, t := range tpls {
+		if t.Variant != agenttemplate.VariantPLANNER {
+			premium[t.Name] = premium[t.Name] || t.IsPremium
+		}
+	}
+	for _, m := range found {
+		name := m[1]
+		if _, ok := premium[name]; !ok {
+			name += "_agent"
+		}
+		if premium[name] {
+			return &errcode.Error{Code: errcode.PremiumRequired, Field: "content",
+				Message: fmt.Sprintf("@%s: %s is a premium template: it needs the PRO plan", m[1], name)}
+		}
+	}
+	return nil
 }

@@ -8,11 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
+	"github.com/autoanalyst/autoanalyst/broker/memory"
 	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/user"
+	"github.com/autoanalyst/autoanalyst/errcode"
 )
 
 func TestTurnAgents(t *testing.T) {
@@ -147,5 +151,70 @@ func TestDependencies(t *testing.T) {
 	want := [][]int{nil, nil, {0, 1}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("dependencies = %v, want %v", got, want)
+	}
+}
+
+// TestSendMessagePremiumMention: a message that @mentions a premium template
+// is refused with PREMIUM_REQUIRED, naming it, unless the sender is on PRO;
+// other mentions start the run.
+func TestSendMessagePremiumMention(t *testing.T) {
+	db := openTestDB(t, false)
+	ctx := context.Background()
+	tpl := catalog.New(db)
+	cfg, _ := catalog.DefaultTemplateConfig()
+	if _, err := tpl.Sync(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	brk := memory.New()
+	t.Cleanup(func() { brk.Close() })
+	s, err := New(Config{DB: db, Broker: brk, Templates: tpl, Files: noFiles{}, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewerOf := func(plan user.Plan) (context.Context, string) {
+		u, err := db.User.Create().SetPlan(plan).Save(system(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vctx := viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID, Plan: string(plan)})
+		c, err := db.Chat.Create().SetUserID(u.ID).Save(vctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vctx, c.ID
+	}
+	freeCtx, freeChat := viewerOf(user.PlanFREE)
+	proCtx, proChat := viewerOf(user.PlanPRO)
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		chat     string
+		content  string
+		wantCode errcode.Code // "" when the run starts
+		wantName string
+	}{
+		{"free, premium by full name", freeCtx, freeChat, "@time_series_agent forecast sales", errcode.PremiumRequired, "time_series_agent"},
+		{"free, premium without suffix", freeCtx, freeChat, "@data_viz_agent then @time_series go", errcode.PremiumRequired, "time_series_agent"},
+		{"free, free template", freeCtx, freeChat, "@data_viz_agent plot it", "", ""},
+		{"free, unknown name", freeCtx, freeChat, "mail me @ bob@example.com", "", ""},
+		{"pro, premium", proCtx, proChat, "@time_series_agent forecast sales", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := s.SendMessage(tt.ctx, tt.chat, tt.content)
+			if tt.wantCode == "" {
+				if err != nil || r == nil {
+					t.Fatalf("SendMessage = %v, %v; want a run", r, err)
+				}
+				return
+			}
+			var ce *errcode.Error
+			if !errors.As(err, &ce) || ce.Code != tt.wantCode || !strings.Contains(ce.Message, tt.wantName) {
+				t.Fatalf("SendMessage error = %v, want %s naming %s", err, tt.wantCode, tt.wantName)
+			}
+		})
+	}
+	if n, _ := db.Message.Query().Count(system(ctx)); n != 3 {
+		t.Fatalf("%d messages stored, want 3 (none for the refused ones)", n)
 	}
 }

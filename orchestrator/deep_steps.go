@@ -222,7 +222,7 @@ func scoreResult(res *executor.Result) int {
 // deepCodeSynthesis is step 4: the agents' code becomes one script, which
 // runs in the chat's kernel (DEEP_EXEC_TIMEOUT) and is repaired with its error
 // until it runs and makes figures, at most maxSynthesisTries runs. The best
-// script is kept.
+// script is kept; when every try failed the run fails (EXECUTION_ERROR).
 func (s *Service) deepCodeSynthesis(d *deepRun) error {
 	t := d.t
 	prompt, err := render(s.prompts.deep.codeSynthesis, map[string]any{
@@ -239,7 +239,7 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 	if perr != nil {
 		code = combine(d.outs) // the agents' blocks as they are
 	}
-	best := attempt{score: -1}
+	best, last, tries := attempt{score: -1}, attempt{}, 0
 	for try := 1; ; try++ {
 		t.rc.emit(EventAgentCode, eventData{Agent: "deep_code_synthesizer", Code: code, Text: fmt.Sprintf("attempt %d of %d", try, maxSynthesisTries)})
 		res, err := s.runDeepCode(d, code)
@@ -247,6 +247,7 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 			return err
 		}
 		a := attempt{code: code, res: res, score: scoreResult(res)}
+		last, tries = a, try
 		if a.score > best.score {
 			best = a
 		}
@@ -278,6 +279,13 @@ func (s *Service) deepCodeSynthesis(d *deepRun) error {
 			break // nothing new to run
 		}
 		code = fixed
+	}
+	if best.score == 0 {
+		// No try ran: a report from the agents' summaries alone would state
+		// findings no code produced. The run fails instead.
+		return &runError{code: CodeExecutionError,
+			msg: fmt.Sprintf("the deep analysis failed: its synthesized script ran in none of %d tries (the last failed with %s), "+
+				"so no report was written", tries, describeError(last.res))}
 	}
 	d.code, d.result = best.code, best.res
 	return nil

@@ -19,7 +19,9 @@
 //   - chat*.go: the chat turn (CHAT): chat.go the turn from its memory to
 //     the combined code run in the chat's kernel, repaired when it fails,
 //     and the stored answer; chat_agents.go @mentions or the planner's plan
-//     and the agents writing code in parallel; chat_summary.go the answer's
+//     and the agents writing code in parallel (and refuses a FREE user's
+//     mention of a premium template); chat_repair.go which block a failure
+//     is repaired in; chat_summary.go the answer's
 //     summary for the chat's memory and the chat's title;
 //   - code_*.go: executing code (EXECUTE_CODE), and fixing and editing it
 //     (FIX_CODE, EDIT_CODE); CleanCode tidies a program's imports;

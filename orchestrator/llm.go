@@ -232,15 +232,21 @@ func (s *Service) runModel(rc *runContext) (*modelsetting.Choice, error) {
 }
 
 // recordModel stores on the run the model settings its LLM calls use (what
-// feedback on the answer refers to).
+// feedback on the answer refers to): no temperature for a reasoning model,
+// which takes none of the user's (its own, 1, is used).
 func (s *Service) recordModel(rc *runContext, mc *modelsetting.Choice) {
 	provider := ""
 	if mc.Provider != nil {
 		provider = mc.Provider.Name()
 	}
-	err := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
-		SetModelTemperature(mc.Temperature).SetModelMaxTokens(mc.MaxTokens).
-		Exec(privacy.DecisionContext(rc.user, privacy.Allow))
+	upd := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
+		SetModelMaxTokens(mc.MaxTokens)
+	if s.cfg.Registry.IsReasoning(mc.Model) {
+		upd.ClearModelTemperature() // it takes none: its own (1) is used
+	} else {
+		upd.SetModelTemperature(mc.Temperature)
+	}
+	err := upd.Exec(privacy.DecisionContext(rc.user, privacy.Allow))
 	if err != nil {
 		s.runLog(rc.user, rc.run.ID).Warn().Err(err).Msg("store the run's model settings")
 	}

@@ -58,3 +58,59 @@ func TestUnusableOwnKey(t *testing.T) {
 		t.Fatalf("run with an undecryptable key: %v", err)
 	}
 }
+
+// TestRecordModel: a run records the temperature its calls send, none for a
+// reasoning model (it takes none of the user's), with the default model as
+// with the user's settings.
+func TestRecordModel(t *testing.T) {
+	db := openTestDB(t, false)
+	ctx := context.Background()
+	u, err := db.User.Create().Save(system(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vctx := viewer.NewContext(ctx, &viewer.Viewer{UserID: u.ID})
+	tests := []struct {
+		name  string
+		model string // the server's default model (the user has no settings)
+		want  *float64
+	}{
+		{"reasoning default model", "gpt-5-mini", nil},
+		{"reasoning o-series", "o3", nil},
+		{"other model", "gpt-4o-mini", ptr(modelsetting.DefaultTemperature)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			models := modelsetting.New(modelsetting.Config{DB: db, DefaultModel: tt.model,
+				Providers: llm.NewProviders(map[string]llm.Credentials{llm.ProviderOpenAI: {APIKey: "sk-test"}}, llm.ProviderOpenAI, nil)})
+			s, err := New(Config{DB: db, Models: models})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := db.Run.Create().SetUserID(u.ID).SetKind("CHAT").Save(system(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := &runContext{run: r, user: vctx}
+			mc, err := s.runModel(rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.recordModel(rc, mc)
+			got, err := db.Run.Get(system(ctx), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got.ModelTemperature == nil) != (tt.want == nil) || (tt.want != nil && *got.ModelTemperature != *tt.want) {
+				t.Fatalf("recorded temperature %v, want %v", fmtPtr(got.ModelTemperature), fmtPtr(tt.want))
+			}
+		})
+	}
+}
+
+func fmtPtr(p *float64) any {
+	if p == nil {
+		return "none"
+	}
+	return *p
+}

@@ -73,6 +73,11 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 			return nil, fmt.Errorf("load chat %s: %w", chatID, err)
 		}
 	}
+	if kind == run.KindCHAT {
+		if err := s.checkMentions(ctx, v, userMessage); err != nil {
+			return nil, err
+		}
+	}
 	input, err := json.Marshal(in)
 	if err != nil {
 		return nil, err

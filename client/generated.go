@@ -527,12 +527,14 @@ const (
 	DatasetFormatCsv  DatasetFormat = "CSV"
 	DatasetFormatXlsx DatasetFormat = "XLSX"
 	DatasetFormatJson DatasetFormat = "JSON"
+	DatasetFormatXls  DatasetFormat = "XLS"
 )
 
 var AllDatasetFormat = []DatasetFormat{
 	DatasetFormatCsv,
 	DatasetFormatXlsx,
 	DatasetFormatJson,
+	DatasetFormatXls,
 }
 
 // DatasetsDatasetsDatasetConnection includes the requested fields of the GraphQL type DatasetConnection.
@@ -3111,7 +3113,7 @@ func (v *UploadDatasetInput) GetColumns() []string { return v.Columns }
 
 // UploadDatasetResponse is returned by UploadDataset on success.
 type UploadDatasetResponse struct {
-	// Uploads a CSV, Excel (.xlsx) or JSON file; it is read and profiled in the sandbox (headers trimmed, empty rows and columns dropped) and stored: one dataset, or one per sheet asked for.
+	// Uploads a CSV, Excel (.xlsx, or legacy .xls) or JSON file; it is read and profiled in the sandbox (headers trimmed, empty rows and columns dropped, columns whose every value is a date read as datetime64[ns]) and stored: one dataset, or one per sheet asked for.
 	UploadDataset []UploadDatasetUploadDataset `json:"uploadDataset"`
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
-	entdataset "github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/errcode"
 	"github.com/autoanalyst/autoanalyst/executor"
 )
@@ -27,8 +26,8 @@ func (s *Service) Inspect(ctx context.Context, file io.Reader, name, sheet strin
 		return nil, err
 	}
 	sheet = strings.TrimSpace(sheet)
-	if sheet != "" && format != entdataset.FormatXLSX {
-		return nil, errcode.Field("sheet", "only Excel (.xlsx) files have sheets; this is a %s file", format)
+	if sheet != "" && !hasSheets(format) {
+		return nil, errcode.Field("sheet", "only Excel (.xlsx, .xls) files have sheets; this is a %s file", format)
 	}
 	dir, err := os.MkdirTemp("", "autoanalyst-inspect-")
 	if err != nil {

@@ -61,6 +61,7 @@ var formats = map[string]entdataset.Format{
 	".tsv":  entdataset.FormatCSV,
 	".txt":  entdataset.FormatCSV,
 	".xlsx": entdataset.FormatXLSX,
+	".xls":  entdataset.FormatXLS,
 	".json": entdataset.FormatJSON,
 }
 
@@ -85,8 +86,8 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 	if err != nil {
 		return nil, err
 	}
-	if len(sheets) > 0 && format != entdataset.FormatXLSX {
-		return nil, errcode.Field("sheets", "only Excel (.xlsx) files have sheets; this is a %s file", format)
+	if len(sheets) > 0 && !hasSheets(format) {
+		return nil, errcode.Field("sheets", "only Excel (.xlsx, .xls) files have sheets; this is a %s file", format)
 	}
 	columns, err := cleanList("columns", in.Columns, 10000)
 	if err != nil {
@@ -210,7 +211,7 @@ func checkFileName(name string) (string, entdataset.Format, error) {
 	ext := strings.ToLower(filepath.Ext(fileName))
 	format, ok := formats[ext]
 	if !ok {
-		return "", "", errcode.Field("file", "unsupported file type %q: upload .csv, .tsv, .txt, .xlsx or .json", ext)
+		return "", "", errcode.Field("file", "unsupported file type %q: upload .csv, .tsv, .txt, .xlsx, .xls or .json", ext)
 	}
 	return fileName, format, nil
 }
@@ -302,12 +303,30 @@ func (s *Service) uniqueName(ctx context.Context, userID, ident string, taken ma
 	return Unique(ident, all), nil
 }
 
+// ole2Magic starts an OLE2 compound file, which holds a legacy .xls workbook.
+var ole2Magic = []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+// hasSheets reports whether files of format are workbooks of sheets.
+func hasSheets(format entdataset.Format) bool {
+	return format == entdataset.FormatXLSX || format == entdataset.FormatXLS
+}
+
 // checkContent refuses files whose bytes do not match their extension.
 func checkContent(format entdataset.Format, head []byte) error {
 	switch format {
 	case entdataset.FormatXLSX:
 		if !bytes.HasPrefix(head, []byte("PK\x03\x04")) {
+			if bytes.HasPrefix(head, ole2Magic) {
+				return errcode.Field("file", "not an Excel .xlsx file: this is a legacy .xls workbook; name it .xls")
+			}
 			return errcode.Field("file", "not an Excel .xlsx file (it is not a zip archive)")
+		}
+	case entdataset.FormatXLS:
+		if !bytes.HasPrefix(head, ole2Magic) {
+			if bytes.HasPrefix(head, []byte("PK\x03\x04")) {
+				return errcode.Field("file", "not an Excel .xls file: this is an .xlsx workbook; name it .xlsx")
+			}
+			return errcode.Field("file", "not an Excel .xls file (it is not an OLE2 compound file)")
 		}
 	default:
 		if bytes.IndexByte(head, 0) >= 0 {

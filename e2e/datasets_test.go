@@ -477,3 +477,38 @@ func TestDatasetOperations(t *testing.T) {
 		}
 	})
 }
+
+// TestUploadXLS uploads a legacy Excel workbook (testdata/regions.xls, made
+// by executor/testdata/make_xls.py) through GraphQL: its sheets are listed
+// and chosen as an .xlsx workbook's, and its date cells, like a CSV's ISO
+// dates, are profiled as datetime64[ns].
+func TestUploadXLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	srv := startServer(t, map[string]string{"UPLOAD_MAX_BYTES": "100000"})
+	alice := srv.session()
+	book, err := os.ReadFile("testdata/regions.xls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.upload(alice, inspectMutation, map[string]any{"f": nil}, "f", "regions.xls", bytes.NewReader(book))
+	var in struct {
+		InspectUpload struct{ Sheets, Headers []string }
+	}
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data, &in) != nil || fmt.Sprint(in.InspectUpload.Sheets) != "[Sales Targets]" ||
+		fmt.Sprint(in.InspectUpload.Headers) != "[Region Units Price Day Open]" {
+		t.Fatalf("inspect: %s %+v", r.Data, r.Errors)
+	}
+	r = srv.upload(alice, uploadSheets, map[string]any{"f": nil, "sheets": []string{"Targets", "Sales"}}, "f", "regions.xls", bytes.NewReader(book))
+	var out struct{ UploadDataset []uploaded }
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data, &out) != nil || len(out.UploadDataset) != 2 || out.UploadDataset[0].Sheet != "Targets" ||
+		out.UploadDataset[1].RowCount != 3 || fmt.Sprint(out.UploadDataset[1].Columns[3]) != "{Day datetime64[ns] 0}" {
+		t.Fatalf("upload: %s %+v", r.Data, r.Errors)
+	}
+	csv := []byte("d,n\n2024-01-03,1\n2024-02-29,2\n")
+	r = srv.upload(alice, uploadSheets, map[string]any{"f": nil}, "f", "dates.csv", bytes.NewReader(csv))
+	if len(r.Errors) > 0 || json.Unmarshal(r.Data, &out) != nil || fmt.Sprint(out.UploadDataset[0].Columns[0]) != "{d datetime64[ns] 0}" {
+		t.Fatalf("csv of dates: %s %+v", r.Data, r.Errors)
+	}
+}

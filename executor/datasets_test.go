@@ -51,6 +51,10 @@ func TestInspect(t *testing.T) {
 			[]string{"region", "product", "units", "price", "date"}, nil, 6},
 		{"xlsx sheet", Dataset{Path: "testdata/sales.xlsx", Format: "xlsx", Sheet: "Targets"}, []string{"Sales", "Targets"}, "", "",
 			[]string{"region", "target"}, nil, 4},
+		{"xls", Dataset{Path: "testdata/sales.xls", Format: "xls"}, []string{"Sales", "Targets"}, "", "",
+			[]string{"region", "product", "units", "price", "date"}, []string{"North", "Widget", "10", "2.5", "2024-01-03T00:00:00"}, 6},
+		{"xls sheet", Dataset{Path: "testdata/sales.xls", Format: "xls", Sheet: "Targets"}, []string{"Sales", "Targets"}, "", "",
+			[]string{"region", "target"}, []string{"North", "25"}, 4},
 		{"json", Dataset{Path: "testdata/customers.json", Format: "json"}, []string{}, "utf-8", "",
 			[]string{"id", "name", "region"}, nil, 4},
 	}
@@ -87,6 +91,9 @@ func TestInspectRefusesGarbage(t *testing.T) {
 		{"binary csv", Dataset{Path: writeFile(t, "g.csv", garbage), Format: "csv"}, "binary"},
 		{"empty csv", Dataset{Path: writeFile(t, "e.csv", []byte("\n\n")), Format: "csv"}, "EmptyDataError"},
 		{"zip that is no workbook", Dataset{Path: writeFile(t, "z.xlsx", []byte("PK\x03\x04garbage")), Format: "xlsx"}, ""},
+		{"xls that is no OLE2 file", Dataset{Path: writeFile(t, "n.xls", []byte("a,b\n1,2\n")), Format: "xls"}, "not an Excel .xls file"},
+		{"OLE2 file that is no workbook", Dataset{Path: writeFile(t, "o.xls", append([]byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), garbage...)), Format: "xls"},
+			"not a readable Excel .xls file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := e.Inspect(context.Background(), tt.ds)

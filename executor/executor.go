@@ -654,9 +654,9 @@ func normalizeDatasets(in []Dataset) ([]Dataset, error) {
 		seen[ds.Name] = true
 		ds.Format = strings.ToLower(ds.Format)
 		switch ds.Format {
-		case "csv", "xlsx", "json":
+		case "csv", "xlsx", "xls", "json":
 		default:
-			return nil, fmt.Errorf("%w: dataset %q: format %q (want csv, xlsx or json)", ErrInvalidRequest, ds.Name, ds.Format)
+			return nil, fmt.Errorf("%w: dataset %q: format %q (want csv, xlsx, xls or json)", ErrInvalidRequest, ds.Name, ds.Format)
 		}
 		p, err := filepath.Abs(ds.Path)
 		if err != nil {

@@ -224,6 +224,8 @@ func TestDatasetFormats(t *testing.T) {
 		testdata("sales", "sales.csv", "csv"),
 		testdata("sales_xlsx", "sales.xlsx", "xlsx"),
 		{Name: "targets", Path: "testdata/sales.xlsx", Format: "XLSX", Sheet: "Targets"},
+		testdata("sales_xls", "sales.xls", "xls"),
+		{Name: "targets_xls", Path: "testdata/sales.xls", Format: "XLS", Sheet: "Targets"},
 		testdata("customers", "customers.json", "json"),
 		testdata("cities", "semicolon.csv", "csv"),
 	}
@@ -235,6 +237,9 @@ func TestDatasetFormats(t *testing.T) {
 		{"xlsx first sheet", "sales_xlsx.shape", "(6, 5)"},
 		{"xlsx equals csv", "sales_xlsx['units'].equals(sales['units']) and list(sales_xlsx.columns) == list(sales.columns)", "True"},
 		{"xlsx named sheet", "targets.shape, int(targets['target'].sum())", "((4, 2), 48)"},
+		{"xls equals csv", "all(sales_xls[c].equals(sales[c]) for c in sales.columns) and list(sales_xls.columns) == list(sales.columns)", "True"},
+		{"xls named sheet", "targets_xls.shape, int(targets_xls['target'].sum())", "((4, 2), 48)"},
+		{"iso dates are datetimes", "str(sales['date'].dtype), int(sales['date'].dt.year.min()), str(sales_xlsx['date'].dtype)", "('datetime64[ns]', 2024, 'datetime64[ns]')"},
 		{"json records", "customers.shape, list(customers.columns), int(customers['region'].isna().sum())", "((4, 3), ['id', 'name', 'region'], 1)"},
 		{"csv with semicolons", "cities.shape, list(cities.columns), int(cities['temp'].sum())", "((3, 3), ['city', 'country', 'temp'], 48)"},
 		{"join across datasets", "len(sales.merge(customers, on='region'))", "5"},
@@ -493,7 +498,7 @@ type col struct {
 func TestProfile(t *testing.T) {
 	e := shared(t)
 	salesColumns := []col{
-		{"region", "object", 0}, {"product", "object", 0}, {"units", "float64", 1}, {"price", "float64", 1}, {"date", "object", 1},
+		{"region", "object", 0}, {"product", "object", 0}, {"units", "float64", 1}, {"price", "float64", 1}, {"date", "datetime64[ns]", 1},
 	}
 	tests := []struct {
 		name string
@@ -505,6 +510,9 @@ func TestProfile(t *testing.T) {
 		{"csv without a name", Dataset{Path: "testdata/sales.csv", Format: "csv"}, 6, salesColumns},
 		{"xlsx", testdata("sales", "sales.xlsx", "xlsx"), 6, salesColumns},
 		{"xlsx sheet", Dataset{Name: "t", Path: "testdata/sales.xlsx", Format: "xlsx", Sheet: "Targets"}, 4,
+			[]col{{"region", "object", 0}, {"target", "int64", 0}}},
+		{"xls", testdata("sales", "sales.xls", "xls"), 6, salesColumns},
+		{"xls sheet", Dataset{Name: "t", Path: "testdata/sales.xls", Format: "xls", Sheet: "Targets"}, 4,
 			[]col{{"region", "object", 0}, {"target", "int64", 0}}},
 		{"json", testdata("customers", "customers.json", "json"), 4,
 			[]col{{"id", "int64", 0}, {"name", "object", 0}, {"region", "object", 1}}},

@@ -54,7 +54,7 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 // New is reported as a bug rather than a missing prerequisite.
 func probe() {
 	probeOnce.Do(func() {
-		const imports = "import pandas, numpy, plotly, matplotlib, sklearn, statsmodels, scipy, openpyxl"
+		const imports = "import pandas, numpy, plotly, matplotlib, sklearn, statsmodels, scipy, openpyxl, xlrd"
 		run := func(name string, args ...string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

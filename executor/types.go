@@ -13,7 +13,7 @@ type Dataset struct {
 	Name string `json:"name"`
 	// Path is the file on the host; it is mounted read-only inside the sandbox.
 	Path string `json:"path"`
-	// Format is "csv", "xlsx" or "json".
+	// Format is "csv", "xlsx", "xls" (legacy Excel, read with xlrd) or "json".
 	Format string `json:"format"`
 	// Sheet selects an Excel sheet (empty: the first).
 	Sheet string `json:"sheet,omitempty"`

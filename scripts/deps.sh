@@ -9,7 +9,7 @@ set -euo pipefail
 
 PYTHON=${PYTHON:-/usr/bin/python3}
 DEBS=(python3 python3-pandas python3-numpy python3-sklearn python3-statsmodels python3-scipy
-      python3-plotly python3-matplotlib python3-openpyxl bubblewrap)
+      python3-plotly python3-matplotlib python3-openpyxl python3-xlrd bubblewrap)
 # `make bench` also wants Jupyter, to compare the executor with a Jupyter kernel.
 WANT_BENCH_DEBS=${WANT_BENCH_DEBS:-0}
 
@@ -19,7 +19,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 missing=()
-if ! "$PYTHON" -c 'import pandas, numpy, sklearn, statsmodels, scipy, plotly, matplotlib, openpyxl' >/dev/null 2>&1; then
+if ! "$PYTHON" -c 'import pandas, numpy, sklearn, statsmodels, scipy, plotly, matplotlib, openpyxl, xlrd' >/dev/null 2>&1; then
   missing+=("${DEBS[@]}")
 fi
 if ! command -v bwrap >/dev/null 2>&1; then

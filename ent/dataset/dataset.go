@@ -141,6 +141,7 @@ const (
 	FormatCSV  Format = "CSV"
 	FormatXLSX Format = "XLSX"
 	FormatJSON Format = "JSON"
+	FormatXLS  Format = "XLS"
 )
 
 func (f Format) String() string {
@@ -150,7 +151,7 @@ func (f Format) String() string {
 // FormatValidator is a validator for the "format" field enum values. It is called by the builders before save.
 func FormatValidator(f Format) error {
 	switch f {
-	case FormatCSV, FormatXLSX, FormatJSON:
+	case FormatCSV, FormatXLSX, FormatJSON, FormatXLS:
 		return nil
 	default:
 		return fmt.Errorf("dataset: invalid enum value for format field: %q", f)

@@ -149,7 +149,7 @@ var (
 		{Name: "name", Type: field.TypeString, Size: 30},
 		{Name: "file_name", Type: field.TypeString, Size: 255},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
-		{Name: "format", Type: field.TypeEnum, Enums: []string{"CSV", "XLSX", "JSON"}, Default: "CSV"},
+		{Name: "format", Type: field.TypeEnum, Enums: []string{"CSV", "XLSX", "JSON", "XLS"}, Default: "CSV"},
 		{Name: "sheet", Type: field.TypeString, Nullable: true},
 		{Name: "size_bytes", Type: field.TypeInt64},
 		{Name: "sha256", Type: field.TypeString},

@@ -27,7 +27,7 @@ func (Dataset) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(30).Annotations(entgql.OrderField("NAME")),
 		field.String("file_name").NotEmpty().MaxLen(255),
 		field.Text("description").Default(""),
-		field.Enum("format").Values("CSV", "XLSX", "JSON").Default("CSV"),
+		field.Enum("format").Values("CSV", "XLSX", "JSON", "XLS").Default("CSV"),
 		field.String("sheet").Optional().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Int64("size_bytes").NonNegative().Annotations(entgql.OrderField("SIZE_BYTES")),
 		field.String("sha256").Annotations(entgql.Skip(entgql.SkipWhereInput)),

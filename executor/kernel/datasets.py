@@ -1,6 +1,8 @@
 """Reading dataset files into cleaned DataFrames: CSV (its encoding and
-delimiter sniffed), Excel (XLSX) and JSON (records, columns or lines); the
-checks on a dataset's name; and a column's profile.
+delimiter sniffed), Excel (XLSX, and legacy XLS through xlrd) and JSON
+(records, columns or lines), with the columns whose every value is an ISO
+8601 date made datetime64; the checks on a dataset's name; and a column's
+profile.
 
 Files come as descriptors (the sandbox has no path to them); pandas and
 numpy come from stack.M.
@@ -11,8 +13,10 @@ import csv
 import io
 import keyword
 import os
+import re
 
 from .limits import check_columns, check_csv, check_xlsx
+from .xls import read_xls
 from .stack import M
 from .util import log
 
@@ -55,12 +59,14 @@ def read_dataset(fd, fmt, sheet, columns=None):
         elif fmt == "xlsx":
             check_xlsx(f)
             frame = pd.read_excel(f, sheet_name=sheet if sheet else 0, engine="openpyxl")
+        elif fmt == "xls":
+            frame = read_xls(f, sheet)
         elif fmt == "json":
             frame = read_json(f)
         else:
             raise ValueError("unsupported dataset format %r" % fmt)
     check_columns(frame.shape[1])
-    frame = clean_frame(frame)
+    frame = parse_dates(clean_frame(frame))
     if columns:
         if all(c in frame.columns for c in columns):
             frame = frame[list(columns)]
@@ -117,6 +123,75 @@ def restore_integers(frame):
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)) and np.all(np.abs(values) < 2 ** 53):
             frame[c] = col.astype("int64")
     return frame
+
+
+# An ISO 8601 date, with or without a time (no time zone), and the
+# strptime format of each shape (T or space between date and time).
+ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:([T ])(\d{2}:\d{2})(:\d{2})?(\.\d{1,9})?)?")
+DATE_SAMPLE = 20  # the first values of a column that must look like dates
+
+
+def date_format(value):
+    """The strptime format of an ISO 8601 date (or date and time) string, or
+    None when value is no such string."""
+    m = ISO_DATE.fullmatch(value) if isinstance(value, str) else None
+    if not m:
+        return None
+    fmt = "%Y-%m-%d"
+    if m.group(2):
+        fmt += m.group(2) + "%H:%M" + (":%S" if m.group(4) else "") + (".%f" if m.group(5) else "")
+    return fmt
+
+
+def parse_dates(frame):
+    """Makes datetime64 the object columns whose every value is a date: date
+    or datetime objects (Excel cells), or ISO 8601 strings (YYYY-MM-DD, with
+    or without a time; blanks count as missing).
+
+    Conservative and fast: a column of strings is skipped unless its first
+    DATE_SAMPLE values look like ISO dates (the first one's shape is the
+    format); then one vectorised pd.to_datetime with that format must parse
+    every value of the column, or the column is left as it was. Numbers,
+    mixed columns and dates out of datetime64's range stay as they are."""
+    pd = M["pd"]
+    for c in frame.columns[(frame.dtypes == object).values]:
+        col = frame[c]
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        try:
+            if kind in ("datetime", "date"):
+                frame[c] = pd.to_datetime(col)
+            elif kind == "string":
+                converted = iso_dates(col)
+                if converted is not None:
+                    frame[c] = converted
+        except (ValueError, TypeError, OverflowError):
+            pass  # time zones mixed, out of range: left as they are
+    return frame
+
+
+def iso_dates(col):
+    """col (strings and missing values) as datetime64 when every value is an
+    ISO 8601 date of one shape, else None."""
+    pd = M["pd"]
+    text = col.str.strip()
+    blank = text.isna() | text.eq("")
+    values = text[~blank]
+    if values.empty:
+        return None
+    sample = values.head(DATE_SAMPLE).tolist()
+    fmt = date_format(sample[0])
+    if fmt is None or any(date_format(v) is None for v in sample):
+        return None
+    # pandas < 2 parses ISO formats leniently ("2024" too): the lengths keep
+    # the whole column to full dates.
+    if values.str.len().min() < 10:
+        return None
+    if int(pd.__version__.split(".")[0]) >= 2:
+        fmt = "ISO8601"
+    parsed = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce")
+    if parsed[~blank].isna().any():
+        return None
+    return parsed
 
 
 BINARY_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
@@ -222,12 +297,27 @@ def column_profile(name, series):
             col["min"] = float(finite.min())
             col["max"] = float(finite.max())
     else:
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = as_dates(values)
         try:
             counts = values.value_counts().head(TOP_VALUES)
         except TypeError:
             counts = values.astype(str).value_counts().head(TOP_VALUES)
         col["topValues"] = [{"value": cell_text(v), "count": int(n)} for v, n in counts.items()]
     return col
+
+
+def as_dates(series):
+    """series with its values as dates when it is a datetime64 column whose
+    every value is at midnight (a column of dates: shown without a time),
+    else series."""
+    pd = M["pd"]
+    if not pd.api.types.is_datetime64_any_dtype(series) or getattr(series.dt, "tz", None) is not None:
+        return series
+    values = series.dropna()
+    if len(values) and not (values == values.dt.normalize()).all():
+        return series
+    return series.dt.date
 
 
 def cell_text(v):

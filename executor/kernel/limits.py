@@ -1,13 +1,17 @@
 """The checks that refuse a dataset file before pandas parses it, so that a
 hostile file is refused in milliseconds rather than holding a sandbox until
 its time limit: an Excel workbook's parts for the size they inflate to (a
-zip bomb), before openpyxl opens it; a CSV's header for its number of
-columns and its lines for their length; and every dataset, once read, for
-its number of columns (the model is told every column of a chat's datasets).
+zip bomb), before openpyxl opens it; a legacy .xls workbook (not
+compressed) for its signature and size, before xlrd opens it, and a
+sheet's rows times columns, before pandas parses them; a CSV's header for
+its number of columns and its lines for their length; and every dataset,
+once read, for its number of columns (the model is told every column of a
+chat's datasets).
 
 Each refusal is a DatasetLimitError whose message names the limit and the
 server setting that sets it (config.MAX_COLUMNS, MAX_LINE,
-XLSX_MAX_UNCOMPRESSED, XLSX_MAX_RATIO).
+XLSX_MAX_UNCOMPRESSED, XLSX_MAX_RATIO), or says it is fixed
+(XLS_MAX_CELLS).
 """
 
 import csv
@@ -22,6 +26,12 @@ XLSX_MAX_PARTS = 10000
 # Parts that inflate to less than this are not checked for their ratio: a
 # small part cannot hold a sandbox, however well it compresses.
 RATIO_FLOOR = 16 << 20
+# The signature of an OLE2 compound file, which holds an .xls workbook.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The most cells (rows times columns, blanks included) of an .xls sheet read:
+# the format allows 65,536 rows of 256 columns; pandas holds each cell as a
+# Python object until it has parsed the sheet.
+XLS_MAX_CELLS = 10_000_000
 # How many bytes check_csv reads at a time when it looks for long lines (at
 # most config.MAX_LINE: a chunk then holds no whole line longer than it).
 SCAN_CHUNK = 4 << 20
@@ -85,6 +95,34 @@ def check_xlsx(f):
                                     % (human_bytes(total), human_bytes(config.XLSX_MAX_UNCOMPRESSED)))
     finally:
         f.seek(0)
+
+
+def check_xls(f):
+    """Refuses a legacy workbook (a seekable binary file, left at its start)
+    that is no OLE2 compound file, or larger than
+    config.XLSX_MAX_UNCOMPRESSED: xlrd reads the whole file into memory, and
+    nothing in it is compressed."""
+    try:
+        f.seek(0)
+        if f.read(len(OLE2_MAGIC)) != OLE2_MAGIC:
+            raise ValueError("not an Excel .xls file (it is not an OLE2 compound file)")
+        size = f.seek(0, 2)
+        if size > config.XLSX_MAX_UNCOMPRESSED:
+            raise DatasetLimitError("the workbook is %s, more than the limit of %s "
+                                    "(DATASET_XLSX_MAX_UNCOMPRESSED_BYTES)"
+                                    % (human_bytes(size), human_bytes(config.XLSX_MAX_UNCOMPRESSED)))
+    finally:
+        f.seek(0)
+
+
+def check_xls_cells(rows, cols):
+    """Refuses an .xls sheet of more than XLS_MAX_CELLS cells (rows times
+    columns) or more than config.MAX_COLUMNS columns."""
+    check_columns(cols)
+    if rows * cols > XLS_MAX_CELLS:
+        raise DatasetLimitError("the sheet has %s rows of %s columns, more than the limit of %s cells "
+                                "of an .xls sheet (a fixed limit: save the workbook as .xlsx or CSV)"
+                                % (count(rows), count(cols), count(XLS_MAX_CELLS)))
 
 
 def check_csv(f, encoding, sep, whole=True):

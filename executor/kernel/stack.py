@@ -60,6 +60,7 @@ def import_stack():
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
     import openpyxl  # noqa: F401  (Excel datasets)
+    import xlrd  # noqa: F401  (legacy Excel .xls datasets)
 
     try:
         import seaborn as sns

@@ -12,6 +12,7 @@ from . import capture
 from .capture import Capture
 from .datasets import (
     SNIFF_BYTES,
+    as_dates,
     check_text,
     clean_frame,
     cell_text,
@@ -26,6 +27,7 @@ from .errors import CODE_FILE, MAX_MESSAGE, describe_error
 from .limits import check_columns, check_csv, check_xlsx
 from .stack import BASE, M
 from .util import flush_std
+from .xls import read_xls, xls_sheets
 
 # The executed code may replace json.dumps (the module is shared with it); the
 # result is written with the original.
@@ -115,6 +117,7 @@ def task_preview(header, fd):
     limit = max(1, min(int(header.get("limit") or 10), 1000))
     try:
         frame = read_spec(spec, fd).head(limit)
+        frame = frame.assign(**{str(c): as_dates(frame[c]) for c in frame.columns if frame[c].dtype.kind == "M"})
         rows = [[None if is_missing(v) else cell_text(v) for v in row] for row in frame.astype(object).values.tolist()]
         return json.dumps({"ok": True, "preview": {"columns": [str(c) for c in frame.columns], "rows": rows}}).encode()
     except BaseException as e:  # noqa: B036
@@ -150,6 +153,10 @@ def task_inspect(header, fd):
                 f.seek(0)
                 sheet = spec.get("sheet") or 0
                 frame = pd.read_excel(f, sheet_name=sheet, engine="openpyxl", dtype=str, nrows=INSPECT_SAMPLE)
+            elif fmt == "xls":
+                out["sheets"] = xls_sheets(f)
+                f.seek(0)
+                frame = read_xls(f, spec.get("sheet"), nrows=INSPECT_SAMPLE, as_text=True)
             elif fmt == "json":
                 frame = read_json(f).head(INSPECT_SAMPLE)
                 out["encoding"] = "utf-8"

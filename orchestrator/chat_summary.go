@@ -28,15 +28,17 @@ type correction struct {
 }
 
 // afterAnswer runs the turn's housekeeping calls side by side once its
-// answer m is stored: the chat's name, the answer's memory summary and, when
-// the fix loop repaired the code, the summary of the correction that worked.
-// Each is skipped when an earlier delivery of the run already stored it, and
-// a failure is logged, never the run's: the answer is already there.
+// answer m is stored: the chat's name, the answer's memory summary, its
+// follow-up questions and, when the fix loop repaired the code, the summary
+// of the correction that worked. Each is skipped when an earlier delivery of
+// the run already stored it (the follow-ups on any redelivery), and a
+// failure is logged, never the run's: the answer is already there.
 func (s *Service) afterAnswer(t *turn, m *ent.Message, fixed *correction) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.nameChat(t) }()
 	go func() { defer wg.Done(); s.summarizeAnswer(t, m) }()
+	go func() { defer wg.Done(); s.suggestFollowUps(t, m) }()
 	if fixed != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.summarizeCorrection(t, m, fixed) }()

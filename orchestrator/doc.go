@@ -19,8 +19,11 @@
 //   - chat*.go: the chat turn (CHAT): chat.go the turn from its memory to
 //     the combined code run in the chat's kernel, repaired when it fails,
 //     and the stored answer; chat_agents.go @mentions or the planner's plan
-//     and the agents writing code in parallel; chat_summary.go the answer's
-//     summary for the chat's memory and the chat's title;
+//     and the agents writing code in parallel; chat_interpret.go the
+//     interpreter, which writes the answer from what the code produced and
+//     checks its numbers against it; chat_summary.go the answer's summary
+//     for the chat's memory and the chat's title; chat_followups.go the
+//     answer's suggested next questions;
 //   - code_*.go: executing code (EXECUTE_CODE), and fixing and editing it
 //     (FIX_CODE, EDIT_CODE); CleanCode tidies a program's imports;
 //   - deep*.go: deep analysis (DEEP_ANALYSIS), seven steps ending in the

@@ -2345,6 +2345,8 @@ const (
 	RunEventTypeRunCancelled     RunEventType = "RUN_CANCELLED"
 	// An attempt of the run was abandoned (its worker stopped, or the broker lost the run's events) and a new one starts: drop what was shown of the run since its last RUN_STARTED. The text says why.
 	RunEventTypeRunRestarted RunEventType = "RUN_RESTARTED"
+	// The questions (at most 3) the answer suggests asking next, in followUps, once the answer is stored (MESSAGE). Not sent when the step fails, nor by a redelivered run.
+	RunEventTypeFollowUps RunEventType = "FOLLOW_UPS"
 )
 
 var AllRunEventType = []RunEventType{
@@ -2362,6 +2364,7 @@ var AllRunEventType = []RunEventType{
 	RunEventTypeRunFailed,
 	RunEventTypeRunCancelled,
 	RunEventTypeRunRestarted,
+	RunEventTypeFollowUps,
 }
 
 // RunEventsSubscriptionResponse is returned by RunEventsSubscription on success.

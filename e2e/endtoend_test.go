@@ -20,18 +20,24 @@ import (
 // server speaking OpenAI's chat-completions protocol; Python runs for real.
 
 // housekeepingRule answers the prompts a chat turn sends besides its analysis:
-// the chat's name (first turn), the memory summary of each answer and the
-// summary of an error and its correction.
+// the chat's name (first turn), the interpreter's answer, the memory summary
+// of each answer, its follow-up questions and the summary of an error and
+// its correction.
 var housekeepingRule = llmtest.Rule{
 	Match: func(req llmtest.ChatRequest) bool {
 		m := req.LastMessage()
 		return strings.Contains(m, "You name a chat") || strings.Contains(m, "You summarise an answer") ||
-			strings.Contains(m, "You summarise a code error")
+			strings.Contains(m, "You summarise a code error") || strings.Contains(m, interpreterPrompt) ||
+			strings.Contains(m, followUpsPrompt)
 	},
 	Respond: func(req llmtest.ChatRequest) llmtest.Reply {
 		switch m := req.LastMessage(); {
 		case strings.Contains(m, "You name a chat"):
 			return llmtest.Text("City Price Chart")
+		case strings.Contains(m, interpreterPrompt):
+			return llmtest.Text("The outputs above show what the code found.")
+		case strings.Contains(m, followUpsPrompt):
+			return llmtest.Text(`["How does price vary with area?", "Which city has the most houses?"]`)
 		case strings.Contains(m, "You summarise an answer"):
 			return llmtest.Text("Cleaned the data and charted price by city.")
 		default:

@@ -537,6 +537,8 @@ type event struct {
 	MessageID string `json:"messageID"`
 	ErrorCode string `json:"errorCode"`
 	Progress  *int   `json:"progress"`
+	// FollowUps are a FOLLOW_UPS event's questions.
+	FollowUps []string `json:"followUps"`
 	Plan      *struct {
 		Complexity string `json:"complexity"`
 		Steps      []struct {
@@ -559,7 +561,7 @@ type event struct {
 
 // runEventsQuery follows a run's events from after.
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
-  seq type agent text code messageID errorCode progress
+  seq type agent text code messageID errorCode progress followUps
   plan { complexity steps { agent create use } }
   result { ok stdout error figures tables { columns rows } } } }`
 

@@ -188,6 +188,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldContent:   {Type: field.TypeString, Column: message.FieldContent},
 			message.FieldRunID:     {Type: field.TypeString, Column: message.FieldRunID},
 			message.FieldSummary:   {Type: field.TypeString, Column: message.FieldSummary},
+			message.FieldFollowUps: {Type: field.TypeJSON, Column: message.FieldFollowUps},
 		},
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
@@ -1761,6 +1762,11 @@ func (f *MessageFilter) WhereRunID(p entql.StringP) {
 // WhereSummary applies the entql string predicate on the summary field.
 func (f *MessageFilter) WhereSummary(p entql.StringP) {
 	f.Where(p.Field(message.FieldSummary))
+}
+
+// WhereFollowUps applies the entql json.RawMessage predicate on the follow_ups field.
+func (f *MessageFilter) WhereFollowUps(p entql.BytesP) {
+	f.Where(p.Field(message.FieldFollowUps))
 }
 
 // WhereHasUser applies a predicate to check if query has an edge user.

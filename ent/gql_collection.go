@@ -1231,6 +1231,11 @@ func (_q *MessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, message.FieldSummary)
 				fieldSeen[message.FieldSummary] = struct{}{}
 			}
+		case "followUps":
+			if _, ok := fieldSeen[message.FieldFollowUps]; !ok {
+				selectedFields = append(selectedFields, message.FieldFollowUps)
+				fieldSeen[message.FieldFollowUps] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -742,7 +742,7 @@ func (_m *Message) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "Message",
-		Fields: make([]*Field, 8),
+		Fields: make([]*Field, 9),
 		Edges:  make([]*Edge, 3),
 	}
 	var buf []byte
@@ -808,6 +808,14 @@ func (_m *Message) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[7] = &Field{
 		Type:  "string",
 		Name:  "summary",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.FollowUps); err != nil {
+		return nil, err
+	}
+	node.Fields[8] = &Field{
+		Type:  "[]string",
+		Name:  "follow_ups",
 		Value: string(buf),
 	}
 	node.Edges[0] = &Edge{

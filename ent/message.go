@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -37,6 +38,8 @@ type Message struct {
 	RunID *string `json:"run_id,omitempty"`
 	// Summary holds the value of the "summary" field.
 	Summary string `json:"summary,omitempty"`
+	// FollowUps holds the value of the "follow_ups" field.
+	FollowUps []string `json:"follow_ups,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MessageQuery when eager-loading is set.
 	Edges        MessageEdges `json:"edges"`
@@ -109,6 +112,8 @@ func (*Message) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case message.FieldFollowUps:
+			values[i] = new([]byte)
 		case message.FieldID, message.FieldUserID, message.FieldChatID, message.FieldSender, message.FieldContent, message.FieldRunID, message.FieldSummary:
 			values[i] = new(sql.NullString)
 		case message.FieldCreatedAt, message.FieldUpdatedAt:
@@ -182,6 +187,14 @@ func (_m *Message) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field summary", values[i])
 			} else if value.Valid {
 				_m.Summary = value.String
+			}
+		case message.FieldFollowUps:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field follow_ups", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.FollowUps); err != nil {
+					return fmt.Errorf("unmarshal field follow_ups: %w", err)
+				}
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -264,6 +277,9 @@ func (_m *Message) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("summary=")
 	builder.WriteString(_m.Summary)
+	builder.WriteString(", ")
+	builder.WriteString("follow_ups=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FollowUps))
 	builder.WriteByte(')')
 	return builder.String()
 }

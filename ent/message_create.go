@@ -107,6 +107,12 @@ func (_c *MessageCreate) SetNillableSummary(v *string) *MessageCreate {
 	return _c
 }
 
+// SetFollowUps sets the "follow_ups" field.
+func (_c *MessageCreate) SetFollowUps(v []string) *MessageCreate {
+	_c.mutation.SetFollowUps(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *MessageCreate) SetID(v string) *MessageCreate {
 	_c.mutation.SetID(v)
@@ -338,6 +344,10 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 		_spec.SetField(message.FieldSummary, field.TypeString, value)
 		_node.Summary = value
 	}
+	if value, ok := _c.mutation.FollowUps(); ok {
+		_spec.SetField(message.FieldFollowUps, field.TypeJSON, value)
+		_node.FollowUps = value
+	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -510,6 +520,24 @@ func (u *MessageUpsert) UpdateSummary() *MessageUpsert {
 	return u
 }
 
+// SetFollowUps sets the "follow_ups" field.
+func (u *MessageUpsert) SetFollowUps(v []string) *MessageUpsert {
+	u.Set(message.FieldFollowUps, v)
+	return u
+}
+
+// UpdateFollowUps sets the "follow_ups" field to the value that was provided on create.
+func (u *MessageUpsert) UpdateFollowUps() *MessageUpsert {
+	u.SetExcluded(message.FieldFollowUps)
+	return u
+}
+
+// ClearFollowUps clears the value of the "follow_ups" field.
+func (u *MessageUpsert) ClearFollowUps() *MessageUpsert {
+	u.SetNull(message.FieldFollowUps)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -630,6 +658,27 @@ func (u *MessageUpsertOne) SetSummary(v string) *MessageUpsertOne {
 func (u *MessageUpsertOne) UpdateSummary() *MessageUpsertOne {
 	return u.Update(func(s *MessageUpsert) {
 		s.UpdateSummary()
+	})
+}
+
+// SetFollowUps sets the "follow_ups" field.
+func (u *MessageUpsertOne) SetFollowUps(v []string) *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetFollowUps(v)
+	})
+}
+
+// UpdateFollowUps sets the "follow_ups" field to the value that was provided on create.
+func (u *MessageUpsertOne) UpdateFollowUps() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateFollowUps()
+	})
+}
+
+// ClearFollowUps clears the value of the "follow_ups" field.
+func (u *MessageUpsertOne) ClearFollowUps() *MessageUpsertOne {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearFollowUps()
 	})
 }
 
@@ -920,6 +969,27 @@ func (u *MessageUpsertBulk) SetSummary(v string) *MessageUpsertBulk {
 func (u *MessageUpsertBulk) UpdateSummary() *MessageUpsertBulk {
 	return u.Update(func(s *MessageUpsert) {
 		s.UpdateSummary()
+	})
+}
+
+// SetFollowUps sets the "follow_ups" field.
+func (u *MessageUpsertBulk) SetFollowUps(v []string) *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.SetFollowUps(v)
+	})
+}
+
+// UpdateFollowUps sets the "follow_ups" field to the value that was provided on create.
+func (u *MessageUpsertBulk) UpdateFollowUps() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.UpdateFollowUps()
+	})
+}
+
+// ClearFollowUps clears the value of the "follow_ups" field.
+func (u *MessageUpsertBulk) ClearFollowUps() *MessageUpsertBulk {
+	return u.Update(func(s *MessageUpsert) {
+		s.ClearFollowUps()
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/message"
@@ -82,6 +83,24 @@ func (_u *MessageUpdate) SetNillableSummary(v *string) *MessageUpdate {
 	if v != nil {
 		_u.SetSummary(*v)
 	}
+	return _u
+}
+
+// SetFollowUps sets the "follow_ups" field.
+func (_u *MessageUpdate) SetFollowUps(v []string) *MessageUpdate {
+	_u.mutation.SetFollowUps(v)
+	return _u
+}
+
+// AppendFollowUps appends value to the "follow_ups" field.
+func (_u *MessageUpdate) AppendFollowUps(v []string) *MessageUpdate {
+	_u.mutation.AppendFollowUps(v)
+	return _u
+}
+
+// ClearFollowUps clears the value of the "follow_ups" field.
+func (_u *MessageUpdate) ClearFollowUps() *MessageUpdate {
+	_u.mutation.ClearFollowUps()
 	return _u
 }
 
@@ -226,6 +245,17 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Summary(); ok {
 		_spec.SetField(message.FieldSummary, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.FollowUps(); ok {
+		_spec.SetField(message.FieldFollowUps, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedFollowUps(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, message.FieldFollowUps, value)
+		})
+	}
+	if _u.mutation.FollowUpsCleared() {
+		_spec.ClearField(message.FieldFollowUps, field.TypeJSON)
+	}
 	if _u.mutation.CodeExecutionCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2O,
@@ -357,6 +387,24 @@ func (_u *MessageUpdateOne) SetNillableSummary(v *string) *MessageUpdateOne {
 	if v != nil {
 		_u.SetSummary(*v)
 	}
+	return _u
+}
+
+// SetFollowUps sets the "follow_ups" field.
+func (_u *MessageUpdateOne) SetFollowUps(v []string) *MessageUpdateOne {
+	_u.mutation.SetFollowUps(v)
+	return _u
+}
+
+// AppendFollowUps appends value to the "follow_ups" field.
+func (_u *MessageUpdateOne) AppendFollowUps(v []string) *MessageUpdateOne {
+	_u.mutation.AppendFollowUps(v)
+	return _u
+}
+
+// ClearFollowUps clears the value of the "follow_ups" field.
+func (_u *MessageUpdateOne) ClearFollowUps() *MessageUpdateOne {
+	_u.mutation.ClearFollowUps()
 	return _u
 }
 
@@ -530,6 +578,17 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 	}
 	if value, ok := _u.mutation.Summary(); ok {
 		_spec.SetField(message.FieldSummary, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.FollowUps(); ok {
+		_spec.SetField(message.FieldFollowUps, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedFollowUps(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, message.FieldFollowUps, value)
+		})
+	}
+	if _u.mutation.FollowUpsCleared() {
+		_spec.ClearField(message.FieldFollowUps, field.TypeJSON)
 	}
 	if _u.mutation.CodeExecutionCleared() {
 		edge := &sqlgraph.EdgeSpec{

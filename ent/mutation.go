@@ -7604,6 +7604,8 @@ type MessageMutation struct {
 	content               *string
 	run_id                *string
 	summary               *string
+	follow_ups            *[]string
+	appendfollow_ups      []string
 	clearedFields         map[string]struct{}
 	user                  *string
 	cleareduser           bool
@@ -8023,6 +8025,71 @@ func (m *MessageMutation) ResetSummary() {
 	m.summary = nil
 }
 
+// SetFollowUps sets the "follow_ups" field.
+func (m *MessageMutation) SetFollowUps(s []string) {
+	m.follow_ups = &s
+	m.appendfollow_ups = nil
+}
+
+// FollowUps returns the value of the "follow_ups" field in the mutation.
+func (m *MessageMutation) FollowUps() (r []string, exists bool) {
+	v := m.follow_ups
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFollowUps returns the old "follow_ups" field's value of the Message entity.
+// If the Message object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MessageMutation) OldFollowUps(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFollowUps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFollowUps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFollowUps: %w", err)
+	}
+	return oldValue.FollowUps, nil
+}
+
+// AppendFollowUps adds s to the "follow_ups" field.
+func (m *MessageMutation) AppendFollowUps(s []string) {
+	m.appendfollow_ups = append(m.appendfollow_ups, s...)
+}
+
+// AppendedFollowUps returns the list of values that were appended to the "follow_ups" field in this mutation.
+func (m *MessageMutation) AppendedFollowUps() ([]string, bool) {
+	if len(m.appendfollow_ups) == 0 {
+		return nil, false
+	}
+	return m.appendfollow_ups, true
+}
+
+// ClearFollowUps clears the value of the "follow_ups" field.
+func (m *MessageMutation) ClearFollowUps() {
+	m.follow_ups = nil
+	m.appendfollow_ups = nil
+	m.clearedFields[message.FieldFollowUps] = struct{}{}
+}
+
+// FollowUpsCleared returns if the "follow_ups" field was cleared in this mutation.
+func (m *MessageMutation) FollowUpsCleared() bool {
+	_, ok := m.clearedFields[message.FieldFollowUps]
+	return ok
+}
+
+// ResetFollowUps resets all changes to the "follow_ups" field.
+func (m *MessageMutation) ResetFollowUps() {
+	m.follow_ups = nil
+	m.appendfollow_ups = nil
+	delete(m.clearedFields, message.FieldFollowUps)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *MessageMutation) ClearUser() {
 	m.cleareduser = true
@@ -8189,7 +8256,7 @@ func (m *MessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MessageMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, message.FieldCreatedAt)
 	}
@@ -8213,6 +8280,9 @@ func (m *MessageMutation) Fields() []string {
 	}
 	if m.summary != nil {
 		fields = append(fields, message.FieldSummary)
+	}
+	if m.follow_ups != nil {
+		fields = append(fields, message.FieldFollowUps)
 	}
 	return fields
 }
@@ -8238,6 +8308,8 @@ func (m *MessageMutation) Field(name string) (ent.Value, bool) {
 		return m.RunID()
 	case message.FieldSummary:
 		return m.Summary()
+	case message.FieldFollowUps:
+		return m.FollowUps()
 	}
 	return nil, false
 }
@@ -8263,6 +8335,8 @@ func (m *MessageMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldRunID(ctx)
 	case message.FieldSummary:
 		return m.OldSummary(ctx)
+	case message.FieldFollowUps:
+		return m.OldFollowUps(ctx)
 	}
 	return nil, fmt.Errorf("unknown Message field %s", name)
 }
@@ -8328,6 +8402,13 @@ func (m *MessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSummary(v)
 		return nil
+	case message.FieldFollowUps:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFollowUps(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)
 }
@@ -8361,6 +8442,9 @@ func (m *MessageMutation) ClearedFields() []string {
 	if m.FieldCleared(message.FieldRunID) {
 		fields = append(fields, message.FieldRunID)
 	}
+	if m.FieldCleared(message.FieldFollowUps) {
+		fields = append(fields, message.FieldFollowUps)
+	}
 	return fields
 }
 
@@ -8377,6 +8461,9 @@ func (m *MessageMutation) ClearField(name string) error {
 	switch name {
 	case message.FieldRunID:
 		m.ClearRunID()
+		return nil
+	case message.FieldFollowUps:
+		m.ClearFollowUps()
 		return nil
 	}
 	return fmt.Errorf("unknown Message nullable field %s", name)
@@ -8409,6 +8496,9 @@ func (m *MessageMutation) ResetField(name string) error {
 		return nil
 	case message.FieldSummary:
 		m.ResetSummary()
+		return nil
+	case message.FieldFollowUps:
+		m.ResetFollowUps()
 		return nil
 	}
 	return fmt.Errorf("unknown Message field %s", name)

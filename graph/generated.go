@@ -306,6 +306,7 @@ type ComplexityRoot struct {
 		Content       func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Feedback      func(childComplexity int) int
+		FollowUps     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		RunID         func(childComplexity int) int
 		Sender        func(childComplexity int) int
@@ -527,6 +528,7 @@ type ComplexityRoot struct {
 		At        func(childComplexity int) int
 		Code      func(childComplexity int) int
 		ErrorCode func(childComplexity int) int
+		FollowUps func(childComplexity int) int
 		MessageID func(childComplexity int) int
 		Plan      func(childComplexity int) int
 		Progress  func(childComplexity int) int
@@ -1808,6 +1810,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Feedback(childComplexity), true
+	case "Message.followUps":
+		if e.ComplexityRoot.Message.FollowUps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.FollowUps(childComplexity), true
 	case "Message.id":
 		if e.ComplexityRoot.Message.ID == nil {
 			break
@@ -2956,6 +2964,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RunEvent.ErrorCode(childComplexity), true
+	case "RunEvent.followUps":
+		if e.ComplexityRoot.RunEvent.FollowUps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunEvent.FollowUps(childComplexity), true
 	case "RunEvent.messageID":
 		if e.ComplexityRoot.RunEvent.MessageID == nil {
 			break
@@ -4107,6 +4121,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_runID(ctx, field)
 	case "summary":
 		return ec.fieldContext_Message_summary(ctx, field)
+	case "followUps":
+		return ec.fieldContext_Message_followUps(ctx, field)
 	case "chat":
 		return ec.fieldContext_Message_chat(ctx, field)
 	case "codeExecution":
@@ -4453,6 +4469,8 @@ func (ec *executionContext) childFields_RunEvent(ctx context.Context, field grap
 		return ec.fieldContext_RunEvent_messageID(ctx, field)
 	case "errorCode":
 		return ec.fieldContext_RunEvent_errorCode(ctx, field)
+	case "followUps":
+		return ec.fieldContext_RunEvent_followUps(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RunEvent", field.Name)
 }
@@ -10341,6 +10359,29 @@ func (ec *executionContext) fieldContext_Message_summary(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
 }
 
+func (ec *executionContext) _Message_followUps(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_followUps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Message_followUps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Message", field, false, false, "String")
+}
+
 func (ec *executionContext) _Message_chat(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15116,6 +15157,29 @@ func (ec *executionContext) _RunEvent_errorCode(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_RunEvent_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RunEvent", field, false, false, "RunErrorCode")
+}
+
+func (ec *executionContext) _RunEvent_followUps(ctx context.Context, field graphql.CollectedField, obj *model.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunEvent_followUps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RunEvent_followUps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _Subscription_runEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -29158,6 +29222,11 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "followUps":
+			out.Values[i] = ec._Message_followUps(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "chat":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -30677,6 +30746,11 @@ func (ec *executionContext) _RunEvent(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "errorCode":
 			out.Values[i] = ec._RunEvent_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "followUps":
+			out.Values[i] = ec._RunEvent_followUps(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -124,7 +124,7 @@ func (s *Service) chatTurn(rc *runContext) error {
 			code, lastFix = fixed, c
 		}
 	}
-	m, err := s.storeAnswer(t, outs, initial, code, res, failedAgents, errorMessages)
+	m, err := s.storeAnswer(t, plan, outs, initial, code, res, failedAgents, errorMessages)
 	if err != nil {
 		return err
 	}
@@ -403,12 +403,13 @@ func splitBlocks(code string) []block {
 
 // storeAnswer writes the assistant message and its code execution (with res,
 // what the latest code produced), once per run even when the job is
-// delivered again, and returns the message.
-func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest string, res *executor.Result,
+// delivered again, and returns the message. When code ran, the interpreter
+// writes the answer's text from what it produced; when it fails, the agents'
+// summaries do (logged).
+func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, latest string, res *executor.Result,
 	failed map[string]bool, errorMessages []string) (*ent.Message, error) {
 	rc := t.rc
 	ctx := rc.user
-	content := composeAnswer(outs, latest, res)
 	existing, err := s.cfg.DB.Message.Query().
 		Where(message.RunID(rc.run.ID), message.SenderEQ(message.SenderAI)).First(ctx)
 	if err == nil {
@@ -418,6 +419,20 @@ func (s *Service) storeAnswer(t *turn, outs []agentOutput, initial, latest strin
 	if !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("look up answer: %w", err)
 	}
+	interpreted := ""
+	if res != nil {
+		in, err := s.interpret(t, plan, res)
+		switch {
+		case err == nil:
+			interpreted = in.text
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		default:
+			s.runLog(ctx, rc.run.ID).Warn().Err(err).Msg("the interpreter failed; the agents' summaries answer")
+			rc.emit(EventStep, eventData{Agent: interpreterStep, Text: "the interpreter failed; the agents' summaries answer"})
+		}
+	}
+	content := composeAnswer(outs, interpreted, latest, res)
 	tx, err := s.cfg.DB.Tx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -473,11 +488,17 @@ func (s *Service) countUses(rc *runContext, outs []agentOutput) {
 	}
 }
 
-// composeAnswer is the assistant message in Markdown.
-func composeAnswer(outs []agentOutput, code string, res *executor.Result) string {
+// composeAnswer is the assistant message in Markdown: the interpreter's
+// answer (interpreted) when there is one, else the agents' summaries, then
+// the code and what it produced. With an interpreter's answer, only the
+// agents that wrote no code (basic_qa_agent) add their summaries.
+func composeAnswer(outs []agentOutput, interpreted, code string, res *executor.Result) string {
 	var b strings.Builder
+	if interpreted != "" {
+		b.WriteString(interpreted + "\n\n")
+	}
 	for _, o := range outs {
-		if o.summary == "" {
+		if o.summary == "" || (interpreted != "" && (o.code != "" || o.failed)) {
 			continue
 		}
 		if len(outs) > 1 || o.code != "" {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"text/template"
@@ -28,15 +29,17 @@ type correction struct {
 }
 
 // afterAnswer runs the turn's housekeeping calls side by side once its
-// answer m is stored: the chat's name, the answer's memory summary and, when
-// the fix loop repaired the code, the summary of the correction that worked.
-// Each is skipped when an earlier delivery of the run already stored it, and
-// a failure is logged, never the run's: the answer is already there.
+// answer m is stored: the chat's name, the answer's memory summary, its
+// follow-up questions and, when the fix loop repaired the code, the summary
+// of the correction that worked. Each is skipped when an earlier delivery of
+// the run already stored it (the follow-ups on any redelivery), and a
+// failure is logged, never the run's: the answer is already there.
 func (s *Service) afterAnswer(t *turn, m *ent.Message, fixed *correction) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.nameChat(t) }()
 	go func() { defer wg.Done(); s.summarizeAnswer(t, m) }()
+	go func() { defer wg.Done(); s.suggestFollowUps(t, m) }()
 	if fixed != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.summarizeCorrection(t, m, fixed) }()
@@ -200,4 +203,79 @@ func (s *Service) nameChat(t *turn) {
 	if err != nil {
 		s.cfg.Logger.Warn().Err(err).Str("chat", t.chat.ID).Msg("store the chat's title")
 	}
+}
+
+// Bounds of an answer's suggested follow-up questions.
+const (
+	maxFollowUps  = 3
+	followUpChars = 200
+)
+
+// suggestFollowUps asks the followups step for the questions to ask after
+// answer m, stores them on it and sends them as a FOLLOW_UPS event. It is
+// skipped on a redelivered run and when m has them already; a failure is
+// logged, never the run's.
+func (s *Service) suggestFollowUps(t *turn, m *ent.Message) {
+	if t.rc.attempt > 1 || len(m.FollowUps) > 0 {
+		return
+	}
+	prompt, err := render(s.prompts.followUps, map[string]any{
+		"Datasets": t.datasets, "Question": truncate(t.question, 2000), "Answer": truncate(m.Content, 8000),
+	})
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Msg("render the follow-ups prompt")
+		return
+	}
+	answer, err := s.call(t, "followups", prompt, nil)
+	if err != nil {
+		s.runLog(t.rc.user, t.rc.run.ID).Debug().Err(err).Msg("suggesting follow-up questions failed")
+		return
+	}
+	qs := parseFollowUps(answer)
+	if len(qs) == 0 {
+		return
+	}
+	if err := s.cfg.DB.Message.UpdateOneID(m.ID).SetFollowUps(qs).Exec(t.rc.user); err != nil {
+		s.cfg.Logger.Warn().Err(err).Str("message", m.ID).Msg("store the follow-up questions")
+		return
+	}
+	t.rc.emit(EventFollowUps, eventData{MessageID: m.ID, FollowUps: qs})
+}
+
+// parseFollowUps reads the model's follow-up questions: a JSON list of
+// strings (in a code fence or not), else one question a line (bullets and
+// numbers dropped). It keeps at most maxFollowUps distinct questions of at
+// most followUpChars each.
+func parseFollowUps(answer string) []string {
+	var raw []string
+	if i, j := strings.Index(answer, "["), strings.LastIndex(answer, "]"); i >= 0 && j > i {
+		if json.Unmarshal([]byte(answer[i:j+1]), &raw) != nil {
+			raw = nil
+		}
+	}
+	if raw == nil {
+		for _, line := range strings.Split(answer, "\n") {
+			line = strings.TrimSpace(line)
+			if strings.HasPrefix(line, "```") {
+				continue
+			}
+			raw = append(raw, line)
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, q := range raw {
+		q = strings.TrimSpace(listMarkerRE.ReplaceAllString(q, ""))
+		q = strings.TrimLeft(q, "-*• ")
+		q = strings.TrimSpace(strings.Trim(q, `"'`))
+		if q == "" || seen[strings.ToLower(q)] {
+			continue
+		}
+		seen[strings.ToLower(q)] = true
+		out = append(out, truncate(q, followUpChars))
+		if len(out) == maxFollowUps {
+			break
+		}
+	}
+	return out
 }

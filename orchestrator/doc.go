@@ -20,9 +20,11 @@
 //     the combined code run in the chat's kernel, repaired when it fails,
 //     and the stored answer; chat_agents.go @mentions or the planner's plan
 //     and the agents writing code in parallel (and refuses a FREE user's
-//     mention of a premium template); chat_repair.go which block a failure
-//     is repaired in; chat_summary.go the answer's
-//     summary for the chat's memory and the chat's title;
+//     mention of a premium template), and which block a failure is repaired
+//     in; chat_interpret.go the interpreter, which writes the answer from
+//     what the code produced and checks its numbers against it;
+//     chat_summary.go what follows the answer: its summary for the chat's
+//     memory, the chat's title and the suggested next questions;
 //   - code_*.go: executing code (EXECUTE_CODE), and fixing and editing it
 //     (FIX_CODE, EDIT_CODE); CleanCode tidies a program's imports;
 //   - deep*.go: deep analysis (DEEP_ANALYSIS), seven steps ending in the

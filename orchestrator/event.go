@@ -35,6 +35,8 @@ const (
 	// stopped, or the broker lost the run's events) and a new one starts:
 	// a client drops what it showed of the run since its last RUN_STARTED.
 	EventRunRestarted EventType = "RUN_RESTARTED"
+	// EventFollowUps carries the questions an answer suggests asking next.
+	EventFollowUps EventType = "FOLLOW_UPS"
 )
 
 // Terminal reports whether t ends a run.
@@ -76,6 +78,7 @@ type eventData struct {
 	Plan      *Plan            `json:"plan,omitempty"`
 	MessageID string           `json:"messageId,omitempty"`
 	ErrorCode string           `json:"errorCode,omitempty"`
+	FollowUps []string         `json:"followUps,omitempty"`
 }
 
 // Event is one event of a run, as following the run yields it. Its payload
@@ -98,6 +101,8 @@ type Event struct {
 	MessageID string `json:"messageId,omitempty"`
 	// ErrorCode is why the run failed (RUN_FAILED): one of the Code constants.
 	ErrorCode string `json:"errorCode,omitempty"`
+	// FollowUps are the suggested next questions (FOLLOW_UPS).
+	FollowUps []string `json:"followUps,omitempty"`
 }
 
 // decodeEvent decodes a broker event (the payload eventData encoded).

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"text/template"
 
 	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with what the code produces now")
@@ -80,6 +82,17 @@ func TestPromptsGolden(t *testing.T) {
 		{"correction", p.correction, map[string]any{
 			"Agent": "data_viz_agent", "Error": "KeyError: 'Price'",
 			"Failed": "fig = px.bar(df, x='city', y='Price')", "Fixed": "fig = px.bar(df, x='city', y='price')",
+		}},
+		{"interpret", p.interpret, map[string]any{
+			"Question": "Which city is the most expensive?",
+			"Plan":     describePlan(&Plan{Steps: []PlanStep{{Agent: "statistical_analytics_agent", Instruction: "mean price per city"}}}),
+			"Outputs": describeOutputs(&executor.Result{OK: true, Stdout: "highest: Nice\n",
+				Tables:  []executor.Table{{Columns: []string{"city", "price"}, Rows: [][]any{{"Lyon", 225.0}, {"Nice", 300.0}}}},
+				Figures: []json.RawMessage{json.RawMessage(`{"data":[{"type":"bar","x":["Lyon","Nice"],"y":[225,300]}],"layout":{"title":{"text":"Mean price"},"xaxis":{"title":{"text":"city"}}}}`)}}),
+		}},
+		{"followups", p.followUps, map[string]any{
+			"Datasets": datasets, "Question": "Which city is the most expensive?",
+			"Answer": "Nice is the most expensive city: its mean price is 300, against 225 in Lyon.",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -186,6 +186,7 @@ type StepModel struct {
 func ModelSteps() []string {
 	return []string{
 		"rater", "planner", "chat_name", "memory_summary", "error_summary", "code_fix", "code_edit", "describe_datasets",
+		"interpreter", "followups",
 		"deep_questions", "deep_planner", "deep_plan_fix", "deep_code_synthesizer", "deep_code_fix",
 		"deep_synthesizer", "deep_conclusion",
 	}

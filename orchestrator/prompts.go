@@ -17,6 +17,7 @@ var promptFS embed.FS
 // built once from embedded files and never changes.
 type prompts struct {
 	rate, plan, agent, basicQA, fix, fixCode, name, edit, memory, correction, describe *template.Template
+	interpret, followUps                                                               *template.Template
 	deep                                                                               deepPrompts
 	agentSet
 }
@@ -34,7 +35,7 @@ func loadPrompts() (*prompts, error) {
 	for name, dst := range map[string]**template.Template{
 		"rate": &p.rate, "plan": &p.plan, "agent": &p.agent, "basic_qa_agent": &p.basicQA, "fix": &p.fix, "fix_code": &p.fixCode, "name": &p.name, "edit": &p.edit,
 		"memory": &p.memory, "correction": &p.correction,
-		"describe": &p.describe,
+		"describe": &p.describe, "interpret": &p.interpret, "followups": &p.followUps,
 	} {
 		if *dst, err = parse(name); err != nil {
 			return nil, fmt.Errorf("load prompt %s: %w", name, err)

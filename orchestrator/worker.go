@@ -253,6 +253,9 @@ type runContext struct {
 	emit    func(t EventType, d eventData) error
 	// user is the context of the run's owner: privacy applies to every query.
 	user context.Context
+	// attempt counts the deliveries of the run's job: more than 1 is a
+	// redelivered run.
+	attempt int
 }
 
 // execute runs a run's steps and records how it ended. The returned error is
@@ -297,6 +300,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	s.cfg.Metrics.RunStarted(string(r.Kind), started.Sub(r.CreatedAt))
 	rc := &runContext{
 		started: started,
+		attempt: attempt,
 		run:     r,
 		emit:    func(t EventType, d eventData) error { return em.emit(ctx, t, d) },
 		user:    viewer.NewContext(ctx, &viewer.Viewer{UserID: r.UserID}),

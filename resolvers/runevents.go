@@ -45,6 +45,7 @@ func toRunEvent(e *orchestrator.Event) *model.RunEvent {
 		ErrorCode: runErrorCode(e.ErrorCode),
 		MessageID: str(e.MessageID),
 		Plan:      toPlan(e.Plan),
+		FollowUps: e.FollowUps,
 	}
 	if e.Result != nil {
 		ev.Result = toExecutionResult(e.Result)

@@ -34,6 +34,8 @@ const (
 	FieldRunID = "run_id"
 	// FieldSummary holds the string denoting the summary field in the database.
 	FieldSummary = "summary"
+	// FieldFollowUps holds the string denoting the follow_ups field in the database.
+	FieldFollowUps = "follow_ups"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeChat holds the string denoting the chat edge name in mutations.
@@ -85,6 +87,7 @@ var Columns = []string{
 	FieldContent,
 	FieldRunID,
 	FieldSummary,
+	FieldFollowUps,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -535,6 +535,16 @@ func SummaryContainsFold(v string) predicate.Message {
 	return predicate.Message(sql.FieldContainsFold(FieldSummary, v))
 }
 
+// FollowUpsIsNil applies the IsNil predicate on the "follow_ups" field.
+func FollowUpsIsNil() predicate.Message {
+	return predicate.Message(sql.FieldIsNull(FieldFollowUps))
+}
+
+// FollowUpsNotNil applies the NotNil predicate on the "follow_ups" field.
+func FollowUpsNotNil() predicate.Message {
+	return predicate.Message(sql.FieldNotNull(FieldFollowUps))
+}
+
 // HasUser applies the HasEdge predicate on the "user" edge.
 func HasUser() predicate.Message {
 	return predicate.Message(func(s *sql.Selector) {

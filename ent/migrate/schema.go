@@ -253,6 +253,7 @@ var (
 		{Name: "content", Type: field.TypeString, Size: 2147483647},
 		{Name: "run_id", Type: field.TypeString, Nullable: true},
 		{Name: "summary", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "follow_ups", Type: field.TypeJSON, Nullable: true},
 		{Name: "chat_id", Type: field.TypeString, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
 	}
@@ -264,13 +265,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "messages_chats_messages",
-				Columns:    []*schema.Column{MessagesColumns[7]},
+				Columns:    []*schema.Column{MessagesColumns[8]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "messages_users_messages",
-				Columns:    []*schema.Column{MessagesColumns[8]},
+				Columns:    []*schema.Column{MessagesColumns[9]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -279,12 +280,12 @@ var (
 			{
 				Name:    "message_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[8]},
+				Columns: []*schema.Column{MessagesColumns[9]},
 			},
 			{
 				Name:    "message_chat_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MessagesColumns[7], MessagesColumns[1]},
+				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[1]},
 			},
 		},
 	}

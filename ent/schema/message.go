@@ -31,6 +31,9 @@ func (Message) Fields() []ent.Field {
 		// Summary is the memory summary of an answer (at most 500 characters)
 		// that later turns of the chat are given instead of the whole answer.
 		field.Text("summary").Default("").Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		// FollowUps are the questions (at most 3) an answer suggests asking
+		// next; none on the user's messages and when the step failed.
+		field.Strings("follow_ups").Optional().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -257,6 +257,8 @@ type RunEvent struct {
 	MessageID *string `json:"messageID,omitempty"`
 	// Why the run failed (RUN_FAILED events), or why an agent gave up (AGENT_FINISHED events, MODEL_ERROR).
 	ErrorCode *RunErrorCode `json:"errorCode,omitempty"`
+	// The suggested follow-up questions (FOLLOW_UPS events), also stored on the answer (Message.followUps).
+	FollowUps []string `json:"followUps,omitempty"`
 }
 
 type SendMessageInput struct {
@@ -660,6 +662,8 @@ const (
 	RunEventTypeRunCancelled     RunEventType = "RUN_CANCELLED"
 	// An attempt of the run was abandoned (its worker stopped, or the broker lost the run's events) and a new one starts: drop what was shown of the run since its last RUN_STARTED. The text says why.
 	RunEventTypeRunRestarted RunEventType = "RUN_RESTARTED"
+	// The questions (at most 3) the answer suggests asking next, in followUps, once the answer is stored (MESSAGE). Not sent when the step fails, nor by a redelivered run.
+	RunEventTypeFollowUps RunEventType = "FOLLOW_UPS"
 )
 
 var AllRunEventType = []RunEventType{
@@ -677,11 +681,12 @@ var AllRunEventType = []RunEventType{
 	RunEventTypeRunFailed,
 	RunEventTypeRunCancelled,
 	RunEventTypeRunRestarted,
+	RunEventTypeFollowUps,
 }
 
 func (e RunEventType) IsValid() bool {
 	switch e {
-	case RunEventTypeRunStarted, RunEventTypePlan, RunEventTypeAgentStarted, RunEventTypeToken, RunEventTypeAgentCode, RunEventTypeAgentFinished, RunEventTypeExecutionStarted, RunEventTypeExecutionResult, RunEventTypeMessage, RunEventTypeStep, RunEventTypeRunSucceeded, RunEventTypeRunFailed, RunEventTypeRunCancelled, RunEventTypeRunRestarted:
+	case RunEventTypeRunStarted, RunEventTypePlan, RunEventTypeAgentStarted, RunEventTypeToken, RunEventTypeAgentCode, RunEventTypeAgentFinished, RunEventTypeExecutionStarted, RunEventTypeExecutionResult, RunEventTypeMessage, RunEventTypeStep, RunEventTypeRunSucceeded, RunEventTypeRunFailed, RunEventTypeRunCancelled, RunEventTypeRunRestarted, RunEventTypeFollowUps:
 		return true
 	}
 	return false

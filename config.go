@@ -33,6 +33,9 @@ type config struct {
 	OllamaBaseURL   string            `env:"OLLAMA_BASE_URL"`
 	DefaultModel    string            `env:"DEFAULT_MODEL" envDefault:"gpt-5-mini"`
 	LLMTimeout      time.Duration     `env:"LLM_TIMEOUT" envDefault:"5m"`
+	CreditsFree     int               `env:"CREDITS_FREE" envDefault:"500"`
+	CreditsPro      int               `env:"CREDITS_PRO" envDefault:"-1"`
+	CreditsDeep     int               `env:"CREDITS_DEEP_ANALYSIS" envDefault:"50"`
 	StepModels      map[string]string `env:"STEP_MODELS" envSeparator:"," envKeyValSeparator:"="`
 	Python          string            `env:"PYTHON" envDefault:"/usr/bin/python3"`
 	ExecutorSandbox string            `env:"EXECUTOR_SANDBOX" envDefault:"on"`
@@ -109,6 +112,9 @@ func loadConfig() (*config, error) {
 	}
 	if c.ExecTimeout < time.Second || c.MaxKernels < 1 {
 		return nil, fmt.Errorf("configuration: EXEC_TIMEOUT must be at least 1s and MAX_KERNELS at least 1")
+	}
+	if c.CreditsFree < -1 || c.CreditsPro < -1 || c.CreditsDeep < 0 {
+		return nil, fmt.Errorf("configuration: CREDITS_FREE and CREDITS_PRO must be -1 (unlimited) or more, CREDITS_DEEP_ANALYSIS 0 or more")
 	}
 	if c.UploadMaxBytes <= 0 {
 		return nil, fmt.Errorf("configuration: UPLOAD_MAX_BYTES must be positive")

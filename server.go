@@ -28,6 +28,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/buildinfo"
 	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/chat"
+	"github.com/autoanalyst/autoanalyst/credit"
 	"github.com/autoanalyst/autoanalyst/database"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/diskspace"
@@ -250,6 +251,7 @@ type node struct {
 	runs      *orchestrator.Service
 	templates *catalog.Service
 	settings  *modelsetting.Service
+	credits   *credit.Service
 	// checks are what /readyz checks: the database, Redis, the sandbox.
 	checks  []httpapi.HealthCheck
 	metrics *metrics.Metrics
@@ -405,6 +407,14 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 	if box == nil {
 		log.Info().Msg("SECRET_KEY is not set: users cannot store their own API keys (updateModelSettings refuses apiKey)")
 	}
+	deep := cfg.CreditsDeep
+	if deep == 0 {
+		deep = -1 // free (credit.Config reads 0 as its default)
+	}
+	n.credits = credit.New(credit.Config{
+		DB: db.Client, DefaultModel: cfg.DefaultModel,
+		Free: cfg.CreditsFree, Pro: cfg.CreditsPro, DeepAnalysis: deep,
+	})
 	steps, err := stepModels(cfg)
 	if err != nil {
 		return nil, err
@@ -416,6 +426,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Executor:    runner,
 		Files:       n.datasets,
 		Models:      n.settings,
+		Credits:     n.credits,
 		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),
 		Metrics:     n.metrics,
@@ -511,7 +522,7 @@ func serve(ctx context.Context, workers int) error {
 	h, err := httpapi.NewHandler(&resolvers.Resolver{
 		DB: db.Client, Auth: authSvc, Datasets: datasets, Runs: runs, Chats: chat.New(db.Client, runs), Analytics: stats,
 		TemplateService: n.templates, Reports: report.NewStore(db.Client), Settings: n.settings,
-		Logger: log.With().Str("component", "api").Logger(),
+		CreditService: n.credits, Logger: log.With().Str("component", "api").Logger(),
 	}, httpapi.Config{
 		MaxUploadBytes:  cfg.UploadMaxBytes,
 		MaxRequestBytes: cfg.MaxRequestBytes,

@@ -18,11 +18,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -40,6 +42,8 @@ type Client struct {
 	Chat *ChatClient
 	// CodeExecution is the client for interacting with the CodeExecution builders.
 	CodeExecution *CodeExecutionClient
+	// CreditUsage is the client for interacting with the CreditUsage builders.
+	CreditUsage *CreditUsageClient
 	// Dataset is the client for interacting with the Dataset builders.
 	Dataset *DatasetClient
 	// DeepAnalysisReport is the client for interacting with the DeepAnalysisReport builders.
@@ -50,6 +54,8 @@ type Client struct {
 	MessageFeedback *MessageFeedbackClient
 	// ModelUsage is the client for interacting with the ModelUsage builders.
 	ModelUsage *ModelUsageClient
+	// PlanAllowance is the client for interacting with the PlanAllowance builders.
+	PlanAllowance *PlanAllowanceClient
 	// Run is the client for interacting with the Run builders.
 	Run *RunClient
 	// Session is the client for interacting with the Session builders.
@@ -72,11 +78,13 @@ func (c *Client) init() {
 	c.AgentTemplate = NewAgentTemplateClient(c.config)
 	c.Chat = NewChatClient(c.config)
 	c.CodeExecution = NewCodeExecutionClient(c.config)
+	c.CreditUsage = NewCreditUsageClient(c.config)
 	c.Dataset = NewDatasetClient(c.config)
 	c.DeepAnalysisReport = NewDeepAnalysisReportClient(c.config)
 	c.Message = NewMessageClient(c.config)
 	c.MessageFeedback = NewMessageFeedbackClient(c.config)
 	c.ModelUsage = NewModelUsageClient(c.config)
+	c.PlanAllowance = NewPlanAllowanceClient(c.config)
 	c.Run = NewRunClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -176,11 +184,13 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AgentTemplate:          NewAgentTemplateClient(cfg),
 		Chat:                   NewChatClient(cfg),
 		CodeExecution:          NewCodeExecutionClient(cfg),
+		CreditUsage:            NewCreditUsageClient(cfg),
 		Dataset:                NewDatasetClient(cfg),
 		DeepAnalysisReport:     NewDeepAnalysisReportClient(cfg),
 		Message:                NewMessageClient(cfg),
 		MessageFeedback:        NewMessageFeedbackClient(cfg),
 		ModelUsage:             NewModelUsageClient(cfg),
+		PlanAllowance:          NewPlanAllowanceClient(cfg),
 		Run:                    NewRunClient(cfg),
 		Session:                NewSessionClient(cfg),
 		User:                   NewUserClient(cfg),
@@ -207,11 +217,13 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AgentTemplate:          NewAgentTemplateClient(cfg),
 		Chat:                   NewChatClient(cfg),
 		CodeExecution:          NewCodeExecutionClient(cfg),
+		CreditUsage:            NewCreditUsageClient(cfg),
 		Dataset:                NewDatasetClient(cfg),
 		DeepAnalysisReport:     NewDeepAnalysisReportClient(cfg),
 		Message:                NewMessageClient(cfg),
 		MessageFeedback:        NewMessageFeedbackClient(cfg),
 		ModelUsage:             NewModelUsageClient(cfg),
+		PlanAllowance:          NewPlanAllowanceClient(cfg),
 		Run:                    NewRunClient(cfg),
 		Session:                NewSessionClient(cfg),
 		User:                   NewUserClient(cfg),
@@ -245,9 +257,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AgentTemplate, c.Chat, c.CodeExecution, c.Dataset, c.DeepAnalysisReport,
-		c.Message, c.MessageFeedback, c.ModelUsage, c.Run, c.Session, c.User,
-		c.UserTemplatePreference,
+		c.AgentTemplate, c.Chat, c.CodeExecution, c.CreditUsage, c.Dataset,
+		c.DeepAnalysisReport, c.Message, c.MessageFeedback, c.ModelUsage,
+		c.PlanAllowance, c.Run, c.Session, c.User, c.UserTemplatePreference,
 	} {
 		n.Use(hooks...)
 	}
@@ -257,9 +269,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AgentTemplate, c.Chat, c.CodeExecution, c.Dataset, c.DeepAnalysisReport,
-		c.Message, c.MessageFeedback, c.ModelUsage, c.Run, c.Session, c.User,
-		c.UserTemplatePreference,
+		c.AgentTemplate, c.Chat, c.CodeExecution, c.CreditUsage, c.Dataset,
+		c.DeepAnalysisReport, c.Message, c.MessageFeedback, c.ModelUsage,
+		c.PlanAllowance, c.Run, c.Session, c.User, c.UserTemplatePreference,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -274,6 +286,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Chat.mutate(ctx, m)
 	case *CodeExecutionMutation:
 		return c.CodeExecution.mutate(ctx, m)
+	case *CreditUsageMutation:
+		return c.CreditUsage.mutate(ctx, m)
 	case *DatasetMutation:
 		return c.Dataset.mutate(ctx, m)
 	case *DeepAnalysisReportMutation:
@@ -284,6 +298,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.MessageFeedback.mutate(ctx, m)
 	case *ModelUsageMutation:
 		return c.ModelUsage.mutate(ctx, m)
+	case *PlanAllowanceMutation:
+		return c.PlanAllowance.mutate(ctx, m)
 	case *RunMutation:
 		return c.Run.mutate(ctx, m)
 	case *SessionMutation:
@@ -888,6 +904,156 @@ func (c *CodeExecutionClient) mutate(ctx context.Context, m *CodeExecutionMutati
 		return (&CodeExecutionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CodeExecution mutation op: %q", m.Op())
+	}
+}
+
+// CreditUsageClient is a client for the CreditUsage schema.
+type CreditUsageClient struct {
+	config
+}
+
+// NewCreditUsageClient returns a client for the CreditUsage from the given config.
+func NewCreditUsageClient(c config) *CreditUsageClient {
+	return &CreditUsageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `creditusage.Hooks(f(g(h())))`.
+func (c *CreditUsageClient) Use(hooks ...Hook) {
+	c.hooks.CreditUsage = append(c.hooks.CreditUsage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `creditusage.Intercept(f(g(h())))`.
+func (c *CreditUsageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CreditUsage = append(c.inters.CreditUsage, interceptors...)
+}
+
+// Create returns a builder for creating a CreditUsage entity.
+func (c *CreditUsageClient) Create() *CreditUsageCreate {
+	mutation := newCreditUsageMutation(c.config, OpCreate)
+	return &CreditUsageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CreditUsage entities.
+func (c *CreditUsageClient) CreateBulk(builders ...*CreditUsageCreate) *CreditUsageCreateBulk {
+	return &CreditUsageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CreditUsageClient) MapCreateBulk(slice any, setFunc func(*CreditUsageCreate, int)) *CreditUsageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CreditUsageCreateBulk{err: fmt.Errorf("calling to CreditUsageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CreditUsageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CreditUsageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CreditUsage.
+func (c *CreditUsageClient) Update() *CreditUsageUpdate {
+	mutation := newCreditUsageMutation(c.config, OpUpdate)
+	return &CreditUsageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CreditUsageClient) UpdateOne(_m *CreditUsage) *CreditUsageUpdateOne {
+	mutation := newCreditUsageMutation(c.config, OpUpdateOne, withCreditUsage(_m))
+	return &CreditUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CreditUsageClient) UpdateOneID(id string) *CreditUsageUpdateOne {
+	mutation := newCreditUsageMutation(c.config, OpUpdateOne, withCreditUsageID(id))
+	return &CreditUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CreditUsage.
+func (c *CreditUsageClient) Delete() *CreditUsageDelete {
+	mutation := newCreditUsageMutation(c.config, OpDelete)
+	return &CreditUsageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CreditUsageClient) DeleteOne(_m *CreditUsage) *CreditUsageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CreditUsageClient) DeleteOneID(id string) *CreditUsageDeleteOne {
+	builder := c.Delete().Where(creditusage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CreditUsageDeleteOne{builder}
+}
+
+// Query returns a query builder for CreditUsage.
+func (c *CreditUsageClient) Query() *CreditUsageQuery {
+	return &CreditUsageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCreditUsage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CreditUsage entity by its id.
+func (c *CreditUsageClient) Get(ctx context.Context, id string) (*CreditUsage, error) {
+	return c.Query().Where(creditusage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CreditUsageClient) GetX(ctx context.Context, id string) *CreditUsage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a CreditUsage.
+func (c *CreditUsageClient) QueryUser(_m *CreditUsage) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(creditusage.Table, creditusage.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, creditusage.UserTable, creditusage.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CreditUsageClient) Hooks() []Hook {
+	hooks := c.hooks.CreditUsage
+	return append(hooks[:len(hooks):len(hooks)], creditusage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CreditUsageClient) Interceptors() []Interceptor {
+	return c.inters.CreditUsage
+}
+
+func (c *CreditUsageClient) mutate(ctx context.Context, m *CreditUsageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CreditUsageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CreditUsageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CreditUsageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CreditUsageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CreditUsage mutation op: %q", m.Op())
 	}
 }
 
@@ -1769,6 +1935,140 @@ func (c *ModelUsageClient) mutate(ctx context.Context, m *ModelUsageMutation) (V
 	}
 }
 
+// PlanAllowanceClient is a client for the PlanAllowance schema.
+type PlanAllowanceClient struct {
+	config
+}
+
+// NewPlanAllowanceClient returns a client for the PlanAllowance from the given config.
+func NewPlanAllowanceClient(c config) *PlanAllowanceClient {
+	return &PlanAllowanceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `planallowance.Hooks(f(g(h())))`.
+func (c *PlanAllowanceClient) Use(hooks ...Hook) {
+	c.hooks.PlanAllowance = append(c.hooks.PlanAllowance, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `planallowance.Intercept(f(g(h())))`.
+func (c *PlanAllowanceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PlanAllowance = append(c.inters.PlanAllowance, interceptors...)
+}
+
+// Create returns a builder for creating a PlanAllowance entity.
+func (c *PlanAllowanceClient) Create() *PlanAllowanceCreate {
+	mutation := newPlanAllowanceMutation(c.config, OpCreate)
+	return &PlanAllowanceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PlanAllowance entities.
+func (c *PlanAllowanceClient) CreateBulk(builders ...*PlanAllowanceCreate) *PlanAllowanceCreateBulk {
+	return &PlanAllowanceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PlanAllowanceClient) MapCreateBulk(slice any, setFunc func(*PlanAllowanceCreate, int)) *PlanAllowanceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PlanAllowanceCreateBulk{err: fmt.Errorf("calling to PlanAllowanceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PlanAllowanceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PlanAllowanceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PlanAllowance.
+func (c *PlanAllowanceClient) Update() *PlanAllowanceUpdate {
+	mutation := newPlanAllowanceMutation(c.config, OpUpdate)
+	return &PlanAllowanceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PlanAllowanceClient) UpdateOne(_m *PlanAllowance) *PlanAllowanceUpdateOne {
+	mutation := newPlanAllowanceMutation(c.config, OpUpdateOne, withPlanAllowance(_m))
+	return &PlanAllowanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PlanAllowanceClient) UpdateOneID(id string) *PlanAllowanceUpdateOne {
+	mutation := newPlanAllowanceMutation(c.config, OpUpdateOne, withPlanAllowanceID(id))
+	return &PlanAllowanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PlanAllowance.
+func (c *PlanAllowanceClient) Delete() *PlanAllowanceDelete {
+	mutation := newPlanAllowanceMutation(c.config, OpDelete)
+	return &PlanAllowanceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PlanAllowanceClient) DeleteOne(_m *PlanAllowance) *PlanAllowanceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PlanAllowanceClient) DeleteOneID(id string) *PlanAllowanceDeleteOne {
+	builder := c.Delete().Where(planallowance.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PlanAllowanceDeleteOne{builder}
+}
+
+// Query returns a query builder for PlanAllowance.
+func (c *PlanAllowanceClient) Query() *PlanAllowanceQuery {
+	return &PlanAllowanceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePlanAllowance},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PlanAllowance entity by its id.
+func (c *PlanAllowanceClient) Get(ctx context.Context, id string) (*PlanAllowance, error) {
+	return c.Query().Where(planallowance.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PlanAllowanceClient) GetX(ctx context.Context, id string) *PlanAllowance {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PlanAllowanceClient) Hooks() []Hook {
+	hooks := c.hooks.PlanAllowance
+	return append(hooks[:len(hooks):len(hooks)], planallowance.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PlanAllowanceClient) Interceptors() []Interceptor {
+	return c.inters.PlanAllowance
+}
+
+func (c *PlanAllowanceClient) mutate(ctx context.Context, m *PlanAllowanceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PlanAllowanceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PlanAllowanceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PlanAllowanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PlanAllowanceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PlanAllowance mutation op: %q", m.Op())
+	}
+}
+
 // RunClient is a client for the Run schema.
 type RunClient struct {
 	config
@@ -2385,6 +2685,22 @@ func (c *UserClient) QueryReports(_m *User) *DeepAnalysisReportQuery {
 	return query
 }
 
+// QueryCreditUsages queries the credit_usages edge of a User.
+func (c *UserClient) QueryCreditUsages(_m *User) *CreditUsageQuery {
+	query := (&CreditUsageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(creditusage.Table, creditusage.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.CreditUsagesTable, user.CreditUsagesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -2580,13 +2896,13 @@ func (c *UserTemplatePreferenceClient) mutate(ctx context.Context, m *UserTempla
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AgentTemplate, Chat, CodeExecution, Dataset, DeepAnalysisReport, Message,
-		MessageFeedback, ModelUsage, Run, Session, User,
+		AgentTemplate, Chat, CodeExecution, CreditUsage, Dataset, DeepAnalysisReport,
+		Message, MessageFeedback, ModelUsage, PlanAllowance, Run, Session, User,
 		UserTemplatePreference []ent.Hook
 	}
 	inters struct {
-		AgentTemplate, Chat, CodeExecution, Dataset, DeepAnalysisReport, Message,
-		MessageFeedback, ModelUsage, Run, Session, User,
+		AgentTemplate, Chat, CodeExecution, CreditUsage, Dataset, DeepAnalysisReport,
+		Message, MessageFeedback, ModelUsage, PlanAllowance, Run, Session, User,
 		UserTemplatePreference []ent.Interceptor
 	}
 )

@@ -15,11 +15,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -87,11 +89,13 @@ func checkColumn(t, c string) error {
 			agenttemplate.Table:          agenttemplate.ValidColumn,
 			chat.Table:                   chat.ValidColumn,
 			codeexecution.Table:          codeexecution.ValidColumn,
+			creditusage.Table:            creditusage.ValidColumn,
 			dataset.Table:                dataset.ValidColumn,
 			deepanalysisreport.Table:     deepanalysisreport.ValidColumn,
 			message.Table:                message.ValidColumn,
 			messagefeedback.Table:        messagefeedback.ValidColumn,
 			modelusage.Table:             modelusage.ValidColumn,
+			planallowance.Table:          planallowance.ValidColumn,
 			run.Table:                    run.ValidColumn,
 			session.Table:                session.ValidColumn,
 			user.Table:                   user.ValidColumn,

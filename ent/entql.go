@@ -6,11 +6,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -25,7 +27,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 12)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agenttemplate.Table,
@@ -104,6 +106,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   creditusage.Table,
+			Columns: creditusage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: creditusage.FieldID,
+			},
+		},
+		Type: "CreditUsage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			creditusage.FieldCreatedAt: {Type: field.TypeTime, Column: creditusage.FieldCreatedAt},
+			creditusage.FieldUpdatedAt: {Type: field.TypeTime, Column: creditusage.FieldUpdatedAt},
+			creditusage.FieldUserID:    {Type: field.TypeString, Column: creditusage.FieldUserID},
+			creditusage.FieldPeriod:    {Type: field.TypeString, Column: creditusage.FieldPeriod},
+			creditusage.FieldUsed:      {Type: field.TypeInt, Column: creditusage.FieldUsed},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dataset.Table,
 			Columns: dataset.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -128,7 +148,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dataset.FieldColumns:     {Type: field.TypeJSON, Column: dataset.FieldColumns},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   deepanalysisreport.Table,
 			Columns: deepanalysisreport.Columns,
@@ -169,7 +189,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			deepanalysisreport.FieldCreditsConsumed:    {Type: field.TypeInt, Column: deepanalysisreport.FieldCreditsConsumed},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   message.Table,
 			Columns: message.Columns,
@@ -191,7 +211,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			message.FieldFollowUps: {Type: field.TypeJSON, Column: message.FieldFollowUps},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   messagefeedback.Table,
 			Columns: messagefeedback.Columns,
@@ -214,7 +234,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			messagefeedback.FieldMaxTokens:     {Type: field.TypeInt, Column: messagefeedback.FieldMaxTokens},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   modelusage.Table,
 			Columns: modelusage.Columns,
@@ -244,7 +264,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 			modelusage.FieldError:            {Type: field.TypeString, Column: modelusage.FieldError},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   planallowance.Table,
+			Columns: planallowance.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: planallowance.FieldID,
+			},
+		},
+		Type: "PlanAllowance",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			planallowance.FieldCreatedAt: {Type: field.TypeTime, Column: planallowance.FieldCreatedAt},
+			planallowance.FieldUpdatedAt: {Type: field.TypeTime, Column: planallowance.FieldUpdatedAt},
+			planallowance.FieldPlan:      {Type: field.TypeEnum, Column: planallowance.FieldPlan},
+			planallowance.FieldCredits:   {Type: field.TypeInt, Column: planallowance.FieldCredits},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   run.Table,
 			Columns: run.Columns,
@@ -275,9 +312,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			run.FieldModelName:        {Type: field.TypeString, Column: run.FieldModelName},
 			run.FieldModelTemperature: {Type: field.TypeFloat64, Column: run.FieldModelTemperature},
 			run.FieldModelMaxTokens:   {Type: field.TypeInt, Column: run.FieldModelMaxTokens},
+			run.FieldCredits:          {Type: field.TypeInt, Column: run.FieldCredits},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -296,7 +334,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldLastUsedAt: {Type: field.TypeTime, Column: session.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -321,9 +359,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldModelTemperature: {Type: field.TypeFloat64, Column: user.FieldModelTemperature},
 			user.FieldModelMaxTokens:   {Type: field.TypeInt, Column: user.FieldModelMaxTokens},
 			user.FieldModelAPIKey:      {Type: field.TypeBytes, Column: user.FieldModelAPIKey},
+			user.FieldCreditAllowance:  {Type: field.TypeInt, Column: user.FieldCreditAllowance},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usertemplatepreference.Table,
 			Columns: usertemplatepreference.Columns,
@@ -486,6 +525,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"CodeExecution",
 		"Chat",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   creditusage.UserTable,
+			Columns: []string{creditusage.UserColumn},
+			Bidi:    false,
+		},
+		"CreditUsage",
+		"User",
 	)
 	graph.MustAddE(
 		"user",
@@ -822,6 +873,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"DeepAnalysisReport",
+	)
+	graph.MustAddE(
+		"credit_usages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+		},
+		"User",
+		"CreditUsage",
 	)
 	graph.MustAddE(
 		"user",
@@ -1330,6 +1393,85 @@ func (f *CodeExecutionFilter) WhereHasChatWith(preds ...predicate.Chat) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CreditUsageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CreditUsageQuery builder.
+func (_q *CreditUsageQuery) Filter() *CreditUsageFilter {
+	return &CreditUsageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CreditUsageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CreditUsageMutation builder.
+func (m *CreditUsageMutation) Filter() *CreditUsageFilter {
+	return &CreditUsageFilter{config: m.config, predicateAdder: m}
+}
+
+// CreditUsageFilter provides a generic filtering capability at runtime for CreditUsageQuery.
+type CreditUsageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CreditUsageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CreditUsageFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(creditusage.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CreditUsageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(creditusage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CreditUsageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(creditusage.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *CreditUsageFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(creditusage.FieldUserID))
+}
+
+// WherePeriod applies the entql string predicate on the period field.
+func (f *CreditUsageFilter) WherePeriod(p entql.StringP) {
+	f.Where(p.Field(creditusage.FieldPeriod))
+}
+
+// WhereUsed applies the entql int predicate on the used field.
+func (f *CreditUsageFilter) WhereUsed(p entql.IntP) {
+	f.Where(p.Field(creditusage.FieldUsed))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *CreditUsageFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *CreditUsageFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DatasetQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1358,7 +1500,7 @@ type DatasetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DatasetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1491,7 +1633,7 @@ type DeepAnalysisReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DeepAnalysisReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1713,7 +1855,7 @@ type MessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1854,7 +1996,7 @@ type MessageFeedbackFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MessageFeedbackFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1972,7 +2114,7 @@ type ModelUsageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ModelUsageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2097,6 +2239,66 @@ func (f *ModelUsageFilter) WhereHasChatWith(preds ...predicate.Chat) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PlanAllowanceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PlanAllowanceQuery builder.
+func (_q *PlanAllowanceQuery) Filter() *PlanAllowanceFilter {
+	return &PlanAllowanceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PlanAllowanceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PlanAllowanceMutation builder.
+func (m *PlanAllowanceMutation) Filter() *PlanAllowanceFilter {
+	return &PlanAllowanceFilter{config: m.config, predicateAdder: m}
+}
+
+// PlanAllowanceFilter provides a generic filtering capability at runtime for PlanAllowanceQuery.
+type PlanAllowanceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PlanAllowanceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PlanAllowanceFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(planallowance.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PlanAllowanceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(planallowance.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PlanAllowanceFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(planallowance.FieldUpdatedAt))
+}
+
+// WherePlan applies the entql string predicate on the plan field.
+func (f *PlanAllowanceFilter) WherePlan(p entql.StringP) {
+	f.Where(p.Field(planallowance.FieldPlan))
+}
+
+// WhereCredits applies the entql int predicate on the credits field.
+func (f *PlanAllowanceFilter) WhereCredits(p entql.IntP) {
+	f.Where(p.Field(planallowance.FieldCredits))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RunQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2125,7 +2327,7 @@ type RunFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RunFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2236,6 +2438,11 @@ func (f *RunFilter) WhereModelMaxTokens(p entql.IntP) {
 	f.Where(p.Field(run.FieldModelMaxTokens))
 }
 
+// WhereCredits applies the entql int predicate on the credits field.
+func (f *RunFilter) WhereCredits(p entql.IntP) {
+	f.Where(p.Field(run.FieldCredits))
+}
+
 // WhereHasUser applies a predicate to check if query has an edge user.
 func (f *RunFilter) WhereHasUser() {
 	f.Where(entql.HasEdge("user"))
@@ -2307,7 +2514,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2391,7 +2598,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2470,6 +2677,11 @@ func (f *UserFilter) WhereModelMaxTokens(p entql.IntP) {
 // WhereModelAPIKey applies the entql []byte predicate on the model_api_key field.
 func (f *UserFilter) WhereModelAPIKey(p entql.BytesP) {
 	f.Where(p.Field(user.FieldModelAPIKey))
+}
+
+// WhereCreditAllowance applies the entql int predicate on the credit_allowance field.
+func (f *UserFilter) WhereCreditAllowance(p entql.IntP) {
+	f.Where(p.Field(user.FieldCreditAllowance))
 }
 
 // WhereHasSessions applies a predicate to check if query has an edge sessions.
@@ -2626,6 +2838,20 @@ func (f *UserFilter) WhereHasReportsWith(preds ...predicate.DeepAnalysisReport) 
 	})))
 }
 
+// WhereHasCreditUsages applies a predicate to check if query has an edge credit_usages.
+func (f *UserFilter) WhereHasCreditUsages() {
+	f.Where(entql.HasEdge("credit_usages"))
+}
+
+// WhereHasCreditUsagesWith applies a predicate to check if query has an edge credit_usages with a given conditions (other predicates).
+func (f *UserFilter) WhereHasCreditUsagesWith(preds ...predicate.CreditUsage) {
+	f.Where(entql.HasEdgeWith("credit_usages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *UserTemplatePreferenceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2655,7 +2881,7 @@ type UserTemplatePreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserTemplatePreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

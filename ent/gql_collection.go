@@ -1757,6 +1757,11 @@ func (_q *RunQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, run.FieldModelMaxTokens)
 				fieldSeen[run.FieldModelMaxTokens] = struct{}{}
 			}
+		case "credits":
+			if _, ok := fieldSeen[run.FieldCredits]; !ok {
+				selectedFields = append(selectedFields, run.FieldCredits)
+				fieldSeen[run.FieldCredits] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

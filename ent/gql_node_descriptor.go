@@ -1106,7 +1106,7 @@ func (_m *Run) Node(ctx context.Context) (node *Node, err error) {
 	node = &Node{
 		ID:     _m.ID,
 		Type:   "Run",
-		Fields: make([]*Field, 15),
+		Fields: make([]*Field, 16),
 		Edges:  make([]*Edge, 2),
 	}
 	var buf []byte
@@ -1228,6 +1228,14 @@ func (_m *Run) Node(ctx context.Context) (node *Node, err error) {
 	node.Fields[14] = &Field{
 		Type:  "int",
 		Name:  "model_max_tokens",
+		Value: string(buf),
+	}
+	if buf, err = json.Marshal(_m.Credits); err != nil {
+		return nil, err
+	}
+	node.Fields[15] = &Field{
+		Type:  "int",
+		Name:  "credits",
 		Value: string(buf),
 	}
 	node.Edges[0] = &Edge{

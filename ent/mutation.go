@@ -16,11 +16,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -40,11 +42,13 @@ const (
 	TypeAgentTemplate          = "AgentTemplate"
 	TypeChat                   = "Chat"
 	TypeCodeExecution          = "CodeExecution"
+	TypeCreditUsage            = "CreditUsage"
 	TypeDataset                = "Dataset"
 	TypeDeepAnalysisReport     = "DeepAnalysisReport"
 	TypeMessage                = "Message"
 	TypeMessageFeedback        = "MessageFeedback"
 	TypeModelUsage             = "ModelUsage"
+	TypePlanAllowance          = "PlanAllowance"
 	TypeRun                    = "Run"
 	TypeSession                = "Session"
 	TypeUser                   = "User"
@@ -3998,6 +4002,644 @@ func (m *CodeExecutionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CodeExecution edge %s", name)
+}
+
+// CreditUsageMutation represents an operation that mutates the CreditUsage nodes in the graph.
+type CreditUsageMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	period        *string
+	used          *int
+	addused       *int
+	clearedFields map[string]struct{}
+	user          *string
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*CreditUsage, error)
+	predicates    []predicate.CreditUsage
+}
+
+var _ ent.Mutation = (*CreditUsageMutation)(nil)
+
+// creditusageOption allows management of the mutation configuration using functional options.
+type creditusageOption func(*CreditUsageMutation)
+
+// newCreditUsageMutation creates new mutation for the CreditUsage entity.
+func newCreditUsageMutation(c config, op Op, opts ...creditusageOption) *CreditUsageMutation {
+	m := &CreditUsageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCreditUsage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCreditUsageID sets the ID field of the mutation.
+func withCreditUsageID(id string) creditusageOption {
+	return func(m *CreditUsageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CreditUsage
+		)
+		m.oldValue = func(ctx context.Context) (*CreditUsage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CreditUsage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCreditUsage sets the old CreditUsage of the mutation.
+func withCreditUsage(node *CreditUsage) creditusageOption {
+	return func(m *CreditUsageMutation) {
+		m.oldValue = func(context.Context) (*CreditUsage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CreditUsageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CreditUsageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CreditUsage entities.
+func (m *CreditUsageMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CreditUsageMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CreditUsageMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CreditUsage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CreditUsageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CreditUsageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CreditUsage entity.
+// If the CreditUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreditUsageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CreditUsageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CreditUsageMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CreditUsageMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CreditUsage entity.
+// If the CreditUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreditUsageMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CreditUsageMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CreditUsageMutation) SetUserID(s string) {
+	m.user = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CreditUsageMutation) UserID() (r string, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the CreditUsage entity.
+// If the CreditUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreditUsageMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CreditUsageMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetPeriod sets the "period" field.
+func (m *CreditUsageMutation) SetPeriod(s string) {
+	m.period = &s
+}
+
+// Period returns the value of the "period" field in the mutation.
+func (m *CreditUsageMutation) Period() (r string, exists bool) {
+	v := m.period
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPeriod returns the old "period" field's value of the CreditUsage entity.
+// If the CreditUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreditUsageMutation) OldPeriod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPeriod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPeriod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPeriod: %w", err)
+	}
+	return oldValue.Period, nil
+}
+
+// ResetPeriod resets all changes to the "period" field.
+func (m *CreditUsageMutation) ResetPeriod() {
+	m.period = nil
+}
+
+// SetUsed sets the "used" field.
+func (m *CreditUsageMutation) SetUsed(i int) {
+	m.used = &i
+	m.addused = nil
+}
+
+// Used returns the value of the "used" field in the mutation.
+func (m *CreditUsageMutation) Used() (r int, exists bool) {
+	v := m.used
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsed returns the old "used" field's value of the CreditUsage entity.
+// If the CreditUsage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreditUsageMutation) OldUsed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsed: %w", err)
+	}
+	return oldValue.Used, nil
+}
+
+// AddUsed adds i to the "used" field.
+func (m *CreditUsageMutation) AddUsed(i int) {
+	if m.addused != nil {
+		*m.addused += i
+	} else {
+		m.addused = &i
+	}
+}
+
+// AddedUsed returns the value that was added to the "used" field in this mutation.
+func (m *CreditUsageMutation) AddedUsed() (r int, exists bool) {
+	v := m.addused
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUsed resets all changes to the "used" field.
+func (m *CreditUsageMutation) ResetUsed() {
+	m.used = nil
+	m.addused = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *CreditUsageMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[creditusage.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *CreditUsageMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *CreditUsageMutation) UserIDs() (ids []string) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *CreditUsageMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the CreditUsageMutation builder.
+func (m *CreditUsageMutation) Where(ps ...predicate.CreditUsage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CreditUsageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CreditUsageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CreditUsage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CreditUsageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CreditUsageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CreditUsage).
+func (m *CreditUsageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CreditUsageMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.created_at != nil {
+		fields = append(fields, creditusage.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, creditusage.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, creditusage.FieldUserID)
+	}
+	if m.period != nil {
+		fields = append(fields, creditusage.FieldPeriod)
+	}
+	if m.used != nil {
+		fields = append(fields, creditusage.FieldUsed)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CreditUsageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case creditusage.FieldCreatedAt:
+		return m.CreatedAt()
+	case creditusage.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case creditusage.FieldUserID:
+		return m.UserID()
+	case creditusage.FieldPeriod:
+		return m.Period()
+	case creditusage.FieldUsed:
+		return m.Used()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CreditUsageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case creditusage.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case creditusage.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case creditusage.FieldUserID:
+		return m.OldUserID(ctx)
+	case creditusage.FieldPeriod:
+		return m.OldPeriod(ctx)
+	case creditusage.FieldUsed:
+		return m.OldUsed(ctx)
+	}
+	return nil, fmt.Errorf("unknown CreditUsage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreditUsageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case creditusage.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case creditusage.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case creditusage.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case creditusage.FieldPeriod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPeriod(v)
+		return nil
+	case creditusage.FieldUsed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CreditUsage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CreditUsageMutation) AddedFields() []string {
+	var fields []string
+	if m.addused != nil {
+		fields = append(fields, creditusage.FieldUsed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CreditUsageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case creditusage.FieldUsed:
+		return m.AddedUsed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreditUsageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case creditusage.FieldUsed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUsed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CreditUsage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CreditUsageMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CreditUsageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CreditUsageMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CreditUsage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CreditUsageMutation) ResetField(name string) error {
+	switch name {
+	case creditusage.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case creditusage.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case creditusage.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case creditusage.FieldPeriod:
+		m.ResetPeriod()
+		return nil
+	case creditusage.FieldUsed:
+		m.ResetUsed()
+		return nil
+	}
+	return fmt.Errorf("unknown CreditUsage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CreditUsageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, creditusage.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CreditUsageMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case creditusage.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CreditUsageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CreditUsageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CreditUsageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, creditusage.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CreditUsageMutation) EdgeCleared(name string) bool {
+	switch name {
+	case creditusage.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CreditUsageMutation) ClearEdge(name string) error {
+	switch name {
+	case creditusage.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown CreditUsage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CreditUsageMutation) ResetEdge(name string) error {
+	switch name {
+	case creditusage.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown CreditUsage edge %s", name)
 }
 
 // DatasetMutation represents an operation that mutates the Dataset nodes in the graph.
@@ -11242,6 +11884,536 @@ func (m *ModelUsageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ModelUsage edge %s", name)
 }
 
+// PlanAllowanceMutation represents an operation that mutates the PlanAllowance nodes in the graph.
+type PlanAllowanceMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	plan          *planallowance.Plan
+	credits       *int
+	addcredits    *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PlanAllowance, error)
+	predicates    []predicate.PlanAllowance
+}
+
+var _ ent.Mutation = (*PlanAllowanceMutation)(nil)
+
+// planallowanceOption allows management of the mutation configuration using functional options.
+type planallowanceOption func(*PlanAllowanceMutation)
+
+// newPlanAllowanceMutation creates new mutation for the PlanAllowance entity.
+func newPlanAllowanceMutation(c config, op Op, opts ...planallowanceOption) *PlanAllowanceMutation {
+	m := &PlanAllowanceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePlanAllowance,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPlanAllowanceID sets the ID field of the mutation.
+func withPlanAllowanceID(id string) planallowanceOption {
+	return func(m *PlanAllowanceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PlanAllowance
+		)
+		m.oldValue = func(ctx context.Context) (*PlanAllowance, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PlanAllowance.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPlanAllowance sets the old PlanAllowance of the mutation.
+func withPlanAllowance(node *PlanAllowance) planallowanceOption {
+	return func(m *PlanAllowanceMutation) {
+		m.oldValue = func(context.Context) (*PlanAllowance, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PlanAllowanceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PlanAllowanceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PlanAllowance entities.
+func (m *PlanAllowanceMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PlanAllowanceMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PlanAllowanceMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PlanAllowance.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PlanAllowanceMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PlanAllowanceMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PlanAllowance entity.
+// If the PlanAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlanAllowanceMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PlanAllowanceMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PlanAllowanceMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PlanAllowanceMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PlanAllowance entity.
+// If the PlanAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlanAllowanceMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PlanAllowanceMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetPlan sets the "plan" field.
+func (m *PlanAllowanceMutation) SetPlan(pl planallowance.Plan) {
+	m.plan = &pl
+}
+
+// Plan returns the value of the "plan" field in the mutation.
+func (m *PlanAllowanceMutation) Plan() (r planallowance.Plan, exists bool) {
+	v := m.plan
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlan returns the old "plan" field's value of the PlanAllowance entity.
+// If the PlanAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlanAllowanceMutation) OldPlan(ctx context.Context) (v planallowance.Plan, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlan is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlan requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlan: %w", err)
+	}
+	return oldValue.Plan, nil
+}
+
+// ResetPlan resets all changes to the "plan" field.
+func (m *PlanAllowanceMutation) ResetPlan() {
+	m.plan = nil
+}
+
+// SetCredits sets the "credits" field.
+func (m *PlanAllowanceMutation) SetCredits(i int) {
+	m.credits = &i
+	m.addcredits = nil
+}
+
+// Credits returns the value of the "credits" field in the mutation.
+func (m *PlanAllowanceMutation) Credits() (r int, exists bool) {
+	v := m.credits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredits returns the old "credits" field's value of the PlanAllowance entity.
+// If the PlanAllowance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PlanAllowanceMutation) OldCredits(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredits: %w", err)
+	}
+	return oldValue.Credits, nil
+}
+
+// AddCredits adds i to the "credits" field.
+func (m *PlanAllowanceMutation) AddCredits(i int) {
+	if m.addcredits != nil {
+		*m.addcredits += i
+	} else {
+		m.addcredits = &i
+	}
+}
+
+// AddedCredits returns the value that was added to the "credits" field in this mutation.
+func (m *PlanAllowanceMutation) AddedCredits() (r int, exists bool) {
+	v := m.addcredits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredits resets all changes to the "credits" field.
+func (m *PlanAllowanceMutation) ResetCredits() {
+	m.credits = nil
+	m.addcredits = nil
+}
+
+// Where appends a list predicates to the PlanAllowanceMutation builder.
+func (m *PlanAllowanceMutation) Where(ps ...predicate.PlanAllowance) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PlanAllowanceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PlanAllowanceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PlanAllowance, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PlanAllowanceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PlanAllowanceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PlanAllowance).
+func (m *PlanAllowanceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PlanAllowanceMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.created_at != nil {
+		fields = append(fields, planallowance.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, planallowance.FieldUpdatedAt)
+	}
+	if m.plan != nil {
+		fields = append(fields, planallowance.FieldPlan)
+	}
+	if m.credits != nil {
+		fields = append(fields, planallowance.FieldCredits)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PlanAllowanceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case planallowance.FieldCreatedAt:
+		return m.CreatedAt()
+	case planallowance.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case planallowance.FieldPlan:
+		return m.Plan()
+	case planallowance.FieldCredits:
+		return m.Credits()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PlanAllowanceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case planallowance.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case planallowance.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case planallowance.FieldPlan:
+		return m.OldPlan(ctx)
+	case planallowance.FieldCredits:
+		return m.OldCredits(ctx)
+	}
+	return nil, fmt.Errorf("unknown PlanAllowance field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlanAllowanceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case planallowance.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case planallowance.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case planallowance.FieldPlan:
+		v, ok := value.(planallowance.Plan)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlan(v)
+		return nil
+	case planallowance.FieldCredits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PlanAllowance field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PlanAllowanceMutation) AddedFields() []string {
+	var fields []string
+	if m.addcredits != nil {
+		fields = append(fields, planallowance.FieldCredits)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PlanAllowanceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case planallowance.FieldCredits:
+		return m.AddedCredits()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PlanAllowanceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case planallowance.FieldCredits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PlanAllowance numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PlanAllowanceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PlanAllowanceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PlanAllowanceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PlanAllowance nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PlanAllowanceMutation) ResetField(name string) error {
+	switch name {
+	case planallowance.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case planallowance.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case planallowance.FieldPlan:
+		m.ResetPlan()
+		return nil
+	case planallowance.FieldCredits:
+		m.ResetCredits()
+		return nil
+	}
+	return fmt.Errorf("unknown PlanAllowance field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PlanAllowanceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PlanAllowanceMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PlanAllowanceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PlanAllowanceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PlanAllowanceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PlanAllowanceMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PlanAllowanceMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PlanAllowance unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PlanAllowanceMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PlanAllowance edge %s", name)
+}
+
 // RunMutation represents an operation that mutates the Run nodes in the graph.
 type RunMutation struct {
 	config
@@ -11274,6 +12446,8 @@ type RunMutation struct {
 	addmodel_temperature *float64
 	model_max_tokens     *int
 	addmodel_max_tokens  *int
+	credits              *int
+	addcredits           *int
 	clearedFields        map[string]struct{}
 	user                 *string
 	cleareduser          bool
@@ -12407,6 +13581,62 @@ func (m *RunMutation) ResetModelMaxTokens() {
 	delete(m.clearedFields, run.FieldModelMaxTokens)
 }
 
+// SetCredits sets the "credits" field.
+func (m *RunMutation) SetCredits(i int) {
+	m.credits = &i
+	m.addcredits = nil
+}
+
+// Credits returns the value of the "credits" field in the mutation.
+func (m *RunMutation) Credits() (r int, exists bool) {
+	v := m.credits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredits returns the old "credits" field's value of the Run entity.
+// If the Run object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RunMutation) OldCredits(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredits: %w", err)
+	}
+	return oldValue.Credits, nil
+}
+
+// AddCredits adds i to the "credits" field.
+func (m *RunMutation) AddCredits(i int) {
+	if m.addcredits != nil {
+		*m.addcredits += i
+	} else {
+		m.addcredits = &i
+	}
+}
+
+// AddedCredits returns the value that was added to the "credits" field in this mutation.
+func (m *RunMutation) AddedCredits() (r int, exists bool) {
+	v := m.addcredits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredits resets all changes to the "credits" field.
+func (m *RunMutation) ResetCredits() {
+	m.credits = nil
+	m.addcredits = nil
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *RunMutation) ClearUser() {
 	m.cleareduser = true
@@ -12534,7 +13764,7 @@ func (m *RunMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RunMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, run.FieldCreatedAt)
 	}
@@ -12595,6 +13825,9 @@ func (m *RunMutation) Fields() []string {
 	if m.model_max_tokens != nil {
 		fields = append(fields, run.FieldModelMaxTokens)
 	}
+	if m.credits != nil {
+		fields = append(fields, run.FieldCredits)
+	}
 	return fields
 }
 
@@ -12643,6 +13876,8 @@ func (m *RunMutation) Field(name string) (ent.Value, bool) {
 		return m.ModelTemperature()
 	case run.FieldModelMaxTokens:
 		return m.ModelMaxTokens()
+	case run.FieldCredits:
+		return m.Credits()
 	}
 	return nil, false
 }
@@ -12692,6 +13927,8 @@ func (m *RunMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldModelTemperature(ctx)
 	case run.FieldModelMaxTokens:
 		return m.OldModelMaxTokens(ctx)
+	case run.FieldCredits:
+		return m.OldCredits(ctx)
 	}
 	return nil, fmt.Errorf("unknown Run field %s", name)
 }
@@ -12841,6 +14078,13 @@ func (m *RunMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetModelMaxTokens(v)
 		return nil
+	case run.FieldCredits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredits(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Run field %s", name)
 }
@@ -12867,6 +14111,9 @@ func (m *RunMutation) AddedFields() []string {
 	if m.addmodel_max_tokens != nil {
 		fields = append(fields, run.FieldModelMaxTokens)
 	}
+	if m.addcredits != nil {
+		fields = append(fields, run.FieldCredits)
+	}
 	return fields
 }
 
@@ -12887,6 +14134,8 @@ func (m *RunMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedModelTemperature()
 	case run.FieldModelMaxTokens:
 		return m.AddedModelMaxTokens()
+	case run.FieldCredits:
+		return m.AddedCredits()
 	}
 	return nil, false
 }
@@ -12937,6 +14186,13 @@ func (m *RunMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddModelMaxTokens(v)
+		return nil
+	case run.FieldCredits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredits(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Run numeric field %s", name)
@@ -13093,6 +14349,9 @@ func (m *RunMutation) ResetField(name string) error {
 		return nil
 	case run.FieldModelMaxTokens:
 		m.ResetModelMaxTokens()
+		return nil
+	case run.FieldCredits:
+		m.ResetCredits()
 		return nil
 	}
 	return fmt.Errorf("unknown Run field %s", name)
@@ -13908,6 +15167,8 @@ type UserMutation struct {
 	model_max_tokens            *int
 	addmodel_max_tokens         *int
 	model_api_key               *[]byte
+	credit_allowance            *int
+	addcredit_allowance         *int
 	clearedFields               map[string]struct{}
 	sessions                    map[string]struct{}
 	removedsessions             map[string]struct{}
@@ -13942,6 +15203,9 @@ type UserMutation struct {
 	reports                     map[string]struct{}
 	removedreports              map[string]struct{}
 	clearedreports              bool
+	credit_usages               map[string]struct{}
+	removedcredit_usages        map[string]struct{}
+	clearedcredit_usages        bool
 	done                        bool
 	oldValue                    func(context.Context) (*User, error)
 	predicates                  []predicate.User
@@ -14688,6 +15952,76 @@ func (m *UserMutation) ResetModelAPIKey() {
 	delete(m.clearedFields, user.FieldModelAPIKey)
 }
 
+// SetCreditAllowance sets the "credit_allowance" field.
+func (m *UserMutation) SetCreditAllowance(i int) {
+	m.credit_allowance = &i
+	m.addcredit_allowance = nil
+}
+
+// CreditAllowance returns the value of the "credit_allowance" field in the mutation.
+func (m *UserMutation) CreditAllowance() (r int, exists bool) {
+	v := m.credit_allowance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreditAllowance returns the old "credit_allowance" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldCreditAllowance(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreditAllowance is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreditAllowance requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreditAllowance: %w", err)
+	}
+	return oldValue.CreditAllowance, nil
+}
+
+// AddCreditAllowance adds i to the "credit_allowance" field.
+func (m *UserMutation) AddCreditAllowance(i int) {
+	if m.addcredit_allowance != nil {
+		*m.addcredit_allowance += i
+	} else {
+		m.addcredit_allowance = &i
+	}
+}
+
+// AddedCreditAllowance returns the value that was added to the "credit_allowance" field in this mutation.
+func (m *UserMutation) AddedCreditAllowance() (r int, exists bool) {
+	v := m.addcredit_allowance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCreditAllowance clears the value of the "credit_allowance" field.
+func (m *UserMutation) ClearCreditAllowance() {
+	m.credit_allowance = nil
+	m.addcredit_allowance = nil
+	m.clearedFields[user.FieldCreditAllowance] = struct{}{}
+}
+
+// CreditAllowanceCleared returns if the "credit_allowance" field was cleared in this mutation.
+func (m *UserMutation) CreditAllowanceCleared() bool {
+	_, ok := m.clearedFields[user.FieldCreditAllowance]
+	return ok
+}
+
+// ResetCreditAllowance resets all changes to the "credit_allowance" field.
+func (m *UserMutation) ResetCreditAllowance() {
+	m.credit_allowance = nil
+	m.addcredit_allowance = nil
+	delete(m.clearedFields, user.FieldCreditAllowance)
+}
+
 // AddSessionIDs adds the "sessions" edge to the Session entity by ids.
 func (m *UserMutation) AddSessionIDs(ids ...string) {
 	if m.sessions == nil {
@@ -15282,6 +16616,60 @@ func (m *UserMutation) ResetReports() {
 	m.removedreports = nil
 }
 
+// AddCreditUsageIDs adds the "credit_usages" edge to the CreditUsage entity by ids.
+func (m *UserMutation) AddCreditUsageIDs(ids ...string) {
+	if m.credit_usages == nil {
+		m.credit_usages = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.credit_usages[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCreditUsages clears the "credit_usages" edge to the CreditUsage entity.
+func (m *UserMutation) ClearCreditUsages() {
+	m.clearedcredit_usages = true
+}
+
+// CreditUsagesCleared reports if the "credit_usages" edge to the CreditUsage entity was cleared.
+func (m *UserMutation) CreditUsagesCleared() bool {
+	return m.clearedcredit_usages
+}
+
+// RemoveCreditUsageIDs removes the "credit_usages" edge to the CreditUsage entity by IDs.
+func (m *UserMutation) RemoveCreditUsageIDs(ids ...string) {
+	if m.removedcredit_usages == nil {
+		m.removedcredit_usages = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.credit_usages, ids[i])
+		m.removedcredit_usages[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCreditUsages returns the removed IDs of the "credit_usages" edge to the CreditUsage entity.
+func (m *UserMutation) RemovedCreditUsagesIDs() (ids []string) {
+	for id := range m.removedcredit_usages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CreditUsagesIDs returns the "credit_usages" edge IDs in the mutation.
+func (m *UserMutation) CreditUsagesIDs() (ids []string) {
+	for id := range m.credit_usages {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCreditUsages resets all changes to the "credit_usages" edge.
+func (m *UserMutation) ResetCreditUsages() {
+	m.credit_usages = nil
+	m.clearedcredit_usages = false
+	m.removedcredit_usages = nil
+}
+
 // Where appends a list predicates to the UserMutation builder.
 func (m *UserMutation) Where(ps ...predicate.User) {
 	m.predicates = append(m.predicates, ps...)
@@ -15316,7 +16704,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -15359,6 +16747,9 @@ func (m *UserMutation) Fields() []string {
 	if m.model_api_key != nil {
 		fields = append(fields, user.FieldModelAPIKey)
 	}
+	if m.credit_allowance != nil {
+		fields = append(fields, user.FieldCreditAllowance)
+	}
 	return fields
 }
 
@@ -15395,6 +16786,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.ModelMaxTokens()
 	case user.FieldModelAPIKey:
 		return m.ModelAPIKey()
+	case user.FieldCreditAllowance:
+		return m.CreditAllowance()
 	}
 	return nil, false
 }
@@ -15432,6 +16825,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldModelMaxTokens(ctx)
 	case user.FieldModelAPIKey:
 		return m.OldModelAPIKey(ctx)
+	case user.FieldCreditAllowance:
+		return m.OldCreditAllowance(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -15539,6 +16934,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetModelAPIKey(v)
 		return nil
+	case user.FieldCreditAllowance:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreditAllowance(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -15553,6 +16955,9 @@ func (m *UserMutation) AddedFields() []string {
 	if m.addmodel_max_tokens != nil {
 		fields = append(fields, user.FieldModelMaxTokens)
 	}
+	if m.addcredit_allowance != nil {
+		fields = append(fields, user.FieldCreditAllowance)
+	}
 	return fields
 }
 
@@ -15565,6 +16970,8 @@ func (m *UserMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedModelTemperature()
 	case user.FieldModelMaxTokens:
 		return m.AddedModelMaxTokens()
+	case user.FieldCreditAllowance:
+		return m.AddedCreditAllowance()
 	}
 	return nil, false
 }
@@ -15587,6 +16994,13 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddModelMaxTokens(v)
+		return nil
+	case user.FieldCreditAllowance:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreditAllowance(v)
 		return nil
 	}
 	return fmt.Errorf("unknown User numeric field %s", name)
@@ -15616,6 +17030,9 @@ func (m *UserMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(user.FieldModelAPIKey) {
 		fields = append(fields, user.FieldModelAPIKey)
+	}
+	if m.FieldCleared(user.FieldCreditAllowance) {
+		fields = append(fields, user.FieldCreditAllowance)
 	}
 	return fields
 }
@@ -15651,6 +17068,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldModelAPIKey:
 		m.ClearModelAPIKey()
+		return nil
+	case user.FieldCreditAllowance:
+		m.ClearCreditAllowance()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -15702,13 +17122,16 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldModelAPIKey:
 		m.ResetModelAPIKey()
 		return nil
+	case user.FieldCreditAllowance:
+		m.ResetCreditAllowance()
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 11)
+	edges := make([]string, 0, 12)
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -15741,6 +17164,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.reports != nil {
 		edges = append(edges, user.EdgeReports)
+	}
+	if m.credit_usages != nil {
+		edges = append(edges, user.EdgeCreditUsages)
 	}
 	return edges
 }
@@ -15815,13 +17241,19 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeCreditUsages:
+		ids := make([]ent.Value, 0, len(m.credit_usages))
+		for id := range m.credit_usages {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 11)
+	edges := make([]string, 0, 12)
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -15854,6 +17286,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedreports != nil {
 		edges = append(edges, user.EdgeReports)
+	}
+	if m.removedcredit_usages != nil {
+		edges = append(edges, user.EdgeCreditUsages)
 	}
 	return edges
 }
@@ -15928,13 +17363,19 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeCreditUsages:
+		ids := make([]ent.Value, 0, len(m.removedcredit_usages))
+		for id := range m.removedcredit_usages {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 11)
+	edges := make([]string, 0, 12)
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -15968,6 +17409,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	if m.clearedreports {
 		edges = append(edges, user.EdgeReports)
 	}
+	if m.clearedcredit_usages {
+		edges = append(edges, user.EdgeCreditUsages)
+	}
 	return edges
 }
 
@@ -15997,6 +17441,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedtemplate_preferences
 	case user.EdgeReports:
 		return m.clearedreports
+	case user.EdgeCreditUsages:
+		return m.clearedcredit_usages
 	}
 	return false
 }
@@ -16045,6 +17491,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeReports:
 		m.ResetReports()
+		return nil
+	case user.EdgeCreditUsages:
+		m.ResetCreditUsages()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

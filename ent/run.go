@@ -61,6 +61,8 @@ type Run struct {
 	ModelTemperature *float64 `json:"model_temperature,omitempty"`
 	// ModelMaxTokens holds the value of the "model_max_tokens" field.
 	ModelMaxTokens *int `json:"model_max_tokens,omitempty"`
+	// Credits holds the value of the "credits" field.
+	Credits int `json:"credits,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RunQuery when eager-loading is set.
 	Edges        RunEdges `json:"edges"`
@@ -124,7 +126,7 @@ func (*Run) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case run.FieldModelTemperature:
 			values[i] = new(sql.NullFloat64)
-		case run.FieldAttempts, run.FieldLastSeq, run.FieldSeqReserved, run.FieldRecoveries, run.FieldModelMaxTokens:
+		case run.FieldAttempts, run.FieldLastSeq, run.FieldSeqReserved, run.FieldRecoveries, run.FieldModelMaxTokens, run.FieldCredits:
 			values[i] = new(sql.NullInt64)
 		case run.FieldID, run.FieldUserID, run.FieldChatID, run.FieldKind, run.FieldStatus, run.FieldError, run.FieldMessageID, run.FieldModelProvider, run.FieldModelName:
 			values[i] = new(sql.NullString)
@@ -284,6 +286,12 @@ func (_m *Run) assignValues(columns []string, values []any) error {
 				_m.ModelMaxTokens = new(int)
 				*_m.ModelMaxTokens = int(value.Int64)
 			}
+		case run.FieldCredits:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field credits", values[i])
+			} else if value.Valid {
+				_m.Credits = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -412,6 +420,9 @@ func (_m *Run) String() string {
 		builder.WriteString("model_max_tokens=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("credits=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Credits))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -275,6 +275,20 @@ func (_c *RunCreate) SetNillableModelMaxTokens(v *int) *RunCreate {
 	return _c
 }
 
+// SetCredits sets the "credits" field.
+func (_c *RunCreate) SetCredits(v int) *RunCreate {
+	_c.mutation.SetCredits(v)
+	return _c
+}
+
+// SetNillableCredits sets the "credits" field if the given value is not nil.
+func (_c *RunCreate) SetNillableCredits(v *int) *RunCreate {
+	if v != nil {
+		_c.SetCredits(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RunCreate) SetID(v string) *RunCreate {
 	_c.mutation.SetID(v)
@@ -389,6 +403,10 @@ func (_c *RunCreate) defaults() error {
 		v := run.DefaultRecoveries
 		_c.mutation.SetRecoveries(v)
 	}
+	if _, ok := _c.mutation.Credits(); !ok {
+		v := run.DefaultCredits
+		_c.mutation.SetCredits(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if run.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized run.DefaultID (forgotten import ent/runtime?)")
@@ -442,6 +460,9 @@ func (_c *RunCreate) check() error {
 	}
 	if _, ok := _c.mutation.Recoveries(); !ok {
 		return &ValidationError{Name: "recoveries", err: errors.New(`ent: missing required field "Run.recoveries"`)}
+	}
+	if _, ok := _c.mutation.Credits(); !ok {
+		return &ValidationError{Name: "credits", err: errors.New(`ent: missing required field "Run.credits"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := run.IDValidator(v); err != nil {
@@ -558,6 +579,10 @@ func (_c *RunCreate) createSpec() (*Run, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ModelMaxTokens(); ok {
 		_spec.SetField(run.FieldModelMaxTokens, field.TypeInt, value)
 		_node.ModelMaxTokens = &value
+	}
+	if value, ok := _c.mutation.Credits(); ok {
+		_spec.SetField(run.FieldCredits, field.TypeInt, value)
+		_node.Credits = value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -977,6 +1002,9 @@ func (u *RunUpsertOne) UpdateNewValues() *RunUpsertOne {
 		}
 		if _, exists := u.create.mutation.Kind(); exists {
 			s.SetIgnore(run.FieldKind)
+		}
+		if _, exists := u.create.mutation.Credits(); exists {
+			s.SetIgnore(run.FieldCredits)
 		}
 	}))
 	return u
@@ -1539,6 +1567,9 @@ func (u *RunUpsertBulk) UpdateNewValues() *RunUpsertBulk {
 			}
 			if _, exists := b.mutation.Kind(); exists {
 				s.SetIgnore(run.FieldKind)
+			}
+			if _, exists := b.mutation.Credits(); exists {
+				s.SetIgnore(run.FieldCredits)
 			}
 		}
 	}))

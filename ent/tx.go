@@ -18,6 +18,8 @@ type Tx struct {
 	Chat *ChatClient
 	// CodeExecution is the client for interacting with the CodeExecution builders.
 	CodeExecution *CodeExecutionClient
+	// CreditUsage is the client for interacting with the CreditUsage builders.
+	CreditUsage *CreditUsageClient
 	// Dataset is the client for interacting with the Dataset builders.
 	Dataset *DatasetClient
 	// DeepAnalysisReport is the client for interacting with the DeepAnalysisReport builders.
@@ -28,6 +30,8 @@ type Tx struct {
 	MessageFeedback *MessageFeedbackClient
 	// ModelUsage is the client for interacting with the ModelUsage builders.
 	ModelUsage *ModelUsageClient
+	// PlanAllowance is the client for interacting with the PlanAllowance builders.
+	PlanAllowance *PlanAllowanceClient
 	// Run is the client for interacting with the Run builders.
 	Run *RunClient
 	// Session is the client for interacting with the Session builders.
@@ -170,11 +174,13 @@ func (tx *Tx) init() {
 	tx.AgentTemplate = NewAgentTemplateClient(tx.config)
 	tx.Chat = NewChatClient(tx.config)
 	tx.CodeExecution = NewCodeExecutionClient(tx.config)
+	tx.CreditUsage = NewCreditUsageClient(tx.config)
 	tx.Dataset = NewDatasetClient(tx.config)
 	tx.DeepAnalysisReport = NewDeepAnalysisReportClient(tx.config)
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageFeedback = NewMessageFeedbackClient(tx.config)
 	tx.ModelUsage = NewModelUsageClient(tx.config)
+	tx.PlanAllowance = NewPlanAllowanceClient(tx.config)
 	tx.Run = NewRunClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)

@@ -45,6 +45,8 @@ type User struct {
 	ModelMaxTokens *int `json:"model_max_tokens,omitempty"`
 	// ModelAPIKey holds the value of the "model_api_key" field.
 	ModelAPIKey *[]byte `json:"-"`
+	// CreditAllowance holds the value of the "credit_allowance" field.
+	CreditAllowance *int `json:"credit_allowance,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -75,9 +77,11 @@ type UserEdges struct {
 	TemplatePreferences []*UserTemplatePreference `json:"template_preferences,omitempty"`
 	// Reports holds the value of the reports edge.
 	Reports []*DeepAnalysisReport `json:"reports,omitempty"`
+	// CreditUsages holds the value of the credit_usages edge.
+	CreditUsages []*CreditUsage `json:"credit_usages,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [11]bool
+	loadedTypes [12]bool
 
 	namedSessions            map[string][]*Session
 	namedDatasets            map[string][]*Dataset
@@ -90,6 +94,7 @@ type UserEdges struct {
 	namedTemplates           map[string][]*AgentTemplate
 	namedTemplatePreferences map[string][]*UserTemplatePreference
 	namedReports             map[string][]*DeepAnalysisReport
+	namedCreditUsages        map[string][]*CreditUsage
 }
 
 // SessionsOrErr returns the Sessions value or an error if the edge
@@ -191,6 +196,15 @@ func (e UserEdges) ReportsOrErr() ([]*DeepAnalysisReport, error) {
 	return nil, &NotLoadedError{edge: "reports"}
 }
 
+// CreditUsagesOrErr returns the CreditUsages value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) CreditUsagesOrErr() ([]*CreditUsage, error) {
+	if e.loadedTypes[11] {
+		return e.CreditUsages, nil
+	}
+	return nil, &NotLoadedError{edge: "credit_usages"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -202,7 +216,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldModelTemperature:
 			values[i] = new(sql.NullFloat64)
-		case user.FieldModelMaxTokens:
+		case user.FieldModelMaxTokens, user.FieldCreditAllowance:
 			values[i] = new(sql.NullInt64)
 		case user.FieldID, user.FieldUsername, user.FieldEmail, user.FieldName, user.FieldPasswordHash, user.FieldRole, user.FieldPlan, user.FieldModelProvider, user.FieldModelName:
 			values[i] = new(sql.NullString)
@@ -318,6 +332,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.ModelAPIKey = value
 			}
+		case user.FieldCreditAllowance:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field credit_allowance", values[i])
+			} else if value.Valid {
+				_m.CreditAllowance = new(int)
+				*_m.CreditAllowance = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -384,6 +405,11 @@ func (_m *User) QueryTemplatePreferences() *UserTemplatePreferenceQuery {
 // QueryReports queries the "reports" edge of the User entity.
 func (_m *User) QueryReports() *DeepAnalysisReportQuery {
 	return NewUserClient(_m.config).QueryReports(_m)
+}
+
+// QueryCreditUsages queries the "credit_usages" edge of the User entity.
+func (_m *User) QueryCreditUsages() *CreditUsageQuery {
+	return NewUserClient(_m.config).QueryCreditUsages(_m)
 }
 
 // Update returns a builder for updating this User.
@@ -458,6 +484,11 @@ func (_m *User) String() string {
 	}
 	builder.WriteString(", ")
 	builder.WriteString("model_api_key=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.CreditAllowance; v != nil {
+		builder.WriteString("credit_allowance=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -723,6 +754,30 @@ func (_m *User) appendNamedReports(name string, edges ...*DeepAnalysisReport) {
 		_m.Edges.namedReports[name] = []*DeepAnalysisReport{}
 	} else {
 		_m.Edges.namedReports[name] = append(_m.Edges.namedReports[name], edges...)
+	}
+}
+
+// NamedCreditUsages returns the CreditUsages named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedCreditUsages(name string) ([]*CreditUsage, error) {
+	if _m.Edges.namedCreditUsages == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedCreditUsages[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedCreditUsages(name string, edges ...*CreditUsage) {
+	if _m.Edges.namedCreditUsages == nil {
+		_m.Edges.namedCreditUsages = make(map[string][]*CreditUsage)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedCreditUsages[name] = []*CreditUsage{}
+	} else {
+		_m.Edges.namedCreditUsages[name] = append(_m.Edges.namedCreditUsages[name], edges...)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
@@ -222,6 +223,20 @@ func (_c *UserCreate) SetModelAPIKey(v []byte) *UserCreate {
 	return _c
 }
 
+// SetCreditAllowance sets the "credit_allowance" field.
+func (_c *UserCreate) SetCreditAllowance(v int) *UserCreate {
+	_c.mutation.SetCreditAllowance(v)
+	return _c
+}
+
+// SetNillableCreditAllowance sets the "credit_allowance" field if the given value is not nil.
+func (_c *UserCreate) SetNillableCreditAllowance(v *int) *UserCreate {
+	if v != nil {
+		_c.SetCreditAllowance(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v string) *UserCreate {
 	_c.mutation.SetID(v)
@@ -399,6 +414,21 @@ func (_c *UserCreate) AddReports(v ...*DeepAnalysisReport) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddReportIDs(ids...)
+}
+
+// AddCreditUsageIDs adds the "credit_usages" edge to the CreditUsage entity by IDs.
+func (_c *UserCreate) AddCreditUsageIDs(ids ...string) *UserCreate {
+	_c.mutation.AddCreditUsageIDs(ids...)
+	return _c
+}
+
+// AddCreditUsages adds the "credit_usages" edges to the CreditUsage entity.
+func (_c *UserCreate) AddCreditUsages(v ...*CreditUsage) *UserCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCreditUsageIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -627,6 +657,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldModelAPIKey, field.TypeBytes, value)
 		_node.ModelAPIKey = &value
 	}
+	if value, ok := _c.mutation.CreditAllowance(); ok {
+		_spec.SetField(user.FieldCreditAllowance, field.TypeInt, value)
+		_node.CreditAllowance = &value
+	}
 	if nodes := _c.mutation.SessionsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -796,6 +830,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CreditUsagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1062,6 +1112,30 @@ func (u *UserUpsert) UpdateModelAPIKey() *UserUpsert {
 // ClearModelAPIKey clears the value of the "model_api_key" field.
 func (u *UserUpsert) ClearModelAPIKey() *UserUpsert {
 	u.SetNull(user.FieldModelAPIKey)
+	return u
+}
+
+// SetCreditAllowance sets the "credit_allowance" field.
+func (u *UserUpsert) SetCreditAllowance(v int) *UserUpsert {
+	u.Set(user.FieldCreditAllowance, v)
+	return u
+}
+
+// UpdateCreditAllowance sets the "credit_allowance" field to the value that was provided on create.
+func (u *UserUpsert) UpdateCreditAllowance() *UserUpsert {
+	u.SetExcluded(user.FieldCreditAllowance)
+	return u
+}
+
+// AddCreditAllowance adds v to the "credit_allowance" field.
+func (u *UserUpsert) AddCreditAllowance(v int) *UserUpsert {
+	u.Add(user.FieldCreditAllowance, v)
+	return u
+}
+
+// ClearCreditAllowance clears the value of the "credit_allowance" field.
+func (u *UserUpsert) ClearCreditAllowance() *UserUpsert {
+	u.SetNull(user.FieldCreditAllowance)
 	return u
 }
 
@@ -1358,6 +1432,34 @@ func (u *UserUpsertOne) UpdateModelAPIKey() *UserUpsertOne {
 func (u *UserUpsertOne) ClearModelAPIKey() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearModelAPIKey()
+	})
+}
+
+// SetCreditAllowance sets the "credit_allowance" field.
+func (u *UserUpsertOne) SetCreditAllowance(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetCreditAllowance(v)
+	})
+}
+
+// AddCreditAllowance adds v to the "credit_allowance" field.
+func (u *UserUpsertOne) AddCreditAllowance(v int) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.AddCreditAllowance(v)
+	})
+}
+
+// UpdateCreditAllowance sets the "credit_allowance" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateCreditAllowance() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateCreditAllowance()
+	})
+}
+
+// ClearCreditAllowance clears the value of the "credit_allowance" field.
+func (u *UserUpsertOne) ClearCreditAllowance() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearCreditAllowance()
 	})
 }
 
@@ -1821,6 +1923,34 @@ func (u *UserUpsertBulk) UpdateModelAPIKey() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearModelAPIKey() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearModelAPIKey()
+	})
+}
+
+// SetCreditAllowance sets the "credit_allowance" field.
+func (u *UserUpsertBulk) SetCreditAllowance(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetCreditAllowance(v)
+	})
+}
+
+// AddCreditAllowance adds v to the "credit_allowance" field.
+func (u *UserUpsertBulk) AddCreditAllowance(v int) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.AddCreditAllowance(v)
+	})
+}
+
+// UpdateCreditAllowance sets the "credit_allowance" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateCreditAllowance() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateCreditAllowance()
+	})
+}
+
+// ClearCreditAllowance clears the value of the "credit_allowance" field.
+func (u *UserUpsertBulk) ClearCreditAllowance() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearCreditAllowance()
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
@@ -46,6 +47,7 @@ type UserQuery struct {
 	withTemplates                *AgentTemplateQuery
 	withTemplatePreferences      *UserTemplatePreferenceQuery
 	withReports                  *DeepAnalysisReportQuery
+	withCreditUsages             *CreditUsageQuery
 	loadTotal                    []func(context.Context, []*User) error
 	modifiers                    []func(*sql.Selector)
 	withNamedSessions            map[string]*SessionQuery
@@ -59,6 +61,7 @@ type UserQuery struct {
 	withNamedTemplates           map[string]*AgentTemplateQuery
 	withNamedTemplatePreferences map[string]*UserTemplatePreferenceQuery
 	withNamedReports             map[string]*DeepAnalysisReportQuery
+	withNamedCreditUsages        map[string]*CreditUsageQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -337,6 +340,28 @@ func (_q *UserQuery) QueryReports() *DeepAnalysisReportQuery {
 	return query
 }
 
+// QueryCreditUsages chains the current query on the "credit_usages" edge.
+func (_q *UserQuery) QueryCreditUsages() *CreditUsageQuery {
+	query := (&CreditUsageClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(creditusage.Table, creditusage.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.CreditUsagesTable, user.CreditUsagesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first User entity from the query.
 // Returns a *NotFoundError when no User was found.
 func (_q *UserQuery) First(ctx context.Context) (*User, error) {
@@ -540,6 +565,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withTemplates:           _q.withTemplates.Clone(),
 		withTemplatePreferences: _q.withTemplatePreferences.Clone(),
 		withReports:             _q.withReports.Clone(),
+		withCreditUsages:        _q.withCreditUsages.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -668,6 +694,17 @@ func (_q *UserQuery) WithReports(opts ...func(*DeepAnalysisReportQuery)) *UserQu
 	return _q
 }
 
+// WithCreditUsages tells the query-builder to eager-load the nodes that are connected to
+// the "credit_usages" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithCreditUsages(opts ...func(*CreditUsageQuery)) *UserQuery {
+	query := (&CreditUsageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCreditUsages = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -752,7 +789,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [11]bool{
+		loadedTypes = [12]bool{
 			_q.withSessions != nil,
 			_q.withDatasets != nil,
 			_q.withChats != nil,
@@ -764,6 +801,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			_q.withTemplates != nil,
 			_q.withTemplatePreferences != nil,
 			_q.withReports != nil,
+			_q.withCreditUsages != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -866,6 +904,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withCreditUsages; query != nil {
+		if err := _q.loadCreditUsages(ctx, query, nodes,
+			func(n *User) { n.Edges.CreditUsages = []*CreditUsage{} },
+			func(n *User, e *CreditUsage) { n.Edges.CreditUsages = append(n.Edges.CreditUsages, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedSessions {
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.appendNamedSessions(name) },
@@ -940,6 +985,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadReports(ctx, query, nodes,
 			func(n *User) { n.appendNamedReports(name) },
 			func(n *User, e *DeepAnalysisReport) { n.appendNamedReports(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedCreditUsages {
+		if err := _q.loadCreditUsages(ctx, query, nodes,
+			func(n *User) { n.appendNamedCreditUsages(name) },
+			func(n *User, e *CreditUsage) { n.appendNamedCreditUsages(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1284,6 +1336,36 @@ func (_q *UserQuery) loadReports(ctx context.Context, query *DeepAnalysisReportQ
 	}
 	return nil
 }
+func (_q *UserQuery) loadCreditUsages(ctx context.Context, query *CreditUsageQuery, nodes []*User, init func(*User), assign func(*User, *CreditUsage)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(creditusage.FieldUserID)
+	}
+	query.Where(predicate.CreditUsage(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.CreditUsagesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *UserQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -1529,6 +1611,20 @@ func (_q *UserQuery) WithNamedReports(name string, opts ...func(*DeepAnalysisRep
 		_q.withNamedReports = make(map[string]*DeepAnalysisReportQuery)
 	}
 	_q.withNamedReports[name] = query
+	return _q
+}
+
+// WithNamedCreditUsages tells the query-builder to eager-load the nodes that are connected to the "credit_usages"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedCreditUsages(name string, opts ...func(*CreditUsageQuery)) *UserQuery {
+	query := (&CreditUsageClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedCreditUsages == nil {
+		_q.withNamedCreditUsages = make(map[string]*CreditUsageQuery)
+	}
+	_q.withNamedCreditUsages[name] = query
 	return _q
 }
 

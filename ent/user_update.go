@@ -14,6 +14,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
@@ -262,6 +263,33 @@ func (_u *UserUpdate) ClearModelAPIKey() *UserUpdate {
 	return _u
 }
 
+// SetCreditAllowance sets the "credit_allowance" field.
+func (_u *UserUpdate) SetCreditAllowance(v int) *UserUpdate {
+	_u.mutation.ResetCreditAllowance()
+	_u.mutation.SetCreditAllowance(v)
+	return _u
+}
+
+// SetNillableCreditAllowance sets the "credit_allowance" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableCreditAllowance(v *int) *UserUpdate {
+	if v != nil {
+		_u.SetCreditAllowance(*v)
+	}
+	return _u
+}
+
+// AddCreditAllowance adds value to the "credit_allowance" field.
+func (_u *UserUpdate) AddCreditAllowance(v int) *UserUpdate {
+	_u.mutation.AddCreditAllowance(v)
+	return _u
+}
+
+// ClearCreditAllowance clears the value of the "credit_allowance" field.
+func (_u *UserUpdate) ClearCreditAllowance() *UserUpdate {
+	_u.mutation.ClearCreditAllowance()
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
 func (_u *UserUpdate) AddSessionIDs(ids ...string) *UserUpdate {
 	_u.mutation.AddSessionIDs(ids...)
@@ -425,6 +453,21 @@ func (_u *UserUpdate) AddReports(v ...*DeepAnalysisReport) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddReportIDs(ids...)
+}
+
+// AddCreditUsageIDs adds the "credit_usages" edge to the CreditUsage entity by IDs.
+func (_u *UserUpdate) AddCreditUsageIDs(ids ...string) *UserUpdate {
+	_u.mutation.AddCreditUsageIDs(ids...)
+	return _u
+}
+
+// AddCreditUsages adds the "credit_usages" edges to the CreditUsage entity.
+func (_u *UserUpdate) AddCreditUsages(v ...*CreditUsage) *UserUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCreditUsageIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -663,6 +706,27 @@ func (_u *UserUpdate) RemoveReports(v ...*DeepAnalysisReport) *UserUpdate {
 	return _u.RemoveReportIDs(ids...)
 }
 
+// ClearCreditUsages clears all "credit_usages" edges to the CreditUsage entity.
+func (_u *UserUpdate) ClearCreditUsages() *UserUpdate {
+	_u.mutation.ClearCreditUsages()
+	return _u
+}
+
+// RemoveCreditUsageIDs removes the "credit_usages" edge to CreditUsage entities by IDs.
+func (_u *UserUpdate) RemoveCreditUsageIDs(ids ...string) *UserUpdate {
+	_u.mutation.RemoveCreditUsageIDs(ids...)
+	return _u
+}
+
+// RemoveCreditUsages removes "credit_usages" edges to CreditUsage entities.
+func (_u *UserUpdate) RemoveCreditUsages(v ...*CreditUsage) *UserUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCreditUsageIDs(ids...)
+}
+
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *UserUpdate) Save(ctx context.Context) (int, error) {
 	if err := _u.defaults(); err != nil {
@@ -818,6 +882,15 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ModelAPIKeyCleared() {
 		_spec.ClearField(user.FieldModelAPIKey, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.CreditAllowance(); ok {
+		_spec.SetField(user.FieldCreditAllowance, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCreditAllowance(); ok {
+		_spec.AddField(user.FieldCreditAllowance, field.TypeInt, value)
+	}
+	if _u.mutation.CreditAllowanceCleared() {
+		_spec.ClearField(user.FieldCreditAllowance, field.TypeInt)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1307,6 +1380,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CreditUsagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCreditUsagesIDs(); len(nodes) > 0 && !_u.mutation.CreditUsagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CreditUsagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1558,6 +1676,33 @@ func (_u *UserUpdateOne) ClearModelAPIKey() *UserUpdateOne {
 	return _u
 }
 
+// SetCreditAllowance sets the "credit_allowance" field.
+func (_u *UserUpdateOne) SetCreditAllowance(v int) *UserUpdateOne {
+	_u.mutation.ResetCreditAllowance()
+	_u.mutation.SetCreditAllowance(v)
+	return _u
+}
+
+// SetNillableCreditAllowance sets the "credit_allowance" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableCreditAllowance(v *int) *UserUpdateOne {
+	if v != nil {
+		_u.SetCreditAllowance(*v)
+	}
+	return _u
+}
+
+// AddCreditAllowance adds value to the "credit_allowance" field.
+func (_u *UserUpdateOne) AddCreditAllowance(v int) *UserUpdateOne {
+	_u.mutation.AddCreditAllowance(v)
+	return _u
+}
+
+// ClearCreditAllowance clears the value of the "credit_allowance" field.
+func (_u *UserUpdateOne) ClearCreditAllowance() *UserUpdateOne {
+	_u.mutation.ClearCreditAllowance()
+	return _u
+}
+
 // AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
 func (_u *UserUpdateOne) AddSessionIDs(ids ...string) *UserUpdateOne {
 	_u.mutation.AddSessionIDs(ids...)
@@ -1721,6 +1866,21 @@ func (_u *UserUpdateOne) AddReports(v ...*DeepAnalysisReport) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddReportIDs(ids...)
+}
+
+// AddCreditUsageIDs adds the "credit_usages" edge to the CreditUsage entity by IDs.
+func (_u *UserUpdateOne) AddCreditUsageIDs(ids ...string) *UserUpdateOne {
+	_u.mutation.AddCreditUsageIDs(ids...)
+	return _u
+}
+
+// AddCreditUsages adds the "credit_usages" edges to the CreditUsage entity.
+func (_u *UserUpdateOne) AddCreditUsages(v ...*CreditUsage) *UserUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCreditUsageIDs(ids...)
 }
 
 // Mutation returns the UserMutation object of the builder.
@@ -1959,6 +2119,27 @@ func (_u *UserUpdateOne) RemoveReports(v ...*DeepAnalysisReport) *UserUpdateOne 
 	return _u.RemoveReportIDs(ids...)
 }
 
+// ClearCreditUsages clears all "credit_usages" edges to the CreditUsage entity.
+func (_u *UserUpdateOne) ClearCreditUsages() *UserUpdateOne {
+	_u.mutation.ClearCreditUsages()
+	return _u
+}
+
+// RemoveCreditUsageIDs removes the "credit_usages" edge to CreditUsage entities by IDs.
+func (_u *UserUpdateOne) RemoveCreditUsageIDs(ids ...string) *UserUpdateOne {
+	_u.mutation.RemoveCreditUsageIDs(ids...)
+	return _u
+}
+
+// RemoveCreditUsages removes "credit_usages" edges to CreditUsage entities.
+func (_u *UserUpdateOne) RemoveCreditUsages(v ...*CreditUsage) *UserUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCreditUsageIDs(ids...)
+}
+
 // Where appends a list predicates to the UserUpdate builder.
 func (_u *UserUpdateOne) Where(ps ...predicate.User) *UserUpdateOne {
 	_u.mutation.Where(ps...)
@@ -2144,6 +2325,15 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.ModelAPIKeyCleared() {
 		_spec.ClearField(user.FieldModelAPIKey, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.CreditAllowance(); ok {
+		_spec.SetField(user.FieldCreditAllowance, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCreditAllowance(); ok {
+		_spec.AddField(user.FieldCreditAllowance, field.TypeInt, value)
+	}
+	if _u.mutation.CreditAllowanceCleared() {
+		_spec.ClearField(user.FieldCreditAllowance, field.TypeInt)
 	}
 	if _u.mutation.SessionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2633,6 +2823,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CreditUsagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCreditUsagesIDs(); len(nodes) > 0 && !_u.mutation.CreditUsagesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CreditUsagesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.CreditUsagesTable,
+			Columns: []string{user.CreditUsagesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(creditusage.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -18,8 +18,12 @@ const (
 	LimitExceeded   Code = "LIMIT_EXCEEDED"
 	RateLimited     Code = "RATE_LIMITED"
 	PremiumRequired Code = "PREMIUM_REQUIRED"
-	Unavailable     Code = "UNAVAILABLE"
-	Internal        Code = "INTERNAL"
+	// CreditsExhausted refuses a run that would take the user past their
+	// monthly allowance of credits; its extensions name the allowance, the
+	// credits used, the run's cost and when the allowance renews.
+	CreditsExhausted Code = "CREDITS_EXHAUSTED"
+	Unavailable      Code = "UNAVAILABLE"
+	Internal         Code = "INTERNAL"
 )
 
 // Error is an error with a code and, for bad input, the field it concerns.
@@ -29,6 +33,9 @@ type Error struct {
 	Field   string
 	Message string
 	Err     error
+	// Extensions are details put next to the code in the GraphQL error's
+	// extensions (JSON values).
+	Extensions map[string]any
 }
 
 func (e *Error) Error() string {

@@ -168,6 +168,14 @@ type ComplexityRoot struct {
 		Next30DaysUsd   func(childComplexity int) int
 	}
 
+	Credits struct {
+		Allowance func(childComplexity int) int
+		Left      func(childComplexity int) int
+		Period    func(childComplexity int) int
+		RenewsAt  func(childComplexity int) int
+		Used      func(childComplexity int) int
+	}
+
 	DailyUsage struct {
 		Calls       func(childComplexity int) int
 		CostUsd     func(childComplexity int) int
@@ -427,8 +435,10 @@ type ComplexityRoot struct {
 		LoadSampleDataset   func(childComplexity int) int
 		RateMessage         func(childComplexity int, input model.RateMessageInput) int
 		SendMessage         func(childComplexity int, input model.SendMessageInput) int
+		SetPlanAllowance    func(childComplexity int, plan user.Plan, credits int) int
 		SetTemplateEnabled  func(childComplexity int, templateID string, enabled bool) int
 		SetTemplatesEnabled func(childComplexity int, input []*model.TemplatePreferenceInput) int
+		SetUserAllowance    func(childComplexity int, userID string, credits *int) int
 		SignIn              func(childComplexity int, input model.SignInInput) int
 		SignOut             func(childComplexity int) int
 		SignUp              func(childComplexity int, input model.SignUpInput) int
@@ -450,6 +460,12 @@ type ComplexityRoot struct {
 	Plan struct {
 		Complexity func(childComplexity int) int
 		Steps      func(childComplexity int) int
+	}
+
+	PlanCredits struct {
+		Credits   func(childComplexity int) int
+		IsDefault func(childComplexity int) int
+		Plan      func(childComplexity int) int
 	}
 
 	PlanStep struct {
@@ -478,10 +494,12 @@ type ComplexityRoot struct {
 		Models              func(childComplexity int, provider *string) int
 		Node                func(childComplexity int, id string) int
 		Nodes               func(childComplexity int, ids []string) int
+		PlanAllowances      func(childComplexity int) int
 		PublicTicker        func(childComplexity int) int
 		Runs                func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) int
 		TemplateCategories  func(childComplexity int) int
 		Templates           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, variant *model.TemplateVariantFilter, category *string, orderBy []*ent.TemplateOrder, where *ent.TemplateWhereInput) int
+		UsersNearAllowance  func(childComplexity int, threshold float64, first int) int
 		Viewer              func(childComplexity int) int
 	}
 
@@ -496,6 +514,7 @@ type ComplexityRoot struct {
 		Chat             func(childComplexity int) int
 		ChatID           func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
+		Credits          func(childComplexity int) int
 		Error            func(childComplexity int) int
 		FinishedAt       func(childComplexity int) int
 		ID               func(childComplexity int) int
@@ -603,6 +622,7 @@ type ComplexityRoot struct {
 
 	User struct {
 		CreatedAt     func(childComplexity int) int
+		Credits       func(childComplexity int) int
 		Email         func(childComplexity int) int
 		ID            func(childComplexity int) int
 		IsGuest       func(childComplexity int) int
@@ -627,6 +647,11 @@ type ComplexityRoot struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	UserCredits struct {
+		Credits func(childComplexity int) int
+		User    func(childComplexity int) int
 	}
 
 	UserEdge struct {
@@ -679,6 +704,8 @@ type MutationResolver interface {
 	CancelRun(ctx context.Context, id string) (*ent.Run, error)
 	FixCode(ctx context.Context, input model.FixCodeInput) (*ent.Run, error)
 	EditCode(ctx context.Context, input model.EditCodeInput) (*ent.Run, error)
+	SetPlanAllowance(ctx context.Context, plan user.Plan, credits int) (*model.PlanCredits, error)
+	SetUserAllowance(ctx context.Context, userID string, credits *int) (*ent.User, error)
 	LoadSampleDataset(ctx context.Context) (*ent.Dataset, error)
 	UpdateDataset(ctx context.Context, id string, input model.UpdateDatasetInput) (*ent.Dataset, error)
 	DeleteDataset(ctx context.Context, id string) (string, error)
@@ -706,6 +733,8 @@ type QueryResolver interface {
 	Runs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.RunOrder, where *ent.RunWhereInput) (*ent.RunConnection, error)
 	AdminDashboard(ctx context.Context, period model.Period, topUsers *int) (*model.AdminDashboard, error)
 	PublicTicker(ctx context.Context) (*model.PublicTicker, error)
+	PlanAllowances(ctx context.Context) ([]*model.PlanCredits, error)
+	UsersNearAllowance(ctx context.Context, threshold float64, first int) ([]*model.UserCredits, error)
 	ExportChat(ctx context.Context, id string, format model.ChatExportFormat) (*model.ChatExport, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Models(ctx context.Context, provider *string) ([]*model.LLMModel, error)
@@ -723,6 +752,7 @@ type TemplateResolver interface {
 }
 type UserResolver interface {
 	Usage(ctx context.Context, obj *ent.User, period model.Period) (*model.UsageSummary, error)
+	Credits(ctx context.Context, obj *ent.User) (*model.Credits, error)
 	ModelSettings(ctx context.Context, obj *ent.User) (*model.ModelSettings, error)
 }
 
@@ -1203,6 +1233,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CostProjection.Next30DaysUsd(childComplexity), true
+
+	case "Credits.allowance":
+		if e.ComplexityRoot.Credits.Allowance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Credits.Allowance(childComplexity), true
+	case "Credits.left":
+		if e.ComplexityRoot.Credits.Left == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Credits.Left(childComplexity), true
+	case "Credits.period":
+		if e.ComplexityRoot.Credits.Period == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Credits.Period(childComplexity), true
+	case "Credits.renewsAt":
+		if e.ComplexityRoot.Credits.RenewsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Credits.RenewsAt(childComplexity), true
+	case "Credits.used":
+		if e.ComplexityRoot.Credits.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Credits.Used(childComplexity), true
 
 	case "DailyUsage.calls":
 		if e.ComplexityRoot.DailyUsage.Calls == nil {
@@ -2407,6 +2468,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendMessage(childComplexity, args["input"].(model.SendMessageInput)), true
+	case "Mutation.setPlanAllowance":
+		if e.ComplexityRoot.Mutation.SetPlanAllowance == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPlanAllowance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPlanAllowance(childComplexity, args["plan"].(user.Plan), args["credits"].(int)), true
 	case "Mutation.setTemplateEnabled":
 		if e.ComplexityRoot.Mutation.SetTemplateEnabled == nil {
 			break
@@ -2429,6 +2501,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetTemplatesEnabled(childComplexity, args["input"].([]*model.TemplatePreferenceInput)), true
+	case "Mutation.setUserAllowance":
+		if e.ComplexityRoot.Mutation.SetUserAllowance == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUserAllowance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUserAllowance(childComplexity, args["userID"].(string), args["credits"].(*int)), true
 	case "Mutation.signIn":
 		if e.ComplexityRoot.Mutation.SignIn == nil {
 			break
@@ -2561,6 +2644,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Plan.Steps(childComplexity), true
+
+	case "PlanCredits.credits":
+		if e.ComplexityRoot.PlanCredits.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanCredits.Credits(childComplexity), true
+	case "PlanCredits.isDefault":
+		if e.ComplexityRoot.PlanCredits.IsDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanCredits.IsDefault(childComplexity), true
+	case "PlanCredits.plan":
+		if e.ComplexityRoot.PlanCredits.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanCredits.Plan(childComplexity), true
 
 	case "PlanStep.agent":
 		if e.ComplexityRoot.PlanStep.Agent == nil {
@@ -2739,6 +2841,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.planAllowances":
+		if e.ComplexityRoot.Query.PlanAllowances == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PlanAllowances(childComplexity), true
 	case "Query.publicTicker":
 		if e.ComplexityRoot.Query.PublicTicker == nil {
 			break
@@ -2773,6 +2881,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Templates(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["variant"].(*model.TemplateVariantFilter), args["category"].(*string), args["orderBy"].([]*ent.TemplateOrder), args["where"].(*ent.TemplateWhereInput)), true
+	case "Query.usersNearAllowance":
+		if e.ComplexityRoot.Query.UsersNearAllowance == nil {
+			break
+		}
+
+		args, err := ec.field_Query_usersNearAllowance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.UsersNearAllowance(childComplexity, args["threshold"].(float64), args["first"].(int)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -2823,6 +2942,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Run.CreatedAt(childComplexity), true
+	case "Run.credits":
+		if e.ComplexityRoot.Run.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Credits(childComplexity), true
 	case "Run.error":
 		if e.ComplexityRoot.Run.Error == nil {
 			break
@@ -3283,6 +3408,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.CreatedAt(childComplexity), true
+	case "User.credits":
+		if e.ComplexityRoot.User.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Credits(childComplexity), true
 	case "User.email":
 		if e.ComplexityRoot.User.Email == nil {
 			break
@@ -3398,6 +3529,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserConnection.TotalCount(childComplexity), true
+
+	case "UserCredits.credits":
+		if e.ComplexityRoot.UserCredits.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserCredits.Credits(childComplexity), true
+	case "UserCredits.user":
+		if e.ComplexityRoot.UserCredits.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserCredits.User(childComplexity), true
 
 	case "UserEdge.cursor":
 		if e.ComplexityRoot.UserEdge.Cursor == nil {
@@ -3587,7 +3731,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "code.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "credits.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3601,6 +3745,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "admin.graphqls", Input: sourceData("admin.graphqls"), BuiltIn: false},
 	{Name: "code.graphqls", Input: sourceData("code.graphqls"), BuiltIn: false},
+	{Name: "credits.graphqls", Input: sourceData("credits.graphqls"), BuiltIn: false},
 	{Name: "datasets.graphqls", Input: sourceData("datasets.graphqls"), BuiltIn: false},
 	{Name: "deep.graphqls", Input: sourceData("deep.graphqls"), BuiltIn: false},
 	{Name: "export.graphqls", Input: sourceData("export.graphqls"), BuiltIn: false},
@@ -3837,6 +3982,22 @@ func (ec *executionContext) childFields_CostProjection(ctx context.Context, fiel
 		return ec.fieldContext_CostProjection_next30DaysUSD(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CostProjection", field.Name)
+}
+
+func (ec *executionContext) childFields_Credits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "allowance":
+		return ec.fieldContext_Credits_allowance(ctx, field)
+	case "used":
+		return ec.fieldContext_Credits_used(ctx, field)
+	case "left":
+		return ec.fieldContext_Credits_left(ctx, field)
+	case "period":
+		return ec.fieldContext_Credits_period(ctx, field)
+	case "renewsAt":
+		return ec.fieldContext_Credits_renewsAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Credits", field.Name)
 }
 
 func (ec *executionContext) childFields_DailyUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4343,6 +4504,18 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
 
+func (ec *executionContext) childFields_PlanCredits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_PlanCredits_plan(ctx, field)
+	case "credits":
+		return ec.fieldContext_PlanCredits_credits(ctx, field)
+	case "isDefault":
+		return ec.fieldContext_PlanCredits_isDefault(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlanCredits", field.Name)
+}
+
 func (ec *executionContext) childFields_PlanStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "agent":
@@ -4415,6 +4588,8 @@ func (ec *executionContext) childFields_Run(ctx context.Context, field graphql.C
 		return ec.fieldContext_Run_modelTemperature(ctx, field)
 	case "modelMaxTokens":
 		return ec.fieldContext_Run_modelMaxTokens(ctx, field)
+	case "credits":
+		return ec.fieldContext_Run_credits(ctx, field)
 	case "chat":
 		return ec.fieldContext_Run_chat(ctx, field)
 	case "report":
@@ -4613,6 +4788,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_isGuest(ctx, field)
 	case "usage":
 		return ec.fieldContext_User_usage(ctx, field)
+	case "credits":
+		return ec.fieldContext_User_credits(ctx, field)
 	case "modelSettings":
 		return ec.fieldContext_User_modelSettings(ctx, field)
 	}
@@ -4633,6 +4810,16 @@ func (ec *executionContext) childFields_UserActivity(ctx context.Context, field 
 		return ec.fieldContext_UserActivity_lastActive(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserActivity", field.Name)
+}
+
+func (ec *executionContext) childFields_UserCredits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_UserCredits_user(ctx, field)
+	case "credits":
+		return ec.fieldContext_UserCredits_credits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserCredits", field.Name)
 }
 
 func (ec *executionContext) childFields_UserEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5187,6 +5374,28 @@ func (ec *executionContext) field_Mutation_sendMessage_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setPlanAllowance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "plan",
+		func(ctx context.Context, v any) (user.Plan, error) {
+			return ec.unmarshalNUserPlan2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋuserᚐPlan(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["plan"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "credits",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["credits"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setTemplateEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5220,6 +5429,28 @@ func (ec *executionContext) field_Mutation_setTemplatesEnabled_args(ctx context.
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setUserAllowance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userID",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "credits",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["credits"] = arg1
 	return args, nil
 }
 
@@ -5918,6 +6149,28 @@ func (ec *executionContext) field_Query_templates_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["where"] = arg7
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_usersNearAllowance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "threshold",
+		func(ctx context.Context, v any) (float64, error) {
+			return ec.unmarshalNFloat2float64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["threshold"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -7914,6 +8167,121 @@ func (ec *executionContext) _CostProjection_next30DaysUSD(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_CostProjection_next30DaysUSD(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CostProjection", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Credits_allowance(ctx context.Context, field graphql.CollectedField, obj *model.Credits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Credits_allowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Allowance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Credits_allowance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Credits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Credits_used(ctx context.Context, field graphql.CollectedField, obj *model.Credits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Credits_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Used, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Credits_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Credits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Credits_left(ctx context.Context, field graphql.CollectedField, obj *model.Credits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Credits_left(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Left, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Credits_left(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Credits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Credits_period(ctx context.Context, field graphql.CollectedField, obj *model.Credits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Credits_period(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Period, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Credits_period(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Credits", field, false, false, "String")
+}
+
+func (ec *executionContext) _Credits_renewsAt(ctx context.Context, field graphql.CollectedField, obj *model.Credits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Credits_renewsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RenewsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Credits_renewsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Credits", field, false, false, "Time")
 }
 
 func (ec *executionContext) _DailyUsage_day(ctx context.Context, field graphql.CollectedField, obj *model.DailyUsage) (ret graphql.Marshaler) {
@@ -12554,6 +12922,94 @@ func (ec *executionContext) fieldContext_Mutation_editCode(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setPlanAllowance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPlanAllowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPlanAllowance(ctx, fc.Args["plan"].(user.Plan), fc.Args["credits"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PlanCredits) graphql.Marshaler {
+			return ec.marshalNPlanCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanCredits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPlanAllowance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanCredits(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPlanAllowance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setUserAllowance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUserAllowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUserAllowance(ctx, fc.Args["userID"].(string), fc.Args["credits"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUserAllowance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUserAllowance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_loadSampleDataset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13305,6 +13761,75 @@ func (ec *executionContext) fieldContext_Plan_steps(_ context.Context, field gra
 	return fc, nil
 }
 
+func (ec *executionContext) _PlanCredits_plan(ctx context.Context, field graphql.CollectedField, obj *model.PlanCredits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanCredits_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v user.Plan) graphql.Marshaler {
+			return ec.marshalNUserPlan2githubᚗcomᚋautoanalystᚋautoanalystᚋentᚋuserᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanCredits_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanCredits", field, false, false, "UserPlan")
+}
+
+func (ec *executionContext) _PlanCredits_credits(ctx context.Context, field graphql.CollectedField, obj *model.PlanCredits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanCredits_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlanCredits_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanCredits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanCredits_isDefault(ctx context.Context, field graphql.CollectedField, obj *model.PlanCredits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanCredits_isDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanCredits_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanCredits", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _PlanStep_agent(ctx context.Context, field graphql.CollectedField, obj *model.PlanStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13934,6 +14459,82 @@ func (ec *executionContext) fieldContext_Query_publicTicker(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PublicTicker(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_planAllowances(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_planAllowances(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PlanAllowances(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PlanCredits) graphql.Marshaler {
+			return ec.marshalNPlanCredits2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanCreditsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_planAllowances(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanCredits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_usersNearAllowance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_usersNearAllowance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().UsersNearAllowance(ctx, fc.Args["threshold"].(float64), fc.Args["first"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserCredits) graphql.Marshaler {
+			return ec.marshalNUserCredits2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserCreditsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_usersNearAllowance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserCredits(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_usersNearAllowance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -14679,6 +15280,29 @@ func (ec *executionContext) _Run_modelMaxTokens(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Run_modelMaxTokens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_credits(ctx context.Context, field graphql.CollectedField, obj *ent.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
 }
 
@@ -16465,6 +17089,38 @@ func (ec *executionContext) fieldContext_User_usage(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _User_credits(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Credits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Credits) graphql.Marshaler {
+			return ec.marshalNCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCredits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Credits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _User_modelSettings(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16706,6 +17362,70 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UserCredits_user(ctx context.Context, field graphql.CollectedField, obj *model.UserCredits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserCredits_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserCredits_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserCredits",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UserCredits_credits(ctx context.Context, field graphql.CollectedField, obj *model.UserCredits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserCredits_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Credits) graphql.Marshaler {
+			return ec.marshalNCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCredits(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserCredits_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserCredits",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Credits(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
@@ -28338,6 +29058,59 @@ func (ec *executionContext) _CostProjection(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var creditsImplementors = []string{"Credits"}
+
+func (ec *executionContext) _Credits(ctx context.Context, sel ast.SelectionSet, obj *model.Credits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Credits")
+		case "allowance":
+			out.Values[i] = ec._Credits_allowance(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "used":
+			out.Values[i] = ec._Credits_used(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "left":
+			out.Values[i] = ec._Credits_left(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "period":
+			out.Values[i] = ec._Credits_period(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewsAt":
+			out.Values[i] = ec._Credits_renewsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var dailyUsageImplementors = []string{"DailyUsage"}
 
 func (ec *executionContext) _DailyUsage(ctx context.Context, sel ast.SelectionSet, obj *model.DailyUsage) graphql.Marshaler {
@@ -29995,6 +30768,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setPlanAllowance":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPlanAllowance(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setUserAllowance":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUserAllowance(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "loadSampleDataset":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_loadSampleDataset(ctx, field)
@@ -30196,6 +30983,49 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var planCreditsImplementors = []string{"PlanCredits"}
+
+func (ec *executionContext) _PlanCredits(ctx context.Context, sel ast.SelectionSet, obj *model.PlanCredits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, planCreditsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlanCredits")
+		case "plan":
+			out.Values[i] = ec._PlanCredits_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "credits":
+			out.Values[i] = ec._PlanCredits_credits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isDefault":
+			out.Values[i] = ec._PlanCredits_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var planStepImplementors = []string{"PlanStep"}
 
 func (ec *executionContext) _PlanStep(ctx context.Context, sel ast.SelectionSet, obj *model.PlanStep) graphql.Marshaler {
@@ -30371,6 +31201,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_publicTicker(ctx, field)
+				})
+		case "planAllowances":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_planAllowances(ctx, field)
+				})
+		case "usersNearAllowance":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_usersNearAllowance(ctx, field)
 				})
 		case "exportChat":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -30571,6 +31413,11 @@ func (ec *executionContext) _Run(ctx context.Context, sel ast.SelectionSet, obj 
 		case "modelMaxTokens":
 			out.Values[i] = ec._Run_modelMaxTokens(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credits":
+			out.Values[i] = ec._Run_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "chat":
@@ -31225,6 +32072,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_usage(ctx, field, obj)
 				})
+		case "credits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_credits(ctx, field, obj)
+				})
 		case "modelSettings":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -31324,6 +32177,44 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 			}
 		case "totalCount":
 			out.Values[i] = ec._UserConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userCreditsImplementors = []string{"UserCredits"}
+
+func (ec *executionContext) _UserCredits(ctx context.Context, sel ast.SelectionSet, obj *model.UserCredits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userCreditsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserCredits")
+		case "user":
+			out.Values[i] = ec._UserCredits_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "credits":
+			out.Values[i] = ec._UserCredits_credits(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32017,6 +32908,14 @@ func (ec *executionContext) marshalNCostProjection2ᚖgithubᚗcomᚋautoanalyst
 func (ec *executionContext) unmarshalNCreateTemplateInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCreateTemplateInput(ctx context.Context, v any) (model.CreateTemplateInput, error) {
 	res, err := ec.unmarshalInputCreateTemplateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐCredits(ctx context.Context, sel ast.SelectionSet, v *model.Credits) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Credits!")
+		return graphql.Null
+	}
+	return ec._Credits(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
@@ -32727,6 +33626,30 @@ func (ec *executionContext) marshalNPlanComplexity2githubᚗcomᚋautoanalystᚋ
 	return v
 }
 
+func (ec *executionContext) marshalNPlanCredits2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanCreditsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlanCredits) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlanCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanCredits(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlanCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanCredits(ctx context.Context, sel ast.SelectionSet, v *model.PlanCredits) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlanCredits!")
+		return graphql.Null
+	}
+	return ec._PlanCredits(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPlanStep2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlanStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PlanStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -33218,6 +34141,30 @@ func (ec *executionContext) marshalNUserActivity2ᚖgithubᚗcomᚋautoanalyst�
 		return graphql.Null
 	}
 	return ec._UserActivity(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUserCredits2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserCreditsᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.UserCredits) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserCredits(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUserCredits2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐUserCredits(ctx context.Context, sel ast.SelectionSet, v *model.UserCredits) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserCredits!")
+		return graphql.Null
+	}
+	return ec._UserCredits(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUserOrderField2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐUserOrderField(ctx context.Context, v any) (*ent.UserOrderField, error) {

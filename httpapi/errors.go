@@ -43,8 +43,13 @@ func ErrorPresenter(log zerolog.Logger) graphql.ErrorPresenterFunc {
 		}
 		gerr.Message = msg
 		ext := map[string]any{"code": string(code)}
-		if e, ok := errcode.As(inner); ok && e.Field != "" {
-			ext["field"] = e.Field
+		if e, ok := errcode.As(inner); ok {
+			for k, v := range e.Extensions {
+				ext[k] = v
+			}
+			if e.Field != "" {
+				ext["field"] = e.Field
+			}
 		}
 		gerr.Extensions = ext
 		return gerr

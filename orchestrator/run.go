@@ -86,7 +86,17 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	create := tx.Run.Create().SetUserID(v.UserID).SetNillableChatID(nonEmpty(chatID)).SetKind(kind).SetInput(input)
+	// Charged before the run exists, so a refused run makes no model call;
+	// in the same transaction, so a run not created is not charged.
+	credits := 0
+	if s.cfg.Credits != nil {
+		if credits, err = s.cfg.Credits.Charge(ctx, tx, v.UserID, kind); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	create := tx.Run.Create().SetUserID(v.UserID).SetNillableChatID(nonEmpty(chatID)).SetKind(kind).SetInput(input).
+		SetCredits(credits)
 	r, err := create.Save(ctx)
 	if err != nil {
 		tx.Rollback()
@@ -120,6 +130,11 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 		// The run could not be queued: end it now rather than leave it QUEUED forever.
 		s.finish(context.WithoutCancel(ctx), r.ID, run.StatusFAILED, "could not queue the run", EventRunFailed,
 			eventData{Text: "could not queue the run", ErrorCode: CodeInternal})
+		if s.cfg.Credits != nil {
+			if rerr := s.cfg.Credits.Refund(context.WithoutCancel(ctx), r.UserID, r.Credits); rerr != nil {
+				s.runLog(ctx, r.ID).Error().Err(rerr).Msg("refund the credits of a run not queued")
+			}
+		}
 		return nil, fmt.Errorf("enqueue run %s: %w", r.ID, err)
 	}
 	return r, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
@@ -37,6 +38,15 @@ type Models interface {
 	ForRun(ctx context.Context, userID string) (*modelsetting.Choice, error)
 }
 
+// Credits charges runs as they are accepted (*credit.Service does): Charge,
+// inside the transaction that creates the run, returns the credits charged
+// or a CREDITS_EXHAUSTED refusal; Refund gives back the credits of a run
+// that could not be queued.
+type Credits interface {
+	Charge(ctx context.Context, tx *ent.Tx, userID string, kind run.Kind) (int, error)
+	Refund(ctx context.Context, userID string, credits int) error
+}
+
 // Config wires a Service.
 type Config struct {
 	DB       *ent.Client
@@ -44,6 +54,9 @@ type Config struct {
 	Executor Executor
 	Files    DatasetFiles
 	Models   Models
+	// Credits, if set, charges each run before it is created (nil: runs
+	// are free).
+	Credits Credits
 	// Templates gives a user's runs their agents and counts the agents' uses
 	// (nil: the built-in agents, not counted).
 	Templates *catalog.Service

@@ -9,6 +9,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/auth"
 	"github.com/autoanalyst/autoanalyst/catalog"
 	"github.com/autoanalyst/autoanalyst/chat"
+	"github.com/autoanalyst/autoanalyst/credit"
 	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/modelsetting"
@@ -31,6 +32,8 @@ type Resolver struct {
 	Reports *report.Store
 	// Settings stores the users' model settings and lists the models.
 	Settings *modelsetting.Service
+	// Credits keeps the monthly allowances of credits.
+	CreditService *credit.Service
 	// Analytics answers usage and dashboard queries.
 	Analytics *analytics.Service
 	Logger    zerolog.Logger

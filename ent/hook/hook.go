@@ -45,6 +45,18 @@ func (f CodeExecutionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CodeExecutionMutation", m)
 }
 
+// The CreditUsageFunc type is an adapter to allow the use of ordinary
+// function as CreditUsage mutator.
+type CreditUsageFunc func(context.Context, *ent.CreditUsageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CreditUsageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CreditUsageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CreditUsageMutation", m)
+}
+
 // The DatasetFunc type is an adapter to allow the use of ordinary
 // function as Dataset mutator.
 type DatasetFunc func(context.Context, *ent.DatasetMutation) (ent.Value, error)
@@ -103,6 +115,18 @@ func (f ModelUsageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ModelUsageMutation", m)
+}
+
+// The PlanAllowanceFunc type is an adapter to allow the use of ordinary
+// function as PlanAllowance mutator.
+type PlanAllowanceFunc func(context.Context, *ent.PlanAllowanceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PlanAllowanceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PlanAllowanceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlanAllowanceMutation", m)
 }
 
 // The RunFunc type is an adapter to allow the use of ordinary

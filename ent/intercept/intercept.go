@@ -11,11 +11,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -160,6 +162,33 @@ func (f TraverseCodeExecution) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.CodeExecutionQuery", q)
 }
 
+// The CreditUsageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CreditUsageFunc func(context.Context, *ent.CreditUsageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CreditUsageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CreditUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CreditUsageQuery", q)
+}
+
+// The TraverseCreditUsage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCreditUsage func(context.Context, *ent.CreditUsageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCreditUsage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCreditUsage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreditUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CreditUsageQuery", q)
+}
+
 // The DatasetFunc type is an adapter to allow the use of ordinary function as a Querier.
 type DatasetFunc func(context.Context, *ent.DatasetQuery) (ent.Value, error)
 
@@ -295,6 +324,33 @@ func (f TraverseModelUsage) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ModelUsageQuery", q)
 }
 
+// The PlanAllowanceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PlanAllowanceFunc func(context.Context, *ent.PlanAllowanceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PlanAllowanceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PlanAllowanceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PlanAllowanceQuery", q)
+}
+
+// The TraversePlanAllowance type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePlanAllowance func(context.Context, *ent.PlanAllowanceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePlanAllowance) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePlanAllowance) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PlanAllowanceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PlanAllowanceQuery", q)
+}
+
 // The RunFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RunFunc func(context.Context, *ent.RunQuery) (ent.Value, error)
 
@@ -412,6 +468,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ChatQuery, predicate.Chat, chat.OrderOption]{typ: ent.TypeChat, tq: q}, nil
 	case *ent.CodeExecutionQuery:
 		return &query[*ent.CodeExecutionQuery, predicate.CodeExecution, codeexecution.OrderOption]{typ: ent.TypeCodeExecution, tq: q}, nil
+	case *ent.CreditUsageQuery:
+		return &query[*ent.CreditUsageQuery, predicate.CreditUsage, creditusage.OrderOption]{typ: ent.TypeCreditUsage, tq: q}, nil
 	case *ent.DatasetQuery:
 		return &query[*ent.DatasetQuery, predicate.Dataset, dataset.OrderOption]{typ: ent.TypeDataset, tq: q}, nil
 	case *ent.DeepAnalysisReportQuery:
@@ -422,6 +480,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageFeedbackQuery, predicate.MessageFeedback, messagefeedback.OrderOption]{typ: ent.TypeMessageFeedback, tq: q}, nil
 	case *ent.ModelUsageQuery:
 		return &query[*ent.ModelUsageQuery, predicate.ModelUsage, modelusage.OrderOption]{typ: ent.TypeModelUsage, tq: q}, nil
+	case *ent.PlanAllowanceQuery:
+		return &query[*ent.PlanAllowanceQuery, predicate.PlanAllowance, planallowance.OrderOption]{typ: ent.TypePlanAllowance, tq: q}, nil
 	case *ent.RunQuery:
 		return &query[*ent.RunQuery, predicate.Run, run.OrderOption]{typ: ent.TypeRun, tq: q}, nil
 	case *ent.SessionQuery:

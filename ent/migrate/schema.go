@@ -141,6 +141,46 @@ var (
 			},
 		},
 	}
+	// CreditUsagesColumns holds the columns for the "credit_usages" table.
+	CreditUsagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "period", Type: field.TypeString, Size: 7},
+		{Name: "used", Type: field.TypeInt, Default: 0},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// CreditUsagesTable holds the schema information for the "credit_usages" table.
+	CreditUsagesTable = &schema.Table{
+		Name:       "credit_usages",
+		Columns:    CreditUsagesColumns,
+		PrimaryKey: []*schema.Column{CreditUsagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "credit_usages_users_credit_usages",
+				Columns:    []*schema.Column{CreditUsagesColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "creditusage_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{CreditUsagesColumns[5]},
+			},
+			{
+				Name:    "creditusage_user_id_period",
+				Unique:  true,
+				Columns: []*schema.Column{CreditUsagesColumns[5], CreditUsagesColumns[3]},
+			},
+			{
+				Name:    "creditusage_period",
+				Unique:  false,
+				Columns: []*schema.Column{CreditUsagesColumns[3]},
+			},
+		},
+	}
 	// DatasetsColumns holds the columns for the "datasets" table.
 	DatasetsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -393,6 +433,27 @@ var (
 			},
 		},
 	}
+	// PlanAllowancesColumns holds the columns for the "plan_allowances" table.
+	PlanAllowancesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "plan", Type: field.TypeEnum, Enums: []string{"FREE", "PRO"}},
+		{Name: "credits", Type: field.TypeInt},
+	}
+	// PlanAllowancesTable holds the schema information for the "plan_allowances" table.
+	PlanAllowancesTable = &schema.Table{
+		Name:       "plan_allowances",
+		Columns:    PlanAllowancesColumns,
+		PrimaryKey: []*schema.Column{PlanAllowancesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "planallowance_plan",
+				Unique:  true,
+				Columns: []*schema.Column{PlanAllowancesColumns[3]},
+			},
+		},
+	}
 	// RunsColumns holds the columns for the "runs" table.
 	RunsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -414,6 +475,7 @@ var (
 		{Name: "model_name", Type: field.TypeString, Nullable: true},
 		{Name: "model_temperature", Type: field.TypeFloat64, Nullable: true},
 		{Name: "model_max_tokens", Type: field.TypeInt, Nullable: true},
+		{Name: "credits", Type: field.TypeInt, Default: 0},
 		{Name: "chat_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "user_id", Type: field.TypeString, Size: 40},
 	}
@@ -425,13 +487,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "runs_chats_runs",
-				Columns:    []*schema.Column{RunsColumns[19]},
+				Columns:    []*schema.Column{RunsColumns[20]},
 				RefColumns: []*schema.Column{ChatsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "runs_users_runs",
-				Columns:    []*schema.Column{RunsColumns[20]},
+				Columns:    []*schema.Column{RunsColumns[21]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -440,7 +502,7 @@ var (
 			{
 				Name:    "run_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{RunsColumns[20]},
+				Columns: []*schema.Column{RunsColumns[21]},
 			},
 			{
 				Name:    "run_status",
@@ -502,6 +564,7 @@ var (
 		{Name: "model_temperature", Type: field.TypeFloat64, Nullable: true},
 		{Name: "model_max_tokens", Type: field.TypeInt, Nullable: true},
 		{Name: "model_api_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "credit_allowance", Type: field.TypeInt, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -582,11 +645,13 @@ var (
 		AgentTemplatesTable,
 		ChatsTable,
 		CodeExecutionsTable,
+		CreditUsagesTable,
 		DatasetsTable,
 		DeepAnalysisReportsTable,
 		MessagesTable,
 		MessageFeedbacksTable,
 		ModelUsagesTable,
+		PlanAllowancesTable,
 		RunsTable,
 		SessionsTable,
 		UsersTable,
@@ -601,6 +666,7 @@ func init() {
 	CodeExecutionsTable.ForeignKeys[0].RefTable = ChatsTable
 	CodeExecutionsTable.ForeignKeys[1].RefTable = MessagesTable
 	CodeExecutionsTable.ForeignKeys[2].RefTable = UsersTable
+	CreditUsagesTable.ForeignKeys[0].RefTable = UsersTable
 	DatasetsTable.ForeignKeys[0].RefTable = UsersTable
 	DeepAnalysisReportsTable.ForeignKeys[0].RefTable = ChatsTable
 	DeepAnalysisReportsTable.ForeignKeys[1].RefTable = RunsTable

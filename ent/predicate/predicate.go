@@ -15,6 +15,9 @@ type Chat func(*sql.Selector)
 // CodeExecution is the predicate function for codeexecution builders.
 type CodeExecution func(*sql.Selector)
 
+// CreditUsage is the predicate function for creditusage builders.
+type CreditUsage func(*sql.Selector)
+
 // Dataset is the predicate function for dataset builders.
 type Dataset func(*sql.Selector)
 
@@ -29,6 +32,9 @@ type MessageFeedback func(*sql.Selector)
 
 // ModelUsage is the predicate function for modelusage builders.
 type ModelUsage func(*sql.Selector)
+
+// PlanAllowance is the predicate function for planallowance builders.
+type PlanAllowance func(*sql.Selector)
 
 // Run is the predicate function for run builders.
 type Run func(*sql.Selector)

@@ -183,6 +183,30 @@ func (f CodeExecutionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CodeExecutionMutation", m)
 }
 
+// The CreditUsageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CreditUsageQueryRuleFunc func(context.Context, *ent.CreditUsageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CreditUsageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreditUsageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CreditUsageQuery", q)
+}
+
+// The CreditUsageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CreditUsageMutationRuleFunc func(context.Context, *ent.CreditUsageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CreditUsageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CreditUsageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CreditUsageMutation", m)
+}
+
 // The DatasetQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type DatasetQueryRuleFunc func(context.Context, *ent.DatasetQuery) error
@@ -301,6 +325,30 @@ func (f ModelUsageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ModelUsageMutation", m)
+}
+
+// The PlanAllowanceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PlanAllowanceQueryRuleFunc func(context.Context, *ent.PlanAllowanceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PlanAllowanceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PlanAllowanceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PlanAllowanceQuery", q)
+}
+
+// The PlanAllowanceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PlanAllowanceMutationRuleFunc func(context.Context, *ent.PlanAllowanceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PlanAllowanceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PlanAllowanceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PlanAllowanceMutation", m)
 }
 
 // The RunQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -440,6 +488,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CodeExecutionQuery:
 		return q.Filter(), nil
+	case *ent.CreditUsageQuery:
+		return q.Filter(), nil
 	case *ent.DatasetQuery:
 		return q.Filter(), nil
 	case *ent.DeepAnalysisReportQuery:
@@ -449,6 +499,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.MessageFeedbackQuery:
 		return q.Filter(), nil
 	case *ent.ModelUsageQuery:
+		return q.Filter(), nil
+	case *ent.PlanAllowanceQuery:
 		return q.Filter(), nil
 	case *ent.RunQuery:
 		return q.Filter(), nil
@@ -471,6 +523,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.CodeExecutionMutation:
 		return m.Filter(), nil
+	case *ent.CreditUsageMutation:
+		return m.Filter(), nil
 	case *ent.DatasetMutation:
 		return m.Filter(), nil
 	case *ent.DeepAnalysisReportMutation:
@@ -480,6 +534,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MessageFeedbackMutation:
 		return m.Filter(), nil
 	case *ent.ModelUsageMutation:
+		return m.Filter(), nil
+	case *ent.PlanAllowanceMutation:
 		return m.Filter(), nil
 	case *ent.RunMutation:
 		return m.Filter(), nil

@@ -58,6 +58,8 @@ const (
 	FieldModelTemperature = "model_temperature"
 	// FieldModelMaxTokens holds the string denoting the model_max_tokens field in the database.
 	FieldModelMaxTokens = "model_max_tokens"
+	// FieldCredits holds the string denoting the credits field in the database.
+	FieldCredits = "credits"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeChat holds the string denoting the chat edge name in mutations.
@@ -112,6 +114,7 @@ var Columns = []string{
 	FieldModelName,
 	FieldModelTemperature,
 	FieldModelMaxTokens,
+	FieldCredits,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -148,6 +151,8 @@ var (
 	DefaultSeqReserved int64
 	// DefaultRecoveries holds the default value on creation for the "recoveries" field.
 	DefaultRecoveries int
+	// DefaultCredits holds the default value on creation for the "credits" field.
+	DefaultCredits int
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -306,6 +311,11 @@ func ByModelTemperature(opts ...sql.OrderTermOption) OrderOption {
 // ByModelMaxTokens orders the results by the model_max_tokens field.
 func ByModelMaxTokens(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldModelMaxTokens, opts...).ToFunc()
+}
+
+// ByCredits orders the results by the credits field.
+func ByCredits(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCredits, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

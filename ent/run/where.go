@@ -145,6 +145,11 @@ func ModelMaxTokens(v int) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldModelMaxTokens, v))
 }
 
+// Credits applies equality check predicate on the "credits" field. It's identical to CreditsEQ.
+func Credits(v int) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldCredits, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Run {
 	return predicate.Run(sql.FieldEQ(FieldCreatedAt, v))
@@ -1083,6 +1088,46 @@ func ModelMaxTokensIsNil() predicate.Run {
 // ModelMaxTokensNotNil applies the NotNil predicate on the "model_max_tokens" field.
 func ModelMaxTokensNotNil() predicate.Run {
 	return predicate.Run(sql.FieldNotNull(FieldModelMaxTokens))
+}
+
+// CreditsEQ applies the EQ predicate on the "credits" field.
+func CreditsEQ(v int) predicate.Run {
+	return predicate.Run(sql.FieldEQ(FieldCredits, v))
+}
+
+// CreditsNEQ applies the NEQ predicate on the "credits" field.
+func CreditsNEQ(v int) predicate.Run {
+	return predicate.Run(sql.FieldNEQ(FieldCredits, v))
+}
+
+// CreditsIn applies the In predicate on the "credits" field.
+func CreditsIn(vs ...int) predicate.Run {
+	return predicate.Run(sql.FieldIn(FieldCredits, vs...))
+}
+
+// CreditsNotIn applies the NotIn predicate on the "credits" field.
+func CreditsNotIn(vs ...int) predicate.Run {
+	return predicate.Run(sql.FieldNotIn(FieldCredits, vs...))
+}
+
+// CreditsGT applies the GT predicate on the "credits" field.
+func CreditsGT(v int) predicate.Run {
+	return predicate.Run(sql.FieldGT(FieldCredits, v))
+}
+
+// CreditsGTE applies the GTE predicate on the "credits" field.
+func CreditsGTE(v int) predicate.Run {
+	return predicate.Run(sql.FieldGTE(FieldCredits, v))
+}
+
+// CreditsLT applies the LT predicate on the "credits" field.
+func CreditsLT(v int) predicate.Run {
+	return predicate.Run(sql.FieldLT(FieldCredits, v))
+}
+
+// CreditsLTE applies the LTE predicate on the "credits" field.
+func CreditsLTE(v int) predicate.Run {
+	return predicate.Run(sql.FieldLTE(FieldCredits, v))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

@@ -9,11 +9,13 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
+	"github.com/autoanalyst/autoanalyst/ent/creditusage"
 	"github.com/autoanalyst/autoanalyst/ent/dataset"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/schema"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -261,6 +263,82 @@ func init() {
 	// codeexecution.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	codeexecution.IDValidator = func() func(string) error {
 		validators := codeexecutionDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	creditusageMixin := schema.CreditUsage{}.Mixin()
+	creditusage.Policy = privacy.NewPolicies(creditusageMixin[2], schema.CreditUsage{})
+	creditusage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := creditusage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	creditusageMixinFields0 := creditusageMixin[0].Fields()
+	_ = creditusageMixinFields0
+	creditusageMixinFields1 := creditusageMixin[1].Fields()
+	_ = creditusageMixinFields1
+	creditusageMixinFields2 := creditusageMixin[2].Fields()
+	_ = creditusageMixinFields2
+	creditusageFields := schema.CreditUsage{}.Fields()
+	_ = creditusageFields
+	// creditusageDescCreatedAt is the schema descriptor for created_at field.
+	creditusageDescCreatedAt := creditusageMixinFields1[0].Descriptor()
+	// creditusage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	creditusage.DefaultCreatedAt = creditusageDescCreatedAt.Default.(func() time.Time)
+	// creditusageDescUpdatedAt is the schema descriptor for updated_at field.
+	creditusageDescUpdatedAt := creditusageMixinFields1[1].Descriptor()
+	// creditusage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	creditusage.DefaultUpdatedAt = creditusageDescUpdatedAt.Default.(func() time.Time)
+	// creditusage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	creditusage.UpdateDefaultUpdatedAt = creditusageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// creditusageDescUserID is the schema descriptor for user_id field.
+	creditusageDescUserID := creditusageMixinFields2[0].Descriptor()
+	// creditusage.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	creditusage.UserIDValidator = creditusageDescUserID.Validators[0].(func(string) error)
+	// creditusageDescPeriod is the schema descriptor for period field.
+	creditusageDescPeriod := creditusageFields[0].Descriptor()
+	// creditusage.PeriodValidator is a validator for the "period" field. It is called by the builders before save.
+	creditusage.PeriodValidator = func() func(string) error {
+		validators := creditusageDescPeriod.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(period string) error {
+			for _, fn := range fns {
+				if err := fn(period); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// creditusageDescUsed is the schema descriptor for used field.
+	creditusageDescUsed := creditusageFields[1].Descriptor()
+	// creditusage.DefaultUsed holds the default value on creation for the used field.
+	creditusage.DefaultUsed = creditusageDescUsed.Default.(int)
+	// creditusage.UsedValidator is a validator for the "used" field. It is called by the builders before save.
+	creditusage.UsedValidator = creditusageDescUsed.Validators[0].(func(int) error)
+	// creditusageDescID is the schema descriptor for id field.
+	creditusageDescID := creditusageMixinFields0[0].Descriptor()
+	// creditusage.DefaultID holds the default value on creation for the id field.
+	creditusage.DefaultID = creditusageDescID.Default.(func() string)
+	// creditusage.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	creditusage.IDValidator = func() func(string) error {
+		validators := creditusageDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -696,6 +774,52 @@ func init() {
 			return nil
 		}
 	}()
+	planallowanceMixin := schema.PlanAllowance{}.Mixin()
+	planallowance.Policy = privacy.NewPolicies(schema.PlanAllowance{})
+	planallowance.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := planallowance.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	planallowanceMixinFields0 := planallowanceMixin[0].Fields()
+	_ = planallowanceMixinFields0
+	planallowanceMixinFields1 := planallowanceMixin[1].Fields()
+	_ = planallowanceMixinFields1
+	planallowanceFields := schema.PlanAllowance{}.Fields()
+	_ = planallowanceFields
+	// planallowanceDescCreatedAt is the schema descriptor for created_at field.
+	planallowanceDescCreatedAt := planallowanceMixinFields1[0].Descriptor()
+	// planallowance.DefaultCreatedAt holds the default value on creation for the created_at field.
+	planallowance.DefaultCreatedAt = planallowanceDescCreatedAt.Default.(func() time.Time)
+	// planallowanceDescUpdatedAt is the schema descriptor for updated_at field.
+	planallowanceDescUpdatedAt := planallowanceMixinFields1[1].Descriptor()
+	// planallowance.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	planallowance.DefaultUpdatedAt = planallowanceDescUpdatedAt.Default.(func() time.Time)
+	// planallowance.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	planallowance.UpdateDefaultUpdatedAt = planallowanceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// planallowanceDescID is the schema descriptor for id field.
+	planallowanceDescID := planallowanceMixinFields0[0].Descriptor()
+	// planallowance.DefaultID holds the default value on creation for the id field.
+	planallowance.DefaultID = planallowanceDescID.Default.(func() string)
+	// planallowance.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	planallowance.IDValidator = func() func(string) error {
+		validators := planallowanceDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	runMixin := schema.Run{}.Mixin()
 	run.Policy = privacy.NewPolicies(runMixin[2], schema.Run{})
 	run.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -744,6 +868,10 @@ func init() {
 	runDescRecoveries := runFields[8].Descriptor()
 	// run.DefaultRecoveries holds the default value on creation for the recoveries field.
 	run.DefaultRecoveries = runDescRecoveries.Default.(int)
+	// runDescCredits is the schema descriptor for credits field.
+	runDescCredits := runFields[17].Descriptor()
+	// run.DefaultCredits holds the default value on creation for the credits field.
+	run.DefaultCredits = runDescCredits.Default.(int)
 	// runDescID is the schema descriptor for id field.
 	runDescID := runMixinFields0[0].Descriptor()
 	// run.DefaultID holds the default value on creation for the id field.

@@ -59,6 +59,9 @@ func (Run) Fields() []ent.Field {
 		field.String("model_name").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Float("model_temperature").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Int("model_max_tokens").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		// Credits is what the run was charged when it was accepted (0: free,
+		// or on the user's own API key).
+		field.Int("credits").Default(0).Immutable().Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -40,6 +40,9 @@ func (User) Fields() []ent.Field {
 		// ModelAPIKey is the user's own provider key, sealed with AES-GCM under
 		// a key derived from SECRET_KEY (package secret); never returned.
 		field.Bytes("model_api_key").Optional().Nillable().Sensitive().Annotations(entgql.Skip()),
+		// CreditAllowance is an admin's monthly allowance of credits for this
+		// user, over the plan's (negative: unlimited; unset: the plan's).
+		field.Int("credit_allowance").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -59,6 +62,7 @@ func (User) Edges() []ent.Edge {
 		edge.To("templates", AgentTemplate.Type).Annotations(skip, cascade),
 		edge.To("template_preferences", UserTemplatePreference.Type).Annotations(skip, cascade),
 		edge.To("reports", DeepAnalysisReport.Type).Annotations(skip, cascade),
+		edge.To("credit_usages", CreditUsage.Type).Annotations(skip, cascade),
 	}
 }
 

@@ -46,6 +46,8 @@ const (
 	FieldModelMaxTokens = "model_max_tokens"
 	// FieldModelAPIKey holds the string denoting the model_api_key field in the database.
 	FieldModelAPIKey = "model_api_key"
+	// FieldCreditAllowance holds the string denoting the credit_allowance field in the database.
+	FieldCreditAllowance = "credit_allowance"
 	// EdgeSessions holds the string denoting the sessions edge name in mutations.
 	EdgeSessions = "sessions"
 	// EdgeDatasets holds the string denoting the datasets edge name in mutations.
@@ -68,6 +70,8 @@ const (
 	EdgeTemplatePreferences = "template_preferences"
 	// EdgeReports holds the string denoting the reports edge name in mutations.
 	EdgeReports = "reports"
+	// EdgeCreditUsages holds the string denoting the credit_usages edge name in mutations.
+	EdgeCreditUsages = "credit_usages"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// SessionsTable is the table that holds the sessions relation/edge.
@@ -147,6 +151,13 @@ const (
 	ReportsInverseTable = "deep_analysis_reports"
 	// ReportsColumn is the table column denoting the reports relation/edge.
 	ReportsColumn = "user_id"
+	// CreditUsagesTable is the table that holds the credit_usages relation/edge.
+	CreditUsagesTable = "credit_usages"
+	// CreditUsagesInverseTable is the table name for the CreditUsage entity.
+	// It exists in this package in order to avoid circular dependency with the "creditusage" package.
+	CreditUsagesInverseTable = "credit_usages"
+	// CreditUsagesColumn is the table column denoting the credit_usages relation/edge.
+	CreditUsagesColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -166,6 +177,7 @@ var Columns = []string{
 	FieldModelTemperature,
 	FieldModelMaxTokens,
 	FieldModelAPIKey,
+	FieldCreditAllowance,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -335,6 +347,11 @@ func ByModelMaxTokens(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldModelMaxTokens, opts...).ToFunc()
 }
 
+// ByCreditAllowance orders the results by the credit_allowance field.
+func ByCreditAllowance(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCreditAllowance, opts...).ToFunc()
+}
+
 // BySessionsCount orders the results by sessions count.
 func BySessionsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -488,6 +505,20 @@ func ByReports(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newReportsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByCreditUsagesCount orders the results by credit_usages count.
+func ByCreditUsagesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCreditUsagesStep(), opts...)
+	}
+}
+
+// ByCreditUsages orders the results by credit_usages terms.
+func ByCreditUsages(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCreditUsagesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSessionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -563,6 +594,13 @@ func newReportsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ReportsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, ReportsTable, ReportsColumn),
+	)
+}
+func newCreditUsagesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CreditUsagesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, CreditUsagesTable, CreditUsagesColumn),
 	)
 }
 

@@ -125,6 +125,11 @@ func ModelAPIKey(v []byte) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldModelAPIKey, v))
 }
 
+// CreditAllowance applies equality check predicate on the "credit_allowance" field. It's identical to CreditAllowanceEQ.
+func CreditAllowance(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldCreditAllowance, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -835,6 +840,56 @@ func ModelAPIKeyNotNil() predicate.User {
 	return predicate.User(sql.FieldNotNull(FieldModelAPIKey))
 }
 
+// CreditAllowanceEQ applies the EQ predicate on the "credit_allowance" field.
+func CreditAllowanceEQ(v int) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldCreditAllowance, v))
+}
+
+// CreditAllowanceNEQ applies the NEQ predicate on the "credit_allowance" field.
+func CreditAllowanceNEQ(v int) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldCreditAllowance, v))
+}
+
+// CreditAllowanceIn applies the In predicate on the "credit_allowance" field.
+func CreditAllowanceIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldIn(FieldCreditAllowance, vs...))
+}
+
+// CreditAllowanceNotIn applies the NotIn predicate on the "credit_allowance" field.
+func CreditAllowanceNotIn(vs ...int) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldCreditAllowance, vs...))
+}
+
+// CreditAllowanceGT applies the GT predicate on the "credit_allowance" field.
+func CreditAllowanceGT(v int) predicate.User {
+	return predicate.User(sql.FieldGT(FieldCreditAllowance, v))
+}
+
+// CreditAllowanceGTE applies the GTE predicate on the "credit_allowance" field.
+func CreditAllowanceGTE(v int) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldCreditAllowance, v))
+}
+
+// CreditAllowanceLT applies the LT predicate on the "credit_allowance" field.
+func CreditAllowanceLT(v int) predicate.User {
+	return predicate.User(sql.FieldLT(FieldCreditAllowance, v))
+}
+
+// CreditAllowanceLTE applies the LTE predicate on the "credit_allowance" field.
+func CreditAllowanceLTE(v int) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldCreditAllowance, v))
+}
+
+// CreditAllowanceIsNil applies the IsNil predicate on the "credit_allowance" field.
+func CreditAllowanceIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldCreditAllowance))
+}
+
+// CreditAllowanceNotNil applies the NotNil predicate on the "credit_allowance" field.
+func CreditAllowanceNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldCreditAllowance))
+}
+
 // HasSessions applies the HasEdge predicate on the "sessions" edge.
 func HasSessions() predicate.User {
 	return predicate.User(func(s *sql.Selector) {
@@ -1080,6 +1135,29 @@ func HasReports() predicate.User {
 func HasReportsWith(preds ...predicate.DeepAnalysisReport) predicate.User {
 	return predicate.User(func(s *sql.Selector) {
 		step := newReportsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCreditUsages applies the HasEdge predicate on the "credit_usages" edge.
+func HasCreditUsages() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, CreditUsagesTable, CreditUsagesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCreditUsagesWith applies the HasEdge predicate on the "credit_usages" edge with a given conditions (other predicates).
+func HasCreditUsagesWith(preds ...predicate.CreditUsage) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newCreditUsagesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

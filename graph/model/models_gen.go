@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
+	"github.com/autoanalyst/autoanalyst/ent/user"
 	"github.com/autoanalyst/autoanalyst/orchestrator"
 )
 
@@ -88,6 +89,20 @@ type CreateTemplateInput struct {
 	// Data Manipulation, Data Modelling or Data Visualization.
 	Category string                 `json:"category"`
 	Variant  *agenttemplate.Variant `json:"variant,omitempty"`
+}
+
+// A user's credits of the current calendar month (UTC).
+type Credits struct {
+	// The month's allowance; null: unlimited.
+	Allowance *int `json:"allowance,omitempty"`
+	// Charged this month (runs on the user's own API key are not charged).
+	Used int `json:"used"`
+	// What remains; null: unlimited.
+	Left *int `json:"left,omitempty"`
+	// The month, YYYY-MM (UTC).
+	Period string `json:"period"`
+	// When the allowance renews (used starts again from 0): the first instant of next month, UTC.
+	RenewsAt time.Time `json:"renewsAt"`
 }
 
 type DailyUsage struct {
@@ -215,6 +230,15 @@ type ModelUsageStat struct {
 type Plan struct {
 	Complexity PlanComplexity `json:"complexity"`
 	Steps      []*PlanStep    `json:"steps"`
+}
+
+// A plan's monthly allowance.
+type PlanCredits struct {
+	Plan user.Plan `json:"plan"`
+	// Credits a month; null: unlimited.
+	Credits *int `json:"credits,omitempty"`
+	// True while no admin has set it: the server's default (CREDITS_FREE, CREDITS_PRO).
+	IsDefault bool `json:"isDefault"`
 }
 
 type PlanStep struct {
@@ -380,6 +404,12 @@ type UserActivity struct {
 	TotalTokens int       `json:"totalTokens"`
 	CostUsd     float64   `json:"costUSD"`
 	LastActive  time.Time `json:"lastActive"`
+}
+
+// A user and their credits of this month.
+type UserCredits struct {
+	User    *ent.User `json:"user"`
+	Credits *Credits  `json:"credits"`
 }
 
 type UserStats struct {

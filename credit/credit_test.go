@@ -45,7 +45,7 @@ var sys = privacy.DecisionContext(context.Background(), privacy.Allow)
 // clock is a settable clock.
 type clock struct{ t atomic.Pointer[time.Time] }
 
-func (c *clock) now() time.Time { return *c.t.Load() }
+func (c *clock) now() time.Time  { return *c.t.Load() }
 func (c *clock) set(t time.Time) { c.t.Store(&t) }
 
 // charge charges a run of kind in a transaction of its own.

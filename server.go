@@ -315,6 +315,8 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		MaxOutputBytes:           cfg.ExecMaxOutput,
 		MaxResultBytes:           cfg.ExecMaxResult,
 		TmpSizeBytes:             cfg.ExecTmpBytes,
+		OutputMaxFiles:           cfg.OutputMaxFiles,
+		OutputMaxBytes:           cfg.OutputMaxBytes,
 		MaxKernels:               cfg.MaxKernels,
 		MemoryBudgetBytes:        cfg.KernelsMemory,
 		MaxConcurrent:            cfg.ExecConcurrency,

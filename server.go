@@ -417,6 +417,7 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		Broker:      brk,
 		Executor:    runner,
 		Files:       n.datasets,
+		Outputs:     store,
 		Models:      n.settings,
 		StepModels:  steps,
 		Logger:      log.With().Str("component", "orchestrator").Logger(),

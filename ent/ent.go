@@ -20,6 +20,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			message.Table:                message.ValidColumn,
 			messagefeedback.Table:        messagefeedback.ValidColumn,
 			modelusage.Table:             modelusage.ValidColumn,
+			outputfile.Table:             outputfile.ValidColumn,
 			run.Table:                    run.ValidColumn,
 			session.Table:                session.ValidColumn,
 			user.Table:                   user.ValidColumn,

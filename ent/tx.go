@@ -28,6 +28,8 @@ type Tx struct {
 	MessageFeedback *MessageFeedbackClient
 	// ModelUsage is the client for interacting with the ModelUsage builders.
 	ModelUsage *ModelUsageClient
+	// OutputFile is the client for interacting with the OutputFile builders.
+	OutputFile *OutputFileClient
 	// Run is the client for interacting with the Run builders.
 	Run *RunClient
 	// Session is the client for interacting with the Session builders.
@@ -175,6 +177,7 @@ func (tx *Tx) init() {
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageFeedback = NewMessageFeedbackClient(tx.config)
 	tx.ModelUsage = NewModelUsageClient(tx.config)
+	tx.OutputFile = NewOutputFileClient(tx.config)
 	tx.Run = NewRunClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.User = NewUserClient(tx.config)

@@ -21,6 +21,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -45,6 +46,7 @@ type UserQuery struct {
 	withFeedback                 *MessageFeedbackQuery
 	withTemplates                *AgentTemplateQuery
 	withTemplatePreferences      *UserTemplatePreferenceQuery
+	withOutputFiles              *OutputFileQuery
 	withReports                  *DeepAnalysisReportQuery
 	loadTotal                    []func(context.Context, []*User) error
 	modifiers                    []func(*sql.Selector)
@@ -58,6 +60,7 @@ type UserQuery struct {
 	withNamedFeedback            map[string]*MessageFeedbackQuery
 	withNamedTemplates           map[string]*AgentTemplateQuery
 	withNamedTemplatePreferences map[string]*UserTemplatePreferenceQuery
+	withNamedOutputFiles         map[string]*OutputFileQuery
 	withNamedReports             map[string]*DeepAnalysisReportQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -315,6 +318,28 @@ func (_q *UserQuery) QueryTemplatePreferences() *UserTemplatePreferenceQuery {
 	return query
 }
 
+// QueryOutputFiles chains the current query on the "output_files" edge.
+func (_q *UserQuery) QueryOutputFiles() *OutputFileQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.OutputFilesTable, user.OutputFilesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryReports chains the current query on the "reports" edge.
 func (_q *UserQuery) QueryReports() *DeepAnalysisReportQuery {
 	query := (&DeepAnalysisReportClient{config: _q.config}).Query()
@@ -539,6 +564,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withFeedback:            _q.withFeedback.Clone(),
 		withTemplates:           _q.withTemplates.Clone(),
 		withTemplatePreferences: _q.withTemplatePreferences.Clone(),
+		withOutputFiles:         _q.withOutputFiles.Clone(),
 		withReports:             _q.withReports.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -657,6 +683,17 @@ func (_q *UserQuery) WithTemplatePreferences(opts ...func(*UserTemplatePreferenc
 	return _q
 }
 
+// WithOutputFiles tells the query-builder to eager-load the nodes that are connected to
+// the "output_files" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithOutputFiles(opts ...func(*OutputFileQuery)) *UserQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOutputFiles = query
+	return _q
+}
+
 // WithReports tells the query-builder to eager-load the nodes that are connected to
 // the "reports" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *UserQuery) WithReports(opts ...func(*DeepAnalysisReportQuery)) *UserQuery {
@@ -752,7 +789,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [11]bool{
+		loadedTypes = [12]bool{
 			_q.withSessions != nil,
 			_q.withDatasets != nil,
 			_q.withChats != nil,
@@ -763,6 +800,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			_q.withFeedback != nil,
 			_q.withTemplates != nil,
 			_q.withTemplatePreferences != nil,
+			_q.withOutputFiles != nil,
 			_q.withReports != nil,
 		}
 	)
@@ -859,6 +897,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withOutputFiles; query != nil {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *User) { n.Edges.OutputFiles = []*OutputFile{} },
+			func(n *User, e *OutputFile) { n.Edges.OutputFiles = append(n.Edges.OutputFiles, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withReports; query != nil {
 		if err := _q.loadReports(ctx, query, nodes,
 			func(n *User) { n.Edges.Reports = []*DeepAnalysisReport{} },
@@ -933,6 +978,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadTemplatePreferences(ctx, query, nodes,
 			func(n *User) { n.appendNamedTemplatePreferences(name) },
 			func(n *User, e *UserTemplatePreference) { n.appendNamedTemplatePreferences(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOutputFiles {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *User) { n.appendNamedOutputFiles(name) },
+			func(n *User, e *OutputFile) { n.appendNamedOutputFiles(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1254,6 +1306,36 @@ func (_q *UserQuery) loadTemplatePreferences(ctx context.Context, query *UserTem
 	}
 	return nil
 }
+func (_q *UserQuery) loadOutputFiles(ctx context.Context, query *OutputFileQuery, nodes []*User, init func(*User), assign func(*User, *OutputFile)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(outputfile.FieldUserID)
+	}
+	query.Where(predicate.OutputFile(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.OutputFilesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *UserQuery) loadReports(ctx context.Context, query *DeepAnalysisReportQuery, nodes []*User, init func(*User), assign func(*User, *DeepAnalysisReport)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[string]*User)
@@ -1515,6 +1597,20 @@ func (_q *UserQuery) WithNamedTemplatePreferences(name string, opts ...func(*Use
 		_q.withNamedTemplatePreferences = make(map[string]*UserTemplatePreferenceQuery)
 	}
 	_q.withNamedTemplatePreferences[name] = query
+	return _q
+}
+
+// WithNamedOutputFiles tells the query-builder to eager-load the nodes that are connected to the "output_files"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedOutputFiles(name string, opts ...func(*OutputFileQuery)) *UserQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOutputFiles == nil {
+		_q.withNamedOutputFiles = make(map[string]*OutputFileQuery)
+	}
+	_q.withNamedOutputFiles[name] = query
 	return _q
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/executor"
 	"github.com/autoanalyst/autoanalyst/llm"
@@ -43,7 +44,10 @@ type Config struct {
 	Broker   broker.Broker
 	Executor Executor
 	Files    DatasetFiles
-	Models   Models
+	// Outputs keeps the files code writes to /tmp/outputs (nil: they are
+	// dropped).
+	Outputs dataset.Store
+	Models  Models
 	// Templates gives a user's runs their agents and counts the agents' uses
 	// (nil: the built-in agents, not counted).
 	Templates *catalog.Service

@@ -16,6 +16,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -295,6 +296,33 @@ func (f TraverseModelUsage) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ModelUsageQuery", q)
 }
 
+// The OutputFileFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OutputFileFunc func(context.Context, *ent.OutputFileQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OutputFileFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OutputFileQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OutputFileQuery", q)
+}
+
+// The TraverseOutputFile type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOutputFile func(context.Context, *ent.OutputFileQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOutputFile) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOutputFile) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutputFileQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OutputFileQuery", q)
+}
+
 // The RunFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RunFunc func(context.Context, *ent.RunQuery) (ent.Value, error)
 
@@ -422,6 +450,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageFeedbackQuery, predicate.MessageFeedback, messagefeedback.OrderOption]{typ: ent.TypeMessageFeedback, tq: q}, nil
 	case *ent.ModelUsageQuery:
 		return &query[*ent.ModelUsageQuery, predicate.ModelUsage, modelusage.OrderOption]{typ: ent.TypeModelUsage, tq: q}, nil
+	case *ent.OutputFileQuery:
+		return &query[*ent.OutputFileQuery, predicate.OutputFile, outputfile.OrderOption]{typ: ent.TypeOutputFile, tq: q}, nil
 	case *ent.RunQuery:
 		return &query[*ent.RunQuery, predicate.Run, run.OrderOption]{typ: ent.TypeRun, tq: q}, nil
 	case *ent.SessionQuery:

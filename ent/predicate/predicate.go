@@ -30,6 +30,9 @@ type MessageFeedback func(*sql.Selector)
 // ModelUsage is the predicate function for modelusage builders.
 type ModelUsage func(*sql.Selector)
 
+// OutputFile is the predicate function for outputfile builders.
+type OutputFile func(*sql.Selector)
+
 // Run is the predicate function for run builders.
 type Run func(*sql.Selector)
 

@@ -541,7 +541,7 @@ type event struct {
 	FollowUps []string `json:"followUps"`
 	// Files are a FILES event's files.
 	Files []outputFile `json:"files"`
-	Plan      *struct {
+	Plan  *struct {
 		Complexity string `json:"complexity"`
 		Steps      []struct {
 			Agent  string   `json:"agent"`

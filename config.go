@@ -82,6 +82,11 @@ type config struct {
 	SecretKey       string            `env:"SECRET_KEY"`
 	LogLevel        string            `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat       string            `env:"LOG_FORMAT"`
+
+	// OutputMaxFiles and OutputMaxBytes bound the files an execution leaves
+	// in /tmp/outputs that are attached to the answer.
+	OutputMaxFiles int   `env:"OUTPUT_MAX_FILES" envDefault:"10"`
+	OutputMaxBytes int64 `env:"OUTPUT_MAX_BYTES" envDefault:"20971520"`
 }
 
 func loadConfig() (*config, error) {
@@ -103,6 +108,9 @@ func loadConfig() (*config, error) {
 	}
 	if c.ExecMaxOutput < 1024 || c.ExecMaxResult < 1<<20 || c.ExecTmpBytes < 1<<20 || c.ExecMemoryBytes < 256<<20 {
 		return nil, fmt.Errorf("configuration: EXEC_MAX_OUTPUT_BYTES must be at least 1024, EXEC_MAX_RESULT_BYTES and EXEC_TMP_BYTES at least 1 MiB, EXEC_MEMORY_BYTES at least 256 MiB")
+	}
+	if c.OutputMaxFiles < 1 || c.OutputMaxFiles > 100 || c.OutputMaxBytes < 1 {
+		return nil, fmt.Errorf("configuration: OUTPUT_MAX_FILES must be 1..100 and OUTPUT_MAX_BYTES at least 1, got %d and %d", c.OutputMaxFiles, c.OutputMaxBytes)
 	}
 	if c.ExecConcurrency < 0 {
 		return nil, fmt.Errorf("configuration: EXEC_CONCURRENCY must not be negative (0: twice the CPUs), got %d", c.ExecConcurrency)

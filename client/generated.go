@@ -2347,6 +2347,8 @@ const (
 	RunEventTypeRunRestarted RunEventType = "RUN_RESTARTED"
 	// The questions (at most 3) the answer suggests asking next, in followUps, once the answer is stored (MESSAGE). Not sent when the step fails, nor by a redelivered run.
 	RunEventTypeFollowUps RunEventType = "FOLLOW_UPS"
+	// Files the code wrote to its output folder (/tmp/outputs) were stored, in files; they are attached to the answer (Message.files) once it is stored.
+	RunEventTypeFiles RunEventType = "FILES"
 )
 
 var AllRunEventType = []RunEventType{
@@ -2365,6 +2367,7 @@ var AllRunEventType = []RunEventType{
 	RunEventTypeRunCancelled,
 	RunEventTypeRunRestarted,
 	RunEventTypeFollowUps,
+	RunEventTypeFiles,
 }
 
 // RunEventsSubscriptionResponse is returned by RunEventsSubscription on success.

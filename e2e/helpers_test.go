@@ -539,7 +539,9 @@ type event struct {
 	Progress  *int   `json:"progress"`
 	// FollowUps are a FOLLOW_UPS event's questions.
 	FollowUps []string `json:"followUps"`
-	Plan      *struct {
+	// Files are a FILES event's files.
+	Files []outputFile `json:"files"`
+	Plan  *struct {
 		Complexity string `json:"complexity"`
 		Steps      []struct {
 			Agent  string   `json:"agent"`
@@ -563,7 +565,8 @@ type event struct {
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
   seq type agent text code messageID errorCode progress followUps
   plan { complexity steps { agent create use } }
-  result { ok stdout error figures tables { columns rows } } } }`
+  result { ok stdout error figures tables { columns rows } }
+  files { id name size mediaType url } } }`
 
 // subscribe follows a run over a WebSocket with the given subprotocol
 // ("graphql-transport-ws" or the legacy "graphql-ws") until the server

@@ -24,6 +24,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -54,6 +55,8 @@ type Client struct {
 	MessageFeedback *MessageFeedbackClient
 	// ModelUsage is the client for interacting with the ModelUsage builders.
 	ModelUsage *ModelUsageClient
+	// OutputFile is the client for interacting with the OutputFile builders.
+	OutputFile *OutputFileClient
 	// PlanAllowance is the client for interacting with the PlanAllowance builders.
 	PlanAllowance *PlanAllowanceClient
 	// Run is the client for interacting with the Run builders.
@@ -84,6 +87,7 @@ func (c *Client) init() {
 	c.Message = NewMessageClient(c.config)
 	c.MessageFeedback = NewMessageFeedbackClient(c.config)
 	c.ModelUsage = NewModelUsageClient(c.config)
+	c.OutputFile = NewOutputFileClient(c.config)
 	c.PlanAllowance = NewPlanAllowanceClient(c.config)
 	c.Run = NewRunClient(c.config)
 	c.Session = NewSessionClient(c.config)
@@ -190,6 +194,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Message:                NewMessageClient(cfg),
 		MessageFeedback:        NewMessageFeedbackClient(cfg),
 		ModelUsage:             NewModelUsageClient(cfg),
+		OutputFile:             NewOutputFileClient(cfg),
 		PlanAllowance:          NewPlanAllowanceClient(cfg),
 		Run:                    NewRunClient(cfg),
 		Session:                NewSessionClient(cfg),
@@ -223,6 +228,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Message:                NewMessageClient(cfg),
 		MessageFeedback:        NewMessageFeedbackClient(cfg),
 		ModelUsage:             NewModelUsageClient(cfg),
+		OutputFile:             NewOutputFileClient(cfg),
 		PlanAllowance:          NewPlanAllowanceClient(cfg),
 		Run:                    NewRunClient(cfg),
 		Session:                NewSessionClient(cfg),
@@ -258,7 +264,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AgentTemplate, c.Chat, c.CodeExecution, c.CreditUsage, c.Dataset,
-		c.DeepAnalysisReport, c.Message, c.MessageFeedback, c.ModelUsage,
+		c.DeepAnalysisReport, c.Message, c.MessageFeedback, c.ModelUsage, c.OutputFile,
 		c.PlanAllowance, c.Run, c.Session, c.User, c.UserTemplatePreference,
 	} {
 		n.Use(hooks...)
@@ -270,7 +276,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AgentTemplate, c.Chat, c.CodeExecution, c.CreditUsage, c.Dataset,
-		c.DeepAnalysisReport, c.Message, c.MessageFeedback, c.ModelUsage,
+		c.DeepAnalysisReport, c.Message, c.MessageFeedback, c.ModelUsage, c.OutputFile,
 		c.PlanAllowance, c.Run, c.Session, c.User, c.UserTemplatePreference,
 	} {
 		n.Intercept(interceptors...)
@@ -298,6 +304,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.MessageFeedback.mutate(ctx, m)
 	case *ModelUsageMutation:
 		return c.ModelUsage.mutate(ctx, m)
+	case *OutputFileMutation:
+		return c.OutputFile.mutate(ctx, m)
 	case *PlanAllowanceMutation:
 		return c.PlanAllowance.mutate(ctx, m)
 	case *RunMutation:
@@ -1577,6 +1585,22 @@ func (c *MessageClient) QueryFeedback(_m *Message) *MessageFeedbackQuery {
 	return query
 }
 
+// QueryOutputFiles queries the output_files edge of a Message.
+func (c *MessageClient) QueryOutputFiles(_m *Message) *OutputFileQuery {
+	query := (&OutputFileClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(message.Table, message.FieldID, id),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, message.OutputFilesTable, message.OutputFilesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *MessageClient) Hooks() []Hook {
 	hooks := c.hooks.Message
@@ -1935,6 +1959,188 @@ func (c *ModelUsageClient) mutate(ctx context.Context, m *ModelUsageMutation) (V
 	}
 }
 
+// OutputFileClient is a client for the OutputFile schema.
+type OutputFileClient struct {
+	config
+}
+
+// NewOutputFileClient returns a client for the OutputFile from the given config.
+func NewOutputFileClient(c config) *OutputFileClient {
+	return &OutputFileClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `outputfile.Hooks(f(g(h())))`.
+func (c *OutputFileClient) Use(hooks ...Hook) {
+	c.hooks.OutputFile = append(c.hooks.OutputFile, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `outputfile.Intercept(f(g(h())))`.
+func (c *OutputFileClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OutputFile = append(c.inters.OutputFile, interceptors...)
+}
+
+// Create returns a builder for creating a OutputFile entity.
+func (c *OutputFileClient) Create() *OutputFileCreate {
+	mutation := newOutputFileMutation(c.config, OpCreate)
+	return &OutputFileCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OutputFile entities.
+func (c *OutputFileClient) CreateBulk(builders ...*OutputFileCreate) *OutputFileCreateBulk {
+	return &OutputFileCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OutputFileClient) MapCreateBulk(slice any, setFunc func(*OutputFileCreate, int)) *OutputFileCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OutputFileCreateBulk{err: fmt.Errorf("calling to OutputFileClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OutputFileCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OutputFileCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OutputFile.
+func (c *OutputFileClient) Update() *OutputFileUpdate {
+	mutation := newOutputFileMutation(c.config, OpUpdate)
+	return &OutputFileUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OutputFileClient) UpdateOne(_m *OutputFile) *OutputFileUpdateOne {
+	mutation := newOutputFileMutation(c.config, OpUpdateOne, withOutputFile(_m))
+	return &OutputFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OutputFileClient) UpdateOneID(id string) *OutputFileUpdateOne {
+	mutation := newOutputFileMutation(c.config, OpUpdateOne, withOutputFileID(id))
+	return &OutputFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OutputFile.
+func (c *OutputFileClient) Delete() *OutputFileDelete {
+	mutation := newOutputFileMutation(c.config, OpDelete)
+	return &OutputFileDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OutputFileClient) DeleteOne(_m *OutputFile) *OutputFileDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OutputFileClient) DeleteOneID(id string) *OutputFileDeleteOne {
+	builder := c.Delete().Where(outputfile.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OutputFileDeleteOne{builder}
+}
+
+// Query returns a query builder for OutputFile.
+func (c *OutputFileClient) Query() *OutputFileQuery {
+	return &OutputFileQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOutputFile},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OutputFile entity by its id.
+func (c *OutputFileClient) Get(ctx context.Context, id string) (*OutputFile, error) {
+	return c.Query().Where(outputfile.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OutputFileClient) GetX(ctx context.Context, id string) *OutputFile {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a OutputFile.
+func (c *OutputFileClient) QueryUser(_m *OutputFile) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(outputfile.Table, outputfile.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, outputfile.UserTable, outputfile.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMessage queries the message edge of a OutputFile.
+func (c *OutputFileClient) QueryMessage(_m *OutputFile) *MessageQuery {
+	query := (&MessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(outputfile.Table, outputfile.FieldID, id),
+			sqlgraph.To(message.Table, message.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, outputfile.MessageTable, outputfile.MessageColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRun queries the run edge of a OutputFile.
+func (c *OutputFileClient) QueryRun(_m *OutputFile) *RunQuery {
+	query := (&RunClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(outputfile.Table, outputfile.FieldID, id),
+			sqlgraph.To(run.Table, run.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, outputfile.RunTable, outputfile.RunColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OutputFileClient) Hooks() []Hook {
+	hooks := c.hooks.OutputFile
+	return append(hooks[:len(hooks):len(hooks)], outputfile.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OutputFileClient) Interceptors() []Interceptor {
+	return c.inters.OutputFile
+}
+
+func (c *OutputFileClient) mutate(ctx context.Context, m *OutputFileMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OutputFileCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OutputFileUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OutputFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OutputFileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OutputFile mutation op: %q", m.Op())
+	}
+}
+
 // PlanAllowanceClient is a client for the PlanAllowance schema.
 type PlanAllowanceClient struct {
 	config
@@ -2218,6 +2424,22 @@ func (c *RunClient) QueryReport(_m *Run) *DeepAnalysisReportQuery {
 			sqlgraph.From(run.Table, run.FieldID, id),
 			sqlgraph.To(deepanalysisreport.Table, deepanalysisreport.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, run.ReportTable, run.ReportColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryOutputFiles queries the output_files edge of a Run.
+func (c *RunClient) QueryOutputFiles(_m *Run) *OutputFileQuery {
+	query := (&OutputFileClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(run.Table, run.FieldID, id),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, run.OutputFilesTable, run.OutputFilesColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2669,6 +2891,22 @@ func (c *UserClient) QueryTemplatePreferences(_m *User) *UserTemplatePreferenceQ
 	return query
 }
 
+// QueryOutputFiles queries the output_files edge of a User.
+func (c *UserClient) QueryOutputFiles(_m *User) *OutputFileQuery {
+	query := (&OutputFileClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.OutputFilesTable, user.OutputFilesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryReports queries the reports edge of a User.
 func (c *UserClient) QueryReports(_m *User) *DeepAnalysisReportQuery {
 	query := (&DeepAnalysisReportClient{config: c.config}).Query()
@@ -2897,12 +3135,12 @@ func (c *UserTemplatePreferenceClient) mutate(ctx context.Context, m *UserTempla
 type (
 	hooks struct {
 		AgentTemplate, Chat, CodeExecution, CreditUsage, Dataset, DeepAnalysisReport,
-		Message, MessageFeedback, ModelUsage, PlanAllowance, Run, Session, User,
-		UserTemplatePreference []ent.Hook
+		Message, MessageFeedback, ModelUsage, OutputFile, PlanAllowance, Run, Session,
+		User, UserTemplatePreference []ent.Hook
 	}
 	inters struct {
 		AgentTemplate, Chat, CodeExecution, CreditUsage, Dataset, DeepAnalysisReport,
-		Message, MessageFeedback, ModelUsage, PlanAllowance, Run, Session, User,
-		UserTemplatePreference []ent.Interceptor
+		Message, MessageFeedback, ModelUsage, OutputFile, PlanAllowance, Run, Session,
+		User, UserTemplatePreference []ent.Interceptor
 	}
 )

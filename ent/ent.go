@@ -21,6 +21,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -95,6 +96,7 @@ func checkColumn(t, c string) error {
 			message.Table:                message.ValidColumn,
 			messagefeedback.Table:        messagefeedback.ValidColumn,
 			modelusage.Table:             modelusage.ValidColumn,
+			outputfile.Table:             outputfile.ValidColumn,
 			planallowance.Table:          planallowance.ValidColumn,
 			run.Table:                    run.ValidColumn,
 			session.Table:                session.ValidColumn,

@@ -12,6 +12,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
@@ -27,7 +28,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 15)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   agenttemplate.Table,
@@ -266,6 +267,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   outputfile.Table,
+			Columns: outputfile.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: outputfile.FieldID,
+			},
+		},
+		Type: "OutputFile",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			outputfile.FieldCreatedAt: {Type: field.TypeTime, Column: outputfile.FieldCreatedAt},
+			outputfile.FieldUpdatedAt: {Type: field.TypeTime, Column: outputfile.FieldUpdatedAt},
+			outputfile.FieldUserID:    {Type: field.TypeString, Column: outputfile.FieldUserID},
+			outputfile.FieldMessageID: {Type: field.TypeString, Column: outputfile.FieldMessageID},
+			outputfile.FieldRunID:     {Type: field.TypeString, Column: outputfile.FieldRunID},
+			outputfile.FieldName:      {Type: field.TypeString, Column: outputfile.FieldName},
+			outputfile.FieldSize:      {Type: field.TypeInt64, Column: outputfile.FieldSize},
+			outputfile.FieldMediaType: {Type: field.TypeString, Column: outputfile.FieldMediaType},
+			outputfile.FieldBlobKey:   {Type: field.TypeString, Column: outputfile.FieldBlobKey},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   planallowance.Table,
 			Columns: planallowance.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -281,7 +304,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			planallowance.FieldCredits:   {Type: field.TypeInt, Column: planallowance.FieldCredits},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   run.Table,
 			Columns: run.Columns,
@@ -315,7 +338,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			run.FieldCredits:          {Type: field.TypeInt, Column: run.FieldCredits},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   session.Table,
 			Columns: session.Columns,
@@ -334,7 +357,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			session.FieldLastUsedAt: {Type: field.TypeTime, Column: session.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -362,7 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldCreditAllowance:  {Type: field.TypeInt, Column: user.FieldCreditAllowance},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usertemplatepreference.Table,
 			Columns: usertemplatepreference.Columns,
@@ -647,6 +670,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"MessageFeedback",
 	)
 	graph.MustAddE(
+		"output_files",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+		},
+		"Message",
+		"OutputFile",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -699,6 +734,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
+			Table:   outputfile.UserTable,
+			Columns: []string{outputfile.UserColumn},
+			Bidi:    false,
+		},
+		"OutputFile",
+		"User",
+	)
+	graph.MustAddE(
+		"message",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   outputfile.MessageTable,
+			Columns: []string{outputfile.MessageColumn},
+			Bidi:    false,
+		},
+		"OutputFile",
+		"Message",
+	)
+	graph.MustAddE(
+		"run",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   outputfile.RunTable,
+			Columns: []string{outputfile.RunColumn},
+			Bidi:    false,
+		},
+		"OutputFile",
+		"Run",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
 			Table:   run.UserTable,
 			Columns: []string{run.UserColumn},
 			Bidi:    false,
@@ -729,6 +800,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Run",
 		"DeepAnalysisReport",
+	)
+	graph.MustAddE(
+		"output_files",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+		},
+		"Run",
+		"OutputFile",
 	)
 	graph.MustAddE(
 		"user",
@@ -861,6 +944,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"UserTemplatePreference",
+	)
+	graph.MustAddE(
+		"output_files",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+		},
+		"User",
+		"OutputFile",
 	)
 	graph.MustAddE(
 		"reports",
@@ -1967,6 +2062,20 @@ func (f *MessageFilter) WhereHasFeedbackWith(preds ...predicate.MessageFeedback)
 	})))
 }
 
+// WhereHasOutputFiles applies a predicate to check if query has an edge output_files.
+func (f *MessageFilter) WhereHasOutputFiles() {
+	f.Where(entql.HasEdge("output_files"))
+}
+
+// WhereHasOutputFilesWith applies a predicate to check if query has an edge output_files with a given conditions (other predicates).
+func (f *MessageFilter) WhereHasOutputFilesWith(preds ...predicate.OutputFile) {
+	f.Where(entql.HasEdgeWith("output_files", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *MessageFeedbackQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2239,6 +2348,133 @@ func (f *ModelUsageFilter) WhereHasChatWith(preds ...predicate.Chat) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OutputFileQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OutputFileQuery builder.
+func (_q *OutputFileQuery) Filter() *OutputFileFilter {
+	return &OutputFileFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OutputFileMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OutputFileMutation builder.
+func (m *OutputFileMutation) Filter() *OutputFileFilter {
+	return &OutputFileFilter{config: m.config, predicateAdder: m}
+}
+
+// OutputFileFilter provides a generic filtering capability at runtime for OutputFileQuery.
+type OutputFileFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OutputFileFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *OutputFileFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OutputFileFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(outputfile.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OutputFileFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(outputfile.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql string predicate on the user_id field.
+func (f *OutputFileFilter) WhereUserID(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldUserID))
+}
+
+// WhereMessageID applies the entql string predicate on the message_id field.
+func (f *OutputFileFilter) WhereMessageID(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldMessageID))
+}
+
+// WhereRunID applies the entql string predicate on the run_id field.
+func (f *OutputFileFilter) WhereRunID(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldRunID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *OutputFileFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldName))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *OutputFileFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(outputfile.FieldSize))
+}
+
+// WhereMediaType applies the entql string predicate on the media_type field.
+func (f *OutputFileFilter) WhereMediaType(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldMediaType))
+}
+
+// WhereBlobKey applies the entql string predicate on the blob_key field.
+func (f *OutputFileFilter) WhereBlobKey(p entql.StringP) {
+	f.Where(p.Field(outputfile.FieldBlobKey))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *OutputFileFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *OutputFileFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMessage applies a predicate to check if query has an edge message.
+func (f *OutputFileFilter) WhereHasMessage() {
+	f.Where(entql.HasEdge("message"))
+}
+
+// WhereHasMessageWith applies a predicate to check if query has an edge message with a given conditions (other predicates).
+func (f *OutputFileFilter) WhereHasMessageWith(preds ...predicate.Message) {
+	f.Where(entql.HasEdgeWith("message", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRun applies a predicate to check if query has an edge run.
+func (f *OutputFileFilter) WhereHasRun() {
+	f.Where(entql.HasEdge("run"))
+}
+
+// WhereHasRunWith applies a predicate to check if query has an edge run with a given conditions (other predicates).
+func (f *OutputFileFilter) WhereHasRunWith(preds ...predicate.Run) {
+	f.Where(entql.HasEdgeWith("run", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PlanAllowanceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2267,7 +2503,7 @@ type PlanAllowanceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlanAllowanceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2327,7 +2563,7 @@ type RunFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RunFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2485,6 +2721,20 @@ func (f *RunFilter) WhereHasReportWith(preds ...predicate.DeepAnalysisReport) {
 	})))
 }
 
+// WhereHasOutputFiles applies a predicate to check if query has an edge output_files.
+func (f *RunFilter) WhereHasOutputFiles() {
+	f.Where(entql.HasEdge("output_files"))
+}
+
+// WhereHasOutputFilesWith applies a predicate to check if query has an edge output_files with a given conditions (other predicates).
+func (f *RunFilter) WhereHasOutputFilesWith(preds ...predicate.OutputFile) {
+	f.Where(entql.HasEdgeWith("output_files", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *SessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2514,7 +2764,7 @@ type SessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2598,7 +2848,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2824,6 +3074,20 @@ func (f *UserFilter) WhereHasTemplatePreferencesWith(preds ...predicate.UserTemp
 	})))
 }
 
+// WhereHasOutputFiles applies a predicate to check if query has an edge output_files.
+func (f *UserFilter) WhereHasOutputFiles() {
+	f.Where(entql.HasEdge("output_files"))
+}
+
+// WhereHasOutputFilesWith applies a predicate to check if query has an edge output_files with a given conditions (other predicates).
+func (f *UserFilter) WhereHasOutputFilesWith(preds ...predicate.OutputFile) {
+	f.Where(entql.HasEdgeWith("output_files", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasReports applies a predicate to check if query has an edge reports.
 func (f *UserFilter) WhereHasReports() {
 	f.Where(entql.HasEdge("reports"))
@@ -2881,7 +3145,7 @@ type UserTemplatePreferenceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserTemplatePreferenceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -56,11 +56,15 @@ type MessageEdges struct {
 	CodeExecution *CodeExecution `json:"code_execution,omitempty"`
 	// Feedback holds the value of the feedback edge.
 	Feedback *MessageFeedback `json:"feedback,omitempty"`
+	// OutputFiles holds the value of the output_files edge.
+	OutputFiles []*OutputFile `json:"output_files,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
+
+	namedOutputFiles map[string][]*OutputFile
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -105,6 +109,15 @@ func (e MessageEdges) FeedbackOrErr() (*MessageFeedback, error) {
 		return nil, &NotFoundError{label: messagefeedback.Label}
 	}
 	return nil, &NotLoadedError{edge: "feedback"}
+}
+
+// OutputFilesOrErr returns the OutputFiles value or an error if the edge
+// was not loaded in eager-loading.
+func (e MessageEdges) OutputFilesOrErr() ([]*OutputFile, error) {
+	if e.loadedTypes[4] {
+		return e.OutputFiles, nil
+	}
+	return nil, &NotLoadedError{edge: "output_files"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -229,6 +242,11 @@ func (_m *Message) QueryFeedback() *MessageFeedbackQuery {
 	return NewMessageClient(_m.config).QueryFeedback(_m)
 }
 
+// QueryOutputFiles queries the "output_files" edge of the Message entity.
+func (_m *Message) QueryOutputFiles() *OutputFileQuery {
+	return NewMessageClient(_m.config).QueryOutputFiles(_m)
+}
+
 // Update returns a builder for updating this Message.
 // Note that you need to call Message.Unwrap() before calling this method if this Message
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -282,6 +300,30 @@ func (_m *Message) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.FollowUps))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedOutputFiles returns the OutputFiles named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Message) NamedOutputFiles(name string) ([]*OutputFile, error) {
+	if _m.Edges.namedOutputFiles == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedOutputFiles[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Message) appendNamedOutputFiles(name string, edges ...*OutputFile) {
+	if _m.Edges.namedOutputFiles == nil {
+		_m.Edges.namedOutputFiles = make(map[string][]*OutputFile)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedOutputFiles[name] = []*OutputFile{}
+	} else {
+		_m.Edges.namedOutputFiles[name] = append(_m.Edges.namedOutputFiles[name], edges...)
+	}
 }
 
 // Messages is a parsable slice of Message.

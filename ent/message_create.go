@@ -16,6 +16,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
 
@@ -173,6 +174,21 @@ func (_c *MessageCreate) SetNillableFeedbackID(id *string) *MessageCreate {
 // SetFeedback sets the "feedback" edge to the MessageFeedback entity.
 func (_c *MessageCreate) SetFeedback(v *MessageFeedback) *MessageCreate {
 	return _c.SetFeedbackID(v.ID)
+}
+
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_c *MessageCreate) AddOutputFileIDs(ids ...string) *MessageCreate {
+	_c.mutation.AddOutputFileIDs(ids...)
+	return _c
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_c *MessageCreate) AddOutputFiles(v ...*OutputFile) *MessageCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOutputFileIDs(ids...)
 }
 
 // Mutation returns the MessageMutation object of the builder.
@@ -407,6 +423,22 @@ func (_c *MessageCreate) createSpec() (*Message, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(messagefeedback.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -17,6 +17,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
@@ -24,16 +25,18 @@ import (
 // MessageQuery is the builder for querying Message entities.
 type MessageQuery struct {
 	config
-	ctx               *QueryContext
-	order             []message.OrderOption
-	inters            []Interceptor
-	predicates        []predicate.Message
-	withUser          *UserQuery
-	withChat          *ChatQuery
-	withCodeExecution *CodeExecutionQuery
-	withFeedback      *MessageFeedbackQuery
-	loadTotal         []func(context.Context, []*Message) error
-	modifiers         []func(*sql.Selector)
+	ctx                  *QueryContext
+	order                []message.OrderOption
+	inters               []Interceptor
+	predicates           []predicate.Message
+	withUser             *UserQuery
+	withChat             *ChatQuery
+	withCodeExecution    *CodeExecutionQuery
+	withFeedback         *MessageFeedbackQuery
+	withOutputFiles      *OutputFileQuery
+	loadTotal            []func(context.Context, []*Message) error
+	modifiers            []func(*sql.Selector)
+	withNamedOutputFiles map[string]*OutputFileQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -151,6 +154,28 @@ func (_q *MessageQuery) QueryFeedback() *MessageFeedbackQuery {
 			sqlgraph.From(message.Table, message.FieldID, selector),
 			sqlgraph.To(messagefeedback.Table, messagefeedback.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, message.FeedbackTable, message.FeedbackColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryOutputFiles chains the current query on the "output_files" edge.
+func (_q *MessageQuery) QueryOutputFiles() *OutputFileQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(message.Table, message.FieldID, selector),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, message.OutputFilesTable, message.OutputFilesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -354,6 +379,7 @@ func (_q *MessageQuery) Clone() *MessageQuery {
 		withChat:          _q.withChat.Clone(),
 		withCodeExecution: _q.withCodeExecution.Clone(),
 		withFeedback:      _q.withFeedback.Clone(),
+		withOutputFiles:   _q.withOutputFiles.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -402,6 +428,17 @@ func (_q *MessageQuery) WithFeedback(opts ...func(*MessageFeedbackQuery)) *Messa
 		opt(query)
 	}
 	_q.withFeedback = query
+	return _q
+}
+
+// WithOutputFiles tells the query-builder to eager-load the nodes that are connected to
+// the "output_files" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *MessageQuery) WithOutputFiles(opts ...func(*OutputFileQuery)) *MessageQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOutputFiles = query
 	return _q
 }
 
@@ -489,11 +526,12 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	var (
 		nodes       = []*Message{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withUser != nil,
 			_q.withChat != nil,
 			_q.withCodeExecution != nil,
 			_q.withFeedback != nil,
+			_q.withOutputFiles != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -538,6 +576,20 @@ func (_q *MessageQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Mess
 	if query := _q.withFeedback; query != nil {
 		if err := _q.loadFeedback(ctx, query, nodes, nil,
 			func(n *Message, e *MessageFeedback) { n.Edges.Feedback = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withOutputFiles; query != nil {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *Message) { n.Edges.OutputFiles = []*OutputFile{} },
+			func(n *Message, e *OutputFile) { n.Edges.OutputFiles = append(n.Edges.OutputFiles, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOutputFiles {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *Message) { n.appendNamedOutputFiles(name) },
+			func(n *Message, e *OutputFile) { n.appendNamedOutputFiles(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -664,6 +716,39 @@ func (_q *MessageQuery) loadFeedback(ctx context.Context, query *MessageFeedback
 	}
 	return nil
 }
+func (_q *MessageQuery) loadOutputFiles(ctx context.Context, query *OutputFileQuery, nodes []*Message, init func(*Message), assign func(*Message, *OutputFile)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Message)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(outputfile.FieldMessageID)
+	}
+	query.Where(predicate.OutputFile(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(message.OutputFilesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.MessageID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "message_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "message_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *MessageQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -762,6 +847,20 @@ func (_q *MessageQuery) sqlQuery(ctx context.Context) *sql.Selector {
 func (_q *MessageQuery) Modify(modifiers ...func(s *sql.Selector)) *MessageSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedOutputFiles tells the query-builder to eager-load the nodes that are connected to the "output_files"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *MessageQuery) WithNamedOutputFiles(name string, opts ...func(*OutputFileQuery)) *MessageQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOutputFiles == nil {
+		_q.withNamedOutputFiles = make(map[string]*OutputFileQuery)
+	}
+	_q.withNamedOutputFiles[name] = query
+	return _q
 }
 
 // MessageGroupBy is the group-by builder for Message entities.

@@ -15,6 +15,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/codeexecution"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 )
 
@@ -142,6 +143,21 @@ func (_u *MessageUpdate) SetFeedback(v *MessageFeedback) *MessageUpdate {
 	return _u.SetFeedbackID(v.ID)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_u *MessageUpdate) AddOutputFileIDs(ids ...string) *MessageUpdate {
+	_u.mutation.AddOutputFileIDs(ids...)
+	return _u
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_u *MessageUpdate) AddOutputFiles(v ...*OutputFile) *MessageUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputFileIDs(ids...)
+}
+
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdate) Mutation() *MessageMutation {
 	return _u.mutation
@@ -157,6 +173,27 @@ func (_u *MessageUpdate) ClearCodeExecution() *MessageUpdate {
 func (_u *MessageUpdate) ClearFeedback() *MessageUpdate {
 	_u.mutation.ClearFeedback()
 	return _u
+}
+
+// ClearOutputFiles clears all "output_files" edges to the OutputFile entity.
+func (_u *MessageUpdate) ClearOutputFiles() *MessageUpdate {
+	_u.mutation.ClearOutputFiles()
+	return _u
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to OutputFile entities by IDs.
+func (_u *MessageUpdate) RemoveOutputFileIDs(ids ...string) *MessageUpdate {
+	_u.mutation.RemoveOutputFileIDs(ids...)
+	return _u
+}
+
+// RemoveOutputFiles removes "output_files" edges to OutputFile entities.
+func (_u *MessageUpdate) RemoveOutputFiles(v ...*OutputFile) *MessageUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputFileIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -314,6 +351,51 @@ func (_u *MessageUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputFilesIDs(); len(nodes) > 0 && !_u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -446,6 +528,21 @@ func (_u *MessageUpdateOne) SetFeedback(v *MessageFeedback) *MessageUpdateOne {
 	return _u.SetFeedbackID(v.ID)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_u *MessageUpdateOne) AddOutputFileIDs(ids ...string) *MessageUpdateOne {
+	_u.mutation.AddOutputFileIDs(ids...)
+	return _u
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_u *MessageUpdateOne) AddOutputFiles(v ...*OutputFile) *MessageUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputFileIDs(ids...)
+}
+
 // Mutation returns the MessageMutation object of the builder.
 func (_u *MessageUpdateOne) Mutation() *MessageMutation {
 	return _u.mutation
@@ -461,6 +558,27 @@ func (_u *MessageUpdateOne) ClearCodeExecution() *MessageUpdateOne {
 func (_u *MessageUpdateOne) ClearFeedback() *MessageUpdateOne {
 	_u.mutation.ClearFeedback()
 	return _u
+}
+
+// ClearOutputFiles clears all "output_files" edges to the OutputFile entity.
+func (_u *MessageUpdateOne) ClearOutputFiles() *MessageUpdateOne {
+	_u.mutation.ClearOutputFiles()
+	return _u
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to OutputFile entities by IDs.
+func (_u *MessageUpdateOne) RemoveOutputFileIDs(ids ...string) *MessageUpdateOne {
+	_u.mutation.RemoveOutputFileIDs(ids...)
+	return _u
+}
+
+// RemoveOutputFiles removes "output_files" edges to OutputFile entities.
+func (_u *MessageUpdateOne) RemoveOutputFiles(v ...*OutputFile) *MessageUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputFileIDs(ids...)
 }
 
 // Where appends a list predicates to the MessageUpdate builder.
@@ -641,6 +759,51 @@ func (_u *MessageUpdateOne) sqlSave(ctx context.Context) (_node *Message, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(messagefeedback.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputFilesIDs(); len(nodes) > 0 && !_u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   message.OutputFilesTable,
+			Columns: []string{message.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -22,6 +22,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
@@ -48,6 +49,7 @@ const (
 	TypeMessage                = "Message"
 	TypeMessageFeedback        = "MessageFeedback"
 	TypeModelUsage             = "ModelUsage"
+	TypeOutputFile             = "OutputFile"
 	TypePlanAllowance          = "PlanAllowance"
 	TypeRun                    = "Run"
 	TypeSession                = "Session"
@@ -8257,6 +8259,9 @@ type MessageMutation struct {
 	clearedcode_execution bool
 	feedback              *string
 	clearedfeedback       bool
+	output_files          map[string]struct{}
+	removedoutput_files   map[string]struct{}
+	clearedoutput_files   bool
 	done                  bool
 	oldValue              func(context.Context) (*Message, error)
 	predicates            []predicate.Message
@@ -8864,6 +8869,60 @@ func (m *MessageMutation) ResetFeedback() {
 	m.clearedfeedback = false
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by ids.
+func (m *MessageMutation) AddOutputFileIDs(ids ...string) {
+	if m.output_files == nil {
+		m.output_files = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.output_files[ids[i]] = struct{}{}
+	}
+}
+
+// ClearOutputFiles clears the "output_files" edge to the OutputFile entity.
+func (m *MessageMutation) ClearOutputFiles() {
+	m.clearedoutput_files = true
+}
+
+// OutputFilesCleared reports if the "output_files" edge to the OutputFile entity was cleared.
+func (m *MessageMutation) OutputFilesCleared() bool {
+	return m.clearedoutput_files
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to the OutputFile entity by IDs.
+func (m *MessageMutation) RemoveOutputFileIDs(ids ...string) {
+	if m.removedoutput_files == nil {
+		m.removedoutput_files = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.output_files, ids[i])
+		m.removedoutput_files[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedOutputFiles returns the removed IDs of the "output_files" edge to the OutputFile entity.
+func (m *MessageMutation) RemovedOutputFilesIDs() (ids []string) {
+	for id := range m.removedoutput_files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// OutputFilesIDs returns the "output_files" edge IDs in the mutation.
+func (m *MessageMutation) OutputFilesIDs() (ids []string) {
+	for id := range m.output_files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetOutputFiles resets all changes to the "output_files" edge.
+func (m *MessageMutation) ResetOutputFiles() {
+	m.output_files = nil
+	m.clearedoutput_files = false
+	m.removedoutput_files = nil
+}
+
 // Where appends a list predicates to the MessageMutation builder.
 func (m *MessageMutation) Where(ps ...predicate.Message) {
 	m.predicates = append(m.predicates, ps...)
@@ -9148,7 +9207,7 @@ func (m *MessageMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *MessageMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.user != nil {
 		edges = append(edges, message.EdgeUser)
 	}
@@ -9160,6 +9219,9 @@ func (m *MessageMutation) AddedEdges() []string {
 	}
 	if m.feedback != nil {
 		edges = append(edges, message.EdgeFeedback)
+	}
+	if m.output_files != nil {
+		edges = append(edges, message.EdgeOutputFiles)
 	}
 	return edges
 }
@@ -9184,25 +9246,42 @@ func (m *MessageMutation) AddedIDs(name string) []ent.Value {
 		if id := m.feedback; id != nil {
 			return []ent.Value{*id}
 		}
+	case message.EdgeOutputFiles:
+		ids := make([]ent.Value, 0, len(m.output_files))
+		for id := range m.output_files {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *MessageMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
+	if m.removedoutput_files != nil {
+		edges = append(edges, message.EdgeOutputFiles)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *MessageMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case message.EdgeOutputFiles:
+		ids := make([]ent.Value, 0, len(m.removedoutput_files))
+		for id := range m.removedoutput_files {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *MessageMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.cleareduser {
 		edges = append(edges, message.EdgeUser)
 	}
@@ -9214,6 +9293,9 @@ func (m *MessageMutation) ClearedEdges() []string {
 	}
 	if m.clearedfeedback {
 		edges = append(edges, message.EdgeFeedback)
+	}
+	if m.clearedoutput_files {
+		edges = append(edges, message.EdgeOutputFiles)
 	}
 	return edges
 }
@@ -9230,6 +9312,8 @@ func (m *MessageMutation) EdgeCleared(name string) bool {
 		return m.clearedcode_execution
 	case message.EdgeFeedback:
 		return m.clearedfeedback
+	case message.EdgeOutputFiles:
+		return m.clearedoutput_files
 	}
 	return false
 }
@@ -9269,6 +9353,9 @@ func (m *MessageMutation) ResetEdge(name string) error {
 		return nil
 	case message.EdgeFeedback:
 		m.ResetFeedback()
+		return nil
+	case message.EdgeOutputFiles:
+		m.ResetOutputFiles()
 		return nil
 	}
 	return fmt.Errorf("unknown Message edge %s", name)
@@ -11884,6 +11971,993 @@ func (m *ModelUsageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ModelUsage edge %s", name)
 }
 
+// OutputFileMutation represents an operation that mutates the OutputFile nodes in the graph.
+type OutputFileMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	created_at     *time.Time
+	updated_at     *time.Time
+	name           *string
+	size           *int64
+	addsize        *int64
+	media_type     *string
+	blob_key       *string
+	clearedFields  map[string]struct{}
+	user           *string
+	cleareduser    bool
+	message        *string
+	clearedmessage bool
+	run            *string
+	clearedrun     bool
+	done           bool
+	oldValue       func(context.Context) (*OutputFile, error)
+	predicates     []predicate.OutputFile
+}
+
+var _ ent.Mutation = (*OutputFileMutation)(nil)
+
+// outputfileOption allows management of the mutation configuration using functional options.
+type outputfileOption func(*OutputFileMutation)
+
+// newOutputFileMutation creates new mutation for the OutputFile entity.
+func newOutputFileMutation(c config, op Op, opts ...outputfileOption) *OutputFileMutation {
+	m := &OutputFileMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOutputFile,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOutputFileID sets the ID field of the mutation.
+func withOutputFileID(id string) outputfileOption {
+	return func(m *OutputFileMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OutputFile
+		)
+		m.oldValue = func(ctx context.Context) (*OutputFile, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OutputFile.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOutputFile sets the old OutputFile of the mutation.
+func withOutputFile(node *OutputFile) outputfileOption {
+	return func(m *OutputFileMutation) {
+		m.oldValue = func(context.Context) (*OutputFile, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OutputFileMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OutputFileMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of OutputFile entities.
+func (m *OutputFileMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OutputFileMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OutputFileMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OutputFile.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OutputFileMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OutputFileMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OutputFileMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *OutputFileMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *OutputFileMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *OutputFileMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *OutputFileMutation) SetUserID(s string) {
+	m.user = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *OutputFileMutation) UserID() (r string, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *OutputFileMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetMessageID sets the "message_id" field.
+func (m *OutputFileMutation) SetMessageID(s string) {
+	m.message = &s
+}
+
+// MessageID returns the value of the "message_id" field in the mutation.
+func (m *OutputFileMutation) MessageID() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessageID returns the old "message_id" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldMessageID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessageID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessageID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessageID: %w", err)
+	}
+	return oldValue.MessageID, nil
+}
+
+// ClearMessageID clears the value of the "message_id" field.
+func (m *OutputFileMutation) ClearMessageID() {
+	m.message = nil
+	m.clearedFields[outputfile.FieldMessageID] = struct{}{}
+}
+
+// MessageIDCleared returns if the "message_id" field was cleared in this mutation.
+func (m *OutputFileMutation) MessageIDCleared() bool {
+	_, ok := m.clearedFields[outputfile.FieldMessageID]
+	return ok
+}
+
+// ResetMessageID resets all changes to the "message_id" field.
+func (m *OutputFileMutation) ResetMessageID() {
+	m.message = nil
+	delete(m.clearedFields, outputfile.FieldMessageID)
+}
+
+// SetRunID sets the "run_id" field.
+func (m *OutputFileMutation) SetRunID(s string) {
+	m.run = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *OutputFileMutation) RunID() (r string, exists bool) {
+	v := m.run
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldRunID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ClearRunID clears the value of the "run_id" field.
+func (m *OutputFileMutation) ClearRunID() {
+	m.run = nil
+	m.clearedFields[outputfile.FieldRunID] = struct{}{}
+}
+
+// RunIDCleared returns if the "run_id" field was cleared in this mutation.
+func (m *OutputFileMutation) RunIDCleared() bool {
+	_, ok := m.clearedFields[outputfile.FieldRunID]
+	return ok
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *OutputFileMutation) ResetRunID() {
+	m.run = nil
+	delete(m.clearedFields, outputfile.FieldRunID)
+}
+
+// SetName sets the "name" field.
+func (m *OutputFileMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *OutputFileMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *OutputFileMutation) ResetName() {
+	m.name = nil
+}
+
+// SetSize sets the "size" field.
+func (m *OutputFileMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *OutputFileMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *OutputFileMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *OutputFileMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *OutputFileMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetMediaType sets the "media_type" field.
+func (m *OutputFileMutation) SetMediaType(s string) {
+	m.media_type = &s
+}
+
+// MediaType returns the value of the "media_type" field in the mutation.
+func (m *OutputFileMutation) MediaType() (r string, exists bool) {
+	v := m.media_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMediaType returns the old "media_type" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldMediaType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMediaType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMediaType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMediaType: %w", err)
+	}
+	return oldValue.MediaType, nil
+}
+
+// ResetMediaType resets all changes to the "media_type" field.
+func (m *OutputFileMutation) ResetMediaType() {
+	m.media_type = nil
+}
+
+// SetBlobKey sets the "blob_key" field.
+func (m *OutputFileMutation) SetBlobKey(s string) {
+	m.blob_key = &s
+}
+
+// BlobKey returns the value of the "blob_key" field in the mutation.
+func (m *OutputFileMutation) BlobKey() (r string, exists bool) {
+	v := m.blob_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBlobKey returns the old "blob_key" field's value of the OutputFile entity.
+// If the OutputFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutputFileMutation) OldBlobKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBlobKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBlobKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBlobKey: %w", err)
+	}
+	return oldValue.BlobKey, nil
+}
+
+// ResetBlobKey resets all changes to the "blob_key" field.
+func (m *OutputFileMutation) ResetBlobKey() {
+	m.blob_key = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *OutputFileMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[outputfile.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *OutputFileMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *OutputFileMutation) UserIDs() (ids []string) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *OutputFileMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// ClearMessage clears the "message" edge to the Message entity.
+func (m *OutputFileMutation) ClearMessage() {
+	m.clearedmessage = true
+	m.clearedFields[outputfile.FieldMessageID] = struct{}{}
+}
+
+// MessageCleared reports if the "message" edge to the Message entity was cleared.
+func (m *OutputFileMutation) MessageCleared() bool {
+	return m.MessageIDCleared() || m.clearedmessage
+}
+
+// MessageIDs returns the "message" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MessageID instead. It exists only for internal usage by the builders.
+func (m *OutputFileMutation) MessageIDs() (ids []string) {
+	if id := m.message; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMessage resets all changes to the "message" edge.
+func (m *OutputFileMutation) ResetMessage() {
+	m.message = nil
+	m.clearedmessage = false
+}
+
+// ClearRun clears the "run" edge to the Run entity.
+func (m *OutputFileMutation) ClearRun() {
+	m.clearedrun = true
+	m.clearedFields[outputfile.FieldRunID] = struct{}{}
+}
+
+// RunCleared reports if the "run" edge to the Run entity was cleared.
+func (m *OutputFileMutation) RunCleared() bool {
+	return m.RunIDCleared() || m.clearedrun
+}
+
+// RunIDs returns the "run" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RunID instead. It exists only for internal usage by the builders.
+func (m *OutputFileMutation) RunIDs() (ids []string) {
+	if id := m.run; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRun resets all changes to the "run" edge.
+func (m *OutputFileMutation) ResetRun() {
+	m.run = nil
+	m.clearedrun = false
+}
+
+// Where appends a list predicates to the OutputFileMutation builder.
+func (m *OutputFileMutation) Where(ps ...predicate.OutputFile) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OutputFileMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OutputFileMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OutputFile, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OutputFileMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OutputFileMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OutputFile).
+func (m *OutputFileMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OutputFileMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, outputfile.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, outputfile.FieldUpdatedAt)
+	}
+	if m.user != nil {
+		fields = append(fields, outputfile.FieldUserID)
+	}
+	if m.message != nil {
+		fields = append(fields, outputfile.FieldMessageID)
+	}
+	if m.run != nil {
+		fields = append(fields, outputfile.FieldRunID)
+	}
+	if m.name != nil {
+		fields = append(fields, outputfile.FieldName)
+	}
+	if m.size != nil {
+		fields = append(fields, outputfile.FieldSize)
+	}
+	if m.media_type != nil {
+		fields = append(fields, outputfile.FieldMediaType)
+	}
+	if m.blob_key != nil {
+		fields = append(fields, outputfile.FieldBlobKey)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OutputFileMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case outputfile.FieldCreatedAt:
+		return m.CreatedAt()
+	case outputfile.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case outputfile.FieldUserID:
+		return m.UserID()
+	case outputfile.FieldMessageID:
+		return m.MessageID()
+	case outputfile.FieldRunID:
+		return m.RunID()
+	case outputfile.FieldName:
+		return m.Name()
+	case outputfile.FieldSize:
+		return m.Size()
+	case outputfile.FieldMediaType:
+		return m.MediaType()
+	case outputfile.FieldBlobKey:
+		return m.BlobKey()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OutputFileMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case outputfile.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case outputfile.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case outputfile.FieldUserID:
+		return m.OldUserID(ctx)
+	case outputfile.FieldMessageID:
+		return m.OldMessageID(ctx)
+	case outputfile.FieldRunID:
+		return m.OldRunID(ctx)
+	case outputfile.FieldName:
+		return m.OldName(ctx)
+	case outputfile.FieldSize:
+		return m.OldSize(ctx)
+	case outputfile.FieldMediaType:
+		return m.OldMediaType(ctx)
+	case outputfile.FieldBlobKey:
+		return m.OldBlobKey(ctx)
+	}
+	return nil, fmt.Errorf("unknown OutputFile field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutputFileMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case outputfile.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case outputfile.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case outputfile.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case outputfile.FieldMessageID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessageID(v)
+		return nil
+	case outputfile.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case outputfile.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case outputfile.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case outputfile.FieldMediaType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMediaType(v)
+		return nil
+	case outputfile.FieldBlobKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBlobKey(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutputFile field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OutputFileMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, outputfile.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OutputFileMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case outputfile.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutputFileMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case outputfile.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutputFile numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OutputFileMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(outputfile.FieldMessageID) {
+		fields = append(fields, outputfile.FieldMessageID)
+	}
+	if m.FieldCleared(outputfile.FieldRunID) {
+		fields = append(fields, outputfile.FieldRunID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OutputFileMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OutputFileMutation) ClearField(name string) error {
+	switch name {
+	case outputfile.FieldMessageID:
+		m.ClearMessageID()
+		return nil
+	case outputfile.FieldRunID:
+		m.ClearRunID()
+		return nil
+	}
+	return fmt.Errorf("unknown OutputFile nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OutputFileMutation) ResetField(name string) error {
+	switch name {
+	case outputfile.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case outputfile.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case outputfile.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case outputfile.FieldMessageID:
+		m.ResetMessageID()
+		return nil
+	case outputfile.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case outputfile.FieldName:
+		m.ResetName()
+		return nil
+	case outputfile.FieldSize:
+		m.ResetSize()
+		return nil
+	case outputfile.FieldMediaType:
+		m.ResetMediaType()
+		return nil
+	case outputfile.FieldBlobKey:
+		m.ResetBlobKey()
+		return nil
+	}
+	return fmt.Errorf("unknown OutputFile field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OutputFileMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.user != nil {
+		edges = append(edges, outputfile.EdgeUser)
+	}
+	if m.message != nil {
+		edges = append(edges, outputfile.EdgeMessage)
+	}
+	if m.run != nil {
+		edges = append(edges, outputfile.EdgeRun)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OutputFileMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case outputfile.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	case outputfile.EdgeMessage:
+		if id := m.message; id != nil {
+			return []ent.Value{*id}
+		}
+	case outputfile.EdgeRun:
+		if id := m.run; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OutputFileMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OutputFileMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OutputFileMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.cleareduser {
+		edges = append(edges, outputfile.EdgeUser)
+	}
+	if m.clearedmessage {
+		edges = append(edges, outputfile.EdgeMessage)
+	}
+	if m.clearedrun {
+		edges = append(edges, outputfile.EdgeRun)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OutputFileMutation) EdgeCleared(name string) bool {
+	switch name {
+	case outputfile.EdgeUser:
+		return m.cleareduser
+	case outputfile.EdgeMessage:
+		return m.clearedmessage
+	case outputfile.EdgeRun:
+		return m.clearedrun
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OutputFileMutation) ClearEdge(name string) error {
+	switch name {
+	case outputfile.EdgeUser:
+		m.ClearUser()
+		return nil
+	case outputfile.EdgeMessage:
+		m.ClearMessage()
+		return nil
+	case outputfile.EdgeRun:
+		m.ClearRun()
+		return nil
+	}
+	return fmt.Errorf("unknown OutputFile unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OutputFileMutation) ResetEdge(name string) error {
+	switch name {
+	case outputfile.EdgeUser:
+		m.ResetUser()
+		return nil
+	case outputfile.EdgeMessage:
+		m.ResetMessage()
+		return nil
+	case outputfile.EdgeRun:
+		m.ResetRun()
+		return nil
+	}
+	return fmt.Errorf("unknown OutputFile edge %s", name)
+}
+
 // PlanAllowanceMutation represents an operation that mutates the PlanAllowance nodes in the graph.
 type PlanAllowanceMutation struct {
 	config
@@ -12455,6 +13529,9 @@ type RunMutation struct {
 	clearedchat          bool
 	report               *string
 	clearedreport        bool
+	output_files         map[string]struct{}
+	removedoutput_files  map[string]struct{}
+	clearedoutput_files  bool
 	done                 bool
 	oldValue             func(context.Context) (*Run, error)
 	predicates           []predicate.Run
@@ -13730,6 +14807,60 @@ func (m *RunMutation) ResetReport() {
 	m.clearedreport = false
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by ids.
+func (m *RunMutation) AddOutputFileIDs(ids ...string) {
+	if m.output_files == nil {
+		m.output_files = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.output_files[ids[i]] = struct{}{}
+	}
+}
+
+// ClearOutputFiles clears the "output_files" edge to the OutputFile entity.
+func (m *RunMutation) ClearOutputFiles() {
+	m.clearedoutput_files = true
+}
+
+// OutputFilesCleared reports if the "output_files" edge to the OutputFile entity was cleared.
+func (m *RunMutation) OutputFilesCleared() bool {
+	return m.clearedoutput_files
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to the OutputFile entity by IDs.
+func (m *RunMutation) RemoveOutputFileIDs(ids ...string) {
+	if m.removedoutput_files == nil {
+		m.removedoutput_files = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.output_files, ids[i])
+		m.removedoutput_files[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedOutputFiles returns the removed IDs of the "output_files" edge to the OutputFile entity.
+func (m *RunMutation) RemovedOutputFilesIDs() (ids []string) {
+	for id := range m.removedoutput_files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// OutputFilesIDs returns the "output_files" edge IDs in the mutation.
+func (m *RunMutation) OutputFilesIDs() (ids []string) {
+	for id := range m.output_files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetOutputFiles resets all changes to the "output_files" edge.
+func (m *RunMutation) ResetOutputFiles() {
+	m.output_files = nil
+	m.clearedoutput_files = false
+	m.removedoutput_files = nil
+}
+
 // Where appends a list predicates to the RunMutation builder.
 func (m *RunMutation) Where(ps ...predicate.Run) {
 	m.predicates = append(m.predicates, ps...)
@@ -14359,7 +15490,7 @@ func (m *RunMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *RunMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.user != nil {
 		edges = append(edges, run.EdgeUser)
 	}
@@ -14368,6 +15499,9 @@ func (m *RunMutation) AddedEdges() []string {
 	}
 	if m.report != nil {
 		edges = append(edges, run.EdgeReport)
+	}
+	if m.output_files != nil {
+		edges = append(edges, run.EdgeOutputFiles)
 	}
 	return edges
 }
@@ -14388,25 +15522,42 @@ func (m *RunMutation) AddedIDs(name string) []ent.Value {
 		if id := m.report; id != nil {
 			return []ent.Value{*id}
 		}
+	case run.EdgeOutputFiles:
+		ids := make([]ent.Value, 0, len(m.output_files))
+		for id := range m.output_files {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *RunMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
+	if m.removedoutput_files != nil {
+		edges = append(edges, run.EdgeOutputFiles)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *RunMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case run.EdgeOutputFiles:
+		ids := make([]ent.Value, 0, len(m.removedoutput_files))
+		for id := range m.removedoutput_files {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *RunMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.cleareduser {
 		edges = append(edges, run.EdgeUser)
 	}
@@ -14415,6 +15566,9 @@ func (m *RunMutation) ClearedEdges() []string {
 	}
 	if m.clearedreport {
 		edges = append(edges, run.EdgeReport)
+	}
+	if m.clearedoutput_files {
+		edges = append(edges, run.EdgeOutputFiles)
 	}
 	return edges
 }
@@ -14429,6 +15583,8 @@ func (m *RunMutation) EdgeCleared(name string) bool {
 		return m.clearedchat
 	case run.EdgeReport:
 		return m.clearedreport
+	case run.EdgeOutputFiles:
+		return m.clearedoutput_files
 	}
 	return false
 }
@@ -14462,6 +15618,9 @@ func (m *RunMutation) ResetEdge(name string) error {
 		return nil
 	case run.EdgeReport:
 		m.ResetReport()
+		return nil
+	case run.EdgeOutputFiles:
+		m.ResetOutputFiles()
 		return nil
 	}
 	return fmt.Errorf("unknown Run edge %s", name)
@@ -15200,6 +16359,9 @@ type UserMutation struct {
 	template_preferences        map[string]struct{}
 	removedtemplate_preferences map[string]struct{}
 	clearedtemplate_preferences bool
+	output_files                map[string]struct{}
+	removedoutput_files         map[string]struct{}
+	clearedoutput_files         bool
 	reports                     map[string]struct{}
 	removedreports              map[string]struct{}
 	clearedreports              bool
@@ -16562,6 +17724,60 @@ func (m *UserMutation) ResetTemplatePreferences() {
 	m.removedtemplate_preferences = nil
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by ids.
+func (m *UserMutation) AddOutputFileIDs(ids ...string) {
+	if m.output_files == nil {
+		m.output_files = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.output_files[ids[i]] = struct{}{}
+	}
+}
+
+// ClearOutputFiles clears the "output_files" edge to the OutputFile entity.
+func (m *UserMutation) ClearOutputFiles() {
+	m.clearedoutput_files = true
+}
+
+// OutputFilesCleared reports if the "output_files" edge to the OutputFile entity was cleared.
+func (m *UserMutation) OutputFilesCleared() bool {
+	return m.clearedoutput_files
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to the OutputFile entity by IDs.
+func (m *UserMutation) RemoveOutputFileIDs(ids ...string) {
+	if m.removedoutput_files == nil {
+		m.removedoutput_files = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.output_files, ids[i])
+		m.removedoutput_files[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedOutputFiles returns the removed IDs of the "output_files" edge to the OutputFile entity.
+func (m *UserMutation) RemovedOutputFilesIDs() (ids []string) {
+	for id := range m.removedoutput_files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// OutputFilesIDs returns the "output_files" edge IDs in the mutation.
+func (m *UserMutation) OutputFilesIDs() (ids []string) {
+	for id := range m.output_files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetOutputFiles resets all changes to the "output_files" edge.
+func (m *UserMutation) ResetOutputFiles() {
+	m.output_files = nil
+	m.clearedoutput_files = false
+	m.removedoutput_files = nil
+}
+
 // AddReportIDs adds the "reports" edge to the DeepAnalysisReport entity by ids.
 func (m *UserMutation) AddReportIDs(ids ...string) {
 	if m.reports == nil {
@@ -17131,7 +18347,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 13)
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -17161,6 +18377,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.template_preferences != nil {
 		edges = append(edges, user.EdgeTemplatePreferences)
+	}
+	if m.output_files != nil {
+		edges = append(edges, user.EdgeOutputFiles)
 	}
 	if m.reports != nil {
 		edges = append(edges, user.EdgeReports)
@@ -17235,6 +18454,12 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeOutputFiles:
+		ids := make([]ent.Value, 0, len(m.output_files))
+		for id := range m.output_files {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeReports:
 		ids := make([]ent.Value, 0, len(m.reports))
 		for id := range m.reports {
@@ -17253,7 +18478,7 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 13)
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -17283,6 +18508,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedtemplate_preferences != nil {
 		edges = append(edges, user.EdgeTemplatePreferences)
+	}
+	if m.removedoutput_files != nil {
+		edges = append(edges, user.EdgeOutputFiles)
 	}
 	if m.removedreports != nil {
 		edges = append(edges, user.EdgeReports)
@@ -17357,6 +18585,12 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeOutputFiles:
+		ids := make([]ent.Value, 0, len(m.removedoutput_files))
+		for id := range m.removedoutput_files {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeReports:
 		ids := make([]ent.Value, 0, len(m.removedreports))
 		for id := range m.removedreports {
@@ -17375,7 +18609,7 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 13)
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
 	}
@@ -17405,6 +18639,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedtemplate_preferences {
 		edges = append(edges, user.EdgeTemplatePreferences)
+	}
+	if m.clearedoutput_files {
+		edges = append(edges, user.EdgeOutputFiles)
 	}
 	if m.clearedreports {
 		edges = append(edges, user.EdgeReports)
@@ -17439,6 +18676,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedtemplates
 	case user.EdgeTemplatePreferences:
 		return m.clearedtemplate_preferences
+	case user.EdgeOutputFiles:
+		return m.clearedoutput_files
 	case user.EdgeReports:
 		return m.clearedreports
 	case user.EdgeCreditUsages:
@@ -17488,6 +18727,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeTemplatePreferences:
 		m.ResetTemplatePreferences()
+		return nil
+	case user.EdgeOutputFiles:
+		m.ResetOutputFiles()
 		return nil
 	case user.EdgeReports:
 		m.ResetReports()

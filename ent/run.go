@@ -77,11 +77,15 @@ type RunEdges struct {
 	Chat *Chat `json:"chat,omitempty"`
 	// Report holds the value of the report edge.
 	Report *DeepAnalysisReport `json:"report,omitempty"`
+	// OutputFiles holds the value of the output_files edge.
+	OutputFiles []*OutputFile `json:"output_files,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
+
+	namedOutputFiles map[string][]*OutputFile
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -115,6 +119,15 @@ func (e RunEdges) ReportOrErr() (*DeepAnalysisReport, error) {
 		return nil, &NotFoundError{label: deepanalysisreport.Label}
 	}
 	return nil, &NotLoadedError{edge: "report"}
+}
+
+// OutputFilesOrErr returns the OutputFiles value or an error if the edge
+// was not loaded in eager-loading.
+func (e RunEdges) OutputFilesOrErr() ([]*OutputFile, error) {
+	if e.loadedTypes[3] {
+		return e.OutputFiles, nil
+	}
+	return nil, &NotLoadedError{edge: "output_files"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -320,6 +333,11 @@ func (_m *Run) QueryReport() *DeepAnalysisReportQuery {
 	return NewRunClient(_m.config).QueryReport(_m)
 }
 
+// QueryOutputFiles queries the "output_files" edge of the Run entity.
+func (_m *Run) QueryOutputFiles() *OutputFileQuery {
+	return NewRunClient(_m.config).QueryOutputFiles(_m)
+}
+
 // Update returns a builder for updating this Run.
 // Note that you need to call Run.Unwrap() before calling this method if this Run
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -425,6 +443,30 @@ func (_m *Run) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Credits))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedOutputFiles returns the OutputFiles named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Run) NamedOutputFiles(name string) ([]*OutputFile, error) {
+	if _m.Edges.namedOutputFiles == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedOutputFiles[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Run) appendNamedOutputFiles(name string, edges ...*OutputFile) {
+	if _m.Edges.namedOutputFiles == nil {
+		_m.Edges.namedOutputFiles = make(map[string][]*OutputFile)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedOutputFiles[name] = []*OutputFile{}
+	} else {
+		_m.Edges.namedOutputFiles[name] = append(_m.Edges.namedOutputFiles[name], edges...)
+	}
 }
 
 // Runs is a parsable slice of Run.

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
 )
@@ -332,6 +333,21 @@ func (_c *RunCreate) SetReport(v *DeepAnalysisReport) *RunCreate {
 	return _c.SetReportID(v.ID)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_c *RunCreate) AddOutputFileIDs(ids ...string) *RunCreate {
+	_c.mutation.AddOutputFileIDs(ids...)
+	return _c
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_c *RunCreate) AddOutputFiles(v ...*OutputFile) *RunCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOutputFileIDs(ids...)
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_c *RunCreate) Mutation() *RunMutation {
 	return _c.mutation
@@ -627,6 +643,22 @@ func (_c *RunCreate) createSpec() (*Run, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

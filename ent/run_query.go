@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -23,15 +24,17 @@ import (
 // RunQuery is the builder for querying Run entities.
 type RunQuery struct {
 	config
-	ctx        *QueryContext
-	order      []run.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Run
-	withUser   *UserQuery
-	withChat   *ChatQuery
-	withReport *DeepAnalysisReportQuery
-	loadTotal  []func(context.Context, []*Run) error
-	modifiers  []func(*sql.Selector)
+	ctx                  *QueryContext
+	order                []run.OrderOption
+	inters               []Interceptor
+	predicates           []predicate.Run
+	withUser             *UserQuery
+	withChat             *ChatQuery
+	withReport           *DeepAnalysisReportQuery
+	withOutputFiles      *OutputFileQuery
+	loadTotal            []func(context.Context, []*Run) error
+	modifiers            []func(*sql.Selector)
+	withNamedOutputFiles map[string]*OutputFileQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -127,6 +130,28 @@ func (_q *RunQuery) QueryReport() *DeepAnalysisReportQuery {
 			sqlgraph.From(run.Table, run.FieldID, selector),
 			sqlgraph.To(deepanalysisreport.Table, deepanalysisreport.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, run.ReportTable, run.ReportColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryOutputFiles chains the current query on the "output_files" edge.
+func (_q *RunQuery) QueryOutputFiles() *OutputFileQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(run.Table, run.FieldID, selector),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, run.OutputFilesTable, run.OutputFilesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -321,14 +346,15 @@ func (_q *RunQuery) Clone() *RunQuery {
 		return nil
 	}
 	return &RunQuery{
-		config:     _q.config,
-		ctx:        _q.ctx.Clone(),
-		order:      append([]run.OrderOption{}, _q.order...),
-		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.Run{}, _q.predicates...),
-		withUser:   _q.withUser.Clone(),
-		withChat:   _q.withChat.Clone(),
-		withReport: _q.withReport.Clone(),
+		config:          _q.config,
+		ctx:             _q.ctx.Clone(),
+		order:           append([]run.OrderOption{}, _q.order...),
+		inters:          append([]Interceptor{}, _q.inters...),
+		predicates:      append([]predicate.Run{}, _q.predicates...),
+		withUser:        _q.withUser.Clone(),
+		withChat:        _q.withChat.Clone(),
+		withReport:      _q.withReport.Clone(),
+		withOutputFiles: _q.withOutputFiles.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -366,6 +392,17 @@ func (_q *RunQuery) WithReport(opts ...func(*DeepAnalysisReportQuery)) *RunQuery
 		opt(query)
 	}
 	_q.withReport = query
+	return _q
+}
+
+// WithOutputFiles tells the query-builder to eager-load the nodes that are connected to
+// the "output_files" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RunQuery) WithOutputFiles(opts ...func(*OutputFileQuery)) *RunQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOutputFiles = query
 	return _q
 }
 
@@ -453,10 +490,11 @@ func (_q *RunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Run, err
 	var (
 		nodes       = []*Run{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withUser != nil,
 			_q.withChat != nil,
 			_q.withReport != nil,
+			_q.withOutputFiles != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -495,6 +533,20 @@ func (_q *RunQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Run, err
 	if query := _q.withReport; query != nil {
 		if err := _q.loadReport(ctx, query, nodes, nil,
 			func(n *Run, e *DeepAnalysisReport) { n.Edges.Report = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withOutputFiles; query != nil {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *Run) { n.Edges.OutputFiles = []*OutputFile{} },
+			func(n *Run, e *OutputFile) { n.Edges.OutputFiles = append(n.Edges.OutputFiles, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOutputFiles {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *Run) { n.appendNamedOutputFiles(name) },
+			func(n *Run, e *OutputFile) { n.appendNamedOutputFiles(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -579,6 +631,39 @@ func (_q *RunQuery) loadReport(ctx context.Context, query *DeepAnalysisReportQue
 	}
 	query.Where(predicate.DeepAnalysisReport(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(run.ReportColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RunID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "run_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "run_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *RunQuery) loadOutputFiles(ctx context.Context, query *OutputFileQuery, nodes []*Run, init func(*Run), assign func(*Run, *OutputFile)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Run)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(outputfile.FieldRunID)
+	}
+	query.Where(predicate.OutputFile(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(run.OutputFilesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -695,6 +780,20 @@ func (_q *RunQuery) sqlQuery(ctx context.Context) *sql.Selector {
 func (_q *RunQuery) Modify(modifiers ...func(s *sql.Selector)) *RunSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedOutputFiles tells the query-builder to eager-load the nodes that are connected to the "output_files"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *RunQuery) WithNamedOutputFiles(name string, opts ...func(*OutputFileQuery)) *RunQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOutputFiles == nil {
+		_q.withNamedOutputFiles = make(map[string]*OutputFileQuery)
+	}
+	_q.withNamedOutputFiles[name] = query
+	return _q
 }
 
 // RunGroupBy is the group-by builder for Run entities.

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/autoanalyst/autoanalyst/ent/deepanalysisreport"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 )
@@ -365,6 +366,21 @@ func (_u *RunUpdate) SetReport(v *DeepAnalysisReport) *RunUpdate {
 	return _u.SetReportID(v.ID)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_u *RunUpdate) AddOutputFileIDs(ids ...string) *RunUpdate {
+	_u.mutation.AddOutputFileIDs(ids...)
+	return _u
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_u *RunUpdate) AddOutputFiles(v ...*OutputFile) *RunUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputFileIDs(ids...)
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_u *RunUpdate) Mutation() *RunMutation {
 	return _u.mutation
@@ -374,6 +390,27 @@ func (_u *RunUpdate) Mutation() *RunMutation {
 func (_u *RunUpdate) ClearReport() *RunUpdate {
 	_u.mutation.ClearReport()
 	return _u
+}
+
+// ClearOutputFiles clears all "output_files" edges to the OutputFile entity.
+func (_u *RunUpdate) ClearOutputFiles() *RunUpdate {
+	_u.mutation.ClearOutputFiles()
+	return _u
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to OutputFile entities by IDs.
+func (_u *RunUpdate) RemoveOutputFileIDs(ids ...string) *RunUpdate {
+	_u.mutation.RemoveOutputFileIDs(ids...)
+	return _u
+}
+
+// RemoveOutputFiles removes "output_files" edges to OutputFile entities.
+func (_u *RunUpdate) RemoveOutputFiles(v ...*OutputFile) *RunUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputFileIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -577,6 +614,51 @@ func (_u *RunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputFilesIDs(); len(nodes) > 0 && !_u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -939,6 +1021,21 @@ func (_u *RunUpdateOne) SetReport(v *DeepAnalysisReport) *RunUpdateOne {
 	return _u.SetReportID(v.ID)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_u *RunUpdateOne) AddOutputFileIDs(ids ...string) *RunUpdateOne {
+	_u.mutation.AddOutputFileIDs(ids...)
+	return _u
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_u *RunUpdateOne) AddOutputFiles(v ...*OutputFile) *RunUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputFileIDs(ids...)
+}
+
 // Mutation returns the RunMutation object of the builder.
 func (_u *RunUpdateOne) Mutation() *RunMutation {
 	return _u.mutation
@@ -948,6 +1045,27 @@ func (_u *RunUpdateOne) Mutation() *RunMutation {
 func (_u *RunUpdateOne) ClearReport() *RunUpdateOne {
 	_u.mutation.ClearReport()
 	return _u
+}
+
+// ClearOutputFiles clears all "output_files" edges to the OutputFile entity.
+func (_u *RunUpdateOne) ClearOutputFiles() *RunUpdateOne {
+	_u.mutation.ClearOutputFiles()
+	return _u
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to OutputFile entities by IDs.
+func (_u *RunUpdateOne) RemoveOutputFileIDs(ids ...string) *RunUpdateOne {
+	_u.mutation.RemoveOutputFileIDs(ids...)
+	return _u
+}
+
+// RemoveOutputFiles removes "output_files" edges to OutputFile entities.
+func (_u *RunUpdateOne) RemoveOutputFiles(v ...*OutputFile) *RunUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputFileIDs(ids...)
 }
 
 // Where appends a list predicates to the RunUpdate builder.
@@ -1181,6 +1299,51 @@ func (_u *RunUpdateOne) sqlSave(ctx context.Context) (_node *Run, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(deepanalysisreport.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputFilesIDs(); len(nodes) > 0 && !_u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   run.OutputFilesTable,
+			Columns: []string{run.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -30,6 +30,8 @@ type Tx struct {
 	MessageFeedback *MessageFeedbackClient
 	// ModelUsage is the client for interacting with the ModelUsage builders.
 	ModelUsage *ModelUsageClient
+	// OutputFile is the client for interacting with the OutputFile builders.
+	OutputFile *OutputFileClient
 	// PlanAllowance is the client for interacting with the PlanAllowance builders.
 	PlanAllowance *PlanAllowanceClient
 	// Run is the client for interacting with the Run builders.
@@ -180,6 +182,7 @@ func (tx *Tx) init() {
 	tx.Message = NewMessageClient(tx.config)
 	tx.MessageFeedback = NewMessageFeedbackClient(tx.config)
 	tx.ModelUsage = NewModelUsageClient(tx.config)
+	tx.OutputFile = NewOutputFileClient(tx.config)
 	tx.PlanAllowance = NewPlanAllowanceClient(tx.config)
 	tx.Run = NewRunClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)

@@ -75,13 +75,15 @@ type UserEdges struct {
 	Templates []*AgentTemplate `json:"templates,omitempty"`
 	// TemplatePreferences holds the value of the template_preferences edge.
 	TemplatePreferences []*UserTemplatePreference `json:"template_preferences,omitempty"`
+	// OutputFiles holds the value of the output_files edge.
+	OutputFiles []*OutputFile `json:"output_files,omitempty"`
 	// Reports holds the value of the reports edge.
 	Reports []*DeepAnalysisReport `json:"reports,omitempty"`
 	// CreditUsages holds the value of the credit_usages edge.
 	CreditUsages []*CreditUsage `json:"credit_usages,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [12]bool
+	loadedTypes [13]bool
 
 	namedSessions            map[string][]*Session
 	namedDatasets            map[string][]*Dataset
@@ -93,6 +95,7 @@ type UserEdges struct {
 	namedFeedback            map[string][]*MessageFeedback
 	namedTemplates           map[string][]*AgentTemplate
 	namedTemplatePreferences map[string][]*UserTemplatePreference
+	namedOutputFiles         map[string][]*OutputFile
 	namedReports             map[string][]*DeepAnalysisReport
 	namedCreditUsages        map[string][]*CreditUsage
 }
@@ -187,10 +190,19 @@ func (e UserEdges) TemplatePreferencesOrErr() ([]*UserTemplatePreference, error)
 	return nil, &NotLoadedError{edge: "template_preferences"}
 }
 
+// OutputFilesOrErr returns the OutputFiles value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) OutputFilesOrErr() ([]*OutputFile, error) {
+	if e.loadedTypes[10] {
+		return e.OutputFiles, nil
+	}
+	return nil, &NotLoadedError{edge: "output_files"}
+}
+
 // ReportsOrErr returns the Reports value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ReportsOrErr() ([]*DeepAnalysisReport, error) {
-	if e.loadedTypes[10] {
+	if e.loadedTypes[11] {
 		return e.Reports, nil
 	}
 	return nil, &NotLoadedError{edge: "reports"}
@@ -199,7 +211,7 @@ func (e UserEdges) ReportsOrErr() ([]*DeepAnalysisReport, error) {
 // CreditUsagesOrErr returns the CreditUsages value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) CreditUsagesOrErr() ([]*CreditUsage, error) {
-	if e.loadedTypes[11] {
+	if e.loadedTypes[12] {
 		return e.CreditUsages, nil
 	}
 	return nil, &NotLoadedError{edge: "credit_usages"}
@@ -400,6 +412,11 @@ func (_m *User) QueryTemplates() *AgentTemplateQuery {
 // QueryTemplatePreferences queries the "template_preferences" edge of the User entity.
 func (_m *User) QueryTemplatePreferences() *UserTemplatePreferenceQuery {
 	return NewUserClient(_m.config).QueryTemplatePreferences(_m)
+}
+
+// QueryOutputFiles queries the "output_files" edge of the User entity.
+func (_m *User) QueryOutputFiles() *OutputFileQuery {
+	return NewUserClient(_m.config).QueryOutputFiles(_m)
 }
 
 // QueryReports queries the "reports" edge of the User entity.
@@ -730,6 +747,30 @@ func (_m *User) appendNamedTemplatePreferences(name string, edges ...*UserTempla
 		_m.Edges.namedTemplatePreferences[name] = []*UserTemplatePreference{}
 	} else {
 		_m.Edges.namedTemplatePreferences[name] = append(_m.Edges.namedTemplatePreferences[name], edges...)
+	}
+}
+
+// NamedOutputFiles returns the OutputFiles named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedOutputFiles(name string) ([]*OutputFile, error) {
+	if _m.Edges.namedOutputFiles == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedOutputFiles[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedOutputFiles(name string, edges ...*OutputFile) {
+	if _m.Edges.namedOutputFiles == nil {
+		_m.Edges.namedOutputFiles = make(map[string][]*OutputFile)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedOutputFiles[name] = []*OutputFile{}
+	} else {
+		_m.Edges.namedOutputFiles[name] = append(_m.Edges.namedOutputFiles[name], edges...)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
 	"github.com/autoanalyst/autoanalyst/ent/user"
@@ -399,6 +400,21 @@ func (_c *UserCreate) AddTemplatePreferences(v ...*UserTemplatePreference) *User
 		ids[i] = v[i].ID
 	}
 	return _c.AddTemplatePreferenceIDs(ids...)
+}
+
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_c *UserCreate) AddOutputFileIDs(ids ...string) *UserCreate {
+	_c.mutation.AddOutputFileIDs(ids...)
+	return _c
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_c *UserCreate) AddOutputFiles(v ...*OutputFile) *UserCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOutputFileIDs(ids...)
 }
 
 // AddReportIDs adds the "reports" edge to the DeepAnalysisReport entity by IDs.
@@ -814,6 +830,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(usertemplatepreference.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -22,6 +22,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -46,6 +47,7 @@ type UserQuery struct {
 	withFeedback                 *MessageFeedbackQuery
 	withTemplates                *AgentTemplateQuery
 	withTemplatePreferences      *UserTemplatePreferenceQuery
+	withOutputFiles              *OutputFileQuery
 	withReports                  *DeepAnalysisReportQuery
 	withCreditUsages             *CreditUsageQuery
 	loadTotal                    []func(context.Context, []*User) error
@@ -60,6 +62,7 @@ type UserQuery struct {
 	withNamedFeedback            map[string]*MessageFeedbackQuery
 	withNamedTemplates           map[string]*AgentTemplateQuery
 	withNamedTemplatePreferences map[string]*UserTemplatePreferenceQuery
+	withNamedOutputFiles         map[string]*OutputFileQuery
 	withNamedReports             map[string]*DeepAnalysisReportQuery
 	withNamedCreditUsages        map[string]*CreditUsageQuery
 	// intermediate query (i.e. traversal path).
@@ -318,6 +321,28 @@ func (_q *UserQuery) QueryTemplatePreferences() *UserTemplatePreferenceQuery {
 	return query
 }
 
+// QueryOutputFiles chains the current query on the "output_files" edge.
+func (_q *UserQuery) QueryOutputFiles() *OutputFileQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(outputfile.Table, outputfile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.OutputFilesTable, user.OutputFilesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // QueryReports chains the current query on the "reports" edge.
 func (_q *UserQuery) QueryReports() *DeepAnalysisReportQuery {
 	query := (&DeepAnalysisReportClient{config: _q.config}).Query()
@@ -564,6 +589,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withFeedback:            _q.withFeedback.Clone(),
 		withTemplates:           _q.withTemplates.Clone(),
 		withTemplatePreferences: _q.withTemplatePreferences.Clone(),
+		withOutputFiles:         _q.withOutputFiles.Clone(),
 		withReports:             _q.withReports.Clone(),
 		withCreditUsages:        _q.withCreditUsages.Clone(),
 		// clone intermediate query.
@@ -683,6 +709,17 @@ func (_q *UserQuery) WithTemplatePreferences(opts ...func(*UserTemplatePreferenc
 	return _q
 }
 
+// WithOutputFiles tells the query-builder to eager-load the nodes that are connected to
+// the "output_files" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithOutputFiles(opts ...func(*OutputFileQuery)) *UserQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOutputFiles = query
+	return _q
+}
+
 // WithReports tells the query-builder to eager-load the nodes that are connected to
 // the "reports" edge. The optional arguments are used to configure the query builder of the edge.
 func (_q *UserQuery) WithReports(opts ...func(*DeepAnalysisReportQuery)) *UserQuery {
@@ -789,7 +826,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [12]bool{
+		loadedTypes = [13]bool{
 			_q.withSessions != nil,
 			_q.withDatasets != nil,
 			_q.withChats != nil,
@@ -800,6 +837,7 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			_q.withFeedback != nil,
 			_q.withTemplates != nil,
 			_q.withTemplatePreferences != nil,
+			_q.withOutputFiles != nil,
 			_q.withReports != nil,
 			_q.withCreditUsages != nil,
 		}
@@ -897,6 +935,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withOutputFiles; query != nil {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *User) { n.Edges.OutputFiles = []*OutputFile{} },
+			func(n *User, e *OutputFile) { n.Edges.OutputFiles = append(n.Edges.OutputFiles, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withReports; query != nil {
 		if err := _q.loadReports(ctx, query, nodes,
 			func(n *User) { n.Edges.Reports = []*DeepAnalysisReport{} },
@@ -978,6 +1023,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadTemplatePreferences(ctx, query, nodes,
 			func(n *User) { n.appendNamedTemplatePreferences(name) },
 			func(n *User, e *UserTemplatePreference) { n.appendNamedTemplatePreferences(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOutputFiles {
+		if err := _q.loadOutputFiles(ctx, query, nodes,
+			func(n *User) { n.appendNamedOutputFiles(name) },
+			func(n *User, e *OutputFile) { n.appendNamedOutputFiles(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1306,6 +1358,36 @@ func (_q *UserQuery) loadTemplatePreferences(ctx context.Context, query *UserTem
 	}
 	return nil
 }
+func (_q *UserQuery) loadOutputFiles(ctx context.Context, query *OutputFileQuery, nodes []*User, init func(*User), assign func(*User, *OutputFile)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(outputfile.FieldUserID)
+	}
+	query.Where(predicate.OutputFile(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.OutputFilesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 func (_q *UserQuery) loadReports(ctx context.Context, query *DeepAnalysisReportQuery, nodes []*User, init func(*User), assign func(*User, *DeepAnalysisReport)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[string]*User)
@@ -1597,6 +1679,20 @@ func (_q *UserQuery) WithNamedTemplatePreferences(name string, opts ...func(*Use
 		_q.withNamedTemplatePreferences = make(map[string]*UserTemplatePreferenceQuery)
 	}
 	_q.withNamedTemplatePreferences[name] = query
+	return _q
+}
+
+// WithNamedOutputFiles tells the query-builder to eager-load the nodes that are connected to the "output_files"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedOutputFiles(name string, opts ...func(*OutputFileQuery)) *UserQuery {
+	query := (&OutputFileClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOutputFiles == nil {
+		_q.withNamedOutputFiles = make(map[string]*OutputFileQuery)
+	}
+	_q.withNamedOutputFiles[name] = query
 	return _q
 }
 

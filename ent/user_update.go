@@ -20,6 +20,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/session"
@@ -440,6 +441,21 @@ func (_u *UserUpdate) AddTemplatePreferences(v ...*UserTemplatePreference) *User
 	return _u.AddTemplatePreferenceIDs(ids...)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_u *UserUpdate) AddOutputFileIDs(ids ...string) *UserUpdate {
+	_u.mutation.AddOutputFileIDs(ids...)
+	return _u
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_u *UserUpdate) AddOutputFiles(v ...*OutputFile) *UserUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputFileIDs(ids...)
+}
+
 // AddReportIDs adds the "reports" edge to the DeepAnalysisReport entity by IDs.
 func (_u *UserUpdate) AddReportIDs(ids ...string) *UserUpdate {
 	_u.mutation.AddReportIDs(ids...)
@@ -683,6 +699,27 @@ func (_u *UserUpdate) RemoveTemplatePreferences(v ...*UserTemplatePreference) *U
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTemplatePreferenceIDs(ids...)
+}
+
+// ClearOutputFiles clears all "output_files" edges to the OutputFile entity.
+func (_u *UserUpdate) ClearOutputFiles() *UserUpdate {
+	_u.mutation.ClearOutputFiles()
+	return _u
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to OutputFile entities by IDs.
+func (_u *UserUpdate) RemoveOutputFileIDs(ids ...string) *UserUpdate {
+	_u.mutation.RemoveOutputFileIDs(ids...)
+	return _u
+}
+
+// RemoveOutputFiles removes "output_files" edges to OutputFile entities.
+func (_u *UserUpdate) RemoveOutputFiles(v ...*OutputFile) *UserUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputFileIDs(ids...)
 }
 
 // ClearReports clears all "reports" edges to the DeepAnalysisReport entity.
@@ -1342,6 +1379,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputFilesIDs(); len(nodes) > 0 && !_u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _u.mutation.ReportsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -1853,6 +1935,21 @@ func (_u *UserUpdateOne) AddTemplatePreferences(v ...*UserTemplatePreference) *U
 	return _u.AddTemplatePreferenceIDs(ids...)
 }
 
+// AddOutputFileIDs adds the "output_files" edge to the OutputFile entity by IDs.
+func (_u *UserUpdateOne) AddOutputFileIDs(ids ...string) *UserUpdateOne {
+	_u.mutation.AddOutputFileIDs(ids...)
+	return _u
+}
+
+// AddOutputFiles adds the "output_files" edges to the OutputFile entity.
+func (_u *UserUpdateOne) AddOutputFiles(v ...*OutputFile) *UserUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputFileIDs(ids...)
+}
+
 // AddReportIDs adds the "reports" edge to the DeepAnalysisReport entity by IDs.
 func (_u *UserUpdateOne) AddReportIDs(ids ...string) *UserUpdateOne {
 	_u.mutation.AddReportIDs(ids...)
@@ -2096,6 +2193,27 @@ func (_u *UserUpdateOne) RemoveTemplatePreferences(v ...*UserTemplatePreference)
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveTemplatePreferenceIDs(ids...)
+}
+
+// ClearOutputFiles clears all "output_files" edges to the OutputFile entity.
+func (_u *UserUpdateOne) ClearOutputFiles() *UserUpdateOne {
+	_u.mutation.ClearOutputFiles()
+	return _u
+}
+
+// RemoveOutputFileIDs removes the "output_files" edge to OutputFile entities by IDs.
+func (_u *UserUpdateOne) RemoveOutputFileIDs(ids ...string) *UserUpdateOne {
+	_u.mutation.RemoveOutputFileIDs(ids...)
+	return _u
+}
+
+// RemoveOutputFiles removes "output_files" edges to OutputFile entities.
+func (_u *UserUpdateOne) RemoveOutputFiles(v ...*OutputFile) *UserUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputFileIDs(ids...)
 }
 
 // ClearReports clears all "reports" edges to the DeepAnalysisReport entity.
@@ -2778,6 +2896,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(usertemplatepreference.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputFilesIDs(); len(nodes) > 0 && !_u.mutation.OutputFilesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputFilesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.OutputFilesTable,
+			Columns: []string{user.OutputFilesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(outputfile.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -169,6 +169,14 @@ type Config struct {
 	// DATASET_XLSX_MAX_RATIO.
 	XLSXMaxUncompressedBytes int64
 	XLSXMaxRatio             int
+	// OutputMaxFiles and OutputMaxBytes bound the files an execution leaves
+	// in its output folder, /tmp/outputs, that come back with its result
+	// (Result.Files): how many (default 10) and their bytes together
+	// (default 20 MiB). Files past them are left out, each with a note on
+	// the execution's stderr. They count in MaxResultBytes too. The caller
+	// reads OUTPUT_MAX_FILES and OUTPUT_MAX_BYTES.
+	OutputMaxFiles int
+	OutputMaxBytes int64
 	// TmpSizeBytes is the size of the private /tmp of a kernel and of each
 	// execution (default 64 MiB).
 	TmpSizeBytes int64
@@ -251,6 +259,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.XLSXMaxRatio <= 0 {
 		c.XLSXMaxRatio = 100
+	}
+	if c.OutputMaxFiles <= 0 {
+		c.OutputMaxFiles = 10
+	}
+	if c.OutputMaxBytes <= 0 {
+		c.OutputMaxBytes = 20 << 20
 	}
 	return c
 }

@@ -483,6 +483,7 @@ func (k *kernel) toResult(r *reply, timeout, took time.Duration) (*Result, error
 			res.Figures = cr.Figures
 		}
 		res.Images, res.Tables = cr.Images, cr.Tables
+		res.Files = keptFiles(cr.Files, k.s.OutputMaxFiles, k.s.OutputMaxBytes)
 		stdoutCut = stdoutCut || cr.StdoutTruncated
 		stderrCut = stderrCut || cr.StderrTruncated
 		if res.OK {

@@ -92,6 +92,7 @@ type childResult struct {
 	Figures         []json.RawMessage `json:"figures"`
 	Images          []string          `json:"images"`
 	Tables          []Table           `json:"tables"`
+	Files           []File            `json:"files"`
 	StdoutTruncated bool              `json:"stdout_truncated"`
 	StderrTruncated bool              `json:"stderr_truncated"`
 	Internal        string            `json:"internal"`

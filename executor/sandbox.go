@@ -76,6 +76,9 @@ func kernelConfig(s *settings) string {
 		"max_line":              s.MaxLineBytes,
 		"xlsx_max_uncompressed": s.XLSXMaxUncompressedBytes,
 		"xlsx_max_ratio":        s.XLSXMaxRatio,
+		// The output folder's files (kernel/outputs.py).
+		"output_max_files": s.OutputMaxFiles,
+		"output_max_bytes": s.OutputMaxBytes,
 	}
 	if s.Sandbox && s.seccomp != nil {
 		cfg["seccomp"] = base64.StdEncoding.EncodeToString(s.seccomp.execution)

@@ -255,7 +255,7 @@ with open('/dev/shm/b', 'w') as f:
     f.write('x')
 df.to_csv('out.csv')
 print(os.getcwd(), sorted(os.listdir('/tmp')), open('/tmp/a.txt').read())`)
-		if out != "/tmp\n/tmp ['a.txt', 'out.csv'] hello\n" {
+		if out != "/tmp\n/tmp ['a.txt', 'out.csv', 'outputs'] hello\n" {
 			t.Fatalf("stdout %q", out)
 		}
 	})
@@ -330,8 +330,8 @@ func TestStateIsolation(t *testing.T) {
 		{"imported module", "import this", "import sys\nprint('this' in sys.modules)", "False\n"},
 		{"pandas option", "pd.set_option('display.max_rows', 3)", "print(pd.get_option('display.max_rows'))", "60\n"},
 		{"builtin replaced", "import builtins\nbuiltins.len = lambda x: -1", "print(len([1, 2]))", "2\n"},
-		{"file in /tmp", "open('/tmp/leak.txt', 'w').write('x')\nopen('/dev/shm/leak', 'w').write('x')",
-			"import os\nprint(os.listdir('/tmp'), os.listdir('/dev/shm'))", "[] []\n"},
+		{"file in /tmp", "open('/tmp/leak.txt', 'w').write('x')\nopen('/dev/shm/leak', 'w').write('x')\nopen('/tmp/outputs/leak.csv', 'w').write('x')",
+			"import os\nprint(os.listdir('/tmp'), os.listdir('/tmp/outputs'), os.listdir('/dev/shm'))", "['outputs'] [] []\n"},
 		{"file in the working directory", "open('leak.txt', 'w').write('x')", "import os\nprint(os.path.exists('leak.txt'))", "False\n"},
 		{"environment variable", "import os\nos.environ['LEAK'] = '1'", "import os\nprint('LEAK' in os.environ)", "False\n"},
 		{"open matplotlib figure", "plt.figure()\nplt.plot([1, 2])", "print(plt.get_fignums())", "[]\n"},

@@ -66,9 +66,22 @@ type Result struct {
 	// Figures are Plotly figure JSON documents.
 	Figures []json.RawMessage `json:"figures"`
 	// Images are PNG images (matplotlib), base64-encoded.
-	Images   []string      `json:"images,omitempty"`
-	Tables   []Table       `json:"tables,omitempty"`
+	Images []string `json:"images,omitempty"`
+	Tables []Table  `json:"tables,omitempty"`
+	// Files are what the code left in its output folder, /tmp/outputs
+	// (Config.OutputMaxFiles, OutputMaxBytes); not part of the JSON.
+	Files    []File        `json:"-"`
 	Duration time.Duration `json:"duration"`
+}
+
+// File is a file an execution wrote to its output folder (/tmp/outputs),
+// read inside the sandbox by the execution's own process: a regular file,
+// its name made safe (letters, digits, ".", "_", "-"; a file in a
+// subfolder is named after its path).
+type File struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	Data []byte `json:"data"`
 }
 
 // Preview is the first rows of a dataset as the kernel reads it; a cell is
@@ -93,4 +106,39 @@ type Inspection struct {
 type Profile struct {
 	RowCount int64            `json:"rowCount"`
 	Columns  []column.Profile `json:"columns"`
+}
+
+// keptFiles is files within the limits, checked again on this side: at most
+// maxFiles, maxBytes together, each with a name the kernel would give and
+// its size its data's. Those past them are dropped.
+func keptFiles(files []File, maxFiles int, maxBytes int64) []File {
+	var out []File
+	var total int64
+	seen := map[string]bool{}
+	for _, f := range files {
+		if len(out) >= maxFiles {
+			break
+		}
+		if !SafeFileName(f.Name) || seen[f.Name] || int64(len(f.Data)) != f.Size || total+f.Size > maxBytes {
+			continue
+		}
+		seen[f.Name] = true
+		total += f.Size
+		out = append(out, f)
+	}
+	return out
+}
+
+// SafeFileName reports whether name is a name an output file may have:
+// 1 to 120 letters, digits, ".", "_" and "-", not starting with a dot.
+func SafeFileName(name string) bool {
+	if name == "" || len(name) > 120 || name[0] == '.' {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

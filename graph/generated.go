@@ -46,7 +46,9 @@ type ResolverRoot interface {
 	CodeExecution() CodeExecutionResolver
 	Dataset() DatasetResolver
 	DeepAnalysisReport() DeepAnalysisReportResolver
+	Message() MessageResolver
 	Mutation() MutationResolver
+	OutputFile() OutputFileResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	Template() TemplateResolver
@@ -314,6 +316,7 @@ type ComplexityRoot struct {
 		Content       func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Feedback      func(childComplexity int) int
+		Files         func(childComplexity int) int
 		FollowUps     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		RunID         func(childComplexity int) int
@@ -450,6 +453,15 @@ type ComplexityRoot struct {
 		UploadDataset       func(childComplexity int, input model.UploadDatasetInput) int
 	}
 
+	OutputFile struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		MediaType func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Size      func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -547,6 +559,7 @@ type ComplexityRoot struct {
 		At        func(childComplexity int) int
 		Code      func(childComplexity int) int
 		ErrorCode func(childComplexity int) int
+		Files     func(childComplexity int) int
 		FollowUps func(childComplexity int) int
 		MessageID func(childComplexity int) int
 		Plan      func(childComplexity int) int
@@ -688,6 +701,9 @@ type DeepAnalysisReportResolver interface {
 
 	DownloadURL(ctx context.Context, obj *ent.DeepAnalysisReport) (string, error)
 }
+type MessageResolver interface {
+	Files(ctx context.Context, obj *ent.Message) ([]*ent.OutputFile, error)
+}
 type MutationResolver interface {
 	CreateGuestSession(ctx context.Context) (*model.AuthPayload, error)
 	SignUp(ctx context.Context, input model.SignUpInput) (*model.AuthPayload, error)
@@ -720,6 +736,9 @@ type MutationResolver interface {
 	CreateTemplate(ctx context.Context, input model.CreateTemplateInput) (*ent.AgentTemplate, error)
 	UpdateTemplate(ctx context.Context, id string, input model.UpdateTemplateInput) (*ent.AgentTemplate, error)
 	DeleteTemplate(ctx context.Context, id string) (string, error)
+}
+type OutputFileResolver interface {
+	URL(ctx context.Context, obj *ent.OutputFile) (string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -1871,6 +1890,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Feedback(childComplexity), true
+	case "Message.files":
+		if e.ComplexityRoot.Message.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Files(childComplexity), true
 	case "Message.followUps":
 		if e.ComplexityRoot.Message.FollowUps == nil {
 			break
@@ -2607,6 +2632,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UploadDataset(childComplexity, args["input"].(model.UploadDatasetInput)), true
 
+	case "OutputFile.createdAt":
+		if e.ComplexityRoot.OutputFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutputFile.CreatedAt(childComplexity), true
+	case "OutputFile.id":
+		if e.ComplexityRoot.OutputFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutputFile.ID(childComplexity), true
+	case "OutputFile.mediaType":
+		if e.ComplexityRoot.OutputFile.MediaType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutputFile.MediaType(childComplexity), true
+	case "OutputFile.name":
+		if e.ComplexityRoot.OutputFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutputFile.Name(childComplexity), true
+	case "OutputFile.size":
+		if e.ComplexityRoot.OutputFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutputFile.Size(childComplexity), true
+	case "OutputFile.url":
+		if e.ComplexityRoot.OutputFile.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OutputFile.URL(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -3089,6 +3151,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RunEvent.ErrorCode(childComplexity), true
+	case "RunEvent.files":
+		if e.ComplexityRoot.RunEvent.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunEvent.Files(childComplexity), true
 	case "RunEvent.followUps":
 		if e.ComplexityRoot.RunEvent.FollowUps == nil {
 			break
@@ -3731,7 +3799,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "code.graphqls" "credits.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "credits.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "files.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3750,6 +3818,7 @@ var sources = []*ast.Source{
 	{Name: "deep.graphqls", Input: sourceData("deep.graphqls"), BuiltIn: false},
 	{Name: "export.graphqls", Input: sourceData("export.graphqls"), BuiltIn: false},
 	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
+	{Name: "files.graphqls", Input: sourceData("files.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "settings.graphqls", Input: sourceData("settings.graphqls"), BuiltIn: false},
@@ -4290,6 +4359,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_codeExecution(ctx, field)
 	case "feedback":
 		return ec.fieldContext_Message_feedback(ctx, field)
+	case "files":
+		return ec.fieldContext_Message_files(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Message", field.Name)
 }
@@ -4480,6 +4551,24 @@ func (ec *executionContext) childFields_ModelUsageStat(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ModelUsageStat", field.Name)
 }
 
+func (ec *executionContext) childFields_OutputFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OutputFile_id(ctx, field)
+	case "name":
+		return ec.fieldContext_OutputFile_name(ctx, field)
+	case "size":
+		return ec.fieldContext_OutputFile_size(ctx, field)
+	case "mediaType":
+		return ec.fieldContext_OutputFile_mediaType(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OutputFile_createdAt(ctx, field)
+	case "url":
+		return ec.fieldContext_OutputFile_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OutputFile", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4646,6 +4735,8 @@ func (ec *executionContext) childFields_RunEvent(ctx context.Context, field grap
 		return ec.fieldContext_RunEvent_errorCode(ctx, field)
 	case "followUps":
 		return ec.fieldContext_RunEvent_followUps(ctx, field)
+	case "files":
+		return ec.fieldContext_RunEvent_files(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RunEvent", field.Name)
 }
@@ -10846,6 +10937,38 @@ func (ec *executionContext) fieldContext_Message_feedback(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Message_files(ctx context.Context, field graphql.CollectedField, obj *ent.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Message().Files(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OutputFile) graphql.Marshaler {
+			return ec.marshalNOutputFile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutputFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MessageConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13614,6 +13737,144 @@ func (ec *executionContext) fieldContext_Mutation_deleteTemplate(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _OutputFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.OutputFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutputFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutputFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutputFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OutputFile_name(ctx context.Context, field graphql.CollectedField, obj *ent.OutputFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutputFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutputFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutputFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutputFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.OutputFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutputFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutputFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutputFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OutputFile_mediaType(ctx context.Context, field graphql.CollectedField, obj *ent.OutputFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutputFile_mediaType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MediaType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutputFile_mediaType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutputFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _OutputFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.OutputFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutputFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutputFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutputFile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OutputFile_url(ctx context.Context, field graphql.CollectedField, obj *ent.OutputFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OutputFile_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OutputFile().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OutputFile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OutputFile", field, true, true, "String")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15804,6 +16065,38 @@ func (ec *executionContext) _RunEvent_followUps(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_RunEvent_followUps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RunEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunEvent_files(ctx context.Context, field graphql.CollectedField, obj *model.RunEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunEvent_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OutputFile) graphql.Marshaler {
+			return ec.marshalOOutputFile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFileᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RunEvent_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutputFile(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Subscription_runEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -30018,6 +30311,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Message_feedback(ctx, field, obj)
 				})
+		case "files":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_files(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30897,6 +31196,65 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
+var outputFileImplementors = []string{"OutputFile"}
+
+func (ec *executionContext) _OutputFile(ctx context.Context, sel ast.SelectionSet, obj *ent.OutputFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, outputFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OutputFile")
+		case "id":
+			out.Values[i] = ec._OutputFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._OutputFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._OutputFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "mediaType":
+			out.Values[i] = ec._OutputFile_mediaType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._OutputFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OutputFile_url(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[string]) graphql.Marshaler {
@@ -31598,6 +31956,11 @@ func (ec *executionContext) _RunEvent(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "followUps":
 			out.Values[i] = ec._RunEvent_followUps(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "files":
+			out.Values[i] = ec._RunEvent_files(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -33602,6 +33965,30 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 	return v
 }
 
+func (ec *executionContext) marshalNOutputFile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OutputFile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutputFile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOutputFile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFile(ctx context.Context, sel ast.SelectionSet, v *ent.OutputFile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OutputFile!")
+		return graphql.Null
+	}
+	return ec._OutputFile(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -35425,6 +35812,25 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋautoanalystᚋautoanalys
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOutputFile2ᚕᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OutputFile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOutputFile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOPlan2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐPlan(ctx context.Context, sel ast.SelectionSet, v *model.Plan) graphql.Marshaler {

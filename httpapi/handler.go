@@ -189,6 +189,7 @@ func NewHandler(r *resolvers.Resolver, cfg Config) (http.Handler, error) {
 		mux.Handle("GET "+graphiql.AssetPrefix, gq) // its embedded assets
 	}
 	registerReportDownload(mux, r)
+	registerFileDownload(mux, r)
 	registerChatExport(mux, r)
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics.Handler())

@@ -443,6 +443,10 @@ func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, 
 		tx.Rollback()
 		return nil, fmt.Errorf("store answer: %w", err)
 	}
+	if err := attachFiles(ctx, tx, rc.run.ID, m.ID); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
 	if initial != "" {
 		var fa []string
 		for a := range failed {

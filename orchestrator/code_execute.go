@@ -41,8 +41,9 @@ func (s *Service) chatDatasets(rc *runContext) (*ent.Chat, []executor.Dataset, e
 }
 
 // runCode executes code in the chat's kernel with EXEC_TIMEOUT and emits
-// EXECUTION_STARTED and EXECUTION_RESULT. A Python exception is a result,
-// not an error.
+// EXECUTION_STARTED and EXECUTION_RESULT, then stores the files the code
+// wrote to /tmp/outputs (storeFiles: FILES). A Python exception is a
+// result, not an error.
 func (s *Service) runCode(rc *runContext, ctx context.Context, key string, files []executor.Dataset, code, agent string) (*executor.Result, error) {
 	return s.runCodeWithin(rc, ctx, key, files, code, agent, s.cfg.ExecTimeout)
 }
@@ -78,6 +79,7 @@ func (s *Service) runCodeWithin(rc *runContext, ctx context.Context, key string,
 		return nil, &runError{code: CodeExecutionError, msg: "the code could not be executed: " + err.Error(), err: err}
 	}
 	rc.emit(EventExecutionResult, eventData{Result: res, Agent: agent})
+	s.storeFiles(rc, ctx, res, rc.in.MessageID)
 	return res, nil
 }
 

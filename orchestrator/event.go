@@ -37,6 +37,9 @@ const (
 	EventRunRestarted EventType = "RUN_RESTARTED"
 	// EventFollowUps carries the questions an answer suggests asking next.
 	EventFollowUps EventType = "FOLLOW_UPS"
+	// EventFiles says that files the code wrote to /tmp/outputs were stored
+	// (Files).
+	EventFiles EventType = "FILES"
 )
 
 // Terminal reports whether t ends a run.
@@ -78,6 +81,7 @@ type eventData struct {
 	Plan      *Plan            `json:"plan,omitempty"`
 	MessageID string           `json:"messageId,omitempty"`
 	ErrorCode string           `json:"errorCode,omitempty"`
+	Files     []FileInfo       `json:"files,omitempty"`
 	FollowUps []string         `json:"followUps,omitempty"`
 }
 
@@ -103,6 +107,8 @@ type Event struct {
 	ErrorCode string `json:"errorCode,omitempty"`
 	// FollowUps are the suggested next questions (FOLLOW_UPS).
 	FollowUps []string `json:"followUps,omitempty"`
+	// Files are the output files stored (FILES).
+	Files []FileInfo `json:"files,omitempty"`
 }
 
 // decodeEvent decodes a broker event (the payload eventData encoded).

@@ -57,9 +57,12 @@ type Result struct {
 	// Figures are Plotly figure JSON documents.
 	Figures []json.RawMessage `json:"figures"`
 	// Images are PNG images (matplotlib), base64-encoded.
-	Images   []string      `json:"images,omitempty"`
-	Tables   []Table       `json:"tables,omitempty"`
-	Duration time.Duration `json:"duration"`
+	Images []string `json:"images,omitempty"`
+	Tables []Table  `json:"tables,omitempty"`
+	// Files are not part of a stored result: they are kept as OutputFile
+	// rows (storeFiles) and announced by FILES.
+	Files    []executor.File `json:"-"`
+	Duration time.Duration   `json:"duration"`
 }
 
 // ExecError is the Python exception a program raised.

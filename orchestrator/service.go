@@ -11,6 +11,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/catalog"
+	"github.com/autoanalyst/autoanalyst/dataset"
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/executor"
@@ -53,7 +54,10 @@ type Config struct {
 	Broker   broker.Broker
 	Executor Executor
 	Files    DatasetFiles
-	Models   Models
+	// Outputs keeps the files code writes to /tmp/outputs (nil: they are
+	// dropped).
+	Outputs dataset.Store
+	Models  Models
 	// Credits, if set, charges each run before it is created (nil: runs
 	// are free).
 	Credits Credits

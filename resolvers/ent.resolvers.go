@@ -114,6 +114,9 @@ func (r *Resolver) DeepAnalysisReport() graph.DeepAnalysisReportResolver {
 	return &deepAnalysisReportResolver{r}
 }
 
+// Message returns graph.MessageResolver implementation.
+func (r *Resolver) Message() graph.MessageResolver { return &messageResolver{r} }
+
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
@@ -127,6 +130,7 @@ type (
 	codeExecutionResolver      struct{ *Resolver }
 	datasetResolver            struct{ *Resolver }
 	deepAnalysisReportResolver struct{ *Resolver }
+	messageResolver            struct{ *Resolver }
 	queryResolver              struct{ *Resolver }
 	templateResolver           struct{ *Resolver }
 	userResolver               struct{ *Resolver }

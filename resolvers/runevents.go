@@ -47,6 +47,9 @@ func toRunEvent(e *orchestrator.Event) *model.RunEvent {
 		Plan:      toPlan(e.Plan),
 		FollowUps: e.FollowUps,
 	}
+	for _, f := range e.Files {
+		ev.Files = append(ev.Files, &ent.OutputFile{ID: f.ID, Name: f.Name, Size: f.Size, MediaType: f.MediaType, CreatedAt: e.At})
+	}
 	if e.Result != nil {
 		ev.Result = toExecutionResult(e.Result)
 	}

@@ -117,6 +117,18 @@ func (f ModelUsageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ModelUsageMutation", m)
 }
 
+// The OutputFileFunc type is an adapter to allow the use of ordinary
+// function as OutputFile mutator.
+type OutputFileFunc func(context.Context, *ent.OutputFileMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OutputFileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OutputFileMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OutputFileMutation", m)
+}
+
 // The PlanAllowanceFunc type is an adapter to allow the use of ordinary
 // function as PlanAllowance mutator.
 type PlanAllowanceFunc func(context.Context, *ent.PlanAllowanceMutation) (ent.Value, error)

@@ -17,6 +17,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/predicate"
 	"github.com/autoanalyst/autoanalyst/ent/run"
@@ -324,6 +325,33 @@ func (f TraverseModelUsage) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ModelUsageQuery", q)
 }
 
+// The OutputFileFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OutputFileFunc func(context.Context, *ent.OutputFileQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OutputFileFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OutputFileQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OutputFileQuery", q)
+}
+
+// The TraverseOutputFile type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOutputFile func(context.Context, *ent.OutputFileQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOutputFile) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOutputFile) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutputFileQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OutputFileQuery", q)
+}
+
 // The PlanAllowanceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PlanAllowanceFunc func(context.Context, *ent.PlanAllowanceQuery) (ent.Value, error)
 
@@ -480,6 +508,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MessageFeedbackQuery, predicate.MessageFeedback, messagefeedback.OrderOption]{typ: ent.TypeMessageFeedback, tq: q}, nil
 	case *ent.ModelUsageQuery:
 		return &query[*ent.ModelUsageQuery, predicate.ModelUsage, modelusage.OrderOption]{typ: ent.TypeModelUsage, tq: q}, nil
+	case *ent.OutputFileQuery:
+		return &query[*ent.OutputFileQuery, predicate.OutputFile, outputfile.OrderOption]{typ: ent.TypeOutputFile, tq: q}, nil
 	case *ent.PlanAllowanceQuery:
 		return &query[*ent.PlanAllowanceQuery, predicate.PlanAllowance, planallowance.OrderOption]{typ: ent.TypePlanAllowance, tq: q}, nil
 	case *ent.RunQuery:

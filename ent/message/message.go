@@ -44,6 +44,8 @@ const (
 	EdgeCodeExecution = "code_execution"
 	// EdgeFeedback holds the string denoting the feedback edge name in mutations.
 	EdgeFeedback = "feedback"
+	// EdgeOutputFiles holds the string denoting the output_files edge name in mutations.
+	EdgeOutputFiles = "output_files"
 	// Table holds the table name of the message in the database.
 	Table = "messages"
 	// UserTable is the table that holds the user relation/edge.
@@ -74,6 +76,13 @@ const (
 	FeedbackInverseTable = "message_feedbacks"
 	// FeedbackColumn is the table column denoting the feedback relation/edge.
 	FeedbackColumn = "message_id"
+	// OutputFilesTable is the table that holds the output_files relation/edge.
+	OutputFilesTable = "output_files"
+	// OutputFilesInverseTable is the table name for the OutputFile entity.
+	// It exists in this package in order to avoid circular dependency with the "outputfile" package.
+	OutputFilesInverseTable = "output_files"
+	// OutputFilesColumn is the table column denoting the output_files relation/edge.
+	OutputFilesColumn = "message_id"
 )
 
 // Columns holds all SQL columns for message fields.
@@ -222,6 +231,20 @@ func ByFeedbackField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newFeedbackStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByOutputFilesCount orders the results by output_files count.
+func ByOutputFilesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOutputFilesStep(), opts...)
+	}
+}
+
+// ByOutputFiles orders the results by output_files terms.
+func ByOutputFiles(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOutputFilesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newUserStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -248,6 +271,13 @@ func newFeedbackStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(FeedbackInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2O, false, FeedbackTable, FeedbackColumn),
+	)
+}
+func newOutputFilesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OutputFilesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, OutputFilesTable, OutputFilesColumn),
 	)
 }
 

@@ -637,6 +637,29 @@ func HasFeedbackWith(preds ...predicate.MessageFeedback) predicate.Message {
 	})
 }
 
+// HasOutputFiles applies the HasEdge predicate on the "output_files" edge.
+func HasOutputFiles() predicate.Message {
+	return predicate.Message(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, OutputFilesTable, OutputFilesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOutputFilesWith applies the HasEdge predicate on the "output_files" edge with a given conditions (other predicates).
+func HasOutputFilesWith(preds ...predicate.OutputFile) predicate.Message {
+	return predicate.Message(func(s *sql.Selector) {
+		step := newOutputFilesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Message) predicate.Message {
 	return predicate.Message(sql.AndPredicates(predicates...))

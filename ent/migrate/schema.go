@@ -433,6 +433,62 @@ var (
 			},
 		},
 	}
+	// OutputFilesColumns holds the columns for the "output_files" table.
+	OutputFilesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 120},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "media_type", Type: field.TypeString},
+		{Name: "blob_key", Type: field.TypeString},
+		{Name: "message_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "run_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// OutputFilesTable holds the schema information for the "output_files" table.
+	OutputFilesTable = &schema.Table{
+		Name:       "output_files",
+		Columns:    OutputFilesColumns,
+		PrimaryKey: []*schema.Column{OutputFilesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "output_files_messages_output_files",
+				Columns:    []*schema.Column{OutputFilesColumns[7]},
+				RefColumns: []*schema.Column{MessagesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "output_files_runs_output_files",
+				Columns:    []*schema.Column{OutputFilesColumns[8]},
+				RefColumns: []*schema.Column{RunsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "output_files_users_output_files",
+				Columns:    []*schema.Column{OutputFilesColumns[9]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outputfile_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{OutputFilesColumns[9]},
+			},
+			{
+				Name:    "outputfile_message_id",
+				Unique:  false,
+				Columns: []*schema.Column{OutputFilesColumns[7]},
+			},
+			{
+				Name:    "outputfile_run_id",
+				Unique:  false,
+				Columns: []*schema.Column{OutputFilesColumns[8]},
+			},
+		},
+	}
 	// PlanAllowancesColumns holds the columns for the "plan_allowances" table.
 	PlanAllowancesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -651,6 +707,7 @@ var (
 		MessagesTable,
 		MessageFeedbacksTable,
 		ModelUsagesTable,
+		OutputFilesTable,
 		PlanAllowancesTable,
 		RunsTable,
 		SessionsTable,
@@ -677,6 +734,9 @@ func init() {
 	MessageFeedbacksTable.ForeignKeys[1].RefTable = UsersTable
 	ModelUsagesTable.ForeignKeys[0].RefTable = ChatsTable
 	ModelUsagesTable.ForeignKeys[1].RefTable = UsersTable
+	OutputFilesTable.ForeignKeys[0].RefTable = MessagesTable
+	OutputFilesTable.ForeignKeys[1].RefTable = RunsTable
+	OutputFilesTable.ForeignKeys[2].RefTable = UsersTable
 	RunsTable.ForeignKeys[0].RefTable = ChatsTable
 	RunsTable.ForeignKeys[1].RefTable = UsersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable

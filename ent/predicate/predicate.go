@@ -33,6 +33,9 @@ type MessageFeedback func(*sql.Selector)
 // ModelUsage is the predicate function for modelusage builders.
 type ModelUsage func(*sql.Selector)
 
+// OutputFile is the predicate function for outputfile builders.
+type OutputFile func(*sql.Selector)
+
 // PlanAllowance is the predicate function for planallowance builders.
 type PlanAllowance func(*sql.Selector)
 

@@ -327,6 +327,30 @@ func (f ModelUsageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ModelUsageMutation", m)
 }
 
+// The OutputFileQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OutputFileQueryRuleFunc func(context.Context, *ent.OutputFileQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OutputFileQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutputFileQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OutputFileQuery", q)
+}
+
+// The OutputFileMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OutputFileMutationRuleFunc func(context.Context, *ent.OutputFileMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OutputFileMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OutputFileMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OutputFileMutation", m)
+}
+
 // The PlanAllowanceQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PlanAllowanceQueryRuleFunc func(context.Context, *ent.PlanAllowanceQuery) error
@@ -500,6 +524,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ModelUsageQuery:
 		return q.Filter(), nil
+	case *ent.OutputFileQuery:
+		return q.Filter(), nil
 	case *ent.PlanAllowanceQuery:
 		return q.Filter(), nil
 	case *ent.RunQuery:
@@ -534,6 +560,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MessageFeedbackMutation:
 		return m.Filter(), nil
 	case *ent.ModelUsageMutation:
+		return m.Filter(), nil
+	case *ent.OutputFileMutation:
 		return m.Filter(), nil
 	case *ent.PlanAllowanceMutation:
 		return m.Filter(), nil

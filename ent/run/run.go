@@ -66,6 +66,8 @@ const (
 	EdgeChat = "chat"
 	// EdgeReport holds the string denoting the report edge name in mutations.
 	EdgeReport = "report"
+	// EdgeOutputFiles holds the string denoting the output_files edge name in mutations.
+	EdgeOutputFiles = "output_files"
 	// Table holds the table name of the run in the database.
 	Table = "runs"
 	// UserTable is the table that holds the user relation/edge.
@@ -89,6 +91,13 @@ const (
 	ReportInverseTable = "deep_analysis_reports"
 	// ReportColumn is the table column denoting the report relation/edge.
 	ReportColumn = "run_id"
+	// OutputFilesTable is the table that holds the output_files relation/edge.
+	OutputFilesTable = "output_files"
+	// OutputFilesInverseTable is the table name for the OutputFile entity.
+	// It exists in this package in order to avoid circular dependency with the "outputfile" package.
+	OutputFilesInverseTable = "output_files"
+	// OutputFilesColumn is the table column denoting the output_files relation/edge.
+	OutputFilesColumn = "run_id"
 )
 
 // Columns holds all SQL columns for run fields.
@@ -338,6 +347,20 @@ func ByReportField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newReportStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByOutputFilesCount orders the results by output_files count.
+func ByOutputFilesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOutputFilesStep(), opts...)
+	}
+}
+
+// ByOutputFiles orders the results by output_files terms.
+func ByOutputFiles(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOutputFilesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newUserStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -357,6 +380,13 @@ func newReportStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ReportInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2O, false, ReportTable, ReportColumn),
+	)
+}
+func newOutputFilesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OutputFilesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, OutputFilesTable, OutputFilesColumn),
 	)
 }
 

@@ -1199,6 +1199,29 @@ func HasReportWith(preds ...predicate.DeepAnalysisReport) predicate.Run {
 	})
 }
 
+// HasOutputFiles applies the HasEdge predicate on the "output_files" edge.
+func HasOutputFiles() predicate.Run {
+	return predicate.Run(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, OutputFilesTable, OutputFilesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOutputFilesWith applies the HasEdge predicate on the "output_files" edge with a given conditions (other predicates).
+func HasOutputFilesWith(preds ...predicate.OutputFile) predicate.Run {
+	return predicate.Run(func(s *sql.Selector) {
+		step := newOutputFilesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Run) predicate.Run {
 	return predicate.Run(sql.AndPredicates(predicates...))

@@ -15,6 +15,7 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/messagefeedback"
 	"github.com/autoanalyst/autoanalyst/ent/modelusage"
+	"github.com/autoanalyst/autoanalyst/ent/outputfile"
 	"github.com/autoanalyst/autoanalyst/ent/planallowance"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/ent/schema"
@@ -761,6 +762,88 @@ func init() {
 	// modelusage.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	modelusage.IDValidator = func() func(string) error {
 		validators := modelusageDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	outputfileMixin := schema.OutputFile{}.Mixin()
+	outputfile.Policy = privacy.NewPolicies(outputfileMixin[2], schema.OutputFile{})
+	outputfile.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := outputfile.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	outputfileMixinFields0 := outputfileMixin[0].Fields()
+	_ = outputfileMixinFields0
+	outputfileMixinFields1 := outputfileMixin[1].Fields()
+	_ = outputfileMixinFields1
+	outputfileMixinFields2 := outputfileMixin[2].Fields()
+	_ = outputfileMixinFields2
+	outputfileFields := schema.OutputFile{}.Fields()
+	_ = outputfileFields
+	// outputfileDescCreatedAt is the schema descriptor for created_at field.
+	outputfileDescCreatedAt := outputfileMixinFields1[0].Descriptor()
+	// outputfile.DefaultCreatedAt holds the default value on creation for the created_at field.
+	outputfile.DefaultCreatedAt = outputfileDescCreatedAt.Default.(func() time.Time)
+	// outputfileDescUpdatedAt is the schema descriptor for updated_at field.
+	outputfileDescUpdatedAt := outputfileMixinFields1[1].Descriptor()
+	// outputfile.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	outputfile.DefaultUpdatedAt = outputfileDescUpdatedAt.Default.(func() time.Time)
+	// outputfile.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	outputfile.UpdateDefaultUpdatedAt = outputfileDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// outputfileDescUserID is the schema descriptor for user_id field.
+	outputfileDescUserID := outputfileMixinFields2[0].Descriptor()
+	// outputfile.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	outputfile.UserIDValidator = outputfileDescUserID.Validators[0].(func(string) error)
+	// outputfileDescName is the schema descriptor for name field.
+	outputfileDescName := outputfileFields[2].Descriptor()
+	// outputfile.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	outputfile.NameValidator = func() func(string) error {
+		validators := outputfileDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// outputfileDescSize is the schema descriptor for size field.
+	outputfileDescSize := outputfileFields[3].Descriptor()
+	// outputfile.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	outputfile.SizeValidator = outputfileDescSize.Validators[0].(func(int64) error)
+	// outputfileDescMediaType is the schema descriptor for media_type field.
+	outputfileDescMediaType := outputfileFields[4].Descriptor()
+	// outputfile.MediaTypeValidator is a validator for the "media_type" field. It is called by the builders before save.
+	outputfile.MediaTypeValidator = outputfileDescMediaType.Validators[0].(func(string) error)
+	// outputfileDescBlobKey is the schema descriptor for blob_key field.
+	outputfileDescBlobKey := outputfileFields[5].Descriptor()
+	// outputfile.BlobKeyValidator is a validator for the "blob_key" field. It is called by the builders before save.
+	outputfile.BlobKeyValidator = outputfileDescBlobKey.Validators[0].(func(string) error)
+	// outputfileDescID is the schema descriptor for id field.
+	outputfileDescID := outputfileMixinFields0[0].Descriptor()
+	// outputfile.DefaultID holds the default value on creation for the id field.
+	outputfile.DefaultID = outputfileDescID.Default.(func() string)
+	// outputfile.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	outputfile.IDValidator = func() func(string) error {
+		validators := outputfileDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

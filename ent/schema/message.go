@@ -46,6 +46,8 @@ func (Message) Edges() []ent.Edge {
 		edge.To("code_execution", CodeExecution.Type).Unique().Annotations(entsql.OnDelete(entsql.SetNull)),
 		// Feedback is the owner's rating of the message (one per message).
 		edge.To("feedback", MessageFeedback.Type).Unique().Annotations(entsql.OnDelete(entsql.Cascade)),
+		// OutputFiles are the files the answer's code wrote (/tmp/outputs).
+		edge.To("output_files", OutputFile.Type).Annotations(entgql.Skip(), entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

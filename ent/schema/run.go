@@ -73,6 +73,8 @@ func (Run) Edges() []ent.Edge {
 		edge.From("chat", Chat.Type).Ref("runs").Field("chat_id").Unique().Immutable(),
 		// Report is the DeepAnalysisReport of a DEEP_ANALYSIS run.
 		edge.To("report", DeepAnalysisReport.Type).Unique().Annotations(entsql.OnDelete(entsql.SetNull)),
+		// OutputFiles are the files the run's code wrote (/tmp/outputs).
+		edge.To("output_files", OutputFile.Type).Annotations(entgql.Skip(), entsql.OnDelete(entsql.SetNull)),
 	}
 }
 

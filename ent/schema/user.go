@@ -61,6 +61,7 @@ func (User) Edges() []ent.Edge {
 		edge.To("feedback", MessageFeedback.Type).Annotations(skip, cascade),
 		edge.To("templates", AgentTemplate.Type).Annotations(skip, cascade),
 		edge.To("template_preferences", UserTemplatePreference.Type).Annotations(skip, cascade),
+		edge.To("output_files", OutputFile.Type).Annotations(skip, cascade),
 		edge.To("reports", DeepAnalysisReport.Type).Annotations(skip, cascade),
 		edge.To("credit_usages", CreditUsage.Type).Annotations(skip, cascade),
 	}

@@ -68,6 +68,8 @@ const (
 	EdgeTemplates = "templates"
 	// EdgeTemplatePreferences holds the string denoting the template_preferences edge name in mutations.
 	EdgeTemplatePreferences = "template_preferences"
+	// EdgeOutputFiles holds the string denoting the output_files edge name in mutations.
+	EdgeOutputFiles = "output_files"
 	// EdgeReports holds the string denoting the reports edge name in mutations.
 	EdgeReports = "reports"
 	// EdgeCreditUsages holds the string denoting the credit_usages edge name in mutations.
@@ -144,6 +146,13 @@ const (
 	TemplatePreferencesInverseTable = "user_template_preferences"
 	// TemplatePreferencesColumn is the table column denoting the template_preferences relation/edge.
 	TemplatePreferencesColumn = "user_id"
+	// OutputFilesTable is the table that holds the output_files relation/edge.
+	OutputFilesTable = "output_files"
+	// OutputFilesInverseTable is the table name for the OutputFile entity.
+	// It exists in this package in order to avoid circular dependency with the "outputfile" package.
+	OutputFilesInverseTable = "output_files"
+	// OutputFilesColumn is the table column denoting the output_files relation/edge.
+	OutputFilesColumn = "user_id"
 	// ReportsTable is the table that holds the reports relation/edge.
 	ReportsTable = "deep_analysis_reports"
 	// ReportsInverseTable is the table name for the DeepAnalysisReport entity.
@@ -492,6 +501,20 @@ func ByTemplatePreferences(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOpti
 	}
 }
 
+// ByOutputFilesCount orders the results by output_files count.
+func ByOutputFilesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOutputFilesStep(), opts...)
+	}
+}
+
+// ByOutputFiles orders the results by output_files terms.
+func ByOutputFiles(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOutputFilesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByReportsCount orders the results by reports count.
 func ByReportsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -587,6 +610,13 @@ func newTemplatePreferencesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(TemplatePreferencesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, TemplatePreferencesTable, TemplatePreferencesColumn),
+	)
+}
+func newOutputFilesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OutputFilesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, OutputFilesTable, OutputFilesColumn),
 	)
 }
 func newReportsStep() *sqlgraph.Step {

@@ -1120,6 +1120,29 @@ func HasTemplatePreferencesWith(preds ...predicate.UserTemplatePreference) predi
 	})
 }
 
+// HasOutputFiles applies the HasEdge predicate on the "output_files" edge.
+func HasOutputFiles() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, OutputFilesTable, OutputFilesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOutputFilesWith applies the HasEdge predicate on the "output_files" edge with a given conditions (other predicates).
+func HasOutputFilesWith(preds ...predicate.OutputFile) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newOutputFilesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasReports applies the HasEdge predicate on the "reports" edge.
 func HasReports() predicate.User {
 	return predicate.User(func(s *sql.Selector) {

@@ -28,12 +28,18 @@ MAX_COLUMNS = 1000
 MAX_LINE = 1 << 20
 XLSX_MAX_UNCOMPRESSED = 512 << 20
 XLSX_MAX_RATIO = 100
+# The output folder of an execution, whose files are sent back with its
+# result (outputs.py), and their limits: how many, and their bytes together.
+OUTPUT_DIR = "/tmp/outputs"
+OUTPUT_MAX_FILES = 10
+OUTPUT_MAX_BYTES = 20 << 20
 
 
 def load(cfg):
     """Sets the configuration from cfg, the decoded JSON of argv[1]."""
     global MEMORY, TMP_SIZE, MAX_OUTPUT, MAX_RESULT, NOFILE, NPROC, ISOLATE, SECCOMP_FILTER, HEAP_RESERVE
     global MAX_COLUMNS, MAX_LINE, XLSX_MAX_UNCOMPRESSED, XLSX_MAX_RATIO
+    global OUTPUT_MAX_FILES, OUTPUT_MAX_BYTES
     MEMORY = int(cfg.get("memory") or 0)
     TMP_SIZE = int(cfg.get("tmp_size") or (64 << 20))
     MAX_OUTPUT = int(cfg.get("max_output") or (1 << 20))
@@ -47,3 +53,5 @@ def load(cfg):
     MAX_LINE = int(cfg.get("max_line") or (1 << 20))
     XLSX_MAX_UNCOMPRESSED = int(cfg.get("xlsx_max_uncompressed") or (512 << 20))
     XLSX_MAX_RATIO = int(cfg.get("xlsx_max_ratio") or 100)
+    OUTPUT_MAX_FILES = int(cfg.get("output_max_files") or 10)
+    OUTPUT_MAX_BYTES = int(cfg.get("output_max_bytes") or (20 << 20))

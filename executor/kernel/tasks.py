@@ -8,7 +8,7 @@ import linecache
 import os
 import sys
 
-from . import capture
+from . import capture, config, outputs
 from .capture import Capture
 from .datasets import (
     SNIFF_BYTES,
@@ -47,6 +47,7 @@ def task_exec(header):
     ns["display"] = cap.display
     ns["print"] = cap.make_print()
     linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
+    outputs.prepare()
     ok, err = True, None
     try:
         tree = ast.parse(code, CODE_FILE, "exec")
@@ -74,19 +75,29 @@ def task_exec(header):
 
 
 def result_body(ok, err, cap):
-    """The result of an execution as JSON (the figures are JSON already)."""
-    flush_std()
+    """The result of an execution as JSON (the figures are JSON already),
+    with the files of its output folder (outputs.collect) in what is left of
+    the result's budget."""
     dumps = lambda v: _json_dumps(v, allow_nan=False, default=str).encode()  # noqa: E731
     try:
         tables = dumps(cap.tables)
     except ValueError:
         tables = _json_dumps(cap.tables, default=str).replace("NaN", "null").encode()
+    error, images = dumps(err), dumps(cap.images)
+    used = sum(len(f) + 1 for f in cap.figures) + len(tables) + len(error) + len(images)
+    try:
+        files = dumps(outputs.collect(config.MAX_RESULT - used - 4096, cap.note))
+    except BaseException as e:  # noqa: B036
+        files = b"[]"
+        cap.note("the output files could not be read: %r" % e)
+    flush_std()
     parts = [
         b'{"ok":', b"true" if ok else b"false",
-        b',"error":', dumps(err),
+        b',"error":', error,
         b',"figures":[', b",".join(cap.figures), b"]",
-        b',"images":', dumps(cap.images),
+        b',"images":', images,
         b',"tables":', tables,
+        b',"files":', files,
         b',"stdout_truncated":', b"true" if getattr(sys.stdout, "truncated", False) else b"false",
         b',"stderr_truncated":', b"true" if getattr(sys.stderr, "truncated", False) else b"false",
         b"}",

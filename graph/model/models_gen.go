@@ -283,6 +283,8 @@ type RunEvent struct {
 	ErrorCode *RunErrorCode `json:"errorCode,omitempty"`
 	// The suggested follow-up questions (FOLLOW_UPS events), also stored on the answer (Message.followUps).
 	FollowUps []string `json:"followUps,omitempty"`
+	// The files stored (FILES events).
+	Files []*ent.OutputFile `json:"files,omitempty"`
 }
 
 type SendMessageInput struct {
@@ -694,6 +696,8 @@ const (
 	RunEventTypeRunRestarted RunEventType = "RUN_RESTARTED"
 	// The questions (at most 3) the answer suggests asking next, in followUps, once the answer is stored (MESSAGE). Not sent when the step fails, nor by a redelivered run.
 	RunEventTypeFollowUps RunEventType = "FOLLOW_UPS"
+	// Files the code wrote to its output folder (/tmp/outputs) were stored, in files; they are attached to the answer (Message.files) once it is stored.
+	RunEventTypeFiles RunEventType = "FILES"
 )
 
 var AllRunEventType = []RunEventType{
@@ -712,11 +716,12 @@ var AllRunEventType = []RunEventType{
 	RunEventTypeRunCancelled,
 	RunEventTypeRunRestarted,
 	RunEventTypeFollowUps,
+	RunEventTypeFiles,
 }
 
 func (e RunEventType) IsValid() bool {
 	switch e {
-	case RunEventTypeRunStarted, RunEventTypePlan, RunEventTypeAgentStarted, RunEventTypeToken, RunEventTypeAgentCode, RunEventTypeAgentFinished, RunEventTypeExecutionStarted, RunEventTypeExecutionResult, RunEventTypeMessage, RunEventTypeStep, RunEventTypeRunSucceeded, RunEventTypeRunFailed, RunEventTypeRunCancelled, RunEventTypeRunRestarted, RunEventTypeFollowUps:
+	case RunEventTypeRunStarted, RunEventTypePlan, RunEventTypeAgentStarted, RunEventTypeToken, RunEventTypeAgentCode, RunEventTypeAgentFinished, RunEventTypeExecutionStarted, RunEventTypeExecutionResult, RunEventTypeMessage, RunEventTypeStep, RunEventTypeRunSucceeded, RunEventTypeRunFailed, RunEventTypeRunCancelled, RunEventTypeRunRestarted, RunEventTypeFollowUps, RunEventTypeFiles:
 		return true
 	}
 	return false

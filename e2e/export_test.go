@@ -67,7 +67,7 @@ func TestChatExport(t *testing.T) {
 		t.Fatalf("markdown export = %q %q", md.Filename, md.MediaType)
 	}
 	for _, want := range []string{"# City Price Chart\n", "## Question\n\n" + question + "\n", "## Answer\n",
-		"Missing areas are filled with the median.", "```python\n", "fig = px.bar(", "Output:\n\n```text\nmissing after cleaning: 0\n```",
+		"The outputs above show what the code found.", "```python\n", "fig = px.bar(", "Output:\n\n```text\nmissing after cleaning: 0\n```",
 		"_Chart 1: Plotly figure"} {
 		if !strings.Contains(md.Content, want) {
 			t.Errorf("the Markdown lacks %q:\n%s", want, md.Content)
@@ -139,7 +139,7 @@ func checkNotebook(t *testing.T, content, question string) {
 	if nb.Cells[1].CellType != "markdown" || !strings.Contains(src(1), question) {
 		t.Errorf("question cell = %q", src(1))
 	}
-	if nb.Cells[2].CellType != "markdown" || !strings.Contains(src(2), "Missing areas are filled with the median.") || strings.Contains(src(2), "```python") {
+	if nb.Cells[2].CellType != "markdown" || !strings.Contains(src(2), "The outputs above show what the code found.") || strings.Contains(src(2), "```python") {
 		t.Errorf("answer cell = %q", src(2))
 	}
 	code := nb.Cells[3]

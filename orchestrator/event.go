@@ -177,10 +177,14 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	deadline := time.Now().Add(appendPatience)
 	backoff := 50 * time.Millisecond
 	for {
+		// The Seqs appended before this append began: a log that still
+		// holds them answers with a larger one, whatever the run's other
+		// steps append meanwhile.
+		before := e.last.Load()
 		var seq int64
 		seq, err = e.log.Append(context.WithoutCancel(ctx), e.runID, ev)
 		if err == nil {
-			e.resetCheck(ctx, seq)
+			e.resetCheck(ctx, before, seq)
 			e.seen(seq)
 		}
 		if err == nil || errors.Is(err, broker.ErrLogFinished) || errors.Is(err, broker.ErrClosed) || time.Now().After(deadline) {
@@ -199,11 +203,13 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 // that restarted empty: the append got a Seq it had already used) and moves
 // the log's counter past every Seq this attempt reserved, so that whatever
 // comes next, from this attempt or the next, follows what clients saw.
-func (e *emitter) resetCheck(ctx context.Context, seq int64) {
-	prev := e.last.Load()
-	if prev == 0 || seq > prev {
+// before is the last Seq known when the append began: only an answer at or
+// below it means a lost log (concurrent appends answer above it).
+func (e *emitter) resetCheck(ctx context.Context, before, seq int64) {
+	if before == 0 || seq > before {
 		return
 	}
+	prev := e.last.Load()
 	e.mu.Lock()
 	floor := max(e.reserved, prev)
 	e.mu.Unlock()

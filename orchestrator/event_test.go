@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/autoanalyst/autoanalyst/broker/memory"
@@ -34,5 +35,34 @@ func TestEmitterNoticesALostLog(t *testing.T) {
 		if got := em.last.Load(); got < tc.want {
 			t.Fatalf("after %s: the emitter is at %d, want at least %d", tc.typ, got, tc.want)
 		}
+	}
+}
+
+// TestEmitterConcurrentAppendsKeepSeq: the steps of a run append side by
+// side (a deep analysis's, a turn's housekeeping); an append answered after
+// a later one is not a lost log, so the Seqs stay 1, 2, 3... with no jump.
+func TestEmitterConcurrentAppendsKeepSeq(t *testing.T) {
+	ctx := context.Background()
+	b := memory.New()
+	defer b.Close()
+	em := &emitter{log: b, runID: "r"}
+	em.reserve = func(context.Context, int64) error { return nil }
+	const steps, each = 8, 200
+	var wg sync.WaitGroup
+	for range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if err := em.emit(ctx, EventToken, eventData{Text: "x"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got, _ := b.Last(ctx, "r"); got != steps*each {
+		t.Fatalf("last seq %d after %d appends: the log jumped", got, steps*each)
 	}
 }

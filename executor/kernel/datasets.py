@@ -89,22 +89,72 @@ def clean_frame(frame):
         seen.add(name)
         names.append(name)
     frame.columns = names
-    empty = frame.isna()
-    obj = frame.select_dtypes(include=["object"]).columns
-    for c in obj:
-        try:
-            # Cells of blanks are empty too (non-strings give NaN, not equal).
-            empty[c] = empty[c] | frame[c].str.strip().eq("")
-        except (AttributeError, TypeError):
-            pass  # no strings in the column
-    drop_rows = empty.all(axis=1)
-    # Columns are empty when all their cells are; without rows (a file of
-    # headers only), they are kept.
-    keep_cols = ~empty.all(axis=0).values if len(frame) else [True] * frame.shape[1]
+    np = M["np"]
+    rows, cols = frame.shape
+    # A cell is empty when it is missing or a string of blanks; object
+    # columns are checked on their distinct values (see distinct).
+    drop_rows = np.ones(rows, dtype=bool)
+    keep_cols = []
+    for i in range(cols):
+        empty = empty_cells(frame.iloc[:, i])
+        drop_rows &= empty
+        # Columns are empty when all their cells are; without rows (a file
+        # of headers only), they are kept.
+        keep_cols.append(not rows or not empty.all())
+    if not drop_rows.any() and all(keep_cols):
+        if is_range(frame.index):
+            return frame  # nothing to drop: no copy of a large frame
+        return frame.reset_index(drop=True)
     frame = frame.loc[~drop_rows, keep_cols]
     if drop_rows.any():
         frame = restore_integers(frame.copy())
     return frame.reset_index(drop=True)
+
+
+def is_range(index):
+    """Whether index is 0, 1, 2... (a RangeIndex from 0 by 1)."""
+    pd = M["pd"]
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
+def empty_cells(col):
+    """The mask of col's empty cells: missing, or strings of blanks."""
+    if col.dtype != object:
+        return col.isna().to_numpy()
+    d = distinct(col)
+    if d is None:
+        return col.isna().to_numpy()
+    codes, uniques = d
+    empty = codes < 0
+    blank = blank_values(uniques)
+    if blank.size:
+        empty |= M["np"].isin(codes, blank)
+    return empty
+
+
+def distinct(col):
+    """col's values as codes into its distinct values, in order of first
+    appearance: (codes, uniques), the code of a missing value -1; None when
+    a value cannot be hashed (lists in JSON).
+
+    Columns of text repeat their values (categories, regions, dates): the
+    checks of clean_frame and parse_dates look at each distinct value once,
+    which is what makes them fast on millions of rows."""
+    pd = M["pd"]
+    try:
+        codes, uniques = pd.factorize(col.to_numpy(dtype=object), sort=False)
+    except TypeError:
+        return None
+    return codes, pd.Series(uniques, dtype=object)
+
+
+def blank_values(uniques):
+    """The indexes of the strings of blanks among uniques (distinct values)."""
+    np = M["np"]
+    try:
+        return np.flatnonzero(uniques.str.strip().eq("").to_numpy(dtype=bool))
+    except (AttributeError, TypeError):
+        return np.zeros(0, dtype=int)  # no strings among them
 
 
 def restore_integers(frame):
@@ -169,18 +219,35 @@ def parse_dates(frame):
     return frame
 
 
+def first_strings(col):
+    """The first DATE_SAMPLE strings of col that are not blank, stripped."""
+    sample = []
+    for v in col:
+        if isinstance(v, str) and v.strip():
+            sample.append(v.strip())
+            if len(sample) == DATE_SAMPLE:
+                break
+    return sample
+
+
 def iso_dates(col):
     """col (strings and missing values) as datetime64 when every value is an
-    ISO 8601 date of one shape, else None."""
-    pd = M["pd"]
-    text = col.str.strip()
+    ISO 8601 date of one shape, else None. Each distinct value is parsed
+    once."""
+    pd, np = M["pd"], M["np"]
+    # The first values decide cheaply whether the column may be dates.
+    sample = first_strings(col.head(10 * DATE_SAMPLE)) or first_strings(col.dropna())
+    fmt = date_format(sample[0]) if sample else None
+    if fmt is None or any(date_format(v) is None for v in sample):
+        return None
+    d = distinct(col)
+    if d is None:
+        return None
+    codes, uniques = d
+    text = uniques.str.strip()
     blank = text.isna() | text.eq("")
     values = text[~blank]
     if values.empty:
-        return None
-    sample = values.head(DATE_SAMPLE).tolist()
-    fmt = date_format(sample[0])
-    if fmt is None or any(date_format(v) is None for v in sample):
         return None
     # pandas < 2 parses ISO formats leniently ("2024" too): the lengths keep
     # the whole column to full dates.
@@ -191,7 +258,9 @@ def iso_dates(col):
     parsed = pd.to_datetime(text.where(~blank), format=fmt, errors="coerce")
     if parsed[~blank].isna().any():
         return None
-    return parsed
+    # Blank strings parsed to NaT; missing values (code -1) are NaT too.
+    table = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))
+    return pd.Series(table[np.where(codes < 0, len(table) - 1, codes)], index=col.index, name=col.name)
 
 
 BINARY_CONTROL = set(range(0, 32)) - {9, 10, 12, 13}
@@ -297,13 +366,13 @@ def column_profile(name, series):
             col["min"] = float(finite.min())
             col["max"] = float(finite.max())
     else:
-        if pd.api.types.is_datetime64_any_dtype(values):
-            values = as_dates(values)
         try:
             counts = values.value_counts().head(TOP_VALUES)
         except TypeError:
             counts = values.astype(str).value_counts().head(TOP_VALUES)
-        col["topValues"] = [{"value": cell_text(v), "count": int(n)} for v, n in counts.items()]
+        # Dates are counted as datetime64 (fast) and shown without a time.
+        dates = is_date_column(values)
+        col["topValues"] = [{"value": cell_text(v.date() if dates else v), "count": int(n)} for v, n in counts.items()]
     return col
 
 
@@ -311,13 +380,19 @@ def as_dates(series):
     """series with its values as dates when it is a datetime64 column whose
     every value is at midnight (a column of dates: shown without a time),
     else series."""
-    pd = M["pd"]
-    if not pd.api.types.is_datetime64_any_dtype(series) or getattr(series.dt, "tz", None) is not None:
-        return series
-    values = series.dropna()
-    if len(values) and not (values == values.dt.normalize()).all():
+    if not is_date_column(series):
         return series
     return series.dt.date
+
+
+def is_date_column(series):
+    """Whether series is a datetime64 column (no time zone) whose every value
+    is at midnight."""
+    pd = M["pd"]
+    if not pd.api.types.is_datetime64_any_dtype(series) or getattr(series.dt, "tz", None) is not None:
+        return False
+    values = series.dropna()
+    return not (len(values) and not (values == values.dt.normalize()).all())
 
 
 def cell_text(v):

@@ -143,6 +143,22 @@ class TestReadCSV(unittest.TestCase):
         self.assertEqual(frame["id"].tolist(), [1, 2, 3])
         self.assertEqual(frame.index.tolist(), [0, 1, 2])
 
+    def test_cleaning_mixed_and_unhashable_columns(self):
+        pd = datasets.M["pd"]
+        frame = pd.DataFrame({"mixed": [1, "  ", None, "x"], "lists": [[1], None, None, [2]],
+                              "blank": [" ", "", None, "\t"]}, index=[10, 11, 12, 13])
+        out = datasets.clean_frame(frame)
+        # The blank column is dropped, and so are the rows whose every cell
+        # is empty (blanks count), the index is 0, 1 again.
+        self.assertEqual(list(out.columns), ["mixed", "lists"])
+        self.assertEqual(out["mixed"].tolist(), [1, "x"])
+        self.assertEqual(out.index.tolist(), [0, 1])
+
+    def test_nothing_to_drop_is_not_copied(self):
+        pd = datasets.M["pd"]
+        frame = pd.DataFrame({"a": ["x", "y"], "b": [1, 2]})
+        self.assertIs(datasets.clean_frame(frame), frame)
+
     def test_headers_only(self):
         frame = self.read(b"a,b,c\n")
         self.assertEqual(list(frame.columns), ["a", "b", "c"])

@@ -139,6 +139,25 @@ class TestParseDates(unittest.TestCase):
         self.assertEqual(str(frame["d"].dtype), "datetime64[ns]")
         self.assertEqual(int(frame["d"].isna().sum()), 2)
 
+    def test_dates_after_blank_rows(self):
+        # The first rows decide cheaply; a column that starts blank is
+        # sampled from its first values.
+        pd = datasets.M["pd"]
+        values = [None] * 300 + ["2024-01-03", "2024-01-04"] * 20
+        frame = datasets.parse_dates(pd.DataFrame({"d": values}))
+        self.assertEqual(str(frame["d"].dtype), "datetime64[ns]")
+        self.assertEqual(int(frame["d"].isna().sum()), 300)
+
+    def test_repeated_dates_keep_rows_and_index(self):
+        pd = datasets.M["pd"]
+        col = pd.Series(["2024-01-03", None, "2024-01-04", "2024-01-03", ""] * 1000, index=range(5, 5005), name="d")
+        parsed = datasets.iso_dates(col)
+        self.assertEqual(parsed.index.tolist(), col.index.tolist())
+        self.assertEqual(parsed.name, "d")
+        self.assertEqual(parsed.iloc[:5].dt.day.tolist()[0], 3)
+        self.assertTrue(parsed.iloc[1] is pd.NaT and parsed.iloc[4] is pd.NaT)
+        self.assertEqual(parsed.iloc[3], parsed.iloc[0])
+
     def test_json(self):
         frame = datasets.read_dataset(fd_of(b'[{"day": "2024-01-03", "x": 1}, {"day": "2024-01-04", "x": 2}]'),
                                       "json", None)

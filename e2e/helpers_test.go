@@ -549,23 +549,27 @@ type event struct {
 			Use    []string `json:"use"`
 		} `json:"steps"`
 	} `json:"plan"`
-	Result *struct {
-		OK      bool              `json:"ok"`
-		Stdout  string            `json:"stdout"`
-		Error   string            `json:"error"`
-		Figures []json.RawMessage `json:"figures"`
-		Tables  []struct {
-			Columns []string `json:"columns"`
-			Rows    [][]any  `json:"rows"`
-		} `json:"tables"`
-	} `json:"result"`
+	Result *eventResult `json:"result"`
+}
+
+// eventResult is an EXECUTION_RESULT event's result.
+type eventResult struct {
+	OK      bool              `json:"ok"`
+	Stdout  string            `json:"stdout"`
+	Error   string            `json:"error"`
+	Figures []json.RawMessage `json:"figures"`
+	Tables  []struct {
+		Columns []string `json:"columns"`
+		Rows    [][]any  `json:"rows"`
+	} `json:"tables"`
+	DurationMs int `json:"durationMs"`
 }
 
 // runEventsQuery follows a run's events from after.
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
   seq type agent text code messageID errorCode progress followUps
   plan { complexity steps { agent create use } }
-  result { ok stdout error figures tables { columns rows } }
+  result { ok stdout error figures tables { columns rows } durationMs }
   files { id name size mediaType url } } }`
 
 // subscribe follows a run over a WebSocket with the given subprotocol

@@ -211,6 +211,7 @@ class Kernel:
         gc.freeze()
         hugepages.release_heap_reserve()
         self.reserve_held = False
+        hugepages.adopt_large_mappings()
         return loaded
 
     # -- running a task ----------------------------------------------------

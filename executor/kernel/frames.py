@@ -83,11 +83,12 @@ def _label(v):
 
 def flatten(frame):
     """frame with text column names (those of a MultiIndex joined with _),
-    and its index as columns unless it is a plain 0, 1, 2, ... range."""
+    and its index as columns unless it is unnamed integers (row numbers,
+    such as a filter or a sort leaves: they mean nothing)."""
     pd = M["pd"]
     index = frame.index
-    plain = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
-    if not plain:
+    numbers = index.nlevels == 1 and index.name is None and pd.api.types.is_integer_dtype(index.dtype)
+    if not numbers:
         names = [n if n is not None else ("index" if index.nlevels == 1 else "level_%d" % i)
                  for i, n in enumerate(index.names)]
         taken = {_label(c) for c in frame.columns}

@@ -48,6 +48,8 @@ class TestFindFrame(unittest.TestCase):
             "means": pd.Series([1.0, 2.0], index=pd.Index(["A", "B"], name="city"), name="price"),
             "unnamed": pd.Series([3, 4]),
             "wide": pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("price", "mean"), ("price", "max")])),
+            "filtered": pd.DataFrame({"a": [1, 2, 3]}).iloc[[2, 0]],
+            "dated": pd.DataFrame({"a": [1]}, index=pd.to_datetime(["2024-01-01"])),
             "n": 3,
         }
         cases = [
@@ -56,6 +58,8 @@ class TestFindFrame(unittest.TestCase):
             ("means", ["city", "price"], 2, None),
             ("unnamed", ["unnamed"], 2, None),
             ("wide", ["price_mean", "price_max"], 1, None),
+            ("filtered", ["a"], 2, None),
+            ("dated", ["index", "a"], 1, None),
             ("n", None, 0, "not_frame"),
             ("missing", None, 0, "missing"),
             ("not an identifier", None, 0, "missing"),

@@ -48,3 +48,12 @@ func (s *Service) SaveFrame(ctx context.Context, in FrameInput) (*ent.Dataset, e
 	}
 	return ds[0], nil
 }
+
+// UploadMaxBytes is the largest upload (and saved frame) the service
+// stores: MaxBytes, or DefaultMaxBytes.
+func (s *Service) UploadMaxBytes() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
+	}
+	return DefaultMaxBytes
+}

@@ -17,6 +17,31 @@ import (
 	"github.com/autoanalyst/autoanalyst/executor"
 )
 
+// FrameFormat is the format of an exported frame (the GraphQL FrameFormat).
+type FrameFormat string
+
+// Frame formats.
+const (
+	// FrameCSV is UTF-8 CSV, every text cell quoted.
+	FrameCSV FrameFormat = "CSV"
+	// FrameXLSX is an Excel workbook of one sheet.
+	FrameXLSX FrameFormat = "XLSX"
+)
+
+// executorFormats maps the formats to the executor's.
+var executorFormats = map[FrameFormat]executor.FrameFormat{FrameCSV: executor.FrameCSV, FrameXLSX: executor.FrameXLSX}
+
+// FrameForDataset is a DataFrame of one of the viewer's runs (see Frame) as
+// plain UTF-8 CSV (no cell neutralised: it is read back as data) of at most
+// maxBytes, to keep as a dataset.
+func (s *Service) FrameForDataset(ctx context.Context, runID, variable string, maxBytes int64) ([]byte, error) {
+	f, err := s.Frame(ctx, runID, executor.FrameRequest{Variable: variable, Format: executor.FrameCSV, MaxBytes: maxBytes})
+	if err != nil {
+		return nil, err
+	}
+	return f.Data, nil
+}
+
 // Frame returns a DataFrame that the code of one of the viewer's runs made,
 // req.Variable (a DataFrame, or a Series made a one-column frame),
 // serialised by the chat's kernel inside the sandbox as req asks.
@@ -163,14 +188,15 @@ func goodCode(evs []broker.Event) (string, error) {
 // or an Excel workbook whose text cells a spreadsheet would run as formulas
 // are neutralised, of at most Config.FrameMaxBytes (LIMIT_EXCEEDED beyond).
 // The file belongs to the run but to no answer.
-func (s *Service) ExportFrame(ctx context.Context, runID, variable string, format executor.FrameFormat) (*ent.OutputFile, error) {
-	if format != executor.FrameCSV && format != executor.FrameXLSX {
+func (s *Service) ExportFrame(ctx context.Context, runID, variable string, format FrameFormat) (*ent.OutputFile, error) {
+	efmt, ok := executorFormats[format]
+	if !ok {
 		return nil, errcode.Field("format", "must be CSV or XLSX")
 	}
 	if s.cfg.Outputs == nil {
 		return nil, errcode.New(errcode.Unavailable, "no store for files is configured")
 	}
-	f, err := s.Frame(ctx, runID, executor.FrameRequest{Variable: variable, Format: format, Neutralise: true,
+	f, err := s.Frame(ctx, runID, executor.FrameRequest{Variable: variable, Format: efmt, Neutralise: true,
 		MaxBytes: s.frameMaxBytes()})
 	if err != nil {
 		return nil, err
@@ -184,7 +210,7 @@ func (s *Service) ExportFrame(ctx context.Context, runID, variable string, forma
 	if _, err := s.cfg.Outputs.Put(ctx, key, bytes.NewReader(f.Data), int64(len(f.Data))); err != nil {
 		return nil, fmt.Errorf("store frame %s of run %s: %w", variable, runID, err)
 	}
-	name := variable + "." + string(format)
+	name := variable + "." + string(efmt)
 	out, err := s.cfg.DB.OutputFile.Create().SetID(id).SetUserID(v.UserID).SetRunID(runID).
 		SetName(name).SetSize(int64(len(f.Data))).SetMediaType(MediaType(name)).SetBlobKey(key).Save(ctx)
 	if err != nil {

@@ -143,7 +143,7 @@ func TestFrame(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fx.res, fx.calls = tc.res, 0
-			f, err := s.Frame(tc.ctx, tc.run, executor.FrameRequest{Variable: tc.variable, Format: executor.FrameCSV})
+			data, err := s.FrameForDataset(tc.ctx, tc.run, tc.variable, 99)
 			if tc.code != "" {
 				e, ok := errcode.As(err)
 				if !ok || e.Code != tc.code || e.Field != tc.field {
@@ -154,10 +154,11 @@ func TestFrame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(f.Data) != "a\n1\n" || fx.calls != 1 {
-				t.Errorf("frame %+v after %d executions", f, fx.calls)
+			if string(data) != "a\n1\n" || fx.calls != 1 {
+				t.Errorf("frame %q after %d executions", data, fx.calls)
 			}
-			if fx.req.Key != c.ID || fx.req.Code != "summary = df.head()" || fx.req.Frame == nil || fx.req.Frame.Variable != "summary" {
+			if fx.req.Key != c.ID || fx.req.Code != "summary = df.head()" || fx.req.Frame == nil || fx.req.Frame.Variable != "summary" ||
+				fx.req.Frame.MaxBytes != 99 || fx.req.Frame.Neutralise || fx.req.Frame.Format != executor.FrameCSV {
 				t.Errorf("request %+v", fx.req)
 			}
 		})
@@ -165,7 +166,7 @@ func TestFrame(t *testing.T) {
 
 	t.Run("export", func(t *testing.T) {
 		fx.res = frameOK
-		of, err := s.ExportFrame(actx, good, "summary", executor.FrameXLSX)
+		of, err := s.ExportFrame(actx, good, "summary", FrameXLSX)
 		if err != nil {
 			t.Fatal(err)
 		}

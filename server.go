@@ -441,6 +441,8 @@ func startNode(ctx context.Context, cfg *config, log zerolog.Logger, workers int
 		DBPatience:        cfg.DBPatience,
 		// An answer's stored result is bounded as its execution is.
 		MaxResultBytes: cfg.ExecMaxResult,
+		// An exported frame is bounded as the files code writes are.
+		FrameMaxBytes: cfg.OutputMaxBytes,
 		// Deep analysis: its execution step's limit, and plotly.js for its reports.
 		DeepExecTimeout: cfg.DeepExecTimeout,
 		Plotly:          &report.PlotlyLoader{Python: cfg.Python},

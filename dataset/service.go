@@ -219,10 +219,7 @@ func checkFileName(name string) (string, entdataset.Format, error) {
 // put streams an upload to key under the size limit and checks that its
 // bytes can be of format. On an error nothing is left stored.
 func (s *Service) put(ctx context.Context, key string, r io.Reader, format entdataset.Format) (*Stored, error) {
-	max := s.MaxBytes
-	if max <= 0 {
-		max = DefaultMaxBytes
-	}
+	max := s.UploadMaxBytes()
 	stored, err := s.Store.Put(ctx, key, r, max)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, &errcode.Error{Code: errcode.LimitExceeded, Field: "file",

@@ -33,6 +33,16 @@
 //     "# <agent_name> code start" and "# <agent_name> code end", and the error
 //     names the block containing the failing line.
 //
+// # Frames
+//
+// An execution whose Request.Frame names one of its variables sends back
+// that DataFrame (a Series made a one-column frame) instead of its figures,
+// tables and files: serialised by the kernel inside the sandbox, as CSV or
+// as an Excel workbook (kernel/frames.py), within FrameRequest.MaxBytes and
+// the result's budget, text cells that a spreadsheet would run as formulas
+// neutralised when asked. A missing variable, another type or a frame too
+// large is a Frame with its Problem, not an error.
+//
 // # Reading datasets
 //
 // Datasets are parsed only inside the sandbox, by the kernel: CSV with its

@@ -424,6 +424,11 @@ func (e *Executor) Execute(ctx context.Context, req Request) (*Result, error) {
 	if len(req.Code) > maxCodeBytes {
 		return nil, fmt.Errorf("%w: code of %d bytes exceeds %d", ErrInvalidRequest, len(req.Code), maxCodeBytes)
 	}
+	if req.Frame != nil {
+		if err := req.Frame.check(); err != nil {
+			return nil, err
+		}
+	}
 	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = e.s.ExecTimeout
@@ -432,7 +437,7 @@ func (e *Executor) Execute(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	err = e.withKernel(ctx, req.Key, datasets, func(k *kernel) error {
 		var err error
-		res, err = k.exec(ctx, req.Code, timeout)
+		res, err = k.exec(ctx, req.Code, req.Frame, timeout)
 		return err
 	})
 	outcome, limit := executionOutcome(res, err)

@@ -446,9 +446,10 @@ func (k *kernel) cancel(log *zerolog.Logger, id uint64, ch chan *reply) {
 	}
 }
 
-// exec runs code in a fork of the kernel.
-func (k *kernel) exec(ctx context.Context, code string, timeout time.Duration) (*Result, error) {
-	return k.execRequest(ctx, request{Op: "exec", Code: code}, timeout)
+// exec runs code in a fork of the kernel (and serialises the frame that
+// frame asks for, when set).
+func (k *kernel) exec(ctx context.Context, code string, frame *FrameRequest, timeout time.Duration) (*Result, error) {
+	return k.execRequest(ctx, request{Op: "exec", Code: code, Frame: frame}, timeout)
 }
 
 // execRequest runs an exec request (see exec).
@@ -484,6 +485,9 @@ func (k *kernel) toResult(r *reply, timeout, took time.Duration) (*Result, error
 		}
 		res.Images, res.Tables = cr.Images, cr.Tables
 		res.Files = keptFiles(cr.Files, k.s.OutputMaxFiles, k.s.OutputMaxBytes)
+		if cr.OK {
+			res.Frame = cr.Frame
+		}
 		stdoutCut = stdoutCut || cr.StdoutTruncated
 		stderrCut = stderrCut || cr.StderrTruncated
 		if res.OK {

@@ -30,6 +30,8 @@ type request struct {
 	Timeout  float64       `json:"timeout,omitempty"`
 	Datasets []datasetSpec `json:"datasets,omitempty"`
 	Dataset  *datasetSpec  `json:"dataset,omitempty"`
+	// Frame asks an exec for one of the code's frames (FrameRequest).
+	Frame *FrameRequest `json:"frame,omitempty"`
 	// Limit is the number of rows a preview returns.
 	Limit int `json:"limit,omitempty"`
 	// Probe marks the executor's self-test execution: the kernel stays as
@@ -93,6 +95,7 @@ type childResult struct {
 	Images          []string          `json:"images"`
 	Tables          []Table           `json:"tables"`
 	Files           []File            `json:"files"`
+	Frame           *Frame            `json:"frame"`
 	StdoutTruncated bool              `json:"stdout_truncated"`
 	StderrTruncated bool              `json:"stderr_truncated"`
 	Internal        string            `json:"internal"`

@@ -31,6 +31,9 @@ type Request struct {
 	Code     string
 	// Timeout bounds the wall time of this execution (0: the executor's default).
 	Timeout time.Duration
+	// Frame, when set, asks for one of the code's DataFrames once it has
+	// run (Result.Frame), in place of its figures, tables and files.
+	Frame *FrameRequest
 }
 
 // Error is a Python exception raised by the executed code.
@@ -70,7 +73,10 @@ type Result struct {
 	Tables []Table  `json:"tables,omitempty"`
 	// Files are what the code left in its output folder, /tmp/outputs
 	// (Config.OutputMaxFiles, OutputMaxBytes); not part of the JSON.
-	Files    []File        `json:"-"`
+	Files []File `json:"-"`
+	// Frame is the frame Request.Frame asked for, when the code succeeded
+	// (nil otherwise); not part of the JSON.
+	Frame    *Frame        `json:"-"`
 	Duration time.Duration `json:"duration"`
 }
 

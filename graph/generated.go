@@ -433,10 +433,12 @@ type ComplexityRoot struct {
 		DescribeDatasets    func(childComplexity int, ids []string) int
 		EditCode            func(childComplexity int, input model.EditCodeInput) int
 		ExecuteCode         func(childComplexity int, input model.ExecuteCodeInput) int
+		ExportFrame         func(childComplexity int, run string, variable string, format model.FrameFormat) int
 		FixCode             func(childComplexity int, input model.FixCodeInput) int
 		InspectUpload       func(childComplexity int, file graphql.Upload, sheet *string) int
 		LoadSampleDataset   func(childComplexity int) int
 		RateMessage         func(childComplexity int, input model.RateMessageInput) int
+		SaveAsDataset       func(childComplexity int, input model.SaveAsDatasetInput) int
 		SendMessage         func(childComplexity int, input model.SendMessageInput) int
 		SetPlanAllowance    func(childComplexity int, plan user.Plan, credits int) int
 		SetTemplateEnabled  func(childComplexity int, templateID string, enabled bool) int
@@ -729,6 +731,8 @@ type MutationResolver interface {
 	DescribeDatasets(ctx context.Context, ids []string) (*ent.Run, error)
 	StartDeepAnalysis(ctx context.Context, input model.StartDeepAnalysisInput) (*ent.Run, error)
 	RateMessage(ctx context.Context, input model.RateMessageInput) (*ent.MessageFeedback, error)
+	SaveAsDataset(ctx context.Context, input model.SaveAsDatasetInput) (*ent.Dataset, error)
+	ExportFrame(ctx context.Context, run string, variable string, format model.FrameFormat) (*ent.OutputFile, error)
 	DeleteReport(ctx context.Context, id string) (string, error)
 	UpdateModelSettings(ctx context.Context, input model.UpdateModelSettingsInput) (*model.ModelSettings, error)
 	SetTemplateEnabled(ctx context.Context, templateID string, enabled bool) (*ent.AgentTemplate, error)
@@ -2443,6 +2447,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExecuteCode(childComplexity, args["input"].(model.ExecuteCodeInput)), true
+	case "Mutation.exportFrame":
+		if e.ComplexityRoot.Mutation.ExportFrame == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_exportFrame_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExportFrame(childComplexity, args["run"].(string), args["variable"].(string), args["format"].(model.FrameFormat)), true
 	case "Mutation.fixCode":
 		if e.ComplexityRoot.Mutation.FixCode == nil {
 			break
@@ -2482,6 +2497,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RateMessage(childComplexity, args["input"].(model.RateMessageInput)), true
+	case "Mutation.saveAsDataset":
+		if e.ComplexityRoot.Mutation.SaveAsDataset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_saveAsDataset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SaveAsDataset(childComplexity, args["input"].(model.SaveAsDatasetInput)), true
 	case "Mutation.sendMessage":
 		if e.ComplexityRoot.Mutation.SendMessage == nil {
 			break
@@ -3693,6 +3719,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RateMessageInput", ec.unmarshalInputRateMessageInput),
 			graphql.NewInputUnmarshaler("RunOrder", ec.unmarshalInputRunOrder),
 			graphql.NewInputUnmarshaler("RunWhereInput", ec.unmarshalInputRunWhereInput),
+			graphql.NewInputUnmarshaler("SaveAsDatasetInput", ec.unmarshalInputSaveAsDatasetInput),
 			graphql.NewInputUnmarshaler("SendMessageInput", ec.unmarshalInputSendMessageInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
@@ -3799,7 +3826,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "admin.graphqls" "code.graphqls" "credits.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "files.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
+//go:embed "admin.graphqls" "code.graphqls" "credits.graphqls" "datasets.graphqls" "deep.graphqls" "export.graphqls" "feedback.graphqls" "files.graphqls" "frames.graphqls" "reports.graphqls" "schema.graphqls" "settings.graphqls" "templates.graphqls" "ent.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3819,6 +3846,7 @@ var sources = []*ast.Source{
 	{Name: "export.graphqls", Input: sourceData("export.graphqls"), BuiltIn: false},
 	{Name: "feedback.graphqls", Input: sourceData("feedback.graphqls"), BuiltIn: false},
 	{Name: "files.graphqls", Input: sourceData("files.graphqls"), BuiltIn: false},
+	{Name: "frames.graphqls", Input: sourceData("frames.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "settings.graphqls", Input: sourceData("settings.graphqls"), BuiltIn: false},
@@ -5401,6 +5429,36 @@ func (ec *executionContext) field_Mutation_executeCode_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_exportFrame_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "run",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["run"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "variable",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variable"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (model.FrameFormat, error) {
+			return ec.unmarshalNFrameFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFrameFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_fixCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5443,6 +5501,20 @@ func (ec *executionContext) field_Mutation_rateMessage_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RateMessageInput, error) {
 			return ec.unmarshalNRateMessageInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐRateMessageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_saveAsDataset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SaveAsDatasetInput, error) {
+			return ec.unmarshalNSaveAsDatasetInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐSaveAsDatasetInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13423,6 +13495,94 @@ func (ec *executionContext) fieldContext_Mutation_rateMessage(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_rateMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_saveAsDataset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_saveAsDataset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SaveAsDataset(ctx, fc.Args["input"].(model.SaveAsDatasetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dataset) graphql.Marshaler {
+			return ec.marshalNDataset2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐDataset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_saveAsDataset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dataset(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_saveAsDataset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_exportFrame(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_exportFrame(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExportFrame(ctx, fc.Args["run"].(string), fc.Args["variable"].(string), fc.Args["format"].(model.FrameFormat))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OutputFile) graphql.Marshaler {
+			return ec.marshalNOutputFile2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐOutputFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_exportFrame(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OutputFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_exportFrame_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26331,6 +26491,62 @@ func UnmarshalRunWhereInput(ctx context.Context, raw any) (ent.RunWhereInput, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSaveAsDatasetInput(ctx context.Context, obj any) (model.SaveAsDatasetInput, error) {
+	var it model.SaveAsDatasetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"run", "variable", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "run":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("run"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Run = data
+		case "variable":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variable"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variable = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSaveAsDatasetInput unmarshals raw into the SaveAsDatasetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSaveAsDatasetInput(ctx context.Context, raw any) (model.SaveAsDatasetInput, error) {
+	var out model.SaveAsDatasetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SaveAsDatasetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSendMessageInput(ctx context.Context, obj any) (model.SendMessageInput, error) {
 	var it model.SendMessageInput
 	if obj == nil {
@@ -31130,6 +31346,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "saveAsDataset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_saveAsDataset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "exportFrame":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_exportFrame(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "deleteReport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteReport(ctx, field)
@@ -33504,6 +33734,16 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) unmarshalNFrameFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFrameFormat(ctx context.Context, v any) (model.FrameFormat, error) {
+	var res model.FrameFormat
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFrameFormat2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐFrameFormat(ctx context.Context, sel ast.SelectionSet, v model.FrameFormat) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34174,6 +34414,11 @@ func (ec *executionContext) marshalNRunStatus2githubᚗcomᚋautoanalystᚋautoa
 func (ec *executionContext) unmarshalNRunWhereInput2ᚖgithubᚗcomᚋautoanalystᚋautoanalystᚋentᚐRunWhereInput(ctx context.Context, v any) (*ent.RunWhereInput, error) {
 	res, err := ec.unmarshalInputRunWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSaveAsDatasetInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐSaveAsDatasetInput(ctx context.Context, v any) (model.SaveAsDatasetInput, error) {
+	res, err := ec.unmarshalInputSaveAsDatasetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSendMessageInput2githubᚗcomᚋautoanalystᚋautoanalystᚋgraphᚋmodelᚐSendMessageInput(ctx context.Context, v any) (model.SendMessageInput, error) {

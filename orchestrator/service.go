@@ -87,6 +87,9 @@ type Config struct {
 	// answer's code execution (0: DefaultMaxResultBytes); give it the
 	// executor's bound of one execution's (EXEC_MAX_RESULT_BYTES).
 	MaxResultBytes int64
+	// FrameMaxBytes bounds a frame exported as a file (ExportFrame; 0:
+	// DefaultFrameMaxBytes); give it OUTPUT_MAX_BYTES.
+	FrameMaxBytes int64
 	// StepModels gives steps (see ModelSteps) a model of their own.
 	StepModels map[string]StepModel
 	// DeepExecTimeout bounds each execution of a deep analysis (default 5m).

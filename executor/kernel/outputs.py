@@ -133,3 +133,12 @@ def collect(budget, note):
             total += len(data)
             budget -= len(encoded) + len(name) + 64
     return files
+
+
+def discard():
+    """Removes the output folder and what is in it (links are removed, not
+    followed): an execution whose files are not wanted (a frame's) leaves
+    nothing for the next one where /tmp is shared (no sandbox)."""
+    import shutil
+
+    shutil.rmtree(config.OUTPUT_DIR, ignore_errors=True)

@@ -1,14 +1,16 @@
 """The tasks an execution process runs, each returning the JSON body of its
-result: code (task_exec), and the reading of one dataset whose descriptor
+result: code (task_exec; with header["frame"], one of its DataFrames
+serialised, see frames), and the reading of one dataset whose descriptor
 comes with the request (task_profile, task_preview, task_inspect)."""
 
 import ast
+import base64
 import json
 import linecache
 import os
 import sys
 
-from . import capture, config, outputs
+from . import capture, config, frames, outputs
 from .capture import Capture
 from .datasets import (
     SNIFF_BYTES,
@@ -39,7 +41,9 @@ INSPECT_SAMPLE = 1000  # rows read to find the empty ones
 
 def task_exec(header):
     """Runs header["code"] in a copy of BASE; the value of a last expression
-    is shown as a notebook would."""
+    is shown as a notebook would. With header["frame"], once the code has
+    run, the frame it names is serialised (frame_body) and sent back in
+    place of what the code showed."""
     code = header.get("code") or ""
     cap = Capture()
     capture.current = cap
@@ -67,11 +71,39 @@ def task_exec(header):
     except BaseException as e:  # noqa: B036  (user code may raise anything)
         ok = False
         err = describe_error(e, code)
+    spec = header.get("frame")
+    if spec is not None:
+        return frame_body(ok, err, ns, spec)
     try:
         cap.add_leftovers(ns)
     except BaseException as e:  # noqa: B036
         cap.note("figures left behind could not be captured: %r" % e)
     return result_body(ok, err, cap)
+
+
+def frame_body(ok, err, ns, spec):
+    """The result of an execution asked for a frame: its error, or the frame
+    (base64) of at most spec["max_bytes"] bytes and what the result may
+    carry, or why it could not be had. Figures, tables and files are not
+    sent."""
+    frame = None
+    try:
+        outputs.discard()
+    except OSError:
+        pass
+    if ok:
+        budget = (config.MAX_RESULT - 64 * 1024) * 3 // 4
+        limit = max(0, min(int(spec.get("max_bytes") or budget), budget))
+        frame = frames.export(ns, spec, limit)
+        if "data" in frame:
+            frame["data"] = base64.b64encode(frame["data"]).decode("ascii")
+        else:
+            frame["limit"] = limit
+    flush_std()
+    return _json_dumps({"ok": ok, "error": err, "figures": [], "frame": frame, "files": [],
+                        "stdout_truncated": getattr(sys.stdout, "truncated", False),
+                        "stderr_truncated": getattr(sys.stderr, "truncated", False)},
+                       default=str).encode()
 
 
 def result_body(ok, err, cap):

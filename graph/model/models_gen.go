@@ -287,6 +287,15 @@ type RunEvent struct {
 	Files []*ent.OutputFile `json:"files,omitempty"`
 }
 
+type SaveAsDatasetInput struct {
+	// The run whose code made the frame (a chat turn, an executeCode run or a deep analysis of one of the viewer's chats, finished).
+	Run string `json:"run"`
+	// The frame's variable in the run's code: a Python identifier (summary). A Series becomes a one-column frame; an index that is not plain row numbers becomes columns.
+	Variable string `json:"variable"`
+	// The dataset's name (default: the variable's), made a Python identifier of at most 30 characters and unique among the viewer's datasets, as an upload's name is.
+	Name *string `json:"name,omitempty"`
+}
+
 type SendMessageInput struct {
 	ChatID  string `json:"chatID"`
 	Content string `json:"content"`
@@ -476,6 +485,64 @@ func (e *ChatExportFormat) UnmarshalJSON(b []byte) error {
 }
 
 func (e ChatExportFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The formats a DataFrame is exported in.
+type FrameFormat string
+
+const (
+	// UTF-8 CSV with a header row; every text cell is quoted.
+	FrameFormatCSV FrameFormat = "CSV"
+	// An Excel workbook (.xlsx) of one sheet, data; numbers, booleans and dates are cells of their type, no cell is a formula.
+	FrameFormatXlsx FrameFormat = "XLSX"
+)
+
+var AllFrameFormat = []FrameFormat{
+	FrameFormatCSV,
+	FrameFormatXlsx,
+}
+
+func (e FrameFormat) IsValid() bool {
+	switch e {
+	case FrameFormatCSV, FrameFormatXlsx:
+		return true
+	}
+	return false
+}
+
+func (e FrameFormat) String() string {
+	return string(e)
+}
+
+func (e *FrameFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FrameFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FrameFormat", str)
+	}
+	return nil
+}
+
+func (e FrameFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FrameFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FrameFormat) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -29,6 +29,9 @@ func TestEmitterNoticesALostLog(t *testing.T) {
 		if err := em.emit(ctx, tc.typ, eventData{}); err != nil {
 			t.Fatal(err)
 		}
+		if err := em.flush(); err != nil {
+			t.Fatal(err)
+		}
 		if got, _ := b.Last(ctx, "r"); tc.want != 1000 && got != tc.want {
 			t.Fatalf("after %s: last seq %d, want %d", tc.typ, got, tc.want)
 		}
@@ -62,6 +65,9 @@ func TestEmitterConcurrentAppendsKeepSeq(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if err := em.flush(); err != nil {
+		t.Fatal(err)
+	}
 	if got, _ := b.Last(ctx, "r"); got != steps*each {
 		t.Fatalf("last seq %d after %d appends: the log jumped", got, steps*each)
 	}

@@ -550,11 +550,12 @@ type event struct {
 		} `json:"steps"`
 	} `json:"plan"`
 	Result *struct {
-		OK      bool              `json:"ok"`
-		Stdout  string            `json:"stdout"`
-		Error   string            `json:"error"`
-		Figures []json.RawMessage `json:"figures"`
-		Tables  []struct {
+		OK         bool              `json:"ok"`
+		DurationMs int               `json:"durationMs"`
+		Stdout     string            `json:"stdout"`
+		Error      string            `json:"error"`
+		Figures    []json.RawMessage `json:"figures"`
+		Tables     []struct {
 			Columns []string `json:"columns"`
 			Rows    [][]any  `json:"rows"`
 		} `json:"tables"`
@@ -565,7 +566,7 @@ type event struct {
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
   seq type agent text code messageID errorCode progress followUps
   plan { complexity steps { agent create use } }
-  result { ok stdout error figures tables { columns rows } }
+  result { ok durationMs stdout error figures tables { columns rows } }
   files { id name size mediaType url } } }`
 
 // subscribe follows a run over a WebSocket with the given subprotocol

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -23,8 +24,8 @@ var (
 	ErrJobNotFound = errors.New("broker: job not found")
 	// ErrDuplicateJob is returned by Enqueue when a job with the same ID is known.
 	ErrDuplicateJob = errors.New("broker: duplicate job")
-	// ErrLogFinished is returned by Append when the run's log already holds a
-	// Final event.
+	// ErrLogFinished is returned by Append and AppendBatch when the run's log
+	// already holds a Final event (or a batch holds one before its end).
 	ErrLogFinished = errors.New("broker: event log finished")
 )
 
@@ -183,6 +184,15 @@ type EventLog interface {
 	// also stores in the event (ev.Seq is ignored). ev.At is set to the current
 	// time if zero. Appending after a Final event fails with ErrLogFinished.
 	Append(ctx context.Context, runID string, ev Event) (int64, error)
+	// AppendBatch appends evs to the run's log as successive Appends would,
+	// in one step (for Redis: one round trip), and returns the Seq of the
+	// first: the events get first, first+1, ... with nothing of another
+	// append between them. Each event's At is set to the current time if
+	// zero. It appends all of evs or none: it fails with ErrLogFinished
+	// when the log already holds a Final event, or when an event other than
+	// the last is Final (the events after it could not be appended). An
+	// empty batch appends nothing and returns 0.
+	AppendBatch(ctx context.Context, runID string, evs []Event) (first int64, err error)
 	// Last returns the Seq of the run's last event, or 0 when the log holds
 	// none (an unknown run, or a log that was lost).
 	Last(ctx context.Context, runID string) (int64, error)
@@ -260,4 +270,16 @@ func ExponentialBackoff(base, maxDelay time.Duration) func(attempt int) time.Dur
 		}
 		return min(d, maxDelay)
 	}
+}
+
+// FinalInside returns an error wrapping ErrLogFinished when an event of evs
+// other than the last is Final, for AppendBatch's implementations. It is
+// safe for concurrent use.
+func FinalInside(runID string, evs []Event) error {
+	for i := 0; i < len(evs)-1; i++ {
+		if evs[i].Final {
+			return fmt.Errorf("%w: run %q: event %d of a batch of %d is Final", ErrLogFinished, runID, i+1, len(evs))
+		}
+	}
+	return nil
 }

@@ -123,7 +123,15 @@ func decodeEvent(e broker.Event) (*Event, error) {
 	return out, nil
 }
 
-// emitter appends the events of one run. It is safe for concurrent use.
+// emitter appends the events of one run, in the order emit is called. It
+// is safe for concurrent use.
+//
+// One writer goroutine at a time appends what was emitted, in order: a
+// TOKEN event is handed to it and emit returns at once, so that a model's
+// stream does not wait for the broker; any other event waits until it is in
+// the log. Whatever was emitted while the writer's last append was in
+// flight goes in its next one (AppendBatch: one Redis round trip), so the
+// batches grow with the broker's latency and nothing waits for a timer.
 type emitter struct {
 	log   broker.EventLog
 	runID string
@@ -133,28 +141,49 @@ type emitter struct {
 	// reserve, when set, stores a new bound of the Seqs the run may use
 	// (the run's seq_reserved); reserved is the bound stored. Appends
 	// never go past it, so that a log lost with the broker's data can go
-	// on after every Seq a follower may have seen.
+	// on after every Seq a follower may have seen. Both are set before
+	// the first emit; then only the writer uses reserved.
 	reserve  func(ctx context.Context, upTo int64) error
-	mu       sync.Mutex
 	reserved int64
+
+	mu sync.Mutex // guards what follows
+	// queue holds the events emitted and not yet handed to AppendBatch.
+	queue []*pendingEvent
+	// writing says that a writer goroutine runs; idle is signalled when it
+	// stops.
+	writing bool
+	idle    sync.Cond
+	// err is the first failure of an append nobody waited for (TOKEN
+	// events), not yet returned by emit or flush.
+	err error
 }
+
+// pendingEvent is an event emitted and not yet appended.
+type pendingEvent struct {
+	ev broker.Event
+	// done receives the append's outcome; nil when nobody waits.
+	done chan error
+}
+
+// maxBatch bounds the events of one append (one Redis script call).
+const maxBatch = 256
 
 // reserveBlock is how many Seqs one reservation covers: a run's worker
 // writes its row once per this many events.
 const reserveBlock = 1000
 
-// ensureReserved raises the reservation before an append would pass it.
-func (e *emitter) ensureReserved(ctx context.Context) error {
+// ensureReserved raises the reservation before an append of n events would
+// pass it. Only the writer calls it.
+func (e *emitter) ensureReserved(ctx context.Context, n int) error {
 	if e.reserve == nil {
 		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	// Room for the appends in flight of the run's concurrent steps.
-	if e.last.Load()+reserveBlock/10 < e.reserved {
+	// Room for the appends of other emitters of the run (its end).
+	need := e.last.Load() + int64(n)
+	if need+reserveBlock/10 < e.reserved {
 		return nil
 	}
-	upTo := e.last.Load() + reserveBlock
+	upTo := need + reserveBlock
 	if err := e.reserve(ctx, upTo); err != nil {
 		return fmt.Errorf("reserve event numbers of run %s: %w", e.runID, err)
 	}
@@ -162,30 +191,115 @@ func (e *emitter) ensureReserved(ctx context.Context) error {
 	return nil
 }
 
+// emit appends an event of type t after those emitted before it. A TOKEN
+// event is appended in the background: emit returns at once, with the
+// failure of an earlier background append if one is unreported. Any other
+// event is appended (with the TOKEN events before it) before emit returns,
+// with the append's error.
 func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", t, err)
 	}
-	// Events are appended even when ctx was cancelled: a cancelled run still
-	// reports how it ended. A broker that cannot be reached (Redis
-	// restarting) is retried for a while, so that subscribers miss nothing.
-	if err := e.ensureReserved(context.WithoutCancel(ctx)); err != nil {
+	p := &pendingEvent{ev: broker.Event{Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal()}}
+	if t != EventToken {
+		p.done = make(chan error, 1)
+	}
+	e.mu.Lock()
+	e.queue = append(e.queue, p)
+	if !e.writing {
+		e.writing = true
+		// Events are appended even when ctx was cancelled: a cancelled
+		// run still reports how it ended.
+		go e.write(context.WithoutCancel(ctx))
+	}
+	if p.done == nil {
+		err, e.err = e.err, nil
+		e.mu.Unlock()
 		return err
 	}
-	ev := broker.Event{Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal()}
+	e.mu.Unlock()
+	return <-p.done
+}
+
+// flush waits until every event emitted before it was appended (or given
+// up), and returns the unreported failure of a background append.
+func (e *emitter) flush() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.idle.L == nil {
+		e.idle.L = &e.mu
+	}
+	for e.writing {
+		e.idle.Wait()
+	}
+	err := e.err
+	e.err = nil
+	return err
+}
+
+// write appends the queue, a batch at a time, until it is empty.
+func (e *emitter) write(ctx context.Context) {
+	for {
+		e.mu.Lock()
+		n := min(len(e.queue), maxBatch)
+		for i, p := range e.queue[:n] {
+			if p.ev.Final { // the log's end: nothing after it in the batch
+				n = i + 1
+				break
+			}
+		}
+		if n == 0 {
+			e.queue = nil
+			e.writing = false
+			e.idle.Broadcast()
+			e.mu.Unlock()
+			return
+		}
+		batch := e.queue[:n:n]
+		e.queue = e.queue[n:]
+		e.mu.Unlock()
+
+		err := e.appendBatch(ctx, batch)
+		waited := false
+		for _, p := range batch {
+			if p.done != nil {
+				p.done <- err
+				waited = true
+			}
+		}
+		if err != nil && !waited {
+			e.mu.Lock()
+			if e.err == nil {
+				e.err = err
+			}
+			e.mu.Unlock()
+		}
+	}
+}
+
+// appendBatch appends a batch, retried for appendPatience while the broker
+// cannot be reached (Redis restarting), so that subscribers miss nothing.
+func (e *emitter) appendBatch(ctx context.Context, batch []*pendingEvent) error {
+	evs := make([]broker.Event, len(batch))
+	for i, p := range batch {
+		evs[i] = p.ev
+	}
+	if err := e.ensureReserved(ctx, len(evs)); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(appendPatience)
 	backoff := 50 * time.Millisecond
+	var err error
 	for {
 		// The Seqs appended before this append began: a log that still
-		// holds them answers with a larger one, whatever the run's other
-		// steps append meanwhile.
+		// holds them answers with a larger one.
 		before := e.last.Load()
-		var seq int64
-		seq, err = e.log.Append(context.WithoutCancel(ctx), e.runID, ev)
+		var first int64
+		first, err = e.log.AppendBatch(ctx, e.runID, evs)
 		if err == nil {
-			e.resetCheck(ctx, before, seq)
-			e.seen(seq)
+			e.resetCheck(ctx, before, first)
+			e.seen(first + int64(len(evs)) - 1)
 		}
 		if err == nil || errors.Is(err, broker.ErrLogFinished) || errors.Is(err, broker.ErrClosed) || time.Now().After(deadline) {
 			break
@@ -194,7 +308,11 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 		backoff = min(2*backoff, 2*time.Second)
 	}
 	if err != nil {
-		return fmt.Errorf("append %s event to run %s: %w", t, e.runID, err)
+		what := evs[0].Type + " event"
+		if len(evs) > 1 {
+			what = fmt.Sprintf("%d events (%s to %s)", len(evs), evs[0].Type, evs[len(evs)-1].Type)
+		}
+		return fmt.Errorf("append %s to run %s: %w", what, e.runID, err)
 	}
 	return nil
 }
@@ -209,11 +327,8 @@ func (e *emitter) resetCheck(ctx context.Context, before, seq int64) {
 	if before == 0 || seq > before {
 		return
 	}
-	prev := e.last.Load()
-	e.mu.Lock()
-	floor := max(e.reserved, prev)
-	e.mu.Unlock()
-	if err := e.log.Advance(context.WithoutCancel(ctx), e.runID, floor); err != nil && !errors.Is(err, broker.ErrLogFinished) {
+	floor := max(e.reserved, e.last.Load())
+	if err := e.log.Advance(ctx, e.runID, floor); err != nil && !errors.Is(err, broker.ErrLogFinished) {
 		return
 	}
 	e.seen(floor)

@@ -2,9 +2,14 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/autoanalyst/autoanalyst/broker"
 	"github.com/autoanalyst/autoanalyst/broker/memory"
 )
 
@@ -27,6 +32,9 @@ func TestEmitterNoticesALostLog(t *testing.T) {
 		{EventRunSucceeded, 1002},
 	} {
 		if err := em.emit(ctx, tc.typ, eventData{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := em.flush(); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := b.Last(ctx, "r"); tc.want != 1000 && got != tc.want {
@@ -62,7 +70,128 @@ func TestEmitterConcurrentAppendsKeepSeq(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if err := em.flush(); err != nil {
+		t.Fatal(err)
+	}
 	if got, _ := b.Last(ctx, "r"); got != steps*each {
 		t.Fatalf("last seq %d after %d appends: the log jumped", got, steps*each)
+	}
+}
+
+// slowLog is an event log whose AppendBatch takes delay (a broker over a
+// network) and fails with fail when it is set; it counts the calls.
+type slowLog struct {
+	broker.EventLog
+	delay time.Duration
+	calls atomic.Int64
+	fail  atomic.Pointer[error]
+}
+
+func (l *slowLog) AppendBatch(ctx context.Context, runID string, evs []broker.Event) (int64, error) {
+	l.calls.Add(1)
+	time.Sleep(l.delay)
+	if err := l.fail.Load(); err != nil {
+		return 0, *err
+	}
+	return l.EventLog.AppendBatch(ctx, runID, evs)
+}
+
+// TestEmitterCoalescesInOrder: the steps of a run emit side by side over a
+// slow broker. The TOKEN events that pile up while an append is in flight
+// go in the next one, and the log holds every event once, numbered 1, 2,
+// 3..., each step's in the order it emitted them, a step's other events
+// after its earlier tokens, and the terminal event last.
+func TestEmitterCoalescesInOrder(t *testing.T) {
+	ctx := context.Background()
+	b := memory.New()
+	defer b.Close()
+	log := &slowLog{EventLog: b, delay: 2 * time.Millisecond}
+	em := &emitter{log: log, runID: "r"}
+	em.reserve = func(context.Context, int64) error { return nil }
+	const steps, each = 4, 300
+	var wg sync.WaitGroup
+	for s := range steps {
+		wg.Go(func() {
+			for i := range each {
+				typ := EventToken
+				if i%100 == 99 {
+					typ = EventAgentFinished // waits for the tokens before it
+				}
+				if err := em.emit(ctx, typ, eventData{Agent: strconv.Itoa(s), Text: strconv.Itoa(i)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := em.emit(ctx, EventRunSucceeded, eventData{}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.Read(ctx, "r", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != steps*each+1 || !evs[len(evs)-1].Final || em.last.Load() != int64(len(evs)) {
+		t.Fatalf("%d events (the last %+v), the emitter at %d; want %d, the terminal one last", len(evs), evs[len(evs)-1], em.last.Load(), steps*each+1)
+	}
+	next := make([]int, steps)
+	for i, e := range evs[:len(evs)-1] {
+		d, err := decodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := strconv.Atoi(d.Agent)
+		if e.Seq != int64(i+1) || d.Text != strconv.Itoa(next[s]) {
+			t.Fatalf("event %d (Seq %d) is step %s's %s, want Seq %d and its %d", i+1, e.Seq, d.Agent, d.Text, i+1, next[s])
+		}
+		next[s]++
+	}
+	if calls := log.calls.Load(); calls >= steps*each/2 {
+		t.Errorf("%d appends for %d events: the tokens were not coalesced", calls, steps*each+1)
+	}
+}
+
+// TestEmitterBackgroundErrorSurfaces: a TOKEN event's append fails in the
+// background (the broker closed); the next emit reports it, once, and a
+// flush reports what is left. A token emitted after the log's end fails
+// with ErrLogFinished, reported by flush.
+func TestEmitterBackgroundErrorSurfaces(t *testing.T) {
+	ctx := context.Background()
+	b := memory.New()
+	defer b.Close()
+	log := &slowLog{EventLog: b}
+	em := &emitter{log: log, runID: "r"}
+	closed := broker.ErrClosed
+	log.fail.Store(&closed)
+	if err := em.emit(ctx, EventToken, eventData{Text: "lost"}); err != nil {
+		t.Fatalf("a TOKEN event waited for its append: %v", err)
+	}
+	if err := em.flush(); !errors.Is(err, broker.ErrClosed) {
+		t.Fatalf("flush = %v, want the background append's ErrClosed", err)
+	}
+	if err := em.flush(); err != nil {
+		t.Fatalf("second flush = %v, want nil (reported once)", err)
+	}
+	em.emit(ctx, EventToken, eventData{Text: "lost too"})
+	deadline := time.Now().Add(5 * time.Second)
+	var err error
+	for err == nil && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+		err = em.emit(ctx, EventToken, eventData{Text: "x"})
+	}
+	if !errors.Is(err, broker.ErrClosed) {
+		t.Fatalf("later emits = %v, want the background append's ErrClosed", err)
+	}
+	log.fail.Store(nil)
+	em.flush()
+	if err := em.emit(ctx, EventRunFailed, eventData{Text: "broker gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.emit(ctx, EventToken, eventData{Text: "late"}); err != nil {
+		t.Fatalf("a TOKEN event waited for its append: %v", err)
+	}
+	if err := em.flush(); !errors.Is(err, broker.ErrLogFinished) {
+		t.Fatalf("flush = %v, want ErrLogFinished for a token after the end", err)
 	}
 }

@@ -81,6 +81,7 @@ func RunConformance(t *testing.T, newBroker func(t *testing.T) broker.Broker) {
 	}{
 		{"Queue", queueCases},
 		{"EventLog", eventCases},
+		{"AppendBatch", batchCases},
 		{"Close", closeCases},
 		{"Reconcile", reconcileCases},
 	}

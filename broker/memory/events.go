@@ -42,11 +42,24 @@ type finishedRun struct {
 // Append implements broker.EventLog. It never waits for followers. It is safe
 // for concurrent use.
 func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int64, error) {
+	return b.AppendBatch(ctx, runID, []broker.Event{ev})
+}
+
+// AppendBatch implements broker.EventLog: the events are added under one
+// lock, and followers are woken once. It never waits for followers. It is
+// safe for concurrent use.
+func (b *Broker) AppendBatch(ctx context.Context, runID string, evs []broker.Event) (int64, error) {
+	if err := broker.FinalInside(runID, evs); err != nil {
+		return 0, err
+	}
 	now, err := b.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer b.mu.Unlock()
+	if len(evs) == 0 {
+		return 0, nil
+	}
 	r := b.runs[runID]
 	if r == nil {
 		r = &runLog{}
@@ -55,19 +68,22 @@ func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int
 	if r.final {
 		return 0, fmt.Errorf("%w: run %q", broker.ErrLogFinished, runID)
 	}
-	r.last++
-	ev.Seq = r.last
-	if ev.At.IsZero() {
-		ev.At = now
-	}
-	ev.Data = slices.Clone(ev.Data)
-	r.events = append(r.events, ev)
-	if ev.Final {
-		r.final = true
-		b.finished = append(b.finished, finishedRun{id: runID, log: r, removeAt: now.Add(b.cfg.logRetention)})
+	first := r.last + 1
+	for _, ev := range evs {
+		r.last++
+		ev.Seq = r.last
+		if ev.At.IsZero() {
+			ev.At = now
+		}
+		ev.Data = slices.Clone(ev.Data)
+		r.events = append(r.events, ev)
+		if ev.Final {
+			r.final = true
+			b.finished = append(b.finished, finishedRun{id: runID, log: r, removeAt: now.Add(b.cfg.logRetention)})
+		}
 	}
 	r.wake()
-	return ev.Seq, nil
+	return first, nil
 }
 
 // Last implements broker.EventLog. It is safe for concurrent use.

@@ -17,20 +17,28 @@ import (
 // idleLogTTL is how long an unfinished log lives without an Append.
 const idleLogTTL = 7 * 24 * time.Hour
 
-// KEYS: stream, meta. ARGV: type, at, data, final (0/1), maxlen, retention
-// ms, idle ms. Returns the new seq, or -1 when the log is finished.
+// KEYS: stream, meta. ARGV: maxlen, retention ms, idle ms, then four per
+// event: type, at, data, final (0/1; only the last event's may be 1).
+// Returns the first event's seq, or -1 when the log is finished.
 var appendScript = goredis.NewScript(`
 if redis.call('HGET', KEYS[2], 'final') == '1' then return -1 end
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], seq .. '-0', 't', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'f', ARGV[4])
-local ttl = ARGV[7]
-if ARGV[4] == '1' then
+local n = (#ARGV - 3) / 4
+local last = redis.call('HINCRBY', KEYS[2], 'seq', n)
+local first = last - n + 1
+local final = '0'
+for i = 0, n - 1 do
+  local a = 4 + 4 * i
+  final = ARGV[a + 3]
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], (first + i) .. '-0', 't', ARGV[a], 'a', ARGV[a + 1], 'd', ARGV[a + 2], 'f', final)
+end
+local ttl = ARGV[3]
+if final == '1' then
   redis.call('HSET', KEYS[2], 'final', '1')
-  ttl = ARGV[6]
+  ttl = ARGV[2]
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-return seq
+return first
 `)
 
 func (b *Broker) streamKey(runID string) string { return b.key("ev:" + runID) }
@@ -95,26 +103,43 @@ func (b *Broker) floor(ctx context.Context, runID string) (int64, error) {
 
 // Append implements broker.EventLog. It is safe for concurrent use.
 func (b *Broker) Append(ctx context.Context, runID string, ev broker.Event) (int64, error) {
+	return b.AppendBatch(ctx, runID, []broker.Event{ev})
+}
+
+// AppendBatch implements broker.EventLog with one script call: one round
+// trip for the whole batch, atomic in Redis (the Final check included). It
+// is safe for concurrent use.
+func (b *Broker) AppendBatch(ctx context.Context, runID string, evs []broker.Event) (int64, error) {
 	if err := b.check(ctx); err != nil {
 		return 0, err
 	}
-	if ev.At.IsZero() {
-		ev.At = time.Now()
+	if err := broker.FinalInside(runID, evs); err != nil {
+		return 0, err
 	}
-	final := "0"
-	if ev.Final {
-		final = "1"
+	if len(evs) == 0 {
+		return 0, nil
 	}
-	seq, err := appendScript.Run(ctx, b.rdb, []string{b.streamKey(runID), b.key("evm:" + runID)},
-		ev.Type, ev.At.UTC().Format(time.RFC3339Nano), string(ev.Data), final, b.cfg.maxLen,
-		b.cfg.logRetention.Milliseconds(), idleLogTTL.Milliseconds()).Int64()
+	args := make([]any, 0, 3+4*len(evs))
+	args = append(args, b.cfg.maxLen, b.cfg.logRetention.Milliseconds(), idleLogTTL.Milliseconds())
+	now := time.Now()
+	for _, ev := range evs {
+		if ev.At.IsZero() {
+			ev.At = now
+		}
+		final := "0"
+		if ev.Final {
+			final = "1"
+		}
+		args = append(args, ev.Type, ev.At.UTC().Format(time.RFC3339Nano), string(ev.Data), final)
+	}
+	first, err := appendScript.Run(ctx, b.rdb, []string{b.streamKey(runID), b.key("evm:" + runID)}, args...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redis broker: append to run %s: %w", runID, err)
 	}
-	if seq < 0 {
-		return 0, broker.ErrLogFinished
+	if first < 0 {
+		return 0, fmt.Errorf("%w: run %s", broker.ErrLogFinished, runID)
 	}
-	return seq, nil
+	return first, nil
 }
 
 // Read implements broker.EventLog. It is safe for concurrent use.

@@ -176,6 +176,13 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests []ChatRequest
+	calls    []Call
+}
+
+// Call is when the server answered one request: from its arrival to the end
+// of the response (the last streamed event written).
+type Call struct {
+	Start, End time.Time
 }
 
 // NewOpenAIServer starts a server whose replies come from handler (called
@@ -228,11 +235,21 @@ func (s *Server) LastRequest() ChatRequest {
 	return s.requests[len(s.requests)-1]
 }
 
-// Reset forgets the recorded requests.
+// Calls returns a copy of the requests answered so far, as when each began
+// and ended, in the order they ended; a model's time in a test is theirs.
+// It is safe for concurrent use.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// Reset forgets the recorded requests and calls.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.calls = nil
 }
 
 // protocol is what differs between the wire protocols the server speaks:
@@ -279,6 +296,12 @@ func (a answer) finishReason(def string) string {
 // request, asks the handler for the reply and writes it, whole or streamed.
 func (s *Server) serve(p protocol) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		defer func() {
+			s.mu.Lock()
+			s.calls = append(s.calls, Call{Start: start, End: time.Now()})
+			s.mu.Unlock()
+		}()
 		body, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
 		if err != nil {
 			p.writeError(w, http.StatusBadRequest, "cannot read body")

@@ -61,11 +61,19 @@ func TestResultMirrorsExecutor(t *testing.T) {
 		{Result{}, executor.Result{}}, {ExecError{}, executor.Error{}}, {Table{}, executor.Table{}},
 	} {
 		o, e := reflect.TypeOf(c.ours), reflect.TypeOf(c.theirs)
-		if o.NumField() != e.NumField() {
-			t.Fatalf("%s has %d fields, %s %d", o, o.NumField(), e, e.NumField())
+		// A frame asked for by saveAsDataset or exportFrame is read by
+		// frames.go and never stored with a run's result.
+		var theirs []reflect.StructField
+		for i := range e.NumField() {
+			if f := e.Field(i); !(e == reflect.TypeOf(executor.Result{}) && f.Name == "Frame") {
+				theirs = append(theirs, f)
+			}
+		}
+		if o.NumField() != len(theirs) {
+			t.Fatalf("%s has %d fields, %s %d", o, o.NumField(), e, len(theirs))
 		}
 		for i := range o.NumField() {
-			of, ef := o.Field(i), e.Field(i)
+			of, ef := o.Field(i), theirs[i]
 			if of.Name != ef.Name || of.Tag.Get("json") != ef.Tag.Get("json") {
 				t.Errorf("%s.%s (%s) differs from %s.%s (%s)", o, of.Name, of.Tag, e, ef.Name, ef.Tag)
 			}

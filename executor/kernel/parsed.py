@@ -38,14 +38,24 @@ class BoundedWriter:
         self.written = 0
 
     def write(self, data):
-        view = memoryview(data).cast("B")
-        if self.written + len(view) > self.max:
+        view = raw_bytes(data)
+        size = len(view)
+        if self.written + size > self.max:
             raise TooLarge("the parsed form is larger than %d bytes" % self.max)
         while view:
             n = os.write(self.fd, view)
             self.written += n
             view = view[n:]
-        return len(data)
+        return size
+
+
+def raw_bytes(data):
+    """data (bytes, or the PickleBuffer of an array that pickle streams
+    straight to the file: C or Fortran contiguous) as a flat memoryview of
+    its bytes, in memory order, as pickle wrote them."""
+    if isinstance(data, pickle.PickleBuffer):
+        return data.raw()
+    return memoryview(data).cast("B")
 
 
 def write(fd, frame, fmt, sheet, max_bytes):

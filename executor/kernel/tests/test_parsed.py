@@ -132,6 +132,21 @@ class TestRead(unittest.TestCase):
         self.assertIn("sheet", parsed.check(self.doc(format="xlsx", sheet="Sales"), "xlsx", None))
 
 
+class TestLargeArrays(unittest.TestCase):
+    def test_fortran_ordered_blocks(self):
+        # A frame made of a 2-D array holds it transposed (Fortran order):
+        # pickle streams its buffer to the file as it is.
+        m = plotting()
+        frame = m["pd"].DataFrame(m["np"].arange(300000.0).reshape(100000, 3), columns=["a", "b", "c"])
+        frame["d"] = "x"
+        fd, path = out_file(self)
+        n = parsed.write(fd, frame, "CSV", None, 1 << 30)
+        os.close(fd)
+        self.assertEqual(os.path.getsize(path), n)
+        frame2 = parsed.read(os.open(path, os.O_RDONLY), "csv", "")
+        self.assertTrue(frame2.equals(frame))
+
+
 class TestBoundedWriter(unittest.TestCase):
     def test_counts_and_refuses(self):
         fd, path = out_file(self)

@@ -691,6 +691,10 @@ func (u unavailable) Profile(context.Context, executor.Dataset) (*executor.Profi
 	return nil, u.err
 }
 
+func (u unavailable) ProfileParsed(context.Context, executor.Dataset, *os.File, int64) (*executor.Profile, executor.ParsedForm, error) {
+	return nil, executor.ParsedForm{}, u.err
+}
+
 func (u unavailable) Preview(context.Context, executor.Dataset, int) (*executor.Preview, error) {
 	return nil, u.err
 }

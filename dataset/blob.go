@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -112,6 +113,27 @@ func (s *BlobStore) Put(ctx context.Context, key string, r io.Reader, max int64)
 		return nil, fmt.Errorf("write blob %s: %w", key, err)
 	}
 	return &Stored{Key: key, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Head: head.b}, nil
+}
+
+// PutFile implements Store: it uploads the file and moves it into the
+// cache, where Path finds it without a download.
+func (s *BlobStore) PutFile(ctx context.Context, key, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	_, err = s.Put(ctx, key, f, math.MaxInt64-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(s.cacheDir, key)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err == nil && os.Rename(path, dst) == nil {
+		return nil
+	}
+	// Not cached: Path downloads it when asked.
+	os.Remove(path)
+	return nil
 }
 
 // Path implements Store: it downloads key into the cache once (concurrent

@@ -39,8 +39,9 @@ func (s *Service) LoadSample(ctx context.Context) (*ent.Dataset, error) {
 	return ds[0], nil
 }
 
-// Delete removes one of the viewer's datasets and its stored file; the
-// chats that used it lose it (their next execution no longer sees it).
+// Delete removes one of the viewer's datasets, its stored file and its
+// parsed form; the chats that used it lose it (their next execution no
+// longer sees it).
 // Another user's dataset is not found.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	if _, err := viewer.Require(ctx); err != nil {
@@ -57,7 +58,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("delete dataset %s: %w", id, err)
 	}
 	// The row is gone; a file left behind by a failed delete is only space.
-	if err := s.Store.Delete(context.WithoutCancel(ctx), d.StorageKey); err != nil {
+	if err := s.deleteStored(context.WithoutCancel(ctx), d.StorageKey); err != nil {
 		return fmt.Errorf("delete the file of dataset %s: %w", id, err)
 	}
 	return nil

@@ -32,6 +32,9 @@ type Profiler interface {
 	Preview(ctx context.Context, ds executor.Dataset, limit int) (*executor.Preview, error)
 	// Inspect looks at a file before it is stored.
 	Inspect(ctx context.Context, ds executor.Dataset) (*executor.Inspection, error)
+	// ProfileParsed is Profile that also writes the dataset's parsed form
+	// to out, at most maxBytes (see executor.Executor.ProfileParsed).
+	ProfileParsed(ctx context.Context, ds executor.Dataset, out *os.File, maxBytes int64) (*executor.Profile, executor.ParsedForm, error)
 }
 
 // Service stores and profiles uploads. Safe for concurrent use.
@@ -104,7 +107,7 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 	defer func() {
 		if !keep {
 			for _, k := range keys {
-				s.Store.Delete(context.WithoutCancel(ctx), k)
+				s.deleteStored(context.WithoutCancel(ctx), k)
 			}
 		}
 	}()
@@ -123,9 +126,10 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 		}
 	}
 	type part struct {
-		sheet string
-		prof  *executor.Profile
-		cols  []column.Profile
+		sheet  string
+		prof   *executor.Profile
+		cols   []column.Profile
+		parsed string // its parsed form, a temporary file ("": none)
 	}
 	parts := []part{{}}
 	if len(sheets) > 0 {
@@ -134,8 +138,16 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 			parts = append(parts, part{sheet: sh})
 		}
 	}
+	defer func() {
+		for _, p := range parts {
+			if p.parsed != "" {
+				os.Remove(p.parsed) // gone once stored
+			}
+		}
+	}()
 	for i := range parts {
-		prof, err := s.Profiler.Profile(ctx, executor.Dataset{Name: "upload", Path: path, Format: fmtName, Sheet: parts[i].sheet})
+		prof, parsed, err := s.profileParsed(ctx, executor.Dataset{Name: "upload", Path: path, Format: fmtName, Sheet: parts[i].sheet}, stored.Size)
+		parts[i].parsed = parsed
 		if err != nil {
 			return nil, readError(ctx, err, format, key)
 		}
@@ -169,6 +181,7 @@ func (s *Service) Upload(ctx context.Context, in UploadInput) ([]*ent.Dataset, e
 			}
 			keys = append(keys, dsKey)
 		}
+		s.storeParsed(ctx, dsKey, p.parsed)
 		ident, err := s.uniqueName(ctx, v.UserID, Identifier(datasetName(in.Name, fileName, p.sheet, len(parts) > 1)), taken)
 		if err != nil {
 			return nil, err
@@ -334,7 +347,8 @@ func checkContent(format entdataset.Format, head []byte) error {
 }
 
 // Files returns the executor datasets for a chat's datasets, in order, the
-// first also being df in the kernel.
+// first also being df in the kernel, each with its parsed form when it has
+// one.
 func (s *Service) Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Dataset, error) {
 	out := make([]executor.Dataset, 0, len(ds))
 	for _, d := range ds {
@@ -343,7 +357,7 @@ func (s *Service) Files(ctx context.Context, ds []*ent.Dataset) ([]executor.Data
 			return nil, fmt.Errorf("locate dataset %s: %w", d.ID, err)
 		}
 		out = append(out, executor.Dataset{Name: d.Name, Path: p, Format: strings.ToLower(string(d.Format)), Sheet: d.Sheet,
-			Columns: columnNames(d.Columns)})
+			Columns: columnNames(d.Columns), Parsed: s.parsedPath(ctx, d.StorageKey)})
 	}
 	return out, nil
 }

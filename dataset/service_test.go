@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -212,5 +215,112 @@ func TestInspectSheet(t *testing.T) {
 		if err != nil || strings.Join(in.Headers, ",") != tt.headers || strings.Join(in.Sheets, ",") != "Sales,Targets" {
 			t.Errorf("sheet %q: %+v, %v", tt.sheet, in, err)
 		}
+	}
+}
+
+// failingParsed is a store whose parsed forms cannot be stored.
+type failingParsed struct{ *LocalStore }
+
+func (f failingParsed) PutFile(context.Context, string, string) error {
+	return errors.New("disk full")
+}
+
+// storedFiles lists the files under dir (their paths relative to it).
+func storedFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestUploadStoresTheParsedForm(t *testing.T) {
+	s, ctx := newService(t)
+	dir := s.Store.(*LocalStore).Dir
+	book, err := os.ReadFile("../e2e/testdata/regions.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Upload(ctx, UploadInput{FileName: "regions.xlsx", Sheets: []string{"Sales", "Targets"}, File: bytes.NewReader(book)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each sheet has its file and its parsed form, and nothing else is left.
+	var want []string
+	for _, d := range ds {
+		want = append(want, filepath.FromSlash(d.StorageKey), filepath.FromSlash(ParsedKey(d.StorageKey)))
+	}
+	sort.Strings(want)
+	if got := storedFiles(t, dir); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("stored %q, want %q", got, want)
+	}
+	files, err := s.Files(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		if f.Parsed != filepath.Join(dir, filepath.FromSlash(ParsedKey(ds[i].StorageKey))) {
+			t.Errorf("dataset %s: Parsed %q", ds[i].Name, f.Parsed)
+		}
+	}
+	// Deleting a dataset removes its parsed form.
+	if err := s.Delete(ctx, ds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{filepath.FromSlash(ds[1].StorageKey), filepath.FromSlash(ParsedKey(ds[1].StorageKey))}
+	if got := storedFiles(t, dir); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("after Delete: %q, want %q", got, want)
+	}
+	// A dataset without one (stored before, or its store failed) has none.
+	if err := s.Store.Delete(ctx, ParsedKey(ds[1].StorageKey)); err != nil {
+		t.Fatal(err)
+	}
+	if files, err := s.Files(ctx, ds[1:]); err != nil || files[0].Parsed != "" {
+		t.Fatalf("files %+v, %v", files, err)
+	}
+}
+
+func TestUploadWithoutItsParsedForm(t *testing.T) {
+	s, ctx := newService(t)
+	local := s.Store.(*LocalStore)
+	s.Store = failingParsed{local}
+	ds, err := s.Upload(ctx, UploadInput{FileName: "a.csv", File: strings.NewReader("a,b\n1,x\n2,y\n")})
+	if err != nil {
+		t.Fatalf("a parsed form that cannot be stored failed the upload: %v", err)
+	}
+	if got := storedFiles(t, local.Dir); len(got) != 1 || got[0] != filepath.FromSlash(ds[0].StorageKey) {
+		t.Fatalf("stored %q", got)
+	}
+	files, err := s.Files(ctx, ds)
+	if err != nil || files[0].Parsed != "" {
+		t.Fatalf("files %+v, %v", files, err)
+	}
+}
+
+func TestFailedUploadLeavesNoParsedForm(t *testing.T) {
+	s, ctx := newService(t)
+	dir := s.Store.(*LocalStore).Dir
+	book, err := os.ReadFile("../e2e/testdata/regions.xlsx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second sheet's columns are refused once the first's parsed form
+	// was written.
+	_, err = s.Upload(ctx, UploadInput{FileName: "regions.xlsx", Sheets: []string{"Sales", "Targets"}, Columns: []string{"Region"},
+		File: bytes.NewReader(book)})
+	if err == nil {
+		t.Fatal("the upload succeeded")
+	}
+	if got := storedFiles(t, dir); len(got) != 0 {
+		t.Fatalf("a failed upload left %q", got)
 	}
 }

@@ -27,6 +27,9 @@ type Stored struct {
 type Store interface {
 	// Put streams r into the store under key, refusing more than max bytes.
 	Put(ctx context.Context, key string, r io.Reader, max int64) (*Stored, error)
+	// PutFile moves the local file at path into the store under key: it
+	// is gone once PutFile succeeds (on an error the caller removes it).
+	PutFile(ctx context.Context, key, path string) error
 	// Path returns a local file path for key, for mounting into the sandbox.
 	Path(ctx context.Context, key string) (string, error)
 	// Delete removes key; a missing key is not an error.
@@ -83,6 +86,22 @@ func (s *LocalStore) Put(ctx context.Context, key string, r io.Reader, max int64
 	}
 	ok = true
 	return &Stored{Key: key, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Head: head.b}, nil
+}
+
+// PutFile implements Store: it renames the file into place (path must be
+// on the store's file system: a file beside a stored one is).
+func (s *LocalStore) PutFile(_ context.Context, key, path string) error {
+	dst, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("create storage directory: %w", err)
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
 }
 
 // Path implements Store.

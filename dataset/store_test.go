@@ -96,6 +96,26 @@ func TestStores(t *testing.T) {
 				t.Fatalf("temporary files left: %v", entries)
 			}
 
+			// PutFile moves a file in; Path finds it.
+			src := filepath.Join(filepath.Dir(p), ".parsed-test")
+			if err := os.WriteFile(src, []byte("parsed"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.PutFile(ctx, ParsedKey(key), src); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("PutFile left its file: %v", err)
+			}
+			if q, err := s.Path(ctx, ParsedKey(key)); err != nil {
+				t.Fatal(err)
+			} else if b, err := os.ReadFile(q); err != nil || string(b) != "parsed" {
+				t.Fatalf("PutFile then Path: %q, %v", b, err)
+			}
+			if err := s.Delete(ctx, ParsedKey(key)); err != nil {
+				t.Fatal(err)
+			}
+
 			// Bad keys are refused.
 			for _, bad := range []string{"", "../x", "a/../../x", "/etc/passwd", "a//b", ".hidden"} {
 				if _, err := s.Put(ctx, bad, strings.NewReader("x"), 10); err == nil {

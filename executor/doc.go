@@ -55,6 +55,15 @@
 // most frequent values), the first rows as text, or, before a file is stored,
 // its sheets, encoding, delimiter, headers and first rows.
 //
+// ProfileParsed also has the reader write the cleaned frame's parsed form
+// (kernel/parsed.py: a pickle, protocol 5, of the frame with every column,
+// its format and sheet) to a file the caller opened, passed as a
+// descriptor and bounded by the reader's file-size limit. A kernel given
+// it (Dataset.Parsed) unpickles it in place of parsing the file, checks its
+// version, format, sheet and type, applies Dataset.Columns, and reads the
+// file instead on any problem. Go only passes descriptors: it never reads
+// a parsed form.
+//
 // # Isolation
 //
 // With Config.Sandbox, each kernel runs in bubblewrap: all namespaces unshared

@@ -689,6 +689,7 @@ func normalizeDatasets(in []Dataset) ([]Dataset, error) {
 			return nil, fmt.Errorf("%w: dataset %q: %s is not a regular file", ErrInvalidRequest, ds.Name, p)
 		}
 		ds.Path = p
+		ds.Parsed = normalizeParsed(ds.Parsed)
 		out[i] = ds
 	}
 	return out, nil

@@ -332,6 +332,10 @@ func (k *kernel) load(ctx context.Context, datasets []Dataset) error {
 		}
 		files = append(files, f)
 		specs[i] = datasetSpec{Name: ds.Name, Format: ds.Format, Sheet: ds.Sheet, Columns: ds.Columns}
+		if pf := k.openParsed(ctx, ds); pf != nil {
+			files = append(files, pf)
+			specs[i].Parsed = true
+		}
 	}
 	id := k.seq.Add(1)
 	ch := k.register(id)
@@ -363,6 +367,20 @@ func (k *kernel) load(ctx context.Context, datasets []Dataset) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// openParsed opens ds's parsed form, read in place of its file (nil when
+// it has none or it cannot be opened: the kernel reads the file).
+func (k *kernel) openParsed(ctx context.Context, ds Dataset) *os.File {
+	if ds.Parsed == "" {
+		return nil
+	}
+	f, err := os.Open(ds.Parsed)
+	if err != nil {
+		k.logFor(ctx).Warn().Err(err).Str("dataset", ds.Name).Msg("the dataset's parsed form cannot be opened; the kernel reads its file")
+		return nil
+	}
+	return f
 }
 
 // run sends a request that forks a child (exec, profile) and waits for its
@@ -539,16 +557,18 @@ func withMarker(s string) string {
 const datasetLimitError = "DatasetLimitError"
 
 // readTask runs a task that reads one dataset (profile, preview, inspect)
-// in a fork of the kernel and returns the child's result. A file over the
-// limits, its read time included, fails with ErrDatasetLimit.
-func (k *kernel) readTask(ctx context.Context, req request, ds Dataset, timeout time.Duration) (*childResult, error) {
+// in a fork of the kernel and returns the child's result; extra are more
+// descriptors for the task, after the file's (a profile's parsed form). A
+// file over the limits, its read time included, fails with
+// ErrDatasetLimit.
+func (k *kernel) readTask(ctx context.Context, req request, ds Dataset, timeout time.Duration, extra ...*os.File) (*childResult, error) {
 	f, err := os.Open(ds.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDatasetLoad, err)
 	}
 	defer f.Close()
 	req.Dataset = &datasetSpec{Name: ds.Name, Format: ds.Format, Sheet: ds.Sheet, Columns: ds.Columns}
-	r, _, err := k.run(ctx, req, []*os.File{f}, timeout)
+	r, _, err := k.run(ctx, req, append([]*os.File{f}, extra...), timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -72,18 +72,30 @@ func newPool(s *settings) *pool {
 	return p
 }
 
-// fingerprint identifies a dataset list, including the files' sizes and
-// modification times, so that a changed file gets a new kernel.
+// fingerprint identifies a dataset list, including the files' (and parsed
+// forms') sizes and modification times, so that a changed file gets a new
+// kernel.
 func fingerprint(datasets []Dataset) string {
 	h := sha256.New()
 	for _, ds := range datasets {
-		var size, mtime int64
-		if fi, err := os.Stat(ds.Path); err == nil {
-			size, mtime = fi.Size(), fi.ModTime().UnixNano()
-		}
-		fmt.Fprintf(h, "%q %q %q %q %d %d %q\n", ds.Name, ds.Format, ds.Sheet, ds.Path, size, mtime, ds.Columns)
+		size, mtime := fileStamp(ds.Path)
+		psize, pmtime := fileStamp(ds.Parsed)
+		fmt.Fprintf(h, "%q %q %q %q %d %d %q %q %d %d\n", ds.Name, ds.Format, ds.Sheet, ds.Path, size, mtime, ds.Columns,
+			ds.Parsed, psize, pmtime)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// fileStamp returns the size and modification time of the file at path
+// (zeros when there is none).
+func fileStamp(path string) (size, mtime int64) {
+	if path == "" {
+		return 0, 0
+	}
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size(), fi.ModTime().UnixNano()
+	}
+	return 0, 0
 }
 
 // acquire returns the ready kernel for key and datasets, starting one if

@@ -34,6 +34,9 @@ type request struct {
 	Frame *FrameRequest `json:"frame,omitempty"`
 	// Limit is the number of rows a preview returns.
 	Limit int `json:"limit,omitempty"`
+	// ParsedMax, on a profile, asks for the dataset's parsed form, of at
+	// most this many bytes, written to a second descriptor after the file's.
+	ParsedMax int64 `json:"parsed_max,omitempty"`
 	// Probe marks the executor's self-test execution: the kernel stays as
 	// it started (no spares forked, the heap's reserve kept), ready to
 	// become a chat's kernel.
@@ -47,6 +50,9 @@ type datasetSpec struct {
 	Sheet  string `json:"sheet,omitempty"`
 	// Columns are the columns to keep, in order (empty: all).
 	Columns []string `json:"columns,omitempty"`
+	// Parsed, in a load, says that the dataset's parsed form follows its
+	// file's descriptor.
+	Parsed bool `json:"parsed,omitempty"`
 }
 
 // reply is a frame header received from a kernel; Body is the frame's body.
@@ -102,6 +108,8 @@ type childResult struct {
 	Profile         *Profile          `json:"profile"`
 	Preview         *Preview          `json:"preview"`
 	Inspection      *Inspection       `json:"inspection"`
+	// Parsed is what a profile asked for a parsed form wrote of it.
+	Parsed *ParsedForm `json:"parsed"`
 }
 
 // encodeFrame serialises one frame.

@@ -20,6 +20,23 @@ type Dataset struct {
 	// Columns keeps only these columns, in this order (empty: all). When the
 	// file no longer has one of them, every column is kept.
 	Columns []string `json:"columns,omitempty"`
+	// Parsed is the dataset's parsed form on the host (optional): the file
+	// ProfileParsed wrote, a pickle of the cleaned DataFrame with every
+	// column, its format and sheet. A kernel that loads the dataset reads
+	// it in place of Path (Columns applied as to the file), and reads Path
+	// when it cannot: a parsed form of another version, format or sheet, a
+	// corrupt one, one a newer pandas cannot read. A Parsed that does not
+	// exist or cannot be opened is ignored. Profile, Preview and Inspect
+	// read Path only.
+	Parsed string `json:"parsed,omitempty"`
+}
+
+// ParsedForm is what ProfileParsed wrote of a dataset's parsed form.
+type ParsedForm struct {
+	// Bytes is its size (0: none was written).
+	Bytes int64 `json:"bytes"`
+	// Problem says why none was written (empty when one was).
+	Problem string `json:"problem,omitempty"`
 }
 
 // Request is one execution.

@@ -66,7 +66,6 @@ def child_main(children, cmd, out_w, err_w, res_w):
     for which, soft, hard in (
         (resource.RLIMIT_NOFILE, config.NOFILE, config.NOFILE),
         (resource.RLIMIT_CORE, 0, 0),
-        (resource.RLIMIT_FSIZE, config.TMP_SIZE, config.TMP_SIZE),
         (resource.RLIMIT_NPROC, config.NPROC, config.NPROC),
     ):
         sandbox.set_limit(which, soft, hard)
@@ -92,14 +91,16 @@ def child_main(children, cmd, out_w, err_w, res_w):
     cmd.close()
     if task is None:
         os._exit(0)  # discarded, or the kernel is gone
-    header, data_fd = task
+    header, data_fds = task
     timeout = float(header.get("timeout") or 120)
     cpu = int(math.ceil(timeout * max(1, os.cpu_count() or 1))) + 2
     sandbox.set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)
+    fsize = file_size_limit(header)
+    sandbox.set_limit(resource.RLIMIT_FSIZE, fsize, fsize)
     if setup_error is not None:
         body = json.dumps({"ok": False, "internal": "sandbox setup failed: " + setup_error}).encode()
     elif header.get("op") in DATASET_TASKS:
-        body = DATASET_TASKS[header["op"]](header, data_fd)
+        body = DATASET_TASKS[header["op"]](header, *data_fds)
     else:
         body = task_exec(header)
     flush_std()
@@ -108,3 +109,13 @@ def child_main(children, cmd, out_w, err_w, res_w):
     write_all(res_w, body)
     os.close(res_w)
     os._exit(0)
+
+
+def file_size_limit(header):
+    """The largest file the task may write (RLIMIT_FSIZE): the size of /tmp,
+    or, for a profile that writes the dataset's parsed form, its bound
+    (header["parsed_max"]) when that is larger. Set once the task is known:
+    a limit lowered cannot be raised again."""
+    if header.get("op") == "profile":
+        return max(config.TMP_SIZE, int(header.get("parsed_max") or 0))
+    return config.TMP_SIZE

@@ -15,6 +15,7 @@ import keyword
 import os
 import re
 
+from . import parsed
 from .limits import check_columns, check_csv, check_xlsx
 from .xls import read_xls
 from .stack import M
@@ -37,9 +38,18 @@ def check_name(name, first):
         raise ValueError("dataset name %r would hide the Python built-in of that name" % name)
 
 
-def read_spec(spec, fd):
-    """Reads the dataset of a request's spec ({format, sheet, columns}) from fd."""
-    return read_dataset(fd, spec.get("format"), spec.get("sheet"), spec.get("columns") or None)
+def read_spec(spec, fd, parsed_fd=None):
+    """Reads the dataset of a request's spec ({format, sheet, columns}) from
+    fd, or from its parsed form in parsed_fd when there is one that fits
+    (see parsed.read; fd is then closed unread). Closes both."""
+    fmt, sheet, columns = spec.get("format"), spec.get("sheet"), spec.get("columns") or None
+    if parsed_fd is not None:
+        frame = parsed.read(parsed_fd, fmt, sheet)
+        if frame is not None:
+            os.close(fd)
+            check_columns(frame.shape[1])
+            return select_columns(frame, columns)
+    return read_dataset(fd, fmt, sheet, columns)
 
 
 def read_dataset(fd, fmt, sheet, columns=None):
@@ -51,6 +61,12 @@ def read_dataset(fd, fmt, sheet, columns=None):
     limits) raises limits.DatasetLimitError, before it is parsed when its
     header or archive tells. Closes fd.
     """
+    return select_columns(read_frame(fd, fmt, sheet), columns)
+
+
+def read_frame(fd, fmt, sheet):
+    """Reads a dataset file into a cleaned DataFrame, every column kept (see
+    read_dataset). Closes fd."""
     pd = M["pd"]
     with os.fdopen(fd, "rb", closefd=True) as f:
         fmt = (fmt or "").lower()
@@ -66,12 +82,16 @@ def read_dataset(fd, fmt, sheet, columns=None):
         else:
             raise ValueError("unsupported dataset format %r" % fmt)
     check_columns(frame.shape[1])
-    frame = parse_dates(clean_frame(frame))
+    return parse_dates(clean_frame(frame))
+
+
+def select_columns(frame, columns):
+    """frame with only columns, in that order; every column when columns is
+    empty or one of them is missing (the list is out of date)."""
     if columns:
         if all(c in frame.columns for c in columns):
-            frame = frame[list(columns)]
-        else:
-            log("stored columns no longer match the file; keeping every column")
+            return frame[list(columns)]
+        log("stored columns no longer match the file; keeping every column")
     return frame
 
 

@@ -121,8 +121,9 @@ class Kernel:
                 elif op == "exec":
                     self.run(header, None)
                 elif op in DATASET_TASKS:
-                    fd = conn.take_fds(1)[0]
-                    self.run(header, fd)
+                    # A profile that writes the parsed form (parsed_max)
+                    # has its descriptor after the file's.
+                    self.run(header, conn.take_fds(2 if header.get("parsed_max") else 1))
                 elif op == "cancel":
                     pass  # nothing is running
                 elif op == "ping":
@@ -164,7 +165,7 @@ class Kernel:
     def load(self, header):
         """Loads the datasets of a load request (their descriptors came with it)."""
         specs = header.get("datasets") or []
-        fds = self.conn.take_fds(len(specs))
+        fds = self.conn.take_fds(sum(2 if spec.get("parsed") else 1 for spec in specs))
         self.children.discard_spares()  # they were forked without these datasets
         # Once they are gone, the kernel's memory is its own again: what the
         # load writes does not split the huge pages (see hugepages).
@@ -182,8 +183,9 @@ class Kernel:
 
     def read_datasets(self, specs, fds):
         """Reads the datasets into stack.BASE (on the main thread: they stay
-        in the main heap) and returns their shapes. Takes the descriptors it
-        reads out of fds."""
+        in the main heap) and returns their shapes. fds are each spec's
+        file, followed by its parsed form's when the spec says "parsed";
+        takes the descriptors it reads out of fds."""
         base = stack.BASE
         loaded = []
         names = []
@@ -193,11 +195,12 @@ class Kernel:
             if name in names:
                 raise ValueError("two datasets are named %r" % name)
             names.append(name)
-        for spec, fd in zip(specs, list(fds)):
-            fds.remove(fd)
+        for spec in specs:
+            fd = fds.pop(0)
+            parsed_fd = fds.pop(0) if spec.get("parsed") else None
             name = spec["name"]
             try:
-                frame = read_spec(spec, fd)
+                frame = read_spec(spec, fd, parsed_fd)
             except MemoryError:
                 raise MemoryError("dataset %r does not fit in the memory limit of %s" % (name, human_bytes(config.MEMORY)))
             except Exception as e:
@@ -216,8 +219,9 @@ class Kernel:
 
     # -- running a task ----------------------------------------------------
 
-    def run(self, header, data_fd):
-        """Runs one task (exec or a dataset task) in a child and reports its result."""
+    def run(self, header, data_fds):
+        """Runs one task (exec or a dataset task, with the descriptors
+        data_fds) in a child and reports its result."""
         children = self.children
         rid = header.get("id", 0)
         timeout = float(header.get("timeout") or 120)
@@ -235,7 +239,7 @@ class Kernel:
             for attempt in range(2):
                 child = children.take()
                 try:
-                    send_task(child.cmd, header, data_fd)
+                    send_task(child.cmd, header, data_fds)
                     break
                 except OSError:
                     # the child died while waiting; try a fresh one
@@ -244,12 +248,10 @@ class Kernel:
                     if attempt == 1:
                         raise
         except OSError as e:
-            if data_fd is not None:
-                os.close(data_fd)
+            close_all(data_fds)
             self.conn.send({"type": "result", "id": rid, "status": "fork_failed", "message": str(e)})
             return
-        if data_fd is not None:
-            os.close(data_fd)
+        close_all(data_fds)
         started = time.monotonic()
         self.conn.send({"type": "started", "id": rid})
         children.running = child
@@ -263,6 +265,12 @@ class Kernel:
         finally:
             children.running = None
         self.conn.send(reply, body)
+
+
+def close_all(fds):
+    """Closes the descriptors fds (None: none)."""
+    for fd in fds or ():
+        os.close(fd)
 
 
 def import_stack():

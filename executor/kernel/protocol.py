@@ -7,7 +7,7 @@ Frames on the control socket with Go (fd 3), in both directions:
 (big-endian lengths), file descriptors passed alongside (SCM_RIGHTS): Conn,
 and send_frame_fd before there is one. And the task the kernel hands to a
 waiting execution process on its own socket: u32 length, JSON, and at most
-one descriptor (send_task, recv_task).
+MAX_TASK_FDS descriptors (send_task, recv_task).
 """
 
 import collections
@@ -17,6 +17,7 @@ import socket
 import struct
 
 CTRL_FD = 3  # the control socket
+MAX_TASK_FDS = 2  # a dataset file, and a profile's parsed form
 
 
 class Conn:
@@ -107,25 +108,30 @@ def send_frame_fd(fd, header, body=b""):
         data = data[n:]
 
 
-def send_task(sock, header, data_fd):
-    """Sends a task to a waiting child: u32 length, JSON, and maybe one fd."""
+def send_task(sock, header, data_fds):
+    """Sends a task to a waiting child: u32 length, JSON, and the
+    descriptors data_fds (None or empty: none; at most MAX_TASK_FDS)."""
     data = json.dumps(header).encode()
     data = struct.pack(">I", len(data)) + data
-    if data_fd is None:
+    if not data_fds:
         sock.sendall(data)
         return
-    n = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", data_fd))])
+    if len(data_fds) > MAX_TASK_FDS:
+        raise ValueError("%d descriptors for a task (at most %d)" % (len(data_fds), MAX_TASK_FDS))
+    rights = struct.pack("%di" % len(data_fds), *data_fds)
+    n = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
     if n < len(data):
         sock.sendall(data[n:])
 
 
 def recv_task(sock):
-    """Receives a task in the child; None when the kernel closed the socket."""
+    """Receives a task in the child: (header, its descriptors, a list);
+    None when the kernel closed the socket."""
     buf = bytearray()
     fds = []
     while len(buf) < 4 or len(buf) < 4 + struct.unpack_from(">I", buf)[0]:
         try:
-            data, anc, _, _ = sock.recvmsg(1 << 16, socket.CMSG_SPACE(4))
+            data, anc, _, _ = sock.recvmsg(1 << 16, socket.CMSG_SPACE(4 * MAX_TASK_FDS))
         except InterruptedError:
             continue
         for level, typ, payload in anc:
@@ -137,4 +143,4 @@ def recv_task(sock):
         buf += data
     n = struct.unpack_from(">I", buf)[0]
     header = json.loads(bytes(buf[4:4 + n]))
-    return header, (fds[0] if fds else None)
+    return header, fds

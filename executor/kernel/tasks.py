@@ -9,8 +9,9 @@ import json
 import linecache
 import os
 import sys
+import time
 
-from . import capture, config, frames, outputs
+from . import capture, config, frames, outputs, parsed
 from .capture import Capture
 from .datasets import (
     SNIFF_BYTES,
@@ -21,8 +22,10 @@ from .datasets import (
     column_profile,
     detect_encoding,
     is_missing,
+    read_frame,
     read_json,
     read_spec,
+    select_columns,
     sniff_delimiter,
 )
 from .errors import CODE_FILE, MAX_MESSAGE, describe_error
@@ -142,16 +145,42 @@ def dataset_error(e):
     return json.dumps({"ok": False, "error": {"type": type(e).__name__, "message": str(e)[:MAX_MESSAGE]}}).encode()
 
 
-def task_profile(header, fd):
-    """Rows and each column's profile (datasets.column_profile)."""
+def task_profile(header, fd, parsed_fd=None):
+    """Rows and each column's profile (datasets.column_profile). With
+    parsed_fd (header["parsed_max"] set), the cleaned frame's parsed form is
+    written there too (write_parsed), every column kept."""
     spec = header.get("dataset") or {}
+    started = time.monotonic()
     try:
-        frame = read_spec(spec, fd)
+        whole = read_frame(fd, spec.get("format"), spec.get("sheet"))
+        frame = select_columns(whole, spec.get("columns") or None)
         columns = [column_profile(c, frame[c]) for c in frame.columns]
-        return json.dumps({"ok": True, "profile": {"rowCount": int(len(frame)), "columns": columns}},
-                          allow_nan=False).encode()
+        body = {"ok": True, "profile": {"rowCount": int(len(frame)), "columns": columns}}
     except BaseException as e:  # noqa: B036
+        if parsed_fd is not None:
+            os.close(parsed_fd)
         return dataset_error(e)
+    if parsed_fd is not None:
+        body["parsed"] = write_parsed(header, spec, whole, parsed_fd, started)
+    return json.dumps(body, allow_nan=False).encode()
+
+
+def write_parsed(header, spec, frame, fd, started):
+    """Writes frame's parsed form to fd (closed), within header["parsed_max"]
+    bytes, unless the read took more than half the task's time: {"bytes": n},
+    or {"bytes": 0, "problem": why not}. The file size limit of the process
+    (RLIMIT_FSIZE, set from parsed_max by child_main) stops a runaway write
+    too."""
+    limit = int(header.get("parsed_max") or 0)
+    timeout = float(header.get("timeout") or 120)
+    try:
+        if time.monotonic() - started > timeout / 2:
+            return {"bytes": 0, "problem": "the read took more than half its time; no time left to write it"}
+        return {"bytes": parsed.write(fd, frame, spec.get("format"), spec.get("sheet"), limit)}
+    except BaseException as e:  # noqa: B036
+        return {"bytes": 0, "problem": ("%s: %s" % (type(e).__name__, e))[:MAX_MESSAGE]}
+    finally:
+        os.close(fd)
 
 
 def task_preview(header, fd):

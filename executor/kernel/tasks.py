@@ -31,7 +31,7 @@ from .datasets import (
 from .errors import CODE_FILE, MAX_MESSAGE, describe_error
 from .limits import check_columns, check_csv, check_xlsx
 from .stack import BASE, M
-from .util import flush_std
+from .util import flush_std, write_all
 from .xls import read_xls, xls_sheets
 
 # The executed code may replace json.dumps (the module is shared with it); the
@@ -151,18 +151,79 @@ def task_profile(header, fd, parsed_fd=None):
     written there too (write_parsed), every column kept."""
     spec = header.get("dataset") or {}
     started = time.monotonic()
+    writer = None
     try:
         whole = read_frame(fd, spec.get("format"), spec.get("sheet"))
+        if parsed_fd is not None:
+            writer = start_parsed_writer(header, spec, whole, parsed_fd, started)
+            parsed_fd = None
         frame = select_columns(whole, spec.get("columns") or None)
         columns = [column_profile(c, frame[c]) for c in frame.columns]
         body = {"ok": True, "profile": {"rowCount": int(len(frame)), "columns": columns}}
     except BaseException as e:  # noqa: B036
         if parsed_fd is not None:
             os.close(parsed_fd)
+        if writer is not None:
+            writer.wait()
         return dataset_error(e)
-    if parsed_fd is not None:
-        body["parsed"] = write_parsed(header, spec, whole, parsed_fd, started)
+    if writer is not None:
+        body["parsed"] = writer.wait()
     return json.dumps(body, allow_nan=False).encode()
+
+
+class ParsedWriter:
+    """The parsed form written beside the profile: by a forked process (the
+    frame shared copy-on-write), so that the pickle and the profile run on
+    two cores at once; or, when the fork fails, inline (result set)."""
+
+    def __init__(self, pid=0, pipe=-1, result=None):
+        self.pid, self.pipe, self.result = pid, pipe, result
+
+    def wait(self):
+        """Waits for the writer and returns write_parsed's result."""
+        if self.result is not None:
+            return self.result
+        data = b""
+        try:
+            while True:
+                chunk = os.read(self.pipe, 4096)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(self.pipe)
+            os.waitpid(self.pid, 0)
+        try:
+            self.result = json.loads(data)
+        except ValueError:
+            self.result = {"bytes": 0, "problem": "the parsed form's writer died"}
+        return self.result
+
+
+def start_parsed_writer(header, spec, frame, fd, started):
+    """Starts writing frame's parsed form to fd (closed here) beside the
+    profile; see ParsedWriter."""
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return ParsedWriter(result=write_parsed(header, spec, frame, fd, started))
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return ParsedWriter(result=write_parsed(header, spec, frame, fd, started))
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            write_all(w, json.dumps(write_parsed(header, spec, frame, fd, started)).encode())
+        except BaseException:  # noqa: B036
+            code = 1
+        os._exit(code)
+    os.close(w)
+    os.close(fd)
+    return ParsedWriter(pid=pid, pipe=r)
 
 
 def write_parsed(header, spec, frame, fd, started):

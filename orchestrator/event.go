@@ -207,11 +207,20 @@ func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	}
 	e.mu.Lock()
 	e.queue = append(e.queue, p)
+	// Events are appended even when ctx was cancelled: a cancelled run
+	// still reports how it ended.
+	wctx := context.WithoutCancel(ctx)
 	if !e.writing {
 		e.writing = true
-		// Events are appended even when ctx was cancelled: a cancelled
-		// run still reports how it ended.
-		go e.write(context.WithoutCancel(ctx))
+		if p.done != nil {
+			// Nothing in flight and a caller that waits anyway: it writes
+			// its own event (and what comes meanwhile) itself, without a
+			// goroutine's hand-over each way.
+			e.mu.Unlock()
+			e.write(wctx, p)
+			return <-p.done
+		}
+		go e.write(wctx, nil)
 	}
 	if p.done == nil {
 		err, e.err = e.err, nil
@@ -239,9 +248,16 @@ func (e *emitter) flush() error {
 }
 
 // write appends the queue, a batch at a time, until it is empty.
-func (e *emitter) write(ctx context.Context) {
+// A caller writing its own event (own) hands the rest of the queue to a
+// goroutine once that event is appended.
+func (e *emitter) write(ctx context.Context, own *pendingEvent) {
 	for {
 		e.mu.Lock()
+		if own != nil && len(own.done) > 0 && len(e.queue) > 0 {
+			go e.write(ctx, nil)
+			e.mu.Unlock()
+			return
+		}
 		n := min(len(e.queue), maxBatch)
 		for i, p := range e.queue[:n] {
 			if p.ev.Final { // the log's end: nothing after it in the batch

@@ -13,7 +13,7 @@ import (
 // analysis (50) are refused with CREDITS_EXHAUSTED before any model call;
 // the viewer reads what is used and left; an admin sees the user near the
 // allowance and raises it, and the refused turn then runs. (The monthly
-// renewal is tested in package credit with an injected clock.)
+// renewal: TestCreditsRenewed, and package credit with an injected clock.)
 func TestCredits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")

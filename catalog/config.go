@@ -4,13 +4,13 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/autoanalyst/autoanalyst/ent/agenttemplate"
+	"github.com/autoanalyst/autoanalyst/executor"
 )
 
 // The template categories of the original.
@@ -128,19 +128,8 @@ func ParseTemplateConfig(b []byte) (*TemplateConfig, error) {
 	return &c, nil
 }
 
-var identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// pythonKeywords cannot be agent names (they are not identifiers in Python).
-var pythonKeywords = map[string]bool{
-	"False": true, "None": true, "True": true, "and": true, "as": true, "assert": true, "async": true,
-	"await": true, "break": true, "class": true, "continue": true, "def": true, "del": true, "elif": true,
-	"else": true, "except": true, "finally": true, "for": true, "from": true, "global": true, "if": true,
-	"import": true, "in": true, "is": true, "lambda": true, "nonlocal": true, "not": true, "or": true,
-	"pass": true, "raise": true, "return": true, "try": true, "while": true, "with": true, "yield": true,
-}
-
 // isIdentifier reports whether s is a valid (ASCII) Python identifier of at
 // most maxTemplateName characters that is not a keyword.
 func isIdentifier(s string) bool {
-	return len(s) <= maxTemplateName && identifierRE.MatchString(s) && !pythonKeywords[s]
+	return len(s) <= maxTemplateName && executor.IsIdentifier(s)
 }

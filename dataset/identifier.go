@@ -11,16 +11,9 @@ import (
 // MaxIdentifierLen is the longest dataset variable name.
 const MaxIdentifierLen = 30
 
-// pythonKeywords may not be used as variable names.
-var pythonKeywords = map[string]bool{
-	"False": true, "None": true, "True": true, "and": true, "as": true, "assert": true,
-	"async": true, "await": true, "break": true, "class": true, "continue": true,
-	"def": true, "del": true, "elif": true, "else": true, "except": true, "finally": true,
-	"for": true, "from": true, "global": true, "if": true, "import": true, "in": true,
-	"is": true, "lambda": true, "nonlocal": true, "not": true, "or": true, "pass": true,
-	"raise": true, "return": true, "try": true, "while": true, "with": true, "yield": true,
-	"match": true, "case": true, "type": true, "_": true,
-}
+// softKeywords are Python's soft keywords (and "_"): valid names, but
+// confusing ones for a dataset; the hard keywords are executor.IsKeyword's.
+var softKeywords = map[string]bool{"match": true, "case": true, "type": true, "_": true}
 
 // reserved names are the kernel's own globals.
 var reserved = map[string]bool{
@@ -58,7 +51,7 @@ func Identifier(name string) string {
 	if len(id) > MaxIdentifierLen {
 		id = strings.TrimRight(id[:MaxIdentifierLen], "_")
 	}
-	if pythonKeywords[id] || reserved[id] || executor.ReservedName(id) {
+	if executor.IsKeyword(id) || softKeywords[id] || reserved[id] || executor.ReservedName(id) {
 		id += "_data"
 	}
 	return id

@@ -79,6 +79,17 @@ var pythonKeywords = map[string]bool{
 	"pass": true, "raise": true, "return": true, "try": true, "while": true, "with": true, "yield": true,
 }
 
+// IsKeyword reports whether name is one of Python's (hard) keywords. It is
+// safe for concurrent use.
+func IsKeyword(name string) bool { return pythonKeywords[name] }
+
+// IsIdentifier reports whether name is an ASCII Python identifier that is
+// not a keyword: what can name a variable, a dataset or an agent. It is
+// safe for concurrent use.
+func IsIdentifier(name string) bool {
+	return identifier.MatchString(name) && !pythonKeywords[name]
+}
+
 // MaxVariableLen is the longest variable name a FrameRequest may give.
 const MaxVariableLen = 100
 
@@ -86,7 +97,7 @@ const MaxVariableLen = 100
 // ASCII Python identifier of at most MaxVariableLen characters, not a
 // keyword.
 func ValidVariable(name string) bool {
-	return len(name) <= MaxVariableLen && identifier.MatchString(name) && !pythonKeywords[name]
+	return len(name) <= MaxVariableLen && IsIdentifier(name)
 }
 
 // check validates a frame request.

@@ -83,12 +83,17 @@ func (s *Service) storeParsed(ctx context.Context, key, path string) bool {
 // dataset under key (fetched into the cache like the file), or "" when it
 // has none or it cannot be had (logged): the kernel then reads the file.
 func (s *Service) parsedPath(ctx context.Context, key string) string {
+	if _, missing := s.noParsed.Load(key); missing {
+		return ""
+	}
 	p, err := s.Store.Path(ctx, ParsedKey(key))
 	if err == nil {
 		_, err = os.Stat(p)
 	}
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) && ctx.Err() == nil {
+		if errors.Is(err, os.ErrNotExist) {
+			s.noParsed.Store(key, true)
+		} else if ctx.Err() == nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("key", key).Msg("dataset: the parsed form could not be fetched; the kernel reads the file")
 		}
 		return ""
@@ -99,6 +104,7 @@ func (s *Service) parsedPath(ctx context.Context, key string) string {
 // deleteStored removes the file of the dataset under key and its parsed
 // form.
 func (s *Service) deleteStored(ctx context.Context, key string) error {
+	s.noParsed.Delete(key)
 	errFile := s.Store.Delete(ctx, key)
 	errParsed := s.Store.Delete(ctx, ParsedKey(key))
 	if err := errors.Join(errFile, errParsed); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/autoanalyst/autoanalyst/auth/viewer"
 	"github.com/autoanalyst/autoanalyst/column"
@@ -43,6 +44,12 @@ type Service struct {
 	Store    Store
 	Profiler Profiler
 	MaxBytes int64
+
+	// noParsed holds the storage keys of datasets known to have no parsed
+	// form (stored before parsed forms, or whose form was not written):
+	// a form is stored with its dataset or never, so Files asks the store
+	// (a bucket request with a BlobStore) once per dataset, not per run.
+	noParsed sync.Map
 }
 
 // UploadInput is one uploaded file.

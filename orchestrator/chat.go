@@ -50,24 +50,11 @@ type turn struct {
 // chatTurn is the CHAT run: route (mentions or planner), agents, execution
 // with repairs, and the stored answer.
 func (s *Service) chatTurn(rc *runContext) error {
-	c, files, err := s.chatDatasets(rc)
+	t, err := s.newTurn(rc)
 	if err != nil {
 		return err
 	}
-	mc, err := s.runModel(rc)
-	if err != nil {
-		return err
-	}
-	s.recordModel(rc, mc)
-	t := &turn{
-		rc: rc, chat: c, files: files, model: mc,
-		provider: s.metered(mc.Provider),
-		datasets: describeDatasets(c.Edges.Datasets),
-		memory:   s.memory(rc, c.ID),
-	}
-	if t.agents, err = s.turnAgents(rc); err != nil {
-		return err
-	}
+	c, files := t.chat, t.files
 	agents, question := t.agents.mentions(rc.in.Content)
 	t.question = question
 	var plan *Plan
@@ -124,15 +111,61 @@ func (s *Service) chatTurn(rc *runContext) error {
 			code, lastFix = fixed, c
 		}
 	}
-	m, err := s.storeAnswer(t, plan, outs, initial, code, res, failedAgents, errorMessages)
+	m, stored, err := s.storeAnswer(t, plan, outs, initial, code, res, failedAgents, errorMessages)
 	if err != nil {
 		return err
 	}
 	if res == nil || !res.OK {
 		lastFix = nil
 	}
-	s.afterAnswer(t, m, lastFix)
+	var used []agentOutput // the agents' uses are counted once, with the answer stored now
+	if stored {
+		used = outs
+	}
+	s.afterAnswer(t, m, lastFix, used)
 	return nil
+}
+
+// newTurn reads what a chat turn starts from: the chat and its datasets,
+// the run's model (stored on the run), the chat's memory and the agents the
+// user may use. The reads are independent and go to the database side by
+// side: on a networked database a turn waits for one round trip rather than
+// for six in a row. The first failure in that order is the turn's.
+func (s *Service) newTurn(rc *runContext) (*turn, error) {
+	t := &turn{rc: rc}
+	var chatErr, modelErr, agentsErr error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		t.chat, t.files, chatErr = s.chatDatasets(rc)
+	}()
+	go func() {
+		defer wg.Done()
+		if t.model, modelErr = s.runModel(rc); modelErr == nil {
+			s.recordModel(rc, t.model)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		t.agents, agentsErr = s.turnAgents(rc)
+	}()
+	if rc.run.ChatID != nil {
+		t.memory = s.memory(rc, *rc.run.ChatID)
+	}
+	wg.Wait()
+	if chatErr != nil {
+		return nil, chatErr
+	}
+	if modelErr != nil {
+		return nil, modelErr
+	}
+	if agentsErr != nil {
+		return nil, agentsErr
+	}
+	t.provider = s.metered(t.model.Provider)
+	t.datasets = describeDatasets(t.chat.Edges.Datasets)
+	return t, nil
 }
 
 // runSteps writes every step's code, each step as soon as the steps whose
@@ -403,21 +436,22 @@ func splitBlocks(code string) []block {
 
 // storeAnswer writes the assistant message and its code execution (with res,
 // what the latest code produced), once per run even when the job is
-// delivered again, and returns the message. When code ran, the interpreter
+// delivered again, and returns the message and whether it was stored now
+// (false: by an earlier delivery). When code ran, the interpreter
 // writes the answer's text from what it produced; when it fails, the agents'
 // summaries do (logged).
 func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, latest string, res *executor.Result,
-	failed map[string]bool, errorMessages []string) (*ent.Message, error) {
+	failed map[string]bool, errorMessages []string) (*ent.Message, bool, error) {
 	rc := t.rc
 	ctx := rc.user
 	existing, err := s.cfg.DB.Message.Query().
 		Where(message.RunID(rc.run.ID), message.SenderEQ(message.SenderAI)).First(ctx)
 	if err == nil {
 		rc.emit(EventMessage, eventData{MessageID: existing.ID, Text: existing.Content})
-		return existing, nil
+		return existing, false, nil
 	}
 	if !ent.IsNotFound(err) {
-		return nil, fmt.Errorf("look up answer: %w", err)
+		return nil, false, fmt.Errorf("look up answer: %w", err)
 	}
 	interpreted := ""
 	if res != nil {
@@ -426,7 +460,7 @@ func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, 
 		case err == nil:
 			interpreted = in.text
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		default:
 			s.runLog(ctx, rc.run.ID).Warn().Err(err).Msg("the interpreter failed; the agents' summaries answer")
 			rc.emit(EventStep, eventData{Agent: interpreterStep, Text: "the interpreter failed; the agents' summaries answer"})
@@ -435,17 +469,17 @@ func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, 
 	content := composeAnswer(outs, interpreted, latest, res)
 	tx, err := s.cfg.DB.Tx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, false, fmt.Errorf("begin: %w", err)
 	}
 	m, err := tx.Message.Create().SetUserID(rc.run.UserID).SetChatID(t.chat.ID).
 		SetSender(message.SenderAI).SetContent(content).SetRunID(rc.run.ID).Save(ctx)
 	if err != nil {
 		tx.Rollback()
-		return nil, fmt.Errorf("store answer: %w", err)
+		return nil, false, fmt.Errorf("store answer: %w", err)
 	}
 	if err := attachFiles(ctx, tx, rc.run.ID, m.ID); err != nil {
 		tx.Rollback()
-		return nil, err
+		return nil, false, err
 	}
 	if initial != "" {
 		var fa []string
@@ -464,23 +498,23 @@ func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, 
 		}
 		if err = ce.Exec(ctx); err != nil {
 			tx.Rollback()
-			return nil, fmt.Errorf("store code execution: %w", err)
+			return nil, false, fmt.Errorf("store code execution: %w", err)
 		}
 	}
 	if _, err := tx.Chat.UpdateOneID(t.chat.ID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
 		tx.Rollback()
-		return nil, fmt.Errorf("touch chat: %w", err)
+		return nil, false, fmt.Errorf("touch chat: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit answer: %w", err)
+		return nil, false, fmt.Errorf("commit answer: %w", err)
 	}
 	rc.emit(EventMessage, eventData{MessageID: m.ID, Text: content})
-	s.countUses(rc, outs)
-	return m, nil
+	return m, true, nil
 }
 
 // countUses counts one use of each agent of a run's answer, once the answer
-// is stored (so a run delivered again does not count its agents twice).
+// is stored (so a run delivered again does not count its agents twice: see
+// chatTurn).
 func (s *Service) countUses(rc *runContext, outs []agentOutput) {
 	if s.cfg.Templates == nil {
 		return

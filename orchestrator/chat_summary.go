@@ -31,12 +31,15 @@ type correction struct {
 // afterAnswer runs the turn's housekeeping calls side by side once its
 // answer m is stored: the chat's name, the answer's memory summary, its
 // follow-up questions and, when the fix loop repaired the code, the summary
-// of the correction that worked. Each is skipped when an earlier delivery of
-// the run already stored it (the follow-ups on any redelivery), and a
-// failure is logged, never the run's: the answer is already there.
-func (s *Service) afterAnswer(t *turn, m *ent.Message, fixed *correction) {
+// of the correction that worked; and it counts a use of each agent of used
+// (the answer's agents when it was stored now). Each is skipped when an
+// earlier delivery of the run already stored it (the follow-ups on any
+// redelivery), and a failure is logged, never the run's: the answer is
+// already there.
+func (s *Service) afterAnswer(t *turn, m *ent.Message, fixed *correction, used []agentOutput) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); s.countUses(t.rc, used) }()
 	go func() { defer wg.Done(); s.nameChat(t) }()
 	go func() { defer wg.Done(); s.summarizeAnswer(t, m) }()
 	go func() { defer wg.Done(); s.suggestFollowUps(t, m) }()

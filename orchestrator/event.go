@@ -126,12 +126,15 @@ func decodeEvent(e broker.Event) (*Event, error) {
 // emitter appends the events of one run, in the order emit is called. It
 // is safe for concurrent use.
 //
-// One writer goroutine at a time appends what was emitted, in order: a
-// TOKEN event is handed to it and emit returns at once, so that a model's
-// stream does not wait for the broker; any other event waits until it is in
-// the log. Whatever was emitted while the writer's last append was in
-// flight goes in its next one (AppendBatch: one Redis round trip), so the
-// batches grow with the broker's latency and nothing waits for a timer.
+// One writer goroutine at a time appends what was emitted, in order: an
+// event is handed to it and emit returns at once, so that neither a model's
+// stream nor the run's next step waits for the broker (on Redis, a round
+// trip each); only the terminal event waits until it is in the log, with
+// everything emitted before it. Whatever was emitted while the writer's
+// last append was in flight goes in its next one (AppendBatch: one Redis
+// round trip), so the batches grow with the broker's latency and nothing
+// waits for a timer. A failed append is reported by the next emit or flush;
+// the worker flushes before the run's end.
 type emitter struct {
 	log   broker.EventLog
 	runID string
@@ -153,8 +156,8 @@ type emitter struct {
 	// stops.
 	writing bool
 	idle    sync.Cond
-	// err is the first failure of an append nobody waited for (TOKEN
-	// events), not yet returned by emit or flush.
+	// err is the first failure of an append nobody waited for (any but a
+	// terminal event's), not yet returned by emit or flush.
 	err error
 }
 
@@ -191,18 +194,18 @@ func (e *emitter) ensureReserved(ctx context.Context, n int) error {
 	return nil
 }
 
-// emit appends an event of type t after those emitted before it. A TOKEN
-// event is appended in the background: emit returns at once, with the
-// failure of an earlier background append if one is unreported. Any other
-// event is appended (with the TOKEN events before it) before emit returns,
-// with the append's error.
+// emit appends an event of type t after those emitted before it. The event
+// is appended in the background: emit returns at once, with the failure of
+// an earlier background append if one is unreported. A terminal event is
+// appended (with the events before it) before emit returns, with the
+// append's error.
 func (e *emitter) emit(ctx context.Context, t EventType, d eventData) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", t, err)
 	}
 	p := &pendingEvent{ev: broker.Event{Type: string(t), At: time.Now().UTC(), Data: b, Final: t.Terminal()}}
-	if t != EventToken {
+	if t.Terminal() {
 		p.done = make(chan error, 1)
 	}
 	e.mu.Lock()

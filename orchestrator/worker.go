@@ -331,7 +331,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	default:
 		err = &runError{code: CodeInternal, msg: fmt.Sprintf("unknown run kind %s", r.Kind)}
 	}
-	// The TOKEN events still on their way go before the terminal event
+	// The events still on their way go before the terminal event
 	// (which end appends on its own).
 	if ferr := em.flush(); ferr != nil {
 		s.runLog(ctx, runID).Warn().Err(ferr).Msg("some of the run's events could not be appended")

@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"golang.org/x/time/rate"
 
 	"github.com/autoanalyst/autoanalyst/broker"
 )
@@ -323,15 +324,21 @@ func (r *reader) close() {
 // readerMinGap spaces XREADs when events keep coming: what arrives within
 // it is read in one call rather than one call per event, which keeps the
 // reader's cost (a call names every followed stream) from growing with the
-// event rate.
-const readerMinGap = 5 * time.Millisecond
+// event rate. The spacing is a token bucket of readerBurst calls, so that
+// after a quiet moment a few events close together (a run's last events: its
+// follow-ups, then its end) are each delivered at once, not readerMinGap
+// after the one before.
+const (
+	readerMinGap = 5 * time.Millisecond
+	readerBurst  = 3
+)
 
 func (r *reader) loop() {
 	defer close(r.done)
 	ctx := r.b.stopCtx
 	backoff := 50 * time.Millisecond
 	var cmd xreadCmd
-	var last time.Time
+	pace := rate.NewLimiter(rate.Every(readerMinGap), readerBurst)
 	for {
 		r.mu.Lock()
 		if r.closed {
@@ -340,12 +347,9 @@ func (r *reader) loop() {
 		}
 		args := cmd.args(r)
 		r.mu.Unlock()
-		if gap := time.Since(last); gap < readerMinGap {
-			if !sleep(ctx, readerMinGap-gap) {
-				return
-			}
+		if pace.Wait(ctx) != nil {
+			return
 		}
-		last = time.Now()
 		res, err := r.conn.Do(ctx, args...).Result()
 		if err == goredis.Nil {
 			continue

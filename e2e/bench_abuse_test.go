@@ -6,8 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,16 +111,7 @@ func startAbuseBench(b *testing.B) *abuseBench {
 
 // cpu is the server's CPU time so far, in seconds.
 func (ab *abuseBench) cpu() float64 {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", ab.srv.cmd.Process.Pid))
-	if err != nil {
-		ab.b.Fatal(err)
-	}
-	// Fields after the command name (which may hold spaces): state is the
-	// 3rd field, utime the 14th and stime the 15th.
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return float64(utime+stime) / benchTicksPerS
+	return processCPU(ab.b, ab.srv.cmd.Process.Pid)
 }
 
 // run sends requests built by req until n are sent or, with n = 0, until wall

@@ -34,7 +34,12 @@ const (
 // the calls that ended within the turn) and minus the code's (the
 // execution's durationMs). It reports the p50 of each deployment over the
 // benchmark's turns (run it with -benchtime 20x), in embedded-overhead-ms
-// and redis-overhead-ms, their ratio, and the TOKEN events of a turn.
+// and redis-overhead-ms, their ratio, and the TOKEN events of a turn; and
+// the server process's CPU time per turn (embedded-cpu-ms, redis-cpu-ms:
+// user and system, from /proc), which a machine shared with other work moves
+// less than the wall time. With TURN_TIMELINE set, it prints each turn's
+// events as the client received them, with the server's time of each, and
+// the model's calls.
 func BenchmarkChatTurnOverhead(b *testing.B) {
 	if testing.Short() {
 		b.Skip("end-to-end benchmark")
@@ -51,6 +56,7 @@ func BenchmarkChatTurnOverhead(b *testing.B) {
 		srv         *server
 		token, chat string
 		overheads   []time.Duration
+		cpu         float64 // the server's CPU seconds over the measured turns
 	}
 	embedded := &deployment{name: "embedded"}
 	redis := &deployment{name: "redis"}
@@ -75,7 +81,9 @@ func BenchmarkChatTurnOverhead(b *testing.B) {
 	}
 	for b.Loop() {
 		for _, d := range deployments {
+			c0 := processCPU(b, d.srv.cmd.Process.Pid)
 			o, n := chatTurn(b, d.srv, model, d.token, d.chat)
+			d.cpu += processCPU(b, d.srv.cmd.Process.Pid) - c0
 			d.overheads = append(d.overheads, o)
 			tokens = n
 		}
@@ -90,6 +98,9 @@ func BenchmarkChatTurnOverhead(b *testing.B) {
 	b.ReportMetric(r, "redis-overhead-ms")
 	b.ReportMetric(r/e, "redis/embedded")
 	b.ReportMetric(float64(tokens), "tokens/turn")
+	for _, d := range deployments {
+		b.ReportMetric(d.cpu*1000/float64(len(d.overheads)), d.name+"-cpu-ms")
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -110,7 +121,8 @@ func chatTurn(b *testing.B, s *server, model *llmtest.Server, token, chat string
 	prev := ""
 	evs, gerr, err := s.subscribe(ctx, "graphql-transport-ws", authInit(token), r.SendMessage.ID, 0, func(e event) {
 		if e.Type != prev || e.Type != "TOKEN" {
-			tl = append(tl, fmt.Sprintf("%s %s@%v", e.Type, e.Agent, time.Since(start).Round(time.Millisecond/10)))
+			tl = append(tl, fmt.Sprintf("%s %s@%v (server %v)", e.Type, e.Agent,
+				time.Since(start).Round(time.Millisecond/10), e.At.Sub(start).Round(time.Millisecond/10)))
 		}
 		prev = e.Type
 		if e.Type == "RUN_SUCCEEDED" {
@@ -122,7 +134,7 @@ func chatTurn(b *testing.B, s *server, model *llmtest.Server, token, chat string
 		for _, c := range model.Calls() {
 			tl = append(tl, fmt.Sprintf("call %v..%v", c.Start.Sub(start).Round(time.Millisecond/10), c.End.Sub(start).Round(time.Millisecond/10)))
 		}
-		fmt.Fprintln(os.Stderr, strings.Join(tl, "\n"))
+		fmt.Fprintln(os.Stderr, s.url, strings.Join(tl, "\n"))
 	}
 	if err != nil || gerr != nil || end.IsZero() {
 		b.Fatalf("turn: %v %+v, events %+v", err, gerr, evs)

@@ -228,6 +228,22 @@ func stopServer(s *server) {
 	}
 }
 
+// processCPU is the CPU time (user and system) process pid has used so far,
+// in seconds.
+func processCPU(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces): state is the
+	// 3rd field, utime the 14th and stime the 15th.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return float64(utime+stime) / benchTicksPerS
+}
+
 // procStatus reads a field of /proc/<pid>/status in bytes (VmRSS, VmHWM).
 func procStatus(tb testing.TB, pid int, field string) int64 {
 	tb.Helper()
@@ -529,14 +545,15 @@ func execute(t testing.TB, s *server, token, chatID, code string) string {
 
 // event is a RunEvent as a client receives it.
 type event struct {
-	Seq       int    `json:"seq"`
-	Type      string `json:"type"`
-	Agent     string `json:"agent"`
-	Text      string `json:"text"`
-	Code      string `json:"code"`
-	MessageID string `json:"messageID"`
-	ErrorCode string `json:"errorCode"`
-	Progress  *int   `json:"progress"`
+	At        time.Time `json:"at"`
+	Seq       int       `json:"seq"`
+	Type      string    `json:"type"`
+	Agent     string    `json:"agent"`
+	Text      string    `json:"text"`
+	Code      string    `json:"code"`
+	MessageID string    `json:"messageID"`
+	ErrorCode string    `json:"errorCode"`
+	Progress  *int      `json:"progress"`
 	// FollowUps are a FOLLOW_UPS event's questions.
 	FollowUps []string `json:"followUps"`
 	// Files are a FILES event's files.
@@ -567,7 +584,7 @@ type eventResult struct {
 
 // runEventsQuery follows a run's events from after.
 const runEventsQuery = `subscription($id: ID!, $after: Int) { runEvents(runID: $id, after: $after) {
-  seq type agent text code messageID errorCode progress followUps
+  seq at type agent text code messageID errorCode progress followUps
   plan { complexity steps { agent create use } }
   result { ok stdout error figures tables { columns rows } durationMs }
   files { id name size mediaType url } } }`

@@ -195,3 +195,42 @@ func TestEmitterBackgroundErrorSurfaces(t *testing.T) {
 		t.Fatalf("flush = %v, want ErrLogFinished for a token after the end", err)
 	}
 }
+
+// TestEmitterOnlyTheEndWaits: over a broker whose appends take 50 ms (a
+// network round trip, exaggerated), a run's steps emit their events without
+// waiting for them (a turn's dozen events would otherwise cost it a dozen
+// round trips); the terminal event waits until it and everything before it
+// are in the log, in order.
+func TestEmitterOnlyTheEndWaits(t *testing.T) {
+	ctx := context.Background()
+	b := memory.New()
+	defer b.Close()
+	log := &slowLog{EventLog: b, delay: 50 * time.Millisecond}
+	em := &emitter{log: log, runID: "r"}
+	steps := []EventType{EventRunStarted, EventPlan, EventAgentStarted, EventToken, EventAgentCode,
+		EventExecutionStarted, EventExecutionResult, EventMessage, EventFollowUps}
+	start := time.Now()
+	for _, typ := range steps {
+		if err := em.emit(ctx, typ, eventData{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took > 25*time.Millisecond {
+		t.Fatalf("%d events emitted in %v: emit waited for the broker", len(steps), took)
+	}
+	if err := em.emit(ctx, EventRunSucceeded, eventData{}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.Read(ctx, "r", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != len(steps)+1 {
+		t.Fatalf("the terminal event returned with %d events in the log, want %d", len(evs), len(steps)+1)
+	}
+	for i, typ := range append(steps, EventRunSucceeded) {
+		if evs[i].Type != string(typ) || evs[i].Seq != int64(i+1) {
+			t.Fatalf("event %d is %s (Seq %d), want %s (Seq %d)", i, evs[i].Type, evs[i].Seq, typ, i+1)
+		}
+	}
+}

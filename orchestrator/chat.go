@@ -129,8 +129,8 @@ func (s *Service) chatTurn(rc *runContext) error {
 // newTurn reads what a chat turn starts from: the chat and its datasets,
 // the run's model (stored on the run), the chat's memory and the agents the
 // user may use. The reads are independent and go to the database side by
-// side: on a networked database a turn waits for the longest of them (two
-// round trips) rather than for all of them (eight) in a row. The first
+// side: on a networked database a turn waits for the longest of them (three
+// round trips) rather than for all of them (about nine) in a row. The first
 // failure in that order is the turn's.
 func (s *Service) newTurn(rc *runContext) (*turn, error) {
 	t := &turn{rc: rc}

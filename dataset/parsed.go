@@ -58,7 +58,7 @@ func (s *Service) profileParsed(ctx context.Context, ds executor.Dataset, size i
 	if err != nil || pf.Bytes <= 0 {
 		os.Remove(out.Name())
 		if err == nil {
-			log.Warn().Str("problem", pf.Problem).Str("sheet", ds.Sheet).Msg("dataset: the upload's parsed form was not written; kernels will read the file")
+			log.Warn().Str("problem", pf.Problem).Msg("dataset: the upload's parsed form was not written; kernels will read the file")
 		}
 		return prof, "", err
 	}

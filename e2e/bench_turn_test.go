@@ -37,7 +37,10 @@ const (
 // and redis-overhead-ms, their ratio, and the TOKEN events of a turn; and
 // the server process's CPU time per turn (embedded-cpu-ms, redis-cpu-ms:
 // user and system, from /proc), which a machine shared with other work moves
-// less than the wall time. With TURN_TIMELINE set, it prints each turn's
+// less than the wall time; and each server's peak RSS at the end
+// (embedded-peak-rss-MiB, redis-peak-rss-MiB: VmHWM, which includes the
+// start-up). TURN_GOGC, when set, is the servers' GOGC (to compare garbage
+// collection settings). With TURN_TIMELINE set, it prints each turn's
 // events as the client received them, with the server's time of each, and
 // the model's calls.
 func BenchmarkChatTurnOverhead(b *testing.B) {
@@ -60,6 +63,9 @@ func BenchmarkChatTurnOverhead(b *testing.B) {
 	}
 	embedded := &deployment{name: "embedded"}
 	redis := &deployment{name: "redis"}
+	if v := os.Getenv("TURN_GOGC"); v != "" {
+		base["GOGC"] = v
+	}
 	embedded.srv = startServer(b, base)
 	renv := map[string]string{
 		"DATABASE_URL": databasetest.PostgresURL(b),
@@ -100,6 +106,7 @@ func BenchmarkChatTurnOverhead(b *testing.B) {
 	b.ReportMetric(float64(tokens), "tokens/turn")
 	for _, d := range deployments {
 		b.ReportMetric(d.cpu*1000/float64(len(d.overheads)), d.name+"-cpu-ms")
+		b.ReportMetric(float64(procStatus(b, d.srv.cmd.Process.Pid, "VmHWM"))/(1<<20), d.name+"-peak-rss-MiB")
 	}
 	b.ReportMetric(0, "ns/op")
 }

@@ -213,6 +213,7 @@ func (s *Service) saveReport(ctx context.Context, d *deepRun) error {
 
 // runUsage sums the tokens and cost of a run's LLM calls.
 func (s *Service) runUsage(ctx context.Context, runID string) (int, float64) {
+	s.usage.wait(runID)
 	rows, err := s.cfg.DB.ModelUsage.Query().Where(modelusage.RunID(runID)).
 		Select(modelusage.FieldTotalTokens, modelusage.FieldCost).All(privacy.DecisionContext(ctx, privacy.Allow))
 	if err != nil {

@@ -140,13 +140,26 @@ func withUsageMeta(ctx context.Context, m usageMeta) context.Context {
 	return context.WithValue(ctx, usageKey{}, m)
 }
 
-// recordUsage writes one ModelUsage row per LLM call.
+// recordUsage writes one ModelUsage row per LLM call: in the background for
+// a call of a run (the run ends once its rows are stored: see usageWrites),
+// else before it returns.
 func (s *Service) recordUsage(ctx context.Context, u llm.Usage, callErr error) {
 	m, ok := ctx.Value(usageKey{}).(usageMeta)
 	if !ok {
 		s.cfg.Logger.Error().Msg("LLM call without usage metadata; usage not recorded")
 		return
 	}
+	if m.runID == "" {
+		s.storeUsage(ctx, m, u, callErr)
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	s.usage.start(m.runID, func() { s.storeUsage(ctx, m, u, callErr) })
+}
+
+// storeUsage writes the usage row of one call, retried while the database
+// does not answer (DBPatience).
+func (s *Service) storeUsage(ctx context.Context, m usageMeta, u llm.Usage, callErr error) {
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
 	row := func(chatID, runID *string) *ent.ModelUsageCreate {
 		c := s.cfg.DB.ModelUsage.Create().

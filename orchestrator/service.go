@@ -110,6 +110,7 @@ type Service struct {
 	tracer  trace.Tracer
 	steps   map[string]StepModel         // metered StepModels
 	decoded *lru.Cache[eventKey, *Event] // see event
+	usage   usageWrites                  // see recordUsage
 
 	mu       sync.Mutex
 	draining bool

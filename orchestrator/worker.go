@@ -85,8 +85,11 @@ func (s *Service) Drain() {
 }
 
 // Stop stops claiming, lets the runs in flight finish until ctx is done, then
-// hands the rest back to the queue.
+// hands the rest back to the queue, and waits for the usage rows of their
+// LLM calls to be stored.
 func (w *Workers) Stop(ctx context.Context) {
+	// The usage rows of the runs' LLM calls are stored before it returns.
+	defer w.s.usage.waitAll()
 	w.cancel()
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
@@ -336,6 +339,8 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	if ferr := em.flush(); ferr != nil {
 		s.runLog(ctx, runID).Warn().Err(ferr).Msg("some of the run's events could not be appended")
 	}
+	// A client that saw the run end finds its usage.
+	s.usage.wait(runID)
 	s.end(ctx, rc, err)
 	return err
 }

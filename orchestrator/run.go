@@ -231,6 +231,13 @@ func terminal(st run.Status) bool {
 // It reports whether this call ended the run (false: it had ended already,
 // or the status could not be stored).
 func (s *Service) finish(ctx context.Context, runID string, st run.Status, errText string, t EventType, d eventData) bool {
+	return s.finishWith(ctx, nil, runID, st, errText, t, d)
+}
+
+// finishWith is finish with the terminal event appended through em, the
+// emitter of the worker's attempt, when there is one: it noticed a lost log
+// at its own appends (resetCheck), so the log needs no check here.
+func (s *Service) finishWith(ctx context.Context, em *emitter, runID string, st run.Status, errText string, t EventType, d eventData) bool {
 	sys := privacy.DecisionContext(context.WithoutCancel(ctx), privacy.Allow)
 	// The status first: a client that sees the terminal event and then reads
 	// the run must find it ended.
@@ -257,10 +264,13 @@ func (s *Service) finish(ctx context.Context, runID string, st run.Status, errTe
 	}
 	// A log the broker lost goes on past what followers saw (the worker's
 	// attempt did this already; the reconciler and Cancel have not).
-	if r, err := s.cfg.DB.Run.Get(sys, runID); err == nil {
-		s.continueLog(sys, r)
+	if em == nil {
+		if r, err := s.cfg.DB.Run.Get(sys, runID); err == nil {
+			s.continueLog(sys, r)
+		}
+		em = &emitter{log: s.cfg.Broker, runID: runID}
 	}
-	if err := (&emitter{log: s.cfg.Broker, runID: runID}).emit(sys, t, d); err != nil {
+	if err := em.emit(sys, t, d); err != nil {
 		s.runLog(ctx, runID).Error().Err(err).Msg("append terminal event")
 	}
 	// Keep the whole log with the run, for when the broker's copy expires.

@@ -311,7 +311,7 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	if len(r.Input) > 0 {
 		if err := json.Unmarshal(r.Input, &rc.in); err != nil {
 			err = &runError{code: CodeInternal, msg: "the run's input is unreadable", err: err}
-			s.end(ctx, rc, err)
+			s.end(ctx, rc, nil, err) // before resume: the log is checked at the end
 			return err
 		}
 	}
@@ -341,12 +341,14 @@ func (s *Service) execute(ctx context.Context, runID string, attempt int, addUse
 	}
 	// A client that saw the run end finds its usage.
 	s.usage.wait(runID)
-	s.end(ctx, rc, err)
+	s.end(ctx, rc, em, err)
 	return err
 }
 
-// end records the outcome of a run, unless the worker is handing it back.
-func (s *Service) end(ctx context.Context, rc *runContext, err error) {
+// end records the outcome of a run, unless the worker is handing it back,
+// and appends its terminal event through em, the attempt's emitter once
+// resumed (nil before: see finishWith).
+func (s *Service) end(ctx context.Context, rc *runContext, em *emitter, err error) {
 	cause := context.Cause(ctx)
 	if errors.Is(cause, errShutdown) || errors.Is(cause, errLeaseLost) {
 		return
@@ -356,12 +358,12 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 	ended := func(st run.Status) { s.cfg.Metrics.RunEnded(string(rc.run.Kind), string(st), time.Since(rc.started)) }
 	if errors.Is(cause, errCancelRequested) {
 		ended(run.StatusCANCELLED)
-		s.finish(ctx, rc.run.ID, run.StatusCANCELLED, "cancelled", EventRunCancelled, eventData{Text: "cancelled"})
+		s.finishWith(ctx, em, rc.run.ID, run.StatusCANCELLED, "cancelled", EventRunCancelled, eventData{Text: "cancelled"})
 		return
 	}
 	if err == nil {
 		ended(run.StatusSUCCEEDED)
-		s.finish(ctx, rc.run.ID, run.StatusSUCCEEDED, "", EventRunSucceeded, eventData{})
+		s.finishWith(ctx, em, rc.run.ID, run.StatusSUCCEEDED, "", EventRunSucceeded, eventData{})
 		return
 	}
 	code, msg := CodeInternal, "internal error"
@@ -376,7 +378,7 @@ func (s *Service) end(ctx context.Context, rc *runContext, err error) {
 		code, msg = CodeSandboxUnavailable, "the code sandbox is unavailable: install bubblewrap, or set EXECUTOR_SANDBOX=off for development"
 	}
 	ended(run.StatusFAILED)
-	s.finish(ctx, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, eventData{Text: msg, ErrorCode: code})
+	s.finishWith(ctx, em, rc.run.ID, run.StatusFAILED, msg, EventRunFailed, eventData{Text: msg, ErrorCode: code})
 }
 
 type runLogKey struct{}

@@ -478,7 +478,7 @@ func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, 
 		tx.Rollback()
 		return nil, false, fmt.Errorf("store answer: %w", err)
 	}
-	if err := attachFiles(ctx, tx, rc.run.ID, m.ID); err != nil {
+	if err := attachFiles(ctx, tx, rc, m.ID); err != nil {
 		tx.Rollback()
 		return nil, false, err
 	}

@@ -107,12 +107,19 @@ func (s *Service) storeFiles(rc *runContext, ctx context.Context, res *executor.
 		s.runLog(ctx, rc.run.ID).Warn().Err(err).Msg("record output files")
 		return
 	}
+	rc.storedFiles.Store(true)
 	rc.emit(EventFiles, eventData{Files: infos})
 }
 
 // attachFiles attaches the run's files that have no answer yet to the
-// answer m (in the answer's transaction).
-func attachFiles(ctx context.Context, tx *ent.Tx, runID, messageID string) error {
+// answer m (in the answer's transaction). The first attempt of a run (no
+// earlier one started it, in this process or another) that stored no file
+// has none to attach, and skips the statement.
+func attachFiles(ctx context.Context, tx *ent.Tx, rc *runContext, messageID string) error {
+	if rc.attempt <= 1 && rc.run.StartedAt == nil && !rc.storedFiles.Load() {
+		return nil
+	}
+	runID := rc.run.ID
 	if _, err := tx.OutputFile.Update().Where(outputfile.RunID(runID), outputfile.MessageIDIsNil()).
 		SetMessageID(messageID).Save(ctx); err != nil {
 		return fmt.Errorf("attach output files: %w", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -259,6 +260,8 @@ type runContext struct {
 	// attempt counts the deliveries of the run's job: more than 1 is a
 	// redelivered run.
 	attempt int
+	// storedFiles says that this attempt stored output files (storeFiles).
+	storedFiles atomic.Bool
 }
 
 // execute runs a run's steps and records how it ended. The returned error is

@@ -30,8 +30,8 @@
 // its liveness key every third of WithLiveness, until Close. Claiming a job
 // with an Affinity key (a run's chat) makes the claimer the key's owner;
 // Enqueue sends a job whose key has a live owner to that owner's list and
-// wakes it, and any other job to the shared list. Claim takes from its own
-// list first, then from the shared one. Nothing is stranded there: Close
+// wakes it, and any other job to the shared list. Claim takes the older
+// (by enqueue time) of the heads of its own list and of the shared list. Nothing is stranded there: Close
 // hands the list back to the head of the shared list, every Claim hands back
 // the lists of owners whose liveness expired (a crashed process), and an idle
 // Claim takes the head of a live owner's list that waited longer than

@@ -65,18 +65,19 @@ end
 
 // KEYS: job, ready, wake, owners. ARGV: id, kind, payload, max, trace
 // context (JSON, or empty), affinity key (or empty), queue key prefix (P q:).
-// A job whose affinity key has a live owner goes to the owner's list (its
-// hash's list field names the owner, at is when it was sent there).
+// The job's hash records when it was enqueued (at); a job whose affinity
+// key has a live owner goes to the owner's list (the hash's list field names
+// the owner).
 var enqueueScript = goredis.NewScript(luaHelpers + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'payload', ARGV[3], 'max', ARGV[4], 'attempt', 0, 'state', 'queued',
-  'trace', ARGV[5], 'aff', ARGV[6])
+  'trace', ARGV[5], 'aff', ARGV[6], 'at', now_ms())
 local ready, wake = KEYS[2], KEYS[3]
 if ARGV[6] ~= '' then
   local o = redis.call('GET', ARGV[7] .. 'aff:' .. ARGV[6])
   if o and redis.call('EXISTS', ARGV[7] .. 'owner:' .. o .. ':alive') == 1 then
     ready, wake = ARGV[7] .. 'owner:' .. o .. ':ready', ARGV[7] .. 'owner:' .. o .. ':wake'
-    redis.call('HSET', KEYS[1], 'list', o, 'at', now_ms())
+    redis.call('HSET', KEYS[1], 'list', o)
     redis.call('SADD', KEYS[4], o)
   end
 end
@@ -93,9 +94,10 @@ return 1
 //
 // Expired leases and due retries go to the shared list, and so do the lists
 // of owners that are no longer alive (to its head, in order: they waited
-// longest). Then the claimer takes the head of its own list, else of the
-// shared list, else, when the head of a live owner's list has waited
-// longer than the steal bound, that head. Claiming a job with an affinity
+// longest). Then the claimer takes the older (by enqueue time) of the heads
+// of its own list and of the shared list, so that neither starves the
+// other, else, when the head of a live owner's list has waited longer than
+// the steal bound, that head. Claiming a job with an affinity
 // key makes the claimer the key's owner.
 var claimScript = goredis.NewScript(luaHelpers + `
 local now = now_ms()
@@ -131,7 +133,17 @@ for _, o in ipairs(redis.call('SMEMBERS', KEYS[7])) do
     end
   end
 end
-local id = redis.call('LPOP', KEYS[6]) or redis.call('LPOP', KEYS[1])
+local id
+local mine, shared = redis.call('LINDEX', KEYS[6], 0), redis.call('LINDEX', KEYS[1], 0)
+if mine and shared and (tonumber(redis.call('HGET', KEYS[5] .. shared, 'at')) or 0) <
+    (tonumber(redis.call('HGET', KEYS[5] .. mine, 'at')) or 0) then
+  mine = false
+end
+if mine then
+  id = redis.call('LPOP', KEYS[6])
+elseif shared then
+  id = redis.call('LPOP', KEYS[1])
+end
 local wait = 1000000
 if not id then
   local steal = tonumber(ARGV[6])
@@ -158,7 +170,7 @@ local jobkey = KEYS[5] .. id
 local attempt = redis.call('HINCRBY', jobkey, 'attempt', 1)
 local expires = now + tonumber(ARGV[1])
 redis.call('HSET', jobkey, 'state', 'leased', 'token', ARGV[2])
-redis.call('HDEL', jobkey, 'list', 'at')
+redis.call('HDEL', jobkey, 'list')
 redis.call('ZADD', KEYS[2], expires, id)
 local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'trace', 'aff')
 local aff = j[5] or ''

@@ -426,6 +426,23 @@ func TestAffinity(t *testing.T) {
 				t.Fatalf("owner of chat-1 = %q, want B %q", got, b.Owner())
 			}
 		}},
+		{"InOrderWithShared", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// The owner takes its own jobs and the shared ones in the order
+			// they were enqueued: neither list starves the other.
+			own(t, ctx, a, c, prefix, "chat-1")
+			for _, j := range []broker.Job{{ID: "p1"}, {ID: "j2", Affinity: "chat-1"}, {ID: "p2"}, {ID: "j3", Affinity: "chat-1"}} {
+				j.Kind = "k"
+				b.Enqueue(ctx, j)
+				time.Sleep(2 * time.Millisecond) // distinct enqueue times
+			}
+			if n := c.LLen(ctx, prefix+"q:owner:"+a.Owner()+":ready").Val(); n != 2 {
+				t.Fatalf("A's list holds %d jobs, want 2", n)
+			}
+			for _, id := range []string{"p1", "j2", "p2", "j3"} {
+				l, _ := claimWithin(t, ctx, a, 2*time.Second, id)
+				a.Ack(ctx, l)
+			}
+		}},
 		{"CancelInOwnersList", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
 			own(t, ctx, a, c, prefix, "chat-1")
 			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})

@@ -44,6 +44,9 @@ func openBroker(ctx context.Context, cfg *config, log zerolog.Logger, m *metrics
 		redisbroker.WithMaxLen(cfg.EventMaxLen),
 		redisbroker.WithLogf(func(format string, args ...any) { rlog.Warn().Msgf(format, args...) }),
 		redisbroker.WithMetrics(m),
+		// A chat's runs go to the worker process holding its kernel for as
+		// long as the kernel is kept idle.
+		redisbroker.WithAffinityTTL(cfg.KernelIdle),
 	)
 	log.Info().Str("redis", opts.Addr).Str("prefix", cfg.RedisPrefix).Msg("Redis broker ready")
 	return b, func() error {

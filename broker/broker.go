@@ -43,6 +43,17 @@ type Job struct {
 	// tracecontext: traceparent, tracestate) to whoever claims it; nil
 	// when there is none. It is stored and delivered as given.
 	TraceContext map[string]string `json:"traceContext,omitempty"`
+	// Affinity is an optional key that groups jobs which do better on the
+	// same process (the chat whose kernel a run uses); empty means none.
+	// An implementation with several processes should deliver jobs with the
+	// same key to the process that claimed the last of them, while that
+	// process lives. It is a hint, never a guarantee: delivery semantics
+	// (at-least-once, leases, retries, cancellation, dead letters, Lookup)
+	// are unchanged, any process may take a job whose process is gone or
+	// slow to claim it, and jobs that are sent to a process are claimed
+	// there in FIFO order but not in order with the jobs of the shared
+	// queue. It is stored and delivered as given.
+	Affinity string `json:"affinity,omitempty"`
 }
 
 // DefaultMaxAttempts is used when Job.MaxAttempts is zero.
@@ -92,7 +103,8 @@ type JobInfo struct {
 
 // Queue is the job half of a Broker: at-least-once delivery with leases.
 //
-// Jobs are delivered in FIFO order. A delivery is a Lease that lasts ttl unless
+// Jobs are delivered in FIFO order (jobs with an Affinity key may be taken
+// out of that order by the process they are sent to). A delivery is a Lease that lasts ttl unless
 // extended. When a lease expires, the job becomes claimable again with Attempt
 // increased by one, or is dead-lettered when it has used up MaxAttempts; the
 // expired lease is refused from then on with ErrLeaseLost. A job may therefore

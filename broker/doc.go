@@ -18,6 +18,12 @@
 // Extend (ErrCanceled), stops, and Acks. The flag stays with the job until it is
 // finished, so a redelivered job is canceled too.
 //
+// A Job may carry an Affinity key (a run's chat): with several worker
+// processes, the Redis broker sends a key's jobs to the process that claimed
+// the key last, while that process lives, so that a chat's runs find the
+// chat's kernel warm rather than starting one in every process. It is a hint:
+// a job whose process is gone, or waits too long there, is taken by another.
+//
 // # Events: one ordered log per run
 //
 // Every step of a run Appends an Event to the run's log; Append numbers them 1,
@@ -34,7 +40,8 @@
 //
 //   - memory (package broker/memory): the embedded default, for one process.
 //   - redis (package broker/redis): for many API and worker processes; jobs
-//     through asynq, events in one Redis stream per run.
+//     through Lua scripts (a lease-based queue), events in one Redis stream
+//     per run.
 //
 // Both pass the same conformance suite, brokertest.RunConformance.
 package broker

@@ -145,7 +145,14 @@ func (s *Service) enqueue(ctx context.Context, r *ent.Run) error {
 		attribute.String("run.id", r.ID), attribute.String("run.kind", string(r.Kind))))
 	defer span.End()
 	payload, _ := json.Marshal(jobPayload{RunID: r.ID, UserID: r.UserID, RequestID: requestid.FromContext(ctx)})
-	err := s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload, TraceContext: tracing.Inject(ctx)})
+	// The chat's ID is also its kernel's key (executor.Request.Key): a
+	// chat's runs go to the worker process that holds its kernel.
+	var affinity string
+	if r.ChatID != nil {
+		affinity = *r.ChatID
+	}
+	err := s.cfg.Broker.Enqueue(ctx, broker.Job{ID: r.ID, Kind: string(r.Kind), Payload: payload,
+		TraceContext: tracing.Inject(ctx), Affinity: affinity})
 	if err != nil {
 		span.SetStatus(codes.Error, "enqueue failed")
 	}

@@ -27,7 +27,9 @@
 // documentation leaves to it: Ack, Extend, Fail and Release of a lease that was
 // acked, failed, released or has expired return ErrLeaseLost; a cancellation
 // request survives redelivery (the next holder's Extend returns ErrCanceled);
-// a job waiting for a retry is canceled as JobQueued; Read accepts a negative
+// a job waiting for a retry is canceled as JobQueued; Job.Affinity is
+// delivered as enqueued, and a queued job with a key is counted by Stats,
+// found by Lookup and removed by Cancel like any other; Read accepts a negative
 // after (as 0); Follow with a ctx that is already done either fails with the
 // ctx's error or returns a follower that closes at once; payloads and event
 // Data are compared as JSON values, not bytes.
@@ -84,6 +86,7 @@ func RunConformance(t *testing.T, newBroker func(t *testing.T) broker.Broker) {
 		{"AppendBatch", batchCases},
 		{"Close", closeCases},
 		{"Reconcile", reconcileCases},
+		{"Affinity", affinityCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -18,6 +18,25 @@
 //	P q:job:<id>   hash: kind, payload, max attempts, deliveries, token, state, cancel flag
 //	P q:dead       list of dead-lettered jobs (JSON), capped by WithDeadLimit
 //	P q:wake       list pushed when a job becomes claimable; idle Claims block on it
+//	P q:owners     set of the IDs of the processes that claim jobs (owners)
+//	P q:owner:<o>:alive  liveness of owner o, expires WithLiveness after its last heartbeat
+//	P q:owner:<o>:ready  list of job IDs sent to owner o by affinity, claimed from the head
+//	P q:owner:<o>:wake   list pushed when a job is sent to o; o's idle Claims block on it too
+//	P q:aff:<key>  owner of an affinity key, expires WithAffinityTTL after its last claim
+//
+// # Affinity
+//
+// A broker that claims jobs is an owner: from its first Claim it refreshes
+// its liveness key every third of WithLiveness, until Close. Claiming a job
+// with an Affinity key (a run's chat) makes the claimer the key's owner;
+// Enqueue sends a job whose key has a live owner to that owner's list and
+// wakes it, and any other job to the shared list. Claim takes the older
+// (by enqueue time) of the heads of its own list and of the shared list. Nothing is stranded there: Close
+// hands the list back to the head of the shared list, every Claim hands back
+// the lists of owners whose liveness expired (a crashed process), and an idle
+// Claim takes the head of a live owner's list that waited longer than
+// WithStealAfter (a busy process), becoming the key's owner. Leases that
+// expire, retries and released jobs go to the shared list, as before.
 //
 // An expired lease is taken back by the next Claim on any process: the job is
 // delivered again with Attempt increased by one, or dead-lettered when it has

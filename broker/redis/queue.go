@@ -46,9 +46,9 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function bury(jobkey, id, reason, deadkey, limit, now)
-  local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'attempt', 'trace')
+  local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'attempt', 'trace', 'aff')
   local entry = cjson.encode({id = id, kind = j[1] or '', payload = j[2] or '', max = tonumber(j[3]) or 0,
-    attempts = tonumber(j[4]) or 0, reason = reason, at = now, trace = j[5] or ''})
+    attempts = tonumber(j[4]) or 0, reason = reason, at = now, trace = j[5] or '', aff = j[6] or ''})
   redis.call('RPUSH', deadkey, entry)
   if limit > 0 then
     redis.call('LTRIM', deadkey, -limit, -1)
@@ -63,21 +63,46 @@ local function bury(jobkey, id, reason, deadkey, limit, now)
 end
 `
 
-// KEYS: job, ready, wake. ARGV: id, kind, payload, max, trace context (JSON, or empty).
-var enqueueScript = goredis.NewScript(`
+// KEYS: job, ready, wake, owners. ARGV: id, kind, payload, max, trace
+// context (JSON, or empty), affinity key (or empty), queue key prefix (P q:).
+// The job's hash records when it was enqueued (at); a job whose affinity
+// key has a live owner goes to the owner's list (the hash's list field names
+// the owner).
+var enqueueScript = goredis.NewScript(luaHelpers + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'payload', ARGV[3], 'max', ARGV[4], 'attempt', 0, 'state', 'queued', 'trace', ARGV[5] or '')
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('RPUSH', KEYS[3], 1)
-redis.call('LTRIM', KEYS[3], -64, -1)
+redis.call('HSET', KEYS[1], 'kind', ARGV[2], 'payload', ARGV[3], 'max', ARGV[4], 'attempt', 0, 'state', 'queued',
+  'trace', ARGV[5], 'aff', ARGV[6], 'at', now_ms())
+local ready, wake = KEYS[2], KEYS[3]
+if ARGV[6] ~= '' then
+  local o = redis.call('GET', ARGV[7] .. 'aff:' .. ARGV[6])
+  if o and redis.call('EXISTS', ARGV[7] .. 'owner:' .. o .. ':alive') == 1 then
+    ready, wake = ARGV[7] .. 'owner:' .. o .. ':ready', ARGV[7] .. 'owner:' .. o .. ':wake'
+    redis.call('HSET', KEYS[1], 'list', o)
+    redis.call('SADD', KEYS[4], o)
+  end
+end
+redis.call('RPUSH', ready, ARGV[1])
+redis.call('RPUSH', wake, 1)
+redis.call('LTRIM', wake, -64, -1)
 return 1
 `)
 
-// KEYS: ready, leased, retry, dead, job prefix. ARGV: ttl ms, token, dead limit.
-// Returns {id, kind, payload, attempt, max, expires, trace} or {false, wait ms}.
+// KEYS: ready, leased, retry, dead, job prefix, own ready, owners. ARGV: ttl
+// ms, token, dead limit, owner, affinity ttl ms, steal after ms, queue key
+// prefix (P q:). Returns {id, kind, payload, attempt, max, expires, trace,
+// affinity} or {false, wait ms}.
+//
+// Expired leases and due retries go to the shared list, and so do the lists
+// of owners that are no longer alive (to its head, in order: they waited
+// longest). Then the claimer takes the older (by enqueue time) of the heads
+// of its own list and of the shared list, so that neither starves the
+// other, else, when the head of a live owner's list has waited longer than
+// the steal bound, that head. Claiming a job with an affinity
+// key makes the claimer the key's owner.
 var claimScript = goredis.NewScript(luaHelpers + `
 local now = now_ms()
 local limit = tonumber(ARGV[3])
+local q = ARGV[7]
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, 100)) do
   redis.call('ZREM', KEYS[2], id)
   local jobkey = KEYS[5] .. id
@@ -95,9 +120,46 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[3], '-inf', now, 'BYSCORE', 'LIMIT
   redis.call('HSET', KEYS[5] .. id, 'state', 'queued')
   redis.call('RPUSH', KEYS[1], id)
 end
-local id = redis.call('LPOP', KEYS[1])
+local others = {}
+for _, o in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+  if o ~= ARGV[4] then
+    local list = q .. 'owner:' .. o .. ':ready'
+    if redis.call('EXISTS', q .. 'owner:' .. o .. ':alive') == 0 then
+      while redis.call('LMOVE', list, KEYS[1], 'RIGHT', 'LEFT') do end
+      redis.call('SREM', KEYS[7], o)
+      redis.call('DEL', q .. 'owner:' .. o .. ':wake')
+    else
+      others[#others + 1] = list
+    end
+  end
+end
+local id
+local mine, shared = redis.call('LINDEX', KEYS[6], 0), redis.call('LINDEX', KEYS[1], 0)
+if mine and shared and (tonumber(redis.call('HGET', KEYS[5] .. shared, 'at')) or 0) <
+    (tonumber(redis.call('HGET', KEYS[5] .. mine, 'at')) or 0) then
+  mine = false
+end
+if mine then
+  id = redis.call('LPOP', KEYS[6])
+elseif shared then
+  id = redis.call('LPOP', KEYS[1])
+end
+local wait = 1000000
 if not id then
-  local wait = 1000000
+  local steal = tonumber(ARGV[6])
+  for _, list in ipairs(others) do
+    local head = redis.call('LINDEX', list, 0)
+    if head then
+      local due = (tonumber(redis.call('HGET', KEYS[5] .. head, 'at')) or 0) + steal - now
+      if due <= 0 then
+        id = redis.call('LPOP', list)
+        break
+      end
+      wait = math.min(wait, due)
+    end
+  end
+end
+if not id then
   for _, key in ipairs({KEYS[2], KEYS[3]}) do
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if first[2] then wait = math.min(wait, tonumber(first[2]) - now) end
@@ -108,9 +170,14 @@ local jobkey = KEYS[5] .. id
 local attempt = redis.call('HINCRBY', jobkey, 'attempt', 1)
 local expires = now + tonumber(ARGV[1])
 redis.call('HSET', jobkey, 'state', 'leased', 'token', ARGV[2])
+redis.call('HDEL', jobkey, 'list')
 redis.call('ZADD', KEYS[2], expires, id)
-local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'trace')
-return {id, j[1], j[2], attempt, tonumber(j[3]), expires, j[4] or ''}
+local j = redis.call('HMGET', jobkey, 'kind', 'payload', 'max', 'trace', 'aff')
+local aff = j[5] or ''
+if aff ~= '' and tonumber(ARGV[5]) > 0 then
+  redis.call('SET', q .. 'aff:' .. aff, ARGV[4], 'PX', ARGV[5])
+end
+return {id, j[1], j[2], attempt, tonumber(j[3]), expires, j[4] or '', aff}
 `)
 
 // luaHeld checks that the lease (id ARGV[1], token ARGV[2]) is still held:
@@ -166,11 +233,16 @@ redis.call('LTRIM', KEYS[4], -64, -1)
 return {1}
 `)
 
-// KEYS: job, ready, retry. ARGV: id. Returns 'queued', 'running' or false.
+// KEYS: job, ready, retry. ARGV: id, queue key prefix (P q:). Returns
+// 'queued', 'running' or false. A queued job is in the shared list or in the
+// list of the owner its hash names (or was, before the list went back to
+// the shared one).
 var cancelScript = goredis.NewScript(`
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state or state == 'dead' then return false end
 if state == 'queued' then
+  local o = redis.call('HGET', KEYS[1], 'list')
+  if o and o ~= '' then redis.call('LREM', ARGV[2] .. 'owner:' .. o .. ':ready', 0, ARGV[1]) end
   redis.call('LREM', KEYS[2], 0, ARGV[1])
   redis.call('DEL', KEYS[1])
   return 'queued'
@@ -206,8 +278,8 @@ func (b *Broker) Enqueue(ctx context.Context, job broker.Job) error {
 	if len(job.TraceContext) > 0 {
 		trace, _ = json.Marshal(job.TraceContext)
 	}
-	n, err := enqueueScript.Run(ctx, b.rdb, []string{b.jobKey(job.ID), b.key("q:ready"), b.key("q:wake")},
-		job.ID, job.Kind, string(job.Payload), maxAttempts, string(trace)).Int()
+	n, err := enqueueScript.Run(ctx, b.rdb, []string{b.jobKey(job.ID), b.key("q:ready"), b.key("q:wake"), b.key("q:owners")},
+		job.ID, job.Kind, string(job.Payload), maxAttempts, string(trace), job.Affinity, b.key("q:")).Int()
 	if err != nil {
 		return fmt.Errorf("redis broker: enqueue %s: %w", job.ID, err)
 	}
@@ -228,6 +300,7 @@ func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, e
 	}
 	ctx, cancel := b.bind(ctx)
 	defer cancel()
+	b.startHeartbeat()
 	backoff := 50 * time.Millisecond
 	for {
 		if err := b.check(ctx); err != nil {
@@ -235,7 +308,9 @@ func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, e
 		}
 		token := newToken()
 		res, err := claimScript.Run(ctx, b.rdb, []string{b.key("q:ready"), b.key("q:leased"), b.key("q:retry"),
-			b.key("q:dead"), b.key("q:job:")}, ttl.Milliseconds(), token, b.cfg.deadLimit).Slice()
+			b.key("q:dead"), b.key("q:job:"), b.ownerKey(b.owner, "ready"), b.key("q:owners")},
+			ttl.Milliseconds(), token, b.cfg.deadLimit, b.owner, b.cfg.affinityTTL.Milliseconds(),
+			b.cfg.stealAfter.Milliseconds(), b.key("q:")).Slice()
 		if err != nil {
 			if cerr := b.check(ctx); cerr != nil {
 				return nil, cerr
@@ -248,7 +323,7 @@ func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, e
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		if len(res) == 7 {
+		if len(res) == 8 {
 			return leaseFrom(res, token)
 		}
 		wait := maxClaimWait
@@ -257,8 +332,10 @@ func (b *Broker) Claim(ctx context.Context, ttl time.Duration) (*broker.Lease, e
 				wait = min(wait, time.Duration(ms+1)*time.Millisecond)
 			}
 		}
-		// Block on the wake list; Redis accepts fractional seconds.
-		err = b.rdb.Do(ctx, "BLPOP", b.key("q:wake"), strconv.FormatFloat(max(wait.Seconds(), 0.01), 'f', 3, 64)).Err()
+		// Block on the wake lists (this process's, then the shared one); Redis
+		// accepts fractional seconds.
+		err = b.rdb.Do(ctx, "BLPOP", b.ownerKey(b.owner, "wake"), b.key("q:wake"),
+			strconv.FormatFloat(max(wait.Seconds(), 0.01), 'f', 3, 64)).Err()
 		if err != nil && !errors.Is(err, goredis.Nil) {
 			if cerr := b.check(ctx); cerr != nil {
 				return nil, cerr
@@ -288,6 +365,7 @@ func leaseFrom(res []any, token string) (*broker.Lease, error) {
 		// A malformed trace context only loses the trace, not the job.
 		_ = json.Unmarshal([]byte(trace), &job.TraceContext)
 	}
+	job.Affinity, _ = res[7].(string)
 	return &broker.Lease{Job: job, Attempt: int(attempt), Token: token, ExpiresAt: time.UnixMilli(expires)}, nil
 }
 
@@ -376,7 +454,8 @@ func (b *Broker) Cancel(ctx context.Context, jobID string) (broker.JobState, err
 	if err := b.check(ctx); err != nil {
 		return "", err
 	}
-	res, err := cancelScript.Run(ctx, b.rdb, []string{b.jobKey(jobID), b.key("q:ready"), b.key("q:retry")}, jobID).Text()
+	res, err := cancelScript.Run(ctx, b.rdb, []string{b.jobKey(jobID), b.key("q:ready"), b.key("q:retry")}, jobID,
+		b.key("q:")).Text()
 	if errors.Is(err, goredis.Nil) {
 		return "", broker.ErrJobNotFound
 	}
@@ -417,21 +496,22 @@ func (b *Broker) Lookup(ctx context.Context, jobID string) (broker.JobInfo, erro
 	return info, nil
 }
 
-// Stats implements broker.Queue, from one pipelined round trip. It is safe
-// for concurrent use.
+// Stats implements broker.Queue, from one script (one round trip); Ready
+// counts the jobs of the shared list and of the processes' own lists. It is
+// safe for concurrent use.
 func (b *Broker) Stats(ctx context.Context) (broker.QueueStats, error) {
 	if err := b.check(ctx); err != nil {
 		return broker.QueueStats{}, err
 	}
-	pipe := b.rdb.Pipeline()
-	ready := pipe.LLen(ctx, b.key("q:ready"))
-	leased := pipe.ZCard(ctx, b.key("q:leased"))
-	retrying := pipe.ZCard(ctx, b.key("q:retry"))
-	dead := pipe.LLen(ctx, b.key("q:dead"))
-	if _, err := pipe.Exec(ctx); err != nil {
+	n, err := statsScript.Run(ctx, b.rdb, []string{b.key("q:ready"), b.key("q:leased"), b.key("q:retry"),
+		b.key("q:dead"), b.key("q:owners")}, b.key("q:")).Int64Slice()
+	if err != nil {
 		return broker.QueueStats{}, fmt.Errorf("redis broker: queue stats: %w", err)
 	}
-	return broker.QueueStats{Ready: ready.Val(), Leased: leased.Val(), Retrying: retrying.Val(), Dead: dead.Val()}, nil
+	if len(n) != 4 {
+		return broker.QueueStats{}, fmt.Errorf("redis broker: queue stats: malformed reply %v", n)
+	}
+	return broker.QueueStats{Ready: n[0], Leased: n[1], Retrying: n[2], Dead: n[3]}, nil
 }
 
 // Dead lists the dead-lettered jobs, oldest first (at most WithDeadLimit).
@@ -452,11 +532,12 @@ func (b *Broker) Dead(ctx context.Context) ([]broker.DeadJob, error) {
 			Reason   string `json:"reason"`
 			At       int64  `json:"at"`
 			Trace    string `json:"trace"`
+			Aff      string `json:"aff"`
 		}
 		if err := json.Unmarshal([]byte(r), &d); err != nil {
 			return nil, fmt.Errorf("redis broker: decode dead job: %w", err)
 		}
-		job := broker.Job{ID: d.ID, Kind: d.Kind, MaxAttempts: d.Max}
+		job := broker.Job{ID: d.ID, Kind: d.Kind, MaxAttempts: d.Max, Affinity: d.Aff}
 		if d.Payload != "" {
 			job.Payload = json.RawMessage(d.Payload)
 		}

@@ -31,6 +31,17 @@ const (
 	// DefaultFollowerQueue is how many events a follower may have waiting
 	// before it is closed with ErrFollowerTooSlow.
 	DefaultFollowerQueue = 4096
+	// DefaultAffinityTTL is how long a process keeps an affinity key after
+	// it claimed the key's last job: the executor's default kernel idle
+	// timeout (KERNEL_IDLE_TIMEOUT).
+	DefaultAffinityTTL = 10 * time.Minute
+	// DefaultLiveness is how long a process that claims jobs is taken for
+	// alive after its last heartbeat; it beats every third of that.
+	DefaultLiveness = 5 * time.Second
+	// DefaultStealAfter is how long a job sent to a live process by
+	// affinity may wait at the head of that process's list before an idle
+	// process takes it.
+	DefaultStealAfter = time.Second
 )
 
 // ErrFollowerTooSlow is Subscription.Err of a follower closed because its
@@ -51,6 +62,9 @@ type config struct {
 	followerQueue int
 	logf          func(format string, args ...any)
 	metrics       *metrics.Metrics
+	affinityTTL   time.Duration
+	liveness      time.Duration
+	stealAfter    time.Duration
 }
 
 // WithMetrics makes the event reader report its lag (the age of the last
@@ -111,6 +125,11 @@ type Broker struct {
 	stopCtx   context.Context
 
 	reader *reader
+
+	owner     string    // this process's ID among the claiming processes
+	beatOnce  sync.Once // starts the heartbeat at the first Claim
+	beating   bool      // set by beatOnce; read by Close after closeOnce
+	beatsDone chan struct{}
 }
 
 // New returns a Broker on the given client. The client stays the caller's:
@@ -125,6 +144,9 @@ func New(client *goredis.Client, opts ...Option) *Broker {
 		deadLimit:     DefaultDeadLimit,
 		followerQueue: DefaultFollowerQueue,
 		logf:          func(string, ...any) {},
+		affinityTTL:   DefaultAffinityTTL,
+		liveness:      DefaultLiveness,
+		stealAfter:    DefaultStealAfter,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -133,20 +155,29 @@ func New(client *goredis.Client, opts ...Option) *Broker {
 		cfg.backoff = func(int) time.Duration { return 0 }
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	b := &Broker{cfg: cfg, rdb: client, opts: client.Options(), done: make(chan struct{}), stop: stop, stopCtx: ctx}
+	b := &Broker{cfg: cfg, rdb: client, opts: client.Options(), done: make(chan struct{}), stop: stop, stopCtx: ctx,
+		owner: newToken()[:16], beatsDone: make(chan struct{})}
 	b.reader = newReader(b)
 	return b
 }
 
 // Close implements broker.Broker: blocked Claims return broker.ErrClosed,
 // followers are closed with broker.ErrClosed, and later calls return
-// broker.ErrClosed. The client given to New stays open. Calling Close again is
+// broker.ErrClosed. A broker that claimed jobs also stops its heartbeat and
+// hands the jobs sent to it by affinity back to the shared queue (one Redis
+// call, given up after a second: otherwise they go back once its liveness
+// expires). The client given to New stays open. Calling Close again is
 // harmless. It is safe for concurrent use.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.done)
 		b.stop()
 		b.reader.close()
+		b.beatOnce.Do(func() {}) // no heartbeat starts from now on
+		if b.beating {
+			<-b.beatsDone
+			b.retire()
+		}
 	})
 	return nil
 }

@@ -215,3 +215,270 @@ func BenchmarkRuns(b *testing.B) {
 		})
 	}
 }
+
+// twoProcesses returns brokers A and B on one key prefix, each with a client
+// of its own (two worker processes), liveness 300ms and the given steal
+// bound, and the client of the test.
+func twoProcesses(t *testing.T, stealAfter time.Duration) (a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+	t.Helper()
+	opts := []redis.Option{redis.WithLiveness(300 * time.Millisecond), redis.WithStealAfter(stealAfter)}
+	b, c, prefix = newBroker(t, opts...)
+	ca = goredis.NewClient(c.Options())
+	t.Cleanup(func() { ca.Close() })
+	a = redis.New(ca, append([]redis.Option{redis.WithPrefix(prefix)}, opts...)...)
+	t.Cleanup(func() { a.Close() })
+	return a, b, ca, c, prefix
+}
+
+// own makes a the owner of key: it claims and acks a job with that key, and
+// the test waits for a's heartbeat.
+func own(t *testing.T, ctx context.Context, a *redis.Broker, c *goredis.Client, prefix, key string) {
+	t.Helper()
+	id := "own-" + key
+	if err := a.Enqueue(ctx, broker.Job{ID: id, Kind: "k", Affinity: key}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := a.Claim(ctx, time.Minute)
+	if err != nil || l.Job.ID != id {
+		t.Fatalf("claim %s: %+v %v", id, l, err)
+	}
+	if err := a.Ack(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the owner's heartbeat", func() bool {
+		return c.Exists(ctx, prefix+"q:owner:"+a.Owner()+":alive").Val() == 1
+	})
+	if got := c.Get(ctx, prefix+"q:aff:"+key).Val(); got != a.Owner() {
+		t.Fatalf("owner of %s = %q, want %q", key, got, a.Owner())
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5s for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// claimWithin claims on br within d and checks the job's ID; it returns the
+// lease and how long the claim took.
+func claimWithin(t *testing.T, ctx context.Context, br *redis.Broker, d time.Duration, want string) (*broker.Lease, time.Duration) {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	l, err := br.Claim(cctx, time.Minute)
+	if err != nil || l.Job.ID != want {
+		t.Fatalf("claim within %s: %+v %v, want %s", d, l, err, want)
+	}
+	return l, time.Since(start)
+}
+
+// noClaimWithin checks that br claims nothing within d.
+func noClaimWithin(t *testing.T, ctx context.Context, br *redis.Broker, d time.Duration) {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if l, err := br.Claim(cctx, time.Minute); err == nil {
+		t.Fatalf("claimed %s, want nothing", l.Job.ID)
+	}
+}
+
+// TestAffinity: with two worker processes on one prefix, the jobs of a key
+// go to the process that claimed the key last while it lives, and nothing
+// is stranded when it closes, crashes or is busy.
+func TestAffinity(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		stealAfter time.Duration
+		run        func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string)
+	}{
+		{"BackToItsOwner", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			own(t, ctx, a, c, prefix, "chat-1")
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			b.Enqueue(ctx, broker.Job{ID: "plain", Kind: "k"})
+			b.Enqueue(ctx, broker.Job{ID: "other", Kind: "k", Affinity: "chat-2"})
+			if st, err := b.Stats(ctx); err != nil || st.Ready != 3 {
+				t.Fatalf("stats %+v %v, want 3 ready", st, err)
+			}
+			// B gets the shared jobs, never j2; B becomes chat-2's owner.
+			for _, id := range []string{"plain", "other"} {
+				l, _ := claimWithin(t, ctx, b, 2*time.Second, id)
+				b.Ack(ctx, l)
+			}
+			noClaimWithin(t, ctx, b, 300*time.Millisecond)
+			l, _ := claimWithin(t, ctx, a, 2*time.Second, "j2")
+			if l.Job.Affinity != "chat-1" {
+				t.Fatalf("affinity %q", l.Job.Affinity)
+			}
+			if got := c.Get(ctx, prefix+"q:aff:chat-2").Val(); got != b.Owner() {
+				t.Fatalf("owner of chat-2 = %q, want B %q", got, b.Owner())
+			}
+		}},
+		{"WakesItsOwner", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// A Claim blocked on an empty queue wakes for a job sent to it.
+			own(t, ctx, a, c, prefix, "chat-1")
+			type res struct {
+				l   *broker.Lease
+				err error
+			}
+			got := make(chan res, 1)
+			go func() {
+				l, err := a.Claim(ctx, time.Minute)
+				got <- res{l, err}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			start := time.Now()
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			r := <-got
+			if r.err != nil || r.l.Job.ID != "j2" {
+				t.Fatalf("claim: %+v %v", r.l, r.err)
+			}
+			if d := time.Since(start); d > 150*time.Millisecond {
+				t.Errorf("the owner's Claim took %s to wake", d)
+			}
+		}},
+		{"OwnerClosed", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// A job waiting for A goes back to the shared list when A
+			// closes; the key's next job goes there too.
+			own(t, ctx, a, c, prefix, "chat-1")
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			if n := c.LLen(ctx, prefix+"q:owner:"+a.Owner()+":ready").Val(); n != 1 {
+				t.Fatalf("A's list holds %d jobs, want 1", n)
+			}
+			a.Close()
+			if n := c.Exists(ctx, prefix+"q:owner:"+a.Owner()+":alive").Val(); n != 0 {
+				t.Fatal("A still alive after Close")
+			}
+			l, d := claimWithin(t, ctx, b, 2*time.Second, "j2")
+			if d > 200*time.Millisecond {
+				t.Errorf("B took %s to claim the job of a closed owner", d)
+			}
+			b.Ack(ctx, l)
+			b.Enqueue(ctx, broker.Job{ID: "j3", Kind: "k", Affinity: "chat-1"})
+			claimWithin(t, ctx, b, 200*time.Millisecond, "j3")
+		}},
+		{"OwnerCrashed", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// A's connection goes (a crash): its heartbeat stops, its
+			// liveness expires, and B takes the job waiting for A.
+			own(t, ctx, a, c, prefix, "chat-1")
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			if n := c.LLen(ctx, prefix+"q:owner:"+a.Owner()+":ready").Val(); n != 1 {
+				t.Fatalf("A's list holds %d jobs, want 1", n)
+			}
+			if info, err := b.Lookup(ctx, "j2"); err != nil || info.State != broker.JobQueued {
+				t.Fatalf("lookup %+v %v", info, err)
+			}
+			ca.Close()
+			l, d := claimWithin(t, ctx, b, 3*time.Second, "j2")
+			if d < 100*time.Millisecond {
+				t.Errorf("B claimed the job after %s, before A's liveness could expire", d)
+			}
+			if l.Attempt != 1 {
+				t.Errorf("attempt %d, want 1", l.Attempt)
+			}
+			if got := c.Get(ctx, prefix+"q:aff:chat-1").Val(); got != b.Owner() {
+				t.Fatalf("owner of chat-1 = %q, want B %q", got, b.Owner())
+			}
+			if c.SIsMember(ctx, prefix+"q:owners", a.Owner()).Val() {
+				t.Error("the crashed owner is still in the owners' set")
+			}
+		}},
+		{"DeadOwnersList", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// Jobs in the list of an owner whose liveness expired go back
+			// to the head of the shared list, in order, ahead of later ones.
+			c.SAdd(ctx, prefix+"q:owners", "ghost")
+			c.Set(ctx, prefix+"q:aff:chat-1", "ghost", time.Minute)
+			c.Set(ctx, prefix+"q:owner:ghost:alive", "1", 200*time.Millisecond)
+			for _, id := range []string{"g1", "g2"} {
+				b.Enqueue(ctx, broker.Job{ID: id, Kind: "k", Affinity: "chat-1"})
+			}
+			if n := c.LLen(ctx, prefix+"q:owner:ghost:ready").Val(); n != 2 {
+				t.Fatalf("the ghost's list holds %d jobs, want 2", n)
+			}
+			if st, err := b.Stats(ctx); err != nil || st.Ready != 2 {
+				t.Fatalf("stats %+v %v, want 2 ready", st, err)
+			}
+			time.Sleep(250 * time.Millisecond)
+			b.Enqueue(ctx, broker.Job{ID: "later", Kind: "k"})
+			for _, id := range []string{"g1", "g2", "later"} {
+				l, _ := claimWithin(t, ctx, b, 2*time.Second, id)
+				b.Ack(ctx, l)
+			}
+		}},
+		{"BusyOwnerStolenFrom", 300 * time.Millisecond, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// A holds a job and does not claim; the key's next job waits
+			// the steal bound at the head of A's list, then idle B takes
+			// it and becomes the key's owner.
+			own(t, ctx, a, c, prefix, "chat-1")
+			b.Enqueue(ctx, broker.Job{ID: "busy", Kind: "k", Affinity: "chat-1"})
+			claimWithin(t, ctx, a, 2*time.Second, "busy")
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			l, d := claimWithin(t, ctx, b, 3*time.Second, "j2")
+			if d < 200*time.Millisecond {
+				t.Errorf("B stole the job after %s, before the bound", d)
+			}
+			if got := c.Get(ctx, prefix+"q:aff:chat-1").Val(); got != b.Owner() || l.Job.Affinity != "chat-1" {
+				t.Fatalf("owner of chat-1 = %q, want B %q", got, b.Owner())
+			}
+		}},
+		{"InOrderWithShared", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// The owner takes its own jobs and the shared ones in the order
+			// they were enqueued: neither list starves the other.
+			own(t, ctx, a, c, prefix, "chat-1")
+			for _, j := range []broker.Job{{ID: "p1"}, {ID: "j2", Affinity: "chat-1"}, {ID: "p2"}, {ID: "j3", Affinity: "chat-1"}} {
+				j.Kind = "k"
+				b.Enqueue(ctx, j)
+				time.Sleep(2 * time.Millisecond) // distinct enqueue times
+			}
+			if n := c.LLen(ctx, prefix+"q:owner:"+a.Owner()+":ready").Val(); n != 2 {
+				t.Fatalf("A's list holds %d jobs, want 2", n)
+			}
+			for _, id := range []string{"p1", "j2", "p2", "j3"} {
+				l, _ := claimWithin(t, ctx, a, 2*time.Second, id)
+				a.Ack(ctx, l)
+			}
+		}},
+		{"CancelInOwnersList", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			own(t, ctx, a, c, prefix, "chat-1")
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			if st, err := b.Cancel(ctx, "j2"); err != nil || st != broker.JobQueued {
+				t.Fatalf("cancel: %s %v", st, err)
+			}
+			if n := c.LLen(ctx, prefix+"q:owner:"+a.Owner()+":ready").Val(); n != 0 {
+				t.Fatalf("A's list holds %d jobs after Cancel", n)
+			}
+			if st, err := b.Stats(ctx); err != nil || st.Ready != 0 {
+				t.Fatalf("stats %+v %v", st, err)
+			}
+			noClaimWithin(t, ctx, a, 300*time.Millisecond)
+		}},
+		{"ExpiredLeaseShared", time.Minute, func(t *testing.T, ctx context.Context, a, b *redis.Broker, ca, c *goredis.Client, prefix string) {
+			// A job whose owner's lease expired is delivered again through
+			// the shared list, to whoever claims.
+			own(t, ctx, a, c, prefix, "chat-1")
+			b.Enqueue(ctx, broker.Job{ID: "j2", Kind: "k", Affinity: "chat-1"})
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			l, err := a.Claim(cctx, 100*time.Millisecond)
+			cancel()
+			if err != nil || l.Job.ID != "j2" {
+				t.Fatalf("claim: %+v %v", l, err)
+			}
+			l2, _ := claimWithin(t, ctx, b, 2*time.Second, "j2")
+			if l2.Attempt != 2 {
+				t.Fatalf("attempt %d, want 2", l2.Attempt)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxFor(t)
+			a, b, ca, c, prefix := twoProcesses(t, tc.stealAfter)
+			tc.run(t, ctx, a, b, ca, c, prefix)
+		})
+	}
+}

@@ -6,10 +6,12 @@
 // A kernel is a long-lived Python process (the package kernel/, embedded in the
 // binary and passed to the interpreter on its command line, see pythonArgs)
 // that has imported the data stack
-// (pandas, numpy, plotly, matplotlib with the Agg backend, scikit-learn,
-// statsmodels, scipy, openpyxl, seaborn when installed) and loaded one chat's
-// datasets as DataFrames: each dataset under its Dataset.Name, and the first
-// one also as df. Kernels are keyed by Request.Key and the dataset list (names,
+// (pandas, numpy, plotly, matplotlib with the Agg backend, openpyxl, xlrd) and
+// loaded one chat's datasets as DataFrames: each dataset under its
+// Dataset.Name, and the first one also as df. Its scientific part (scipy,
+// scikit-learn, statsmodels, seaborn when installed) is imported by the kernel
+// once an execution's code names it, before that execution (see the kernel's
+// stack module): until then the kernel forks faster and holds less memory. Kernels are keyed by Request.Key and the dataset list (names,
 // formats, paths, sizes and modification times), so a chat whose datasets
 // change gets a new kernel.
 //

@@ -234,6 +234,8 @@ class Kernel:
         if self.reserve_held and self.assigned:  # a kernel without datasets: no load comes
             self.on_main_thread(hugepages.release_heap_reserve)
             self.reserve_held = False
+        if header.get("op") == "exec" and not header.get("probe"):
+            self.prepare_stack(header.get("code"))
         child = None
         try:
             for attempt in range(2):
@@ -265,6 +267,21 @@ class Kernel:
         finally:
             children.running = None
         self.conn.send(reply, body)
+
+
+    def prepare_stack(self, code):
+        """Imports the parts of the scientific stack that code names and the
+        kernel has not imported (stack.wanted), on the main thread (they
+        stay in the main heap), and discards the spares forked without
+        them. A probe's code (the executor's self-test) imports what it
+        names in its own process: the kernel stays light."""
+        parts = stack.wanted(code)
+        if not parts or not self.on_main_thread(stack.import_heavy, parts):
+            return
+        gc.collect()
+        gc.freeze()
+        self.children.discard_spares()
+        self.children.reap_zombies(wait=REAP_WAIT)
 
 
 def close_all(fds):

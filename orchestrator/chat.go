@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/autoanalyst/autoanalyst/ent"
+	"github.com/autoanalyst/autoanalyst/ent/chat"
 	"github.com/autoanalyst/autoanalyst/ent/message"
 	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/errcode"
@@ -502,7 +503,7 @@ func (s *Service) storeAnswer(t *turn, plan *Plan, outs []agentOutput, initial, 
 			return nil, false, fmt.Errorf("store code execution: %w", err)
 		}
 	}
-	if _, err := tx.Chat.UpdateOneID(t.chat.ID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
+	if err := tx.Chat.Update().Where(chat.ID(t.chat.ID)).SetUpdatedAt(time.Now()).Exec(ctx); err != nil {
 		tx.Rollback()
 		return nil, false, fmt.Errorf("touch chat: %w", err)
 	}

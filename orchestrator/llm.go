@@ -15,6 +15,7 @@ import (
 
 	"github.com/autoanalyst/autoanalyst/ent"
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
+	"github.com/autoanalyst/autoanalyst/ent/run"
 	"github.com/autoanalyst/autoanalyst/llm"
 	"github.com/autoanalyst/autoanalyst/metrics"
 	"github.com/autoanalyst/autoanalyst/modelsetting"
@@ -253,7 +254,9 @@ func (s *Service) recordModel(rc *runContext, mc *modelsetting.Choice) {
 	if mc.Provider != nil {
 		provider = mc.Provider.Name()
 	}
-	upd := s.cfg.DB.Run.UpdateOneID(rc.run.ID).SetModelProvider(provider).SetModelName(mc.Model).
+	// Update, not UpdateOne: nothing needs the row read back (UpdateOne's
+	// SELECT, and its own transaction, are three round trips more).
+	upd := s.cfg.DB.Run.Update().Where(run.ID(rc.run.ID)).SetModelProvider(provider).SetModelName(mc.Model).
 		SetModelMaxTokens(mc.MaxTokens)
 	if s.cfg.Registry.IsReasoning(mc.Model) {
 		upd.ClearModelTemperature() // it takes none: its own (1) is used

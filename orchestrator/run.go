@@ -113,11 +113,15 @@ func (s *Service) start(ctx context.Context, kind run.Kind, chatID string, in ru
 			tx.Rollback()
 			return nil, fmt.Errorf("store message: %w", err)
 		}
-		if r, err = r.Update().SetMessageID(m.ID).Save(ctx); err != nil {
+		// Update, not UpdateOne: the row is not read back (a round trip
+		// each); r is brought up to date instead.
+		now := time.Now()
+		if err := tx.Run.Update().Where(run.ID(r.ID)).SetMessageID(m.ID).SetUpdatedAt(now).Exec(ctx); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("link message: %w", err)
 		}
-		if _, err := tx.Chat.UpdateOneID(chatID).SetUpdatedAt(time.Now()).Save(ctx); err != nil {
+		r.MessageID, r.UpdatedAt = &m.ID, now
+		if err := tx.Chat.Update().Where(chat.ID(chatID)).SetUpdatedAt(now).Exec(ctx); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("touch chat: %w", err)
 		}
@@ -283,7 +287,7 @@ func (s *Service) finishWith(ctx context.Context, em *emitter, runID string, st 
 	// Keep the whole log with the run, for when the broker's copy expires.
 	if evs, err := s.cfg.Broker.Read(sys, runID, 0, 0); err == nil {
 		if b, err := json.Marshal(evs); err == nil {
-			if err := s.cfg.DB.Run.UpdateOneID(runID).SetEvents(b).Exec(sys); err != nil && !ent.IsNotFound(err) {
+			if err := s.cfg.DB.Run.Update().Where(run.ID(runID)).SetEvents(b).Exec(sys); err != nil {
 				s.runLog(ctx, runID).Error().Err(err).Msg("store run events")
 			}
 		}

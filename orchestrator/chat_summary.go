@@ -174,11 +174,8 @@ func provisionalTitle(question string) string {
 // title is still the default, the provisional title; tx is the transaction
 // that stores the message.
 func nameOnFirstMessage(ctx context.Context, tx *ent.Tx, chatID, content string) error {
-	n, err := tx.Message.Query().Where(message.ChatID(chatID)).Count(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	return tx.Chat.Update().Where(chat.ID(chatID), chat.Title(DefaultChatTitle)).
+	// One statement: the chat is renamed only while it holds no message.
+	return tx.Chat.Update().Where(chat.ID(chatID), chat.Title(DefaultChatTitle), chat.Not(chat.HasMessages())).
 		SetTitle(provisionalTitle(content)).Exec(ctx)
 }
 

@@ -10,7 +10,7 @@ import resource
 import signal
 import sys
 
-from . import capture, config, sandbox
+from . import capture, config, hugepages, sandbox
 from .capture import CapWriter
 from .libc import PR_SET_PDEATHSIG, libc
 from .protocol import recv_task
@@ -85,6 +85,9 @@ def child_main(children, cmd, out_w, err_w, res_w):
         faulthandler.enable(file=sys.__stderr__)
     except Exception:
         pass
+
+    # Blocks of up to 32 MiB from heaps in huge pages, while it waits.
+    hugepages.prepare_execution_heaps()
 
     # Wait for the task.
     task = recv_task(cmd)

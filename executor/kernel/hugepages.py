@@ -48,7 +48,10 @@ executions, twice; user time unchanged, 130-140 ms, as the warm pandas
 process's, whose own faults cost it 33-47 ms); an idle spare maps 131 MB
 more (two heaps) but holds 3 MB of them. Touching 64 MB of them ahead in
 each spare as well took the system time to 13-28 ms only, for 64 MB more per
-spare: not done.
+spare: not done. The two heaps count in the execution's address-space limit
+(config.MEMORY), which a thread bomb reaches after a few threads, with or
+without them; that it ends there with a RuntimeError, never waiting for a
+thread that cannot start, is threadstart's part.
 
 Best effort: without THP the kernel keeps small pages and works the same.
 """

@@ -10,7 +10,7 @@ import resource
 import signal
 import sys
 
-from . import capture, config, sandbox
+from . import capture, config, hugepages, sandbox, threadstart
 from .capture import CapWriter
 from .libc import PR_SET_PDEATHSIG, libc
 from .protocol import recv_task
@@ -85,6 +85,13 @@ def child_main(children, cmd, out_w, err_w, res_w):
         faulthandler.enable(file=sys.__stderr__)
     except Exception:
         pass
+
+    # A thread that runs out of memory as it starts (its stack the last
+    # mapping the address-space limit allows) fails Thread.start rather than
+    # leaving it waiting for ever.
+    threadstart.guard_thread_starts()
+    # Blocks of up to 32 MiB from heaps in huge pages, while it waits.
+    hugepages.prepare_execution_heaps()
 
     # Wait for the task.
     task = recv_task(cmd)

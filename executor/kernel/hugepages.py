@@ -34,6 +34,25 @@ huge pages for every large anonymous mapping it holds and collapses them
 go over them too. Measured on 2 cores with that frame: a fork and exit
 from 51 to 10 ms.
 
+An execution's own memory is the other side. The kernel's mallopt settings
+(reserve_huge_heap, release_heap_reserve) make every block of 128 KiB or
+more a mapping of its own, unmapped when freed: each of a computation's
+temporary arrays is zeroed there one 4 KiB fault at a time. An execution's
+process, forked from the serve thread, allocates from that thread's arena;
+while it waits for its task it makes that arena serve blocks up to 32 MiB
+from heaps of its own advised huge pages, kept once freed
+(prepare_execution_heaps). Measured on 2 cores with the 2,000,000-row frame,
+df.groupby('region')['price'].mean() in an execution: page faults from
+13,400 to 1,400, its system time from 65 to 18-23 ms (the medians of 15
+executions, twice; user time unchanged, 130-140 ms, as the warm pandas
+process's, whose own faults cost it 33-47 ms); an idle spare maps 131 MB
+more (two heaps) but holds 3 MB of them. Touching 64 MB of them ahead in
+each spare as well took the system time to 13-28 ms only, for 64 MB more per
+spare: not done. The two heaps count in the execution's address-space limit
+(config.MEMORY), which a thread bomb reaches after a few threads, with or
+without them; that it ends there with a RuntimeError, never waiting for a
+thread that cannot start, is threadstart's part.
+
 Best effort: without THP the kernel keeps small pages and works the same.
 """
 
@@ -42,7 +61,7 @@ import errno
 import os
 
 from . import config
-from .libc import MADV_COLLAPSE, MADV_HUGEPAGE, M_TOP_PAD, M_TRIM_THRESHOLD, libc
+from .libc import MADV_COLLAPSE, MADV_HUGEPAGE, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD, libc
 
 HUGE_PAGE = 2 << 20
 # What one MADV_COLLAPSE covers, between two looks at the connection, and how
@@ -59,6 +78,17 @@ adopted = []
 # The smallest mapping adopt_large_mappings advises: two huge pages, so that
 # an aligned huge page fits in it whatever its alignment.
 ADOPT_MIN = 2 * HUGE_PAGE
+# An execution's heaps (prepare_execution_heaps): glibc's heaps of a thread's
+# arena are HEAP_MAX long and aligned (64 MiB on 64-bit: twice glibc's
+# largest mmap threshold, HEAP_MAX // 2, the block size from which
+# malloc maps blocks of their own); an execution's process makes
+# EXEC_BLOCKS blocks of EXEC_BLOCK, two to a heap.
+HEAP_MAX = 64 << 20
+EXEC_BLOCK = 30 << 20
+EXEC_BLOCKS = 6
+# The flags in a chunk's size (glibc's malloc.c).
+IS_MMAPPED = 2
+NON_MAIN_ARENA = 4
 
 
 def reserve_huge_heap():
@@ -190,3 +220,65 @@ def advise_heap():
     """Advises transparent huge pages for the whole C heap."""
     for start, end in heap_mappings():
         libc.madvise(start, end - start, MADV_HUGEPAGE)
+
+
+def prepare_execution_heaps():
+    """In an execution's process, while it waits for its task: makes its
+    arena serve blocks up to HEAP_MAX // 2 from heaps in huge pages, which
+    it keeps when they are freed; returns the (start, end) ranges advised.
+
+    The process is forked from the kernel's serve thread, and allocates
+    from that thread's arena, whose heaps glibc maps HEAP_MAX at a time,
+    HEAP_MAX-aligned. By default (the kernel's M_TRIM_THRESHOLD and
+    M_TOP_PAD: see reserve_huge_heap), every block of 128 KiB or more is a
+    mapping of its own, its 4 KiB pages zeroed one fault at a time and
+    unmapped when it is freed. Here malloc maps blocks only from
+    HEAP_MAX // 2 on (its largest threshold), and heaps are grown HEAP_MAX at
+    a time and never trimmed (M_TOP_PAD); EXEC_BLOCKS blocks of EXEC_BLOCK
+    make new heaps, which are advised huge pages, and are freed, their
+    heaps left for the task's blocks. Of a heap the arena had before (it
+    holds the kernel's pages, which huge pages would copy), only what lies
+    above the first block is advised. The heaps count in the address-space
+    limit (config.MEMORY) as they are mapped: they take a quarter of what
+    is left of it at most."""
+    if not C_HEAP:
+        return []
+    libc.mallopt(M_MMAP_THRESHOLD, HEAP_MAX // 2)
+    libc.mallopt(M_TOP_PAD, HEAP_MAX)
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    held = []
+    for _ in range(min(EXEC_BLOCKS, address_space_left() // (4 * EXEC_BLOCK))):
+        p = libc.malloc(EXEC_BLOCK)
+        if not p:
+            break  # the address-space limit
+        held.append(p)
+    # The lowest block of each heap. A block's chunk header (the size before
+    # it) tells whether it is from a heap (NON_MAIN_ARENA): a process forked
+    # from the main thread allocates from the main arena, which has none.
+    lowest = {}
+    for p in sorted(held):
+        if ctypes.c_size_t.from_address(p - 8).value & (IS_MMAPPED | NON_MAIN_ARENA) == NON_MAIN_ARENA:
+            lowest.setdefault(p & ~(HEAP_MAX - 1), p)
+    advised = []
+    for heap, p in sorted(lowest.items()):
+        # A new heap's first block follows its header; in an older heap,
+        # the block is above what the heap held.
+        start = heap if p - heap < 4096 else (p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
+        libc.madvise(start, heap + HEAP_MAX - start, MADV_HUGEPAGE)
+        advised.append((start, heap + HEAP_MAX))
+    for p in held:
+        libc.free(p)
+    return advised
+
+
+def address_space_left():
+    """Returns the bytes of address space left under the limit
+    (config.MEMORY; 1 TiB without one)."""
+    if config.MEMORY <= 0:
+        return 1 << 40
+    try:
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, config.MEMORY - used)

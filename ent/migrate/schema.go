@@ -327,6 +327,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{MessagesColumns[8], MessagesColumns[1]},
 			},
+			{
+				Name:    "message_run_id",
+				Unique:  false,
+				Columns: []*schema.Column{MessagesColumns[5]},
+			},
 		},
 	}
 	// MessageFeedbacksColumns holds the columns for the "message_feedbacks" table.

@@ -53,7 +53,12 @@ func (Message) Edges() []ent.Edge {
 
 // Indexes of Message.
 func (Message) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("chat_id", "created_at")}
+	return []ent.Index{
+		index.Fields("chat_id", "created_at"),
+		// A run's answer is looked up by its run on every chat turn (a
+		// redelivered run finds the answer it stored).
+		index.Fields("run_id"),
+	}
 }
 
 // Annotations of Message.

@@ -12,16 +12,19 @@ import (
 	"github.com/autoanalyst/autoanalyst/ent/privacy"
 )
 
+// testDialects are the dialects the package's tests open: a SQLite file
+// (no URL) and the test PostgreSQL.
+var testDialects = []struct {
+	name    string
+	url     func(t testing.TB) string
+	dialect string
+}{
+	{"sqlite", func(t testing.TB) string { return "" }, dialect.SQLite},
+	{"postgres", databasetest.PostgresURL, dialect.Postgres},
+}
+
 func TestOpenAndMigrate(t *testing.T) {
-	tests := []struct {
-		name    string
-		url     func(t testing.TB) string
-		dialect string
-	}{
-		{"sqlite", func(t testing.TB) string { return "" }, dialect.SQLite},
-		{"postgres", databasetest.PostgresURL, dialect.Postgres},
-	}
-	for _, tt := range tests {
+	for _, tt := range testDialects {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()

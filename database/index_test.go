@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"entgo.io/ent/dialect"
-
-	"github.com/autoanalyst/autoanalyst/database/databasetest"
 )
 
 // TestIndexedLookups: the lookups a chat turn makes on tables that grow
@@ -22,15 +20,7 @@ func TestIndexedLookups(t *testing.T) {
 		{"a run's output files (attachFiles)", "SELECT id FROM output_files WHERE run_id = 'run_x'"},
 		{"a run's usage rows (runUsage)", "SELECT id FROM model_usages WHERE run_id = 'run_x'"},
 	}
-	dialects := []struct {
-		name    string
-		url     func(t testing.TB) string
-		dialect string
-	}{
-		{"sqlite", func(t testing.TB) string { return "" }, dialect.SQLite},
-		{"postgres", databasetest.PostgresURL, dialect.Postgres},
-	}
-	for _, d := range dialects {
+	for _, d := range testDialects {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			db, err := Open(ctx, d.url(t), t.TempDir())
